@@ -1,0 +1,75 @@
+/*
+ * cli.c — dispatches `coffer COMMAND ...` to a command and prints the
+ * top-level help.
+ */
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/crypto.h"
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"init", cmd_init, "create a repository"},
+    {"backup", cmd_backup, "back up files or a stream into a new snapshot"},
+    {"snapshots", cmd_snapshots, "list snapshots"},
+    {"ls", cmd_ls, "list the files in a snapshot"},
+    {"restore", cmd_restore, "restore a snapshot into a directory"},
+    {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
+    {"check", cmd_check, "verify the repository (and with --read-data, all stored data)"},
+    {"key", cmd_key, "list, add, remove keys, change a passphrase"},
+};
+
+static void print_help(FILE *out)
+{
+    fputs("coffer " COFFER_VERSION " — encrypted, deduplicated backups of an application stack\n\n"
+          "usage: coffer COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
+          out);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fputs("\nOptions go after the command; `coffer COMMAND --help` lists them.\n\n"
+          "environment:\n"
+          "  COFFER_REPOSITORY      the repository directory (or --repo)\n"
+          "  COFFER_PASSWORD_FILE   file holding the passphrase (or --password-file)\n"
+          "  COFFER_PASSWORD        the passphrase itself (prefer the file)\n\n"
+          "exit codes:\n"
+          "  0  success\n"
+          "  1  failure (the message says what failed and what to do)\n"
+          "  2  usage error\n"
+          "  3  backup saved, but incomplete: some files could not be read or changed\n"
+          "     while read (the warnings name them, and the snapshot lists them)\n",
+          out);
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct error err;
+    /* A closed pipe (dump | head) is an error on write, not a silent death. */
+    signal(SIGPIPE, SIG_IGN);
+    if (crypto_init(&err) < 0)
+        return cli_fail(&err);
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        puts("coffer " COFFER_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "coffer: unknown command \"%s\"\n        (see `coffer --help`)\n", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,88 @@
+/*
+ * cli.h — the command layer: parses arguments, finds the repository and
+ * passphrase, calls the operations, prints results and maps failures to
+ * exit codes. The only place that prints to the user or decides an exit
+ * status.
+ */
+#ifndef COFFER_CLI_CLI_H
+#define COFFER_CLI_CLI_H
+
+#include <stdbool.h>
+
+#include "repo/repo.h"
+#include "util/error.h"
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_FAILURE_ = 1, /* the command failed */
+    EXIT_USAGE = 2,    /* bad arguments */
+    EXIT_PARTIAL = 3,  /* backup saved, but some files could not be read */
+};
+
+/* Options every command accepts. */
+struct cli_globals {
+    const char *repo;          /* --repo, else COFFER_REPOSITORY */
+    const char *password_file; /* --password-file, else COFFER_PASSWORD_FILE */
+    bool is_quiet;
+    bool is_json;
+};
+
+int cli_main(int argc, char **argv);
+
+/* Shared by the commands (common.c). */
+
+/* Handles a global option inside a command's getopt loop; returns true if
+ * opt was one. */
+bool cli_global_option(struct cli_globals *g, int opt, const char *arg);
+/* Fills unset globals from the environment; fails (usage) with no repository. */
+int cli_resolve_globals(struct cli_globals *g, struct error *err);
+
+/* The passphrase from --password-file, COFFER_PASSWORD_FILE,
+ * COFFER_PASSWORD or a terminal prompt (asked twice when is_new). */
+int cli_passphrase(const struct cli_globals *g, bool is_new, char **out, struct error *err);
+/* A second passphrase for key add/passwd: --new-password-file,
+ * COFFER_NEW_PASSWORD_FILE, COFFER_NEW_PASSWORD or a prompt. */
+int cli_new_passphrase(const char *file, char **out, struct error *err);
+void cli_passphrase_free(char *pass);
+
+/* Resolves globals, asks for the passphrase and opens the repository. */
+int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err);
+
+/* Prints "coffer: <message>" and a hint for the error's kind; returns
+ * the exit code for it. */
+int cli_fail(const struct error *err);
+/* Prints a usage error and returns EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The option table entries every command shares (getopt_long). */
+#define CLI_GLOBAL_OPTIONS                                      \
+    {"repo", required_argument, NULL, 'r'},                     \
+    {"password-file", required_argument, NULL, 'p'},            \
+    {"quiet", no_argument, NULL, 'q'},                          \
+    {"json", no_argument, NULL, 'j'},                           \
+    {"help", no_argument, NULL, 'h'}
+#define CLI_GLOBAL_HELP                                                              \
+    "  --repo DIR             repository (default: $COFFER_REPOSITORY)\n"             \
+    "  --password-file FILE   read the passphrase from FILE (default: $COFFER_PASSWORD_FILE,\n" \
+    "                         then $COFFER_PASSWORD, then a prompt on the terminal)\n" \
+    "  --quiet                no progress output\n"                                   \
+    "  --json                 machine-readable output (JSON)\n"                       \
+    "  --help                 this help\n"
+
+/* Loads the snapshots and finds SPEC ("latest" or an id prefix) of source. */
+struct snapshot_list;
+struct snapshot;
+int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, struct snapshot_list *list,
+                      const struct snapshot **out, struct error *err);
+
+/* Commands. */
+int cmd_init(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_snapshots(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+
+#endif

@@ -1,0 +1,217 @@
+/*
+ * cmd_browse.c — `coffer snapshots` and `coffer ls`: what is in the
+ * repository.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ops/ops.h"
+#include "util/text.h"
+
+static const char snapshots_help[] =
+    "usage: coffer snapshots [OPTIONS]\n\n"
+    "Lists snapshots, oldest first.\n\n"
+    "options:\n"
+    "  --source NAME          only snapshots of this source\n" CLI_GLOBAL_HELP
+    "\nWith --json: an array of objects with id, short_id, time (RFC 3339, UTC), source,\n"
+    "type (files or stream), tags, host, paths, size (logical bytes), added (bytes this\n"
+    "snapshot added to the repository), files, parent and warnings.\n";
+
+static json_t *strings_json(const struct string_list *list)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < list->count; i++)
+        json_array_append_new(arr, json_string(list->items[i]));
+    return arr;
+}
+
+static json_t *snapshot_json(const struct snapshot *s)
+{
+    char hex[65], when[32], short_id[9];
+    snapshot_id_hex(s, hex);
+    memcpy(short_id, hex, 8);
+    short_id[8] = '\0';
+    time_format_rfc3339(s->time, when);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:I, s:o}", "id", hex, "short_id",
+                          short_id, "time", when, "source", s->source, "type", s->type, "tags",
+                          strings_json(&s->tags), "host", s->host, "paths", strings_json(&s->paths), "size",
+                          (json_int_t)s->stats.size, "added", (json_int_t)s->stats.added, "files",
+                          (json_int_t)s->stats.files, "warnings", strings_json(&s->warnings));
+    if (s->has_parent) {
+        char parent[65];
+        hex_encode(s->parent, CRYPTO_ID_SIZE, parent);
+        json_object_set_new(o, "parent", json_string(parent));
+    } else {
+        json_object_set_new(o, "parent", json_null());
+    }
+    return o;
+}
+
+static void print_table(const struct snapshot_list *list, const char *source)
+{
+    printf("%-8s  %-20s  %-12s  %-6s  %-10s  %10s  %10s  %s\n", "ID", "TIME", "SOURCE", "TYPE", "TAGS", "SIZE",
+           "ADDED", "HOST");
+    size_t shown = 0;
+    for (size_t i = 0; i < list->count; i++) {
+        const struct snapshot *s = &list->items[i];
+        if (source && strcmp(s->source, source) != 0)
+            continue;
+        char hex[65], when[32], size[32], added[32], tags[128] = "";
+        snapshot_id_hex(s, hex);
+        time_format_rfc3339(s->time, when);
+        size_format(s->stats.size, size);
+        size_format(s->stats.added, added);
+        for (size_t t = 0; t < s->tags.count; t++) {
+            size_t used = strlen(tags);
+            snprintf(tags + used, sizeof tags - used, "%s%s", t ? "," : "", s->tags.items[t]);
+        }
+        printf("%.8s  %-20s  %-12s  %-6s  %-10s  %10s  %10s  %s%s\n", hex, when, s->source, s->type,
+               tags[0] ? tags : "-", size, added, s->host, s->warnings.count ? "  (incomplete)" : "");
+        shown++;
+    }
+    printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
+}
+
+int cmd_snapshots(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"source", required_argument, NULL, 's'},
+        CLI_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct cli_globals g = {0};
+    const char *source = NULL;
+    struct error err;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(&g, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(snapshots_help, stdout); return EXIT_OK;
+        case 's': source = optarg; break;
+        default: return cli_usage_error("snapshots", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("snapshots", "unexpected argument \"%s\"", argv[optind]);
+    struct repo *repo = NULL;
+    struct snapshot_list list = {0};
+    if (cli_open_repo(&g, &repo, &err) < 0 || snapshot_list_load(repo, &list, &err) < 0) {
+        repo_free(repo);
+        return cli_fail(&err);
+    }
+    if (g.is_json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < list.count; i++)
+            if (!source || strcmp(list.items[i].source, source) == 0)
+                json_array_append_new(arr, snapshot_json(&list.items[i]));
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(arr);
+    } else {
+        print_table(&list, source);
+    }
+    snapshot_list_free(&list);
+    repo_free(repo);
+    return EXIT_OK;
+}
+
+static const char ls_help[] =
+    "usage: coffer ls SNAPSHOT [SOURCE] [OPTIONS]\n\n"
+    "Lists the entries of a snapshot, one path per line. SNAPSHOT is an id prefix\n"
+    "or \"latest\"; SOURCE (or --source) picks the source for \"latest\".\n\n"
+    "options:\n"
+    "  --source NAME          the source\n"
+    "  --long                 type, mode, size and time too\n" CLI_GLOBAL_HELP;
+
+struct ls_out {
+    bool is_long;
+    bool is_json;
+    json_t *arr;
+};
+
+static const char *type_name(uint8_t type)
+{
+    static const char *names[] = {"?", "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket"};
+    return type < 8 ? names[type] : "?";
+}
+
+static void print_entry(void *ctx, const char *path, const struct node *n)
+{
+    struct ls_out *out = ctx;
+    char when[32];
+    time_format_rfc3339(n->mtime_ns / 1000000000, when);
+    if (out->is_json) {
+        json_array_append_new(out->arr, json_pack("{s:s, s:s, s:I, s:i, s:s}", "path", path, "type",
+                                                  type_name(n->type), "size", (json_int_t)n->size, "mode",
+                                                  (int)n->mode, "mtime", when));
+    } else if (out->is_long) {
+        printf("%-7s %04o %12llu %s %s%s%s\n", type_name(n->type), n->mode, (unsigned long long)n->size, when,
+               path, n->target ? " -> " : "", n->target ? n->target : "");
+    } else {
+        puts(path);
+    }
+}
+
+/* Parses "SNAPSHOT [SOURCE]" plus --source; shared by ls, restore, dump. */
+int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, struct snapshot_list *list,
+                      const struct snapshot **out, struct error *err)
+{
+    if (snapshot_list_load(repo, list, err) < 0)
+        return -1;
+    return snapshot_find(list, spec, source, out, err);
+}
+
+int cmd_ls(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"source", required_argument, NULL, 's'},
+        {"long", no_argument, NULL, 'l'},
+        CLI_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct cli_globals g = {0};
+    struct ls_out out = {0};
+    const char *source = NULL;
+    struct error err;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(&g, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(ls_help, stdout); return EXIT_OK;
+        case 's': source = optarg; break;
+        case 'l': out.is_long = true; break;
+        default: return cli_usage_error("ls", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("ls", "which snapshot? give an id prefix or \"latest\"");
+    const char *spec = argv[optind++];
+    if (optind < argc && !source)
+        source = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("ls", "unexpected argument \"%s\"", argv[optind]);
+    struct repo *repo = NULL;
+    struct snapshot_list list = {0};
+    const struct snapshot *snap;
+    out.is_json = g.is_json;
+    out.arr = json_array();
+    int code = EXIT_OK;
+    if (cli_open_repo(&g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
+        ops_ls(repo, snap, print_entry, &out, &err) < 0) {
+        code = cli_fail(&err);
+    } else if (out.is_json) {
+        json_dumpf(out.arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    }
+    json_decref(out.arr);
+    snapshot_list_free(&list);
+    repo_free(repo);
+    return code;
+}

@@ -1,0 +1,172 @@
+/*
+ * cmd_key.c — `coffer key`: the passphrases that open a repository.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "repo/keys.h"
+
+static const char help[] =
+    "usage: coffer key list\n"
+    "       coffer key add [--kdf LEVEL] [--new-password-file FILE]\n"
+    "       coffer key remove ID\n"
+    "       coffer key passwd [--kdf LEVEL] [--new-password-file FILE]\n\n"
+    "Several passphrases may open one repository, each in its own key file.\n"
+    "add creates another; remove deletes one (not the one in use); passwd replaces\n"
+    "the one in use. The new passphrase comes from --new-password-file,\n"
+    "COFFER_NEW_PASSWORD_FILE, COFFER_NEW_PASSWORD or a prompt.\n\n"
+    "options:\n"
+    "  --kdf LEVEL            Argon2id cost of the new key: interactive, moderate,\n"
+    "                         sensitive (default: the level of the key in use)\n"
+    "  --new-password-file F  read the new passphrase from F\n" CLI_GLOBAL_HELP;
+
+static const char *key_id_of(const char *name)
+{
+    const char *slash = strrchr(name, '/');
+    return slash ? slash + 1 : name;
+}
+
+static int key_list_cmd(const struct cli_globals *g, struct repo *repo, struct error *err)
+{
+    struct key_info *keys;
+    size_t count;
+    if (key_list(repo->store, &keys, &count, err) < 0)
+        return -1;
+    if (g->is_json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < count; i++)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", key_id_of(keys[i].name),
+                                                 "created", keys[i].created, "host", keys[i].host, "kdf",
+                                                 keys[i].kdf, "current", !strcmp(keys[i].name, repo->key_name)));
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(arr);
+    } else {
+        printf("  %-16s  %-20s  %-12s  %s\n", "ID", "CREATED", "KDF", "HOST");
+        for (size_t i = 0; i < count; i++)
+            printf("%c %.16s  %-20s  %-12s  %s\n", strcmp(keys[i].name, repo->key_name) ? ' ' : '*',
+                   key_id_of(keys[i].name), keys[i].created, keys[i].kdf, keys[i].host);
+    }
+    free(keys);
+    return 0;
+}
+
+/* The kdf level of the key in use, so new keys cost the same by default. */
+static void current_level(struct repo *repo, char out[16])
+{
+    struct key_info *keys;
+    size_t count;
+    struct error ignored;
+    snprintf(out, 16, "moderate");
+    if (key_list(repo->store, &keys, &count, &ignored) < 0)
+        return;
+    for (size_t i = 0; i < count; i++)
+        if (!strcmp(keys[i].name, repo->key_name) && keys[i].kdf[0])
+            snprintf(out, 16, "%s", keys[i].kdf);
+    free(keys);
+}
+
+static int key_add_cmd(const struct cli_globals *g, struct repo *repo, const char *kdf, const char *new_file,
+                       bool is_replace, struct error *err)
+{
+    char level[16], name[KEY_NAME_MAX], *pass = NULL;
+    if (kdf)
+        snprintf(level, sizeof level, "%s", kdf);
+    else
+        current_level(repo, level);
+    if (cli_new_passphrase(new_file, &pass, err) < 0)
+        return -1;
+    int rc = key_file_create(repo->store, &repo->key, pass, level, name, err);
+    cli_passphrase_free(pass);
+    if (rc < 0)
+        return -1;
+    if (is_replace && store_delete(repo->store, repo->key_name, err) < 0)
+        return error_wrap(err, "the new key %s was added, but the old one could not be removed", key_id_of(name));
+    if (!g->is_quiet)
+        printf("%s key %.16s\n", is_replace ? "passphrase changed: new" : "added", key_id_of(name));
+    return 0;
+}
+
+static int key_remove_cmd(const struct cli_globals *g, struct repo *repo, const char *id, struct error *err)
+{
+    struct key_info *keys;
+    size_t count;
+    if (key_list(repo->store, &keys, &count, err) < 0)
+        return -1;
+    const struct key_info *match = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        if (strncmp(key_id_of(keys[i].name), id, strlen(id)) != 0)
+            continue;
+        if (match)
+            rc = error_setk(err, ERR_USAGE, "key id \"%s\" is ambiguous: give more digits", id);
+        match = &keys[i];
+    }
+    if (rc == 0 && !match)
+        rc = error_setk(err, ERR_NOT_FOUND, "no key \"%s\" (see `coffer key list`)", id);
+    if (rc == 0 && !strcmp(match->name, repo->key_name))
+        rc = error_setk(err, ERR_USAGE, "key %s is the one in use: open the repository with another passphrase "
+                        "to remove it, or use `coffer key passwd` to change it", id);
+    if (rc == 0)
+        rc = store_delete(repo->store, match->name, err);
+    if (rc == 0 && !g->is_quiet)
+        printf("removed key %.16s\n", key_id_of(match->name));
+    free(keys);
+    return rc;
+}
+
+int cmd_key(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"kdf", required_argument, NULL, 'k'},
+        {"new-password-file", required_argument, NULL, 'n'},
+        CLI_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct cli_globals g = {0};
+    const char *kdf = NULL, *new_file = NULL;
+    struct error err;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(&g, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        case 'k': kdf = optarg; break;
+        case 'n': new_file = optarg; break;
+        default: return cli_usage_error("key", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("key", "which action? list, add, remove ID or passwd");
+    const char *action = argv[optind++];
+    const char *id = NULL;
+    if (!strcmp(action, "remove")) {
+        if (optind >= argc)
+            return cli_usage_error("key", "which key? give its id (see `coffer key list`)");
+        id = argv[optind++];
+    } else if (strcmp(action, "list") && strcmp(action, "add") && strcmp(action, "passwd")) {
+        return cli_usage_error("key", "unknown action \"%s\" (list, add, remove or passwd)", action);
+    }
+    if (optind < argc)
+        return cli_usage_error("key", "unexpected argument \"%s\"", argv[optind]);
+    struct repo *repo = NULL;
+    int rc = cli_open_repo(&g, &repo, &err);
+    if (rc == 0) {
+        if (!strcmp(action, "list"))
+            rc = key_list_cmd(&g, repo, &err);
+        else if (!strcmp(action, "add"))
+            rc = key_add_cmd(&g, repo, kdf, new_file, false, &err);
+        else if (!strcmp(action, "passwd"))
+            rc = key_add_cmd(&g, repo, kdf, new_file, true, &err);
+        else
+            rc = key_remove_cmd(&g, repo, id, &err);
+    }
+    repo_free(repo);
+    return rc < 0 ? cli_fail(&err) : EXIT_OK;
+}

@@ -1,0 +1,186 @@
+/*
+ * common.c — what every command shares: global options, the passphrase,
+ * opening the repository, and turning errors into messages and exit codes.
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "util/buf.h"
+
+bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'r': g->repo = arg; return true;
+    case 'p': g->password_file = arg; return true;
+    case 'q': g->is_quiet = true; return true;
+    case 'j': g->is_json = true; return true;
+    }
+    return false;
+}
+
+int cli_resolve_globals(struct cli_globals *g, struct error *err)
+{
+    if (!g->repo)
+        g->repo = getenv("COFFER_REPOSITORY");
+    if (!g->password_file)
+        g->password_file = getenv("COFFER_PASSWORD_FILE");
+    if (!g->repo || !*g->repo)
+        return error_setk(err, ERR_USAGE, "no repository given: use --repo DIR or set COFFER_REPOSITORY");
+    return 0;
+}
+
+static int read_passphrase_file(const char *path, char **out, struct error *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return error_errno(err, errno, "cannot read passphrase file %s", path);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    fclose(f);
+    if (n < 0) {
+        free(line);
+        return error_set(err, "passphrase file %s is empty", path);
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    if (n == 0) {
+        free(line);
+        return error_set(err, "passphrase file %s is empty", path);
+    }
+    *out = line;
+    return 0;
+}
+
+static int prompt_once(FILE *tty, const char *question, char **out, struct error *err)
+{
+    struct termios old, quiet;
+    int fd = fileno(tty);
+    fputs(question, stderr);
+    fflush(stderr);
+    bool is_echo_off = tcgetattr(fd, &old) == 0;
+    if (is_echo_off) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, tty);
+    if (is_echo_off)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    fputc('\n', stderr);
+    if (n < 0) {
+        free(line);
+        return error_set(err, "no passphrase was entered");
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    *out = line;
+    return 0;
+}
+
+static int prompt(const char *question, bool is_new, char **out, struct error *err)
+{
+    FILE *tty = isatty(STDIN_FILENO) || isatty(STDERR_FILENO) ? fopen("/dev/tty", "r+") : NULL;
+    if (!tty)
+        return error_setk(err, ERR_USAGE,
+                          "no passphrase: set COFFER_PASSWORD_FILE (or COFFER_PASSWORD), or use --password-file");
+    char *first = NULL, *second = NULL;
+    int rc = prompt_once(tty, question, &first, err);
+    if (rc == 0 && !*first)
+        rc = error_set(err, "the passphrase must not be empty");
+    if (rc == 0 && is_new) {
+        rc = prompt_once(tty, "enter the passphrase again: ", &second, err);
+        if (rc == 0 && strcmp(first, second) != 0)
+            rc = error_set(err, "the passphrases do not match");
+    }
+    fclose(tty);
+    cli_passphrase_free(second);
+    if (rc < 0) {
+        cli_passphrase_free(first);
+        return -1;
+    }
+    *out = first;
+    return 0;
+}
+
+int cli_passphrase(const struct cli_globals *g, bool is_new, char **out, struct error *err)
+{
+    if (g->password_file)
+        return read_passphrase_file(g->password_file, out, err);
+    const char *env = getenv("COFFER_PASSWORD");
+    if (env && *env) {
+        *out = xstrdup(env);
+        return 0;
+    }
+    return prompt(is_new ? "passphrase for the new repository: " : "repository passphrase: ", is_new, out, err);
+}
+
+int cli_new_passphrase(const char *file, char **out, struct error *err)
+{
+    if (!file)
+        file = getenv("COFFER_NEW_PASSWORD_FILE");
+    if (file)
+        return read_passphrase_file(file, out, err);
+    const char *env = getenv("COFFER_NEW_PASSWORD");
+    if (env && *env) {
+        *out = xstrdup(env);
+        return 0;
+    }
+    return prompt("new passphrase: ", true, out, err);
+}
+
+void cli_passphrase_free(char *pass)
+{
+    if (!pass)
+        return;
+    crypto_wipe(pass, strlen(pass));
+    free(pass);
+}
+
+int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
+{
+    char *pass = NULL;
+    if (cli_resolve_globals(g, err) < 0 || cli_passphrase(g, false, &pass, err) < 0)
+        return -1;
+    int rc = repo_open(g->repo, pass, out, err);
+    cli_passphrase_free(pass);
+    return rc;
+}
+
+int cli_fail(const struct error *err)
+{
+    fprintf(stderr, "coffer: %s\n", err->msg);
+    switch (err->kind) {
+    case ERR_AUTH:
+        if (strstr(err->msg, "passphrase"))
+            fputs("        (check COFFER_PASSWORD_FILE / --password-file; `coffer key list` shows the keys)\n", stderr);
+        else
+            fputs("        (the data is damaged or was written with another key; run `coffer check --read-data`)\n", stderr);
+        return EXIT_FAILURE_;
+    case ERR_USAGE:
+        return EXIT_USAGE;
+    default:
+        return EXIT_FAILURE_;
+    }
+}
+
+int cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("coffer: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n        (see `coffer %s --help`)\n", command);
+    va_end(ap);
+    return EXIT_USAGE;
+}

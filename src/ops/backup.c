@@ -1,0 +1,103 @@
+/*
+ * backup.c — one backup run: lock, load the index, pick the parent
+ * snapshot, run the source through the blob writer, then write the index
+ * and, last, the snapshot. Anything that fails before the snapshot is
+ * written leaves no snapshot, so a failed backup never looks like one.
+ */
+#include "ops/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repo/lock.h"
+#include "source/source.h"
+
+unsigned ops_default_workers(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
+}
+
+static void host_name(char out[64])
+{
+    if (gethostname(out, 64) < 0)
+        strcpy(out, "unknown");
+    out[63] = '\0';
+}
+
+/* The newest earlier files snapshot of the same source on this host. */
+static const struct snapshot *find_parent(const struct snapshot_list *list, const char *source, const char *host)
+{
+    for (size_t i = list->count; i-- > 0;) {
+        const struct snapshot *s = &list->items[i];
+        if (strcmp(s->source, source) == 0 && strcmp(s->host, host) == 0 && strcmp(s->type, "files") == 0)
+            return s;
+    }
+    return NULL;
+}
+
+int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    struct snapshot_list list = {0};
+    struct blob_writer *blobs = NULL;
+    struct blob_codec *codec = NULL;
+    char host[64];
+    int rc = -1;
+    double started = progress_now();
+
+    memset(result, 0, sizeof *result);
+    if (repo_lock(repo, false, &lock, err) < 0)
+        return -1;
+    if (repo_load_index(repo, err) < 0 || snapshot_list_load(repo, &list, err) < 0)
+        goto out;
+
+    host_name(host);
+    result->time = opts->time ? opts->time : (int64_t)time(NULL);
+    result->host = xstrdup(host);
+    result->source = xstrdup(opts->source);
+    result->type = xstrdup(opts->is_stdin ? "stream" : "files");
+    for (size_t i = 0; i < opts->tags.count; i++)
+        string_list_add(&result->tags, opts->tags.items[i]);
+
+    const struct snapshot *parent = opts->is_stdin ? NULL : find_parent(&list, opts->source, host);
+    if (parent) {
+        result->has_parent = true;
+        memcpy(result->parent, parent->id, CRYPTO_ID_SIZE);
+        opts->progress->total_bytes = parent->stats.size;
+    }
+
+    blobs = blob_writer_new(repo, opts->workers ? opts->workers : ops_default_workers());
+    codec = blob_codec_new(repo->config.zstd_level);
+    struct backup_ctx ctx = {repo, blobs, codec, &result->stats, &result->warnings, opts->progress, opts->is_force};
+    if (opts->is_stdin) {
+        rc = stream_backup(&ctx, opts->stdin_fd, opts->source, result->root, err);
+    } else {
+        for (size_t i = 0; i < opts->path_count; i++) {
+            char *abs = path_absolute(opts->paths[i]);
+            string_list_add(&result->paths, abs);
+            free(abs);
+        }
+        rc = files_backup(&ctx, opts->paths, opts->path_count, parent ? parent->root : NULL, result->root, err);
+    }
+    if (rc == 0)
+        rc = blob_writer_finish(blobs, err);
+    if (rc == 0) {
+        struct blob_writer_stats stats;
+        blob_writer_get_stats(blobs, &stats);
+        result->stats.added = stats.bytes_stored;
+        result->stats.blobs_new = stats.blobs_new;
+        result->stats.seconds = progress_now() - started;
+        rc = snapshot_save(repo, result, err);
+    }
+out:
+    blob_writer_free(blobs);
+    blob_codec_free(codec);
+    snapshot_list_free(&list);
+    repo_unlock(lock);
+    if (rc < 0)
+        snapshot_free(result);
+    return rc;
+}

@@ -1,0 +1,351 @@
+/*
+ * check.c — verifying a repository.
+ *
+ * Structure: every index file and snapshot opens, every blob a snapshot
+ * refers to is indexed, and every indexed pack exists and is long enough.
+ * With --read-data: packs (all, or a random share) are read whole, their
+ * headers opened and every blob decrypted, decompressed and hashed against
+ * its id, on worker threads. Damaged or missing blobs are then traced back
+ * to the snapshots that need them, so the report says which restores would
+ * fail. Check never changes the repository.
+ */
+#include "ops/ops.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/content.h"
+#include "repo/lock.h"
+#include "repo/pack.h"
+#include "util/text.h"
+
+struct stored_pack {
+    uint8_t id[CRYPTO_ID_SIZE];
+    uint64_t size;
+    bool is_unreadable; /* its header could not be read */
+};
+
+struct checker {
+    struct repo *repo;
+    const struct check_options *opts;
+    struct check_result *result;
+    pthread_mutex_t mutex; /* guards result, bad, report while reading packs */
+    struct stored_pack *packs; /* sorted by id */
+    size_t pack_count;
+    struct index *bad;     /* ids of missing or damaged blobs (used as a set) */
+    struct index *visited; /* tree ids already walked; type = 1 if it needs a bad blob */
+    struct blob_codec *codec;
+};
+
+static void report(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(struct checker *c, const char *fmt, ...)
+{
+    char line[ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    c->result->errors++;
+    if (c->opts->report)
+        c->opts->report(c->opts->report_ctx, line);
+}
+
+static void mark_bad(struct checker *c, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct index_entry e = {0};
+    memcpy(e.id, id, CRYPTO_ID_SIZE);
+    index_insert(c->bad, &e);
+}
+
+static int compare_packs(const void *a, const void *b)
+{
+    return memcmp(((const struct stored_pack *)a)->id, ((const struct stored_pack *)b)->id, CRYPTO_ID_SIZE);
+}
+
+static const struct stored_pack *find_stored(const struct checker *c, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct stored_pack key;
+    memcpy(key.id, id, CRYPTO_ID_SIZE);
+    return bsearch(&key, c->packs, c->pack_count, sizeof key, compare_packs);
+}
+
+static int collect_pack(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct checker *c = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    c->packs = xrealloc(c->packs, (c->pack_count + 1) * sizeof *c->packs);
+    memcpy(c->packs[c->pack_count].id, id, CRYPTO_ID_SIZE);
+    c->packs[c->pack_count].size = size;
+    c->packs[c->pack_count++].is_unreadable = false;
+    return 0;
+}
+
+static int load_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct checker *c = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf plain = BUF_INIT;
+    struct error one;
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    if (repo_get_object(c->repo, OBJ_INDEX, id, &plain, &one) < 0 ||
+        index_file_decode(c->repo->index, plain.data, plain.len, &one) < 0)
+        report(c, "index %s: %s", name, one.msg);
+    buf_free(&plain);
+    return 0;
+}
+
+/* Every indexed blob must lie inside a pack that exists and could be
+ * read; the rest are bad. */
+static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+{
+    struct checker *c = ctx;
+    const struct stored_pack *p = pack_id ? find_stored(c, pack_id) : NULL;
+    if (!p || p->is_unreadable || (uint64_t)e->offset + e->length > p->size)
+        mark_bad(c, e->id);
+}
+
+/* Reports indexed packs that are missing, counts stored packs that no
+ * index names (leftovers of interrupted backups, for prune). */
+static void compare_packs_with_index(struct checker *c)
+{
+    size_t n = index_pack_count(c->repo->index);
+    struct stored_pack *indexed = xcalloc(n ? n : 1, sizeof *indexed);
+    for (size_t i = 0; i < n; i++) {
+        char hex[65];
+        index_pack_id(c->repo->index, (uint32_t)i, indexed[i].id);
+        if (!find_stored(c, indexed[i].id)) {
+            hex_encode(indexed[i].id, CRYPTO_ID_SIZE, hex);
+            report(c, "pack %s is in the index but missing from the repository", hex);
+        }
+    }
+    qsort(indexed, n, sizeof *indexed, compare_packs);
+    for (size_t i = 0; i < c->pack_count; i++)
+        if (!bsearch(&c->packs[i], indexed, n, sizeof *indexed, compare_packs))
+            c->result->unindexed_packs++;
+    free(indexed);
+}
+
+/* ---- walking snapshots ------------------------------------------------ */
+
+struct walk_state {
+    struct checker *c;
+    bool needs_bad;
+    bool is_reporting; /* first pass: report unindexed blobs */
+};
+
+static int check_blob_id(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
+{
+    struct walk_state *ws = ctx;
+    if (index_find(ws->c->bad, id, NULL)) {
+        ws->needs_bad = true;
+    } else if (!index_find(ws->c->repo->index, id, NULL)) {
+        char short_id[17];
+        id_short(id, short_id);
+        if (ws->is_reporting)
+            report(ws->c, "blob %s is referenced but not in the index", short_id);
+        mark_bad(ws->c, id);
+        ws->needs_bad = true;
+    }
+    return 0;
+}
+
+/* Walks a tree once per pass; returns whether it needs a bad blob. */
+static bool walk_tree(struct walk_state *ws, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct index_entry seen;
+    if (index_find(ws->c->visited, id, &seen))
+        return seen.type;
+    struct walk_state sub = {ws->c, false, ws->is_reporting};
+    struct tree tree = {0};
+    struct buf raw = BUF_INIT;
+    struct error err;
+    check_blob_id(&sub, id, BLOB_TREE, &err);
+    if (!sub.needs_bad) {
+        if (repo_read_blob(ws->c->repo, ws->c->codec, id, &raw, &err) < 0 ||
+            tree_decode(raw.data, raw.len, &tree, &err) < 0) {
+            char short_id[17];
+            id_short(id, short_id);
+            if (ws->is_reporting)
+                report(ws->c, "tree %s: %s", short_id, err.msg);
+            mark_bad(ws->c, id);
+            sub.needs_bad = true;
+        }
+    }
+    for (size_t i = 0; i < tree.count; i++) {
+        const struct node *n = &tree.nodes[i];
+        if (n->type == NODE_DIR && walk_tree(&sub, n->subtree))
+            sub.needs_bad = true;
+        if (n->type == NODE_FILE && content_walk_ids(ws->c->repo, ws->c->codec, &n->content, check_blob_id, &sub, &err) < 0)
+            sub.needs_bad = true;
+    }
+    tree_free(&tree);
+    buf_free(&raw);
+    struct index_entry mark = {0};
+    memcpy(mark.id, id, CRYPTO_ID_SIZE);
+    mark.type = sub.needs_bad;
+    index_insert(ws->c->visited, &mark);
+    if (sub.needs_bad)
+        ws->needs_bad = true;
+    return sub.needs_bad;
+}
+
+/* ---- reading packs ---------------------------------------------------- */
+
+struct pack_reader {
+    struct checker *c;
+    const size_t *order;
+    size_t count;
+    size_t next;
+};
+
+static void read_one_pack(struct checker *c, struct blob_codec *codec, const struct stored_pack *p)
+{
+    char name[96], hex[65];
+    struct buf data = BUF_INIT, content = BUF_INIT;
+    struct pack_record rec = {0};
+    struct error err;
+    repo_object_name(OBJ_BLOB, p->id, name);
+    hex_encode(p->id, CRYPTO_ID_SIZE, hex);
+    memcpy(rec.id, p->id, CRYPTO_ID_SIZE);
+    if (store_get(c->repo->store, name, 0, STORE_TO_END, &data, &err) < 0 ||
+        pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
+        pthread_mutex_lock(&c->mutex);
+        report(c, "pack %s: %s", hex, err.msg);
+        ((struct stored_pack *)p)->is_unreadable = true; /* all its blobs are suspect */
+        c->result->packs_read++;
+        pthread_mutex_unlock(&c->mutex);
+        buf_free(&data);
+        pack_record_free(&rec);
+        return;
+    }
+    for (size_t i = 0; i < rec.count; i++) {
+        const struct pack_blob *b = &rec.blobs[i];
+        buf_reset(&content);
+        if (blob_open(c->repo, codec, b->id, data.data + b->offset, b->length, &content, &err) < 0) {
+            pthread_mutex_lock(&c->mutex);
+            report(c, "pack %s: %s", hex, err.msg);
+            mark_bad(c, b->id);
+            pthread_mutex_unlock(&c->mutex);
+        }
+    }
+    pthread_mutex_lock(&c->mutex);
+    c->result->packs_read++;
+    c->result->blobs += rec.count;
+    pthread_mutex_unlock(&c->mutex);
+    buf_free(&data);
+    buf_free(&content);
+    pack_record_free(&rec);
+}
+
+static void *pack_reader_main(void *arg)
+{
+    struct pack_reader *pr = arg;
+    struct checker *c = pr->c;
+    struct blob_codec *codec = blob_codec_new(c->repo->config.zstd_level);
+    for (;;) {
+        pthread_mutex_lock(&c->mutex);
+        size_t i = pr->next < pr->count ? pr->next++ : SIZE_MAX;
+        pthread_mutex_unlock(&c->mutex);
+        if (i == SIZE_MAX)
+            break;
+        read_one_pack(c, codec, &c->packs[pr->order[i]]);
+    }
+    blob_codec_free(codec);
+    return NULL;
+}
+
+static void read_packs(struct checker *c)
+{
+    size_t *order = xmalloc((c->pack_count ? c->pack_count : 1) * sizeof *order);
+    for (size_t i = 0; i < c->pack_count; i++)
+        order[i] = i;
+    size_t count = c->pack_count;
+    if (c->opts->read_percent < 100) {
+        /* A random share, so that daily partial reads cover everything in time. */
+        for (size_t i = count; i > 1; i--) {
+            uint32_t r;
+            crypto_random(&r, sizeof r);
+            size_t j = r % i, t = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = t;
+        }
+        count = (count * c->opts->read_percent + 99) / 100;
+    }
+    struct pack_reader pr = {c, order, count, 0};
+    unsigned workers = c->opts->workers ? c->opts->workers : ops_default_workers();
+    pthread_t *threads = xcalloc(workers, sizeof *threads);
+    for (unsigned i = 0; i < workers; i++)
+        pthread_create(&threads[i], NULL, pack_reader_main, &pr);
+    for (unsigned i = 0; i < workers; i++)
+        pthread_join(threads[i], NULL);
+    free(threads);
+    free(order);
+}
+
+int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result, struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    struct snapshot_list list = {0};
+    struct checker c = {.repo = repo, .opts = opts, .result = result};
+    memset(result, 0, sizeof *result);
+    if (repo_lock(repo, false, &lock, err) < 0)
+        return -1;
+    pthread_mutex_init(&c.mutex, NULL);
+    c.bad = index_new();
+    c.visited = index_new();
+    c.codec = blob_codec_new(repo->config.zstd_level);
+    int rc = store_list(repo->store, "data", collect_pack, &c, err);
+    if (rc == 0)
+        rc = store_list(repo->store, "index", load_index_file, &c, err);
+    if (rc < 0)
+        goto out;
+    qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
+    result->packs = c.pack_count;
+    compare_packs_with_index(&c);
+    if (opts->is_read_data)
+        read_packs(&c);
+    index_each(repo->index, check_entry, &c);
+
+    if (snapshot_list_load(repo, &list, err) < 0) {
+        report(&c, "%s", err->msg);
+    }
+    result->snapshots = list.count;
+    struct walk_state ws = {&c, false, true};
+    for (size_t i = 0; i < list.count; i++)
+        walk_tree(&ws, list.items[i].root);
+    if (result->errors > 0 || index_blob_count(c.bad) > 0) {
+        /* Second pass: which snapshots need what is bad. The first pass
+         * may have found bad blobs after walking trees that need them. */
+        index_free(c.visited);
+        c.visited = index_new();
+        for (size_t i = 0; i < list.count; i++) {
+            struct walk_state trace = {&c, false, false};
+            if (walk_tree(&trace, list.items[i].root)) {
+                char hex[65], when[32];
+                snapshot_id_hex(&list.items[i], hex);
+                time_format_rfc3339(list.items[i].time, when);
+                report(&c, "snapshot %.8s (source %s, %s) cannot be fully restored: it needs missing or damaged data",
+                       hex, list.items[i].source, when);
+            }
+        }
+    }
+    rc = 0;
+    if (result->errors > 0)
+        rc = error_set(err, "check found %llu error%s", (unsigned long long)result->errors,
+                       result->errors == 1 ? "" : "s");
+out:
+    snapshot_list_free(&list);
+    blob_codec_free(c.codec);
+    index_free(c.bad);
+    index_free(c.visited);
+    free(c.packs);
+    pthread_mutex_destroy(&c.mutex);
+    repo_unlock(lock);
+    return rc;
+}

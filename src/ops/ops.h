@@ -1,0 +1,83 @@
+/*
+ * ops.h — the operations behind the commands: backup, restore, dump, ls,
+ * check. Each takes an open repository and options, does the work under
+ * the right lock, and reports through a struct error; none prints except
+ * through the callbacks and progress it is given, and none exits.
+ */
+#ifndef COFFER_OPS_OPS_H
+#define COFFER_OPS_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "repo/snapshot.h"
+#include "repo/tree.h"
+#include "util/progress.h"
+
+struct backup_options {
+    const char *source;      /* snapshot's source name */
+    char *const *paths;      /* file tree; unused with is_stdin */
+    size_t path_count;
+    bool is_stdin;
+    int stdin_fd;
+    struct string_list tags;
+    int64_t time;            /* 0: now */
+    bool is_force;
+    unsigned workers;
+    struct progress *progress;
+};
+
+/* Backs up and saves a snapshot; result (owned by the caller, free with
+ * snapshot_free) describes it. A backup that skipped unreadable files
+ * succeeds with warnings in result->warnings. */
+int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err);
+
+struct restore_options {
+    const char *target;      /* directory to restore into */
+    const char *path;        /* only this path of the snapshot, or NULL */
+    unsigned workers;
+    struct progress *progress;
+};
+
+/* Restores a snapshot's tree under target. Files that cannot be restored
+ * are listed in failures and restoring goes on; the call then fails. */
+int ops_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts,
+                struct string_list *failures, struct error *err);
+
+/* Writes one file of a snapshot (the stream, for stream snapshots, when
+ * path is NULL) to fd. */
+int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, int fd, unsigned workers,
+             struct error *err);
+
+/* Calls fn for every entry of a snapshot, with its path. */
+typedef void (*ls_fn)(void *ctx, const char *path, const struct node *node);
+int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err);
+
+struct check_options {
+    bool is_read_data;
+    unsigned read_percent; /* 1..100 of packs when is_read_data */
+    unsigned workers;
+    struct progress *progress;
+    /* Each problem found, as one line; may be NULL. */
+    void (*report)(void *ctx, const char *line);
+    void *report_ctx;
+};
+
+struct check_result {
+    uint64_t snapshots;
+    uint64_t packs;
+    uint64_t packs_read;
+    uint64_t blobs;
+    uint64_t errors;
+    uint64_t unindexed_packs;  /* leftovers of interrupted backups */
+};
+
+/* Checks the repository; fails when it found errors (each reported). */
+int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result,
+              struct error *err);
+
+/* Number of worker threads that keep this machine's cores busy. */
+unsigned ops_default_workers(void);
+
+#endif

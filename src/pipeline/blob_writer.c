@@ -1,0 +1,362 @@
+/*
+ * blob_writer.c — the parallel store path for blobs (see blob_writer.h).
+ *
+ * One mutex guards the job ring, the pack being filled and the hand-off
+ * slot for a full pack; the costly work (compress, seal, store_put) runs
+ * outside it. Packs are handed to a single writer thread through a slot
+ * of depth one, which bounds memory and keeps disk writes sequential.
+ */
+#include "pipeline/blob_writer.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo/pack.h"
+
+/* An index file is written after this many packs, so an interrupted long
+ * backup leaves most of what it stored indexed and reusable. */
+#define PACKS_PER_INDEX 64
+
+struct job {
+    uint8_t type;
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf data;
+};
+
+struct open_pack {
+    struct pack_builder builder;
+    uint32_t number; /* in the in-memory index */
+};
+
+struct blob_writer {
+    struct repo *repo;
+    pthread_mutex_t mutex;
+    pthread_cond_t job_ready;  /* a job was queued, or stopping */
+    pthread_cond_t job_free;   /* a job went back to the free list */
+    pthread_cond_t pack_ready; /* a full pack waits for the writer */
+    pthread_cond_t pack_taken; /* the writer took the full pack */
+
+    struct job **queue; /* ring of job_total slots: every job may be queued at once */
+    size_t queue_head;
+    size_t queue_count;
+    struct job **free_jobs;
+    size_t free_count;
+    size_t job_total;
+    unsigned busy_workers;
+
+    pthread_t *workers;
+    unsigned worker_count;
+    pthread_t writer;
+    bool has_writer;
+
+    struct open_pack *filling;
+    struct open_pack *full;
+    bool is_stopping_workers;
+    bool is_stopping_writer;
+
+    /* Written packs not yet named by an index file; writer thread only. */
+    struct pack_record *unindexed;
+    size_t unindexed_count;
+
+    bool has_failed;
+    struct error failure;
+    struct blob_writer_stats stats;
+};
+
+static void fail_locked(struct blob_writer *w, const struct error *err)
+{
+    if (!w->has_failed) {
+        w->has_failed = true;
+        w->failure = *err;
+    }
+    /* Wake everyone who might wait for progress that will not come. */
+    pthread_cond_broadcast(&w->job_free);
+    pthread_cond_broadcast(&w->pack_taken);
+}
+
+static struct open_pack *open_pack_new(struct blob_writer *w)
+{
+    struct open_pack *p = xcalloc(1, sizeof *p);
+    pack_builder_start(&p->builder);
+    uint32_t largest = w->repo->config.file_chunks.max_size;
+    if (w->repo->config.stream_chunks.max_size > largest)
+        largest = w->repo->config.stream_chunks.max_size;
+    buf_reserve(&p->builder.data, w->repo->config.pack_size + largest + 4096);
+    p->number = index_add_pack(w->repo->index, p->builder.record.id);
+    return p;
+}
+
+static void open_pack_free(struct open_pack *p)
+{
+    if (!p)
+        return;
+    pack_builder_free(&p->builder);
+    free(p);
+}
+
+/* Hands the filling pack to the writer, waiting for the slot. */
+static void hand_off_locked(struct blob_writer *w)
+{
+    while (w->full && !w->has_failed)
+        pthread_cond_wait(&w->pack_taken, &w->mutex);
+    if (w->has_failed) {
+        open_pack_free(w->filling);
+    } else {
+        w->full = w->filling;
+        pthread_cond_signal(&w->pack_ready);
+    }
+    w->filling = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+    struct blob_writer *w = arg;
+    struct blob_codec *codec = blob_codec_new(w->repo->config.zstd_level);
+    struct buf sealed = BUF_INIT;
+    pthread_mutex_lock(&w->mutex);
+    for (;;) {
+        while (w->queue_count == 0 && !w->is_stopping_workers)
+            pthread_cond_wait(&w->job_ready, &w->mutex);
+        if (w->queue_count == 0)
+            break;
+        struct job *job = w->queue[w->queue_head];
+        w->queue_head = (w->queue_head + 1) % w->job_total;
+        w->queue_count--;
+        w->busy_workers++;
+        pthread_mutex_unlock(&w->mutex);
+
+        if (!w->has_failed)
+            blob_seal(w->repo, codec, job->id, job->data.data, job->data.len, &sealed);
+
+        pthread_mutex_lock(&w->mutex);
+        if (!w->has_failed) {
+            if (!w->filling)
+                w->filling = open_pack_new(w);
+            struct index_entry e;
+            memcpy(e.id, job->id, CRYPTO_ID_SIZE);
+            e.type = job->type;
+            e.pack = w->filling->number;
+            e.length = (uint32_t)sealed.len;
+            e.raw_length = (uint32_t)job->data.len;
+            e.offset = pack_builder_add(&w->filling->builder, job->id, job->type, sealed.data, sealed.len,
+                                        e.raw_length);
+            index_set_location(w->repo->index, &e);
+            w->stats.blobs_new++;
+            w->stats.bytes_new += job->data.len;
+            if (w->filling->builder.data.len >= w->repo->config.pack_size)
+                hand_off_locked(w);
+        }
+        w->free_jobs[w->free_count++] = job;
+        w->busy_workers--;
+        pthread_cond_broadcast(&w->job_free);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    buf_free(&sealed);
+    blob_codec_free(codec);
+    return NULL;
+}
+
+static int write_index(struct blob_writer *w, struct error *err)
+{
+    if (w->unindexed_count == 0)
+        return 0;
+    struct buf plain = BUF_INIT;
+    uint8_t id[CRYPTO_ID_SIZE];
+    index_file_encode(w->unindexed, w->unindexed_count, &plain);
+    crypto_random(id, sizeof id);
+    int rc = repo_put_object(w->repo, OBJ_INDEX, id, plain.data, plain.len, err);
+    if (rc == 0)
+        w->stats.bytes_stored += plain.len + CRYPTO_SEAL_OVERHEAD;
+    buf_free(&plain);
+    for (size_t i = 0; i < w->unindexed_count; i++)
+        pack_record_free(&w->unindexed[i]);
+    w->unindexed_count = 0;
+    return rc;
+}
+
+static int write_pack(struct blob_writer *w, struct open_pack *p, struct error *err)
+{
+    char name[96];
+    pack_builder_finish(w->repo, &p->builder);
+    repo_object_name(OBJ_BLOB, p->builder.record.id, name);
+    if (store_put(w->repo->store, name, p->builder.data.data, p->builder.data.len, err) < 0)
+        return -1;
+    w->unindexed = xrealloc(w->unindexed, (w->unindexed_count + 1) * sizeof *w->unindexed);
+    w->unindexed[w->unindexed_count++] = p->builder.record;
+    memset(&p->builder.record, 0, sizeof p->builder.record); /* moved */
+    pthread_mutex_lock(&w->mutex);
+    w->stats.bytes_stored += p->builder.data.len;
+    w->stats.packs++;
+    pthread_mutex_unlock(&w->mutex);
+    if (w->unindexed_count >= PACKS_PER_INDEX)
+        return write_index(w, err);
+    return 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct blob_writer *w = arg;
+    pthread_mutex_lock(&w->mutex);
+    for (;;) {
+        while (!w->full && !w->is_stopping_writer)
+            pthread_cond_wait(&w->pack_ready, &w->mutex);
+        if (!w->full)
+            break;
+        struct open_pack *p = w->full;
+        w->full = NULL;
+        pthread_cond_broadcast(&w->pack_taken);
+        bool is_failed = w->has_failed;
+        pthread_mutex_unlock(&w->mutex);
+
+        struct error err;
+        int rc = is_failed ? 0 : write_pack(w, p, &err);
+        open_pack_free(p);
+
+        pthread_mutex_lock(&w->mutex);
+        if (rc < 0)
+            fail_locked(w, &err);
+    }
+    pthread_mutex_unlock(&w->mutex);
+    return NULL;
+}
+
+struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
+{
+    struct blob_writer *w = xcalloc(1, sizeof *w);
+    w->repo = repo;
+    pthread_mutex_init(&w->mutex, NULL);
+    pthread_cond_init(&w->job_ready, NULL);
+    pthread_cond_init(&w->job_free, NULL);
+    pthread_cond_init(&w->pack_ready, NULL);
+    pthread_cond_init(&w->pack_taken, NULL);
+    w->worker_count = workers ? workers : 1;
+    w->job_total = BLOB_WRITER_QUEUE + w->worker_count;
+    w->free_jobs = xcalloc(w->job_total, sizeof *w->free_jobs);
+    w->queue = xcalloc(w->job_total, sizeof *w->queue);
+    for (size_t i = 0; i < w->job_total; i++)
+        w->free_jobs[w->free_count++] = xcalloc(1, sizeof(struct job));
+    w->workers = xcalloc(w->worker_count, sizeof *w->workers);
+    for (unsigned i = 0; i < w->worker_count; i++)
+        pthread_create(&w->workers[i], NULL, worker_main, w);
+    pthread_create(&w->writer, NULL, writer_main, w);
+    w->has_writer = true;
+    return w;
+}
+
+int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *data, size_t len,
+                    uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
+{
+    struct index_entry e = {0};
+    id_hash(w->repo->hasher, data, len, id_out);
+    memcpy(e.id, id_out, CRYPTO_ID_SIZE);
+    e.pack = INDEX_PACK_PENDING;
+    e.type = (uint8_t)type;
+    if (!index_insert(w->repo->index, &e)) /* known, or already on its way */
+        return w->has_failed ? (*err = w->failure, -1) : 0;
+
+    pthread_mutex_lock(&w->mutex);
+    while (w->free_count == 0 && !w->has_failed)
+        pthread_cond_wait(&w->job_free, &w->mutex);
+    if (w->has_failed) {
+        *err = w->failure;
+        pthread_mutex_unlock(&w->mutex);
+        return -1;
+    }
+    struct job *job = w->free_jobs[--w->free_count];
+    pthread_mutex_unlock(&w->mutex);
+
+    job->type = (uint8_t)type;
+    memcpy(job->id, id_out, CRYPTO_ID_SIZE);
+    buf_reset(&job->data);
+    buf_append(&job->data, data, len);
+
+    pthread_mutex_lock(&w->mutex);
+    w->queue[(w->queue_head + w->queue_count) % w->job_total] = job;
+    w->queue_count++;
+    pthread_cond_signal(&w->job_ready);
+    pthread_mutex_unlock(&w->mutex);
+    return 0;
+}
+
+static void stop_threads(struct blob_writer *w)
+{
+    pthread_mutex_lock(&w->mutex);
+    w->is_stopping_workers = true;
+    pthread_cond_broadcast(&w->job_ready);
+    pthread_mutex_unlock(&w->mutex);
+    for (unsigned i = 0; i < w->worker_count; i++)
+        pthread_join(w->workers[i], NULL);
+    w->worker_count = 0;
+
+    pthread_mutex_lock(&w->mutex);
+    if (w->filling && w->filling->builder.record.count > 0 && !w->has_failed)
+        hand_off_locked(w);
+    w->is_stopping_writer = true;
+    pthread_cond_broadcast(&w->pack_ready);
+    pthread_mutex_unlock(&w->mutex);
+    if (w->has_writer)
+        pthread_join(w->writer, NULL);
+    w->has_writer = false;
+}
+
+int blob_writer_finish(struct blob_writer *w, struct error *err)
+{
+    stop_threads(w);
+    if (!w->has_failed) {
+        struct error index_err;
+        if (write_index(w, &index_err) < 0)
+            fail_locked(w, &index_err);
+    }
+    if (w->has_failed) {
+        *err = w->failure;
+        return error_wrap(err, "cannot store data");
+    }
+    return 0;
+}
+
+void blob_writer_get_stats(const struct blob_writer *w, struct blob_writer_stats *stats)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&w->mutex);
+    *stats = w->stats;
+    pthread_mutex_unlock((pthread_mutex_t *)&w->mutex);
+}
+
+void blob_writer_free(struct blob_writer *w)
+{
+    if (!w)
+        return;
+    if (w->worker_count || w->has_writer) {
+        /* Abandoned: drop queued work so the threads stop quickly. */
+        pthread_mutex_lock(&w->mutex);
+        struct error abandoned;
+        error_set(&abandoned, "backup abandoned");
+        fail_locked(w, &abandoned);
+        pthread_mutex_unlock(&w->mutex);
+        stop_threads(w);
+    }
+    for (size_t i = 0; i < w->free_count; i++) {
+        buf_free(&w->free_jobs[i]->data);
+        free(w->free_jobs[i]);
+    }
+    for (size_t i = 0; i < w->queue_count; i++) {
+        struct job *job = w->queue[(w->queue_head + i) % w->job_total];
+        buf_free(&job->data);
+        free(job);
+    }
+    for (size_t i = 0; i < w->unindexed_count; i++)
+        pack_record_free(&w->unindexed[i]);
+    free(w->unindexed);
+    open_pack_free(w->filling);
+    open_pack_free(w->full);
+    free(w->free_jobs);
+    free(w->queue);
+    free(w->workers);
+    pthread_mutex_destroy(&w->mutex);
+    pthread_cond_destroy(&w->job_ready);
+    pthread_cond_destroy(&w->job_free);
+    pthread_cond_destroy(&w->pack_ready);
+    pthread_cond_destroy(&w->pack_taken);
+    free(w);
+}

@@ -1,0 +1,234 @@
+/*
+ * index.c — the blob index in memory and in index files (see index.h).
+ */
+#include "repo/index.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SLOT_EMPTY UINT32_MAX
+#define INDEX_MAGIC "CIX1"
+
+struct index {
+    pthread_mutex_t mutex;
+    struct index_entry *entries;
+    size_t count;
+    size_t cap;
+    uint32_t *slots; /* entry numbers, SLOT_EMPTY where free */
+    size_t slot_mask;
+    uint8_t (*packs)[CRYPTO_ID_SIZE];
+    size_t pack_count;
+    size_t pack_cap;
+};
+
+static uint64_t id_hash64(const uint8_t id[CRYPTO_ID_SIZE])
+{
+    uint64_t h;
+    memcpy(&h, id, sizeof h);
+    return h;
+}
+
+struct index *index_new(void)
+{
+    struct index *idx = xcalloc(1, sizeof *idx);
+    pthread_mutex_init(&idx->mutex, NULL);
+    idx->slot_mask = 1023;
+    idx->slots = xmalloc((idx->slot_mask + 1) * sizeof *idx->slots);
+    memset(idx->slots, 0xff, (idx->slot_mask + 1) * sizeof *idx->slots);
+    return idx;
+}
+
+void index_free(struct index *idx)
+{
+    if (!idx)
+        return;
+    pthread_mutex_destroy(&idx->mutex);
+    free(idx->entries);
+    free(idx->slots);
+    free(idx->packs);
+    free(idx);
+}
+
+/* Returns the slot holding id, or the empty slot where it would go. */
+static size_t slot_of(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    size_t s = id_hash64(id) & idx->slot_mask;
+    while (idx->slots[s] != SLOT_EMPTY &&
+           memcmp(idx->entries[idx->slots[s]].id, id, CRYPTO_ID_SIZE) != 0)
+        s = (s + 1) & idx->slot_mask;
+    return s;
+}
+
+static void grow_slots(struct index *idx)
+{
+    size_t n = (idx->slot_mask + 1) * 2;
+    free(idx->slots);
+    idx->slots = xmalloc(n * sizeof *idx->slots);
+    memset(idx->slots, 0xff, n * sizeof *idx->slots);
+    idx->slot_mask = n - 1;
+    for (size_t i = 0; i < idx->count; i++)
+        idx->slots[slot_of(idx, idx->entries[i].id)] = (uint32_t)i;
+}
+
+uint32_t index_add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE])
+{
+    pthread_mutex_lock(&idx->mutex);
+    /* Packs arrive in runs from one index file; checking the last few
+     * catches repeats without a second hash table. */
+    for (size_t i = idx->pack_count; i > 0 && i + 8 > idx->pack_count; i--) {
+        if (memcmp(idx->packs[i - 1], pack_id, CRYPTO_ID_SIZE) == 0) {
+            pthread_mutex_unlock(&idx->mutex);
+            return (uint32_t)(i - 1);
+        }
+    }
+    if (idx->pack_count == idx->pack_cap) {
+        idx->pack_cap = idx->pack_cap ? idx->pack_cap * 2 : 64;
+        idx->packs = xrealloc(idx->packs, idx->pack_cap * sizeof *idx->packs);
+    }
+    memcpy(idx->packs[idx->pack_count], pack_id, CRYPTO_ID_SIZE);
+    uint32_t n = (uint32_t)idx->pack_count++;
+    pthread_mutex_unlock(&idx->mutex);
+    return n;
+}
+
+void index_pack_id(const struct index *idx, uint32_t pack, uint8_t out[CRYPTO_ID_SIZE])
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    memcpy(out, idx->packs[pack], CRYPTO_ID_SIZE);
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+}
+
+size_t index_pack_count(const struct index *idx)
+{
+    return idx->pack_count;
+}
+
+size_t index_blob_count(const struct index *idx)
+{
+    return idx->count;
+}
+
+bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struct index_entry *out)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    size_t s = slot_of(idx, id);
+    bool is_found = idx->slots[s] != SLOT_EMPTY;
+    if (is_found && out)
+        *out = idx->entries[idx->slots[s]];
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+    return is_found;
+}
+
+static bool insert_locked(struct index *idx, const struct index_entry *entry)
+{
+    size_t s = slot_of(idx, entry->id);
+    if (idx->slots[s] != SLOT_EMPTY)
+        return false;
+    if (idx->count == idx->cap) {
+        idx->cap = idx->cap ? idx->cap * 2 : 1024;
+        idx->entries = xrealloc(idx->entries, idx->cap * sizeof *idx->entries);
+    }
+    idx->entries[idx->count] = *entry;
+    idx->slots[s] = (uint32_t)idx->count++;
+    if (idx->count * 2 > idx->slot_mask + 1)
+        grow_slots(idx);
+    return true;
+}
+
+bool index_insert(struct index *idx, const struct index_entry *entry)
+{
+    pthread_mutex_lock(&idx->mutex);
+    bool is_added = insert_locked(idx, entry);
+    pthread_mutex_unlock(&idx->mutex);
+    return is_added;
+}
+
+void index_set_location(struct index *idx, const struct index_entry *entry)
+{
+    pthread_mutex_lock(&idx->mutex);
+    size_t s = slot_of(idx, entry->id);
+    if (idx->slots[s] != SLOT_EMPTY)
+        idx->entries[idx->slots[s]] = *entry;
+    else
+        insert_locked(idx, entry);
+    pthread_mutex_unlock(&idx->mutex);
+}
+
+void index_each(const struct index *idx, index_each_fn fn, void *ctx)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    for (size_t i = 0; i < idx->count; i++) {
+        const struct index_entry *e = &idx->entries[i];
+        fn(ctx, e, e->pack == INDEX_PACK_PENDING ? NULL : idx->packs[e->pack]);
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+}
+
+void pack_record_add(struct pack_record *rec, const struct pack_blob *blob)
+{
+    if (rec->count == rec->cap) {
+        rec->cap = rec->cap ? rec->cap * 2 : 256;
+        rec->blobs = xrealloc(rec->blobs, rec->cap * sizeof *rec->blobs);
+    }
+    rec->blobs[rec->count++] = *blob;
+}
+
+void pack_record_free(struct pack_record *rec)
+{
+    free(rec->blobs);
+    rec->blobs = NULL;
+    rec->count = rec->cap = 0;
+}
+
+/* Layout: "CIX1", u32 pack count, then per pack: id[32], u32 blob count,
+ * then per blob: id[32], u8 type, u32 offset, u32 length, u32 raw length. */
+void index_file_encode(const struct pack_record *packs, size_t count, struct buf *out)
+{
+    buf_append(out, INDEX_MAGIC, 4);
+    buf_append_u32(out, (uint32_t)count);
+    for (size_t p = 0; p < count; p++) {
+        buf_append(out, packs[p].id, CRYPTO_ID_SIZE);
+        buf_append_u32(out, (uint32_t)packs[p].count);
+        for (size_t b = 0; b < packs[p].count; b++) {
+            const struct pack_blob *blob = &packs[p].blobs[b];
+            buf_append(out, blob->id, CRYPTO_ID_SIZE);
+            buf_append_u8(out, blob->type);
+            buf_append_u32(out, blob->offset);
+            buf_append_u32(out, blob->length);
+            buf_append_u32(out, blob->raw_length);
+        }
+    }
+}
+
+int index_file_decode(struct index *idx, const uint8_t *data, size_t len, struct error *err)
+{
+    struct cursor c = cursor_of(data, len);
+    const uint8_t *magic = cursor_bytes(&c, 4);
+    if (!magic || memcmp(magic, INDEX_MAGIC, 4) != 0)
+        return error_set(err, "not an index file (bad magic)");
+    uint32_t npacks = cursor_u32(&c);
+    for (uint32_t p = 0; p < npacks && !c.is_bad; p++) {
+        const uint8_t *pack_id = cursor_bytes(&c, CRYPTO_ID_SIZE);
+        uint32_t nblobs = cursor_u32(&c);
+        if (c.is_bad || (uint64_t)nblobs * 45 > c.left)
+            break;
+        uint32_t pack = index_add_pack(idx, pack_id);
+        for (uint32_t b = 0; b < nblobs && !c.is_bad; b++) {
+            struct index_entry e;
+            const uint8_t *id = cursor_bytes(&c, CRYPTO_ID_SIZE);
+            e.type = cursor_u8(&c);
+            e.offset = cursor_u32(&c);
+            e.length = cursor_u32(&c);
+            e.raw_length = cursor_u32(&c);
+            e.pack = pack;
+            if (c.is_bad)
+                break;
+            memcpy(e.id, id, CRYPTO_ID_SIZE);
+            index_insert(idx, &e);
+        }
+    }
+    if (c.is_bad || c.left != 0)
+        return error_set(err, "index file is truncated or malformed");
+    return 0;
+}

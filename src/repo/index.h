@@ -1,0 +1,93 @@
+/*
+ * index.h — which pack holds which blob.
+ *
+ * In memory: an open-addressing hash table of slot numbers (4 bytes, at
+ * most half full) over an array of entries (52 bytes), so about 60 bytes per
+ * blob; blob ids are already uniformly random, so their first 8 bytes are
+ * the hash. Pack ids live once in a side array. All calls are thread-safe.
+ *
+ * On disk: index/<id> objects, each listing packs and their blobs (see
+ * docs/format.md). Every backup writes index files for the packs it wrote,
+ * after the packs and before its snapshot.
+ */
+#ifndef COFFER_REPO_INDEX_H
+#define COFFER_REPO_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+enum blob_type {
+    BLOB_DATA = 0, /* file or stream content */
+    BLOB_TREE = 1, /* a directory listing (tree.h) */
+    BLOB_LIST = 2, /* a list of blob ids of a long content (content.h) */
+};
+
+/* The pack number of an entry reserved by a backup whose blob is not yet
+ * in a pack. */
+#define INDEX_PACK_PENDING UINT32_MAX
+
+struct index_entry {
+    uint8_t id[CRYPTO_ID_SIZE];
+    uint32_t pack;       /* number from index_add_pack */
+    uint32_t offset;     /* of the sealed blob in the pack */
+    uint32_t length;     /* sealed length */
+    uint32_t raw_length; /* plaintext length */
+    uint8_t type;        /* enum blob_type */
+};
+
+/* One blob as a pack header and an index file describe it. */
+struct pack_blob {
+    uint8_t id[CRYPTO_ID_SIZE];
+    uint8_t type;
+    uint32_t offset;
+    uint32_t length;
+    uint32_t raw_length;
+};
+
+/* A pack and its blobs, as written by a backup. */
+struct pack_record {
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct pack_blob *blobs;
+    size_t count;
+    size_t cap;
+};
+
+struct index;
+
+struct index *index_new(void);
+void index_free(struct index *idx);
+
+/* Registers a pack id (once) and returns its number. */
+uint32_t index_add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE]);
+void index_pack_id(const struct index *idx, uint32_t pack, uint8_t out[CRYPTO_ID_SIZE]);
+size_t index_pack_count(const struct index *idx);
+size_t index_blob_count(const struct index *idx);
+
+/* Copies the entry for id into out; false if unknown. */
+bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struct index_entry *out);
+
+/* Adds an entry unless the id is present; returns true if it was added.
+ * The first copy of a blob wins. */
+bool index_insert(struct index *idx, const struct index_entry *entry);
+
+/* Fills in where a reserved (INDEX_PACK_PENDING) blob ended up. */
+void index_set_location(struct index *idx, const struct index_entry *entry);
+
+/* Calls fn for every entry with the id of its pack (NULL while pending),
+ * in no set order, with the index locked: fn must not call back into it. */
+typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id);
+void index_each(const struct index *idx, index_each_fn fn, void *ctx);
+
+/* Index files. decode adds what it reads to idx. */
+void index_file_encode(const struct pack_record *packs, size_t count, struct buf *out);
+int index_file_decode(struct index *idx, const uint8_t *data, size_t len, struct error *err);
+
+void pack_record_add(struct pack_record *rec, const struct pack_blob *blob);
+void pack_record_free(struct pack_record *rec);
+
+#endif

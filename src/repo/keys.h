@@ -1,0 +1,43 @@
+/*
+ * keys.h — master keys wrapped by passphrases (keys/<id>).
+ *
+ * A key file is plain JSON: Argon2id parameters and salt, and the master
+ * key sealed with the key derived from the passphrase. Several key files
+ * may wrap the same master key, so several passphrases open one repository;
+ * changing a passphrase writes a new key file and deletes the old one.
+ */
+#ifndef COFFER_REPO_KEYS_H
+#define COFFER_REPO_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+#define KEY_NAME_MAX 80
+
+struct key_info {
+    char name[KEY_NAME_MAX]; /* keys/<64 hex> */
+    char created[32];
+    char host[64];
+    char kdf[16];            /* the level it was made with */
+};
+
+/* Wraps master with passphrase at a kdf level and stores it as a new key
+ * file; its name goes to name_out (KEY_NAME_MAX bytes). */
+int key_file_create(struct store *store, const struct master_key *master, const char *passphrase,
+                    const char *kdf_level, char *name_out, struct error *err);
+
+/* Unwraps one key file; ERR_AUTH if the passphrase does not open it. */
+int key_file_open(struct store *store, const char *name, const char *passphrase,
+                  struct master_key *master, struct key_info *info, struct error *err);
+
+/* Tries every key file; fills master and the opening key's name. */
+int key_find(struct store *store, const char *passphrase, struct master_key *master,
+             char *name_out, struct error *err);
+
+/* Reads the public part of every key file (no passphrase needed). */
+int key_list(struct store *store, struct key_info **out, size_t *count, struct error *err);
+
+#endif

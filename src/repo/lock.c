@@ -1,0 +1,161 @@
+/*
+ * lock.c — shared and exclusive repository locks (see lock.h).
+ *
+ * Taking a lock: write our lock object, then list the others; if one
+ * conflicts and is not stale, delete ours and fail. Two processes racing
+ * both see each other and both back off, which is safe.
+ */
+#include "repo/lock.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/text.h"
+
+struct repo_lock {
+    struct repo *repo;
+    uint8_t id[CRYPTO_ID_SIZE];
+    bool is_exclusive;
+    pthread_t refresher;
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    bool is_stopping;
+};
+
+static int write_lock(struct repo_lock *lock, struct error *err)
+{
+    char host[64], when[32];
+    if (gethostname(host, sizeof host) < 0)
+        strcpy(host, "unknown");
+    host[63] = '\0';
+    time_format_rfc3339((int64_t)time(NULL), when);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b}", "time", when, "host", host, "pid", (int)getpid(),
+                            "exclusive", lock->is_exclusive);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    int rc = repo_put_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err);
+    free(text);
+    json_decref(doc);
+    return rc;
+}
+
+struct lock_scan {
+    struct repo_lock *self;
+    bool has_conflict;
+    char holder[256];
+};
+
+static bool is_stale(const char *host, int pid, int64_t when)
+{
+    char me[64];
+    if ((int64_t)time(NULL) - when > LOCK_STALE_SECONDS)
+        return true;
+    if (gethostname(me, sizeof me) == 0 && strcmp(me, host) == 0 && pid > 0)
+        return kill(pid, 0) < 0 && errno == ESRCH;
+    return false;
+}
+
+static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct lock_scan *scan = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf plain = BUF_INIT;
+    struct error ignored;
+    if (repo_object_id_from_name(name, id) < 0 || memcmp(id, scan->self->id, CRYPTO_ID_SIZE) == 0)
+        return 0;
+    /* A lock that vanished or cannot be read is one being removed. */
+    if (repo_get_object(scan->self->repo, OBJ_LOCK, id, &plain, &ignored) < 0) {
+        buf_free(&plain);
+        return 0;
+    }
+    json_t *doc = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+    buf_free(&plain);
+    const char *host = "?", *when_text = "";
+    int pid = 0, is_exclusive = 0;
+    int64_t when = 0;
+    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b}", "host", &host, "time", &when_text, "pid", &pid,
+                            "exclusive", &is_exclusive) < 0 ||
+        time_parse_rfc3339(when_text, &when) < 0) {
+        json_decref(doc);
+        return 0;
+    }
+    if (is_stale(host, pid, when)) {
+        if (scan->self->is_exclusive)
+            store_delete(scan->self->repo->store, name, &ignored);
+    } else if (is_exclusive || scan->self->is_exclusive) {
+        scan->has_conflict = true;
+        snprintf(scan->holder, sizeof scan->holder, "%s lock held by pid %d on %s since %s",
+                 is_exclusive ? "an exclusive" : "a shared", pid, host, when_text);
+    }
+    json_decref(doc);
+    return 0;
+}
+
+static void *refresh_loop(void *arg)
+{
+    struct repo_lock *lock = arg;
+    pthread_mutex_lock(&lock->mutex);
+    while (!lock->is_stopping) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += LOCK_REFRESH_SECONDS;
+        if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
+            struct error ignored;
+            write_lock(lock, &ignored); /* a failed refresh is retried next time */
+        }
+    }
+    pthread_mutex_unlock(&lock->mutex);
+    return NULL;
+}
+
+int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err)
+{
+    struct repo_lock *lock = xcalloc(1, sizeof *lock);
+    lock->repo = repo;
+    lock->is_exclusive = is_exclusive;
+    crypto_random(lock->id, CRYPTO_ID_SIZE);
+    if (write_lock(lock, err) < 0) {
+        free(lock);
+        return error_wrap(err, "cannot lock the repository");
+    }
+    struct lock_scan scan = {lock, false, ""};
+    if (store_list(repo->store, "locks", scan_lock, &scan, err) < 0 || scan.has_conflict) {
+        char name[96];
+        struct error ignored;
+        repo_object_name(OBJ_LOCK, lock->id, name);
+        store_delete(repo->store, name, &ignored);
+        free(lock);
+        if (scan.has_conflict)
+            return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
+                              "the lock if that process is gone)", scan.holder);
+        return error_wrap(err, "cannot list locks");
+    }
+    pthread_mutex_init(&lock->mutex, NULL);
+    pthread_cond_init(&lock->wake, NULL);
+    pthread_create(&lock->refresher, NULL, refresh_loop, lock);
+    *out = lock;
+    return 0;
+}
+
+void repo_unlock(struct repo_lock *lock)
+{
+    if (!lock)
+        return;
+    pthread_mutex_lock(&lock->mutex);
+    lock->is_stopping = true;
+    pthread_cond_signal(&lock->wake);
+    pthread_mutex_unlock(&lock->mutex);
+    pthread_join(lock->refresher, NULL);
+    pthread_mutex_destroy(&lock->mutex);
+    pthread_cond_destroy(&lock->wake);
+    char name[96];
+    struct error ignored;
+    repo_object_name(OBJ_LOCK, lock->id, name);
+    store_delete(lock->repo->store, name, &ignored);
+    free(lock);
+}

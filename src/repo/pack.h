@@ -1,0 +1,38 @@
+/*
+ * pack.h — pack files: many sealed blobs followed by a sealed header that
+ * lists them, and the header's length in the last 4 bytes.
+ *
+ * Packs are built in memory up to the repository's pack size (~16 MiB) and
+ * stored whole, so object stores see few, large, immutable objects. The
+ * header makes a pack self-describing: check --read-data and a rebuild of
+ * the index need nothing but the pack.
+ */
+#ifndef COFFER_REPO_PACK_H
+#define COFFER_REPO_PACK_H
+
+#include "repo/index.h"
+#include "repo/repo.h"
+
+struct pack_builder {
+    struct buf data;
+    struct pack_record record; /* record.id is the pack id */
+};
+
+/* Starts an empty pack with a fresh random id. */
+void pack_builder_start(struct pack_builder *pb);
+
+/* Appends a sealed blob; returns its offset in the pack. */
+uint32_t pack_builder_add(struct pack_builder *pb, const uint8_t id[CRYPTO_ID_SIZE], uint8_t type,
+                          const uint8_t *sealed, size_t len, uint32_t raw_length);
+
+/* Appends the sealed header and its length: pb->data is then the pack. */
+void pack_builder_finish(const struct repo *repo, struct pack_builder *pb);
+
+void pack_builder_free(struct pack_builder *pb);
+
+/* Reads the header of a whole pack held in memory into rec (rec->id must
+ * be set to the pack's id) and checks that the blobs tile the pack. */
+int pack_header_read(const struct repo *repo, const uint8_t *pack, size_t len, struct pack_record *rec,
+                     struct error *err);
+
+#endif

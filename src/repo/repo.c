@@ -1,0 +1,442 @@
+/*
+ * repo.c — creating and opening repositories, sealed objects and blobs.
+ *
+ * The config object is the one object read before anything else: it holds
+ * the repository id in the clear (so it can be bound into every other
+ * object's associated data) followed by the sealed JSON settings.
+ */
+#include "repo/repo.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+
+#include "repo/keys.h"
+#include "util/text.h"
+
+#define CONFIG_MAGIC "CFR1"
+#define CONFIG_NAME "config"
+
+/* A blob's plaintext starts with one byte that says how it is stored. */
+enum blob_encoding { BLOB_RAW = 0, BLOB_ZSTD = 1 };
+
+void repo_config_defaults(struct repo_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->version = REPO_FORMAT_VERSION;
+    config->stream_chunks = (struct chunker_params){16 << 10, 64 << 10, 256 << 10};
+    config->file_chunks = (struct chunker_params){256 << 10, 1 << 20, 4 << 20};
+    config->zstd_level = 3;
+    config->pack_size = 16 << 20;
+}
+
+const char *repo_object_folder(enum object_kind kind)
+{
+    switch (kind) {
+    case OBJ_BLOB:
+    case OBJ_PACK_HEADER: return "data";
+    case OBJ_INDEX: return "index";
+    case OBJ_SNAPSHOT: return "snapshots";
+    case OBJ_LOCK: return "locks";
+    case OBJ_EVENT: return "events";
+    case OBJ_CONFIG: break;
+    }
+    return "";
+}
+
+void repo_object_name(enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE], char *out)
+{
+    char hex[2 * CRYPTO_ID_SIZE + 1];
+    hex_encode(id, CRYPTO_ID_SIZE, hex);
+    if (kind == OBJ_BLOB || kind == OBJ_PACK_HEADER)
+        sprintf(out, "data/%.2s/%s", hex, hex);
+    else
+        sprintf(out, "%s/%s", repo_object_folder(kind), hex);
+}
+
+int repo_object_id_from_name(const char *name, uint8_t id[CRYPTO_ID_SIZE])
+{
+    const char *slash = strrchr(name, '/');
+    return hex_decode(slash ? slash + 1 : name, id, CRYPTO_ID_SIZE);
+}
+
+size_t repo_object_ad(const struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                      uint8_t *out)
+{
+    memcpy(out, repo->config.id, REPO_ID_SIZE);
+    out[REPO_ID_SIZE] = (uint8_t)kind;
+    if (!id)
+        return REPO_ID_SIZE + 1;
+    memcpy(out + REPO_ID_SIZE + 1, id, CRYPTO_ID_SIZE);
+    return REPO_AD_MAX;
+}
+
+void id_short(const uint8_t id[CRYPTO_ID_SIZE], char out[17])
+{
+    hex_encode(id, 8, out);
+}
+
+static json_t *chunks_to_json(const struct chunker_params *p)
+{
+    return json_pack("{s:i, s:i, s:i}", "min", (int)p->min_size, "avg", (int)p->avg_size, "max",
+                     (int)p->max_size);
+}
+
+static int chunks_from_json(json_t *j, struct chunker_params *p, struct error *err)
+{
+    int min, avg, max;
+    if (json_unpack(j, "{s:i, s:i, s:i}", "min", &min, "avg", &avg, "max", &max) < 0 || min <= 0 ||
+        avg <= 0 || max <= 0)
+        return error_set(err, "config has malformed chunk sizes");
+    *p = (struct chunker_params){(uint32_t)min, (uint32_t)avg, (uint32_t)max};
+    return chunker_params_check(p, err);
+}
+
+static void config_encode(const struct repo_config *c, struct buf *out)
+{
+    char id_hex[2 * REPO_ID_SIZE + 1];
+    hex_encode(c->id, REPO_ID_SIZE, id_hex);
+    json_t *doc = json_pack("{s:i, s:s, s:{s:o, s:o}, s:{s:s, s:i}, s:I, s:s, s:s}", "version",
+                            (int)c->version, "id", id_hex, "chunks", "stream",
+                            chunks_to_json(&c->stream_chunks), "files", chunks_to_json(&c->file_chunks),
+                            "compression", "algorithm", "zstd", "level", c->zstd_level, "pack_size",
+                            (json_int_t)c->pack_size, "id_hash", "hmac-sha256", "cipher",
+                            "xchacha20-poly1305");
+    char *text = json_dumps(doc, JSON_COMPACT);
+    buf_append(out, text, strlen(text));
+    free(text);
+    json_decref(doc);
+}
+
+static int config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)data, len, 0, &jerr), *stream = NULL, *files = NULL;
+    int version = 0, level = 0;
+    json_int_t pack_size = 0;
+    int rc = -1;
+    if (!doc)
+        return error_set(err, "repository config is not valid JSON (%s)", jerr.text);
+    if (json_unpack(doc, "{s:i, s:{s:o, s:o}, s:{s:i}, s:I}", "version", &version, "chunks", "stream",
+                    &stream, "files", &files, "compression", "level", &level, "pack_size",
+                    &pack_size) < 0) {
+        error_set(err, "repository config is missing fields");
+    } else if (version != REPO_FORMAT_VERSION) {
+        error_set(err, "repository format version %d is not supported by this coffer (it reads version %d)",
+                  version, REPO_FORMAT_VERSION);
+    } else if (pack_size < (1 << 20) || pack_size > (1 << 30)) {
+        error_set(err, "repository config has a bad pack size");
+    } else if (chunks_from_json(stream, &c->stream_chunks, err) == 0 &&
+               chunks_from_json(files, &c->file_chunks, err) == 0) {
+        c->version = (uint32_t)version;
+        c->zstd_level = level;
+        c->pack_size = (uint32_t)pack_size;
+        rc = 0;
+    }
+    json_decref(doc);
+    return rc;
+}
+
+static void repo_setup_keys(struct repo *repo)
+{
+    repo->hasher = id_hasher_new(repo->key.mac);
+    chunker_init(&repo->stream_chunker, &repo->config.stream_chunks, repo->key.chunk);
+    chunker_init(&repo->file_chunker, &repo->config.file_chunks, repo->key.chunk);
+}
+
+int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
+              struct error *err)
+{
+    struct repo repo = {0};
+    struct buf plain = BUF_INIT, object = BUF_INIT;
+    char key_name[KEY_NAME_MAX];
+    int rc = -1;
+
+    repo.config = opts->config;
+    if (chunker_params_check(&repo.config.stream_chunks, err) < 0 ||
+        chunker_params_check(&repo.config.file_chunks, err) < 0)
+        return -1;
+    if (repo.config.zstd_level < -7 || repo.config.zstd_level > 19)
+        return error_setk(err, ERR_USAGE, "compression level %d is out of range (-7..19)",
+                          repo.config.zstd_level);
+    /* Check the level before touching the disk, so a typo creates nothing. */
+    struct kdf_params probe;
+    if (kdf_params_for_level(opts->kdf_level, &probe, err) < 0)
+        return -1;
+    if (store_open(location, true, &repo.store, err) < 0)
+        return -1;
+    crypto_random(repo.config.id, REPO_ID_SIZE);
+    master_key_generate(&repo.key);
+
+    if (key_file_create(repo.store, &repo.key, passphrase, opts->kdf_level, key_name, err) < 0)
+        goto out;
+    config_encode(&repo.config, &plain);
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(&repo, OBJ_CONFIG, NULL, ad);
+    buf_append(&object, CONFIG_MAGIC, 4);
+    buf_append(&object, repo.config.id, REPO_ID_SIZE);
+    buf_reserve(&object, plain.len + CRYPTO_SEAL_OVERHEAD);
+    crypto_seal(repo.key.enc, ad, ad_len, plain.data, plain.len, object.data + object.len);
+    object.len += plain.len + CRYPTO_SEAL_OVERHEAD;
+    /* The config goes last: a repository without one is an unfinished init. */
+    rc = store_put(repo.store, CONFIG_NAME, object.data, object.len, err);
+out:
+    crypto_wipe(&repo.key, sizeof repo.key);
+    buf_free(&plain);
+    buf_free(&object);
+    store_free(repo.store);
+    return rc;
+}
+
+static int read_config(struct repo *repo, struct error *err)
+{
+    struct buf raw = BUF_INIT, plain = BUF_INIT;
+    int rc = -1;
+    if (store_get(repo->store, CONFIG_NAME, 0, STORE_TO_END, &raw, err) < 0) {
+        if (err->kind == ERR_NOT_FOUND)
+            error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
+                       store_location(repo->store));
+        goto out;
+    }
+    if (raw.len < 4 + REPO_ID_SIZE + CRYPTO_SEAL_OVERHEAD || memcmp(raw.data, CONFIG_MAGIC, 4) != 0) {
+        error_set(err, "%s/config is not a coffer repository config", store_location(repo->store));
+        goto out;
+    }
+    memcpy(repo->config.id, raw.data + 4, REPO_ID_SIZE);
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(repo, OBJ_CONFIG, NULL, ad);
+    size_t sealed_len = raw.len - 4 - REPO_ID_SIZE;
+    buf_reserve(&plain, sealed_len);
+    if (crypto_open(repo->key.enc, ad, ad_len, raw.data + 4 + REPO_ID_SIZE, sealed_len, plain.data) < 0) {
+        error_setk(err, ERR_AUTH, "repository config fails authentication (damaged, or the key belongs to another repository)");
+        goto out;
+    }
+    rc = config_decode(plain.data, sealed_len - CRYPTO_SEAL_OVERHEAD, &repo->config, err);
+out:
+    buf_free(&raw);
+    buf_free(&plain);
+    return rc;
+}
+
+int repo_open(const char *location, const char *passphrase, struct repo **out, struct error *err)
+{
+    struct repo *repo = xcalloc(1, sizeof *repo);
+    uint64_t size;
+    if (store_open(location, false, &repo->store, err) < 0)
+        goto fail;
+    if (store_size(repo->store, CONFIG_NAME, &size, err) < 0) {
+        error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
+                   location);
+        goto fail;
+    }
+    if (key_find(repo->store, passphrase, &repo->key, repo->key_name, err) < 0)
+        goto fail;
+    if (read_config(repo, err) < 0)
+        goto fail;
+    repo_setup_keys(repo);
+    repo->index = index_new();
+    *out = repo;
+    return 0;
+fail:
+    repo_free(repo);
+    return -1;
+}
+
+void repo_free(struct repo *repo)
+{
+    if (!repo)
+        return;
+    store_free(repo->store);
+    id_hasher_free(repo->hasher);
+    index_free(repo->index);
+    crypto_wipe(&repo->key, sizeof repo->key);
+    crypto_wipe(&repo->stream_chunker, sizeof repo->stream_chunker);
+    crypto_wipe(&repo->file_chunker, sizeof repo->file_chunker);
+    free(repo);
+}
+
+struct index_load {
+    struct repo *repo;
+    size_t files;
+};
+
+static int load_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct index_load *load = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf plain = BUF_INIT;
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    int rc = repo_get_object(load->repo, OBJ_INDEX, id, &plain, err);
+    if (rc == 0)
+        rc = index_file_decode(load->repo->index, plain.data, plain.len, err);
+    if (rc < 0)
+        error_wrap(err, "cannot load index %s", name);
+    buf_free(&plain);
+    load->files++;
+    return rc;
+}
+
+int repo_load_index(struct repo *repo, struct error *err)
+{
+    struct index_load load = {repo, 0};
+    return store_list(repo->store, "index", load_index_file, &load, err);
+}
+
+int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                    const void *plain, size_t len, struct error *err)
+{
+    char name[96];
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(repo, kind, id, ad);
+    uint8_t *sealed = xmalloc(len + CRYPTO_SEAL_OVERHEAD);
+    crypto_seal(repo->key.enc, ad, ad_len, plain, len, sealed);
+    repo_object_name(kind, id, name);
+    int rc = store_put(repo->store, name, sealed, len + CRYPTO_SEAL_OVERHEAD, err);
+    free(sealed);
+    return rc;
+}
+
+int repo_get_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                    struct buf *plain, struct error *err)
+{
+    char name[96];
+    struct buf raw = BUF_INIT;
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(repo, kind, id, ad);
+    repo_object_name(kind, id, name);
+    if (store_get(repo->store, name, 0, STORE_TO_END, &raw, err) < 0) {
+        buf_free(&raw);
+        return -1;
+    }
+    int rc = 0;
+    if (raw.len < CRYPTO_SEAL_OVERHEAD) {
+        rc = error_setk(err, ERR_AUTH, "%s is truncated", name);
+    } else {
+        buf_reserve(plain, raw.len);
+        if (crypto_open(repo->key.enc, ad, ad_len, raw.data, raw.len, plain->data + plain->len) < 0)
+            rc = error_setk(err, ERR_AUTH, "%s fails authentication (damaged or not of this repository)", name);
+        else
+            plain->len += raw.len - CRYPTO_SEAL_OVERHEAD;
+    }
+    buf_free(&raw);
+    return rc;
+}
+
+struct blob_codec {
+    ZSTD_CCtx *cctx;
+    ZSTD_DCtx *dctx;
+    int level;
+    struct buf scratch;
+};
+
+struct blob_codec *blob_codec_new(int zstd_level)
+{
+    struct blob_codec *codec = xcalloc(1, sizeof *codec);
+    codec->cctx = ZSTD_createCCtx();
+    codec->dctx = ZSTD_createDCtx();
+    codec->level = zstd_level;
+    return codec;
+}
+
+void blob_codec_free(struct blob_codec *codec)
+{
+    if (!codec)
+        return;
+    ZSTD_freeCCtx(codec->cctx);
+    ZSTD_freeDCtx(codec->dctx);
+    buf_free(&codec->scratch);
+    free(codec);
+}
+
+void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+               const uint8_t *data, size_t len, struct buf *out)
+{
+    struct buf *plain = &codec->scratch;
+    size_t bound = ZSTD_compressBound(len);
+    buf_reset(plain);
+    buf_reserve(plain, 1 + bound);
+    size_t zlen = ZSTD_compressCCtx(codec->cctx, plain->data + 1, bound, data, len, codec->level);
+    /* Keep the compressed form only where it saves at least 1/32. */
+    if (!ZSTD_isError(zlen) && zlen < len - len / 32) {
+        plain->data[0] = BLOB_ZSTD;
+        plain->len = 1 + zlen;
+    } else {
+        plain->data[0] = BLOB_RAW;
+        memcpy(plain->data + 1, data, len);
+        plain->len = 1 + len;
+    }
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(repo, OBJ_BLOB, id, ad);
+    buf_reset(out);
+    buf_reserve(out, plain->len + CRYPTO_SEAL_OVERHEAD);
+    crypto_seal(repo->key.enc, ad, ad_len, plain->data, plain->len, out->data);
+    out->len = plain->len + CRYPTO_SEAL_OVERHEAD;
+}
+
+int blob_open(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+              const uint8_t *sealed, size_t len, struct buf *out, struct error *err)
+{
+    char short_id[17];
+    struct buf *plain = &codec->scratch;
+    uint8_t ad[REPO_AD_MAX], check[CRYPTO_ID_SIZE];
+    size_t ad_len = repo_object_ad(repo, OBJ_BLOB, id, ad);
+    id_short(id, short_id);
+    if (len < CRYPTO_SEAL_OVERHEAD + 1)
+        return error_setk(err, ERR_AUTH, "blob %s is truncated", short_id);
+    buf_reset(plain);
+    buf_reserve(plain, len);
+    if (crypto_open(repo->key.enc, ad, ad_len, sealed, len, plain->data) < 0)
+        return error_setk(err, ERR_AUTH, "blob %s fails authentication (damaged data)", short_id);
+    plain->len = len - CRYPTO_SEAL_OVERHEAD;
+
+    size_t start = out->len;
+    if (plain->data[0] == BLOB_RAW) {
+        buf_append(out, plain->data + 1, plain->len - 1);
+    } else if (plain->data[0] == BLOB_ZSTD) {
+        unsigned long long size = ZSTD_getFrameContentSize(plain->data + 1, plain->len - 1);
+        if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (256u << 20))
+            return error_setk(err, ERR_AUTH, "blob %s has a malformed compressed frame", short_id);
+        buf_reserve(out, size);
+        size_t n = ZSTD_decompressDCtx(codec->dctx, out->data + out->len, size, plain->data + 1,
+                                       plain->len - 1);
+        if (ZSTD_isError(n) || n != size)
+            return error_setk(err, ERR_AUTH, "blob %s does not decompress", short_id);
+        out->len += n;
+    } else {
+        return error_setk(err, ERR_AUTH, "blob %s has an unknown encoding %u", short_id, plain->data[0]);
+    }
+    id_hash(repo->hasher, out->data + start, out->len - start, check);
+    if (memcmp(check, id, CRYPTO_ID_SIZE) != 0) {
+        out->len = start;
+        return error_setk(err, ERR_AUTH, "blob %s content does not match its id", short_id);
+    }
+    return 0;
+}
+
+int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                   struct buf *out, struct error *err)
+{
+    struct index_entry e;
+    char short_id[17], name[96];
+    uint8_t pack_id[CRYPTO_ID_SIZE];
+    if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING) {
+        id_short(id, short_id);
+        return error_setk(err, ERR_NOT_FOUND, "blob %s is not in the index (run `coffer check`)", short_id);
+    }
+    index_pack_id(repo->index, e.pack, pack_id);
+    repo_object_name(OBJ_BLOB, pack_id, name);
+    struct buf sealed = BUF_INIT;
+    int rc = store_get(repo->store, name, e.offset, e.length, &sealed, err);
+    if (rc == 0)
+        rc = blob_open(repo, codec, id, sealed.data, sealed.len, out, err);
+    if (rc < 0) {
+        char pack_short[17];
+        id_short(pack_id, pack_short);
+        error_wrap(err, "cannot read pack %s", pack_short);
+    }
+    buf_free(&sealed);
+    return rc;
+}

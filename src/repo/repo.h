@@ -1,0 +1,119 @@
+/*
+ * repo.h — an open repository: its store, config, master key and index,
+ * and the sealed objects it is made of.
+ *
+ * Layout in the store (byte formats in docs/format.md):
+ *   config              repository id, format version, chunking, compression
+ *   keys/<id>           the master key wrapped by a passphrase (Argon2id)
+ *   data/<xx>/<id>      packs: sealed blobs plus a sealed header
+ *   index/<id>          which pack holds which blob
+ *   snapshots/<id>      one sealed JSON document per snapshot
+ *   locks/<id>          who is using the repository
+ * Every object but keys/ is sealed with the master key; its associated data
+ * is the repository id, the object kind and the object id, so no valid
+ * object can stand in for another.
+ */
+#ifndef COFFER_REPO_REPO_H
+#define COFFER_REPO_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "chunk/chunker.h"
+#include "crypto/crypto.h"
+#include "repo/index.h"
+#include "store/store.h"
+
+#define REPO_FORMAT_VERSION 1
+#define REPO_ID_SIZE 16
+
+/* Object kinds, used in associated data. */
+enum object_kind {
+    OBJ_CONFIG = 'c',
+    OBJ_BLOB = 'b',
+    OBJ_PACK_HEADER = 'h',
+    OBJ_INDEX = 'i',
+    OBJ_SNAPSHOT = 's',
+    OBJ_LOCK = 'l',
+    OBJ_EVENT = 'e',
+};
+
+struct repo_config {
+    uint32_t version;
+    uint8_t id[REPO_ID_SIZE];
+    struct chunker_params stream_chunks; /* database dumps and other streams */
+    struct chunker_params file_chunks;   /* files of a tree */
+    int zstd_level;
+    uint32_t pack_size; /* a pack is closed once it reaches this many bytes */
+};
+
+struct repo {
+    struct store *store;
+    struct repo_config config;
+    struct master_key key;
+    struct id_hasher *hasher;
+    struct chunker stream_chunker;
+    struct chunker file_chunker;
+    struct index *index;
+    char key_name[80]; /* the keys/<id> object that opened it */
+};
+
+/* Options for init; repo_config_defaults fills the tunables. */
+struct repo_init_options {
+    const char *kdf_level; /* interactive, moderate (default) or sensitive */
+    struct repo_config config;
+};
+
+void repo_config_defaults(struct repo_config *config);
+
+/* Creates a repository at location (which must be empty or absent). */
+int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
+              struct error *err);
+
+/* Opens a repository with a passphrase; ERR_AUTH if no key accepts it.
+ * The index is not loaded: call repo_load_index when blobs are needed. */
+int repo_open(const char *location, const char *passphrase, struct repo **out, struct error *err);
+void repo_free(struct repo *repo);
+
+int repo_load_index(struct repo *repo, struct error *err);
+
+/* Writes a sealed object "<folder>/<hex id>" (packs: data/<xx>/<hex id>). */
+int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                    const void *plain, size_t len, struct error *err);
+/* Reads and opens one; ERR_AUTH when it fails authentication. */
+int repo_get_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                    struct buf *plain, struct error *err);
+/* The store name of an object; out must hold 96 bytes. */
+void repo_object_name(enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE], char *out);
+/* The folder objects of a kind live in ("data", "index", ...). */
+const char *repo_object_folder(enum object_kind kind);
+/* Parses an object name from a listing back into its id; -1 if foreign. */
+int repo_object_id_from_name(const char *name, uint8_t id[CRYPTO_ID_SIZE]);
+
+/* Associated data for an object; out must hold REPO_AD_MAX bytes. */
+#define REPO_AD_MAX (REPO_ID_SIZE + 1 + CRYPTO_ID_SIZE)
+size_t repo_object_ad(const struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                      uint8_t *out);
+
+/* Per-thread scratch for sealing and opening blobs. */
+struct blob_codec;
+struct blob_codec *blob_codec_new(int zstd_level);
+void blob_codec_free(struct blob_codec *codec);
+
+/* Compresses (when it pays) and seals a blob; replaces out's contents. */
+void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+               const uint8_t *data, size_t len, struct buf *out);
+
+/* Opens a sealed blob, decompresses it and checks that its content hashes
+ * to id; appends the content to out. ERR_AUTH on any mismatch. */
+int blob_open(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+              const uint8_t *sealed, size_t len, struct buf *out, struct error *err);
+
+/* Reads one blob through the index (thread-safe); appends it to out. */
+int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                   struct buf *out, struct error *err);
+
+/* Short hex form of an id for messages (first 8 bytes), into out[17]. */
+void id_short(const uint8_t id[CRYPTO_ID_SIZE], char out[17]);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * snapshot.c — snapshot documents as JSON, and finding them.
+ */
+#include "repo/snapshot.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/text.h"
+
+void string_list_add(struct string_list *list, const char *s)
+{
+    list->items = xrealloc(list->items, (list->count + 1) * sizeof *list->items);
+    list->items[list->count++] = xstrdup(s);
+}
+
+bool string_list_has(const struct string_list *list, const char *s)
+{
+    for (size_t i = 0; i < list->count; i++)
+        if (strcmp(list->items[i], s) == 0)
+            return true;
+    return false;
+}
+
+void string_list_free(struct string_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+static json_t *strings_to_json(const struct string_list *list)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < list->count; i++)
+        json_array_append_new(arr, json_string(list->items[i]));
+    return arr;
+}
+
+static void strings_from_json(json_t *arr, struct string_list *list)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        if (json_is_string(v))
+            string_list_add(list, json_string_value(v));
+    }
+}
+
+void snapshot_encode(const struct snapshot *snap, struct buf *out)
+{
+    char time_text[32], root_hex[65];
+    time_format_rfc3339(snap->time, time_text);
+    hex_encode(snap->root, CRYPTO_ID_SIZE, root_hex);
+    json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f}, s:o}",
+                            "version", 1, "time", time_text, "host", snap->host, "source", snap->source,
+                            "type", snap->type, "tags", strings_to_json(&snap->tags), "paths",
+                            strings_to_json(&snap->paths), "root", root_hex, "stats", "size",
+                            (json_int_t)snap->stats.size, "added", (json_int_t)snap->stats.added, "files",
+                            (json_int_t)snap->stats.files, "dirs", (json_int_t)snap->stats.dirs,
+                            "blobs_new", (json_int_t)snap->stats.blobs_new, "files_unchanged",
+                            (json_int_t)snap->stats.files_unchanged, "seconds", snap->stats.seconds,
+                            "warnings", strings_to_json(&snap->warnings));
+    if (snap->has_parent) {
+        char parent_hex[65];
+        hex_encode(snap->parent, CRYPTO_ID_SIZE, parent_hex);
+        json_object_set_new(doc, "parent", json_string(parent_hex));
+    }
+    char *text = json_dumps(doc, JSON_COMPACT);
+    buf_append(out, text, strlen(text));
+    free(text);
+    json_decref(doc);
+}
+
+int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, struct error *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_loadb((const char *)data, len, 0, &jerr);
+    if (!doc)
+        return error_set(err, "snapshot is not valid JSON (%s)", jerr.text);
+    const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL;
+    json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL;
+    int rc = -1;
+    memset(snap, 0, sizeof *snap);
+    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s}", "time", &time_text, "host",
+                    &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags, "paths",
+                    &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex) < 0) {
+        error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
+        goto out;
+    }
+    if (time_parse_rfc3339(time_text, &snap->time) < 0 || hex_decode(root_hex, snap->root, CRYPTO_ID_SIZE) < 0) {
+        error_set(err, "snapshot has a malformed time or root");
+        goto out;
+    }
+    if (parent_hex && hex_decode(parent_hex, snap->parent, CRYPTO_ID_SIZE) == 0)
+        snap->has_parent = true;
+    snap->host = xstrdup(host);
+    snap->source = xstrdup(source);
+    snap->type = xstrdup(type);
+    strings_from_json(tags, &snap->tags);
+    strings_from_json(paths, &snap->paths);
+    strings_from_json(warnings, &snap->warnings);
+    if (stats) {
+        json_int_t size = 0, added = 0, files = 0, dirs = 0, blobs_new = 0, unchanged = 0;
+        double seconds = 0;
+        json_unpack(stats, "{s?I, s?I, s?I, s?I, s?I, s?I, s?F}", "size", &size, "added", &added, "files",
+                    &files, "dirs", &dirs, "blobs_new", &blobs_new, "files_unchanged", &unchanged,
+                    "seconds", &seconds);
+        snap->stats = (struct snapshot_stats){(uint64_t)size, (uint64_t)added, (uint64_t)files,
+                                              (uint64_t)dirs, (uint64_t)blobs_new, (uint64_t)unchanged, seconds};
+    }
+    rc = 0;
+out:
+    json_decref(doc);
+    return rc;
+}
+
+void snapshot_free(struct snapshot *snap)
+{
+    free(snap->host);
+    free(snap->source);
+    free(snap->type);
+    string_list_free(&snap->tags);
+    string_list_free(&snap->paths);
+    string_list_free(&snap->warnings);
+    memset(snap, 0, sizeof *snap);
+}
+
+void snapshot_id_hex(const struct snapshot *snap, char out[65])
+{
+    hex_encode(snap->id, CRYPTO_ID_SIZE, out);
+}
+
+int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err)
+{
+    struct buf text = BUF_INIT;
+    crypto_random(snap->id, CRYPTO_ID_SIZE);
+    snapshot_encode(snap, &text);
+    int rc = repo_put_object(repo, OBJ_SNAPSHOT, snap->id, text.data, text.len, err);
+    buf_free(&text);
+    return rc;
+}
+
+struct snapshot_load {
+    struct repo *repo;
+    struct snapshot_list *list;
+};
+
+static int load_one(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct snapshot_load *load = ctx;
+    struct repo *repo = load->repo;
+    struct snapshot_list *list = load->list;
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf plain = BUF_INIT;
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    list->items = xrealloc(list->items, (list->count + 1) * sizeof *list->items);
+    struct snapshot *snap = &list->items[list->count];
+    int rc = repo_get_object(repo, OBJ_SNAPSHOT, id, &plain, err);
+    if (rc == 0)
+        rc = snapshot_decode(plain.data, plain.len, snap, err);
+    buf_free(&plain);
+    if (rc < 0)
+        return error_wrap(err, "cannot read snapshot %s", name);
+    memcpy(snap->id, id, CRYPTO_ID_SIZE);
+    list->count++;
+    return 0;
+}
+
+static int compare_time(const void *a, const void *b)
+{
+    const struct snapshot *x = a, *y = b;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    return memcmp(x->id, y->id, CRYPTO_ID_SIZE);
+}
+
+int snapshot_list_load(struct repo *repo, struct snapshot_list *list, struct error *err)
+{
+    struct snapshot_load load = {repo, list};
+    memset(list, 0, sizeof *list);
+    if (store_list(repo->store, "snapshots", load_one, &load, err) < 0) {
+        snapshot_list_free(list);
+        return -1;
+    }
+    qsort(list->items, list->count, sizeof *list->items, compare_time);
+    return 0;
+}
+
+void snapshot_list_free(struct snapshot_list *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        snapshot_free(&list->items[i]);
+    free(list->items);
+    memset(list, 0, sizeof *list);
+}
+
+int snapshot_find(const struct snapshot_list *list, const char *spec, const char *source,
+                  const struct snapshot **out, struct error *err)
+{
+    const struct snapshot *found = NULL;
+    bool is_latest = strcmp(spec, "latest") == 0;
+    if (!is_latest && !is_hex(spec))
+        return error_setk(err, ERR_USAGE, "\"%s\" is not a snapshot id (give a hex id prefix or \"latest\")", spec);
+    size_t prefix_len = strlen(spec);
+    for (size_t i = list->count; i-- > 0;) {
+        const struct snapshot *s = &list->items[i];
+        if (source && strcmp(s->source, source) != 0)
+            continue;
+        if (is_latest) {
+            found = s;
+            break;
+        }
+        char hex[65];
+        snapshot_id_hex(s, hex);
+        if (prefix_len <= 64 && strncasecmp(hex, spec, prefix_len) == 0) {
+            if (found)
+                return error_setk(err, ERR_USAGE, "snapshot id prefix \"%s\" is ambiguous: give more digits", spec);
+            found = s;
+        }
+    }
+    if (!found) {
+        if (source)
+            return error_setk(err, ERR_NOT_FOUND, "no snapshot \"%s\" of source \"%s\" (see `coffer snapshots`)", spec, source);
+        return error_setk(err, ERR_NOT_FOUND, "no snapshot \"%s\" (see `coffer snapshots`)", spec);
+    }
+    *out = found;
+    return 0;
+}

@@ -1,0 +1,75 @@
+/*
+ * snapshot.h — snapshot documents: one sealed JSON object per snapshot
+ * under snapshots/<id>, naming the source, when and where it ran, its tags,
+ * statistics, warnings and the root tree of its content.
+ *
+ * A snapshot is written last in a backup (after its packs and index), so a
+ * snapshot that exists always refers to data that exists.
+ */
+#ifndef COFFER_REPO_SNAPSHOT_H
+#define COFFER_REPO_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repo/repo.h"
+
+struct string_list {
+    char **items;
+    size_t count;
+};
+
+void string_list_add(struct string_list *list, const char *s);
+bool string_list_has(const struct string_list *list, const char *s);
+void string_list_free(struct string_list *list);
+
+struct snapshot_stats {
+    uint64_t size;      /* logical bytes of the content */
+    uint64_t added;     /* sealed bytes this snapshot added to the repository */
+    uint64_t files;
+    uint64_t dirs;
+    uint64_t blobs_new;
+    uint64_t files_unchanged; /* reused from the parent without reading */
+    double seconds;
+};
+
+struct snapshot {
+    uint8_t id[CRYPTO_ID_SIZE];
+    int64_t time; /* unix seconds, UTC */
+    char *host;
+    char *source;
+    char *type;   /* "files" or "stream" */
+    struct string_list tags;
+    struct string_list paths;
+    uint8_t root[CRYPTO_ID_SIZE];
+    bool has_parent;
+    uint8_t parent[CRYPTO_ID_SIZE];
+    struct snapshot_stats stats;
+    struct string_list warnings;
+};
+
+void snapshot_encode(const struct snapshot *snap, struct buf *out);
+int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, struct error *err);
+void snapshot_free(struct snapshot *snap);
+
+/* Gives the snapshot a fresh id and stores it. */
+int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err);
+
+struct snapshot_list {
+    struct snapshot *items; /* oldest first */
+    size_t count;
+};
+
+/* Loads every snapshot; an unreadable one is an error naming it. */
+int snapshot_list_load(struct repo *repo, struct snapshot_list *list, struct error *err);
+void snapshot_list_free(struct snapshot_list *list);
+
+/* Finds "latest" or a unique id prefix, optionally only of one source. */
+int snapshot_find(const struct snapshot_list *list, const char *spec, const char *source,
+                  const struct snapshot **out, struct error *err);
+
+/* The snapshot's id in hex (64 digits) and short form (8). */
+void snapshot_id_hex(const struct snapshot *snap, char out[65]);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * tree.h — a directory as stored in the repository: a tree blob listing
+ * its entries (nodes), sorted by name bytes.
+ *
+ * A file node carries its content as a content list (content.h): blob ids
+ * in order, or, for long contents, ids of list blobs that hold them. A
+ * directory node carries the id of its own tree blob. Names are arbitrary
+ * bytes except '/' and NUL, so names that are not UTF-8 survive.
+ * A stream snapshot is a tree with one file node.
+ */
+#ifndef COFFER_REPO_TREE_H
+#define COFFER_REPO_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+#include "util/buf.h"
+#include "util/error.h"
+
+enum node_type {
+    NODE_FILE = 1,
+    NODE_DIR = 2,
+    NODE_SYMLINK = 3,
+    NODE_FIFO = 4,
+    NODE_CHARDEV = 5,
+    NODE_BLOCKDEV = 6,
+    NODE_SOCKET = 7,
+};
+
+/* Where a file's bytes are: `count` ids, of data blobs when depth is 0, of
+ * list blobs of depth-1 content lists otherwise. */
+struct content_ref {
+    uint8_t depth;
+    uint32_t count;
+    uint8_t *ids; /* count * CRYPTO_ID_SIZE bytes, owned */
+};
+
+struct node {
+    char *name; /* owned */
+    uint8_t type;
+    uint32_t mode; /* permission bits and set-id/sticky bits */
+    uint32_t uid;
+    uint32_t gid;
+    int64_t mtime_ns;
+    int64_t atime_ns;
+    int64_t ctime_ns;
+    uint64_t inode;
+    uint64_t device;
+    uint64_t size;
+    uint64_t rdev;                /* device nodes */
+    struct content_ref content;   /* NODE_FILE */
+    uint8_t subtree[CRYPTO_ID_SIZE]; /* NODE_DIR */
+    char *target;                 /* NODE_SYMLINK, owned */
+};
+
+struct tree {
+    struct node *nodes;
+    size_t count;
+    size_t cap;
+};
+
+/* Appends a node and returns it zeroed; the tree owns it. */
+struct node *tree_add(struct tree *tree);
+/* Sorts nodes by name; call before encoding. */
+void tree_sort(struct tree *tree);
+void tree_encode(const struct tree *tree, struct buf *out);
+int tree_decode(const uint8_t *data, size_t len, struct tree *tree, struct error *err);
+/* Binary search in a sorted tree; NULL if absent. */
+const struct node *tree_find(const struct tree *tree, const char *name);
+void tree_free(struct tree *tree);
+void node_free(struct node *node);
+
+#endif

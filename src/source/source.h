@@ -1,0 +1,44 @@
+/*
+ * source.h — what a backup reads: a file tree or a stream.
+ *
+ * A source turns its input into a root tree blob through the blob writer
+ * and reports statistics and warnings (files it could not read, files that
+ * changed while read) into the backup context. Later sources (PostgreSQL,
+ * Redis, git, env files) produce streams or trees the same way.
+ */
+#ifndef COFFER_SOURCE_SOURCE_H
+#define COFFER_SOURCE_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "pipeline/blob_writer.h"
+#include "pipeline/content.h"
+#include "repo/snapshot.h"
+#include "util/progress.h"
+
+struct backup_ctx {
+    struct repo *repo;
+    struct blob_writer *blobs;
+    struct blob_codec *codec; /* reads parent trees */
+    struct snapshot_stats *stats;
+    struct string_list *warnings;
+    struct progress *progress;
+    bool is_force; /* reread files even where the parent says unchanged */
+};
+
+/* Backs up paths (files or directories). The root tree mirrors their
+ * absolute paths: /srv/uploads becomes srv/uploads. parent_root is the
+ * root of the same source's previous snapshot, or NULL: files whose size,
+ * mtime, ctime and inode match it are not read again. */
+int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const uint8_t *parent_root,
+                 uint8_t root_out[CRYPTO_ID_SIZE], struct error *err);
+
+/* Backs up everything readable from fd as one file named name. */
+int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root_out[CRYPTO_ID_SIZE],
+                  struct error *err);
+
+/* Makes an absolute, clean path ("/a/./b/../c/" -> "/a/c"); caller frees. */
+char *path_absolute(const char *path);
+
+#endif

@@ -1,0 +1,272 @@
+/*
+ * local.c — the local-directory store driver.
+ *
+ * An object is a file under the root; its name is its relative path. A put
+ * writes a temporary file next to the final name, fsyncs it, renames it
+ * over the final name and fsyncs the directory, so a crash leaves either
+ * the whole object or none of it (plus, at worst, a "*.tmp-*" file that
+ * listings skip and prune removes).
+ */
+#include "store/store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/crypto.h"
+#include "util/text.h"
+
+struct local_store {
+    char *root;
+};
+
+#define TMP_MARK ".tmp-"
+
+static void local_path(const struct local_store *ls, const char *name, char out[PATH_MAX])
+{
+    snprintf(out, PATH_MAX, "%s/%s", ls->root, name);
+}
+
+static bool is_dir_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool is_empty = true;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            is_empty = false;
+            break;
+        }
+    }
+    closedir(d);
+    return is_empty;
+}
+
+int local_store_open(const char *path, bool is_create, void **impl, struct error *err)
+{
+    struct stat st;
+    if (is_create) {
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return error_errno(err, errno, "cannot create repository directory %s", path);
+        if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+            return error_set(err, "%s is not a directory", path);
+        if (!is_dir_empty(path))
+            return error_set(err, "%s is not empty: a repository is created in a new or empty directory", path);
+    } else {
+        if (stat(path, &st) < 0)
+            return error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", path);
+        if (!S_ISDIR(st.st_mode))
+            return error_set(err, "repository %s is not a directory", path);
+    }
+    struct local_store *ls = xcalloc(1, sizeof *ls);
+    ls->root = xstrdup(path);
+    *impl = ls;
+    return 0;
+}
+
+static int fsync_dir(const char *dir, struct error *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot open directory %s", dir);
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc < 0)
+        return error_errno(err, saved, "cannot sync directory %s", dir);
+    return 0;
+}
+
+/* Creates the object's parent folders below the root (data/3f, keys, ...). */
+static int make_parents(const char *path, struct error *err)
+{
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    char *slash = strrchr(tmp, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    if (mkdir(tmp, 0700) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != ENOENT)
+        return error_errno(err, errno, "cannot create %s", tmp);
+    if (make_parents(tmp, err) < 0)
+        return -1;
+    if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+        return error_errno(err, errno, "cannot create %s", tmp);
+    return 0;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int local_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    struct local_store *ls = impl;
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    uint8_t rnd[8];
+    char rnd_hex[17];
+    local_path(ls, name, path);
+    crypto_random(rnd, sizeof rnd);
+    hex_encode(rnd, sizeof rnd, rnd_hex);
+    snprintf(tmp, sizeof tmp, "%s" TMP_MARK "%s", path, rnd_hex);
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == ENOENT) {
+        if (make_parents(path, err) < 0)
+            return -1;
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    }
+    if (fd < 0)
+        return error_errno(err, errno, "cannot create %s", tmp);
+    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+        int saved = errno;
+        close(fd);
+        unlink(tmp);
+        return error_errno(err, saved, "cannot write %s", path);
+    }
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        int saved = errno;
+        unlink(tmp);
+        return error_errno(err, saved, "cannot write %s", path);
+    }
+    char *slash = strrchr(path, '/');
+    *slash = '\0';
+    return fsync_dir(path, err);
+}
+
+static int local_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
+                     struct error *err)
+{
+    struct local_store *ls = impl;
+    char path[PATH_MAX];
+    local_path(ls, name, path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot open %s", path);
+    if (len == STORE_TO_END) {
+        struct stat st;
+        if (fstat(fd, &st) < 0) {
+            int saved = errno;
+            close(fd);
+            return error_errno(err, saved, "cannot stat %s", path);
+        }
+        len = (uint64_t)st.st_size > offset ? (uint64_t)st.st_size - offset : 0;
+    }
+    buf_reserve(out, len);
+    uint64_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, out->data + out->len + done, len - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int saved = n < 0 ? errno : 0;
+            close(fd);
+            if (saved)
+                return error_errno(err, saved, "cannot read %s", path);
+            return error_set(err, "%s is shorter than expected (wanted %llu bytes at offset %llu)",
+                             path, (unsigned long long)len, (unsigned long long)offset);
+        }
+        done += (uint64_t)n;
+    }
+    close(fd);
+    out->len += len;
+    return 0;
+}
+
+static int list_dir(const char *root, const char *rel, store_list_fn fn, void *ctx, struct error *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    DIR *d = opendir(path);
+    if (!d) {
+        if (errno == ENOENT)
+            return 0;
+        return error_errno(err, errno, "cannot list %s", path);
+    }
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || strstr(e->d_name, TMP_MARK))
+            continue;
+        char child[PATH_MAX];
+        struct stat st;
+        snprintf(child, sizeof child, "%s/%s", rel, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", root, child);
+        if (lstat(path, &st) < 0)
+            continue; /* removed while we listed */
+        if (S_ISDIR(st.st_mode))
+            rc = list_dir(root, child, fn, ctx, err);
+        else if (S_ISREG(st.st_mode))
+            rc = fn(ctx, child, (uint64_t)st.st_size, err);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int local_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+{
+    struct local_store *ls = impl;
+    return list_dir(ls->root, folder, fn, ctx, err);
+}
+
+static int local_del(void *impl, const char *name, struct error *err)
+{
+    struct local_store *ls = impl;
+    char path[PATH_MAX];
+    local_path(ls, name, path);
+    if (unlink(path) < 0 && errno != ENOENT)
+        return error_errno(err, errno, "cannot delete %s", path);
+    return 0;
+}
+
+static int local_size(void *impl, const char *name, uint64_t *size, struct error *err)
+{
+    struct local_store *ls = impl;
+    char path[PATH_MAX];
+    struct stat st;
+    local_path(ls, name, path);
+    if (stat(path, &st) < 0)
+        return error_errno(err, errno, "cannot stat %s", path);
+    *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static void local_free(void *impl)
+{
+    struct local_store *ls = impl;
+    if (!ls)
+        return;
+    free(ls->root);
+    free(ls);
+}
+
+const struct store_driver local_store_driver = {
+    .name = "local",
+    .put = local_put,
+    .get = local_get,
+    .list = local_list,
+    .del = local_del,
+    .size = local_size,
+    .free = local_free,
+};

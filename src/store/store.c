@@ -1,0 +1,62 @@
+/*
+ * store.c — picks a driver for a location and forwards calls to it.
+ */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int store_open(const char *location, bool is_create, struct store **out, struct error *err)
+{
+    void *impl;
+    if (strncmp(location, "s3://", 5) == 0)
+        return error_setk(err, ERR_USAGE, "S3 repositories are not supported yet (%s)", location);
+    if (local_store_open(location, is_create, &impl, err) < 0)
+        return -1;
+    struct store *s = xcalloc(1, sizeof *s);
+    s->driver = &local_store_driver;
+    s->impl = impl;
+    s->location = xstrdup(location);
+    *out = s;
+    return 0;
+}
+
+void store_free(struct store *s)
+{
+    if (!s)
+        return;
+    s->driver->free(s->impl);
+    free(s->location);
+    free(s);
+}
+
+const char *store_location(const struct store *s)
+{
+    return s->location;
+}
+
+int store_put(struct store *s, const char *name, const void *data, size_t len, struct error *err)
+{
+    return s->driver->put(s->impl, name, data, len, err);
+}
+
+int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, struct buf *out,
+              struct error *err)
+{
+    return s->driver->get(s->impl, name, offset, len, out, err);
+}
+
+int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+{
+    return s->driver->list(s->impl, folder, fn, ctx, err);
+}
+
+int store_delete(struct store *s, const char *name, struct error *err)
+{
+    return s->driver->del(s->impl, name, err);
+}
+
+int store_size(struct store *s, const char *name, uint64_t *size, struct error *err)
+{
+    return s->driver->size(s->impl, name, size, err);
+}

@@ -1,0 +1,50 @@
+/*
+ * store.h — where repository objects live: a flat namespace of immutable
+ * objects, such as "config", "keys/<id>" or "data/3f/<id>".
+ *
+ * The interface is what object stores offer: put a whole object, get a byte
+ * range, list a folder, delete. There is no rename and no append, so S3 and
+ * a local directory serve the same code above them. A put is atomic and
+ * durable when it returns: readers see the whole object or none of it.
+ */
+#ifndef COFFER_STORE_STORE_H
+#define COFFER_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/error.h"
+
+struct store;
+
+/* Reads to the end of the object. */
+#define STORE_TO_END UINT64_MAX
+
+/* Called once per object found by store_list; return -1 to stop with err set. */
+typedef int (*store_list_fn)(void *ctx, const char *name, uint64_t size, struct error *err);
+
+/* Opens the store at a location (a directory path). With is_create, creates
+ * the directory if needed and fails unless it is empty. */
+int store_open(const char *location, bool is_create, struct store **out, struct error *err);
+void store_free(struct store *s);
+const char *store_location(const struct store *s);
+
+int store_put(struct store *s, const char *name, const void *data, size_t len, struct error *err);
+
+/* Appends len bytes from offset (or up to the end with STORE_TO_END) to out.
+ * Missing objects fail with ERR_NOT_FOUND; a short object fails. */
+int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, struct buf *out,
+              struct error *err);
+
+/* Lists every object below folder ("keys", "data", ...), in no set order. */
+int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx, struct error *err);
+
+/* Deleting a missing object is not an error. */
+int store_delete(struct store *s, const char *name, struct error *err);
+
+/* Size of an object; ERR_NOT_FOUND if it does not exist. */
+int store_size(struct store *s, const char *name, uint64_t *size, struct error *err);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * store_int.h — what a storage driver implements. Only store.c and the
+ * drivers include this; everyone else uses store.h.
+ */
+#ifndef COFFER_STORE_STORE_INT_H
+#define COFFER_STORE_STORE_INT_H
+
+#include "store/store.h"
+
+struct store_driver {
+    const char *name;
+    int (*put)(void *impl, const char *name, const void *data, size_t len, struct error *err);
+    int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
+               struct error *err);
+    int (*list)(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err);
+    int (*del)(void *impl, const char *name, struct error *err);
+    int (*size)(void *impl, const char *name, uint64_t *size, struct error *err);
+    void (*free)(void *impl);
+};
+
+struct store {
+    const struct store_driver *driver;
+    void *impl;
+    char *location;
+};
+
+/* The local-directory driver. */
+int local_store_open(const char *path, bool is_create, void **impl, struct error *err);
+extern const struct store_driver local_store_driver;
+
+#endif

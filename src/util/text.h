@@ -1,0 +1,28 @@
+/*
+ * text.h — small text helpers: hex, RFC 3339 times, byte sizes.
+ */
+#ifndef COFFER_UTIL_TEXT_H
+#define COFFER_UTIL_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Writes 2*len hex digits and a NUL to out. */
+void hex_encode(const uint8_t *bin, size_t len, char *out);
+/* Parses exactly 2*len hex digits; returns 0 or -1. */
+int hex_decode(const char *hex, uint8_t *bin, size_t len);
+bool is_hex(const char *s);
+
+/* "2025-01-05T02:00:00Z" (UTC) into out[32]. */
+void time_format_rfc3339(int64_t unix_seconds, char out[32]);
+/* Accepts YYYY-MM-DDTHH:MM:SS with Z or ±HH:MM; returns 0 or -1. */
+int time_parse_rfc3339(const char *s, int64_t *unix_seconds);
+
+/* "1.5 GiB" style, into out[32]. */
+void size_format(uint64_t bytes, char out[32]);
+/* Accepts "65536", "64K", "64KiB", "1M", "1MiB"; returns 0 or -1. */
+int size_parse(const char *s, uint64_t *bytes);
+
+#endif
