@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# install-deps.sh — installs what coffer needs to build and test on Debian 12.
+# Run as root (or with sudo). Safe to run again: apt-get skips what is there.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config       # compiler and build
+  libsodium-dev libzstd-dev libssl-dev   # crypto, compression, SHA-256
+  libjansson-dev                         # JSON (snapshots, keys, --json)
+  libcmocka-dev                          # unit tests
+  zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
