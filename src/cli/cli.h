@@ -66,7 +66,8 @@ int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((fo
     "  --password-file FILE   read the passphrase from FILE (default: $COFFER_PASSWORD_FILE,\n" \
     "                         then $COFFER_PASSWORD, then a prompt on the terminal)\n" \
     "  --quiet                no progress output\n"                                   \
-    "  --json                 machine-readable output (JSON)\n"                       \
+    "  --json                 machine-readable output: JSON on stdout; backup, restore\n" \
+    "                         and check also print progress as JSON lines on stderr\n" \
     "  --help                 this help\n"
 
 /* Loads the snapshots and finds SPEC ("latest" or an id prefix) of source. */

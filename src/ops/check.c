@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pipeline/content.h"
 #include "repo/lock.h"
@@ -202,6 +203,8 @@ struct pack_reader {
     const size_t *order;
     size_t count;
     size_t next;
+    size_t finished;
+    uint64_t bytes_read; /* for progress */
 };
 
 static void read_one_pack(struct checker *c, struct blob_codec *codec, const struct stored_pack *p)
@@ -255,6 +258,10 @@ static void *pack_reader_main(void *arg)
         if (i == SIZE_MAX)
             break;
         read_one_pack(c, codec, &c->packs[pr->order[i]]);
+        pthread_mutex_lock(&c->mutex);
+        pr->bytes_read += c->packs[pr->order[i]].size;
+        pr->finished++;
+        pthread_mutex_unlock(&c->mutex);
     }
     blob_codec_free(codec);
     return NULL;
@@ -277,11 +284,25 @@ static void read_packs(struct checker *c)
         }
         count = (count * c->opts->read_percent + 99) / 100;
     }
-    struct pack_reader pr = {c, order, count, 0};
+    struct pack_reader pr = {c, order, count, 0, 0, 0};
+    struct progress *progress = c->opts->progress;
+    for (size_t i = 0; i < count; i++)
+        progress->total_bytes += c->packs[order[i]].size;
     unsigned workers = c->opts->workers ? c->opts->workers : ops_default_workers();
     pthread_t *threads = xcalloc(workers, sizeof *threads);
     for (unsigned i = 0; i < workers; i++)
         pthread_create(&threads[i], NULL, pack_reader_main, &pr);
+    /* Progress is reported from this thread only (progress.h). */
+    for (bool is_done = false; !is_done;) {
+        struct timespec pause = {0, 100 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        pthread_mutex_lock(&c->mutex);
+        progress->bytes = pr.bytes_read;
+        progress->files = pr.finished;
+        is_done = pr.finished == count;
+        pthread_mutex_unlock(&c->mutex);
+        progress_update(progress);
+    }
     for (unsigned i = 0; i < workers; i++)
         pthread_join(threads[i], NULL);
     free(threads);
