@@ -25,10 +25,10 @@ static unsigned log2_of(uint32_t v)
 
 int chunker_params_check(const struct chunker_params *p, struct error *err)
 {
-    if (p->min_size < 1024 || p->max_size > (64u << 20) || p->min_size > p->avg_size ||
+    if (p->min_size < 1024 || p->max_size > (16u << 20) || p->min_size > p->avg_size ||
         p->avg_size > p->max_size || (p->avg_size & (p->avg_size - 1)) != 0 || p->avg_size < 4096)
         return error_setk(err, ERR_USAGE,
-                          "bad chunk sizes min %u avg %u max %u (need 1 KiB <= min <= avg <= max <= 64 MiB, "
+                          "bad chunk sizes min %u avg %u max %u (need 1 KiB <= min <= avg <= max <= 16 MiB, "
                           "avg a power of two of at least 4 KiB)",
                           p->min_size, p->avg_size, p->max_size);
     return 0;

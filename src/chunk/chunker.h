@@ -32,7 +32,7 @@ struct chunker {
 };
 
 /* Checks that min <= avg <= max, avg is a power of two, and the sizes are
- * between 1 KiB and 64 MiB. */
+ * between 1 KiB and 16 MiB. */
 int chunker_params_check(const struct chunker_params *params, struct error *err);
 
 /* Sets up a chunker; params must have passed chunker_params_check. */

@@ -23,7 +23,7 @@ static const char help[] =
 static int parse_chunks(const char *arg, struct chunker_params *p)
 {
     uint64_t avg;
-    if (size_parse(arg, &avg) < 0 || avg > (16u << 20))
+    if (size_parse(arg, &avg) < 0 || avg > (4u << 20))
         return -1;
     p->avg_size = (uint32_t)avg;
     p->min_size = (uint32_t)(avg / 4);

@@ -17,7 +17,11 @@ void content_writer_init(struct content_writer *cw, struct blob_writer *blobs, c
     memset(cw, 0, sizeof *cw);
     cw->blobs = blobs;
     cw->chunker = chunker;
-    buf_reserve(&cw->window, CONTENT_WINDOW);
+    /* The window must hold a whole chunk beyond any partial one. */
+    size_t window = CONTENT_WINDOW;
+    if (window < 2 * (size_t)chunker->params.max_size)
+        window = 2 * (size_t)chunker->params.max_size;
+    buf_reserve(&cw->window, window);
 }
 
 void content_writer_free(struct content_writer *cw)
@@ -113,7 +117,8 @@ int content_writer_finish(struct content_writer *cw, struct content_ref *out, ui
     out->depth = (uint8_t)top;
     out->count = (uint32_t)(ids->len / CRYPTO_ID_SIZE);
     out->ids = xmalloc(ids->len ? ids->len : 1);
-    memcpy(out->ids, ids->data, ids->len);
+    if (ids->len)
+        memcpy(out->ids, ids->data, ids->len);
     buf_reset(ids);
     *size = cw->size;
     cw->size = 0;

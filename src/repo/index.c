@@ -211,8 +211,10 @@ int index_file_decode(struct index *idx, const uint8_t *data, size_t len, struct
     for (uint32_t p = 0; p < npacks && !c.is_bad; p++) {
         const uint8_t *pack_id = cursor_bytes(&c, CRYPTO_ID_SIZE);
         uint32_t nblobs = cursor_u32(&c);
-        if (c.is_bad || (uint64_t)nblobs * 45 > c.left)
+        if (c.is_bad || (uint64_t)nblobs * 45 > c.left) {
+            c.is_bad = true;
             break;
+        }
         uint32_t pack = index_add_pack(idx, pack_id);
         for (uint32_t b = 0; b < nblobs && !c.is_bad; b++) {
             struct index_entry e;

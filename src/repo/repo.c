@@ -365,7 +365,8 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t 
         plain->len = 1 + zlen;
     } else {
         plain->data[0] = BLOB_RAW;
-        memcpy(plain->data + 1, data, len);
+        if (len)
+            memcpy(plain->data + 1, data, len);
         plain->len = 1 + len;
     }
     uint8_t ad[REPO_AD_MAX];

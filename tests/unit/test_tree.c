@@ -1,0 +1,393 @@
+/*
+ * test_tree.c — tree blobs: every node type and every field round-trips,
+ * names are arbitrary bytes, and decoding refuses anything a restore could
+ * be tricked by (unsorted or duplicate entries, '/', ".", "..", damage).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo/tree.h"
+#include "testing.h"
+
+static struct node *add_named(struct tree *t, const char *name, uint8_t type)
+{
+    struct node *n = tree_add(t);
+    n->name = xstrdup(name);
+    n->type = type;
+    return n;
+}
+
+static void fill_common(struct node *n, uint64_t seed)
+{
+    n->mode = (uint32_t)(04755 ^ seed);
+    n->uid = (uint32_t)(1000 + seed);
+    n->gid = (uint32_t)(2000 + seed);
+    n->mtime_ns = 1700000000123456789ll + (int64_t)seed;
+    n->atime_ns = -5 - (int64_t)seed; /* before 1970 */
+    n->ctime_ns = 1600000000000000001ll + (int64_t)seed;
+    n->inode = 0xfedcba9876543210ull + seed;
+    n->device = 0x0102030405060708ull + seed;
+    n->size = 0x100000000ull + seed; /* above 4 GiB */
+}
+
+/* One node of every type, with names that are not plain ASCII words. */
+static void make_full_tree(struct tree *t)
+{
+    memset(t, 0, sizeof *t);
+    struct node *n;
+
+    n = add_named(t, "a file with spaces", NODE_FILE);
+    fill_common(n, 1);
+    n->content.depth = 2;
+    n->content.count = 3;
+    n->content.ids = xmalloc(3 * CRYPTO_ID_SIZE);
+    test_fill_random(n->content.ids, 3 * CRYPTO_ID_SIZE, 1);
+
+    n = add_named(t, "line\nbreak", NODE_DIR);
+    fill_common(n, 2);
+    test_fill_random(n->subtree, CRYPTO_ID_SIZE, 2);
+
+    n = add_named(t, "\xff\xfe not utf-8", NODE_SYMLINK);
+    fill_common(n, 3);
+    n->target = xstrdup("../target with spaces/\xff");
+
+    n = add_named(t, "tty", NODE_CHARDEV);
+    fill_common(n, 4);
+    n->rdev = 0x0000000500000001ull;
+
+    n = add_named(t, "sda", NODE_BLOCKDEV);
+    fill_common(n, 5);
+    n->rdev = 0x0000000800000000ull;
+
+    n = add_named(t, "fifo", NODE_FIFO);
+    fill_common(n, 6);
+
+    n = add_named(t, "sock", NODE_SOCKET);
+    fill_common(n, 7);
+
+    n = add_named(t, "empty file", NODE_FILE);
+    fill_common(n, 8);
+    n->size = 0;
+
+    tree_sort(t);
+}
+
+static void assert_node_equal(const struct node *got, const struct node *want)
+{
+    assert_string_equal(got->name, want->name);
+    assert_int_equal(got->type, want->type);
+    assert_int_equal(got->mode, want->mode);
+    assert_int_equal(got->uid, want->uid);
+    assert_int_equal(got->gid, want->gid);
+    assert_true(got->mtime_ns == want->mtime_ns);
+    assert_true(got->atime_ns == want->atime_ns);
+    assert_true(got->ctime_ns == want->ctime_ns);
+    assert_true(got->inode == want->inode);
+    assert_true(got->device == want->device);
+    assert_true(got->size == want->size);
+    switch (want->type) {
+    case NODE_FILE:
+        assert_int_equal(got->content.depth, want->content.depth);
+        assert_int_equal(got->content.count, want->content.count);
+        if (want->content.count)
+            assert_memory_equal(got->content.ids, want->content.ids, (size_t)want->content.count * CRYPTO_ID_SIZE);
+        break;
+    case NODE_DIR:
+        assert_memory_equal(got->subtree, want->subtree, CRYPTO_ID_SIZE);
+        break;
+    case NODE_SYMLINK:
+        assert_string_equal(got->target, want->target);
+        break;
+    case NODE_CHARDEV:
+    case NODE_BLOCKDEV:
+        assert_true(got->rdev == want->rdev);
+        break;
+    }
+}
+
+/* Expects tree_decode to refuse data, leaving an empty tree behind. */
+static void assert_decode_fails(const uint8_t *data, size_t len)
+{
+    struct tree t;
+    struct error err = {0};
+    uint8_t *copy = malloc(len ? len : 1); /* exact size: overruns show under ASan */
+    memcpy(copy, data, len);
+    int rc = tree_decode(copy, len, &t, &err);
+    free(copy);
+    if (rc == 0)
+        tree_free(&t);
+    assert_int_equal(rc, -1);
+    assert_int_equal(t.count, 0);
+    assert_true(strlen(err.msg) > 0);
+}
+
+/* Encodes a one-node tree with this name (no validation on the way out). */
+static void encode_one_named(const char *name, struct buf *out)
+{
+    struct tree t = {0};
+    struct node *n = add_named(&t, name, NODE_FIFO);
+    fill_common(n, 9);
+    tree_encode(&t, out);
+    tree_free(&t);
+}
+
+/* Every node type with every field, and odd names, survive encode/decode. */
+static void test_tree_round_trip_of_every_node_type(void **state)
+{
+    struct tree t, back;
+    struct buf blob = BUF_INIT;
+    struct error err = {0};
+    make_full_tree(&t);
+    tree_encode(&t, &blob);
+
+    assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+
+    assert_int_equal(back.count, t.count);
+    for (size_t i = 0; i < t.count; i++)
+        assert_node_equal(&back.nodes[i], &t.nodes[i]);
+    tree_free(&t);
+    tree_free(&back);
+    buf_free(&blob);
+}
+
+/* An empty directory is a valid tree of no entries. */
+static void test_tree_empty_tree_round_trips(void **state)
+{
+    struct tree t = {0}, back;
+    struct buf blob = BUF_INIT;
+    struct error err = {0};
+    tree_encode(&t, &blob);
+
+    assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+
+    assert_int_equal(back.count, 0);
+    tree_free(&back);
+    buf_free(&blob);
+}
+
+/* A file of many content ids keeps them all, in order. */
+static void test_tree_file_with_many_ids_round_trips(void **state)
+{
+    struct tree t = {0}, back;
+    struct buf blob = BUF_INIT;
+    struct error err = {0};
+    struct node *n = add_named(&t, "big", NODE_FILE);
+    n->content.count = 4096;
+    n->content.ids = xmalloc(4096 * CRYPTO_ID_SIZE);
+    test_fill_random(n->content.ids, 4096 * CRYPTO_ID_SIZE, 10);
+    tree_encode(&t, &blob);
+
+    assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+
+    assert_int_equal(back.count, 1);
+    assert_node_equal(&back.nodes[0], &t.nodes[0]);
+    tree_free(&t);
+    tree_free(&back);
+    buf_free(&blob);
+}
+
+/* After tree_sort every name is found, whatever the order of adding; an
+ * absent name is not. */
+static void test_tree_find_after_sort(void **state)
+{
+    const char *names[] = {"zeta", "alpha", "Mu", "\xff", "beta gamma", "a", "aa", "line\nbreak"};
+    const size_t count = sizeof names / sizeof *names;
+    struct tree t = {0};
+    for (size_t i = 0; i < count; i++)
+        add_named(&t, names[i], NODE_FIFO)->size = i;
+
+    tree_sort(&t);
+
+    for (size_t i = 0; i < count; i++) {
+        const struct node *n = tree_find(&t, names[i]);
+        assert_non_null(n);
+        assert_string_equal(n->name, names[i]);
+        assert_int_equal(n->size, i);
+    }
+    assert_null(tree_find(&t, "b"));
+    assert_null(tree_find(&t, ""));
+    assert_null(tree_find(&t, "zzz"));
+    tree_free(&t);
+}
+
+/* A sorted tree decodes with its entries in byte order (0xff last). */
+static void test_tree_sort_orders_by_name_bytes(void **state)
+{
+    struct tree t;
+    make_full_tree(&t);
+
+    for (size_t i = 1; i < t.count; i++)
+        assert_true(strcmp(t.nodes[i - 1].name, t.nodes[i].name) < 0);
+    assert_string_equal(t.nodes[t.count - 1].name, "\xff\xfe not utf-8");
+    tree_free(&t);
+}
+
+/* Every proper prefix of a tree blob is refused. */
+static void test_tree_decode_rejects_truncation(void **state)
+{
+    struct tree t;
+    struct buf blob = BUF_INIT;
+    make_full_tree(&t);
+    tree_encode(&t, &blob);
+
+    for (size_t len = 0; len < blob.len; len++)
+        assert_decode_fails(blob.data, len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* Bytes after the last entry are refused. */
+static void test_tree_decode_rejects_trailing_bytes(void **state)
+{
+    struct tree t;
+    struct buf blob = BUF_INIT;
+    make_full_tree(&t);
+    tree_encode(&t, &blob);
+    buf_append_u8(&blob, 0);
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* Something that is not a tree blob is refused by its magic. */
+static void test_tree_decode_rejects_bad_magic(void **state)
+{
+    struct tree t;
+    struct buf blob = BUF_INIT;
+    make_full_tree(&t);
+    tree_encode(&t, &blob);
+    blob.data[1] ^= 0x20;
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* Entries out of order are refused, so lookups can trust the order. */
+static void test_tree_decode_rejects_unsorted_entries(void **state)
+{
+    struct tree t = {0};
+    struct buf blob = BUF_INIT;
+    add_named(&t, "b", NODE_FIFO);
+    add_named(&t, "a", NODE_FIFO);
+    tree_encode(&t, &blob);
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* Two entries of the same name are refused. */
+static void test_tree_decode_rejects_duplicate_names(void **state)
+{
+    struct tree t = {0};
+    struct buf blob = BUF_INIT;
+    add_named(&t, "same", NODE_FIFO);
+    add_named(&t, "same", NODE_SOCKET);
+    tree_encode(&t, &blob);
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* Names that could climb out of the restore target are refused. */
+static void test_tree_decode_rejects_path_like_names(void **state)
+{
+    const char *bad[] = {"a/b", "/", "/etc", "..", ".", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct buf blob = BUF_INIT;
+        encode_one_named(bad[i], &blob);
+        assert_decode_fails(blob.data, blob.len);
+        buf_free(&blob);
+    }
+}
+
+/* Names that merely contain dots are ordinary names. */
+static void test_tree_decode_accepts_dotted_names(void **state)
+{
+    const char *good[] = {"...", ".hidden", "..x", "x.."};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct buf blob = BUF_INIT;
+        struct tree back;
+        struct error err = {0};
+        encode_one_named(good[i], &blob);
+        assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+        assert_string_equal(back.nodes[0].name, good[i]);
+        tree_free(&back);
+        buf_free(&blob);
+    }
+}
+
+/* A NUL byte inside a stored name is refused (it would cut the name short). */
+static void test_tree_decode_rejects_nul_in_name(void **state)
+{
+    struct buf blob = BUF_INIT;
+    encode_one_named("abc", &blob);
+    /* "CTR1", u32 count, u16 name length, then the name. */
+    assert_memory_equal(blob.data + 10, "abc", 3);
+    blob.data[11] = '\0';
+
+    assert_decode_fails(blob.data, blob.len);
+    buf_free(&blob);
+}
+
+/* An unknown node type is refused. */
+static void test_tree_decode_rejects_unknown_type(void **state)
+{
+    struct tree t = {0};
+    struct buf blob = BUF_INIT;
+    add_named(&t, "odd", 99);
+    tree_encode(&t, &blob);
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+/* An id count far larger than the blob is refused without reading past it. */
+static void test_tree_decode_rejects_impossible_id_count(void **state)
+{
+    struct tree t = {0};
+    struct buf blob = BUF_INIT;
+    struct node *n = add_named(&t, "f", NODE_FILE);
+    n->content.count = 1;
+    n->content.ids = xcalloc(1, CRYPTO_ID_SIZE);
+    tree_encode(&t, &blob);
+    /* The count sits just before the last id. */
+    put_u32le(blob.data + blob.len - CRYPTO_ID_SIZE - 4, UINT32_MAX);
+
+    assert_decode_fails(blob.data, blob.len);
+    tree_free(&t);
+    buf_free(&blob);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tree_round_trip_of_every_node_type),
+        cmocka_unit_test(test_tree_empty_tree_round_trips),
+        cmocka_unit_test(test_tree_file_with_many_ids_round_trips),
+        cmocka_unit_test(test_tree_find_after_sort),
+        cmocka_unit_test(test_tree_sort_orders_by_name_bytes),
+        cmocka_unit_test(test_tree_decode_rejects_truncation),
+        cmocka_unit_test(test_tree_decode_rejects_trailing_bytes),
+        cmocka_unit_test(test_tree_decode_rejects_bad_magic),
+        cmocka_unit_test(test_tree_decode_rejects_unsorted_entries),
+        cmocka_unit_test(test_tree_decode_rejects_duplicate_names),
+        cmocka_unit_test(test_tree_decode_rejects_path_like_names),
+        cmocka_unit_test(test_tree_decode_accepts_dotted_names),
+        cmocka_unit_test(test_tree_decode_rejects_nul_in_name),
+        cmocka_unit_test(test_tree_decode_rejects_unknown_type),
+        cmocka_unit_test(test_tree_decode_rejects_impossible_id_count),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
