@@ -9,6 +9,7 @@ packages=(
   libjansson-dev                         # JSON (snapshots, keys, --json)
   libcmocka-dev                          # unit tests
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
+  jq openssl                             # integration tests: JSON checks, test data
 )
 
 missing=()

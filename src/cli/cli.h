@@ -75,6 +75,8 @@ struct snapshot_list;
 struct snapshot;
 int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, struct snapshot_list *list,
                       const struct snapshot **out, struct error *err);
+/* Loads the snapshots, warning on stderr about any that cannot be read. */
+int cli_load_snapshots(struct repo *repo, struct snapshot_list *list, struct error *err);
 
 /* Commands. */
 int cmd_init(int argc, char **argv);

@@ -100,7 +100,7 @@ int cmd_backup(int argc, char **argv)
         case 'i': opts.is_stdin = true; break;
         case 't': add_tags(&opts.tags, optarg); break;
         case 'T':
-            if (time_parse_rfc3339(optarg, &opts.time) < 0) {
+            if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0) {
                 string_list_free(&opts.tags);
                 return cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
             }

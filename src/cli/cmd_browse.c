@@ -30,11 +30,11 @@ static json_t *strings_json(const struct string_list *list)
 
 static json_t *snapshot_json(const struct snapshot *s)
 {
-    char hex[65], when[32], short_id[9];
+    char hex[65], when[40], short_id[9];
     snapshot_id_hex(s, hex);
     memcpy(short_id, hex, 8);
     short_id[8] = '\0';
-    time_format_rfc3339(s->time, when);
+    time_format_rfc3339_precise(s->time, s->time_ns, when);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:I, s:I, s:I, s:o}", "id", hex, "short_id",
                           short_id, "time", when, "source", s->source, "type", s->type, "tags",
                           strings_json(&s->tags), "host", s->host, "paths", strings_json(&s->paths), "size",
@@ -100,7 +100,7 @@ int cmd_snapshots(int argc, char **argv)
         return cli_usage_error("snapshots", "unexpected argument \"%s\"", argv[optind]);
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
-    if (cli_open_repo(&g, &repo, &err) < 0 || snapshot_list_load(repo, &list, &err) < 0) {
+    if (cli_open_repo(&g, &repo, &err) < 0 || cli_load_snapshots(repo, &list, &err) < 0) {
         repo_free(repo);
         return cli_fail(&err);
     }
@@ -158,10 +158,20 @@ static void print_entry(void *ctx, const char *path, const struct node *n)
 }
 
 /* Parses "SNAPSHOT [SOURCE]" plus --source; shared by ls, restore, dump. */
+int cli_load_snapshots(struct repo *repo, struct snapshot_list *list, struct error *err)
+{
+    if (snapshot_list_load(repo, list, err) < 0)
+        return -1;
+    for (size_t i = 0; i < list->unreadable.count; i++)
+        fprintf(stderr, "coffer: warning: cannot read %s (left out; run `coffer check`)\n",
+                list->unreadable.items[i]);
+    return 0;
+}
+
 int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, struct snapshot_list *list,
                       const struct snapshot **out, struct error *err)
 {
-    if (snapshot_list_load(repo, list, err) < 0)
+    if (cli_load_snapshots(repo, list, err) < 0)
         return -1;
     return snapshot_find(list, spec, source, out, err);
 }

@@ -109,7 +109,7 @@ static int key_remove_cmd(const struct cli_globals *g, struct repo *repo, const 
     if (rc == 0 && !match)
         rc = error_setk(err, ERR_NOT_FOUND, "no key \"%s\" (see `coffer key list`)", id);
     if (rc == 0 && !strcmp(match->name, repo->key_name))
-        rc = error_setk(err, ERR_USAGE, "key %s is the one in use: open the repository with another passphrase "
+        rc = error_set(err, "key %s is the one in use: open the repository with another passphrase "
                         "to remove it, or use `coffer key passwd` to change it", id);
     if (rc == 0)
         rc = store_delete(repo->store, match->name, err);

@@ -55,7 +55,14 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
         goto out;
 
     host_name(host);
-    result->time = opts->time ? opts->time : (int64_t)time(NULL);
+    if (opts->time) {
+        result->time = opts->time;
+    } else {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        result->time = (int64_t)now.tv_sec;
+        result->time_ns = (int32_t)now.tv_nsec;
+    }
     result->host = xstrdup(host);
     result->source = xstrdup(opts->source);
     result->type = xstrdup(opts->is_stdin ? "stream" : "files");

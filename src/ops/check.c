@@ -333,9 +333,10 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         read_packs(&c);
     index_each(repo->index, check_entry, &c);
 
-    if (snapshot_list_load(repo, &list, err) < 0) {
+    if (snapshot_list_load(repo, &list, err) < 0)
         report(&c, "%s", err->msg);
-    }
+    for (size_t i = 0; i < list.unreadable.count; i++)
+        report(&c, "snapshot %s", list.unreadable.items[i]);
     result->snapshots = list.count;
     struct walk_state ws = {&c, false, true};
     for (size_t i = 0; i < list.count; i++)

@@ -50,14 +50,18 @@ struct lock_scan {
     char holder[256];
 };
 
-static bool is_stale(const char *host, int pid, int64_t when)
+/* A lock left on this host by a process that is gone. */
+static bool is_orphaned(const char *host, int pid)
 {
     char me[64];
-    if ((int64_t)time(NULL) - when > LOCK_STALE_SECONDS)
-        return true;
-    if (gethostname(me, sizeof me) == 0 && strcmp(me, host) == 0 && pid > 0)
-        return kill(pid, 0) < 0 && errno == ESRCH;
-    return false;
+    if (gethostname(me, sizeof me) < 0 || strcmp(me, host) != 0 || pid <= 0 || pid == getpid())
+        return false;
+    return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+static bool is_expired(int64_t when)
+{
+    return (int64_t)time(NULL) - when > LOCK_STALE_SECONDS;
 }
 
 static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
@@ -80,12 +84,16 @@ static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *e
     int64_t when = 0;
     if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b}", "host", &host, "time", &when_text, "pid", &pid,
                             "exclusive", &is_exclusive) < 0 ||
-        time_parse_rfc3339(when_text, &when) < 0) {
+        time_parse_rfc3339(when_text, &when, NULL) < 0) {
         json_decref(doc);
         return 0;
     }
-    if (is_stale(host, pid, when)) {
-        if (scan->self->is_exclusive)
+    bool is_orphan = is_orphaned(host, pid);
+    if (is_orphan || is_expired(when)) {
+        /* An orphan is certainly dead: anyone may clear it. An expired lock
+         * of another host might be a stuck but live process: only an
+         * exclusive locker, who must be alone anyway, removes it. */
+        if (is_orphan || scan->self->is_exclusive)
             store_delete(scan->self->repo->store, name, &ignored);
     } else if (is_exclusive || scan->self->is_exclusive) {
         scan->has_conflict = true;

@@ -54,8 +54,8 @@ static void strings_from_json(json_t *arr, struct string_list *list)
 
 void snapshot_encode(const struct snapshot *snap, struct buf *out)
 {
-    char time_text[32], root_hex[65];
-    time_format_rfc3339(snap->time, time_text);
+    char time_text[40], root_hex[65];
+    time_format_rfc3339_precise(snap->time, snap->time_ns, time_text);
     hex_encode(snap->root, CRYPTO_ID_SIZE, root_hex);
     json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:f}, s:o}",
                             "version", 1, "time", time_text, "host", snap->host, "source", snap->source,
@@ -93,7 +93,7 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
         error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
         goto out;
     }
-    if (time_parse_rfc3339(time_text, &snap->time) < 0 || hex_decode(root_hex, snap->root, CRYPTO_ID_SIZE) < 0) {
+    if (time_parse_rfc3339(time_text, &snap->time, &snap->time_ns) < 0 || hex_decode(root_hex, snap->root, CRYPTO_ID_SIZE) < 0) {
         error_set(err, "snapshot has a malformed time or root");
         goto out;
     }
@@ -162,12 +162,17 @@ static int load_one(void *ctx, const char *name, uint64_t size, struct error *er
         return 0;
     list->items = xrealloc(list->items, (list->count + 1) * sizeof *list->items);
     struct snapshot *snap = &list->items[list->count];
-    int rc = repo_get_object(repo, OBJ_SNAPSHOT, id, &plain, err);
+    struct error why;
+    int rc = repo_get_object(repo, OBJ_SNAPSHOT, id, &plain, &why);
     if (rc == 0)
-        rc = snapshot_decode(plain.data, plain.len, snap, err);
+        rc = snapshot_decode(plain.data, plain.len, snap, &why);
     buf_free(&plain);
-    if (rc < 0)
-        return error_wrap(err, "cannot read snapshot %s", name);
+    if (rc < 0) {
+        char line[ERROR_MSG_MAX + 128];
+        snprintf(line, sizeof line, "%s: %s", name, why.msg);
+        string_list_add(&list->unreadable, line);
+        return 0;
+    }
     memcpy(snap->id, id, CRYPTO_ID_SIZE);
     list->count++;
     return 0;
@@ -178,6 +183,8 @@ static int compare_time(const void *a, const void *b)
     const struct snapshot *x = a, *y = b;
     if (x->time != y->time)
         return x->time < y->time ? -1 : 1;
+    if (x->time_ns != y->time_ns)
+        return x->time_ns < y->time_ns ? -1 : 1;
     return memcmp(x->id, y->id, CRYPTO_ID_SIZE);
 }
 
@@ -198,6 +205,7 @@ void snapshot_list_free(struct snapshot_list *list)
     for (size_t i = 0; i < list->count; i++)
         snapshot_free(&list->items[i]);
     free(list->items);
+    string_list_free(&list->unreadable);
     memset(list, 0, sizeof *list);
 }
 

@@ -36,7 +36,8 @@ struct snapshot_stats {
 
 struct snapshot {
     uint8_t id[CRYPTO_ID_SIZE];
-    int64_t time; /* unix seconds, UTC */
+    int64_t time;    /* unix seconds, UTC */
+    int32_t time_ns; /* and nanoseconds: orders snapshots made in one second */
     char *host;
     char *source;
     char *type;   /* "files" or "stream" */
@@ -59,9 +60,12 @@ int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err);
 struct snapshot_list {
     struct snapshot *items; /* oldest first */
     size_t count;
+    struct string_list unreadable; /* "snapshots/<id>: why", one per damaged snapshot */
 };
 
-/* Loads every snapshot; an unreadable one is an error naming it. */
+/* Loads every snapshot. One that cannot be read or parsed is left out and
+ * named in list->unreadable, so that one damaged snapshot does not hide the
+ * others; only a failure to list the folder fails the call. */
 int snapshot_list_load(struct repo *repo, struct snapshot_list *list, struct error *err);
 void snapshot_list_free(struct snapshot_list *list);
 

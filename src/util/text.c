@@ -60,16 +60,25 @@ void time_format_rfc3339(int64_t unix_seconds, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-int time_parse_rfc3339(const char *s, int64_t *unix_seconds)
+void time_format_rfc3339_precise(int64_t unix_seconds, int32_t nanos, char out[40])
+{
+    time_format_rfc3339(unix_seconds, out);
+    if (nanos > 0 && nanos < 1000000000)
+        snprintf(out + 19, 21, ".%06dZ", nanos / 1000);
+}
+
+int time_parse_rfc3339(const char *s, int64_t *unix_seconds, int32_t *nanos)
 {
     struct tm tm = {0};
+    int32_t fraction = 0;
     const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
     if (!rest)
         return -1;
-    if (*rest == '.') { /* fractional seconds are accepted and dropped */
+    if (*rest == '.') {
+        int32_t scale = 100000000;
         rest++;
-        while (isdigit((unsigned char)*rest))
-            rest++;
+        for (; isdigit((unsigned char)*rest); rest++, scale /= 10)
+            fraction += (int32_t)(*rest - '0') * scale;
     }
     int64_t offset = 0;
     if (*rest == 'Z' || *rest == 'z') {
@@ -86,6 +95,8 @@ int time_parse_rfc3339(const char *s, int64_t *unix_seconds)
     if (*rest)
         return -1;
     *unix_seconds = (int64_t)timegm(&tm) - offset;
+    if (nanos)
+        *nanos = fraction;
     return 0;
 }
 

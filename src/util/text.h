@@ -17,8 +17,11 @@ bool is_hex(const char *s);
 
 /* "2025-01-05T02:00:00Z" (UTC) into out[32]. */
 void time_format_rfc3339(int64_t unix_seconds, char out[32]);
-/* Accepts YYYY-MM-DDTHH:MM:SS with Z or ±HH:MM; returns 0 or -1. */
-int time_parse_rfc3339(const char *s, int64_t *unix_seconds);
+/* The same with microseconds when nanos is not 0: "...T02:00:00.250000Z". */
+void time_format_rfc3339_precise(int64_t unix_seconds, int32_t nanos, char out[40]);
+/* Accepts YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±HH:MM; returns 0 or
+ * -1. nanos (may be NULL) gets the fraction. */
+int time_parse_rfc3339(const char *s, int64_t *unix_seconds, int32_t *nanos);
 
 /* "1.5 GiB" style, into out[32]. */
 void size_format(uint64_t bytes, char out[32]);

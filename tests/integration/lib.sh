@@ -1,0 +1,287 @@
+# shellcheck shell=bash
+# Shared helpers for coffer integration tests.  Source this from a test
+# script; it sets up a private temp dir (removed on exit unless KEEP_TMP=1),
+# locates the binary ($COFFER, default <repo>/build/coffer) and provides
+# assertions and tree generation/comparison helpers.
+
+set -uo pipefail
+export LC_ALL=C
+
+TEST_NAME=$(basename "${0}" .sh)
+IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$IT_DIR/../.." && pwd)
+
+COFFER=${COFFER:-$REPO_ROOT/build/coffer}
+case $COFFER in /*) ;; *) COFFER=$PWD/$COFFER ;; esac
+
+fail() {
+    echo "FAIL [$TEST_NAME]: $*" >&2
+    exit 1
+}
+
+note() { echo "  [$TEST_NAME] $*"; }
+warn() { echo "  [$TEST_NAME] WARN: $*" >&2; }
+pass() { echo "PASS [$TEST_NAME]${1:+: $1}"; }
+
+[ -x "$COFFER" ] || fail "coffer binary not found or not executable: $COFFER (set COFFER=...)"
+command -v jq >/dev/null 2>&1 || command -v python3 >/dev/null 2>&1 ||
+    fail "need jq or python3 to parse JSON output"
+
+# ---------------------------------------------------------------- temp dir
+T=$(mktemp -d "${TMPDIR:-/tmp}/coffer-it-$TEST_NAME.XXXXXX") || fail "mktemp failed"
+chmod 755 "$T"
+_cleanup_hooks=()
+_cleanup() {
+    local rc=$? h
+    for h in "${_cleanup_hooks[@]+"${_cleanup_hooks[@]}"}"; do eval "$h" || true; done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "  [$TEST_NAME] keeping temp dir $T" >&2
+    else
+        chmod -R u+rwx "$T" 2>/dev/null
+        rm -rf "$T"
+    fi
+    exit "$rc"
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
+on_exit() { _cleanup_hooks+=("$1"); }
+
+# ---------------------------------------------------------------- running coffer
+# run_c ARGS...   runs coffer, stdout -> $T/out, stderr -> $T/err, rc -> $RC.
+# Never aborts; use the expect_* helpers afterwards.
+# Every run is bounded by CMD_TIMEOUT seconds (default 300); a hang is a failure.
+RC=0
+CMD_TIMEOUT=${CMD_TIMEOUT:-300}
+run_c() {
+    timeout -k 5 "$CMD_TIMEOUT" "$COFFER" "$@" >"$T/out" 2>"$T/err" </dev/null
+    RC=$?
+    LAST_CMD="coffer $*"
+    _check_hang
+    return 0
+}
+# Same, but stdin from file $1.
+run_c_in() {
+    local in=$1; shift
+    timeout -k 5 "$CMD_TIMEOUT" "$COFFER" "$@" >"$T/out" 2>"$T/err" <"$in"
+    RC=$?
+    LAST_CMD="coffer $* < $in"
+    _check_hang
+    return 0
+}
+# ct ARGS... : run coffer with the timeout, caller handles redirections;
+# afterwards do: RC=$?; LAST_CMD=...; expect_...
+ct() { timeout -k 5 "$CMD_TIMEOUT" "$COFFER" "$@"; }
+_check_hang() {
+    if [ "$RC" = 124 ] || [ "$RC" = 137 ]; then
+        _show_last
+        fail "'$LAST_CMD' did not finish within ${CMD_TIMEOUT}s (hung?)"
+    fi
+    if [ "$RC" -gt 128 ]; then
+        _show_last
+        fail "'$LAST_CMD' died from signal $((RC - 128)) (crash)"
+    fi
+}
+
+_show_last() {
+    echo "  command: $LAST_CMD" >&2
+    echo "  exit code: $RC" >&2
+    echo "  --- stderr (first 20 lines) ---" >&2
+    head -n 20 "$T/err" >&2
+    echo "  --- stdout (first 20 lines) ---" >&2
+    head -n 20 "$T/out" | cut -c1-300 >&2
+}
+
+expect_rc() { # expect_rc CODE WHAT
+    _check_hang
+    if [ "$RC" != "$1" ]; then
+        _show_last
+        fail "$2: expected exit code $1, got $RC"
+    fi
+}
+expect_ok() { expect_rc 0 "$1"; }
+expect_nonzero() {
+    _check_hang
+    if [ "$RC" = 0 ]; then
+        _show_last
+        fail "$1: expected non-zero exit code, got 0"
+    fi
+}
+# c_ok WHAT ARGS...  : run coffer and require exit 0
+c_ok() {
+    local what=$1; shift
+    run_c "$@"
+    expect_ok "$what"
+}
+# the one-clear-line-on-stderr convention for errors
+expect_err_line() { # expect_err_line WHAT  (stderr has a line starting "coffer: ")
+    if ! grep -q '^coffer: ' "$T/err"; then
+        _show_last
+        fail "$1: stderr has no line starting with 'coffer: '"
+    fi
+}
+expect_err_match() { # expect_err_match WHAT ERE (case-insensitive, stderr)
+    if ! grep -Eqi -- "$2" "$T/err"; then
+        _show_last
+        fail "$1: stderr does not match /$2/"
+    fi
+}
+expect_no_output_match() { # WHAT FIXED-STRING: neither stdout nor stderr contains it
+    if grep -Fq -- "$2" "$T/out" "$T/err"; then
+        _show_last
+        fail "$1: output contains '$2'"
+    fi
+}
+
+# ---------------------------------------------------------------- repository
+# new_repo NAME [PASSWORD] : init a repository at $T/NAME with password file
+new_repo() {
+    local name=$1 pw=${2:-correct horse battery staple $RANDOM}
+    export COFFER_REPOSITORY=$T/$name
+    printf '%s\n' "$pw" >"$T/$name.pw"
+    export COFFER_PASSWORD_FILE=$T/$name.pw
+    unset COFFER_PASSWORD COFFER_NEW_PASSWORD
+    c_ok "init repository $name" init --kdf interactive
+    [ -f "$COFFER_REPOSITORY/config" ] || fail "init: $COFFER_REPOSITORY/config missing"
+    REPO_PW=$pw
+}
+
+# ---------------------------------------------------------------- JSON
+# jq_out FILTER [FILE]  (file defaults to $T/out); prints raw values
+jq_out() {
+    local f=${2:-$T/out}
+    if command -v jq >/dev/null 2>&1; then
+        jq -r "$1" "$f"
+    else
+        fail "jq not installed (needed for: $1)"
+    fi
+}
+# snapshot ids (newest last as printed by coffer) for --source NAME
+snapshot_ids() { # snapshot_ids SOURCE
+    run_c snapshots --source "$1" --json
+    expect_ok "snapshots --source $1 --json"
+    jq_out '.[].id'
+}
+
+# ---------------------------------------------------------------- data generators
+# gen_text MB SEED : deterministic, compressible-but-not-trivial text on stdout
+gen_text() {
+    local mb=$1 seed=${2:-1}
+    awk -v seed="$seed" 'BEGIN {
+        srand(seed);
+        split("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega backup restore chunk pack index snapshot", w, " ");
+        for (;;) {
+            line = sprintf("%d", int(rand()*1000000));
+            n = 4 + int(rand()*10);
+            for (i = 0; i < n; i++) line = line " " w[1 + int(rand()*32)];
+            print line;
+        }
+    }' | head -c "$((mb * 1024 * 1024))"
+}
+# gen_random BYTES SEED : deterministic incompressible bytes on stdout
+gen_random() {
+    openssl enc -aes-128-ctr -nosalt -pass "pass:coffer-seed-$2" -pbkdf2 -iter 1 \
+        </dev/zero 2>/dev/null | head -c "$1"
+}
+
+# make_tree DIR : awkward test tree
+make_tree() {
+    local d=$1
+    mkdir -p "$d" || fail "mkdir $d"
+    mkdir -p "$d/a/b/c/d/e/f" "$d/empty dir" "$d/ro-dir" "$d/private-dir"
+    : >"$d/empty-file"
+    : >"$d/a/b/c/d/e/f/deep-empty"
+    printf 'hello\n' >"$d/a/hello.txt"
+    printf 'nested\n' >"$d/a/b/c/d/e/f/leaf.txt"
+    printf 'secret\n' >"$d/mode0600"; chmod 0600 "$d/mode0600"
+    printf '#!/bin/sh\necho hi\n' >"$d/mode0755.sh"; chmod 0755 "$d/mode0755.sh"
+    printf 'ro\n' >"$d/mode0444"; chmod 0444 "$d/mode0444"
+    printf 'x' >"$d/no-newline-one-byte"
+    printf 'spaces\n' >"$d/name with  spaces "
+    printf 'newline\n' >"$d/name with"$'\n'"newline"
+    printf 'ff\n' >"$d/bad-utf8-"$'\xff'"-name"
+    mkdir "$d/dir-"$'\xfe\xff'; printf 'in bad dir\n' >"$d/dir-"$'\xfe\xff'"/f"
+    printf 'utf8\n' >"$d/ünïcödé-日本"
+    printf 'dash\n' >"$d/-starts-with-dash"
+    printf 'glob\n' >"$d/glob*?[x]"
+    printf 'quote\n' >"$d/quo'te\"back\\slash"
+    printf 'tab\n' >"$d/tab"$'\t'"name"
+    printf 'in ro dir\n' >"$d/ro-dir/file"
+    printf 'p\n' >"$d/private-dir/file"
+    ln -s a/hello.txt "$d/link-rel"
+    ln -s /nonexistent/target "$d/link-dangling"
+    ln -s "a/b" "$d/link-to-dir"
+    ln -s "name with  spaces " "$d/link to spaces"
+    gen_text 5 42 >"$d/a/big-5mb.txt"
+    gen_random $((3 * 1024 * 1024 + 12345)) 7 >"$d/a/b/random.bin"
+    # a block of zeros
+    dd if=/dev/zero of="$d/zeros" bs=1k count=300 status=none
+    # fixed mtimes (including sub-second) bottom-up so dirs keep theirs
+    touch -h -d '2001-02-03 04:05:06' "$d/link-rel"
+    touch -d '1999-12-31 23:59:59.123456789' "$d/a/hello.txt"
+    touch -d '2020-06-15 12:00:00' "$d/mode0600" "$d/mode0755.sh" "$d/empty-file"
+    touch -d '2010-01-01 00:00:01.5' "$d/a/big-5mb.txt"
+    touch -d '1985-05-05 05:05:05' "$d/a/b/c/d/e/f/leaf.txt" "$d/a/b/c/d/e/f"
+    touch -d '2015-03-03 03:03:03' "$d/empty dir" "$d/a/b/c"
+    touch -d '2016-04-04 04:04:04' "$d/ro-dir/file" "$d/ro-dir"
+    chmod 0555 "$d/ro-dir"
+    chmod 0700 "$d/private-dir"
+    touch -d '2017-07-07 07:07:07' "$d/private-dir"
+    touch -d '2018-08-08 08:08:08' "$d"
+}
+
+# ---------------------------------------------------------------- tree comparison
+# tree_listing DIR : one line per entry: name (shell-quoted) type mode size mtime link
+# (directory sizes and symlink mtimes are not compared; mtimes at 1 s resolution)
+tree_listing() {
+    local y m sz t p l
+    (cd "$1" && find . -printf '%y %m %s %Ts\0%p\0%l\0') |
+        while IFS=' ' read -r -d '' y m sz t && IFS= read -r -d '' p && IFS= read -r -d '' l; do
+            case $y in
+                d) printf '%q dir %s - %s\n' "$p" "$m" "$t" ;;
+                l) printf '%q symlink -> %q\n' "$p" "$l" ;;
+                f) printf '%q file %s %s %s\n' "$p" "$m" "$sz" "$t" ;;
+                *) printf '%q other-%s %s\n' "$p" "$y" "$m" ;;
+            esac
+        done | sort
+}
+# content_manifest DIR : sha256 of every regular file, sorted by name
+content_manifest() {
+    (cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum --)
+}
+# tree_listing_ns DIR : regular files / dirs with full-resolution mtime
+tree_listing_ns() {
+    local root=$1
+    (cd "$root" && find . \( -type f -o -type d \) -printf '%P %T@\n') | LC_ALL=C sort
+}
+
+# compare_trees EXPECTED ACTUAL WHAT : fail on any difference in names, types,
+# modes, sizes, mtimes, symlink targets or file bytes
+compare_trees() {
+    local a=$1 b=$2 what=$3 p
+    [ -d "$b" ] || fail "$what: restored directory $b does not exist"
+    tree_listing "$a" >"$T/list.expected"
+    tree_listing "$b" >"$T/list.actual"
+    if ! diff -u "$T/list.expected" "$T/list.actual" >"$T/list.diff"; then
+        echo "  --- tree listing diff (expected vs restored), first 40 lines ---" >&2
+        head -n 40 "$T/list.diff" >&2
+        fail "$what: restored tree differs from source (names/types/modes/sizes/mtimes/symlinks)"
+    fi
+    content_manifest "$a" >"$T/sums.expected"
+    content_manifest "$b" >"$T/sums.actual"
+    if ! cmp -s "$T/sums.expected" "$T/sums.actual"; then
+        while IFS= read -r -d '' p; do
+            cmp -s -- "$a/$p" "$b/$p" || fail "$what: content differs: $(printf '%q' "$p")"
+        done < <(cd "$a" && find . -type f -print0)
+        fail "$what: content checksums differ"
+    fi
+    if ! diff -q <(tree_listing_ns "$a") <(tree_listing_ns "$b") >/dev/null; then
+        warn "$what: sub-second mtimes not preserved exactly:"
+        diff <(tree_listing_ns "$a") <(tree_listing_ns "$b") | head -n 6 | sed 's/^/      /' >&2
+    fi
+    return 0
+}
+
+# restored_path RESTORE_DIR SOURCE_ABS_PATH : where coffer puts a source path
+restored_path() { printf '%s/%s' "$1" "${2#/}"; }
+
+sha_of() { sha256sum | cut -d' ' -f1; }
