@@ -1,13 +1,30 @@
 /*
  * gendump - deterministic synthetic input data for the coffer benchmark.
  *
- *   gendump dump [-s MB] [-S SEED] [-c PCT] [-C CHANGE_SEED]  > dump.sql
+ *   gendump dump [-s MB] [-S SEED] [-c PCT] [-C CHANGE_SEED]
+ *                [-m clustered|uniform] [-L MIN-MAX]  > dump.sql
  *       Writes a stream that looks like a PostgreSQL plain-text dump
  *       (schema, then one COPY block per table, then indexes).
- *       With -c PCT, about PCT percent of all rows (chosen pseudo-randomly,
- *       scattered over the whole stream) get a few characters changed in
- *       place.  Changes keep every row's length, so the changed stream has
- *       exactly the same size and row layout as the unchanged one.
+ *       With -c PCT, about PCT percent of all rows are changed, as the same
+ *       database would look after some activity.  -m picks how:
+ *
+ *       clustered (default): changes come in runs of consecutive rows of
+ *         one table (MIN..MAX rows each, default 20-400, uniform), like an
+ *         UPDATE of a batch of related rows.  The runs start at random
+ *         places all over the stream (exponential gaps, with the mean set
+ *         so that PCT% of rows fall in a run).  Inside a run, most rows get
+ *         a few characters changed in place; about 10% are "moved" (as
+ *         PostgreSQL writes an updated row's new version elsewhere, usually
+ *         at the end of the table): removed from their place and appended,
+ *         changed, at the end of their table's COPY block; about 2% are
+ *         deleted.  Each table also gets new rows (ids after the last one)
+ *         at its end, about 10% as many as it has changed rows.  So the
+ *         stream's length and layout shift, as with a real dump.
+ *       uniform: every row is changed independently with probability PCT%
+ *         (one row about every 18 KB at 1%), a few characters in place.
+ *         Every row keeps its length, so size and layout stay the same.
+ *
+ *       The unchanged rows are identical to those of the stream without -c.
  *
  *   gendump tree DIR [-s MB] [-S SEED]
  *       Creates about MB MiB of files (1 KiB .. 1 MiB, roughly 20k files
@@ -587,12 +604,89 @@ static void mutate_row(char *row, size_t len, rng_t *r)
 	}
 }
 
-static void gen_dump(uint64_t size, uint64_t seed, double change_pct, uint64_t change_seed)
+enum { CHANGE_CLUSTERED, CHANGE_UNIFORM };
+
+/* clustered mode: per mille of the rows in a run that are moved / deleted */
+#define MOVE_PERMILLE 100
+#define DELETE_PERMILLE 20
+/* new rows appended per table, per mille of its changed rows */
+#define NEW_PERMILLE 100
+
+typedef struct {
+	int mode;
+	double pct;
+	uint64_t seed;
+	uint32_t lmin, lmax; /* run length, rows */
+	rng_t r;             /* sequential decisions (clustered) */
+	double mean_gap;     /* rows between runs (clustered) */
+	uint64_t gap, left;  /* rows until the next run, rows left in this run */
+	/* statistics */
+	uint64_t changed, inplace, moved, deleted, added, runs;
+} change_t;
+
+/* a growable byte buffer for the rows moved to the end of a table */
+typedef struct {
+	char *p;
+	size_t len, cap;
+} buf_t;
+
+static void buf_add(buf_t *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 1u << 20;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		if (!b->p) {
+			perror("gendump: realloc");
+			exit(1);
+		}
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* rows between two runs: exponential, so runs start at random (Poisson) */
+static uint64_t draw_gap(change_t *c)
+{
+	double u = runit(&c->r);
+	return (uint64_t)(-log(1.0 - u) * c->mean_gap);
+}
+
+enum { KEEP, INPLACE, MOVE, DELETE };
+
+/* clustered mode: what happens to the next row of the stream */
+static int clustered_next(change_t *c)
+{
+	if (c->left == 0) {
+		if (c->gap > 0) {
+			c->gap--;
+			return KEEP;
+		}
+		c->left = c->lmin + rbelow(&c->r, c->lmax - c->lmin + 1);
+		c->runs++;
+	}
+	if (--c->left == 0)
+		c->gap = draw_gap(c);
+	uint32_t k = rbelow(&c->r, 1000);
+	return k < DELETE_PERMILLE ? DELETE : k < DELETE_PERMILLE + MOVE_PERMILLE ? MOVE : INPLACE;
+}
+
+static void gen_dump(uint64_t size, uint64_t seed, change_t *c)
 {
 	char row[8192];
 	uint64_t total = 0, grow = 0;
-	uint64_t thresh = (uint64_t)(change_pct * 1e4); /* per million */
-	uint64_t changed = 0;
+	uint64_t thresh = (uint64_t)(c->pct * 1e4); /* per million (uniform) */
+	uint64_t change_seed = c->seed;
+	buf_t tail = {0};
+
+	if (c->pct > 0 && c->mode == CHANGE_CLUSTERED) {
+		double mean_len = (c->lmin + c->lmax) / 2.0;
+		c->r = rseed(change_seed, 0x636c7573746572ULL, seed);
+		c->mean_gap = c->pct >= 100 ? 0 : mean_len * (100.0 / c->pct - 1.0);
+		c->gap = draw_gap(c);
+	}
 
 	oputs("--\n-- PostgreSQL database dump\n--\n\n"
 	      "-- Dumped from database version 15.5\n-- Dumped by pg_dump version 15.5\n\n"
@@ -625,26 +719,80 @@ static void gen_dump(uint64_t size, uint64_t seed, double change_pct, uint64_t c
 		oputs(" (");
 		oputs(tb->columns);
 		oputs(") FROM stdin;\n");
+		uint64_t tchanged = 0, tmoved = 0;
+		tail.len = 0;
+		if (c->left > 0) { /* a run of changes stays within one table */
+			c->left = 0;
+			c->gap = draw_gap(c);
+		}
 		while (used < budget) {
 			rng_t r = rseed(seed, t + 1, ++id);
 			ts += 1 + rbelow(&r, 2 * tb->step);
 			char *end = tb->row(row, &r, id, ts);
 			size_t len = (size_t)(end - row);
-			if (thresh) {
+			used += len; /* the unchanged layout decides which rows exist */
+			if (c->pct > 0 && c->mode == CHANGE_UNIFORM) {
 				uint64_t h = mix64(change_seed ^ mix64(grow + 0x5bd1e995ULL));
 				if (h % 1000000 < thresh) {
 					rng_t mr = rseed(change_seed, h, grow);
 					mutate_row(row, len, &mr);
-					changed++;
+					c->changed++;
+					c->inplace++;
+				}
+			} else if (c->pct > 0) {
+				int what = clustered_next(c);
+				if (what != KEEP) {
+					rng_t mr = rseed(change_seed, 0x726f77ULL, grow);
+					c->changed++;
+					tchanged++;
+					if (what == DELETE) {
+						c->deleted++;
+						grow++;
+						continue;
+					}
+					mutate_row(row, len, &mr);
+					if (what == MOVE) {
+						buf_add(&tail, row, len);
+						c->moved++;
+						tmoved++;
+						grow++;
+						continue;
+					}
+					c->inplace++;
 				}
 			}
 			grow++;
 			oput(row, len);
-			used += len;
+			total += len;
 		}
 		if (t == 0)
-			n_users = id;
-		total += used;
+			n_users = id; /* foreign keys refer to the original users only */
+		if (c->pct > 0 && c->mode == CHANGE_CLUSTERED) {
+			/* moved rows and new rows, randomly interleaved, at the end of
+			 * the table (both in their order of creation) */
+			uint64_t nnew = (tchanged * NEW_PERMILLE + 500) / 1000;
+			size_t off = 0;
+			rng_t ir = rseed(change_seed, 0x7461696cULL, t);
+			while (tmoved + nnew > 0) {
+				size_t len;
+				if (rbelow(&ir, (uint32_t)(tmoved + nnew)) < tmoved) {
+					tmoved--;
+					const char *nl = memchr(tail.p + off, '\n', tail.len - off);
+					len = (size_t)(nl - (tail.p + off)) + 1;
+					oput(tail.p + off, len);
+					off += len;
+				} else {
+					rng_t r = rseed(seed, t + 1, ++id);
+					ts += 1 + rbelow(&r, 2 * tb->step);
+					char *end = tb->row(row, &r, id, ts);
+					len = (size_t)(end - row);
+					oput(row, len);
+					c->added++;
+					nnew--;
+				}
+				total += len;
+			}
+		}
 		oputs("\\.\n\n\n");
 	}
 
@@ -660,9 +808,21 @@ static void gen_dump(uint64_t size, uint64_t seed, double change_pct, uint64_t c
 	      "CREATE INDEX comments_post_id_idx ON public.comments USING btree (post_id);\n\n"
 	      "--\n-- PostgreSQL database dump complete\n--\n\n");
 	oflush();
-	fprintf(stderr, "gendump: %llu rows, %llu changed, %llu bytes of row data\n",
-		(unsigned long long)grow, (unsigned long long)changed,
-		(unsigned long long)total);
+	free(tail.p);
+	if (c->pct > 0 && c->mode == CHANGE_CLUSTERED)
+		fprintf(stderr,
+			"gendump: %llu rows, %llu changed (clustered: %llu runs of %u-%u rows; "
+			"%llu in place, %llu moved to table end, %llu deleted; %llu new rows), "
+			"%llu bytes of row data\n",
+			(unsigned long long)grow, (unsigned long long)c->changed,
+			(unsigned long long)c->runs, c->lmin, c->lmax,
+			(unsigned long long)c->inplace, (unsigned long long)c->moved,
+			(unsigned long long)c->deleted, (unsigned long long)c->added,
+			(unsigned long long)total);
+	else
+		fprintf(stderr, "gendump: %llu rows, %llu changed%s, %llu bytes of row data\n",
+			(unsigned long long)grow, (unsigned long long)c->changed,
+			c->pct > 0 ? " (uniform, in place)" : "", (unsigned long long)total);
 }
 
 /* ----------------------------------------------------------------- tree */
@@ -849,15 +1009,16 @@ static void gen_tree(const char *dir, uint64_t size, uint64_t seed)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: gendump dump [-s MB] [-S SEED] [-c PCT] [-C CHANGE_SEED] > FILE\n"
+		"usage: gendump dump [-s MB] [-S SEED] [-c PCT] [-C CHANGE_SEED]\n"
+		"                    [-m clustered|uniform] [-L MIN-MAX] > FILE\n"
 		"       gendump tree DIR [-s MB] [-S SEED]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	uint64_t size_mb = 1024, seed = 1, change_seed = 7;
-	double change_pct = 0;
+	uint64_t size_mb = 1024, seed = 1;
+	change_t ch = {.mode = CHANGE_CLUSTERED, .seed = 7, .lmin = 20, .lmax = 400};
 	const char *mode, *dir = NULL;
 	int i = 2;
 
@@ -882,13 +1043,23 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "-S"))
 			seed = strtoull(v, NULL, 10);
 		else if (!strcmp(a, "-c"))
-			change_pct = strtod(v, NULL);
+			ch.pct = strtod(v, NULL);
 		else if (!strcmp(a, "-C"))
-			change_seed = strtoull(v, NULL, 10);
-		else
+			ch.seed = strtoull(v, NULL, 10);
+		else if (!strcmp(a, "-m") && !strcmp(v, "clustered"))
+			ch.mode = CHANGE_CLUSTERED;
+		else if (!strcmp(a, "-m") && !strcmp(v, "uniform"))
+			ch.mode = CHANGE_UNIFORM;
+		else if (!strcmp(a, "-L")) {
+			unsigned lo, hi;
+			if (sscanf(v, "%u-%u", &lo, &hi) != 2 || lo == 0 || hi < lo || hi > 1000000)
+				usage();
+			ch.lmin = lo;
+			ch.lmax = hi;
+		} else
 			usage();
 	}
-	if (size_mb == 0 || change_pct < 0 || change_pct > 100)
+	if (size_mb == 0 || !(ch.pct >= 0 && ch.pct <= 100))
 		usage();
 
 	init_days();
@@ -902,7 +1073,7 @@ int main(int argc, char **argv)
 			perror("malloc");
 			return 1;
 		}
-		gen_dump(size_mb << 20, seed, change_pct, change_seed);
+		gen_dump(size_mb << 20, seed, &ch);
 	}
 	return 0;
 }

@@ -43,6 +43,7 @@ def main():
     have_coffer = "coffer" in tools
     refs = [t for t in ("restic", "borg") if t in tools and have_coffer]
     pct = meta.get("change_pct", "1")
+    mode = meta.get("change_mode", "uniform")
 
     def failed(tool, step):
         """exit code of the first failed run of this step, or 0"""
@@ -102,7 +103,7 @@ def main():
     w(f"- {meta.get('restic', 'restic: ?')}")
     w(f"- {meta.get('borg', 'borg: ?')}")
     w(f"- stream: {meta.get('dump', '?')}")
-    w(f"- changed stream ({pct}% of rows): {meta.get('dump2', '?')}")
+    w(f"- changed stream ({pct}% of rows, {mode}): {meta.get('dump2', '?')}")
     w(f"- tree: {meta.get('tree', '?')}")
     nruns = int(meta.get("runs", "1"))
     if nruns > 1:
@@ -132,7 +133,7 @@ def main():
                 continue
             name = f"{step} {desc}" if first else ""
             if step == "C" and first:
-                name = f"C stream backup #3, {pct}% rows changed"
+                name = f"C stream backup #3, {pct}% rows changed ({mode})"
             first = False
             cells = [cell(t, step, metric) for t in tools]
             for ref in refs:
@@ -140,6 +141,15 @@ def main():
                 cells.append("-" if q is None else f"{q:.2f}x")
             w("| " + " | ".join([name, label] + cells) + " |")
     w("")
+
+    restored = []
+    for t in tools:
+        g, a = value(t, "C", "growth"), value(t, "A", "repo")
+        if g is not None and a:
+            restored.append(f"{t} {100 * g / a:.1f}%")
+    if restored:
+        w("Re-stored in C (repo growth in C / repo size after A): " + ", ".join(restored))
+        w("")
 
     checks = [(k[len("verify_"):], v) for k, v in meta.items() if k.startswith("verify_")]
     if checks:

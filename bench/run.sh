@@ -2,7 +2,7 @@
 # bench/run.sh - compare coffer with restic and borg on the same data.
 #
 # Generates a PostgreSQL-dump-like stream (plus a variant with ~1% of rows
-# changed) and a file tree with bench/gendump.c, then runs the same backup
+# changed, in clusters by default) and a file tree with bench/gendump.c, then runs the same backup
 # steps with every tool, each with its own fresh repository, and prints a
 # markdown table (also written to $BENCH_DIR/results.md).
 # See bench/README.md for the environment variables.
@@ -13,6 +13,7 @@ BENCH_DIR=${BENCH_DIR:-/tmp/coffer-bench}
 BENCH_SIZE_MB=${BENCH_SIZE_MB:-1024}
 BENCH_SEED=${BENCH_SEED:-1}
 BENCH_CHANGE_PCT=${BENCH_CHANGE_PCT:-1}
+BENCH_CHANGE_MODE=${BENCH_CHANGE_MODE:-clustered}
 BENCH_TOOLS=${BENCH_TOOLS:-coffer restic borg}
 BENCH_VERIFY=${BENCH_VERIFY:-1}
 BENCH_RUNS=${BENCH_RUNS:-1}
@@ -24,6 +25,7 @@ die() { log "run.sh: $*"; exit 1; }
 
 case $BENCH_SIZE_MB in '' | *[!0-9]* | 0) die "BENCH_SIZE_MB must be a positive integer" ;; esac
 case $BENCH_RUNS in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;; esac
+case $BENCH_CHANGE_MODE in clustered | uniform) ;; *) die "BENCH_CHANGE_MODE must be clustered or uniform" ;; esac
 case $BENCH_DIR in /*) ;; *) die "BENCH_DIR must be an absolute path" ;; esac
 [ "$BENCH_DIR" != / ] || die "BENCH_DIR must not be /"
 
@@ -82,20 +84,35 @@ fi
 cc -O2 -Wall -o "$BENCH_DIR/bin/gendump" "$ROOT/bench/gendump.c" -lm
 GEN=$BENCH_DIR/bin/gendump
 
-stamp="size=$BENCH_SIZE_MB seed=$BENCH_SEED change=$BENCH_CHANGE_PCT src=$(sha256sum "$ROOT/bench/gendump.c" | cut -c1-16)"
+# Two stamps: the base stream and the tree depend only on size, seed and
+# generator; the changed stream also on the change percentage and mode, so
+# switching BENCH_CHANGE_MODE does not regenerate the tree.
+src=$(sha256sum "$ROOT/bench/gendump.c" | cut -c1-16)
+stamp="size=$BENCH_SIZE_MB seed=$BENCH_SEED src=$src"
+stamp2="$stamp change=$BENCH_CHANGE_PCT mode=$BENCH_CHANGE_MODE"
 if [ -f "$DATA/stamp" ] && [ "$(cat "$DATA/stamp")" = "$stamp" ] &&
-	[ -f "$DUMP" ] && [ -f "$DUMP2" ] && [ -d "$TREE" ]; then
-	log "reusing data in $DATA"
+	[ -f "$DUMP" ] && [ -d "$TREE" ]; then
+	log "reusing stream and tree in $DATA"
 else
-	log "generating data in $DATA ($BENCH_SIZE_MB MiB each)"
-	rm -f "$DATA/stamp" "$DUMP" "$DUMP2" "$DATA"/*.sha256
+	log "generating stream and tree in $DATA ($BENCH_SIZE_MB MiB each)"
+	rm -f "$DATA/stamp" "$DATA/stamp-changed" "$DUMP" "$DUMP2" "$DATA"/dump-changed.sha256
 	rm -rf "$TREE"
 	"$GEN" dump -s "$BENCH_SIZE_MB" -S "$BENCH_SEED" >"$DUMP" 2>"$DATA/dump.info"
-	"$GEN" dump -s "$BENCH_SIZE_MB" -S "$BENCH_SEED" -c "$BENCH_CHANGE_PCT" >"$DUMP2" 2>"$DATA/dump-changed.info"
 	"$GEN" tree "$TREE" -s "$BENCH_SIZE_MB" -S "$BENCH_SEED" 2>"$DATA/tree.info"
-	sha256sum <"$DUMP2" | cut -d' ' -f1 >"$DATA/dump-changed.sha256"
 	sync
 	echo "$stamp" >"$DATA/stamp"
+fi
+if [ -f "$DATA/stamp-changed" ] && [ "$(cat "$DATA/stamp-changed")" = "$stamp2" ] &&
+	[ -f "$DUMP2" ] && [ -f "$DATA/dump-changed.sha256" ]; then
+	log "reusing changed stream in $DATA"
+else
+	log "generating changed stream in $DATA ($BENCH_CHANGE_PCT% of rows, $BENCH_CHANGE_MODE)"
+	rm -f "$DATA/stamp-changed" "$DUMP2" "$DATA/dump-changed.sha256"
+	"$GEN" dump -s "$BENCH_SIZE_MB" -S "$BENCH_SEED" -c "$BENCH_CHANGE_PCT" -m "$BENCH_CHANGE_MODE" \
+		>"$DUMP2" 2>"$DATA/dump-changed.info"
+	sha256sum <"$DUMP2" | cut -d' ' -f1 >"$DATA/dump-changed.sha256"
+	sync
+	echo "$stamp2" >"$DATA/stamp-changed"
 fi
 
 warm() { # pull inputs into the page cache so every tool starts warm
@@ -223,6 +240,7 @@ fi
 	echo "tools=${tools[*]}"
 	echo "size_mb=$BENCH_SIZE_MB"
 	echo "change_pct=$BENCH_CHANGE_PCT"
+	echo "change_mode=$BENCH_CHANGE_MODE"
 	echo "runs=$BENCH_RUNS"
 } >"$META"
 sed -n 's/^\(coffer\|restic\|borg\)=//p' "$META" >&2

@@ -16,9 +16,9 @@ static const char help[] =
     "  --kdf LEVEL            Argon2id cost for the passphrase: interactive, moderate\n"
     "                         (default) or sensitive (64 MiB, 256 MiB, 1 GiB of memory)\n"
     "  --stream-chunks SIZE   average chunk size for streams such as database dumps\n"
-    "                         (default 64K; smaller deduplicates scattered changes better)\n"
+    "                         (default 128K; smaller deduplicates scattered changes better)\n"
     "  --file-chunks SIZE     average chunk size for files of a tree (default 1M)\n"
-    "  --compression LEVEL    zstd level, -7..19 (default 3)\n" CLI_GLOBAL_HELP;
+    "  --compression LEVEL    zstd level, -7..19 (default 2)\n" CLI_GLOBAL_HELP;
 
 static int parse_chunks(const char *arg, struct chunker_params *p)
 {
@@ -55,7 +55,7 @@ int cmd_init(int argc, char **argv)
         case 'k': init.kdf_level = optarg; break;
         case 's':
             if (parse_chunks(optarg, &init.config.stream_chunks) < 0)
-                return cli_usage_error("init", "bad chunk size \"%s\" (try 64K)", optarg);
+                return cli_usage_error("init", "bad chunk size \"%s\" (try 128K)", optarg);
             break;
         case 'f':
             if (parse_chunks(optarg, &init.config.file_chunks) < 0)

@@ -69,6 +69,8 @@ static int compare_packs(const void *a, const void *b)
 static const struct stored_pack *find_stored(const struct checker *c, const uint8_t id[CRYPTO_ID_SIZE])
 {
     struct stored_pack key;
+    if (c->pack_count == 0)
+        return NULL;
     memcpy(key.id, id, CRYPTO_ID_SIZE);
     return bsearch(&key, c->packs, c->pack_count, sizeof key, compare_packs);
 }
@@ -125,9 +127,10 @@ static void compare_packs_with_index(struct checker *c)
             report(c, "pack %s is in the index but missing from the repository", hex);
         }
     }
-    qsort(indexed, n, sizeof *indexed, compare_packs);
+    if (n > 1)
+        qsort(indexed, n, sizeof *indexed, compare_packs);
     for (size_t i = 0; i < c->pack_count; i++)
-        if (!bsearch(&c->packs[i], indexed, n, sizeof *indexed, compare_packs))
+        if (n == 0 || !bsearch(&c->packs[i], indexed, n, sizeof *indexed, compare_packs))
             c->result->unindexed_packs++;
     free(indexed);
 }
@@ -326,7 +329,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         rc = store_list(repo->store, "index", load_index_file, &c, err);
     if (rc < 0)
         goto out;
-    qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
+    if (c.pack_count > 1)
+        qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
     result->packs = c.pack_count;
     compare_packs_with_index(&c);
     if (opts->is_read_data)

@@ -125,9 +125,10 @@ static void *worker_main(void *arg)
         w->queue_head = (w->queue_head + 1) % w->job_total;
         w->queue_count--;
         w->busy_workers++;
+        bool is_failed = w->has_failed;
         pthread_mutex_unlock(&w->mutex);
 
-        if (!w->has_failed)
+        if (!is_failed)
             blob_seal(w->repo, codec, job->id, job->data.data, job->data.len, &sealed);
 
         pthread_mutex_lock(&w->mutex);
@@ -253,10 +254,14 @@ int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *d
     memcpy(e.id, id_out, CRYPTO_ID_SIZE);
     e.pack = INDEX_PACK_PENDING;
     e.type = (uint8_t)type;
-    if (!index_insert(w->repo->index, &e)) /* known, or already on its way */
-        return w->has_failed ? (*err = w->failure, -1) : 0;
+    bool is_new = index_insert(w->repo->index, &e); /* else known, or on its way */
 
     pthread_mutex_lock(&w->mutex);
+    if (!is_new) {
+        int rc = w->has_failed ? (*err = w->failure, -1) : 0;
+        pthread_mutex_unlock(&w->mutex);
+        return rc;
+    }
     while (w->free_count == 0 && !w->has_failed)
         pthread_cond_wait(&w->job_free, &w->mutex);
     if (w->has_failed) {

@@ -196,7 +196,8 @@ int snapshot_list_load(struct repo *repo, struct snapshot_list *list, struct err
         snapshot_list_free(list);
         return -1;
     }
-    qsort(list->items, list->count, sizeof *list->items, compare_time);
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof *list->items, compare_time);
     return 0;
 }
 

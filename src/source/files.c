@@ -238,7 +238,8 @@ static char **read_names(struct walk *w, const char *path, size_t *count)
         names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_names);
+    if (n > 1)
+        qsort(names, n, sizeof *names, compare_names);
     *count = n;
     return names;
 }
