@@ -5,10 +5,14 @@
 #include "pipeline/content.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "pipeline/readahead.h"
 
 /* ---- writing ---------------------------------------------------------- */
 
@@ -69,9 +73,44 @@ static int cut_chunks(struct content_writer *cw, bool is_eof, content_progress_f
     return 0;
 }
 
+/* Pipes are drained by a read-ahead thread so that the program writing
+ * them never waits for our chunking and hashing. */
+static int read_pipe(struct content_writer *cw, int fd, content_progress_fn progress, void *ctx,
+                     struct error *err)
+{
+    /* A bigger pipe means fewer hand-overs between writer and reader. */
+    fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+    struct readahead *ra = readahead_start(fd);
+    int rc = 0;
+    for (;;) {
+        const uint8_t *data;
+        size_t len;
+        rc = readahead_next(ra, &data, &len, err);
+        if (rc < 0 || len == 0)
+            break;
+        while (len > 0 && rc == 0) {
+            size_t room = cw->window.cap - cw->window.len;
+            size_t n = len < room ? len : room;
+            memcpy(cw->window.data + cw->window.len, data, n);
+            cw->window.len += n;
+            data += n;
+            len -= n;
+            if (cw->window.len == cw->window.cap)
+                rc = cut_chunks(cw, false, progress, ctx, err);
+        }
+        if (rc < 0)
+            break;
+    }
+    readahead_stop(ra);
+    return rc;
+}
+
 int content_writer_read_fd(struct content_writer *cw, int fd, content_progress_fn progress, void *ctx,
                            struct error *err)
 {
+    struct stat st;
+    if (fstat(fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        return read_pipe(cw, fd, progress, ctx, err);
     for (;;) {
         if (cw->window.len == cw->window.cap && cut_chunks(cw, false, progress, ctx, err) < 0)
             return -1;

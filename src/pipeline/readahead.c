@@ -1,0 +1,147 @@
+/*
+ * readahead.c — a reader thread and a ring of blocks (see readahead.h).
+ */
+#include "pipeline/readahead.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+#define BLOCKS 4
+#define BLOCK_SIZE (1u << 20)
+
+struct block {
+    uint8_t *data;
+    size_t len;
+    bool is_full;
+};
+
+struct readahead {
+    int fd;
+    pthread_t thread;
+    pthread_mutex_t mutex;
+    pthread_cond_t changed;
+    struct block blocks[BLOCKS];
+    size_t next_fill;    /* reader thread */
+    size_t next_take;    /* caller */
+    bool has_taken;      /* the caller holds blocks[next_take - 1] */
+    bool is_eof;         /* the reader saw end of input (or an error) */
+    bool is_stopping;
+    int read_errno;
+};
+
+/* read(), the one place where readahead_stop may cancel the thread: it
+ * then holds no lock. */
+static ssize_t cancellable_read(int fd, void *buf, size_t len)
+{
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+    ssize_t n = read(fd, buf, len);
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    return n;
+}
+
+static void *reader_main(void *arg)
+{
+    struct readahead *ra = arg;
+    int old;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    for (;;) {
+        struct block *b = &ra->blocks[ra->next_fill % BLOCKS];
+        pthread_mutex_lock(&ra->mutex);
+        while (b->is_full && !ra->is_stopping)
+            pthread_cond_wait(&ra->changed, &ra->mutex);
+        bool is_stopping = ra->is_stopping;
+        pthread_mutex_unlock(&ra->mutex);
+        if (is_stopping)
+            return NULL;
+
+        size_t len = 0;
+        int failure = 0;
+        bool is_eof = false;
+        while (len < BLOCK_SIZE) {
+            ssize_t n = cancellable_read(ra->fd, b->data + len, BLOCK_SIZE - len);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                failure = n < 0 ? errno : 0;
+                is_eof = true;
+                break;
+            }
+            len += (size_t)n;
+        }
+
+        pthread_mutex_lock(&ra->mutex);
+        b->len = len;
+        b->is_full = true;
+        ra->next_fill++;
+        ra->is_eof = is_eof;
+        ra->read_errno = failure;
+        pthread_cond_broadcast(&ra->changed);
+        pthread_mutex_unlock(&ra->mutex);
+        if (is_eof)
+            return NULL;
+    }
+}
+
+struct readahead *readahead_start(int fd)
+{
+    struct readahead *ra = xcalloc(1, sizeof *ra);
+    ra->fd = fd;
+    pthread_mutex_init(&ra->mutex, NULL);
+    pthread_cond_init(&ra->changed, NULL);
+    for (int i = 0; i < BLOCKS; i++)
+        ra->blocks[i].data = xmalloc(BLOCK_SIZE);
+    pthread_create(&ra->thread, NULL, reader_main, ra);
+    return ra;
+}
+
+int readahead_next(struct readahead *ra, const uint8_t **data, size_t *len, struct error *err)
+{
+    pthread_mutex_lock(&ra->mutex);
+    if (ra->has_taken) { /* hand the previous block back */
+        ra->blocks[(ra->next_take - 1) % BLOCKS].is_full = false;
+        ra->has_taken = false;
+        pthread_cond_broadcast(&ra->changed);
+    }
+    struct block *b = &ra->blocks[ra->next_take % BLOCKS];
+    while (!b->is_full && !(ra->is_eof && ra->next_take == ra->next_fill))
+        pthread_cond_wait(&ra->changed, &ra->mutex);
+    int rc = 0;
+    if (!b->is_full) {
+        *len = 0; /* end of input, everything consumed */
+        if (ra->read_errno)
+            rc = error_errno(err, ra->read_errno, "read failed");
+    } else {
+        *data = b->data;
+        *len = b->len;
+        ra->next_take++;
+        ra->has_taken = true;
+        /* An error after some bytes: deliver them first, fail next time. */
+    }
+    pthread_mutex_unlock(&ra->mutex);
+    return rc;
+}
+
+void readahead_stop(struct readahead *ra)
+{
+    if (!ra)
+        return;
+    pthread_mutex_lock(&ra->mutex);
+    ra->is_stopping = true;
+    pthread_cond_broadcast(&ra->changed);
+    pthread_mutex_unlock(&ra->mutex);
+    /* A reader blocked in read() on a pipe whose writer lives on would
+     * never see is_stopping: cancel it there (read is a cancellation point). */
+    pthread_cancel(ra->thread);
+    pthread_join(ra->thread, NULL);
+    pthread_mutex_destroy(&ra->mutex);
+    pthread_cond_destroy(&ra->changed);
+    for (int i = 0; i < BLOCKS; i++)
+        free(ra->blocks[i].data);
+    free(ra);
+}
