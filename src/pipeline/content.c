@@ -73,6 +73,23 @@ static int cut_chunks(struct content_writer *cw, bool is_eof, content_progress_f
     return 0;
 }
 
+int content_writer_write(struct content_writer *cw, const void *data, size_t len, content_progress_fn progress,
+                         void *ctx, struct error *err)
+{
+    const uint8_t *p = data;
+    while (len > 0) {
+        size_t room = cw->window.cap - cw->window.len;
+        size_t n = len < room ? len : room;
+        memcpy(cw->window.data + cw->window.len, p, n);
+        cw->window.len += n;
+        p += n;
+        len -= n;
+        if (cw->window.len == cw->window.cap && cut_chunks(cw, false, progress, ctx, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* Pipes are drained by a read-ahead thread so that the program writing
  * them never waits for our chunking and hashing. */
 static int read_pipe(struct content_writer *cw, int fd, content_progress_fn progress, void *ctx,
@@ -88,16 +105,7 @@ static int read_pipe(struct content_writer *cw, int fd, content_progress_fn prog
         rc = readahead_next(ra, &data, &len, err);
         if (rc < 0 || len == 0)
             break;
-        while (len > 0 && rc == 0) {
-            size_t room = cw->window.cap - cw->window.len;
-            size_t n = len < room ? len : room;
-            memcpy(cw->window.data + cw->window.len, data, n);
-            cw->window.len += n;
-            data += n;
-            len -= n;
-            if (cw->window.len == cw->window.cap)
-                rc = cut_chunks(cw, false, progress, ctx, err);
-        }
+        rc = content_writer_write(cw, data, len, progress, ctx, err);
         if (rc < 0)
             break;
     }

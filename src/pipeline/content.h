@@ -46,6 +46,10 @@ void content_writer_free(struct content_writer *cw);
 int content_writer_read_fd(struct content_writer *cw, int fd, content_progress_fn progress, void *ctx,
                            struct error *err);
 
+/* Adds bytes held in memory (rows from a database connection, say). */
+int content_writer_write(struct content_writer *cw, const void *data, size_t len, content_progress_fn progress,
+                         void *ctx, struct error *err);
+
 /* Cuts what is left and gives the content list (owned by out) and the
  * number of bytes; the writer is then ready for a new content. */
 int content_writer_finish(struct content_writer *cw, struct content_ref *out, uint64_t *size,
