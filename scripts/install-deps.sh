@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config       # compiler and build
   libsodium-dev libzstd-dev libssl-dev   # crypto, compression, SHA-256
   libjansson-dev                         # JSON (snapshots, keys, --json)
+  libpq-dev                              # PostgreSQL client library
   libcmocka-dev                          # unit tests
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data

@@ -13,6 +13,7 @@
 
 #include "cli/cli.h"
 #include "ops/ops.h"
+#include "source/postgres.h"
 #include "util/text.h"
 
 static const char help[] =
@@ -30,6 +31,11 @@ static const char help[] =
     "  --time TIME      record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z)\n"
     "                   instead of now, for imports and tests\n"
     "  --force          read every file, even unchanged ones\n"
+    "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
+    "  --globals        with --postgres: also roles and tablespaces (pg_dumpall)\n"
+    "  --export TABLE   with --postgres: also export TABLE as JSON lines (repeat)\n"
+    "  --db-password-file F  with --postgres: the database password (else the\n"
+    "                   URL, ~/.pgpass or PGPASSFILE)\n"
     "  --workers N      compression threads (default: one per core)\n" CLI_GLOBAL_HELP
     "\nexit codes: 0 saved; 1 failed (no snapshot); 2 usage; 3 saved, but some files\n"
     "could not be read or changed while read (listed as warnings)\n";
@@ -73,6 +79,48 @@ static void add_tags(struct string_list *tags, const char *arg)
     free(copy);
 }
 
+/* Checks that the options name one kind of input, and fills defaults. */
+static int settle_kind(struct backup_options *opts, bool is_stdin, bool is_postgres)
+{
+    if (is_stdin + is_postgres > 1)
+        return cli_usage_error("backup", "give one of --stdin and --postgres");
+    if ((is_stdin || is_postgres) && opts->path_count)
+        return cli_usage_error("backup", "paths go with a file backup, not with --stdin or --postgres");
+    opts->kind = is_stdin ? BACKUP_STREAM : is_postgres ? BACKUP_POSTGRES : BACKUP_FILES;
+    if (opts->kind == BACKUP_FILES && !opts->path_count)
+        return cli_usage_error("backup", "nothing to back up: give paths, --stdin or --postgres URL");
+    if (opts->kind == BACKUP_STREAM && isatty(STDIN_FILENO))
+        return cli_usage_error("backup", "--stdin reads a stream, but standard input is a terminal");
+    if (!opts->source)
+        opts->source = opts->kind == BACKUP_STREAM ? "stdin" : opts->kind == BACKUP_POSTGRES ? "db" : "files";
+    return EXIT_OK;
+}
+
+/* Runs one backup and reports it; returns the exit code. */
+static int run_backup(const struct cli_globals *g, struct repo *repo, struct backup_options *opts)
+{
+    struct progress progress;
+    struct snapshot snap;
+    struct error err;
+    progress_init(&progress, "backup", g->is_quiet, g->is_json);
+    opts->progress = &progress;
+    int rc = ops_backup(repo, opts, &snap, &err);
+    progress_done(&progress);
+    if (rc < 0)
+        return cli_fail(&err);
+    for (size_t i = 0; i < snap.warnings.count; i++)
+        fprintf(stderr, "coffer: warning: %s\n", snap.warnings.items[i]);
+    print_summary(g, &snap);
+    int code = EXIT_OK;
+    if (snap.warnings.count) {
+        fprintf(stderr, "coffer: the snapshot was saved, but %zu item%s could not be backed up as they were\n",
+                snap.warnings.count, snap.warnings.count == 1 ? "" : "s");
+        code = EXIT_PARTIAL;
+    }
+    snapshot_free(&snap);
+    return code;
+}
+
 int cmd_backup(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -82,80 +130,68 @@ int cmd_backup(int argc, char **argv)
         {"time", required_argument, NULL, 'T'},
         {"force", no_argument, NULL, 'f'},
         {"workers", required_argument, NULL, 'w'},
+        {"postgres", required_argument, NULL, 'P'},
+        {"globals", no_argument, NULL, 'G'},
+        {"export", required_argument, NULL, 'E'},
+        {"db-password-file", required_argument, NULL, 'D'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct cli_globals g = {0};
     struct backup_options opts = {0};
-    struct progress progress;
+    struct postgres_source pg = {0};
+    struct string_list exports = {0};
+    struct repo *repo = NULL;
     struct error err;
+    bool is_stdin = false, is_postgres = false;
     int opt, code = EXIT_OK;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+    while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (cli_global_option(&g, opt, optarg))
             continue;
         switch (opt) {
-        case 'h': fputs(help, stdout); string_list_free(&opts.tags); return EXIT_OK;
+        case 'h': fputs(help, stdout); goto out;
         case 'n': opts.source = optarg; break;
-        case 'i': opts.is_stdin = true; break;
+        case 'i': is_stdin = true; break;
         case 't': add_tags(&opts.tags, optarg); break;
         case 'T':
-            if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0) {
-                string_list_free(&opts.tags);
-                return cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
-            }
+            if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0)
+                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
             break;
         case 'f': opts.is_force = true; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;
-        default: string_list_free(&opts.tags); return cli_usage_error("backup", "unknown option %s", argv[optind - 1]);
+        case 'P': is_postgres = true; pg.url = optarg; break;
+        case 'G': pg.has_globals = true; break;
+        case 'E': string_list_add(&exports, optarg); break;
+        case 'D': pg.password_file = optarg; break;
+        default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
         }
     }
+    if (code != EXIT_OK)
+        goto out;
     opts.paths = argv + optind;
     opts.path_count = (size_t)(argc - optind);
-    if (opts.is_stdin && opts.path_count) {
-        string_list_free(&opts.tags);
-        return cli_usage_error("backup", "give either --stdin or paths, not both");
-    }
-    if (!opts.is_stdin && !opts.path_count) {
-        string_list_free(&opts.tags);
-        return cli_usage_error("backup", "nothing to back up: give paths, or --stdin");
-    }
-    if (opts.is_stdin && isatty(STDIN_FILENO)) {
-        string_list_free(&opts.tags);
-        return cli_usage_error("backup", "--stdin reads a stream, but standard input is a terminal");
-    }
+    if ((code = settle_kind(&opts, is_stdin, is_postgres)) != EXIT_OK)
+        goto out;
     for (size_t i = 0; i < opts.path_count; i++) {
         struct stat st;
         if (lstat(opts.paths[i], &st) < 0) {
             error_errno(&err, errno, "cannot back up %s", opts.paths[i]);
-            string_list_free(&opts.tags);
-            return cli_fail(&err);
+            code = cli_fail(&err);
+            goto out;
         }
     }
-    if (!opts.source)
-        opts.source = opts.is_stdin ? "stdin" : "files";
     opts.stdin_fd = STDIN_FILENO;
-    progress_init(&progress, "backup", g.is_quiet, g.is_json);
-    opts.progress = &progress;
-
-    struct repo *repo = NULL;
-    struct snapshot snap;
-    if (cli_open_repo(&g, &repo, &err) < 0 || ops_backup(repo, &opts, &snap, &err) < 0) {
-        progress_done(&progress);
+    pg.exports = exports.items;
+    pg.export_count = exports.count;
+    opts.postgres = &pg;
+    if (cli_open_repo(&g, &repo, &err) < 0)
         code = cli_fail(&err);
-    } else {
-        progress_done(&progress);
-        for (size_t i = 0; i < snap.warnings.count; i++)
-            fprintf(stderr, "coffer: warning: %s\n", snap.warnings.items[i]);
-        print_summary(&g, &snap);
-        if (snap.warnings.count) {
-            fprintf(stderr, "coffer: the snapshot was saved, but %zu item%s could not be backed up as they were\n",
-                    snap.warnings.count, snap.warnings.count == 1 ? "" : "s");
-            code = EXIT_PARTIAL;
-        }
-        snapshot_free(&snap);
-    }
+    else
+        code = run_backup(&g, repo, &opts);
+out:
     repo_free(repo);
     string_list_free(&opts.tags);
+    string_list_free(&exports);
     return code;
 }

@@ -40,6 +40,8 @@ static json_t *snapshot_json(const struct snapshot *s)
                           strings_json(&s->tags), "host", s->host, "paths", strings_json(&s->paths), "size",
                           (json_int_t)s->stats.size, "added", (json_int_t)s->stats.added, "files",
                           (json_int_t)s->stats.files, "warnings", strings_json(&s->warnings));
+    json_t *meta = s->meta_json ? json_loads(s->meta_json, 0, NULL) : NULL;
+    json_object_set_new(o, "meta", meta ? meta : json_object());
     if (s->has_parent) {
         char parent[65];
         hex_encode(s->parent, CRYPTO_ID_SIZE, parent);

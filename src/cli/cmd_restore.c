@@ -13,7 +13,8 @@
 #include "util/text.h"
 
 static const char restore_help[] =
-    "usage: coffer restore SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n\n"
+    "usage: coffer restore SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n"
+    "       coffer restore SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n\n"
     "Restores a snapshot into DIR (created if needed), with modes, owners (as root),\n"
     "times and symlinks. A tree backed up from /srv/uploads lands in DIR/srv/uploads.\n"
     "SNAPSHOT is an id prefix or \"latest\"; SOURCE (or --source) picks the source.\n"
@@ -23,7 +24,21 @@ static const char restore_help[] =
     "  --to DIR               where to restore (required)\n"
     "  --source NAME          the source\n"
     "  --path PATH            only this file or directory of the snapshot\n"
-    "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+    "  --workers N            reader threads (default: one per core)\n\n"
+    "PostgreSQL snapshots restore into a database given by URL: it is created if\n"
+    "missing, and filled with pg_restore --clean --if-exists --no-owner. A database\n"
+    "that already has tables is only restored into with --force. Restored to a\n"
+    "directory, they give the dump (db.dump), globals.sql and the JSON exports.\n"
+    "  --table NAME           restore only this table\n"
+    "  --jobs N               parallel pg_restore (stages the dump in $TMPDIR)\n"
+    "  --force                restore into a database that has tables\n"
+    "  --db-password-file F   the target database's password (else ~/.pgpass,\n"
+    "                         PGPASSFILE, or the URL)\n" CLI_GLOBAL_HELP;
+
+static bool is_database_url(const char *target)
+{
+    return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+}
 
 int cmd_restore(int argc, char **argv)
 {
@@ -33,11 +48,16 @@ int cmd_restore(int argc, char **argv)
         {"source", required_argument, NULL, 's'},
         {"path", required_argument, NULL, 'P'},
         {"workers", required_argument, NULL, 'w'},
+        {"table", required_argument, NULL, 'T'},
+        {"jobs", required_argument, NULL, 'J'},
+        {"force", no_argument, NULL, 'f'},
+        {"db-password-file", required_argument, NULL, 'D'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct cli_globals g = {0};
     struct restore_options opts = {0};
+    struct db_restore_options db = {0};
     struct progress progress;
     const char *source = NULL;
     struct error err;
@@ -51,7 +71,11 @@ int cmd_restore(int argc, char **argv)
         case 'o': opts.target = optarg; break;
         case 's': source = optarg; break;
         case 'P': opts.path = optarg; break;
-        case 'w': opts.workers = (unsigned)atoi(optarg); break;
+        case 'w': opts.workers = db.workers = (unsigned)atoi(optarg); break;
+        case 'T': db.table = optarg; break;
+        case 'J': db.jobs = (unsigned)atoi(optarg); break;
+        case 'f': db.is_force = true; break;
+        case 'D': db.password_file = optarg; break;
         default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
         }
     }
@@ -72,8 +96,15 @@ int cmd_restore(int argc, char **argv)
     struct string_list failures = {0};
     const struct snapshot *snap;
     int code = EXIT_OK;
+    db.target_url = opts.target;
     if (cli_open_repo(&g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0) {
         code = cli_fail(&err);
+    } else if (is_database_url(opts.target)) {
+        double started = progress_now();
+        if (ops_restore_postgres(repo, snap, &db, &err) < 0)
+            code = cli_fail(&err);
+        else if (!g.is_quiet)
+            printf("restored snapshot of %s into the database in %.1f s\n", snap->source, progress_now() - started);
     } else {
         int rc = ops_restore(repo, snap, &opts, &failures, &err);
         progress_done(&progress);

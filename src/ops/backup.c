@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "repo/lock.h"
+#include "source/postgres.h"
 #include "source/source.h"
 
 unsigned ops_default_workers(void)
@@ -65,11 +66,12 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     }
     result->host = xstrdup(host);
     result->source = xstrdup(opts->source);
-    result->type = xstrdup(opts->is_stdin ? "stream" : "files");
+    static const char *type_names[] = {"files", "stream", "postgres"};
+    result->type = xstrdup(type_names[opts->kind]);
     for (size_t i = 0; i < opts->tags.count; i++)
         string_list_add(&result->tags, opts->tags.items[i]);
 
-    const struct snapshot *parent = opts->is_stdin ? NULL : find_parent(&list, opts->source, host);
+    const struct snapshot *parent = opts->kind == BACKUP_FILES ? find_parent(&list, opts->source, host) : NULL;
     if (parent) {
         result->has_parent = true;
         memcpy(result->parent, parent->id, CRYPTO_ID_SIZE);
@@ -79,8 +81,10 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     blobs = blob_writer_new(repo, opts->workers ? opts->workers : ops_default_workers());
     codec = blob_codec_new(repo->config.zstd_level);
     struct backup_ctx ctx = {repo, blobs, codec, &result->stats, &result->warnings, opts->progress, opts->is_force};
-    if (opts->is_stdin) {
+    if (opts->kind == BACKUP_STREAM) {
         rc = stream_backup(&ctx, opts->stdin_fd, opts->source, result->root, err);
+    } else if (opts->kind == BACKUP_POSTGRES) {
+        rc = postgres_backup(&ctx, opts->postgres, result->root, &result->meta_json, err);
     } else {
         for (size_t i = 0; i < opts->path_count; i++) {
             char *abs = path_absolute(opts->paths[i]);

@@ -15,12 +15,21 @@
 #include "repo/tree.h"
 #include "util/progress.h"
 
+enum backup_kind {
+    BACKUP_FILES,    /* paths: a file tree */
+    BACKUP_STREAM,   /* stdin_fd: one stream */
+    BACKUP_POSTGRES, /* postgres: a database */
+};
+
+struct postgres_source;
+
 struct backup_options {
     const char *source;      /* snapshot's source name */
-    char *const *paths;      /* file tree; unused with is_stdin */
+    enum backup_kind kind;
+    char *const *paths;      /* BACKUP_FILES */
     size_t path_count;
-    bool is_stdin;
-    int stdin_fd;
+    int stdin_fd;            /* BACKUP_STREAM */
+    const struct postgres_source *postgres; /* BACKUP_POSTGRES */
     struct string_list tags;
     int64_t time;            /* 0: now */
     bool is_force;
@@ -44,6 +53,19 @@ struct restore_options {
  * are listed in failures and restoring goes on; the call then fails. */
 int ops_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts,
                 struct string_list *failures, struct error *err);
+
+struct db_restore_options {
+    const char *target_url;    /* postgresql://… of the target database */
+    const char *password_file; /* its password, or NULL for libpq's own lookup */
+    const char *table;         /* only this table, or NULL */
+    unsigned jobs;             /* > 1: parallel pg_restore (via a temporary file) */
+    bool is_force;             /* restore into a database that has tables */
+    unsigned workers;
+};
+
+/* Restores a PostgreSQL snapshot into a database, creating it if needed. */
+int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
+                         struct error *err);
 
 /* Writes one file of a snapshot (the stream, for stream snapshots, when
  * path is NULL) to fd. */

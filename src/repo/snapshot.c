@@ -66,6 +66,13 @@ void snapshot_encode(const struct snapshot *snap, struct buf *out)
                             "blobs_new", (json_int_t)snap->stats.blobs_new, "files_unchanged",
                             (json_int_t)snap->stats.files_unchanged, "seconds", snap->stats.seconds,
                             "warnings", strings_to_json(&snap->warnings));
+    if (snap->meta_json) {
+        json_t *meta = json_loads(snap->meta_json, 0, NULL);
+        if (json_is_object(meta))
+            json_object_set_new(doc, "meta", meta);
+        else
+            json_decref(meta);
+    }
     if (snap->has_parent) {
         char parent_hex[65];
         hex_encode(snap->parent, CRYPTO_ID_SIZE, parent_hex);
@@ -84,12 +91,12 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     if (!doc)
         return error_set(err, "snapshot is not valid JSON (%s)", jerr.text);
     const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL;
-    json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL;
+    json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL, *meta = NULL;
     int rc = -1;
     memset(snap, 0, sizeof *snap);
-    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s}", "time", &time_text, "host",
+    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o}", "time", &time_text, "host",
                     &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags, "paths",
-                    &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex) < 0) {
+                    &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex, "meta", &meta) < 0) {
         error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
         goto out;
     }
@@ -105,6 +112,8 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     strings_from_json(tags, &snap->tags);
     strings_from_json(paths, &snap->paths);
     strings_from_json(warnings, &snap->warnings);
+    if (json_is_object(meta))
+        snap->meta_json = json_dumps(meta, JSON_COMPACT);
     if (stats) {
         json_int_t size = 0, added = 0, files = 0, dirs = 0, blobs_new = 0, unchanged = 0;
         double seconds = 0;
@@ -128,6 +137,7 @@ void snapshot_free(struct snapshot *snap)
     string_list_free(&snap->tags);
     string_list_free(&snap->paths);
     string_list_free(&snap->warnings);
+    free(snap->meta_json);
     memset(snap, 0, sizeof *snap);
 }
 

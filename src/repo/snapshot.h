@@ -48,6 +48,7 @@ struct snapshot {
     uint8_t parent[CRYPTO_ID_SIZE];
     struct snapshot_stats stats;
     struct string_list warnings;
+    char *meta_json; /* the source's own metadata, a JSON object text, or NULL */
 };
 
 void snapshot_encode(const struct snapshot *snap, struct buf *out);

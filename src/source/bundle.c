@@ -53,9 +53,14 @@ int bundle_end(struct bundle *b, const char *path, struct error *err)
     return 0;
 }
 
+int bundle_read_fd(struct bundle *b, int fd, struct error *err)
+{
+    return content_writer_read_fd(&b->content, fd, report_progress, b, err);
+}
+
 int bundle_add_fd(struct bundle *b, const char *path, int fd, struct error *err)
 {
-    if (content_writer_read_fd(&b->content, fd, report_progress, b, err) < 0)
+    if (bundle_read_fd(b, fd, err) < 0)
         return -1;
     return bundle_end(b, path, err);
 }

@@ -36,8 +36,9 @@ int bundle_add_fd(struct bundle *b, const char *path, int fd, struct error *err)
 /* Adds a piece from memory. */
 int bundle_add_bytes(struct bundle *b, const char *path, const void *data, size_t len, struct error *err);
 
-/* A piece written in parts: write any number of times, then end. */
+/* A piece written in parts: write or read any number of times, then end. */
 int bundle_write(struct bundle *b, const void *data, size_t len, struct error *err);
+int bundle_read_fd(struct bundle *b, int fd, struct error *err);
 int bundle_end(struct bundle *b, const char *path, struct error *err);
 
 /* Stores the trees; root_out is the snapshot's root. */

@@ -1,0 +1,84 @@
+/*
+ * config.h — the configuration file (coffer.yaml): where it is, what it says.
+ *
+ * The file names the repository, the file holding its passphrase, and the
+ * sources a backup reads (a PostgreSQL database, a set of paths, ...).
+ * Loading checks every key against what coffer knows, so a typo is an
+ * error that names the file, the line and the key, never a setting
+ * silently ignored. The file holds paths to secrets, never secrets.
+ * Every key is described in docs/config.md.
+ *
+ * Command-line flags and environment variables override the file; that
+ * merging is the command layer's business, not this module's.
+ */
+#ifndef COFFER_CONFIG_CONFIG_H
+#define COFFER_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Where config_locate looks when neither --config nor $COFFER_CONFIG is set. */
+#define CONFIG_LOCAL_PATH "coffer.yaml"
+#define CONFIG_SYSTEM_PATH "/etc/coffer/coffer.yaml"
+
+/* A list of strings from the file, in file order; empty is {NULL, 0}. */
+struct config_strings {
+    char **items;
+    size_t count;
+};
+
+/* One entry under `sources:`. Fields of other types than `type` stay at
+ * their defaults (NULL, false, empty, jobs 1). */
+struct config_source {
+    char *name;
+    char *type;               /* "postgres" or "files" */
+    unsigned line;            /* line of the source's name in the file, for messages */
+    struct config_strings tags;
+    /* postgres */
+    char *url;                /* a libpq connection URL, without a password */
+    bool globals;             /* also dump roles and tablespaces (pg_dumpall --globals-only) */
+    struct config_strings exports;
+    unsigned jobs;            /* 1..64 */
+    char *password_file;      /* NULL: libpq's own ~/.pgpass or $PGPASSFILE */
+    char *format;             /* "custom", "directory" or NULL (the source decides) */
+    /* files */
+    struct config_strings paths;   /* at least one */
+    struct config_strings exclude;
+};
+
+struct config {
+    char *path;               /* the file read */
+    char *repository;         /* NULL if not set */
+    char *password_file;      /* NULL if not set */
+    struct config_source *sources;   /* in file order */
+    size_t source_count;
+};
+
+/*
+ * Finds the file: explicit_path (from --config) if not NULL, else
+ * $COFFER_CONFIG if set and not empty, else ./coffer.yaml, else
+ * /etc/coffer/coffer.yaml. An explicit path or $COFFER_CONFIG naming a file
+ * that does not exist is an error (kind ERR_NOT_FOUND). When neither is set
+ * and no default file exists, *path_out is NULL and 0 is returned: running
+ * without a config file is fine. A default file that exists but cannot be
+ * read is returned all the same, so that config_load reports it rather
+ * than coffer quietly running without it. The caller frees *path_out.
+ */
+int config_locate(const char *explicit_path, char **path_out, struct error *err);
+
+/*
+ * Reads and checks the file at path. On success *out holds every setting
+ * (free with config_free). On failure *out is empty, config_free on it is
+ * harmless, and err says "<path>:<line>: <key>: <what is wrong>".
+ */
+int config_load(const char *path, struct config *out, struct error *err);
+
+/* The source called name, or NULL. */
+const struct config_source *config_find_source(const struct config *cfg, const char *name);
+
+/* Releases everything and leaves *cfg empty; accepts NULL and empty configs. */
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,303 @@
+/*
+ * postgres.c — backing up a PostgreSQL database (see postgres.h).
+ *
+ * pg_dump is spawned without a shell and streams into the chunker: the
+ * dump never lands in a temporary file. Its stderr is kept and becomes the
+ * error message when it fails, so a bad URL, a refused password, a table
+ * it may not read or a server that dies mid-dump fail the backup in
+ * pg_dump's own words, and no snapshot is written.
+ */
+#include "source/postgres.h"
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "source/bundle.h"
+#include "source/pgconn.h"
+#include "util/spawn.h"
+#include "util/text.h"
+
+struct pg_backup {
+    struct backup_ctx *ctx;
+    const struct postgres_source *src;
+    struct pg_target target;
+    PGconn *conn;
+    char snapshot_name[128]; /* exported transaction snapshot, or "" */
+    struct bundle bundle;
+    json_t *meta;
+};
+
+static int query_error(PGconn *conn, const char *what, struct error *err)
+{
+    char message[512];
+    snprintf(message, sizeof message, "%s", PQerrorMessage(conn));
+    message[strcspn(message, "\n")] = '\0';
+    return error_set(err, "%s: %s", what, message);
+}
+
+/* One value of a one-row query, or NULL. Caller frees. */
+static char *query_value(PGconn *conn, const char *sql)
+{
+    PGresult *res = PQexec(conn, sql);
+    char *value = NULL;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+        value = xstrdup(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return value;
+}
+
+/* Opens the transaction that pins what the dump and the exports see. */
+static int begin_snapshot(struct pg_backup *pb, struct error *err)
+{
+    PGresult *res = PQexec(pb->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    bool is_ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!is_ok)
+        return query_error(pb->conn, "cannot start a transaction", err);
+    char *name = query_value(pb->conn, "SELECT pg_export_snapshot()");
+    if (name) { /* a standby or an old server may refuse: the dump then has its own */
+        snprintf(pb->snapshot_name, sizeof pb->snapshot_name, "%s", name);
+        free(name);
+    }
+    return 0;
+}
+
+static void collect_meta(struct pg_backup *pb)
+{
+    char *version = query_value(pb->conn, "SHOW server_version");
+    char *database = query_value(pb->conn, "SELECT current_database()");
+    char *size = query_value(pb->conn, "SELECT pg_database_size(current_database())");
+    pb->meta = json_pack("{s:s, s:s, s:I, s:s, s:s}", "server_version", version ? version : "",
+                         "database", database ? database : "", "database_size",
+                         (json_int_t)(size ? strtoll(size, NULL, 10) : 0), "dump_format", "custom",
+                         "snapshot", pb->snapshot_name[0] ? "exported" : "pg_dump's own");
+    free(version);
+    free(database);
+    free(size);
+    PGresult *res = PQexec(pb->conn,
+                           "SELECT n.nspname || '.' || c.relname, c.reltuples::bigint, pg_total_relation_size(c.oid) "
+                           "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                           "WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+                           "ORDER BY 3 DESC LIMIT 10");
+    json_t *tables = json_array();
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+        for (int i = 0; i < PQntuples(res); i++)
+            json_array_append_new(tables, json_pack("{s:s, s:I, s:I}", "table", PQgetvalue(res, i, 0),
+                                                    "rows_estimate", (json_int_t)strtoll(PQgetvalue(res, i, 1), NULL, 10),
+                                                    "bytes", (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10)));
+    }
+    PQclear(res);
+    json_object_set_new(pb->meta, "largest_tables", tables);
+}
+
+/* Runs a dump program and stores its stdout as one piece. */
+static int run_dump(struct pg_backup *pb, const char *const *argv, const char *piece, struct error *err)
+{
+    struct child child;
+    if (spawn_start(argv, pg_target_child_env(&pb->target), SPAWN_READ_STDOUT, &child, err) < 0) {
+        if (err->kind == ERR_NOT_FOUND)
+            error_wrap(err, "cannot dump the database (install postgresql-client of the server's major version or newer)");
+        return -1;
+    }
+    struct error read_err;
+    int rc = bundle_read_fd(&pb->bundle, child.fd, &read_err);
+    /* The program's own verdict comes first: its message says more than ours. */
+    if (spawn_finish(&child, err) < 0)
+        return -1;
+    if (rc < 0) {
+        *err = read_err;
+        return error_wrap(err, "cannot read %s's output", argv[0]);
+    }
+    return bundle_end(&pb->bundle, piece, err);
+}
+
+static int dump_database(struct pg_backup *pb, struct error *err)
+{
+    char *dbname_arg = xmalloc(strlen(pb->target.conninfo) + 16);
+    sprintf(dbname_arg, "--dbname=%s", pb->target.conninfo);
+    char snapshot_arg[160];
+    snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", pb->snapshot_name);
+    const char *argv[] = {"pg_dump", "--format=custom", "--compress=0", dbname_arg,
+                          pb->snapshot_name[0] ? snapshot_arg : NULL, NULL};
+    int rc = run_dump(pb, argv, POSTGRES_DUMP_NAME, err);
+    free(dbname_arg);
+    return rc;
+}
+
+static int dump_globals(struct pg_backup *pb, struct error *err)
+{
+    char *dbname_arg = xmalloc(strlen(pb->target.conninfo) + 16);
+    sprintf(dbname_arg, "--dbname=%s", pb->target.conninfo);
+    const char *argv[] = {"pg_dumpall", "--globals-only", dbname_arg, NULL};
+    int rc = run_dump(pb, argv, POSTGRES_GLOBALS_NAME, err);
+    free(dbname_arg);
+    return rc;
+}
+
+/* "schema.table" or "table" as a quoted identifier; caller frees. */
+static char *quote_table(PGconn *conn, const char *name)
+{
+    struct buf out = BUF_INIT;
+    char *copy = xstrdup(name), *save = NULL;
+    for (char *part = strtok_r(copy, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+        char *quoted = PQescapeIdentifier(conn, part, strlen(part));
+        if (out.len)
+            buf_append(&out, ".", 1);
+        buf_append(&out, quoted, strlen(quoted));
+        PQfreemem(quoted);
+    }
+    buf_append(&out, "", 1);
+    free(copy);
+    return (char *)out.data;
+}
+
+/* COPY's text format escapes backslashes; JSON text has no raw control
+ * characters, so undoing "\\" (and the rare \n, \t, \r) restores it. */
+static size_t copy_unescape(char *line, size_t len)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '\\' && i + 1 < len) {
+            char next = line[++i];
+            line[out++] = next == 'n' ? '\n' : next == 't' ? '\t' : next == 'r' ? '\r' : next;
+        } else {
+            line[out++] = line[i];
+        }
+    }
+    return out;
+}
+
+static int export_table(struct pg_backup *pb, const char *table, json_t *manifest_tables, struct error *err)
+{
+    char *quoted = quote_table(pb->conn, table);
+    size_t sql_len = strlen(quoted) + 96;
+    char *sql = xmalloc(sql_len);
+    snprintf(sql, sql_len, "COPY (SELECT row_to_json(t) FROM %s t) TO STDOUT", quoted);
+    free(quoted);
+    PGresult *res = PQexec(pb->conn, sql);
+    free(sql);
+    if (PQresultStatus(res) != PGRES_COPY_OUT) {
+        PQclear(res);
+        char what[300];
+        snprintf(what, sizeof what, "cannot export table %s", table);
+        return query_error(pb->conn, what, err);
+    }
+    PQclear(res);
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(sha, EVP_sha256(), NULL);
+    uint64_t rows = 0;
+    int rc = 0;
+    char *line;
+    int n;
+    while ((n = PQgetCopyData(pb->conn, &line, 0)) > 0) {
+        size_t len = copy_unescape(line, (size_t)n);
+        EVP_DigestUpdate(sha, line, len);
+        if (rc == 0)
+            rc = bundle_write(&pb->bundle, line, len, err);
+        PQfreemem(line);
+        rows++;
+    }
+    res = PQgetResult(pb->conn);
+    if (n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        char what[300];
+        snprintf(what, sizeof what, "cannot export table %s", table);
+        rc = query_error(pb->conn, what, err);
+    }
+    PQclear(res);
+    while ((res = PQgetResult(pb->conn)))
+        PQclear(res);
+    uint8_t digest[32];
+    char hex[65], piece[320];
+    EVP_DigestFinal_ex(sha, digest, NULL);
+    EVP_MD_CTX_free(sha);
+    hex_encode(digest, sizeof digest, hex);
+    snprintf(piece, sizeof piece, "exports/%s.jsonl", table);
+    if (rc == 0)
+        rc = bundle_end(&pb->bundle, piece, err);
+    if (rc == 0)
+        json_array_append_new(manifest_tables, json_pack("{s:s, s:s, s:I, s:s}", "table", table, "file",
+                                                         piece + strlen("exports/"), "rows", (json_int_t)rows,
+                                                         "sha256", hex));
+    return rc;
+}
+
+static int export_tables(struct pg_backup *pb, struct error *err)
+{
+    json_t *tables = json_array();
+    int rc = 0;
+    for (size_t i = 0; i < pb->src->export_count && rc == 0; i++)
+        rc = export_table(pb, pb->src->exports[i], tables, err);
+    if (rc < 0) {
+        json_decref(tables);
+        return -1;
+    }
+    char when[32];
+    time_format_rfc3339((int64_t)time(NULL), when);
+    json_t *manifest = json_pack("{s:s, s:O, s:O, s:O, s:o, s:b}", "time", when, "database",
+                                 json_object_get(pb->meta, "database"), "server_version",
+                                 json_object_get(pb->meta, "server_version"), "database_size",
+                                 json_object_get(pb->meta, "database_size"), "tables", tables, "encrypted", 1);
+    char *text = json_dumps(manifest, JSON_INDENT(2));
+    json_decref(manifest);
+    rc = bundle_add_bytes(&pb->bundle, "exports/manifest.json", text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+static char *pg_dump_version(void)
+{
+    const char *argv[] = {"pg_dump", "--version", NULL};
+    struct child child;
+    struct error ignored;
+    if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, &ignored) < 0)
+        return NULL;
+    char text[128] = "";
+    ssize_t n = read(child.fd, text, sizeof text - 1);
+    text[n > 0 ? n : 0] = '\0';
+    text[strcspn(text, "\n")] = '\0';
+    spawn_finish(&child, &ignored);
+    return xstrdup(text);
+}
+
+int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
+                    char **meta_json, struct error *err)
+{
+    struct pg_backup pb = {.ctx = ctx, .src = src};
+    int rc = -1;
+    *meta_json = NULL;
+    if (pg_target_open(src->url, src->password_file, &pb.target, err) < 0)
+        return -1;
+    bundle_init(&pb.bundle, ctx);
+    pb.conn = pg_target_connect(&pb.target, NULL, err);
+    if (!pb.conn || begin_snapshot(&pb, err) < 0)
+        goto out;
+    collect_meta(&pb);
+    char *version = pg_dump_version();
+    json_object_set_new(pb.meta, "pg_dump_version", json_string(version ? version : "unknown"));
+    free(version);
+    if (dump_database(&pb, err) < 0)
+        goto out;
+    if (src->has_globals && dump_globals(&pb, err) < 0)
+        goto out;
+    if (src->export_count && export_tables(&pb, err) < 0)
+        goto out;
+    PQclear(PQexec(pb.conn, "COMMIT"));
+    if (bundle_finish(&pb.bundle, root_out, err) < 0)
+        goto out;
+    *meta_json = json_dumps(pb.meta, JSON_COMPACT);
+    rc = 0;
+out:
+    if (rc < 0)
+        error_wrap(err, "backup of database %s failed", pb.target.dbname ? pb.target.dbname : "?");
+    json_decref(pb.meta);
+    if (pb.conn)
+        PQfinish(pb.conn);
+    bundle_free(&pb.bundle);
+    pg_target_close(&pb.target);
+    return rc;
+}
