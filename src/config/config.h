@@ -29,8 +29,8 @@ struct config_strings {
     size_t count;
 };
 
-/* One entry under `sources:`. Fields of other types than `type` stay at
- * their defaults (NULL, false, empty, jobs 1). */
+/* One entry under `sources:`. Fields that belong to other types than this
+ * source's stay zero (NULL, false, empty, 0). */
 struct config_source {
     char *name;
     char *type;               /* "postgres" or "files" */

@@ -4,9 +4,11 @@
 #include "pipeline/readahead.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "util/buf.h"
@@ -22,6 +24,7 @@ struct block {
 
 struct readahead {
     int fd;
+    int wake_fd; /* eventfd: readahead_stop tells the thread to leave */
     pthread_t thread;
     pthread_mutex_t mutex;
     pthread_cond_t changed;
@@ -34,22 +37,28 @@ struct readahead {
     int read_errno;
 };
 
-/* read(), the one place where readahead_stop may cancel the thread: it
- * then holds no lock. */
-static ssize_t cancellable_read(int fd, void *buf, size_t len)
+/* Waits until fd has data (or its end) or readahead_stop wakes us; then
+ * reads. Returns -2 when stopped. Waiting in poll() rather than read()
+ * lets the thread leave while the writer keeps the pipe open. */
+static ssize_t read_unless_stopped(struct readahead *ra, void *buf, size_t len)
 {
-    int old;
-    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
-    ssize_t n = read(fd, buf, len);
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
-    return n;
+    struct pollfd fds[2] = {{ra->fd, POLLIN, 0}, {ra->wake_fd, POLLIN, 0}};
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        if (fds[1].revents)
+            return -2;
+        if (fds[0].revents)
+            return read(ra->fd, buf, len);
+    }
 }
 
 static void *reader_main(void *arg)
 {
     struct readahead *ra = arg;
-    int old;
-    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
     for (;;) {
         struct block *b = &ra->blocks[ra->next_fill % BLOCKS];
         pthread_mutex_lock(&ra->mutex);
@@ -64,7 +73,9 @@ static void *reader_main(void *arg)
         int failure = 0;
         bool is_eof = false;
         while (len < BLOCK_SIZE) {
-            ssize_t n = cancellable_read(ra->fd, b->data + len, BLOCK_SIZE - len);
+            ssize_t n = read_unless_stopped(ra, b->data + len, BLOCK_SIZE - len);
+            if (n == -2)
+                return NULL;
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0) {
@@ -92,6 +103,7 @@ struct readahead *readahead_start(int fd)
 {
     struct readahead *ra = xcalloc(1, sizeof *ra);
     ra->fd = fd;
+    ra->wake_fd = eventfd(0, EFD_CLOEXEC);
     pthread_mutex_init(&ra->mutex, NULL);
     pthread_cond_init(&ra->changed, NULL);
     for (int i = 0; i < BLOCKS; i++)
@@ -135,10 +147,12 @@ void readahead_stop(struct readahead *ra)
     ra->is_stopping = true;
     pthread_cond_broadcast(&ra->changed);
     pthread_mutex_unlock(&ra->mutex);
-    /* A reader blocked in read() on a pipe whose writer lives on would
-     * never see is_stopping: cancel it there (read is a cancellation point). */
-    pthread_cancel(ra->thread);
+    uint64_t one = 1;
+    if (write(ra->wake_fd, &one, sizeof one) < 0) {
+        /* cannot happen for an eventfd below its maximum */
+    }
     pthread_join(ra->thread, NULL);
+    close(ra->wake_fd);
     pthread_mutex_destroy(&ra->mutex);
     pthread_cond_destroy(&ra->changed);
     for (int i = 0; i < BLOCKS; i++)

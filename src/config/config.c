@@ -1,0 +1,842 @@
+/*
+ * config.c — reading coffer.yaml against tables of known keys.
+ *
+ * libfyaml turns the file into a tree of nodes that remember their line;
+ * we walk that tree against tables. A table has one row per accepted key,
+ * saying where its value goes and how it is read (string, true/false,
+ * bounded whole number, one of a few words, list of strings, or a section
+ * with its own table). So adding a key is one row; adding a source type is
+ * one table and one row in source_types; a new top-level section is one row
+ * whose reader walks the section's own table. The "known: ..." lists in
+ * error messages are made from the same rows, so they cannot drift.
+ *
+ * Duplicate keys get through the YAML parser and are caught here, so that
+ * the message says which key and where the first one was. Anchors and
+ * aliases are followed; merge keys (<<) and tags other than YAML's own
+ * (such as !env) are refused. Values are taken literally: no environment
+ * expansion, no includes. The file holds paths to secrets, never secrets:
+ * a "password" or "passphrase" key, or a password inside a database URL,
+ * is refused, and the refusal never repeats the value.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libfyaml.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+
+/* A config file is a few dozen lines; anything this large is the wrong file. */
+#define CONFIG_SIZE_MAX (1u << 20)
+/* Room for a dotted key such as "sources.db.exports[3]"; longer ones are cut. */
+#define KEY_MAX 256
+/* Room for a value quoted in a message; longer values are shortened. */
+#define SHOWN_MAX 80
+/* Tags YAML itself defines (!!str, !!int ...) resolve to this prefix. */
+#define YAML_TAG_PREFIX "tag:yaml.org,2002:"
+
+/* One config_load in progress: the file that messages name, and where they go. */
+struct load {
+    const char *file;
+    struct error *err;
+};
+
+struct field;
+
+/* Reads value (the node after "name:"; NULL for an empty value) into the
+ * struct at base. key is the dotted key for messages; line is the key's. */
+typedef int (*field_read_fn)(struct load *ld, const struct field *f, struct fy_node *value,
+                             const char *key, unsigned line, void *base);
+
+/* One accepted key. A table ends with a row whose name is NULL. */
+struct field {
+    const char *name;
+    field_read_fn read;
+    size_t offset;              /* where the value goes in the struct being filled */
+    bool is_required;
+    unsigned min, max;          /* read_uint: the accepted range; read_strings: min items */
+    unsigned dflt;              /* read_uint: the value when the key is absent */
+    const char *const *choices; /* read_choice: the accepted words, NULL-terminated */
+    /* read_string, read_strings: a further rule. Returns NULL, or why the
+     * value is refused — a reason that does not repeat the value, which may
+     * hold a secret. */
+    const char *(*check)(const char *value);
+};
+
+static int read_string(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_bool(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_uint(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_choice(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_strings(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_sources(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static const char *check_url_has_no_password(const char *url);
+
+/* ---- the tables: what coffer.yaml may say (docs/config.md explains each key) ---- */
+
+#define CONFIG(member) offsetof(struct config, member)
+#define SOURCE(member) offsetof(struct config_source, member)
+
+static const struct field config_fields[] = {
+    {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
+    {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
+    {.name = "sources", .read = read_sources},
+    {.name = NULL},
+};
+
+/* Keys every source has, whatever its type. */
+static const struct field source_common_fields[] = {
+    {.name = "type", .read = read_string, .offset = SOURCE(type), .is_required = true},
+    {.name = "tags", .read = read_strings, .offset = SOURCE(tags)},
+    {.name = NULL},
+};
+
+static const char *const postgres_formats[] = {"custom", "directory", NULL};
+
+static const struct field postgres_fields[] = {
+    {.name = "url", .read = read_string, .offset = SOURCE(url), .is_required = true,
+     .check = check_url_has_no_password},
+    {.name = "globals", .read = read_bool, .offset = SOURCE(globals)},
+    {.name = "exports", .read = read_strings, .offset = SOURCE(exports)},
+    {.name = "jobs", .read = read_uint, .offset = SOURCE(jobs), .min = 1, .max = 64, .dflt = 1},
+    {.name = "password_file", .read = read_string, .offset = SOURCE(password_file)},
+    {.name = "format", .read = read_choice, .offset = SOURCE(format), .choices = postgres_formats},
+    {.name = NULL},
+};
+
+static const struct field files_fields[] = {
+    {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
+    {.name = "exclude", .read = read_strings, .offset = SOURCE(exclude)},
+    {.name = NULL},
+};
+
+struct source_type {
+    const char *name;
+    const struct field *fields;   /* the keys of this type, besides the common ones */
+};
+
+static const struct source_type source_types[] = {
+    {"postgres", postgres_fields},
+    {"files", files_fields},
+    {NULL, NULL},
+};
+
+/* ---- messages ---- */
+
+/* Sets "<file>:<line>: <key>: <what>" (without "<key>: " when key is
+ * empty); returns -1. */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct load *ld, unsigned line, const char *key, const char *fmt, ...)
+{
+    char what[ERROR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (key && *key)
+        return error_set(ld->err, "%s:%u: %s: %s", ld->file, line, key, what);
+    return error_set(ld->err, "%s:%u: %s", ld->file, line, what);
+}
+
+/* "prefix.name", or "name" at the top level. */
+static void key_join(char *out, const char *prefix, const char *name)
+{
+    if (*prefix)
+        snprintf(out, KEY_MAX, "%s.%s", prefix, name);
+    else
+        snprintf(out, KEY_MAX, "%s", name);
+}
+
+/* The names of a list of tables, "a, b, c", for "known: ..." in messages. */
+static void known_fields(const struct field *const *tables, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (; *tables; tables++)
+        for (const struct field *f = *tables; f->name; f++)
+            if (used < size)
+                used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", f->name);
+}
+
+static void known_types(char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (const struct source_type *t = source_types; t->name; t++)
+        if (used < size)
+            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", t->name);
+}
+
+/* ---- nodes ---- */
+
+/* YAML's spellings of "no value": nothing at all, ~, null. */
+static bool node_is_null(struct fy_node *n)
+{
+    if (!n)
+        return true;
+    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
+        return false;
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    if (len == 0 || !s)
+        return true;
+    return (len == 1 && s[0] == '~') ||
+           (len == 4 && (!memcmp(s, "null", 4) || !memcmp(s, "Null", 4) || !memcmp(s, "NULL", 4)));
+}
+
+/* The line a scalar starts on; fallback for anything without text of its
+ * own (an empty value, a list, a mapping), whose key's line is meant. */
+static unsigned node_line(struct fy_node *n, unsigned fallback)
+{
+    if (!n || !fy_node_is_scalar(n))
+        return fallback;
+    struct fy_token *t = fy_node_get_scalar_token(n);
+    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
+    return m && m->line >= 0 ? (unsigned)m->line + 1 : fallback;
+}
+
+/* The line of the first text inside n, for nodes no key introduces (the
+ * whole document). */
+static unsigned node_first_line(struct fy_node *n, unsigned fallback)
+{
+    void *it = NULL;
+    if (n && fy_node_is_sequence(n))
+        return node_first_line(fy_node_sequence_iterate(n, &it), fallback);
+    if (n && fy_node_is_mapping(n)) {
+        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
+        return p ? node_first_line(fy_node_pair_key(p), fallback) : fallback;
+    }
+    return node_line(n, fallback);
+}
+
+/* How a value looks, for "expected X, got Y": a scalar quoted (shortened
+ * past SHOWN_MAX), anything else by its kind. */
+static const char *node_describe(struct fy_node *n, char *buf, size_t size)
+{
+    if (node_is_null(n))
+        return "an empty value";
+    if (fy_node_is_mapping(n))
+        return "a mapping";
+    if (fy_node_is_sequence(n))
+        return "a list";
+    size_t len = 0;
+    const char *s = fy_node_get_scalar(n, &len);
+    if (len + 2 >= size)
+        snprintf(buf, size, "\"%.*s...\"", (int)(size - 6), s);
+    else
+        snprintf(buf, size, "\"%.*s\"", (int)len, s ? s : "");
+    return buf;
+}
+
+/* Follows an alias (*name) to the node its anchor (&name) marks. */
+static int node_deref(struct load *ld, struct fy_node **n, const char *key, unsigned line)
+{
+    if (!*n || !fy_node_is_alias(*n))
+        return 0;
+    struct fy_node *target = fy_node_resolve_alias(*n);
+    if (!target) {
+        size_t len = 0;
+        const char *name = fy_node_get_scalar(*n, &len);
+        return fail(ld, node_line(*n, line), key, "alias *%.*s names no anchor (&%.*s) before it",
+                    (int)len, name ? name : "", (int)len, name ? name : "");
+    }
+    *n = target;
+    return 0;
+}
+
+/* The first pair of map whose key is name, or NULL. */
+static struct fy_node_pair *map_find(struct fy_node *map, const char *name)
+{
+    size_t name_len = strlen(name);
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        struct fy_node *k = fy_node_pair_key(p);
+        if (k && fy_node_is_alias(k))
+            k = fy_node_resolve_alias(k);
+        if (!k || !fy_node_is_scalar(k))
+            continue;
+        size_t len = 0;
+        const char *s = fy_node_get_scalar(k, &len);
+        if (len == name_len && (len == 0 || memcmp(s, name, len) == 0))
+            return p;
+    }
+    return NULL;
+}
+
+/* The key of pair p of map as text. Refuses keys that are not plain text
+ * and keys that map has already had; what says which ("key", "source name"). */
+static int map_key(struct load *ld, struct fy_node *map, struct fy_node_pair *p, const char *key,
+                   unsigned line, const char *what, const char **name, unsigned *name_line)
+{
+    char shown[SHOWN_MAX];
+    struct fy_node *k = fy_node_pair_key(p);
+    if (node_deref(ld, &k, key, line))
+        return -1;
+    *name_line = node_line(k, line);
+    if (!k || !fy_node_is_scalar(k))
+        return fail(ld, *name_line, key, "a %s must be plain text, not %s", what,
+                    node_describe(k, shown, sizeof shown));
+    *name = fy_node_get_scalar0(k);
+    if (!*name)
+        return fail(ld, *name_line, key, "cannot read a %s", what);
+    if (strlen(*name) != fy_node_get_scalar_length(k))
+        return fail(ld, *name_line, key, "a %s contains a NUL byte", what);
+    struct fy_node_pair *first = map_find(map, *name);
+    if (first && first != p)
+        return fail(ld, *name_line, key, "duplicate %s \"%s\" (first on line %u)", what, *name,
+                    node_line(fy_node_pair_key(first), line));
+    return 0;
+}
+
+/* The text of a scalar value. Refuses empty values, lists, mappings, tags
+ * other than YAML's own, and NUL bytes; expected says what was wanted. */
+static int scalar_text(struct load *ld, struct fy_node *n, const char *key, unsigned line,
+                       const char *expected, const char **text, size_t *len)
+{
+    char shown[SHOWN_MAX];
+    line = node_line(n, line);
+    if (node_is_null(n) || !fy_node_is_scalar(n))
+        return fail(ld, line, key, "expected %s, got %s", expected, node_describe(n, shown, sizeof shown));
+    size_t tag_len = 0;
+    const char *tag = fy_node_get_tag(n, &tag_len);
+    if (tag && tag_len &&
+        (tag_len < strlen(YAML_TAG_PREFIX) || memcmp(tag, YAML_TAG_PREFIX, strlen(YAML_TAG_PREFIX)) != 0))
+        return fail(ld, line, key, "the tag %.*s is not supported: values are read literally, without expansion",
+                    (int)tag_len, tag);
+    *len = 0;
+    *text = fy_node_get_scalar(n, len);
+    if (!*text)
+        *text = "";
+    if (memchr(*text, '\0', *len))
+        return fail(ld, line, key, "the value contains a NUL byte");
+    return 0;
+}
+
+/* A non-empty string value, checked by check (may be NULL), in new memory. */
+static int string_value(struct load *ld, struct fy_node *n, const char *key, unsigned line,
+                        const char *(*check)(const char *), char **out)
+{
+    const char *s;
+    size_t len;
+    if (scalar_text(ld, n, key, line, "a string", &s, &len))
+        return -1;
+    if (len == 0)
+        return fail(ld, node_line(n, line), key, "expected a non-empty string, got \"\"");
+    char *v = xmalloc(len + 1);
+    memcpy(v, s, len);
+    v[len] = '\0';
+    const char *why = check ? check(v) : NULL;
+    if (why) {
+        free(v);
+        return fail(ld, node_line(n, line), key, "%s", why);
+    }
+    *out = v;
+    return 0;
+}
+
+static void strings_free(struct config_strings *list)
+{
+    for (size_t i = 0; i < list->count; i++)
+        free(list->items[i]);
+    free(list->items);
+    list->items = NULL;
+    list->count = 0;
+}
+
+/* ---- readers, one per kind of value ---- */
+
+static int read_string(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                       unsigned line, void *base)
+{
+    char **slot = (char **)((char *)base + f->offset);
+    char *v;
+    if (string_value(ld, value, key, line, f->check, &v))
+        return -1;
+    free(*slot);
+    *slot = v;
+    return 0;
+}
+
+/* YAML 1.2's spellings only: "yes", "on" and friends are refused rather
+ * than guessed at. */
+static int read_bool(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                     unsigned line, void *base)
+{
+    static const char *const words_true[] = {"true", "True", "TRUE"};
+    static const char *const words_false[] = {"false", "False", "FALSE"};
+    bool *slot = (bool *)((char *)base + f->offset);
+    char shown[SHOWN_MAX];
+    const char *s;
+    size_t len;
+    if (scalar_text(ld, value, key, line, "true or false", &s, &len))
+        return -1;
+    for (size_t i = 0; i < 3; i++) {
+        if (len == strlen(words_true[i]) && !memcmp(s, words_true[i], len)) {
+            *slot = true;
+            return 0;
+        }
+        if (len == strlen(words_false[i]) && !memcmp(s, words_false[i], len)) {
+            *slot = false;
+            return 0;
+        }
+    }
+    return fail(ld, node_line(value, line), key, "expected true or false, got %s",
+                node_describe(value, shown, sizeof shown));
+}
+
+/* Decimal digits only, within [f->min, f->max]. */
+static int read_uint(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                     unsigned line, void *base)
+{
+    unsigned *slot = (unsigned *)((char *)base + f->offset);
+    char shown[SHOWN_MAX];
+    const char *s;
+    size_t len;
+    if (scalar_text(ld, value, key, line, "a whole number", &s, &len))
+        return -1;
+    unsigned long v = 0;
+    bool is_number = len > 0 && len <= 9;
+    for (size_t i = 0; is_number && i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            is_number = false;
+        else
+            v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    if (!is_number || v < f->min || v > f->max)
+        return fail(ld, node_line(value, line), key, "expected a whole number from %u to %u, got %s",
+                    f->min, f->max, node_describe(value, shown, sizeof shown));
+    *slot = (unsigned)v;
+    return 0;
+}
+
+/* One of f->choices, stored as a string. */
+static int read_choice(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                       unsigned line, void *base)
+{
+    char **slot = (char **)((char *)base + f->offset);
+    char expected[256], shown[SHOWN_MAX];
+    size_t n = 0, used = 0;
+    while (f->choices[n])
+        n++;
+    for (size_t i = 0; i < n && used < sizeof expected; i++)
+        used += (size_t)snprintf(expected + used, sizeof expected - used, "%s\"%s\"",
+                                 i == 0 ? (n > 2 ? "one of " : "") : (i + 1 == n ? " or " : ", "),
+                                 f->choices[i]);
+    const char *s;
+    size_t len;
+    if (scalar_text(ld, value, key, line, expected, &s, &len))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (len == strlen(f->choices[i]) && !memcmp(s, f->choices[i], len)) {
+            free(*slot);
+            *slot = xstrdup(f->choices[i]);
+            return 0;
+        }
+    }
+    return fail(ld, node_line(value, line), key, "expected %s, got %s", expected,
+                node_describe(value, shown, sizeof shown));
+}
+
+/* A list of non-empty strings, at least f->min of them; "[a, b]" or one "- item" a line. */
+static int read_strings(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                        unsigned line, void *base)
+{
+    struct config_strings *slot = (struct config_strings *)((char *)base + f->offset);
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !fy_node_is_sequence(value))
+        return fail(ld, node_line(value, line), key, "expected a list of strings, got %s",
+                    node_describe(value, shown, sizeof shown));
+    size_t count = (size_t)fy_node_sequence_item_count(value);
+    if (count < f->min)
+        return fail(ld, line, key, "expected a list of at least %u string%s, got an empty list", f->min,
+                    f->min == 1 ? "" : "s");
+    strings_free(slot);
+    slot->items = xcalloc(count, sizeof *slot->items);
+    void *it = NULL;
+    struct fy_node *item;
+    while (slot->count < count && (item = fy_node_sequence_iterate(value, &it))) {
+        char item_key[KEY_MAX];
+        snprintf(item_key, sizeof item_key, "%s[%zu]", key, slot->count);
+        if (node_deref(ld, &item, item_key, line) ||
+            string_value(ld, item, item_key, line, f->check, &slot->items[slot->count]))
+            return -1;
+        slot->count++;
+    }
+    return 0;
+}
+
+static bool is_secret_key(const char *name)
+{
+    return !strcmp(name, "password") || !strcmp(name, "passphrase");
+}
+
+/*
+ * Reads mapping map against tables, a NULL-terminated list of tables (for
+ * a source: the common keys, then its type's). key and line name the
+ * mapping itself, for "missing required key" messages.
+ */
+static int read_fields(struct load *ld, struct fy_node *map, const struct field *const *tables, void *base,
+                       const char *key, unsigned line)
+{
+    for (const struct field *const *t = tables; *t; t++)
+        for (const struct field *f = *t; f->name; f++)
+            if (f->dflt)
+                *(unsigned *)((char *)base + f->offset) = f->dflt;
+
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while ((p = fy_node_mapping_iterate(map, &it))) {
+        const char *name;
+        unsigned name_line;
+        if (map_key(ld, map, p, key, line, "key", &name, &name_line))
+            return -1;
+        if (is_secret_key(name))
+            return fail(ld, name_line, key,
+                        "\"%s\" is not allowed: the config file holds no secrets; put the %s in a file "
+                        "only coffer can read and give that file's path as password_file",
+                        name, name);
+        if (!strcmp(name, "<<"))
+            return fail(ld, name_line, key, "merge keys (<<) are not supported; write the keys out");
+        const struct field *f = NULL;
+        for (const struct field *const *t = tables; *t && !f; t++)
+            for (const struct field *g = *t; g->name && !f; g++)
+                if (!strcmp(g->name, name))
+                    f = g;
+        if (!f) {
+            char known[512];
+            known_fields(tables, known, sizeof known);
+            return fail(ld, name_line, key, "unknown key \"%s\" (known: %s)", name, known);
+        }
+        char sub[KEY_MAX];
+        key_join(sub, key, name);
+        struct fy_node *value = fy_node_pair_value(p);
+        if (node_deref(ld, &value, sub, name_line) || f->read(ld, f, value, sub, name_line, base))
+            return -1;
+    }
+
+    for (const struct field *const *t = tables; *t; t++)
+        for (const struct field *f = *t; f->name; f++)
+            if (f->is_required && !map_find(map, f->name))
+                return fail(ld, line, key, "missing required key \"%s\"", f->name);
+    return 0;
+}
+
+/* ---- sources ---- */
+
+/* Letters, digits, '_', '.', '-'; not starting with '.' or '-', so that a
+ * name is never "..", a hidden file or an option when used on a command line. */
+static bool is_source_name(const char *s)
+{
+    if (!*s || *s == '.' || *s == '-')
+        return false;
+    for (; *s; s++) {
+        char c = *s;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '.' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* One source: its type first (which decides the keys it may have), then
+ * every key against the common table and its type's. */
+static int read_source(struct load *ld, struct config_source *src, struct fy_node *value, const char *key,
+                       unsigned line)
+{
+    char shown[SHOWN_MAX], types[256];
+    if (node_is_null(value) || !fy_node_is_mapping(value))
+        return fail(ld, node_line(value, line), key, "expected a mapping with the source's type and settings, got %s",
+                    node_describe(value, shown, sizeof shown));
+    known_types(types, sizeof types);
+    struct fy_node_pair *type_pair = map_find(value, "type");
+    if (!type_pair)
+        return fail(ld, line, key, "missing required key \"type\" (one of: %s)", types);
+
+    char type_key[KEY_MAX];
+    key_join(type_key, key, "type");
+    unsigned type_line = node_line(fy_node_pair_key(type_pair), line);
+    struct fy_node *type_node = fy_node_pair_value(type_pair);
+    char *type = NULL;
+    if (node_deref(ld, &type_node, type_key, type_line) ||
+        string_value(ld, type_node, type_key, type_line, NULL, &type))
+        return -1;
+    const struct source_type *st = source_types;
+    while (st->name && strcmp(st->name, type))
+        st++;
+    if (!st->name) {
+        fail(ld, node_line(type_node, type_line), key, "unknown source type \"%s\" (known: %s)", type, types);
+        free(type);
+        return -1;
+    }
+    free(type);
+
+    const struct field *const tables[] = {source_common_fields, st->fields, NULL};
+    return read_fields(ld, value, tables, src, key, line);
+}
+
+static int read_sources(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                        unsigned line, void *base)
+{
+    struct config *cfg = base;
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !fy_node_is_mapping(value))
+        return fail(ld, node_line(value, line), key, "expected a mapping of source names to their settings, got %s",
+                    node_describe(value, shown, sizeof shown));
+    size_t count = (size_t)fy_node_mapping_item_count(value);
+    cfg->sources = xcalloc(count, sizeof *cfg->sources);
+    void *it = NULL;
+    struct fy_node_pair *p;
+    while (cfg->source_count < count && (p = fy_node_mapping_iterate(value, &it))) {
+        const char *name;
+        unsigned name_line;
+        if (map_key(ld, value, p, key, line, "source name", &name, &name_line))
+            return -1;
+        if (!is_source_name(name))
+            return fail(ld, name_line, key,
+                        "source name \"%s\" is not allowed: use letters, digits, '_', '.' and '-', "
+                        "not starting with '.' or '-'",
+                        name);
+        struct config_source *src = &cfg->sources[cfg->source_count++];
+        src->name = xstrdup(name);
+        src->line = name_line;
+        char sub[KEY_MAX];
+        key_join(sub, key, name);
+        struct fy_node *settings = fy_node_pair_value(p);
+        if (node_deref(ld, &settings, sub, name_line) || read_source(ld, src, settings, sub, name_line))
+            return -1;
+    }
+    return 0;
+}
+
+/* libpq takes a password inside the URL (user:secret@host) or as a
+ * password= parameter (in the URL's query or a key=value string); either
+ * would put a secret in the config file. */
+static const char *check_url_has_no_password(const char *url)
+{
+    const char *authority = strstr(url, "://");
+    if (authority) {
+        authority += 3;
+        size_t len = strcspn(authority, "/?#");
+        const char *at = NULL;
+        for (size_t i = 0; i < len; i++)
+            if (authority[i] == '@')
+                at = authority + i;
+        if (at && memchr(authority, ':', (size_t)(at - authority)))
+            return "the URL contains a password (user:password@); the config file holds no secrets: "
+                   "put the password in a file only coffer can read and give its path as password_file";
+    }
+    for (const char *p = url; (p = strstr(p, "password")) != NULL; p += strlen("password")) {
+        const char *q = p + strlen("password");
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=' && (p == url || strchr("?& \t", p[-1])))
+            return "the URL contains a password (password=); the config file holds no secrets: "
+                   "put the password in a file only coffer can read and give its path as password_file";
+    }
+    return NULL;
+}
+
+/* ---- the file ---- */
+
+static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+}
+
+static int read_file(const char *path, struct buf *out, struct error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot read config file %s", path);
+    for (;;) {
+        buf_reserve(out, 64 << 10);
+        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            close(fd);
+            return error_errno(err, saved, "cannot read config file %s", path);
+        }
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        if (out->len > CONFIG_SIZE_MAX) {
+            close(fd);
+            return error_set(err, "config file %s is larger than %u KiB; is it the right file?", path,
+                             CONFIG_SIZE_MAX >> 10);
+        }
+    }
+    close(fd);
+    return 0;
+}
+
+/* Sets the parser's first error as "<file>:<line>: invalid YAML: ..." and
+ * returns -1, or returns 0 when the parser found nothing wrong. */
+static int yaml_error(struct load *ld, struct fy_parser *parser, struct fy_diag *diag)
+{
+    void *it = NULL;
+    struct fy_diag_error *e;
+    while ((e = fy_diag_errors_iterate(diag, &it)))
+        if (e->type >= FYET_ERROR)
+            return fail(ld, e->line > 0 ? (unsigned)e->line : 1, NULL, "invalid YAML: %s",
+                        e->msg ? e->msg : "syntax error");
+    if (fy_parser_get_stream_error(parser) || fy_diag_got_error(diag))
+        return fail(ld, 1, NULL, "invalid YAML");
+    return 0;
+}
+
+static int read_root(struct load *ld, struct fy_node *root, struct config *cfg)
+{
+    char shown[SHOWN_MAX];
+    if (!root)
+        return fail(ld, 1, NULL, "the file has no settings (it is empty or only comments)");
+    if (!fy_node_is_mapping(root))
+        return fail(ld, node_first_line(root, 1), NULL,
+                    "expected a mapping of settings (repository: ..., sources: ...) at the top level, got %s",
+                    node_describe(root, shown, sizeof shown));
+    const struct field *const tables[] = {config_fields, NULL};
+    return read_fields(ld, root, tables, cfg, "", 1);
+}
+
+/* Parses text as one YAML document and reads it into cfg. */
+static int parse_text(struct load *ld, const struct buf *text, struct config *cfg)
+{
+    struct fy_diag_cfg diag_cfg;
+    fy_diag_cfg_default(&diag_cfg);
+    diag_cfg.fp = NULL;
+    diag_cfg.output_fn = diag_discard;
+    diag_cfg.colorize = false;
+    struct fy_diag *diag = fy_diag_create(&diag_cfg);
+    if (!diag)
+        return error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
+    fy_diag_set_collect_errors(diag, true);
+    struct fy_parse_cfg parse_cfg = {
+        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS,   /* duplicates are reported by map_key */
+        .diag = diag,
+    };
+    struct fy_parser *parser = fy_parser_create(&parse_cfg);
+    if (!parser) {
+        fy_diag_destroy(diag);
+        return error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
+    }
+
+    int rc = -1;
+    if (fy_parser_set_string(parser, text->len ? (const char *)text->data : "", text->len) != 0) {
+        error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
+        goto out;
+    }
+    struct fy_document *doc = fy_parse_load_document(parser);
+    if (!doc) {
+        rc = yaml_error(ld, parser, diag);
+        if (rc == 0)
+            rc = read_root(ld, NULL, cfg);
+        goto out;
+    }
+    /* Documents after the first would be ignored; an empty trailing "---" is harmless. */
+    struct fy_document *next;
+    while ((next = fy_parse_load_document(parser))) {
+        struct fy_node *root = fy_document_root(next);
+        unsigned line = node_first_line(root, 1);
+        fy_parse_document_destroy(parser, next);
+        if (root) {
+            fail(ld, line, NULL, "the file holds more than one YAML document (---); coffer reads one");
+            fy_parse_document_destroy(parser, doc);
+            goto out;
+        }
+    }
+    if (yaml_error(ld, parser, diag) == 0)
+        rc = read_root(ld, fy_document_root(doc), cfg);
+    fy_parse_document_destroy(parser, doc);
+out:
+    fy_parser_destroy(parser);
+    fy_diag_destroy(diag);
+    return rc;
+}
+
+int config_load(const char *path, struct config *out, struct error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct buf text = BUF_INIT;
+    if (read_file(path, &text, err)) {
+        buf_free(&text);
+        return -1;
+    }
+    struct load ld = {path, err};
+    out->path = xstrdup(path);
+    int rc = parse_text(&ld, &text, out);
+    buf_free(&text);
+    if (rc)
+        config_free(out);
+    return rc;
+}
+
+int config_locate(const char *explicit_path, char **path_out, struct error *err)
+{
+    *path_out = NULL;
+    const char *given = explicit_path;
+    const char *from = "--config";
+    if (!given) {
+        const char *env = getenv("COFFER_CONFIG");
+        if (env && *env) {
+            given = env;
+            from = "$COFFER_CONFIG";
+        }
+    }
+    struct stat st;
+    if (given) {
+        if (stat(given, &st) != 0)
+            return error_errno(err, errno, "cannot use config file %s (from %s)", given, from);
+        *path_out = xstrdup(given);
+        return 0;
+    }
+    static const char *const defaults[] = {CONFIG_LOCAL_PATH, CONFIG_SYSTEM_PATH};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        if (stat(defaults[i], &st) == 0) {
+            *path_out = xstrdup(defaults[i]);
+            return 0;
+        }
+        /* A file we cannot even look at may exist: say so rather than run without it. */
+        if (errno != ENOENT && errno != ENOTDIR)
+            return error_errno(err, errno, "cannot look for config file %s", defaults[i]);
+    }
+    return 0;
+}
+
+const struct config_source *config_find_source(const struct config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t i = 0; i < cfg->source_count; i++)
+        if (!strcmp(cfg->sources[i].name, name))
+            return &cfg->sources[i];
+    return NULL;
+}
+
+void config_free(struct config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < cfg->source_count; i++) {
+        struct config_source *s = &cfg->sources[i];
+        free(s->name);
+        free(s->type);
+        strings_free(&s->tags);
+        free(s->url);
+        strings_free(&s->exports);
+        free(s->password_file);
+        free(s->format);
+        strings_free(&s->paths);
+        strings_free(&s->exclude);
+    }
+    free(cfg->sources);
+    free(cfg->path);
+    free(cfg->repository);
+    free(cfg->password_file);
+    memset(cfg, 0, sizeof *cfg);
+}
