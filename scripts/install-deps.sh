@@ -8,6 +8,7 @@ packages=(
   libsodium-dev libzstd-dev libssl-dev   # crypto, compression, SHA-256
   libjansson-dev                         # JSON (snapshots, keys, --json)
   libpq-dev                              # PostgreSQL client library
+  libfyaml-dev                           # YAML (coffer.yaml)
   libcmocka-dev                          # unit tests
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data

@@ -12,7 +12,7 @@
 
 struct command {
     const char *name;
-    int (*run)(int argc, char **argv);
+    int (*run)(struct cli_globals *g, int argc, char **argv);
     const char *summary;
 };
 
@@ -67,9 +67,14 @@ int cli_main(int argc, char **argv)
         puts("coffer " COFFER_VERSION);
         return EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (!strcmp(argv[1], commands[i].name)) {
+            struct cli_globals g = {0};
+            int code = commands[i].run(&g, argc - 1, argv + 1);
+            cli_globals_free(&g);
+            return code;
+        }
+    }
     fprintf(stderr, "coffer: unknown command \"%s\"\n        (see `coffer --help`)\n", argv[1]);
     return EXIT_USAGE;
 }

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 
 #include "repo/repo.h"
+
+struct config;
 #include "util/error.h"
 
 enum exit_code {
@@ -21,8 +23,10 @@ enum exit_code {
 
 /* Options every command accepts. */
 struct cli_globals {
-    const char *repo;          /* --repo, else COFFER_REPOSITORY */
-    const char *password_file; /* --password-file, else COFFER_PASSWORD_FILE */
+    const char *repo;          /* --repo, else COFFER_REPOSITORY, else the config file */
+    const char *password_file; /* --password-file, else COFFER_PASSWORD_FILE, else the config file */
+    const char *config_path;   /* --config, else COFFER_CONFIG, ./coffer.yaml, /etc/coffer/coffer.yaml */
+    struct config *config;     /* loaded by cli_resolve_globals, or NULL without a file */
     bool is_quiet;
     bool is_json;
 };
@@ -34,8 +38,11 @@ int cli_main(int argc, char **argv);
 /* Handles a global option inside a command's getopt loop; returns true if
  * opt was one. */
 bool cli_global_option(struct cli_globals *g, int opt, const char *arg);
-/* Fills unset globals from the environment; fails (usage) with no repository. */
+/* Loads the config file (if any) and fills unset globals from the
+ * environment, then the file; fails (usage) with no repository. */
 int cli_resolve_globals(struct cli_globals *g, struct error *err);
+/* Frees what cli_resolve_globals loaded. */
+void cli_globals_free(struct cli_globals *g);
 
 /* The passphrase from --password-file, COFFER_PASSWORD_FILE,
  * COFFER_PASSWORD or a terminal prompt (asked twice when is_new). */
@@ -60,11 +67,14 @@ int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((fo
     {"password-file", required_argument, NULL, 'p'},            \
     {"quiet", no_argument, NULL, 'q'},                          \
     {"json", no_argument, NULL, 'j'},                           \
+    {"config", required_argument, NULL, 'C'},                   \
     {"help", no_argument, NULL, 'h'}
 #define CLI_GLOBAL_HELP                                                              \
     "  --repo DIR             repository (default: $COFFER_REPOSITORY)\n"             \
     "  --password-file FILE   read the passphrase from FILE (default: $COFFER_PASSWORD_FILE,\n" \
     "                         then $COFFER_PASSWORD, then a prompt on the terminal)\n" \
+    "  --config FILE          configuration file (default: $COFFER_CONFIG, ./coffer.yaml,\n" \
+    "                         /etc/coffer/coffer.yaml; see docs/config.md)\n"     \
     "  --quiet                no progress output\n"                                   \
     "  --json                 machine-readable output: JSON on stdout; backup, restore\n" \
     "                         and check also print progress as JSON lines on stderr\n" \
@@ -79,13 +89,13 @@ int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, s
 int cli_load_snapshots(struct repo *repo, struct snapshot_list *list, struct error *err);
 
 /* Commands. */
-int cmd_init(int argc, char **argv);
-int cmd_backup(int argc, char **argv);
-int cmd_snapshots(int argc, char **argv);
-int cmd_ls(int argc, char **argv);
-int cmd_restore(int argc, char **argv);
-int cmd_dump(int argc, char **argv);
-int cmd_check(int argc, char **argv);
-int cmd_key(int argc, char **argv);
+int cmd_init(struct cli_globals *g, int argc, char **argv);
+int cmd_backup(struct cli_globals *g, int argc, char **argv);
+int cmd_snapshots(struct cli_globals *g, int argc, char **argv);
+int cmd_ls(struct cli_globals *g, int argc, char **argv);
+int cmd_restore(struct cli_globals *g, int argc, char **argv);
+int cmd_dump(struct cli_globals *g, int argc, char **argv);
+int cmd_check(struct cli_globals *g, int argc, char **argv);
+int cmd_key(struct cli_globals *g, int argc, char **argv);
 
 #endif

@@ -12,14 +12,18 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "ops/ops.h"
 #include "source/postgres.h"
 #include "util/text.h"
 
 static const char help[] =
-    "usage: coffer backup [OPTIONS] PATH...\n"
+    "usage: coffer backup [OPTIONS] [SOURCE...]\n"
+    "       coffer backup [OPTIONS] PATH...\n"
     "       coffer backup --stdin --name NAME [OPTIONS] < stream\n\n"
-    "Backs up files and directories (or standard input) into a new snapshot.\n"
+    "With a configuration file (see --config), backs up every configured source, or\n"
+    "the SOURCEs named, one snapshot each. Otherwise backs up files and directories\n"
+    "(or standard input, or a database) into a new snapshot.\n"
     "Files unchanged since the source's previous snapshot (same size, mtime, ctime\n"
     "and inode) are not read again.\n\n"
     "options:\n"
@@ -28,7 +32,7 @@ static const char help[] =
     "  --stdin          back up standard input as one stream\n"
     "  --tag TAG        label the snapshot (repeat, or separate with commas):\n"
     "                   hourly, daily, weekly, monthly, yearly, manual, ...\n"
-    "  --time TIME      record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z)\n"
+    "  --time TIME      record this time (RFC 3339, e.g-> 2025-01-05T02:00:00Z)\n"
     "                   instead of now, for imports and tests\n"
     "  --force          read every file, even unchanged ones\n"
     "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
@@ -121,7 +125,80 @@ static int run_backup(const struct cli_globals *g, struct repo *repo, struct bac
     return code;
 }
 
-int cmd_backup(int argc, char **argv)
+/* True when names are all configured sources (or there are none: all). */
+static bool names_are_sources(const struct config *cfg, char *const *names, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!config_find_source(cfg, names[i]))
+            return false;
+    return true;
+}
+
+/* The worse of two exit codes: failure over partial over success. */
+static int worse(int a, int b)
+{
+    if (a == EXIT_FAILURE_ || b == EXIT_FAILURE_)
+        return EXIT_FAILURE_;
+    return a > b ? a : b;
+}
+
+/* Backs up one source as the config describes it. */
+static int backup_source(struct cli_globals *g, struct repo *repo, const struct config_source *src,
+                         const struct backup_options *base)
+{
+    struct backup_options opts = *base;
+    struct postgres_source pg = {0};
+    struct string_list tags = {0};
+    opts.source = src->name;
+    for (size_t i = 0; i < base->tags.count; i++)
+        string_list_add(&tags, base->tags.items[i]);
+    for (size_t i = 0; i < src->tags.count; i++)
+        if (!string_list_has(&tags, src->tags.items[i]))
+            string_list_add(&tags, src->tags.items[i]);
+    opts.tags = tags;
+    int code;
+    if (!strcmp(src->type, "postgres")) {
+        opts.kind = BACKUP_POSTGRES;
+        pg.url = src->url;
+        pg.password_file = src->password_file;
+        pg.has_globals = src->globals;
+        pg.exports = src->exports.items;
+        pg.export_count = src->exports.count;
+        opts.postgres = &pg;
+        code = run_backup(g, repo, &opts);
+    } else if (!strcmp(src->type, "files") && src->exclude.count == 0) {
+        opts.kind = BACKUP_FILES;
+        opts.paths = src->paths.items;
+        opts.path_count = src->paths.count;
+        code = run_backup(g, repo, &opts);
+    } else {
+        fprintf(stderr, "coffer: %s:%u: source %s: %s is not supported yet\n", g->config->path, src->line,
+                src->name, strcmp(src->type, "files") ? src->type : "exclude");
+        code = EXIT_FAILURE_;
+    }
+    string_list_free(&tags);
+    return code;
+}
+
+/* `coffer backup [NAME...]` with a config file: every source, or those named. */
+static int backup_configured(struct cli_globals *g, const struct backup_options *base, char *const *names,
+                             size_t count)
+{
+    struct repo *repo = NULL;
+    struct error err;
+    if (cli_open_repo(g, &repo, &err) < 0)
+        return cli_fail(&err);
+    int code = EXIT_OK;
+    const struct config *cfg = g->config;
+    for (size_t i = 0; i < (count ? count : cfg->source_count); i++) {
+        const struct config_source *src = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
+        code = worse(code, backup_source(g, repo, src, base));
+    }
+    repo_free(repo);
+    return code;
+}
+
+int cmd_backup(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"name", required_argument, NULL, 'n'},
@@ -137,7 +214,6 @@ int cmd_backup(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     struct backup_options opts = {0};
     struct postgres_source pg = {0};
     struct string_list exports = {0};
@@ -147,7 +223,7 @@ int cmd_backup(int argc, char **argv)
     int opt, code = EXIT_OK;
     opterr = 0;
     while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(help, stdout); goto out;
@@ -156,7 +232,7 @@ int cmd_backup(int argc, char **argv)
         case 't': add_tags(&opts.tags, optarg); break;
         case 'T':
             if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0)
-                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
+                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g-> 2025-01-05T02:00:00Z)", optarg);
             break;
         case 'f': opts.is_force = true; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;
@@ -171,6 +247,20 @@ int cmd_backup(int argc, char **argv)
         goto out;
     opts.paths = argv + optind;
     opts.path_count = (size_t)(argc - optind);
+    if (!is_stdin && !is_postgres) {
+        /* Names of configured sources, or nothing at all, mean the config. */
+        if (cli_resolve_globals(g, &err) < 0) {
+            code = cli_fail(&err);
+            goto out;
+        }
+        if (g->config && g->config->source_count && names_are_sources(g->config, opts.paths, opts.path_count)) {
+            if (opts.source)
+                code = cli_usage_error("backup", "--name does not go with configured sources (their names are used)");
+            else
+                code = backup_configured(g, &opts, opts.paths, opts.path_count);
+            goto out;
+        }
+    }
     if ((code = settle_kind(&opts, is_stdin, is_postgres)) != EXIT_OK)
         goto out;
     for (size_t i = 0; i < opts.path_count; i++) {
@@ -185,10 +275,10 @@ int cmd_backup(int argc, char **argv)
     pg.exports = exports.items;
     pg.export_count = exports.count;
     opts.postgres = &pg;
-    if (cli_open_repo(&g, &repo, &err) < 0)
+    if (cli_open_repo(g, &repo, &err) < 0)
         code = cli_fail(&err);
     else
-        code = run_backup(&g, repo, &opts);
+        code = run_backup(g, repo, &opts);
 out:
     repo_free(repo);
     string_list_free(&opts.tags);

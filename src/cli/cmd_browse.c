@@ -54,7 +54,7 @@ static json_t *snapshot_json(const struct snapshot *s)
 
 static void print_table(const struct snapshot_list *list, const char *source)
 {
-    printf("%-8s  %-20s  %-12s  %-6s  %-10s  %10s  %10s  %s\n", "ID", "TIME", "SOURCE", "TYPE", "TAGS", "SIZE",
+    printf("%-8s  %-20s  %-12s  %-8s  %-10s  %10s  %10s  %s\n", "ID", "TIME", "SOURCE", "TYPE", "TAGS", "SIZE",
            "ADDED", "HOST");
     size_t shown = 0;
     for (size_t i = 0; i < list->count; i++) {
@@ -70,27 +70,26 @@ static void print_table(const struct snapshot_list *list, const char *source)
             size_t used = strlen(tags);
             snprintf(tags + used, sizeof tags - used, "%s%s", t ? "," : "", s->tags.items[t]);
         }
-        printf("%.8s  %-20s  %-12s  %-6s  %-10s  %10s  %10s  %s%s\n", hex, when, s->source, s->type,
+        printf("%.8s  %-20s  %-12s  %-8s  %-10s  %10s  %10s  %s%s\n", hex, when, s->source, s->type,
                tags[0] ? tags : "-", size, added, s->host, s->warnings.count ? "  (incomplete)" : "");
         shown++;
     }
     printf("%zu snapshot%s\n", shown, shown == 1 ? "" : "s");
 }
 
-int cmd_snapshots(int argc, char **argv)
+int cmd_snapshots(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"source", required_argument, NULL, 's'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     const char *source = NULL;
     struct error err;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(snapshots_help, stdout); return EXIT_OK;
@@ -102,11 +101,11 @@ int cmd_snapshots(int argc, char **argv)
         return cli_usage_error("snapshots", "unexpected argument \"%s\"", argv[optind]);
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
-    if (cli_open_repo(&g, &repo, &err) < 0 || cli_load_snapshots(repo, &list, &err) < 0) {
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_load_snapshots(repo, &list, &err) < 0) {
         repo_free(repo);
         return cli_fail(&err);
     }
-    if (g.is_json) {
+    if (g->is_json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < list.count; i++)
             if (!source || strcmp(list.items[i].source, source) == 0)
@@ -178,7 +177,7 @@ int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, s
     return snapshot_find(list, spec, source, out, err);
 }
 
-int cmd_ls(int argc, char **argv)
+int cmd_ls(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"source", required_argument, NULL, 's'},
@@ -186,14 +185,13 @@ int cmd_ls(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     struct ls_out out = {0};
     const char *source = NULL;
     struct error err;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(ls_help, stdout); return EXIT_OK;
@@ -212,10 +210,10 @@ int cmd_ls(int argc, char **argv)
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     const struct snapshot *snap;
-    out.is_json = g.is_json;
+    out.is_json = g->is_json;
     out.arr = json_array();
     int code = EXIT_OK;
-    if (cli_open_repo(&g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_ls(repo, snap, print_entry, &out, &err) < 0) {
         code = cli_fail(&err);
     } else if (out.is_json) {

@@ -27,7 +27,7 @@ static void print_problem(void *ctx, const char *line)
     fflush(stdout);
 }
 
-int cmd_check(int argc, char **argv)
+int cmd_check(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"read-data", optional_argument, NULL, 'd'},
@@ -35,7 +35,6 @@ int cmd_check(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     struct check_options opts = {0};
     struct progress progress;
     struct error err;
@@ -43,7 +42,7 @@ int cmd_check(int argc, char **argv)
     opterr = 0;
     opts.read_percent = 100;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(help, stdout); return EXIT_OK;
@@ -53,7 +52,7 @@ int cmd_check(int argc, char **argv)
                 char *end;
                 long pct = strtol(optarg, &end, 10);
                 if (end == optarg || (*end && strcmp(end, "%") != 0) || pct < 1 || pct > 100)
-                    return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g. --read-data=10%%)", optarg);
+                    return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g-> --read-data=10%%)", optarg);
                 opts.read_percent = (unsigned)pct;
             }
             break;
@@ -64,25 +63,25 @@ int cmd_check(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("check", "unexpected argument \"%s\"", argv[optind]);
-    progress_init(&progress, "check", g.is_quiet, g.is_json);
+    progress_init(&progress, "check", g->is_quiet, g->is_json);
     opts.progress = &progress;
     opts.report = print_problem;
 
     struct repo *repo = NULL;
     struct check_result result;
     int code = EXIT_OK;
-    if (cli_open_repo(&g, &repo, &err) < 0) {
+    if (cli_open_repo(g, &repo, &err) < 0) {
         code = cli_fail(&err);
     } else {
         int rc = ops_check(repo, &opts, &result, &err);
         progress_done(&progress);
-        if (g.is_json) {
+        if (g->is_json) {
             printf("{\"type\":\"summary\",\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu,\"blobs_read\":%llu,"
                    "\"unindexed_packs\":%llu,\"errors\":%llu}\n",
                    (unsigned long long)result.snapshots, (unsigned long long)result.packs,
                    (unsigned long long)result.packs_read, (unsigned long long)result.blobs,
                    (unsigned long long)result.unindexed_packs, (unsigned long long)result.errors);
-        } else if (!g.is_quiet && rc == 0) {
+        } else if (!g->is_quiet && rc == 0) {
             printf("checked %llu snapshots and %llu packs", (unsigned long long)result.snapshots,
                    (unsigned long long)result.packs);
             if (opts.is_read_data)

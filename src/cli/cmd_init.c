@@ -31,7 +31,7 @@ static int parse_chunks(const char *arg, struct chunker_params *p)
     return 0;
 }
 
-int cmd_init(int argc, char **argv)
+int cmd_init(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"kdf", required_argument, NULL, 'k'},
@@ -41,14 +41,13 @@ int cmd_init(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     struct repo_init_options init = {"moderate", {0}};
     struct error err;
     repo_config_defaults(&init.config);
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(help, stdout); return EXIT_OK;
@@ -68,16 +67,16 @@ int cmd_init(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error("init", "unexpected argument \"%s\"", argv[optind]);
     char *pass = NULL;
-    if (cli_resolve_globals(&g, &err) < 0 || cli_passphrase(&g, true, &pass, &err) < 0)
+    if (cli_resolve_globals(g, &err) < 0 || cli_passphrase(g, true, &pass, &err) < 0)
         return cli_fail(&err);
-    int rc = repo_init(g.repo, pass, &init, &err);
+    int rc = repo_init(g->repo, pass, &init, &err);
     cli_passphrase_free(pass);
     if (rc < 0)
         return cli_fail(&err);
-    if (g.is_json)
-        printf("{\"repository\":\"%s\",\"created\":true}\n", g.repo);
-    else if (!g.is_quiet)
+    if (g->is_json)
+        printf("{\"repository\":\"%s\",\"created\":true}\n", g->repo);
+    else if (!g->is_quiet)
         printf("created coffer repository at %s\n"
-               "keep the passphrase safe: without it the data cannot be read\n", g.repo);
+               "keep the passphrase safe: without it the data cannot be read\n", g->repo);
     return EXIT_OK;
 }

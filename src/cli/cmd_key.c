@@ -119,7 +119,7 @@ static int key_remove_cmd(const struct cli_globals *g, struct repo *repo, const 
     return rc;
 }
 
-int cmd_key(int argc, char **argv)
+int cmd_key(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"kdf", required_argument, NULL, 'k'},
@@ -127,13 +127,12 @@ int cmd_key(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     const char *kdf = NULL, *new_file = NULL;
     struct error err;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(help, stdout); return EXIT_OK;
@@ -156,16 +155,16 @@ int cmd_key(int argc, char **argv)
     if (optind < argc)
         return cli_usage_error("key", "unexpected argument \"%s\"", argv[optind]);
     struct repo *repo = NULL;
-    int rc = cli_open_repo(&g, &repo, &err);
+    int rc = cli_open_repo(g, &repo, &err);
     if (rc == 0) {
         if (!strcmp(action, "list"))
-            rc = key_list_cmd(&g, repo, &err);
+            rc = key_list_cmd(g, repo, &err);
         else if (!strcmp(action, "add"))
-            rc = key_add_cmd(&g, repo, kdf, new_file, false, &err);
+            rc = key_add_cmd(g, repo, kdf, new_file, false, &err);
         else if (!strcmp(action, "passwd"))
-            rc = key_add_cmd(&g, repo, kdf, new_file, true, &err);
+            rc = key_add_cmd(g, repo, kdf, new_file, true, &err);
         else
-            rc = key_remove_cmd(&g, repo, id, &err);
+            rc = key_remove_cmd(g, repo, id, &err);
     }
     repo_free(repo);
     return rc < 0 ? cli_fail(&err) : EXIT_OK;

@@ -40,7 +40,7 @@ static bool is_database_url(const char *target)
     return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
 }
 
-int cmd_restore(int argc, char **argv)
+int cmd_restore(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"to", required_argument, NULL, 'o'},
@@ -55,7 +55,6 @@ int cmd_restore(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     struct restore_options opts = {0};
     struct db_restore_options db = {0};
     struct progress progress;
@@ -64,7 +63,7 @@ int cmd_restore(int argc, char **argv)
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(restore_help, stdout); return EXIT_OK;
@@ -88,7 +87,7 @@ int cmd_restore(int argc, char **argv)
         return cli_usage_error("restore", "unexpected argument \"%s\"", argv[optind]);
     if (!opts.target)
         return cli_usage_error("restore", "where to? give --to DIR");
-    progress_init(&progress, "restore", g.is_quiet, g.is_json);
+    progress_init(&progress, "restore", g->is_quiet, g->is_json);
     opts.progress = &progress;
 
     struct repo *repo = NULL;
@@ -97,13 +96,13 @@ int cmd_restore(int argc, char **argv)
     const struct snapshot *snap;
     int code = EXIT_OK;
     db.target_url = opts.target;
-    if (cli_open_repo(&g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0) {
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0) {
         code = cli_fail(&err);
     } else if (is_database_url(opts.target)) {
         double started = progress_now();
         if (ops_restore_postgres(repo, snap, &db, &err) < 0)
             code = cli_fail(&err);
-        else if (!g.is_quiet)
+        else if (!g->is_quiet)
             printf("restored snapshot of %s into the database in %.1f s\n", snap->source, progress_now() - started);
     } else {
         int rc = ops_restore(repo, snap, &opts, &failures, &err);
@@ -115,10 +114,10 @@ int cmd_restore(int argc, char **argv)
         size_format(progress.bytes, size);
         if (rc < 0) {
             code = cli_fail(&err);
-        } else if (g.is_json) {
+        } else if (g->is_json) {
             printf("{\"type\":\"summary\",\"snapshot\":\"%s\",\"target\":\"%s\",\"files\":%llu,\"bytes\":%llu}\n", hex,
                    opts.target, (unsigned long long)progress.files, (unsigned long long)progress.bytes);
-        } else if (!g.is_quiet) {
+        } else if (!g->is_quiet) {
             printf("restored snapshot %.8s (%s, %llu files) to %s in %.1f s\n", hex, size,
                    (unsigned long long)progress.files, opts.target, progress_now() - progress.started);
         }
@@ -132,13 +131,13 @@ int cmd_restore(int argc, char **argv)
 static const char dump_help[] =
     "usage: coffer dump SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output\n\n"
     "Writes a stream snapshot, or one file of a tree snapshot (PATH, as backed up,\n"
-    "e.g. /srv/uploads/a.png), to standard output. Every byte is verified before it\n"
+    "e.g-> /srv/uploads/a.png), to standard output. Every byte is verified before it\n"
     "is written; damaged data stops the dump with an error.\n\n"
     "options:\n"
     "  --source NAME          the source (also the second argument, if it has no /)\n"
     "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
 
-int cmd_dump(int argc, char **argv)
+int cmd_dump(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"source", required_argument, NULL, 's'},
@@ -146,14 +145,13 @@ int cmd_dump(int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct cli_globals g = {0};
     const char *source = NULL, *path = NULL;
     unsigned workers = 0;
     struct error err;
     int opt;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(&g, opt, optarg))
+        if (cli_global_option(g, opt, optarg))
             continue;
         switch (opt) {
         case 'h': fputs(dump_help, stdout); return EXIT_OK;
@@ -179,7 +177,7 @@ int cmd_dump(int argc, char **argv)
     struct snapshot_list list = {0};
     const struct snapshot *snap;
     int code = EXIT_OK;
-    if (cli_open_repo(&g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_dump(repo, snap, path, STDOUT_FILENO, workers, &err) < 0)
         code = cli_fail(&err);
     snapshot_list_free(&list);

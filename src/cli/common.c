@@ -12,6 +12,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "crypto/crypto.h"
 #include "util/buf.h"
 
@@ -22,19 +23,50 @@ bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
     case 'p': g->password_file = arg; return true;
     case 'q': g->is_quiet = true; return true;
     case 'j': g->is_json = true; return true;
+    case 'C': g->config_path = arg; return true;
     }
     return false;
 }
 
 int cli_resolve_globals(struct cli_globals *g, struct error *err)
 {
+    if (!g->config) {
+        char *path = NULL;
+        if (config_locate(g->config_path, &path, err) < 0)
+            return -1;
+        if (path) {
+            g->config = xcalloc(1, sizeof *g->config);
+            int rc = config_load(path, g->config, err);
+            free(path);
+            if (rc < 0) {
+                free(g->config);
+                g->config = NULL;
+                return -1;
+            }
+        }
+    }
+    /* Flags first, then the environment, then the file. */
     if (!g->repo)
         g->repo = getenv("COFFER_REPOSITORY");
+    if (!g->repo && g->config)
+        g->repo = g->config->repository;
     if (!g->password_file)
         g->password_file = getenv("COFFER_PASSWORD_FILE");
+    if (!g->password_file && !(getenv("COFFER_PASSWORD") && *getenv("COFFER_PASSWORD")) && g->config)
+        g->password_file = g->config->password_file;
     if (!g->repo || !*g->repo)
-        return error_setk(err, ERR_USAGE, "no repository given: use --repo DIR or set COFFER_REPOSITORY");
+        return error_setk(err, ERR_USAGE, "no repository given: use --repo DIR, set COFFER_REPOSITORY, "
+                          "or name it in coffer.yaml (repository:)");
     return 0;
+}
+
+void cli_globals_free(struct cli_globals *g)
+{
+    if (g->config) {
+        config_free(g->config);
+        free(g->config);
+        g->config = NULL;
+    }
 }
 
 static int read_passphrase_file(const char *path, char **out, struct error *err)

@@ -420,7 +420,7 @@ static int read_choice(struct load *ld, const struct field *f, struct fy_node *v
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
-    char expected[256], shown[SHOWN_MAX];
+    char expected[256] = "", shown[SHOWN_MAX];
     size_t n = 0, used = 0;
     while (f->choices[n])
         n++;
@@ -555,6 +555,10 @@ static int read_source(struct load *ld, struct config_source *src, struct fy_nod
                     node_describe(value, shown, sizeof shown));
     known_types(types, sizeof types);
     struct fy_node_pair *type_pair = map_find(value, "type");
+    struct fy_node_pair *merge_pair = map_find(value, "<<");
+    if (!type_pair && merge_pair)   /* the type may hide in the merged mapping: say why it is not seen */
+        return fail(ld, node_line(fy_node_pair_key(merge_pair), line), key,
+                    "merge keys (<<) are not supported; write the keys out");
     if (!type_pair)
         return fail(ld, line, key, "missing required key \"type\" (one of: %s)", types);
 
@@ -694,7 +698,7 @@ static int yaml_error(struct load *ld, struct fy_parser *parser, struct fy_diag 
 static int read_root(struct load *ld, struct fy_node *root, struct config *cfg)
 {
     char shown[SHOWN_MAX];
-    if (!root)
+    if (node_is_null(root))
         return fail(ld, 1, NULL, "the file has no settings (it is empty or only comments)");
     if (!fy_node_is_mapping(root))
         return fail(ld, node_first_line(root, 1), NULL,
@@ -743,8 +747,9 @@ static int parse_text(struct load *ld, const struct buf *text, struct config *cf
     while ((next = fy_parse_load_document(parser))) {
         struct fy_node *root = fy_document_root(next);
         unsigned line = node_first_line(root, 1);
+        bool is_empty = node_is_null(root);
         fy_parse_document_destroy(parser, next);
-        if (root) {
+        if (!is_empty) {
             fail(ld, line, NULL, "the file holds more than one YAML document (---); coffer reads one");
             fy_parse_document_destroy(parser, doc);
             goto out;
