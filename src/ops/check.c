@@ -343,8 +343,11 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         report(&c, "snapshot %s", list.unreadable.items[i]);
     result->snapshots = list.count;
     struct walk_state ws = {&c, false, true};
-    for (size_t i = 0; i < list.count; i++)
+    for (size_t i = 0; i < list.count; i++) {
+        if (list.items[i].has_dictionary)
+            check_blob_id(&ws, list.items[i].dictionary, BLOB_DICT, err);
         walk_tree(&ws, list.items[i].root);
+    }
     if (result->errors > 0 || index_blob_count(c.bad) > 0) {
         /* Second pass: which snapshots need what is bad. The first pass
          * may have found bad blobs after walking trees that need them. */
@@ -352,7 +355,9 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         c.visited = index_new();
         for (size_t i = 0; i < list.count; i++) {
             struct walk_state trace = {&c, false, false};
-            if (walk_tree(&trace, list.items[i].root)) {
+            if (list.items[i].has_dictionary)
+                check_blob_id(&trace, list.items[i].dictionary, BLOB_DICT, err);
+            if (walk_tree(&trace, list.items[i].root) || trace.needs_bad) {
                 char hex[65], when[32];
                 snapshot_id_hex(&list.items[i], hex);
                 time_format_rfc3339(list.items[i].time, when);

@@ -130,9 +130,11 @@ static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const 
     } else {
         struct error feed_err;
         int fed = is_parallel ? 0 : ops_dump(repo, snap, POSTGRES_DUMP_NAME, child.fd, opts->workers, &feed_err);
-        /* pg_restore's own verdict first: if it stopped reading, its message says why. */
+        /* pg_restore's own verdict first: if it stopped reading, its message
+         * says why; if it succeeded, it stopped because it had what it
+         * needed (one table), and the closed pipe is no error. */
         rc = spawn_finish(&child, err);
-        if (rc == 0 && fed < 0) {
+        if (rc == 0 && fed < 0 && feed_err.kind != ERR_CLOSED) {
             *err = feed_err;
             rc = -1;
         }

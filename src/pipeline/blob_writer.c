@@ -20,6 +20,7 @@
 #define PACKS_PER_INDEX 64
 
 struct job {
+    const struct blob_dict *dict;
     uint8_t type;
     uint8_t id[CRYPTO_ID_SIZE];
     struct buf data;
@@ -63,6 +64,7 @@ struct blob_writer {
     bool has_failed;
     struct error failure;
     struct blob_writer_stats stats;
+    const struct blob_dict *dict; /* for data blobs added from now on */
 };
 
 static void fail_locked(struct blob_writer *w, const struct error *err)
@@ -129,7 +131,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mutex);
 
         if (!is_failed)
-            blob_seal(w->repo, codec, job->id, job->data.data, job->data.len, &sealed);
+            blob_seal(w->repo, codec, job->dict, job->id, job->data.data, job->data.len, &sealed);
 
         pthread_mutex_lock(&w->mutex);
         if (!w->has_failed) {
@@ -273,6 +275,7 @@ int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *d
     pthread_mutex_unlock(&w->mutex);
 
     job->type = (uint8_t)type;
+    job->dict = type == BLOB_DATA ? w->dict : NULL;
     memcpy(job->id, id_out, CRYPTO_ID_SIZE);
     buf_reset(&job->data);
     buf_append(&job->data, data, len);
@@ -283,6 +286,11 @@ int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *d
     pthread_cond_signal(&w->job_ready);
     pthread_mutex_unlock(&w->mutex);
     return 0;
+}
+
+void blob_writer_use_dictionary(struct blob_writer *w, const struct blob_dict *dict)
+{
+    w->dict = dict; /* read only by the caller's thread, in blob_writer_add */
 }
 
 static void stop_threads(struct blob_writer *w)

@@ -43,6 +43,10 @@ struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers);
 int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *data, size_t len,
                     uint8_t id_out[CRYPTO_ID_SIZE], struct error *err);
 
+/* Data blobs added from now on are compressed with dict (NULL: none). The
+ * dictionary must outlive blob_writer_finish. */
+void blob_writer_use_dictionary(struct blob_writer *w, const struct blob_dict *dict);
+
 /* Waits for all blobs, writes the last pack and the index files. After
  * success every added blob is in the store and indexed. */
 int blob_writer_finish(struct blob_writer *w, struct error *err);

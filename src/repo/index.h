@@ -25,6 +25,7 @@ enum blob_type {
     BLOB_DATA = 0, /* file or stream content */
     BLOB_TREE = 1, /* a directory listing (tree.h) */
     BLOB_LIST = 2, /* a list of blob ids of a long content (content.h) */
+    BLOB_DICT = 3, /* a zstd dictionary (dict.h) */
 };
 
 /* The pack number of an entry reserved by a backup whose blob is not yet

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "repo/dict.h"
 #include "repo/keys.h"
 #include "util/text.h"
 
@@ -20,7 +21,7 @@
 #define CONFIG_NAME "config"
 
 /* A blob's plaintext starts with one byte that says how it is stored. */
-enum blob_encoding { BLOB_RAW = 0, BLOB_ZSTD = 1 };
+enum blob_encoding { BLOB_RAW = 0, BLOB_ZSTD = 1, BLOB_ZSTD_DICT = 2 };
 
 void repo_config_defaults(struct repo_config *config)
 {
@@ -30,6 +31,9 @@ void repo_config_defaults(struct repo_config *config)
      * clustered change (restic: ~40%) and compress within 7% of 1 MiB. */
     config->stream_chunks = (struct chunker_params){32 << 10, 128 << 10, 512 << 10};
     config->file_chunks = (struct chunker_params){256 << 10, 1 << 20, 4 << 20};
+    /* Measured in docs/postgres.md: with a trained dictionary, 8 KiB chunks
+     * compress like 1 MiB ones and a day of scattered changes dirties few. */
+    config->database_chunks = (struct chunker_params){2 << 10, 8 << 10, 32 << 10};
     config->zstd_level = 2;
     config->pack_size = 16 << 20;
 }
@@ -100,9 +104,10 @@ static void config_encode(const struct repo_config *c, struct buf *out)
 {
     char id_hex[2 * REPO_ID_SIZE + 1];
     hex_encode(c->id, REPO_ID_SIZE, id_hex);
-    json_t *doc = json_pack("{s:i, s:s, s:{s:o, s:o}, s:{s:s, s:i}, s:I, s:s, s:s}", "version",
+    json_t *doc = json_pack("{s:i, s:s, s:{s:o, s:o, s:o}, s:{s:s, s:i}, s:I, s:s, s:s}", "version",
                             (int)c->version, "id", id_hex, "chunks", "stream",
                             chunks_to_json(&c->stream_chunks), "files", chunks_to_json(&c->file_chunks),
+                            "database", chunks_to_json(&c->database_chunks),
                             "compression", "algorithm", "zstd", "level", c->zstd_level, "pack_size",
                             (json_int_t)c->pack_size, "id_hash", "hmac-sha256", "cipher",
                             "xchacha20-poly1305");
@@ -115,15 +120,15 @@ static void config_encode(const struct repo_config *c, struct buf *out)
 static int config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err)
 {
     json_error_t jerr;
-    json_t *doc = json_loadb((const char *)data, len, 0, &jerr), *stream = NULL, *files = NULL;
+    json_t *doc = json_loadb((const char *)data, len, 0, &jerr), *stream = NULL, *files = NULL, *database = NULL;
     int version = 0, level = 0;
     json_int_t pack_size = 0;
     int rc = -1;
     if (!doc)
         return error_set(err, "repository config is not valid JSON (%s)", jerr.text);
-    if (json_unpack(doc, "{s:i, s:{s:o, s:o}, s:{s:i}, s:I}", "version", &version, "chunks", "stream",
-                    &stream, "files", &files, "compression", "level", &level, "pack_size",
-                    &pack_size) < 0) {
+    if (json_unpack(doc, "{s:i, s:{s:o, s:o, s?o}, s:{s:i}, s:I}", "version", &version, "chunks", "stream",
+                    &stream, "files", &files, "database", &database, "compression", "level", &level,
+                    "pack_size", &pack_size) < 0) {
         error_set(err, "repository config is missing fields");
     } else if (version != REPO_FORMAT_VERSION) {
         error_set(err, "repository format version %d is not supported by this coffer (it reads version %d)",
@@ -131,7 +136,8 @@ static int config_decode(const uint8_t *data, size_t len, struct repo_config *c,
     } else if (pack_size < (1 << 20) || pack_size > (1 << 30)) {
         error_set(err, "repository config has a bad pack size");
     } else if (chunks_from_json(stream, &c->stream_chunks, err) == 0 &&
-               chunks_from_json(files, &c->file_chunks, err) == 0) {
+               chunks_from_json(files, &c->file_chunks, err) == 0 &&
+               (!database || chunks_from_json(database, &c->database_chunks, err) == 0)) {
         c->version = (uint32_t)version;
         c->zstd_level = level;
         c->pack_size = (uint32_t)pack_size;
@@ -146,6 +152,7 @@ static void repo_setup_keys(struct repo *repo)
     repo->hasher = id_hasher_new(repo->key.mac);
     chunker_init(&repo->stream_chunker, &repo->config.stream_chunks, repo->key.chunk);
     chunker_init(&repo->file_chunker, &repo->config.file_chunks, repo->key.chunk);
+    chunker_init(&repo->database_chunker, &repo->config.database_chunks, repo->key.chunk);
 }
 
 int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
@@ -239,6 +246,7 @@ int repo_open(const char *location, const char *passphrase, struct repo **out, s
         goto fail;
     repo_setup_keys(repo);
     repo->index = index_new();
+    repo->dicts = dict_cache_new();
     *out = repo;
     return 0;
 fail:
@@ -253,9 +261,11 @@ void repo_free(struct repo *repo)
     store_free(repo->store);
     id_hasher_free(repo->hasher);
     index_free(repo->index);
+    dict_cache_free(repo->dicts);
     crypto_wipe(&repo->key, sizeof repo->key);
     crypto_wipe(&repo->stream_chunker, sizeof repo->stream_chunker);
     crypto_wipe(&repo->file_chunker, sizeof repo->file_chunker);
+    crypto_wipe(&repo->database_chunker, sizeof repo->database_chunker);
     free(repo);
 }
 
@@ -353,18 +363,23 @@ void blob_codec_free(struct blob_codec *codec)
     free(codec);
 }
 
-void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-               const uint8_t *data, size_t len, struct buf *out)
+void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct blob_dict *dict,
+               const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *data, size_t len, struct buf *out)
 {
     struct buf *plain = &codec->scratch;
     size_t bound = ZSTD_compressBound(len);
+    size_t header = dict ? 1 + CRYPTO_ID_SIZE : 1;
     buf_reset(plain);
-    buf_reserve(plain, 1 + bound);
-    size_t zlen = ZSTD_compressCCtx(codec->cctx, plain->data + 1, bound, data, len, codec->level);
+    buf_reserve(plain, header + bound);
+    size_t zlen = dict ? ZSTD_compress_usingCDict(codec->cctx, plain->data + header, bound, data, len,
+                                                  blob_dict_cdict(dict))
+                       : ZSTD_compressCCtx(codec->cctx, plain->data + header, bound, data, len, codec->level);
     /* Keep the compressed form only where it saves at least 1/32. */
-    if (!ZSTD_isError(zlen) && zlen < len - len / 32) {
-        plain->data[0] = BLOB_ZSTD;
-        plain->len = 1 + zlen;
+    if (!ZSTD_isError(zlen) && header - 1 + zlen < len - len / 32) {
+        plain->data[0] = dict ? BLOB_ZSTD_DICT : BLOB_ZSTD;
+        if (dict)
+            memcpy(plain->data + 1, blob_dict_id(dict), CRYPTO_ID_SIZE);
+        plain->len = header + zlen;
     } else {
         plain->data[0] = BLOB_RAW;
         if (len)
@@ -379,7 +394,7 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t 
     out->len = plain->len + CRYPTO_SEAL_OVERHEAD;
 }
 
-int blob_open(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
               const uint8_t *sealed, size_t len, struct buf *out, struct error *err)
 {
     char short_id[17];
@@ -398,13 +413,27 @@ int blob_open(const struct repo *repo, struct blob_codec *codec, const uint8_t i
     size_t start = out->len;
     if (plain->data[0] == BLOB_RAW) {
         buf_append(out, plain->data + 1, plain->len - 1);
-    } else if (plain->data[0] == BLOB_ZSTD) {
-        unsigned long long size = ZSTD_getFrameContentSize(plain->data + 1, plain->len - 1);
+    } else if (plain->data[0] == BLOB_ZSTD || plain->data[0] == BLOB_ZSTD_DICT) {
+        const struct blob_dict *dict = NULL;
+        size_t header = 1;
+        if (plain->data[0] == BLOB_ZSTD_DICT) {
+            header += CRYPTO_ID_SIZE;
+            if (plain->len < header)
+                return error_setk(err, ERR_AUTH, "blob %s is truncated", short_id);
+            uint8_t dict_id[CRYPTO_ID_SIZE];
+            memcpy(dict_id, plain->data + 1, CRYPTO_ID_SIZE);
+            dict = repo_dictionary(repo, dict_id, err);
+            if (!dict)
+                return error_wrap(err, "blob %s needs a dictionary", short_id);
+        }
+        unsigned long long size = ZSTD_getFrameContentSize(plain->data + header, plain->len - header);
         if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > (256u << 20))
             return error_setk(err, ERR_AUTH, "blob %s has a malformed compressed frame", short_id);
         buf_reserve(out, size);
-        size_t n = ZSTD_decompressDCtx(codec->dctx, out->data + out->len, size, plain->data + 1,
-                                       plain->len - 1);
+        size_t n = dict ? ZSTD_decompress_usingDDict(codec->dctx, out->data + out->len, size, plain->data + header,
+                                                     plain->len - header, blob_dict_ddict(dict))
+                        : ZSTD_decompressDCtx(codec->dctx, out->data + out->len, size, plain->data + header,
+                                              plain->len - header);
         if (ZSTD_isError(n) || n != size)
             return error_setk(err, ERR_AUTH, "blob %s does not decompress", short_id);
         out->len += n;

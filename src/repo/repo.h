@@ -24,6 +24,9 @@
 #include "repo/index.h"
 #include "store/store.h"
 
+struct blob_dict;
+struct dict_cache;
+
 #define REPO_FORMAT_VERSION 1
 #define REPO_ID_SIZE 16
 
@@ -43,6 +46,7 @@ struct repo_config {
     uint8_t id[REPO_ID_SIZE];
     struct chunker_params stream_chunks; /* database dumps and other streams */
     struct chunker_params file_chunks;   /* files of a tree */
+    struct chunker_params database_chunks; /* database dumps: small, with a dictionary */
     int zstd_level;
     uint32_t pack_size; /* a pack is closed once it reaches this many bytes */
 };
@@ -54,7 +58,9 @@ struct repo {
     struct id_hasher *hasher;
     struct chunker stream_chunker;
     struct chunker file_chunker;
+    struct chunker database_chunker;
     struct index *index;
+    struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
 };
 
@@ -100,13 +106,15 @@ struct blob_codec;
 struct blob_codec *blob_codec_new(int zstd_level);
 void blob_codec_free(struct blob_codec *codec);
 
-/* Compresses (when it pays) and seals a blob; replaces out's contents. */
-void blob_seal(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-               const uint8_t *data, size_t len, struct buf *out);
+/* Compresses (when it pays; with dict when not NULL) and seals a blob;
+ * replaces out's contents. */
+void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct blob_dict *dict,
+               const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *data, size_t len, struct buf *out);
 
-/* Opens a sealed blob, decompresses it and checks that its content hashes
- * to id; appends the content to out. ERR_AUTH on any mismatch. */
-int blob_open(const struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+/* Opens a sealed blob, decompresses it (loading its dictionary if it names
+ * one) and checks that its content hashes to id; appends the content to
+ * out. ERR_AUTH on any mismatch. */
+int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
               const uint8_t *sealed, size_t len, struct buf *out, struct error *err);
 
 /* Reads one blob through the index (thread-safe); appends it to out. */

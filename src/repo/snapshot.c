@@ -78,6 +78,11 @@ void snapshot_encode(const struct snapshot *snap, struct buf *out)
         hex_encode(snap->parent, CRYPTO_ID_SIZE, parent_hex);
         json_object_set_new(doc, "parent", json_string(parent_hex));
     }
+    if (snap->has_dictionary) {
+        char dict_hex[65];
+        hex_encode(snap->dictionary, CRYPTO_ID_SIZE, dict_hex);
+        json_object_set_new(doc, "dictionary", json_string(dict_hex));
+    }
     char *text = json_dumps(doc, JSON_COMPACT);
     buf_append(out, text, strlen(text));
     free(text);
@@ -90,13 +95,14 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     json_t *doc = json_loadb((const char *)data, len, 0, &jerr);
     if (!doc)
         return error_set(err, "snapshot is not valid JSON (%s)", jerr.text);
-    const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL;
+    const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL, *dict_hex = NULL;
     json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL, *meta = NULL;
     int rc = -1;
     memset(snap, 0, sizeof *snap);
-    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o}", "time", &time_text, "host",
-                    &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags, "paths",
-                    &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex, "meta", &meta) < 0) {
+    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o, s?s}", "time", &time_text,
+                    "host", &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags, "paths",
+                    &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex, "meta", &meta,
+                    "dictionary", &dict_hex) < 0) {
         error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
         goto out;
     }
@@ -106,6 +112,8 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     }
     if (parent_hex && hex_decode(parent_hex, snap->parent, CRYPTO_ID_SIZE) == 0)
         snap->has_parent = true;
+    if (dict_hex && hex_decode(dict_hex, snap->dictionary, CRYPTO_ID_SIZE) == 0)
+        snap->has_dictionary = true;
     snap->host = xstrdup(host);
     snap->source = xstrdup(source);
     snap->type = xstrdup(type);

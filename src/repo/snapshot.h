@@ -49,6 +49,8 @@ struct snapshot {
     struct snapshot_stats stats;
     struct string_list warnings;
     char *meta_json; /* the source's own metadata, a JSON object text, or NULL */
+    bool has_dictionary; /* blobs of this snapshot may need this dictionary blob */
+    uint8_t dictionary[CRYPTO_ID_SIZE];
 };
 
 void snapshot_encode(const struct snapshot *snap, struct buf *out);

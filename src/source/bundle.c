@@ -15,6 +15,12 @@ void bundle_init(struct bundle *b, struct backup_ctx *ctx)
     content_writer_init(&b->content, ctx->blobs, &ctx->repo->stream_chunker);
 }
 
+void bundle_use(struct bundle *b, const struct chunker *chunker, const struct blob_dict *dict)
+{
+    b->content.chunker = chunker;
+    blob_writer_use_dictionary(b->ctx->blobs, dict);
+}
+
 void bundle_free(struct bundle *b)
 {
     for (size_t i = 0; i < b->count; i++) {

@@ -30,6 +30,10 @@ struct bundle {
 void bundle_init(struct bundle *b, struct backup_ctx *ctx);
 void bundle_free(struct bundle *b);
 
+/* Pieces from now on are cut by chunker and their data blobs compressed
+ * with dict (NULL: none); the default is the stream chunker, no dictionary. */
+void bundle_use(struct bundle *b, const struct chunker *chunker, const struct blob_dict *dict);
+
 /* Reads fd to its end into the piece at path. */
 int bundle_add_fd(struct bundle *b, const char *path, int fd, struct error *err);
 

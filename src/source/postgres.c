@@ -9,6 +9,7 @@
  */
 #include "source/postgres.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "repo/dict.h"
 #include "source/bundle.h"
 #include "source/pgconn.h"
 #include "util/spawn.h"
@@ -30,6 +32,7 @@ struct pg_backup {
     char snapshot_name[128]; /* exported transaction snapshot, or "" */
     struct bundle bundle;
     json_t *meta;
+    const struct blob_dict *dict; /* trained on (or reused for) this database */
 };
 
 static int query_error(PGconn *conn, const char *what, struct error *err)
@@ -95,8 +98,73 @@ static void collect_meta(struct pg_backup *pb)
     json_object_set_new(pb->meta, "largest_tables", tables);
 }
 
-/* Runs a dump program and stores its stdout as one piece. */
-static int run_dump(struct pg_backup *pb, const char *const *argv, const char *piece, struct error *err)
+/* Reads up to len bytes (less only at end of input) from fd. */
+static int read_prefix(int fd, struct buf *out, size_t len, struct error *err)
+{
+    buf_reserve(out, len);
+    while (out->len < len) {
+        ssize_t n = read(fd, out->data + out->len, len - out->len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return error_errno(err, errno, "read failed");
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+    }
+    return 0;
+}
+
+/* Trains a dictionary on the dump's first bytes, cut as they will be
+ * stored, and stores it; NULL when there is too little to learn from. */
+static const struct blob_dict *train_dictionary(struct pg_backup *pb, const struct buf *prefix, struct error *err)
+{
+    const struct chunker *chunker = &pb->ctx->repo->database_chunker;
+    size_t count = 0, cap = 64, pos = 0;
+    size_t *sizes = xmalloc(cap * sizeof *sizes);
+    while (pos < prefix->len) {
+        size_t n = chunker_cut(chunker, prefix->data + pos, prefix->len - pos, true);
+        if (count == cap)
+            sizes = xrealloc(sizes, (cap *= 2) * sizeof *sizes);
+        sizes[count++] = n;
+        pos += n;
+    }
+    struct buf content = BUF_INIT;
+    const struct blob_dict *dict = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    if (blob_dict_train(prefix->data, sizes, count, &content) == 0 &&
+        blob_writer_add(pb->ctx->blobs, BLOB_DICT, content.data, content.len, id, err) == 0) {
+        struct blob_dict *made = blob_dict_new(id, content.data, content.len, pb->ctx->repo->config.zstd_level);
+        if (made)
+            dict = repo_dictionary_adopt(pb->ctx->repo, made);
+    }
+    free(sizes);
+    buf_free(&content);
+    return dict;
+}
+
+/* The previous snapshot's dictionary, or a new one trained on prefix. */
+static const struct blob_dict *pick_dictionary(struct pg_backup *pb, const struct buf *prefix, struct error *err)
+{
+    const struct snapshot *previous = pb->ctx->previous;
+    const struct blob_dict *dict = NULL;
+    if (previous && previous->has_dictionary) {
+        struct error ignored; /* unreadable: train a new one */
+        dict = repo_dictionary(pb->ctx->repo, previous->dictionary, &ignored);
+    }
+    if (!dict)
+        dict = train_dictionary(pb, prefix, err);
+    if (dict) {
+        pb->ctx->snapshot->has_dictionary = true;
+        memcpy(pb->ctx->snapshot->dictionary, blob_dict_id(dict), CRYPTO_ID_SIZE);
+    }
+    return dict;
+}
+
+/* Runs a dump program and stores its stdout as one piece. With
+ * is_database, the piece is cut small and compressed with a dictionary. */
+static int run_dump(struct pg_backup *pb, const char *const *argv, const char *piece, bool is_database,
+                    struct error *err)
 {
     struct child child;
     if (spawn_start(argv, pg_target_child_env(&pb->target), SPAWN_READ_STDOUT, &child, err) < 0) {
@@ -105,7 +173,18 @@ static int run_dump(struct pg_backup *pb, const char *const *argv, const char *p
         return -1;
     }
     struct error read_err;
-    int rc = bundle_read_fd(&pb->bundle, child.fd, &read_err);
+    struct buf prefix = BUF_INIT;
+    int rc = 0;
+    if (is_database) {
+        rc = read_prefix(child.fd, &prefix, DICT_TRAIN_BYTES, &read_err);
+        pb->dict = rc == 0 ? pick_dictionary(pb, &prefix, &read_err) : NULL;
+        bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
+        if (rc == 0)
+            rc = bundle_write(&pb->bundle, prefix.data, prefix.len, &read_err);
+    }
+    buf_free(&prefix);
+    if (rc == 0)
+        rc = bundle_read_fd(&pb->bundle, child.fd, &read_err);
     /* The program's own verdict comes first: its message says more than ours. */
     if (spawn_finish(&child, err) < 0)
         return -1;
@@ -113,7 +192,9 @@ static int run_dump(struct pg_backup *pb, const char *const *argv, const char *p
         *err = read_err;
         return error_wrap(err, "cannot read %s's output", argv[0]);
     }
-    return bundle_end(&pb->bundle, piece, err);
+    rc = bundle_end(&pb->bundle, piece, err);
+    bundle_use(&pb->bundle, &pb->ctx->repo->stream_chunker, NULL);
+    return rc;
 }
 
 static int dump_database(struct pg_backup *pb, struct error *err)
@@ -124,7 +205,7 @@ static int dump_database(struct pg_backup *pb, struct error *err)
     snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", pb->snapshot_name);
     const char *argv[] = {"pg_dump", "--format=custom", "--compress=0", dbname_arg,
                           pb->snapshot_name[0] ? snapshot_arg : NULL, NULL};
-    int rc = run_dump(pb, argv, POSTGRES_DUMP_NAME, err);
+    int rc = run_dump(pb, argv, POSTGRES_DUMP_NAME, true, err);
     free(dbname_arg);
     return rc;
 }
@@ -134,7 +215,7 @@ static int dump_globals(struct pg_backup *pb, struct error *err)
     char *dbname_arg = xmalloc(strlen(pb->target.conninfo) + 16);
     sprintf(dbname_arg, "--dbname=%s", pb->target.conninfo);
     const char *argv[] = {"pg_dumpall", "--globals-only", dbname_arg, NULL};
-    int rc = run_dump(pb, argv, POSTGRES_GLOBALS_NAME, err);
+    int rc = run_dump(pb, argv, POSTGRES_GLOBALS_NAME, false, err);
     free(dbname_arg);
     return rc;
 }
@@ -230,6 +311,9 @@ static int export_tables(struct pg_backup *pb, struct error *err)
 {
     json_t *tables = json_array();
     int rc = 0;
+    /* Exports change row by row like the dump: cut them as small, and the
+     * dump's dictionary knows their values. */
+    bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
     for (size_t i = 0; i < pb->src->export_count && rc == 0; i++)
         rc = export_table(pb, pb->src->exports[i], tables, err);
     if (rc < 0) {
@@ -244,6 +328,7 @@ static int export_tables(struct pg_backup *pb, struct error *err)
                                  json_object_get(pb->meta, "database_size"), "tables", tables, "encrypted", 1);
     char *text = json_dumps(manifest, JSON_INDENT(2));
     json_decref(manifest);
+    bundle_use(&pb->bundle, &pb->ctx->repo->stream_chunker, NULL);
     rc = bundle_add_bytes(&pb->bundle, "exports/manifest.json", text, strlen(text), err);
     free(text);
     return rc;
@@ -265,11 +350,10 @@ static char *pg_dump_version(void)
 }
 
 int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                    char **meta_json, struct error *err)
+                    struct error *err)
 {
     struct pg_backup pb = {.ctx = ctx, .src = src};
     int rc = -1;
-    *meta_json = NULL;
     if (pg_target_open(src->url, src->password_file, &pb.target, err) < 0)
         return -1;
     bundle_init(&pb.bundle, ctx);
@@ -289,7 +373,7 @@ int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, u
     PQclear(PQexec(pb.conn, "COMMIT"));
     if (bundle_finish(&pb.bundle, root_out, err) < 0)
         goto out;
-    *meta_json = json_dumps(pb.meta, JSON_COMPACT);
+    ctx->snapshot->meta_json = json_dumps(pb.meta, JSON_COMPACT);
     rc = 0;
 out:
     if (rc < 0)

@@ -29,11 +29,11 @@ struct postgres_source {
     size_t export_count;
 };
 
-/* Backs up a database; meta_json gets the snapshot metadata (server
- * version, database size, largest tables, dump format, pg_dump version)
- * as a JSON object text the caller frees. A failed pg_dump fails the
- * backup with pg_dump's own message. */
+/* Backs up a database. Sets the snapshot's metadata (server version,
+ * database size, largest tables, dump format, pg_dump version) and its
+ * dictionary. A failed pg_dump fails the backup with pg_dump's own
+ * message. */
 int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                    char **meta_json, struct error *err);
+                    struct error *err);
 
 #endif

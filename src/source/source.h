@@ -18,6 +18,8 @@
 #include "util/progress.h"
 
 struct backup_ctx {
+    struct snapshot *snapshot;       /* being made: sources may set meta_json, dictionary */
+    const struct snapshot *previous; /* the same source's latest snapshot, or NULL */
     struct repo *repo;
     struct blob_writer *blobs;
     struct blob_codec *codec; /* reads parent trees */

@@ -41,7 +41,7 @@ int error_errno(struct error *err, int errnum, const char *fmt, ...)
     va_end(ap);
     size_t used = strlen(err->msg);
     snprintf(err->msg + used, sizeof err->msg - used, ": %s", strerror(errnum));
-    err->kind = errnum == ENOENT ? ERR_NOT_FOUND : ERR_GENERIC;
+    err->kind = errnum == ENOENT ? ERR_NOT_FOUND : errnum == EPIPE ? ERR_CLOSED : ERR_GENERIC;
     return -1;
 }
 

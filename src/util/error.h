@@ -22,6 +22,7 @@ enum error_kind {
     ERR_AUTH,        /* authentication failed: wrong key or damaged data */
     ERR_LOCKED,      /* the repository is locked by someone else */
     ERR_USAGE,       /* bad arguments from the user */
+    ERR_CLOSED,      /* the reader of our output went away (EPIPE) */
 };
 
 struct error {

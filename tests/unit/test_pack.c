@@ -60,7 +60,7 @@ static int setup(void **state)
     struct buf sealed = BUF_INIT;
     pack_builder_start(&f->pb);
     for (size_t i = 0; i < BLOBS; i++) {
-        blob_seal(&f->repo, f->codec, f->id[i], f->data[i], f->len[i], &sealed);
+        blob_seal(&f->repo, f->codec, NULL, f->id[i], f->data[i], f->len[i], &sealed);
         pack_builder_add(&f->pb, f->id[i], (uint8_t)(i % 3), sealed.data, sealed.len, (uint32_t)f->len[i]);
     }
     pack_builder_finish(&f->repo, &f->pb);
