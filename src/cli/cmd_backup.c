@@ -157,7 +157,11 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
             string_list_add(&tags, src->tags.items[i]);
     opts.tags = tags;
     int code;
-    if (!strcmp(src->type, "postgres")) {
+    if (!strcmp(src->type, "postgres") && (src->jobs > 1 || (src->format && strcmp(src->format, "custom")))) {
+        fprintf(stderr, "coffer: %s:%u: source %s: parallel dumps (jobs, format: directory) are not supported yet\n",
+                g->config->path, src->line, src->name);
+        code = EXIT_FAILURE_;
+    } else if (!strcmp(src->type, "postgres")) {
         opts.kind = BACKUP_POSTGRES;
         pg.url = src->url;
         pg.password_file = src->password_file;
