@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "util/buf.h"
+#include "util/secret.h"
 
 bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
 {
@@ -67,29 +68,6 @@ void cli_globals_free(struct cli_globals *g)
         free(g->config);
         g->config = NULL;
     }
-}
-
-static int read_passphrase_file(const char *path, char **out, struct error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return error_errno(err, errno, "cannot read passphrase file %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    if (n < 0) {
-        free(line);
-        return error_set(err, "passphrase file %s is empty", path);
-    }
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (n == 0) {
-        free(line);
-        return error_set(err, "passphrase file %s is empty", path);
-    }
-    *out = line;
-    return 0;
 }
 
 static int prompt_once(FILE *tty, const char *question, char **out, struct error *err)
@@ -148,7 +126,7 @@ static int prompt(const char *question, bool is_new, char **out, struct error *e
 int cli_passphrase(const struct cli_globals *g, bool is_new, char **out, struct error *err)
 {
     if (g->password_file)
-        return read_passphrase_file(g->password_file, out, err);
+        return secret_read_file(g->password_file, "passphrase file", out, err);
     const char *env = getenv("COFFER_PASSWORD");
     if (env && *env) {
         *out = xstrdup(env);
@@ -162,7 +140,7 @@ int cli_new_passphrase(const char *file, char **out, struct error *err)
     if (!file)
         file = getenv("COFFER_NEW_PASSWORD_FILE");
     if (file)
-        return read_passphrase_file(file, out, err);
+        return secret_read_file(file, "passphrase file", out, err);
     const char *env = getenv("COFFER_NEW_PASSWORD");
     if (env && *env) {
         *out = xstrdup(env);
@@ -173,10 +151,7 @@ int cli_new_passphrase(const char *file, char **out, struct error *err)
 
 void cli_passphrase_free(char *pass)
 {
-    if (!pass)
-        return;
-    crypto_wipe(pass, strlen(pass));
-    free(pass);
+    secret_free(pass);
 }
 
 int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)

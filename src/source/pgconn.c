@@ -12,6 +12,7 @@
 
 #include "crypto/crypto.h"
 #include "util/buf.h"
+#include "util/secret.h"
 
 static void append_quoted(struct buf *out, const char *key, const char *value)
 {
@@ -25,25 +26,6 @@ static void append_quoted(struct buf *out, const char *key, const char *value)
         buf_append(out, p, 1);
     }
     buf_append(out, "'", 1);
-}
-
-static int read_first_line(const char *path, char **out, struct error *err)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return error_errno(err, errno, "cannot read the database password file %s", path);
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n = getline(&line, &cap, f);
-    fclose(f);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    if (n <= 0) {
-        free(line);
-        return error_set(err, "the database password file %s is empty", path);
-    }
-    *out = line;
-    return 0;
 }
 
 /* Writes "*:*:*:*:password" with ':' and '\' escaped, as .pgpass wants. */
@@ -129,12 +111,9 @@ int pg_target_open(const char *url, const char *password_file, struct pg_target 
     buf_append(&conninfo, "", 1);
     t->conninfo = (char *)conninfo.data;
     if (password_file) {
-        if (t->password) {
-            crypto_wipe(t->password, strlen(t->password));
-            free(t->password);
-            t->password = NULL;
-        }
-        if (read_first_line(password_file, &t->password, err) < 0) {
+        secret_free(t->password);
+        t->password = NULL;
+        if (secret_read_file(password_file, "database password file", &t->password, err) < 0) {
             pg_target_close(t);
             return -1;
         }
@@ -158,10 +137,7 @@ void pg_target_close(struct pg_target *t)
         free(file);
         rmdir(t->pgpass_dir);
     }
-    if (t->password) {
-        crypto_wipe(t->password, strlen(t->password));
-        free(t->password);
-    }
+    secret_free(t->password);
     free(t->conninfo);
     free(t->dbname);
     free(t->pgpass_dir);
