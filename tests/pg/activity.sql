@@ -1,5 +1,6 @@
 -- activity.sql — one day of application activity on a database made by
--- make-db.sh:   psql -v day=1 -f activity.sql   (day defaults to 1)
+-- make-db.sh:   psql -v day=1 [-v edits=uniform] -f activity.sql
+-- (day defaults to 1, edits to recent)
 -- Run day 1, then day 2, ... to age a database day by day. Deterministic:
 -- the same database and day give the same changes.
 --
@@ -10,11 +11,22 @@
 -- completed, 0.5% of pages re-scraped and re-embedded, prices, logins,
 -- conversations closed) and a few deletes (0.1% of conversations, cascading
 -- to their messages; 0.2% of scraped_pages, cascading to their embeddings).
+--
+-- Where the message edits fall matters to a deduplicating backup: pg_dump
+-- writes rows in physical order and an updated row moves, so each edit
+-- changes two places in the dump. edits=recent (default, like a chat app:
+-- people edit what they just wrote) takes them from the newest 5% of
+-- messages; edits=uniform spreads them over all history (every 200th
+-- message), which touches nearly every stretch of the messages table.
 
 \set ON_ERROR_STOP 1
 \if :{?day}
 \else
 \set day 1
+\endif
+\if :{?edits}
+\else
+\set edits recent
 \endif
 \ir helpers.sql
 
@@ -22,7 +34,12 @@ BEGIN;
 SELECT setseed(mod(:day * 7919, 999983) / 999983.0) \gset
 
 SELECT count(*) AS n_conv FROM conversations \gset
-SELECT count(*) AS n_msg FROM messages \gset
+SELECT count(*) AS n_msg, coalesce(max(id), 0) AS max_msg FROM messages \gset
+SELECT :'edits' IN ('recent', 'uniform') AS edits_ok, :'edits' = 'uniform' AS edits_uniform \gset
+\if :edits_ok
+\else
+DO $$ BEGIN RAISE EXCEPTION 'activity.sql: edits must be recent or uniform'; END $$;
+\endif
 SELECT count(*) AS n_pages, coalesce(max(id), 0) AS max_page FROM scraped_pages \gset
 SELECT count(*) AS n_cfg, max(id) AS max_cfg FROM customer_configs \gset
 SELECT count(*) AS n_users, max(id) AS max_user FROM users \gset
@@ -132,7 +149,9 @@ ORDER BY ord, seq;
 WITH e AS MATERIALIZED (
   SELECT m.id, pg_temp.txt(v.lang, 3 + floor(random() * 30)::int) AS added
   FROM messages m JOIN conversations c ON c.id = m.conversation_id JOIN vocab v ON v.code = c.locale
-  WHERE m.id % 200 = (:day * 53 + 7) % 200 AND m.created_at < :t
+  WHERE m.created_at < :t
+    AND CASE WHEN :'edits_uniform'::boolean THEN m.id % 200 = (:day * 53 + 7) % 200
+             ELSE m.id > :max_msg - ceil(:n_msg * 0.05) AND m.id % 10 = (:day * 53 + 7) % 10 END
   ORDER BY m.id
 )
 UPDATE messages m

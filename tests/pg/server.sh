@@ -161,7 +161,8 @@ cmd_start() {
     create_cluster
   fi
   # A stale postmaster.pid from a killed server is handled by pg_ctl itself.
-  if ! as_server "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null; then
+  # The server must not inherit our lock (fd 9), or it would hold it forever.
+  if ! as_server "$PG_BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null 9>&-; then
     tail -n 30 "$LOG" >&2 || true
     die "pg_ctl start failed (is port $PORT taken? see $LOG)"
   fi
@@ -171,8 +172,7 @@ cmd_start() {
 }
 
 wait_ready() {
-  local i
-  for i in $(seq 1 120); do
+  for _ in $(seq 1 120); do
     if "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 2; then return 0; fi
     sleep 0.5
   done
@@ -223,9 +223,16 @@ export PATH=$PG_BIN:\$PATH
 EOF
 }
 
+# start and stop hold a lock beside the directory, so that parallel callers
+# (say, several test scripts each running `start`) do not race.
+lock() {
+  exec 9>>"$DIR.lock"
+  flock -w 120 9 || die "timed out waiting for $DIR.lock"
+}
+
 case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
+  start) lock; cmd_start ;;
+  stop) lock; cmd_stop; rm -f -- "$DIR.lock" ;;
   env) cmd_env ;;
   status) if is_running; then echo "running on 127.0.0.1:$PORT"; else echo "not running"; exit 1; fi ;;
   *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
