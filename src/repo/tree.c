@@ -10,7 +10,6 @@
 #include <string.h>
 
 #define TREE_MAGIC "CTR1"
-#define NAME_MAX_BYTES 4096
 
 struct node *tree_add(struct tree *tree)
 {
