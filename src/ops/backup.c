@@ -28,15 +28,6 @@ static void host_name(char out[64])
     out[63] = '\0';
 }
 
-/* The newest earlier snapshot of the same source. */
-static const struct snapshot *find_previous(const struct snapshot_list *list, const char *source)
-{
-    for (size_t i = list->count; i-- > 0;)
-        if (strcmp(list->items[i].source, source) == 0)
-            return &list->items[i];
-    return NULL;
-}
-
 /* The newest earlier files snapshot of the same source on this host. */
 static const struct snapshot *find_parent(const struct snapshot_list *list, const char *source, const char *host)
 {
@@ -89,7 +80,7 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
 
     blobs = blob_writer_new(repo, opts->workers ? opts->workers : ops_default_workers());
     codec = blob_codec_new(repo->config.zstd_level);
-    struct backup_ctx ctx = {result, find_previous(&list, opts->source), repo, blobs, codec, &result->stats,
+    struct backup_ctx ctx = {result, repo, blobs, codec, &result->stats,
                              &result->warnings, opts->progress, opts->is_force};
     if (opts->kind == BACKUP_STREAM) {
         rc = stream_backup(&ctx, opts->stdin_fd, opts->source, result->root, err);

@@ -344,8 +344,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     result->snapshots = list.count;
     struct walk_state ws = {&c, false, true};
     for (size_t i = 0; i < list.count; i++) {
-        if (list.items[i].has_dictionary)
-            check_blob_id(&ws, list.items[i].dictionary, BLOB_DICT, err);
+        for (size_t d = 0; d < list.items[i].dictionary_count; d++)
+            check_blob_id(&ws, list.items[i].dictionaries[d], BLOB_DICT, err);
         walk_tree(&ws, list.items[i].root);
     }
     if (result->errors > 0 || index_blob_count(c.bad) > 0) {
@@ -355,8 +355,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         c.visited = index_new();
         for (size_t i = 0; i < list.count; i++) {
             struct walk_state trace = {&c, false, false};
-            if (list.items[i].has_dictionary)
-                check_blob_id(&trace, list.items[i].dictionary, BLOB_DICT, err);
+            for (size_t d = 0; d < list.items[i].dictionary_count; d++)
+                check_blob_id(&trace, list.items[i].dictionaries[d], BLOB_DICT, err);
             if (walk_tree(&trace, list.items[i].root) || trace.needs_bad) {
                 char hex[65], when[32];
                 snapshot_id_hex(&list.items[i], hex);

@@ -78,10 +78,14 @@ void snapshot_encode(const struct snapshot *snap, struct buf *out)
         hex_encode(snap->parent, CRYPTO_ID_SIZE, parent_hex);
         json_object_set_new(doc, "parent", json_string(parent_hex));
     }
-    if (snap->has_dictionary) {
-        char dict_hex[65];
-        hex_encode(snap->dictionary, CRYPTO_ID_SIZE, dict_hex);
-        json_object_set_new(doc, "dictionary", json_string(dict_hex));
+    if (snap->dictionary_count) {
+        json_t *dicts = json_array();
+        for (size_t i = 0; i < snap->dictionary_count; i++) {
+            char dict_hex[65];
+            hex_encode(snap->dictionaries[i], CRYPTO_ID_SIZE, dict_hex);
+            json_array_append_new(dicts, json_string(dict_hex));
+        }
+        json_object_set_new(doc, "dictionaries", dicts);
     }
     char *text = json_dumps(doc, JSON_COMPACT);
     buf_append(out, text, strlen(text));
@@ -95,14 +99,15 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     json_t *doc = json_loadb((const char *)data, len, 0, &jerr);
     if (!doc)
         return error_set(err, "snapshot is not valid JSON (%s)", jerr.text);
-    const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL, *dict_hex = NULL;
+    const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL;
+    json_t *dicts = NULL;
     json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL, *meta = NULL;
     int rc = -1;
     memset(snap, 0, sizeof *snap);
-    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o, s?s}", "time", &time_text,
+    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o, s?o}", "time", &time_text,
                     "host", &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags, "paths",
                     &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex, "meta", &meta,
-                    "dictionary", &dict_hex) < 0) {
+                    "dictionaries", &dicts) < 0) {
         error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
         goto out;
     }
@@ -112,8 +117,14 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     }
     if (parent_hex && hex_decode(parent_hex, snap->parent, CRYPTO_ID_SIZE) == 0)
         snap->has_parent = true;
-    if (dict_hex && hex_decode(dict_hex, snap->dictionary, CRYPTO_ID_SIZE) == 0)
-        snap->has_dictionary = true;
+    size_t i;
+    json_t *v;
+    json_array_foreach(dicts, i, v)
+    {
+        uint8_t id[CRYPTO_ID_SIZE];
+        if (json_is_string(v) && hex_decode(json_string_value(v), id, CRYPTO_ID_SIZE) == 0)
+            snapshot_add_dictionary(snap, id);
+    }
     snap->host = xstrdup(host);
     snap->source = xstrdup(source);
     snap->type = xstrdup(type);
@@ -146,7 +157,17 @@ void snapshot_free(struct snapshot *snap)
     string_list_free(&snap->paths);
     string_list_free(&snap->warnings);
     free(snap->meta_json);
+    free(snap->dictionaries);
     memset(snap, 0, sizeof *snap);
+}
+
+void snapshot_add_dictionary(struct snapshot *snap, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    for (size_t i = 0; i < snap->dictionary_count; i++)
+        if (memcmp(snap->dictionaries[i], id, CRYPTO_ID_SIZE) == 0)
+            return;
+    snap->dictionaries = xrealloc(snap->dictionaries, (snap->dictionary_count + 1) * sizeof *snap->dictionaries);
+    memcpy(snap->dictionaries[snap->dictionary_count++], id, CRYPTO_ID_SIZE);
 }
 
 void snapshot_id_hex(const struct snapshot *snap, char out[65])

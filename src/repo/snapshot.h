@@ -49,8 +49,8 @@ struct snapshot {
     struct snapshot_stats stats;
     struct string_list warnings;
     char *meta_json; /* the source's own metadata, a JSON object text, or NULL */
-    bool has_dictionary; /* blobs of this snapshot may need this dictionary blob */
-    uint8_t dictionary[CRYPTO_ID_SIZE];
+    uint8_t (*dictionaries)[CRYPTO_ID_SIZE]; /* dictionary blobs its blobs may need */
+    size_t dictionary_count;
 };
 
 void snapshot_encode(const struct snapshot *snap, struct buf *out);
@@ -75,6 +75,9 @@ void snapshot_list_free(struct snapshot_list *list);
 /* Finds "latest" or a unique id prefix, optionally only of one source. */
 int snapshot_find(const struct snapshot_list *list, const char *spec, const char *source,
                   const struct snapshot **out, struct error *err);
+
+/* Records that blobs of the snapshot may need a dictionary (once each). */
+void snapshot_add_dictionary(struct snapshot *snap, const uint8_t id[CRYPTO_ID_SIZE]);
 
 /* The snapshot's id in hex (64 digits) and short form (8). */
 void snapshot_id_hex(const struct snapshot *snap, char out[65]);

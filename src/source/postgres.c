@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "repo/dict.h"
+#include "pipeline/readahead.h"
 #include "source/bundle.h"
 #include "source/pgconn.h"
 #include "util/spawn.h"
@@ -32,7 +33,7 @@ struct pg_backup {
     char snapshot_name[128]; /* exported transaction snapshot, or "" */
     struct bundle bundle;
     json_t *meta;
-    const struct blob_dict *dict; /* trained on (or reused for) this database */
+    const struct blob_dict *dict; /* the newest trained on this dump */
 };
 
 static int query_error(PGconn *conn, const char *what, struct error *err)
@@ -115,54 +116,108 @@ static int read_prefix(int fd, struct buf *out, size_t len, struct error *err)
     return 0;
 }
 
-/* Trains a dictionary on the dump's first bytes, cut as they will be
- * stored, and stores it; NULL when there is too little to learn from. */
-static const struct blob_dict *train_dictionary(struct pg_backup *pb, const struct buf *prefix, struct error *err)
+/* Dictionaries follow the dump: the first is trained on its first 16 MiB
+ * before anything is stored, and a new one every 64 MiB on samples of the
+ * stretch just read, so each table's rows are compressed with a
+ * dictionary that has seen rows like them. Training is deterministic: the
+ * same data gives the same dictionary, which then deduplicates. */
+#define DICT_WINDOW (64u << 20)
+#define SAMPLE_SIZE 8192u
+#define PREFIX_STRIDE (32u << 10)  /* a sample per 32 KiB of the prefix */
+#define WINDOW_STRIDE (128u << 10) /* a sample per 128 KiB later */
+
+struct sampler {
+    struct buf data;
+    size_t *sizes;
+    size_t count;
+    size_t cap;
+};
+
+/* Takes a sample at every stride bytes of a block. */
+static void sampler_add(struct sampler *s, const uint8_t *data, size_t len, size_t stride)
 {
-    const struct chunker *chunker = &pb->ctx->repo->database_chunker;
-    size_t count = 0, cap = 64, pos = 0;
-    size_t *sizes = xmalloc(cap * sizeof *sizes);
-    while (pos < prefix->len) {
-        size_t n = chunker_cut(chunker, prefix->data + pos, prefix->len - pos, true);
-        if (count == cap)
-            sizes = xrealloc(sizes, (cap *= 2) * sizeof *sizes);
-        sizes[count++] = n;
-        pos += n;
+    for (size_t off = 0; off < len; off += stride) {
+        size_t n = len - off < SAMPLE_SIZE ? len - off : SAMPLE_SIZE;
+        buf_append(&s->data, data + off, n);
+        if (s->count == s->cap) {
+            s->cap = s->cap ? 2 * s->cap : 512;
+            s->sizes = xrealloc(s->sizes, s->cap * sizeof *s->sizes);
+        }
+        s->sizes[s->count++] = n;
     }
-    struct buf content = BUF_INIT;
-    const struct blob_dict *dict = NULL;
-    uint8_t id[CRYPTO_ID_SIZE];
-    if (blob_dict_train(prefix->data, sizes, count, &content) == 0 &&
-        blob_writer_add(pb->ctx->blobs, BLOB_DICT, content.data, content.len, id, err) == 0) {
-        struct blob_dict *made = blob_dict_new(id, content.data, content.len, pb->ctx->repo->config.zstd_level);
-        if (made)
-            dict = repo_dictionary_adopt(pb->ctx->repo, made);
-    }
-    free(sizes);
-    buf_free(&content);
-    return dict;
 }
 
-/* The previous snapshot's dictionary, or a new one trained on prefix. */
-static const struct blob_dict *pick_dictionary(struct pg_backup *pb, const struct buf *prefix, struct error *err)
+static void sampler_reset(struct sampler *s)
 {
-    const struct snapshot *previous = pb->ctx->previous;
-    const struct blob_dict *dict = NULL;
-    if (previous && previous->has_dictionary) {
-        struct error ignored; /* unreadable: train a new one */
-        dict = repo_dictionary(pb->ctx->repo, previous->dictionary, &ignored);
+    buf_reset(&s->data);
+    s->count = 0;
+}
+
+static void sampler_free(struct sampler *s)
+{
+    buf_free(&s->data);
+    free(s->sizes);
+}
+
+/* Trains on the samples and stores the dictionary; keeps the current one
+ * when there is too little to learn from. */
+static int train_dictionary(struct pg_backup *pb, struct sampler *s, struct error *err)
+{
+    struct buf content = BUF_INIT;
+    uint8_t id[CRYPTO_ID_SIZE];
+    int rc = 0;
+    if (blob_dict_train(s->data.data, s->sizes, s->count, &content) == 0) {
+        rc = blob_writer_add(pb->ctx->blobs, BLOB_DICT, content.data, content.len, id, err);
+        struct blob_dict *made = rc == 0 ? blob_dict_new(id, content.data, content.len, pb->ctx->repo->config.zstd_level)
+                                         : NULL;
+        if (made) {
+            pb->dict = repo_dictionary_adopt(pb->ctx->repo, made);
+            snapshot_add_dictionary(pb->ctx->snapshot, id);
+            bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
+        }
     }
-    if (!dict)
-        dict = train_dictionary(pb, prefix, err);
-    if (dict) {
-        pb->ctx->snapshot->has_dictionary = true;
-        memcpy(pb->ctx->snapshot->dictionary, blob_dict_id(dict), CRYPTO_ID_SIZE);
+    buf_free(&content);
+    sampler_reset(s);
+    return rc;
+}
+
+/* Stores a database dump from fd, cut small, with dictionaries. */
+static int store_database_stream(struct pg_backup *pb, int fd, struct error *err)
+{
+    struct sampler samples = {0};
+    struct buf prefix = BUF_INIT;
+    bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, NULL);
+    int rc = read_prefix(fd, &prefix, DICT_TRAIN_BYTES, err);
+    if (rc == 0) {
+        sampler_add(&samples, prefix.data, prefix.len, PREFIX_STRIDE);
+        rc = train_dictionary(pb, &samples, err);
     }
-    return dict;
+    if (rc == 0)
+        rc = bundle_write(&pb->bundle, prefix.data, prefix.len, err);
+    buf_free(&prefix);
+    struct readahead *ra = rc == 0 ? readahead_start(fd) : NULL;
+    uint64_t window = 0;
+    while (rc == 0) {
+        const uint8_t *data;
+        size_t len;
+        rc = readahead_next(ra, &data, &len, err);
+        if (rc < 0 || len == 0)
+            break;
+        rc = bundle_write(&pb->bundle, data, len, err);
+        sampler_add(&samples, data, len, WINDOW_STRIDE);
+        window += len;
+        if (rc == 0 && window >= DICT_WINDOW) {
+            rc = train_dictionary(pb, &samples, err);
+            window = 0;
+        }
+    }
+    readahead_stop(ra);
+    sampler_free(&samples);
+    return rc;
 }
 
 /* Runs a dump program and stores its stdout as one piece. With
- * is_database, the piece is cut small and compressed with a dictionary. */
+ * is_database, the piece is cut small and compressed with dictionaries. */
 static int run_dump(struct pg_backup *pb, const char *const *argv, const char *piece, bool is_database,
                     struct error *err)
 {
@@ -173,18 +228,7 @@ static int run_dump(struct pg_backup *pb, const char *const *argv, const char *p
         return -1;
     }
     struct error read_err;
-    struct buf prefix = BUF_INIT;
-    int rc = 0;
-    if (is_database) {
-        rc = read_prefix(child.fd, &prefix, DICT_TRAIN_BYTES, &read_err);
-        pb->dict = rc == 0 ? pick_dictionary(pb, &prefix, &read_err) : NULL;
-        bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
-        if (rc == 0)
-            rc = bundle_write(&pb->bundle, prefix.data, prefix.len, &read_err);
-    }
-    buf_free(&prefix);
-    if (rc == 0)
-        rc = bundle_read_fd(&pb->bundle, child.fd, &read_err);
+    int rc = is_database ? store_database_stream(pb, child.fd, &read_err) : bundle_read_fd(&pb->bundle, child.fd, &read_err);
     /* The program's own verdict comes first: its message says more than ours. */
     if (spawn_finish(&child, err) < 0)
         return -1;

@@ -18,8 +18,7 @@
 #include "util/progress.h"
 
 struct backup_ctx {
-    struct snapshot *snapshot;       /* being made: sources may set meta_json, dictionary */
-    const struct snapshot *previous; /* the same source's latest snapshot, or NULL */
+    struct snapshot *snapshot; /* being made: sources may set meta_json, dictionaries */
     struct repo *repo;
     struct blob_writer *blobs;
     struct blob_codec *codec; /* reads parent trees */
