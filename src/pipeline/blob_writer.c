@@ -19,11 +19,24 @@
  * backup leaves most of what it stored indexed and reusable. */
 #define PACKS_PER_INDEX 64
 
-struct job {
+/* Small blobs travel in batches: one hand-over between threads per
+ * ~256 KiB instead of per blob (measured: per-blob hand-overs cost ~2 s per
+ * GiB of 16 KiB database chunks, in futex calls). */
+#define BATCH_BYTES (256u << 10)
+#define BATCH_BLOBS 64
+
+struct job_blob {
     const struct blob_dict *dict;
     uint8_t type;
     uint8_t id[CRYPTO_ID_SIZE];
-    struct buf data;
+    size_t offset; /* in the job's data */
+    size_t len;
+};
+
+struct job {
+    struct job_blob blobs[BATCH_BLOBS];
+    size_t count;
+    struct buf data; /* the blobs' contents, one after another */
 };
 
 struct open_pack {
@@ -65,6 +78,7 @@ struct blob_writer {
     struct error failure;
     struct blob_writer_stats stats;
     const struct blob_dict *dict; /* for data blobs added from now on */
+    struct job *batch;            /* being filled by the caller's thread, or NULL */
 };
 
 static void fail_locked(struct blob_writer *w, const struct error *err)
@@ -112,6 +126,25 @@ static void hand_off_locked(struct blob_writer *w)
     w->filling = NULL;
 }
 
+/* Appends a sealed blob to the pack being filled and records where. */
+static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, const struct buf *sealed)
+{
+    if (!w->filling)
+        w->filling = open_pack_new(w);
+    struct index_entry e;
+    memcpy(e.id, b->id, CRYPTO_ID_SIZE);
+    e.type = b->type;
+    e.pack = w->filling->number;
+    e.length = (uint32_t)sealed->len;
+    e.raw_length = (uint32_t)b->len;
+    e.offset = pack_builder_add(&w->filling->builder, b->id, b->type, sealed->data, sealed->len, e.raw_length);
+    index_set_location(w->repo->index, &e);
+    w->stats.blobs_new++;
+    w->stats.bytes_new += b->len;
+    if (w->filling->builder.data.len >= w->repo->config.pack_size)
+        hand_off_locked(w);
+}
+
 static void *worker_main(void *arg)
 {
     struct blob_writer *w = arg;
@@ -130,27 +163,19 @@ static void *worker_main(void *arg)
         bool is_failed = w->has_failed;
         pthread_mutex_unlock(&w->mutex);
 
-        if (!is_failed)
-            blob_seal(w->repo, codec, job->dict, job->id, job->data.data, job->data.len, &sealed);
+        for (size_t i = 0; i < job->count && !is_failed; i++) {
+            const struct job_blob *b = &job->blobs[i];
+            blob_seal(w->repo, codec, b->dict, b->id, job->data.data + b->offset, b->len, &sealed);
+            pthread_mutex_lock(&w->mutex);
+            is_failed = w->has_failed;
+            if (!is_failed)
+                add_to_pack_locked(w, b, &sealed);
+            pthread_mutex_unlock(&w->mutex);
+        }
 
         pthread_mutex_lock(&w->mutex);
-        if (!w->has_failed) {
-            if (!w->filling)
-                w->filling = open_pack_new(w);
-            struct index_entry e;
-            memcpy(e.id, job->id, CRYPTO_ID_SIZE);
-            e.type = job->type;
-            e.pack = w->filling->number;
-            e.length = (uint32_t)sealed.len;
-            e.raw_length = (uint32_t)job->data.len;
-            e.offset = pack_builder_add(&w->filling->builder, job->id, job->type, sealed.data, sealed.len,
-                                        e.raw_length);
-            index_set_location(w->repo->index, &e);
-            w->stats.blobs_new++;
-            w->stats.bytes_new += job->data.len;
-            if (w->filling->builder.data.len >= w->repo->config.pack_size)
-                hand_off_locked(w);
-        }
+        job->count = 0;
+        buf_reset(&job->data);
         w->free_jobs[w->free_count++] = job;
         w->busy_workers--;
         pthread_cond_broadcast(&w->job_free);
@@ -248,6 +273,20 @@ struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
     return w;
 }
 
+/* Queues the batch being filled for the workers. */
+static void submit_batch(struct blob_writer *w)
+{
+    struct job *job = w->batch;
+    if (!job)
+        return;
+    w->batch = NULL;
+    pthread_mutex_lock(&w->mutex);
+    w->queue[(w->queue_head + w->queue_count) % w->job_total] = job;
+    w->queue_count++;
+    pthread_cond_signal(&w->job_ready);
+    pthread_mutex_unlock(&w->mutex);
+}
+
 int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *data, size_t len,
                     uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
 {
@@ -257,34 +296,34 @@ int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *d
     e.pack = INDEX_PACK_PENDING;
     e.type = (uint8_t)type;
     bool is_new = index_insert(w->repo->index, &e); /* else known, or on its way */
-
-    pthread_mutex_lock(&w->mutex);
     if (!is_new) {
+        pthread_mutex_lock(&w->mutex);
         int rc = w->has_failed ? (*err = w->failure, -1) : 0;
         pthread_mutex_unlock(&w->mutex);
         return rc;
     }
-    while (w->free_count == 0 && !w->has_failed)
-        pthread_cond_wait(&w->job_free, &w->mutex);
-    if (w->has_failed) {
-        *err = w->failure;
+    if (!w->batch) {
+        pthread_mutex_lock(&w->mutex);
+        while (w->free_count == 0 && !w->has_failed)
+            pthread_cond_wait(&w->job_free, &w->mutex);
+        if (w->has_failed) {
+            *err = w->failure;
+            pthread_mutex_unlock(&w->mutex);
+            return -1;
+        }
+        w->batch = w->free_jobs[--w->free_count];
         pthread_mutex_unlock(&w->mutex);
-        return -1;
     }
-    struct job *job = w->free_jobs[--w->free_count];
-    pthread_mutex_unlock(&w->mutex);
-
-    job->type = (uint8_t)type;
-    job->dict = type == BLOB_DATA ? w->dict : NULL;
-    memcpy(job->id, id_out, CRYPTO_ID_SIZE);
-    buf_reset(&job->data);
+    struct job *job = w->batch;
+    struct job_blob *b = &job->blobs[job->count++];
+    b->type = (uint8_t)type;
+    b->dict = type == BLOB_DATA ? w->dict : NULL;
+    memcpy(b->id, id_out, CRYPTO_ID_SIZE);
+    b->offset = job->data.len;
+    b->len = len;
     buf_append(&job->data, data, len);
-
-    pthread_mutex_lock(&w->mutex);
-    w->queue[(w->queue_head + w->queue_count) % w->job_total] = job;
-    w->queue_count++;
-    pthread_cond_signal(&w->job_ready);
-    pthread_mutex_unlock(&w->mutex);
+    if (job->count == BATCH_BLOBS || job->data.len >= BATCH_BYTES)
+        submit_batch(w);
     return 0;
 }
 
@@ -295,6 +334,7 @@ void blob_writer_use_dictionary(struct blob_writer *w, const struct blob_dict *d
 
 static void stop_threads(struct blob_writer *w)
 {
+    submit_batch(w); /* the last, partly filled batch */
     pthread_mutex_lock(&w->mutex);
     w->is_stopping_workers = true;
     pthread_cond_broadcast(&w->job_ready);
