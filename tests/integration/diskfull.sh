@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# diskfull.sh — a backup whose writes fail part-way (the file size limit
+# stands in for a full disk: writes fail with EFBIG as they would with
+# ENOSPC) fails with a message naming the write, records no snapshot, and
+# leaves the repository as good as it was: check --read-data passes and the
+# earlier snapshot restores byte-identical.
+. "$(dirname "$0")/lib.sh"
+
+new_repo repo
+gen_text 3 1 >"$T/first.txt"
+run_c_in "$T/first.txt" backup --stdin --name db
+expect_ok "first backup"
+head -c $((24 * 1024 * 1024)) /dev/urandom >"$T/big.bin"   # incompressible: packs fill fast
+
+# 2 MiB per file: the first pack (16 MiB) cannot be written.
+( trap '' XFSZ; ulimit -f 2048; exec timeout -k 5 "$CMD_TIMEOUT" "$COFFER" backup --stdin --name db \
+    <"$T/big.bin" >"$T/out" 2>"$T/err" )
+RC=$?
+LAST_CMD="coffer backup --stdin (file size limit 2 MiB)"
+expect_nonzero "backup that cannot write its packs"
+expect_err_line "backup that cannot write its packs"
+expect_err_match "backup that cannot write its packs" "cannot (write|create|store)"
+
+run_c snapshots --json
+expect_ok "snapshots after the failed backup"
+[ "$(jq_out 'length')" = 1 ] || fail "the failed backup left a snapshot"
+c_ok "check --read-data after the failed backup" check --read-data
+run_c dump latest --source db
+expect_ok "dump of the earlier snapshot"
+cmp -s "$T/out" "$T/first.txt" || fail "the earlier snapshot no longer restores byte-identical"
+ls "$COFFER_REPOSITORY"/data/*/ 2>/dev/null | grep -q '\.tmp-' &&
+    note "a temporary file of the failed write is left (prune removes it)"
+pass "failed writes: clear error, no snapshot, repository intact"
