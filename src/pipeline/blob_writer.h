@@ -12,7 +12,8 @@
  * blob_writer_finish succeeds, so a crash never leaves a snapshot that
  * points at missing data.
  *
- * Memory: at most BLOB_WRITER_QUEUE jobs of one chunk each, one pack being
+ * Memory: at most BLOB_WRITER_QUEUE + workers batches (each up to 256 KiB plus
+ * one chunk), one pack being
  * filled, one waiting and one being written (about 3 x pack size).
  */
 #ifndef COFFER_PIPELINE_BLOB_WRITER_H
