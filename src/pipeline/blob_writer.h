@@ -13,8 +13,8 @@
  * points at missing data.
  *
  * Memory: at most BLOB_WRITER_QUEUE + workers batches (each up to 256 KiB plus
- * one chunk), one pack being
- * filled, one waiting and one being written (about 3 x pack size).
+ * one chunk), and one pack being filled, one waiting and one being written
+ * (about 3 x pack size).
  */
 #ifndef COFFER_PIPELINE_BLOB_WRITER_H
 #define COFFER_PIPELINE_BLOB_WRITER_H
