@@ -142,28 +142,6 @@ static void store_content(struct fixture *f, const uint8_t *data, size_t len, st
     close(fd);
 }
 
-struct pipe_feed {
-    int fd;
-    const uint8_t *data;
-    size_t len;
-};
-
-/* Writes the data into the pipe in odd-sized pieces, then closes it. */
-static void *feed_pipe(void *arg)
-{
-    struct pipe_feed *feed = arg;
-    size_t done = 0;
-    while (done < feed->len) {
-        size_t piece = feed->len - done < 77777 ? feed->len - done : 77777;
-        ssize_t n = write(feed->fd, feed->data + done, piece);
-        if (n <= 0)
-            break;
-        done += (size_t)n;
-    }
-    close(feed->fd);
-    return NULL;
-}
-
 static int append_to_buf(void *ctx, const uint8_t *data, size_t len, struct error *err)
 {
     buf_append(ctx, data, len);
@@ -256,8 +234,8 @@ static void test_content_round_trip_from_a_pipe(void **state)
     int fds[2];
     pthread_t feeder;
     assert_int_equal(pipe(fds), 0);
-    struct pipe_feed feed = {fds[1], data, len};
-    assert_int_equal(pthread_create(&feeder, NULL, feed_pipe, &feed), 0);
+    struct test_pipe_feed feed = {fds[1], data, len};
+    assert_int_equal(pthread_create(&feeder, NULL, test_feed_pipe, &feed), 0);
 
     store_fd(f, fds[0], &ref, &size, NULL);
     pthread_join(feeder, NULL);

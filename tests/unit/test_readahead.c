@@ -16,28 +16,7 @@
 
 #include "pipeline/readahead.h"
 #include "util/buf.h"
-
-struct writer {
-    int fd;
-    const uint8_t *data;
-    size_t len;
-};
-
-static void *write_all_then_close(void *arg)
-{
-    struct writer *w = arg;
-    size_t done = 0;
-    while (done < w->len) {
-        /* Odd-sized writes, so blocks never line up with them. */
-        size_t n = w->len - done < 7777 ? w->len - done : 7777;
-        ssize_t k = write(w->fd, w->data + done, n);
-        if (k <= 0)
-            break;
-        done += (size_t)k;
-    }
-    close(w->fd);
-    return NULL;
-}
+#include "testing.h"
 
 /* 5 MiB written in odd pieces come out as the same 5 MiB, then end of input. */
 static void test_readahead_delivers_every_byte_in_order(void **state)
@@ -48,9 +27,9 @@ static void test_readahead_delivers_every_byte_in_order(void **state)
         data[i] = (uint8_t)(i * 2654435761u >> 13);
     int fds[2];
     assert_int_equal(pipe(fds), 0);
-    struct writer w = {fds[1], data, len};
+    struct test_pipe_feed w = {fds[1], data, len};
     pthread_t thread;
-    pthread_create(&thread, NULL, write_all_then_close, &w);
+    pthread_create(&thread, NULL, test_feed_pipe, &w);
 
     struct readahead *ra = readahead_start(fds[0]);
     struct buf got = BUF_INIT;

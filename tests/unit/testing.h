@@ -81,4 +81,28 @@ static inline int test_remove_tree(const char *path)
     return nftw(path, test_rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Data for a feeder thread that writes into a pipe. */
+struct test_pipe_feed {
+    int fd; /* the write end, closed when done */
+    const uint8_t *data;
+    size_t len;
+};
+
+/* Thread body: writes the data in odd-sized pieces (so reads never line up
+ * with writes), then closes the pipe. */
+static inline void *test_feed_pipe(void *arg)
+{
+    struct test_pipe_feed *feed = arg;
+    size_t done = 0;
+    while (done < feed->len) {
+        size_t piece = feed->len - done < 7777 ? feed->len - done : 7777;
+        ssize_t n = write(feed->fd, feed->data + done, piece);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    close(feed->fd);
+    return NULL;
+}
+
 #endif
