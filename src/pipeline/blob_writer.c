@@ -67,6 +67,9 @@ struct blob_writer {
 
     struct open_pack *filling;
     struct open_pack *full;
+    /* The last written pack's buffer, reused by the next pack: a fresh
+     * 16 MiB buffer costs 4096 page faults, 0.1 s per GB stored. */
+    struct buf spare_pack;
     bool is_stopping_workers;
     bool is_stopping_writer;
 
@@ -95,6 +98,8 @@ static void fail_locked(struct blob_writer *w, const struct error *err)
 static struct open_pack *open_pack_new(struct blob_writer *w)
 {
     struct open_pack *p = xcalloc(1, sizeof *p);
+    p->builder.data = w->spare_pack;
+    w->spare_pack = (struct buf)BUF_INIT;
     pack_builder_start(&p->builder);
     uint32_t largest = w->repo->config.file_chunks.max_size;
     if (w->repo->config.stream_chunks.max_size > largest)
@@ -240,9 +245,13 @@ static void *writer_main(void *arg)
 
         struct error err;
         int rc = is_failed ? 0 : write_pack(w, p, &err);
-        open_pack_free(p);
 
         pthread_mutex_lock(&w->mutex);
+        if (!w->spare_pack.data) {
+            w->spare_pack = p->builder.data;
+            p->builder.data = (struct buf)BUF_INIT;
+        }
+        open_pack_free(p);
         if (rc < 0)
             fail_locked(w, &err);
     }
@@ -403,6 +412,7 @@ void blob_writer_free(struct blob_writer *w)
     free(w->unindexed);
     open_pack_free(w->filling);
     open_pack_free(w->full);
+    buf_free(&w->spare_pack);
     free(w->free_jobs);
     free(w->queue);
     free(w->workers);

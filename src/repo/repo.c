@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict */
 #include <zstd.h>
 
 #include "repo/dict.h"
@@ -351,6 +352,14 @@ struct blob_codec *blob_codec_new(int zstd_level)
     codec->cctx = ZSTD_createCCtx();
     codec->dctx = ZSTD_createDCtx();
     codec->level = zstd_level;
+    ZSTD_CCtx_setParameter(codec->cctx, ZSTD_c_compressionLevel, zstd_level);
+    /* Use a dictionary's tables in place instead of copying them into the
+     * context for every blob: zstd copies for inputs above 8-32 KiB, and
+     * the copy (~0.75 MiB at level 3) costs more than compressing a 16 KiB
+     * database chunk. Same output, 30% faster on such chunks
+     * (docs/postgres.md). Only an optimisation: a zstd that refuses the
+     * parameter still compresses correctly. */
+    ZSTD_CCtx_setParameter(codec->cctx, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach);
     return codec;
 }
 
@@ -372,9 +381,9 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct b
     size_t header = dict ? 1 + CRYPTO_ID_SIZE : 1;
     buf_reset(plain);
     buf_reserve(plain, header + bound);
-    size_t zlen = dict ? ZSTD_compress_usingCDict(codec->cctx, plain->data + header, bound, data, len,
-                                                  blob_dict_cdict(dict))
-                       : ZSTD_compressCCtx(codec->cctx, plain->data + header, bound, data, len, codec->level);
+    /* With a dictionary its level applies, without one the codec's. */
+    ZSTD_CCtx_refCDict(codec->cctx, dict ? blob_dict_cdict(dict) : NULL);
+    size_t zlen = ZSTD_compress2(codec->cctx, plain->data + header, bound, data, len);
     /* Keep the compressed form only where it saves at least 1/32. */
     if (!ZSTD_isError(zlen) && header - 1 + zlen < len - len / 32) {
         plain->data[0] = dict ? BLOB_ZSTD_DICT : BLOB_ZSTD;

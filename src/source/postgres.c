@@ -122,8 +122,8 @@ static int read_prefix(int fd, struct buf *out, size_t len, struct error *err)
  * dictionary that has seen rows like them. Training is deterministic: the
  * same data gives the same dictionary, which then deduplicates. */
 #define DICT_WINDOW (64u << 20)
-#define SAMPLE_SIZE 8192u
-#define PREFIX_STRIDE (32u << 10)  /* a sample per 32 KiB of the prefix */
+#define SAMPLE_SIZE 4096u
+#define PREFIX_STRIDE (16u << 10)  /* a sample per 16 KiB of the prefix */
 #define WINDOW_STRIDE (128u << 10) /* a sample per 128 KiB later */
 
 struct sampler {

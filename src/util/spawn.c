@@ -19,6 +19,7 @@
 extern char **environ;
 
 #define STDERR_QUOTE 600
+#define PIPE_SIZE (1 << 20)
 
 static char **environment_with(const char *const *extra)
 {
@@ -59,6 +60,11 @@ int spawn_start(const char *const *argv, const char *const *env_extra, enum spaw
         close(child->stderr_fd);
         return error_errno(err, saved, "cannot run %s", argv[0]);
     }
+    /* A 1 MiB pipe instead of 64 KiB: the dump program and coffer wake
+     * each other 16x less often. Linux only lets unprivileged users go up
+     * to fs.pipe-max-size (1 MiB by default); a refusal just keeps 64 KiB. */
+    if (pipe_mode != SPAWN_NO_PIPE)
+        (void)fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE);
     posix_spawn_file_actions_init(&actions);
     if (pipe_mode == SPAWN_READ_STDOUT) {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);

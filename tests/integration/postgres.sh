@@ -134,11 +134,21 @@ COFFER_PATH=$T/oldbin:$PATH expect_failed_backup "pg_dump older than the server"
     backup --postgres "$URL/app" --name bad --db-password-file "$PASSFILE"
 
 # The server dies while pg_dump streams: the backup fails, nothing is recorded.
+# The real pg_dump runs behind a gate that passes its first MiB, says so, and
+# holds the rest back for two seconds: the server is stopped while the dump is
+# surely mid-stream, however fast the machine.
 "$PG/make-db.sh" big "${PG_TEST_BIG_SCALE:-3}" >/dev/null || fail "cannot generate the big database"
-( timeout -k 5 300 "$COFFER" backup --postgres "$URL/big" --name killed --db-password-file "$PASSFILE" \
+mkdir -p "$T/gatebin"
+cat >"$T/gatebin/pg_dump" <<GATE
+#!/bin/bash
+set -o pipefail
+/usr/lib/postgresql/15/bin/pg_dump "\$@" | { dd bs=64k count=16 iflag=fullblock status=none; touch "$T/gate-open"; sleep 2; cat; }
+GATE
+chmod +x "$T/gatebin/pg_dump"
+( PATH=$T/gatebin:$PATH timeout -k 5 300 "$COFFER" backup --postgres "$URL/big" --name killed --db-password-file "$PASSFILE" \
     >"$T/killed.out" 2>"$T/killed.err"; echo $? >"$T/killed.rc" ) &
-for _ in $(seq 1 200); do pgrep -f "pg_dump.*big" >/dev/null && break; sleep 0.05; done
-sleep 0.3
+for _ in $(seq 1 600); do [ -e "$T/gate-open" ] && break; sleep 0.05; done
+[ -e "$T/gate-open" ] || fail "the gated pg_dump never passed its first MiB"
 su postgres -c "/usr/lib/postgresql/15/bin/pg_ctl -D $COFFER_PG_DIR/data -m immediate stop" >/dev/null 2>&1 ||
     /usr/lib/postgresql/15/bin/pg_ctl -D "$COFFER_PG_DIR/data" -m immediate stop >/dev/null 2>&1
 wait
