@@ -30,7 +30,9 @@ static const char restore_help[] =
     "that already has tables is only restored into with --force. Restored to a\n"
     "directory, they give the dump (db.dump), globals.sql and the JSON exports.\n"
     "  --table NAME           restore only this table\n"
-    "  --jobs N               parallel pg_restore (stages the dump in $TMPDIR)\n"
+    "  --jobs N               restore over N connections: into an empty database\n"
+    "                         coffer loads every table over all N at once;\n"
+    "                         with --force, pg_restore --jobs from a copy in $TMPDIR\n"
     "  --force                restore into a database that has tables\n"
     "  --db-password-file F   the target database's password (else ~/.pgpass,\n"
     "                         PGPASSFILE, or the URL)\n" CLI_GLOBAL_HELP;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pipeline/content.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "util/progress.h"
@@ -67,8 +68,12 @@ struct db_restore_options {
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
                          struct error *err);
 
-/* Writes one file of a snapshot (the stream, for stream snapshots, when
- * path is NULL) to fd. */
+/* Hands one file of a snapshot (the stream, for stream snapshots, when
+ * path is NULL) to sink, in order. */
+int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
+             content_sink_fn sink, void *ctx, struct error *err);
+
+/* Writes one file of a snapshot (as ops_read) to fd. */
 int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, int fd, unsigned workers,
              struct error *err);
 

@@ -20,6 +20,7 @@
 #include "pipeline/content.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
+#include "util/fdio.h"
 
 static int load_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
                      struct tree *tree, struct error *err)
@@ -65,21 +66,6 @@ static int find_node(struct repo *repo, struct blob_codec *codec, const uint8_t 
     if (rc < 0)
         tree_free(holder);
     return rc;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 struct fd_sink {
@@ -286,8 +272,8 @@ out:
 
 /* ---- dump ------------------------------------------------------------- */
 
-int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, int fd, unsigned workers,
-             struct error *err)
+int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
+             content_sink_fn sink, void *ctx, struct error *err)
 {
     struct repo_lock *lock = NULL;
     struct blob_codec *codec = NULL;
@@ -317,14 +303,20 @@ int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, i
         goto out;
     }
     reader = content_reader_new(repo, workers ? workers : ops_default_workers());
-    struct fd_sink sink = {fd, "the output", NULL};
-    rc = content_reader_copy(reader, &node->content, node->size, sink_to_fd, &sink, err);
+    rc = content_reader_copy(reader, &node->content, node->size, sink, ctx, err);
 out:
     content_reader_free(reader);
     tree_free(&holder);
     blob_codec_free(codec);
     repo_unlock(lock);
     return rc;
+}
+
+int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, int fd, unsigned workers,
+             struct error *err)
+{
+    struct fd_sink sink = {fd, "the output", NULL};
+    return ops_read(repo, snap, path, workers, sink_to_fd, &sink, err);
 }
 
 /* ---- ls --------------------------------------------------------------- */

@@ -3,8 +3,20 @@
  *
  * The target database is created when missing; one that already holds
  * tables is only overwritten with --force. The dump streams from the
- * repository into pg_restore's stdin (no temporary file), except for a
- * parallel restore (--jobs), which pg_restore can only do from a file.
+ * repository into pg_restore's stdin (no temporary file).
+ *
+ * A parallel restore (--jobs N) into an empty database is driven by coffer
+ * itself, because pg_restore --jobs loads each table over one connection
+ * and the largest table then sets the pace:
+ *  1. pg_restore creates the schema (pre-data entries, sequence values)
+ *     from a small file holding only the archive's table of contents;
+ *  2. coffer loads the rows of every table over N connections at once
+ *     (pgload.h), straight from the repository;
+ *  3. pg_restore --jobs N builds the indexes, constraints and triggers
+ *     (post-data) from the same small file.
+ * Archives coffer cannot take apart (compressed, with large objects), a
+ * database with tables (--force) and --table go to pg_restore alone, which
+ * needs the whole dump in a temporary file for --jobs.
  */
 #include "ops/ops.h"
 
@@ -15,17 +27,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "source/pgarchive.h"
 #include "source/pgconn.h"
+#include "source/pgload.h"
 #include "source/postgres.h"
+#include "util/buf.h"
+#include "util/fdio.h"
 #include "util/spawn.h"
 
 static int query_failed(PGconn *conn, PGresult *res, const char *what, struct error *err)
 {
-    char message[512];
-    snprintf(message, sizeof message, "%s", PQerrorMessage(conn));
-    message[strcspn(message, "\n")] = '\0';
     PQclear(res);
-    return error_set(err, "%s: %s", what, message);
+    return pg_conn_error(conn, what, err);
 }
 
 /* Creates the database if it does not exist; *is_new says whether it did. */
@@ -144,6 +157,242 @@ static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const 
     return rc;
 }
 
+/* ---- parallel restore ------------------------------------------------ */
+
+#define TOC_MAX (256u << 20) /* more is no archive pg_dump wrote */
+
+struct parallel_restore {
+    struct repo *repo;
+    const struct snapshot *snap;
+    const struct pg_target *t;
+    const struct db_restore_options *opts;
+    char dir[4096];     /* private temporary directory */
+    char toc_file[4200];
+    struct buf prefix;  /* the archive's first bytes, until its TOC is complete */
+    size_t next_parse;  /* prefix length at which to try parsing the TOC again */
+    bool has_toc;
+    bool is_unsupported; /* the archive goes to pg_restore alone */
+    struct pga_toc toc;
+    struct pga_data_reader data;
+    struct pg_loader *loader;
+};
+
+/* Runs pg_restore with these arguments after the common ones. */
+static int run_tool(const struct pg_target *t, const char *const *args, struct error *err)
+{
+    char dbname_arg[4096];
+    snprintf(dbname_arg, sizeof dbname_arg, "--dbname=%s", t->conninfo);
+    const char *argv[16] = {"pg_restore", "--no-owner", dbname_arg};
+    size_t argc = 3;
+    for (; *args && argc < 15; args++)
+        argv[argc++] = *args;
+    argv[argc] = NULL;
+    struct child child;
+    if (spawn_start(argv, pg_target_child_env(t), SPAWN_NO_PIPE, &child, err) < 0) {
+        if (err->kind == ERR_NOT_FOUND)
+            error_wrap(err, "cannot restore (install postgresql-client)");
+        return -1;
+    }
+    return spawn_finish(&child, err);
+}
+
+static int write_file(const char *path, const void *data, size_t len, struct error *err)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot create %s", path);
+    int rc = write_all(fd, data, len) < 0 ? error_errno(err, errno, "cannot write %s", path) : 0;
+    if (close(fd) < 0 && rc == 0)
+        rc = error_errno(err, errno, "cannot write %s", path);
+    return rc;
+}
+
+static bool is_schema_entry(const struct pga_entry *e)
+{
+    return e->section == PGA_SECTION_PRE_DATA || (e->section == PGA_SECTION_DATA && !e->has_data);
+}
+
+static bool is_post_data_entry(const struct pga_entry *e)
+{
+    return e->section == PGA_SECTION_POST_DATA;
+}
+
+/* Writes a pg_restore --use-list file naming the entries `wanted` picks. */
+static int write_list(const struct parallel_restore *pr, const char *name, bool (*wanted)(const struct pga_entry *),
+                      char *path, size_t path_size, struct error *err)
+{
+    struct buf list = BUF_INIT;
+    char line[32];
+    for (size_t i = 0; i < pr->toc.count; i++) {
+        if (!wanted(&pr->toc.entries[i]))
+            continue;
+        int n = snprintf(line, sizeof line, "%d\n", pr->toc.entries[i].dump_id);
+        buf_append(&list, line, (size_t)n);
+    }
+    snprintf(path, path_size, "%s/%s", pr->dir, name);
+    int rc = write_file(path, list.data ? list.data : (const uint8_t *)"", list.len, err);
+    buf_free(&list);
+    return rc;
+}
+
+/* Whether coffer can load this archive's data itself; if not, why. */
+static bool is_loadable(const struct pga_toc *toc, struct error *why)
+{
+    if (toc->is_compressed) {
+        error_set(why, "the dump is compressed");
+        return false;
+    }
+    for (size_t i = 0; i < toc->count; i++) {
+        const struct pga_entry *e = &toc->entries[i];
+        if (e->has_data && (strcmp(e->desc, "TABLE DATA") != 0 || !e->copy_stmt || !e->copy_stmt[0])) {
+            error_set(why, "the dump holds %s", e->desc);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The session settings pg_dump recorded (encoding, string syntax, search
+ * path), for the loading connections. */
+static char *session_setup(const struct pga_toc *toc)
+{
+    struct buf sql = BUF_INIT;
+    for (size_t i = 0; i < toc->count; i++) {
+        const struct pga_entry *e = &toc->entries[i];
+        if (e->defn && (strcmp(e->desc, "ENCODING") == 0 || strcmp(e->desc, "STDSTRINGS") == 0 ||
+                        strcmp(e->desc, "SEARCHPATH") == 0))
+            buf_append(&sql, e->defn, strlen(e->defn));
+    }
+    buf_append(&sql, "", 1);
+    return (char *)sql.data;
+}
+
+static int block_start(void *ctx, int dump_id, struct error *err)
+{
+    struct parallel_restore *pr = ctx;
+    const struct pga_entry *e = pga_toc_find(&pr->toc, dump_id);
+    if (!e || strcmp(e->desc, "TABLE DATA") != 0)
+        return error_set(err, "the dump has a data block (entry %d) its table of contents does not list as table data",
+                         dump_id);
+    return pg_loader_begin_table(pr->loader, e->copy_stmt, err);
+}
+
+static int block_data(void *ctx, const uint8_t *data, size_t len, struct error *err)
+{
+    struct parallel_restore *pr = ctx;
+    return pg_loader_write(pr->loader, data, len, err);
+}
+
+static int block_end(void *ctx, struct error *err)
+{
+    struct parallel_restore *pr = ctx;
+    return pg_loader_end_table(pr->loader, err);
+}
+
+/* With the TOC known: the schema, then connections ready for the rows. */
+static int start_loading(struct parallel_restore *pr, struct error *err)
+{
+    char list[4200];
+    if (write_file(pr->toc_file, pr->prefix.data, pr->toc.data_start, err) < 0 ||
+        write_list(pr, "schema.list", is_schema_entry, list, sizeof list, err) < 0)
+        return -1;
+    const char *args[] = {"--clean", "--if-exists", "--use-list", list, pr->toc_file, NULL};
+    if (run_tool(pr->t, args, err) < 0)
+        return error_wrap(err, "cannot create the schema");
+    char *setup = session_setup(&pr->toc);
+    pr->loader = pg_loader_new(pr->t, pr->opts->jobs, setup, err);
+    free(setup);
+    if (!pr->loader)
+        return -1;
+    struct pga_data_handler handler = {block_start, block_data, block_end, pr};
+    pga_data_reader_init(&pr->data, &pr->toc, &handler);
+    return 0;
+}
+
+/* Tries to parse the TOC from the prefix; once it is complete, starts
+ * loading and feeds the bytes after it. Returns 0 also when more bytes are
+ * needed (has_toc stays false). */
+static int take_toc(struct parallel_restore *pr, bool is_end, struct error *err)
+{
+    struct error why;
+    int rc = pga_toc_parse(pr->prefix.data, pr->prefix.len, &pr->toc, &why);
+    if (rc == 0 && is_end)
+        return error_set(err, "the dump ends before its table of contents does");
+    if (rc == 0 && pr->prefix.len < TOC_MAX) {
+        pr->next_parse = pr->prefix.len + pr->prefix.len / 2; /* parse again when 50% more came */
+        return 0;
+    }
+    if (rc == 0)
+        error_set(&why, "its table of contents is larger than %u MiB", TOC_MAX >> 20);
+    if (rc <= 0 || !is_loadable(&pr->toc, &why)) {
+        pr->is_unsupported = true;
+        return error_set(err, "coffer does not load this dump itself: %s", why.msg);
+    }
+    pr->has_toc = true;
+    if (start_loading(pr, err) < 0)
+        return -1;
+    return pga_data_reader_feed(&pr->data, pr->prefix.data + pr->toc.data_start,
+                                pr->prefix.len - pr->toc.data_start, err);
+}
+
+/* Receives the dump from the repository in order. */
+static int parallel_sink(void *ctx, const uint8_t *data, size_t len, struct error *err)
+{
+    struct parallel_restore *pr = ctx;
+    if (pr->has_toc)
+        return pga_data_reader_feed(&pr->data, data, len, err);
+    buf_append(&pr->prefix, data, len);
+    return pr->prefix.len < pr->next_parse ? 0 : take_toc(pr, false, err);
+}
+
+static int finish_loading(struct parallel_restore *pr, struct error *err)
+{
+    if (!pr->has_toc && take_toc(pr, true, err) < 0)
+        return -1;
+    if (pga_data_reader_finish(&pr->data, err) < 0 || pg_loader_finish(pr->loader, err) < 0)
+        return -1;
+    char list[4200], jobs_arg[32];
+    snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%u", pr->opts->jobs);
+    if (write_list(pr, "post-data.list", is_post_data_entry, list, sizeof list, err) < 0)
+        return -1;
+    const char *args[] = {jobs_arg, "--use-list", list, pr->toc_file, NULL};
+    if (run_tool(pr->t, args, err) < 0)
+        return error_wrap(err, "cannot create indexes and constraints");
+    return 0;
+}
+
+static void remove_dir(const char *dir)
+{
+    static const char *const names[] = {"toc.dump", "schema.list", "post-data.list"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static int restore_parallel(struct repo *repo, const struct snapshot *snap, const struct pg_target *t,
+                            const struct db_restore_options *opts, struct error *err)
+{
+    struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts, .next_parse = 64 << 10};
+    const char *tmp = getenv("TMPDIR");
+    snprintf(pr.dir, sizeof pr.dir, "%s/coffer-restore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(pr.dir))
+        return error_errno(err, errno, "cannot create a temporary directory in %s", tmp && *tmp ? tmp : "/tmp");
+    snprintf(pr.toc_file, sizeof pr.toc_file, "%s/toc.dump", pr.dir);
+    int rc = ops_read(repo, snap, POSTGRES_DUMP_NAME, opts->workers, parallel_sink, &pr, err);
+    if (rc == 0)
+        rc = finish_loading(&pr, err);
+    pg_loader_free(pr.loader);
+    pga_toc_free(&pr.toc);
+    buf_free(&pr.prefix);
+    remove_dir(pr.dir);
+    if (pr.is_unsupported) /* nothing was done yet: pg_restore does it all */
+        return run_pg_restore(repo, snap, t, opts, err);
+    return rc;
+}
+
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
                          struct error *err)
 {
@@ -156,13 +405,14 @@ int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const s
     bool is_new = false;
     long tables = 0;
     int rc = ensure_database(&t, &is_new, err);
-    if (rc == 0 && !is_new && !opts->is_force) {
+    if (rc == 0 && !is_new)
         rc = count_tables(&t, &tables, err);
-        if (rc == 0 && tables > 0 && !opts->table)
-            rc = error_set(err, "database %s already has %ld table%s: restoring replaces them; "
+    if (rc == 0 && tables > 0 && !opts->is_force && !opts->table)
+        rc = error_set(err, "database %s already has %ld table%s: restoring replaces them; "
                             "add --force to restore into it anyway", t.dbname, tables, tables == 1 ? "" : "s");
-    }
-    if (rc == 0)
+    if (rc == 0 && opts->jobs > 1 && !opts->table && tables == 0)
+        rc = restore_parallel(repo, snap, &t, opts, err);
+    else if (rc == 0)
         rc = run_pg_restore(repo, snap, &t, opts, err);
     if (rc < 0)
         error_wrap(err, "restore into database %s failed", t.dbname);

@@ -164,14 +164,21 @@ PGconn *pg_target_connect(const struct pg_target *t, const char *dbname, struct 
     PGconn *conn = PQconnectdbParams(keys, values, 1);
     free(conninfo);
     if (PQstatus(conn) != CONNECTION_OK) {
-        char message[512];
-        snprintf(message, sizeof message, "%s", PQerrorMessage(conn));
-        message[strcspn(message, "\n")] = '\0';
+        char what[300];
+        snprintf(what, sizeof what, "cannot connect to database %s", dbname ? dbname : t->dbname);
+        pg_conn_error(conn, what, err);
         PQfinish(conn);
-        error_set(err, "cannot connect to database %s: %s", dbname ? dbname : t->dbname, message);
         return NULL;
     }
     return conn;
+}
+
+int pg_conn_error(PGconn *conn, const char *what, struct error *err)
+{
+    char message[512];
+    snprintf(message, sizeof message, "%s", PQerrorMessage(conn));
+    message[strcspn(message, "\n")] = '\0';
+    return error_set(err, "%s: %s", what, message);
 }
 
 const char *const *pg_target_child_env(const struct pg_target *t)

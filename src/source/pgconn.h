@@ -33,6 +33,9 @@ void pg_target_close(struct pg_target *t);
 /* Connects, to dbname instead of the target's database when not NULL. */
 PGconn *pg_target_connect(const struct pg_target *t, const char *dbname, struct error *err);
 
+/* Sets err to "<what>: <libpq's message, first line>"; returns -1. */
+int pg_conn_error(PGconn *conn, const char *what, struct error *err);
+
 /* The conninfo for another database on the same server; caller frees. */
 char *pg_target_conninfo_for(const struct pg_target *t, const char *dbname);
 

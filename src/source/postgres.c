@@ -36,14 +36,6 @@ struct pg_backup {
     const struct blob_dict *dict; /* the newest trained on this dump */
 };
 
-static int query_error(PGconn *conn, const char *what, struct error *err)
-{
-    char message[512];
-    snprintf(message, sizeof message, "%s", PQerrorMessage(conn));
-    message[strcspn(message, "\n")] = '\0';
-    return error_set(err, "%s: %s", what, message);
-}
-
 /* One value of a one-row query, or NULL. Caller frees. */
 static char *query_value(PGconn *conn, const char *sql)
 {
@@ -62,7 +54,7 @@ static int begin_snapshot(struct pg_backup *pb, struct error *err)
     bool is_ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
     if (!is_ok)
-        return query_error(pb->conn, "cannot start a transaction", err);
+        return pg_conn_error(pb->conn, "cannot start a transaction", err);
     char *name = query_value(pb->conn, "SELECT pg_export_snapshot()");
     if (name) { /* a standby or an old server may refuse: the dump then has its own */
         snprintf(pb->snapshot_name, sizeof pb->snapshot_name, "%s", name);
@@ -310,7 +302,7 @@ static int export_table(struct pg_backup *pb, const char *table, json_t *manifes
         PQclear(res);
         char what[300];
         snprintf(what, sizeof what, "cannot export table %s", table);
-        return query_error(pb->conn, what, err);
+        return pg_conn_error(pb->conn, what, err);
     }
     PQclear(res);
     EVP_MD_CTX *sha = EVP_MD_CTX_new();
@@ -331,7 +323,7 @@ static int export_table(struct pg_backup *pb, const char *table, json_t *manifes
     if (n == -2 || PQresultStatus(res) != PGRES_COMMAND_OK) {
         char what[300];
         snprintf(what, sizeof what, "cannot export table %s", table);
-        rc = query_error(pb->conn, what, err);
+        rc = pg_conn_error(pb->conn, what, err);
     }
     PQclear(res);
     while ((res = PQgetResult(pb->conn)))

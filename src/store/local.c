@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "util/fdio.h"
 #include "util/text.h"
 
 struct local_store {
@@ -102,21 +103,6 @@ static int make_parents(const char *path, struct error *err)
         return -1;
     if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
         return error_errno(err, errno, "cannot create %s", tmp);
-    return 0;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
     return 0;
 }
 

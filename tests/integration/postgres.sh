@@ -85,6 +85,39 @@ c_ok "restore with --force" restore latest db --to "$URL/restored" --db-password
 "$PG/checksum.sh" restored >"$T/sum-restored2"
 diff -u "$T/sum-app2" "$T/sum-restored2" >&2 || fail "parallel restore with --force differs from the source"
 
+# Into a new database, --jobs makes coffer load the rows itself, every table
+# over all connections at once, without a temporary copy of the dump.
+mkdir -p "$T/ptmp"
+TMPDIR=$T/ptmp c_ok "parallel restore into a new database" restore latest db --to "$URL/parallel" --db-password-file "$PASSFILE" --jobs 3
+"$PG/checksum.sh" parallel >"$T/sum-parallel"
+diff -u "$T/sum-app2" "$T/sum-parallel" >&2 || fail "parallel restore into a new database differs from the source"
+[ -z "$(ls -A "$T/ptmp")" ] || fail "parallel restore left files in TMPDIR: $(ls -A "$T/ptmp")"
+
+# A dump coffer does not take apart (large objects) goes to pg_restore alone.
+createdb lo && psql -d lo -qc "CREATE TABLE docs (id int PRIMARY KEY, body oid);
+    INSERT INTO docs VALUES (1, lo_from_bytea(0, convert_to('a large object', 'UTF8')));" ||
+    fail "cannot create the large-object database"
+c_ok "backup of a database with a large object" backup --postgres "$URL/lo" --name lo --db-password-file "$PASSFILE"
+c_ok "parallel restore of a dump with a large object" restore latest lo --to "$URL/lo2" --db-password-file "$PASSFILE" --jobs 2
+[ "$(psql -d lo2 -tAc "SELECT convert_from(lo_get(body), 'UTF8') FROM docs")" = "a large object" ] ||
+    fail "the large object did not come back"
+
+# A row the server rejects fails a parallel restore, naming the table and
+# quoting the server. (pg_dump here swaps one digit for a letter in its output.)
+createdb badrow && psql -d badrow -qc "CREATE TABLE t (id int, note text); INSERT INTO t VALUES (1, 'alpha'), (2, 'beta');" ||
+    fail "cannot create the bad-row database"
+mkdir -p "$T/badbin"
+cat >"$T/badbin/pg_dump" <<'BAD'
+#!/bin/bash
+set -o pipefail
+/usr/lib/postgresql/15/bin/pg_dump "$@" | perl -0777 -pe 's/2\tbeta\n/Z\tbeta\n/'
+BAD
+chmod +x "$T/badbin/pg_dump"
+PATH=$T/badbin:$PATH c_ok "backup of a dump with a bad row" backup --postgres "$URL/badrow" --name badrow --db-password-file "$PASSFILE"
+run_c restore latest badrow --to "$URL/badrow2" --db-password-file "$PASSFILE" --jobs 2
+expect_nonzero "parallel restore of a row the server rejects"
+expect_err_match "parallel restore of a bad row" "cannot load public\.t: .*invalid input syntax"
+
 c_ok "restore of one table" restore latest db --to "$URL/onetable" --db-password-file "$PASSFILE" --table users
 [ "$(psql -d onetable -tAc 'SELECT count(*) FROM users')" = "$(psql -d app -tAc 'SELECT count(*) FROM users')" ] ||
     fail "one-table restore has a different row count"

@@ -1,0 +1,16 @@
+/*
+ * fdio.h — whole writes to file descriptors.
+ *
+ * write(2) may write less than asked (pipes, signals); every caller that
+ * means "all of it" goes through here.
+ */
+#ifndef COFFER_UTIL_FDIO_H
+#define COFFER_UTIL_FDIO_H
+
+#include <stddef.h>
+
+/* Writes all len bytes, retrying short writes and EINTR; returns 0, or -1
+ * with errno set. */
+int write_all(int fd, const void *data, size_t len);
+
+#endif
