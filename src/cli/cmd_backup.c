@@ -157,8 +157,8 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
             string_list_add(&tags, src->tags.items[i]);
     opts.tags = tags;
     int code;
-    if (!strcmp(src->type, "postgres") && (src->jobs > 1 || (src->format && strcmp(src->format, "custom")))) {
-        fprintf(stderr, "coffer: %s:%u: source %s: parallel dumps (jobs, format: directory) are not supported yet\n",
+    if (!strcmp(src->type, "postgres") && src->format && strcmp(src->format, "custom")) {
+        fprintf(stderr, "coffer: %s:%u: source %s: format: directory is not supported yet (use custom)\n",
                 g->config->path, src->line, src->name);
         code = EXIT_FAILURE_;
     } else if (!strcmp(src->type, "postgres")) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "config/config.h"
 #include "ops/ops.h"
 #include "util/text.h"
 
@@ -30,9 +31,10 @@ static const char restore_help[] =
     "that already has tables is only restored into with --force. Restored to a\n"
     "directory, they give the dump (db.dump), globals.sql and the JSON exports.\n"
     "  --table NAME           restore only this table\n"
-    "  --jobs N               restore over N connections: into an empty database\n"
-    "                         coffer loads every table over all N at once;\n"
-    "                         with --force, pg_restore --jobs from a copy in $TMPDIR\n"
+    "  --jobs N               restore over N connections (default: the source's\n"
+    "                         jobs: in coffer.yaml, else 1); into an empty database\n"
+    "                         coffer loads every table over all N at once, with\n"
+    "                         --force pg_restore --jobs works from a copy in $TMPDIR\n"
     "  --force                restore into a database that has tables\n"
     "  --db-password-file F   the target database's password (else ~/.pgpass,\n"
     "                         PGPASSFILE, or the URL)\n" CLI_GLOBAL_HELP;
@@ -102,6 +104,9 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         code = cli_fail(&err);
     } else if (is_database_url(opts.target)) {
         double started = progress_now();
+        const struct config_source *src = g->config ? config_find_source(g->config, snap->source) : NULL;
+        if (db.jobs == 0 && src && src->jobs > 1)
+            db.jobs = src->jobs; /* the source's jobs: in coffer.yaml */
         if (ops_restore_postgres(repo, snap, &db, &err) < 0)
             code = cli_fail(&err);
         else if (!g->is_quiet)

@@ -253,7 +253,7 @@ static bool is_loadable(const struct pga_toc *toc, struct error *why)
 }
 
 /* The session settings pg_dump recorded (encoding, string syntax, search
- * path), for the loading connections. */
+ * path), and ours, for the loading connections. */
 static char *session_setup(const struct pga_toc *toc)
 {
     struct buf sql = BUF_INIT;
@@ -263,7 +263,10 @@ static char *session_setup(const struct pga_toc *toc)
                         strcmp(e->desc, "SEARCHPATH") == 0))
             buf_append(&sql, e->defn, strlen(e->defn));
     }
-    buf_append(&sql, "", 1);
+    /* A commit need not wait for its WAL to reach disk: a restore cut
+     * short by a crash is restored again anyway. */
+    const char *no_wait = "SET synchronous_commit = off;";
+    buf_append(&sql, no_wait, strlen(no_wait) + 1);
     return (char *)sql.data;
 }
 

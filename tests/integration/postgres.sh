@@ -26,6 +26,7 @@ sources:
     password_file: $PASSFILE
     globals: true
     exports: [customer_configs, conversations, messages, users, scrape_jobs]
+    jobs: 2
 YAML
 export COFFER_CONFIG=$T/coffer.yaml
 snapshot_count() { run_c snapshots --json; expect_ok "snapshots"; jq_out 'length'; }
@@ -38,6 +39,7 @@ first_added=$(jq_out '.[0].added')
 [ "$(jq_out '.[0].meta.database')" = app ] || fail "snapshot metadata lacks the database name"
 jq_out '.[0].meta.server_version' | grep -q '^15' || fail "snapshot metadata lacks the server version"
 
+# (jobs: 2 in the configuration: coffer loads the tables itself)
 c_ok "restore into a new database" restore latest db --to "$URL/restored" --db-password-file "$PASSFILE"
 "$PG/checksum.sh" app >"$T/sum-app" || fail "orphans in the source database"
 "$PG/checksum.sh" restored >"$T/sum-restored" || fail "the runbook's orphan check failed on the restored database"
@@ -101,6 +103,9 @@ c_ok "backup of a database with a large object" backup --postgres "$URL/lo" --na
 c_ok "parallel restore of a dump with a large object" restore latest lo --to "$URL/lo2" --db-password-file "$PASSFILE" --jobs 2
 [ "$(psql -d lo2 -tAc "SELECT convert_from(lo_get(body), 'UTF8') FROM docs")" = "a large object" ] ||
     fail "the large object did not come back"
+c_ok "restore streamed into pg_restore (one job)" restore latest lo --to "$URL/lo3" --db-password-file "$PASSFILE"
+[ "$(psql -d lo3 -tAc "SELECT convert_from(lo_get(body), 'UTF8') FROM docs")" = "a large object" ] ||
+    fail "the large object did not come back through the streamed restore"
 
 # A row the server rejects fails a parallel restore, naming the table and
 # quoting the server. (pg_dump here swaps one digit for a letter in its output.)
