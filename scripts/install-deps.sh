@@ -13,6 +13,7 @@ packages=(
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data
   postgresql-15 postgresql-client-15     # PostgreSQL source and its tests (server started by the tests)
+  redis-server redis-tools               # Redis source tests (server started by the tests)
 )
 
 missing=()

@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "ops/ops.h"
 #include "source/postgres.h"
+#include "source/redis.h"
 #include "util/text.h"
 
 static const char help[] =
@@ -38,7 +39,9 @@ static const char help[] =
     "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
     "  --globals        with --postgres: also roles and tablespaces (pg_dumpall)\n"
     "  --export TABLE   with --postgres: also export TABLE as JSON lines (repeat)\n"
-    "  --db-password-file F  with --postgres: the database password (else the\n"
+    "  --redis URL      back up a Redis server's RDB (redis://[user@]host[:port]),\n"
+    "                   taken over the replication protocol\n"
+    "  --db-password-file F  with --postgres or --redis: the password (else the\n"
     "                   URL, ~/.pgpass or PGPASSFILE)\n"
     "  --workers N      compression threads (default: one per core)\n" CLI_GLOBAL_HELP
     "\nexit codes: 0 saved; 1 failed (no snapshot); 2 usage; 3 saved, but some files\n"
@@ -84,19 +87,20 @@ static void add_tags(struct string_list *tags, const char *arg)
 }
 
 /* Checks that the options name one kind of input, and fills defaults. */
-static int settle_kind(struct backup_options *opts, bool is_stdin, bool is_postgres)
+static int settle_kind(struct backup_options *opts, bool is_stdin, bool is_postgres, bool is_redis)
 {
-    if (is_stdin + is_postgres > 1)
-        return cli_usage_error("backup", "give one of --stdin and --postgres");
-    if ((is_stdin || is_postgres) && opts->path_count)
-        return cli_usage_error("backup", "paths go with a file backup, not with --stdin or --postgres");
-    opts->kind = is_stdin ? BACKUP_STREAM : is_postgres ? BACKUP_POSTGRES : BACKUP_FILES;
+    static const char *const default_names[] = {"files", "stdin", "db", "cache"};
+    if (is_stdin + is_postgres + is_redis > 1)
+        return cli_usage_error("backup", "give one of --stdin, --postgres and --redis");
+    if ((is_stdin || is_postgres || is_redis) && opts->path_count)
+        return cli_usage_error("backup", "paths go with a file backup, not with --stdin, --postgres or --redis");
+    opts->kind = is_stdin ? BACKUP_STREAM : is_postgres ? BACKUP_POSTGRES : is_redis ? BACKUP_REDIS : BACKUP_FILES;
     if (opts->kind == BACKUP_FILES && !opts->path_count)
-        return cli_usage_error("backup", "nothing to back up: give paths, --stdin or --postgres URL");
+        return cli_usage_error("backup", "nothing to back up: give paths, --stdin, --postgres URL or --redis URL");
     if (opts->kind == BACKUP_STREAM && isatty(STDIN_FILENO))
         return cli_usage_error("backup", "--stdin reads a stream, but standard input is a terminal");
     if (!opts->source)
-        opts->source = opts->kind == BACKUP_STREAM ? "stdin" : opts->kind == BACKUP_POSTGRES ? "db" : "files";
+        opts->source = default_names[opts->kind];
     return EXIT_OK;
 }
 
@@ -148,6 +152,7 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
 {
     struct backup_options opts = *base;
     struct postgres_source pg = {0};
+    struct redis_source redis = {0};
     struct string_list tags = {0};
     opts.source = src->name;
     for (size_t i = 0; i < base->tags.count; i++)
@@ -169,6 +174,12 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
         pg.exports = src->exports.items;
         pg.export_count = src->exports.count;
         opts.postgres = &pg;
+        code = run_backup(g, repo, &opts);
+    } else if (!strcmp(src->type, "redis")) {
+        opts.kind = BACKUP_REDIS;
+        redis.url = src->url;
+        redis.password_file = src->password_file;
+        opts.redis = &redis;
         code = run_backup(g, repo, &opts);
     } else if (!strcmp(src->type, "files") && src->exclude.count == 0) {
         opts.kind = BACKUP_FILES;
@@ -215,15 +226,17 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         {"globals", no_argument, NULL, 'G'},
         {"export", required_argument, NULL, 'E'},
         {"db-password-file", required_argument, NULL, 'D'},
+        {"redis", required_argument, NULL, 'R'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct backup_options opts = {0};
     struct postgres_source pg = {0};
+    struct redis_source redis = {0};
     struct string_list exports = {0};
     struct repo *repo = NULL;
     struct error err;
-    bool is_stdin = false, is_postgres = false;
+    bool is_stdin = false, is_postgres = false, is_redis = false;
     int opt, code = EXIT_OK;
     opterr = 0;
     while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -243,7 +256,8 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         case 'P': is_postgres = true; pg.url = optarg; break;
         case 'G': pg.has_globals = true; break;
         case 'E': string_list_add(&exports, optarg); break;
-        case 'D': pg.password_file = optarg; break;
+        case 'D': pg.password_file = redis.password_file = optarg; break;
+        case 'R': is_redis = true; redis.url = optarg; break;
         default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
         }
     }
@@ -251,7 +265,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         goto out;
     opts.paths = argv + optind;
     opts.path_count = (size_t)(argc - optind);
-    if (!is_stdin && !is_postgres) {
+    if (!is_stdin && !is_postgres && !is_redis) {
         /* Names of configured sources, or nothing at all, mean the config. */
         if (cli_resolve_globals(g, &err) < 0) {
             code = cli_fail(&err);
@@ -265,7 +279,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
             goto out;
         }
     }
-    if ((code = settle_kind(&opts, is_stdin, is_postgres)) != EXIT_OK)
+    if ((code = settle_kind(&opts, is_stdin, is_postgres, is_redis)) != EXIT_OK)
         goto out;
     for (size_t i = 0; i < opts.path_count; i++) {
         struct stat st;
@@ -279,6 +293,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
     pg.exports = exports.items;
     pg.export_count = exports.count;
     opts.postgres = &pg;
+    opts.redis = &redis;
     if (cli_open_repo(g, &repo, &err) < 0)
         code = cli_fail(&err);
     else

@@ -1,21 +1,25 @@
 /*
  * cmd_restore.c — `coffer restore` and `coffer dump`: getting data back.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "config/config.h"
 #include "ops/ops.h"
+#include "source/redis.h"
 #include "util/text.h"
 
 static const char restore_help[] =
     "usage: coffer restore SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n"
-    "       coffer restore SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n\n"
+    "       coffer restore SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n"
+    "       coffer restore SNAPSHOT [SOURCE] --to FILE.rdb [OPTIONS]\n\n"
     "Restores a snapshot into DIR (created if needed), with modes, owners (as root),\n"
     "times and symlinks. A tree backed up from /srv/uploads lands in DIR/srv/uploads.\n"
     "SNAPSHOT is an id prefix or \"latest\"; SOURCE (or --source) picks the source.\n"
@@ -37,11 +41,49 @@ static const char restore_help[] =
     "                         --force pg_restore --jobs works from a copy in $TMPDIR\n"
     "  --force                restore into a database that has tables\n"
     "  --db-password-file F   the target database's password (else ~/.pgpass,\n"
-    "                         PGPASSFILE, or the URL)\n" CLI_GLOBAL_HELP;
+    "                         PGPASSFILE, or the URL)\n\n"
+    "Redis snapshots restore to a file when --to ends in .rdb (replaced only once\n"
+    "the whole file is written and verified), else to DIR/dump.rdb. Load it by\n"
+    "stopping the server, putting the file at its dir/dbfilename, and starting it\n"
+    "(with appendonly no, or AOF rebuilt after; see docs/redis.md).\n" CLI_GLOBAL_HELP;
 
 static bool is_database_url(const char *target)
 {
     return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
+}
+
+/* A Redis snapshot restored to a path ending in .rdb is that file. */
+static bool is_rdb_path(const char *target)
+{
+    size_t len = strlen(target);
+    return len > 4 && strcmp(target + len - 4, ".rdb") == 0;
+}
+
+/* Writes the RDB to a temporary name beside path, then renames it over
+ * path: a failed restore leaves no half-written dump.rdb behind. */
+static int restore_rdb_file(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
+                            struct error *err)
+{
+    size_t len = strlen(path) + 16;
+    char *tmp = xmalloc(len);
+    snprintf(tmp, len, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        error_errno(err, errno, "cannot create %s", tmp);
+        free(tmp);
+        return -1;
+    }
+    int rc = ops_dump(repo, snap, REDIS_RDB_NAME, fd, workers, err);
+    if (rc == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
+        rc = error_errno(err, errno, "cannot write %s", tmp);
+    if (close(fd) < 0 && rc == 0)
+        rc = error_errno(err, errno, "cannot write %s", tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = error_errno(err, errno, "cannot rename %s to %s", tmp, path);
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
 }
 
 int cmd_restore(struct cli_globals *g, int argc, char **argv)
@@ -102,6 +144,12 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
     db.target_url = opts.target;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0) {
         code = cli_fail(&err);
+    } else if (!strcmp(snap->type, "redis") && is_rdb_path(opts.target)) {
+        double started = progress_now();
+        if (restore_rdb_file(repo, snap, opts.target, opts.workers, &err) < 0)
+            code = cli_fail(&err);
+        else if (!g->is_quiet)
+            printf("restored snapshot of %s to %s in %.1f s\n", snap->source, opts.target, progress_now() - started);
     } else if (is_database_url(opts.target)) {
         double started = progress_now();
         const struct config_source *src = g->config ? config_find_source(g->config, snap->source) : NULL;

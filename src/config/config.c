@@ -109,6 +109,13 @@ static const struct field postgres_fields[] = {
     {.name = NULL},
 };
 
+static const struct field redis_fields[] = {
+    {.name = "url", .read = read_string, .offset = SOURCE(url), .is_required = true,
+     .check = check_url_has_no_password},
+    {.name = "password_file", .read = read_string, .offset = SOURCE(password_file)},
+    {.name = NULL},
+};
+
 static const struct field files_fields[] = {
     {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
     {.name = "exclude", .read = read_strings, .offset = SOURCE(exclude)},
@@ -122,6 +129,7 @@ struct source_type {
 
 static const struct source_type source_types[] = {
     {"postgres", postgres_fields},
+    {"redis", redis_fields},
     {"files", files_fields},
     {NULL, NULL},
 };

@@ -33,15 +33,15 @@ struct config_strings {
  * source's stay zero (NULL, false, empty, 0). */
 struct config_source {
     char *name;
-    char *type;               /* "postgres" or "files" */
+    char *type;               /* "postgres", "redis" or "files" */
     unsigned line;            /* line of the source's name in the file, for messages */
     struct config_strings tags;
-    /* postgres */
-    char *url;                /* a libpq connection URL, without a password */
+    /* postgres, redis */
+    char *url;                /* a libpq or redis:// URL, without a password */
     bool globals;             /* also dump roles and tablespaces (pg_dumpall --globals-only) */
     struct config_strings exports;
     unsigned jobs;            /* 1..64 */
-    char *password_file;      /* NULL: libpq's own ~/.pgpass or $PGPASSFILE */
+    char *password_file;      /* postgres, redis; NULL: libpq's own ~/.pgpass or $PGPASSFILE, no AUTH */
     char *format;             /* "custom", "directory" or NULL (the source decides) */
     /* files */
     struct config_strings paths;   /* at least one */

@@ -13,6 +13,7 @@
 
 #include "repo/lock.h"
 #include "source/postgres.h"
+#include "source/redis.h"
 #include "source/source.h"
 
 unsigned ops_default_workers(void)
@@ -66,7 +67,7 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     }
     result->host = xstrdup(host);
     result->source = xstrdup(opts->source);
-    static const char *type_names[] = {"files", "stream", "postgres"};
+    static const char *type_names[] = {"files", "stream", "postgres", "redis"};
     result->type = xstrdup(type_names[opts->kind]);
     for (size_t i = 0; i < opts->tags.count; i++)
         string_list_add(&result->tags, opts->tags.items[i]);
@@ -86,6 +87,8 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
         rc = stream_backup(&ctx, opts->stdin_fd, opts->source, result->root, err);
     } else if (opts->kind == BACKUP_POSTGRES) {
         rc = postgres_backup(&ctx, opts->postgres, result->root, err);
+    } else if (opts->kind == BACKUP_REDIS) {
+        rc = redis_backup(&ctx, opts->redis, result->root, err);
     } else {
         for (size_t i = 0; i < opts->path_count; i++) {
             char *abs = path_absolute(opts->paths[i]);

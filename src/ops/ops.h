@@ -20,9 +20,11 @@ enum backup_kind {
     BACKUP_FILES,    /* paths: a file tree */
     BACKUP_STREAM,   /* stdin_fd: one stream */
     BACKUP_POSTGRES, /* postgres: a database */
+    BACKUP_REDIS,    /* redis: a server's RDB */
 };
 
 struct postgres_source;
+struct redis_source;
 
 struct backup_options {
     const char *source;      /* snapshot's source name */
@@ -31,6 +33,7 @@ struct backup_options {
     size_t path_count;
     int stdin_fd;            /* BACKUP_STREAM */
     const struct postgres_source *postgres; /* BACKUP_POSTGRES */
+    const struct redis_source *redis;       /* BACKUP_REDIS */
     struct string_list tags;
     int64_t time;            /* 0: now */
     bool is_force;

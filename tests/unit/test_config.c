@@ -326,7 +326,7 @@ static void test_config_missing_required_key(void **state)
 static void test_config_missing_type(void **state)
 {
     assert_load_fails(*state, "sources:\n  db:\n    url: x\n",
-                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, files)");
+                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, redis, files)");
 }
 
 /* An unknown type is refused, listing the types. */
@@ -336,7 +336,31 @@ static void test_config_unknown_source_type(void **state)
                        "  db: {type: postgres, url: x}\n"
                        "  cache:\n"
                        "    type: redys\n";
-    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, files)");
+    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, redis, files)");
+}
+
+/* A Redis source has a URL and a password file, and nothing of PostgreSQL's. */
+static void test_config_redis_source(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    const char *text = "sources:\n"
+                       "  cache:\n"
+                       "    type: redis\n"
+                       "    url: redis://127.0.0.1:6379\n"
+                       "    password_file: /etc/coffer/redis-pass\n";
+    assert_int_equal(load_text(f, text, &cfg, &err), 0);
+    const struct config_source *cache = config_find_source(&cfg, "cache");
+    assert_non_null(cache);
+    assert_string_equal(cache->type, "redis");
+    assert_string_equal(cache->url, "redis://127.0.0.1:6379");
+    assert_string_equal(cache->password_file, "/etc/coffer/redis-pass");
+    config_free(&cfg);
+    assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://:hunter2@h:6379\n",
+                      "coffer.yaml:4: sources.cache.url: the URL contains a password");
+    assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://h\n    globals: true\n",
+                      "unknown key \"globals\" (known: type, tags, url, password_file)");
 }
 
 /* A YAML syntax error names the line. */
@@ -710,6 +734,7 @@ int main(void)
         T(test_config_unknown_top_level_key),
         T(test_config_missing_required_key),
         T(test_config_missing_type),
+        T(test_config_redis_source),
         T(test_config_unknown_source_type),
         T(test_config_yaml_syntax_error_has_line),
         T(test_config_empty_file_is_refused),
