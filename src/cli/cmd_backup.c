@@ -13,8 +13,10 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
+#include "crypto/crypto.h"
 #include "ops/ops.h"
 #include "source/postgres.h"
+#include "source/program.h"
 #include "source/redis.h"
 #include "util/text.h"
 
@@ -153,6 +155,8 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
     struct backup_options opts = *base;
     struct postgres_source pg = {0};
     struct redis_source redis = {0};
+    struct command_source command = {0};
+    char **argv = NULL;
     struct string_list tags = {0};
     opts.source = src->name;
     for (size_t i = 0; i < base->tags.count; i++)
@@ -181,18 +185,62 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
         redis.password_file = src->password_file;
         opts.redis = &redis;
         code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "files") && src->exclude.count == 0) {
+    } else if (!strcmp(src->type, "command")) {
+        opts.kind = BACKUP_COMMAND;
+        argv = xcalloc(src->command.count + 1, sizeof *argv);
+        memcpy(argv, src->command.items, src->command.count * sizeof *argv);
+        char default_name[300];
+        snprintf(default_name, sizeof default_name, "%s.out", src->name);
+        command.argv = argv;
+        command.name = src->file_name ? src->file_name : default_name;
+        opts.command = &command;
+        code = run_backup(g, repo, &opts);
+    } else if (!strcmp(src->type, "env")) {
+        static char *default_redact[] = {"KEY", "SECRET", "PASSWORD", "TOKEN"};
+        opts.kind = BACKUP_ENV;
+        opts.paths = src->paths.items;
+        opts.path_count = src->paths.count;
+        opts.redact = src->redact.count ? src->redact.items : default_redact;
+        opts.redact_count = src->redact.count ? src->redact.count : 4;
+        code = run_backup(g, repo, &opts);
+    } else if (!strcmp(src->type, "git")) {
+        opts.kind = BACKUP_GIT;
+        opts.git_path = src->path;
+        code = run_backup(g, repo, &opts);
+    } else if (!strcmp(src->type, "files")) {
         opts.kind = BACKUP_FILES;
         opts.paths = src->paths.items;
         opts.path_count = src->paths.count;
+        opts.exclude = src->exclude.items;
+        opts.exclude_count = src->exclude.count;
         code = run_backup(g, repo, &opts);
     } else {
-        fprintf(stderr, "coffer: %s:%u: source %s: %s is not supported yet\n", g->config->path, src->line,
-                src->name, strcmp(src->type, "files") ? src->type : "exclude");
+        fprintf(stderr, "coffer: %s:%u: source %s: type %s is not supported yet\n", g->config->path, src->line,
+                src->name, src->type);
         code = EXIT_FAILURE_;
     }
     string_list_free(&tags);
+    free(argv);
     return code;
+}
+
+/* The application's revision for this run: git_revision_of, else the first
+ * git source's repository; NULL (with a warning) when it cannot be read. */
+static char *run_revision(const struct config *cfg)
+{
+    const char *path = cfg->git_revision_of;
+    for (size_t i = 0; !path && i < cfg->source_count; i++)
+        if (!strcmp(cfg->sources[i].type, "git"))
+            path = cfg->sources[i].path;
+    if (!path)
+        return NULL;
+    char head[128];
+    struct error err;
+    if (git_head(path, head, sizeof head, &err) < 0) {
+        fprintf(stderr, "coffer: warning: %s; snapshots will not record the application's revision\n", err.msg);
+        return NULL;
+    }
+    return xstrdup(head);
 }
 
 /* `coffer backup [NAME...]` with a config file: every source, or those named. */
@@ -205,10 +253,33 @@ static int backup_configured(struct cli_globals *g, const struct backup_options 
         return cli_fail(&err);
     int code = EXIT_OK;
     const struct config *cfg = g->config;
-    for (size_t i = 0; i < (count ? count : cfg->source_count); i++) {
+    /* One run id for all the snapshots of this run, so that a restore can
+     * pick the database, the cache and the files of the same moment. */
+    uint8_t run_bytes[8];
+    char run[17];
+    crypto_random(run_bytes, sizeof run_bytes);
+    hex_encode(run_bytes, sizeof run_bytes, run);
+    char *revision = run_revision(cfg);
+    struct backup_options opts = *base;
+    opts.run = run;
+    opts.revision = revision;
+    size_t total = count ? count : cfg->source_count;
+    struct string_list failed = {0};
+    for (size_t i = 0; i < total; i++) {
         const struct config_source *src = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
-        code = worse(code, backup_source(g, repo, src, base));
+        int one = backup_source(g, repo, src, &opts);
+        if (one == EXIT_FAILURE_)
+            string_list_add(&failed, src->name);
+        code = worse(code, one);
     }
+    if (failed.count && total > 1) {
+        fprintf(stderr, "coffer: %zu of %zu sources failed:", failed.count, total);
+        for (size_t i = 0; i < failed.count; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", failed.items[i]);
+        fprintf(stderr, " (the others were saved)\n");
+    }
+    string_list_free(&failed);
+    free(revision);
     repo_free(repo);
     return code;
 }

@@ -42,6 +42,8 @@ static json_t *snapshot_json(const struct snapshot *s)
                           (json_int_t)s->stats.files, "warnings", strings_json(&s->warnings));
     json_t *meta = s->meta_json ? json_loads(s->meta_json, 0, NULL) : NULL;
     json_object_set_new(o, "meta", meta ? meta : json_object());
+    json_object_set_new(o, "run", s->run ? json_string(s->run) : json_null());
+    json_object_set_new(o, "revision", s->revision ? json_string(s->revision) : json_null());
     if (s->has_parent) {
         char parent[65];
         hex_encode(s->parent, CRYPTO_ID_SIZE, parent);

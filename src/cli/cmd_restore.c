@@ -13,7 +13,10 @@
 #include "cli/cli.h"
 #include "config/config.h"
 #include "ops/ops.h"
+#include "source/envfile.h"
 #include "source/redis.h"
+#include "util/buf.h"
+#include "util/fdio.h"
 #include "util/text.h"
 
 static const char restore_help[] =
@@ -190,18 +193,91 @@ static const char dump_help[] =
     "is written; damaged data stops the dump with an error.\n\n"
     "options:\n"
     "  --source NAME          the source (also the second argument, if it has no /)\n"
+    "  --redacted             for env snapshots: every file (or PATH), with the value\n"
+    "                         of each variable whose name holds a redact word\n"
+    "                         replaced by [REDACTED]; may go to a terminal\n"
     "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+
+#define ENV_FILE_MAX (64u << 20) /* an env file larger than this is no env file */
+
+static int sink_to_buf(void *ctx, const uint8_t *data, size_t len, struct error *err)
+{
+    struct buf *b = ctx;
+    if (b->len + len > ENV_FILE_MAX)
+        return error_set(err, "larger than %u MiB: not an environment file", ENV_FILE_MAX >> 20);
+    buf_append(b, data, len);
+    return 0;
+}
+
+static void collect_file(void *ctx, const char *path, const struct node *node)
+{
+    if (node->type == NODE_FILE)
+        string_list_add(ctx, path);
+}
+
+/* The redact words recorded in an env snapshot's metadata. */
+static void redact_words(const struct snapshot *snap, struct string_list *words)
+{
+    json_t *meta = snap->meta_json ? json_loads(snap->meta_json, 0, NULL) : NULL;
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(meta, "redact"), i, w)
+        if (json_is_string(w))
+            string_list_add(words, json_string_value(w));
+    json_decref(meta);
+}
+
+/* Prints an env snapshot's files (or the one at path) with secrets hidden;
+ * several files each after a "# ==> path <==" comment line. */
+static int dump_redacted(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
+                         struct error *err)
+{
+    if (strcmp(snap->type, "env") != 0)
+        return error_setk(err, ERR_USAGE, "--redacted is for env snapshots; %s's snapshot holds %s", snap->source,
+                          snap->type);
+    struct string_list files = {0}, words = {0};
+    int rc = 0;
+    if (path)
+        string_list_add(&files, path);
+    else
+        rc = ops_ls(repo, snap, collect_file, &files, err);
+    redact_words(snap, &words);
+    struct buf text = BUF_INIT, out = BUF_INIT;
+    for (size_t i = 0; i < files.count && rc == 0; i++) {
+        buf_reset(&text);
+        buf_reset(&out);
+        if (ops_read(repo, snap, files.items[i], workers, sink_to_buf, &text, err) < 0) {
+            rc = error_wrap(err, "cannot read %s", files.items[i]);
+            break;
+        }
+        if (!path) {
+            char header[4200];
+            int n = snprintf(header, sizeof header, "%s# ==> %s <==\n", i ? "\n" : "", files.items[i]);
+            buf_append(&out, header, (size_t)n);
+        }
+        envfile_redact((const char *)text.data, text.len, (const char *const *)words.items, words.count, &out);
+        if (write_all(STDOUT_FILENO, out.data, out.len) < 0)
+            rc = error_errno(err, errno, "cannot write the output");
+    }
+    buf_free(&text);
+    buf_free(&out);
+    string_list_free(&files);
+    string_list_free(&words);
+    return rc;
+}
 
 int cmd_dump(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"source", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'w'},
+        {"redacted", no_argument, NULL, 'R'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     const char *source = NULL, *path = NULL;
     unsigned workers = 0;
+    bool is_redacted = false;
     struct error err;
     int opt;
     opterr = 0;
@@ -212,6 +288,7 @@ int cmd_dump(struct cli_globals *g, int argc, char **argv)
         case 'h': fputs(dump_help, stdout); return EXIT_OK;
         case 's': source = optarg; break;
         case 'w': workers = (unsigned)atoi(optarg); break;
+        case 'R': is_redacted = true; break;
         default: return cli_usage_error("dump", "unknown option %s", argv[optind - 1]);
         }
     }
@@ -226,14 +303,15 @@ int cmd_dump(struct cli_globals *g, int argc, char **argv)
         else
             return cli_usage_error("dump", "unexpected argument \"%s\"", argv[optind]);
     }
-    if (isatty(STDOUT_FILENO))
+    if (isatty(STDOUT_FILENO) && !is_redacted)
         return cli_usage_error("dump", "standard output is a terminal: redirect it to a file or a pipe");
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     const struct snapshot *snap;
     int code = EXIT_OK;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
-        ops_dump(repo, snap, path, STDOUT_FILENO, workers, &err) < 0)
+        (is_redacted ? dump_redacted(repo, snap, path, workers, &err)
+                     : ops_dump(repo, snap, path, STDOUT_FILENO, workers, &err)) < 0)
         code = cli_fail(&err);
     snapshot_list_free(&list);
     repo_free(repo);

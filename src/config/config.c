@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "source/exclude.h"
 #include "util/buf.h"
 
 /* A config file is a few dozen lines; anything this large is the wrong file. */
@@ -85,6 +86,7 @@ static const char *check_url_has_no_password(const char *url);
 static const struct field config_fields[] = {
     {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
     {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
+    {.name = "git_revision_of", .read = read_string, .offset = CONFIG(git_revision_of)},
     {.name = "sources", .read = read_sources},
     {.name = NULL},
 };
@@ -118,7 +120,24 @@ static const struct field redis_fields[] = {
 
 static const struct field files_fields[] = {
     {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
-    {.name = "exclude", .read = read_strings, .offset = SOURCE(exclude)},
+    {.name = "exclude", .read = read_strings, .offset = SOURCE(exclude), .check = exclude_check},
+    {.name = NULL},
+};
+
+static const struct field env_fields[] = {
+    {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
+    {.name = "redact", .read = read_strings, .offset = SOURCE(redact)},
+    {.name = NULL},
+};
+
+static const struct field command_fields[] = {
+    {.name = "command", .read = read_strings, .offset = SOURCE(command), .is_required = true, .min = 1},
+    {.name = "name", .read = read_string, .offset = SOURCE(file_name)},
+    {.name = NULL},
+};
+
+static const struct field git_fields[] = {
+    {.name = "path", .read = read_string, .offset = SOURCE(path), .is_required = true},
     {.name = NULL},
 };
 
@@ -131,6 +150,9 @@ static const struct source_type source_types[] = {
     {"postgres", postgres_fields},
     {"redis", redis_fields},
     {"files", files_fields},
+    {"env", env_fields},
+    {"command", command_fields},
+    {"git", git_fields},
     {NULL, NULL},
 };
 
@@ -846,10 +868,15 @@ void config_free(struct config *cfg)
         free(s->format);
         strings_free(&s->paths);
         strings_free(&s->exclude);
+        strings_free(&s->command);
+        strings_free(&s->redact);
+        free(s->file_name);
+        free(s->path);
     }
     free(cfg->sources);
     free(cfg->path);
     free(cfg->repository);
     free(cfg->password_file);
+    free(cfg->git_revision_of);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -43,15 +43,22 @@ struct config_source {
     unsigned jobs;            /* 1..64 */
     char *password_file;      /* postgres, redis; NULL: libpq's own ~/.pgpass or $PGPASSFILE, no AUTH */
     char *format;             /* "custom", "directory" or NULL (the source decides) */
-    /* files */
+    /* files, env */
     struct config_strings paths;   /* at least one */
     struct config_strings exclude;
+    struct config_strings redact;  /* env: words whose variables dump --redacted hides */
+    /* command */
+    struct config_strings command; /* argv, at least the program */
+    char *file_name;          /* key "name": the output's file name in the snapshot */
+    /* git */
+    char *path;               /* the repository */
 };
 
 struct config {
     char *path;               /* the file read */
     char *repository;         /* NULL if not set */
     char *password_file;      /* NULL if not set */
+    char *git_revision_of;    /* a git repository whose HEAD every snapshot records, or NULL */
     struct config_source *sources;   /* in file order */
     size_t source_count;
 };

@@ -6,13 +6,16 @@
  */
 #include "ops/ops.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "repo/lock.h"
+#include "source/exclude.h"
 #include "source/postgres.h"
+#include "source/program.h"
 #include "source/redis.h"
 #include "source/source.h"
 
@@ -38,6 +41,18 @@ static const struct snapshot *find_parent(const struct snapshot_list *list, cons
             return s;
     }
     return NULL;
+}
+
+/* {"redact": [words]} for an env snapshot. */
+static char *redact_meta(char *const *words, size_t count)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(list, json_string(words[i]));
+    json_t *meta = json_pack("{s:o}", "redact", list);
+    char *text = json_dumps(meta, JSON_COMPACT);
+    json_decref(meta);
+    return text;
 }
 
 int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err)
@@ -67,8 +82,10 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     }
     result->host = xstrdup(host);
     result->source = xstrdup(opts->source);
-    static const char *type_names[] = {"files", "stream", "postgres", "redis"};
+    static const char *type_names[] = {"files", "stream", "postgres", "redis", "command", "git", "env"};
     result->type = xstrdup(type_names[opts->kind]);
+    result->run = opts->run ? xstrdup(opts->run) : NULL;
+    result->revision = opts->revision ? xstrdup(opts->revision) : NULL;
     for (size_t i = 0; i < opts->tags.count; i++)
         string_list_add(&result->tags, opts->tags.items[i]);
 
@@ -89,13 +106,26 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
         rc = postgres_backup(&ctx, opts->postgres, result->root, err);
     } else if (opts->kind == BACKUP_REDIS) {
         rc = redis_backup(&ctx, opts->redis, result->root, err);
+    } else if (opts->kind == BACKUP_COMMAND) {
+        rc = command_backup(&ctx, opts->command, result->root, err);
+    } else if (opts->kind == BACKUP_GIT) {
+        rc = git_backup(&ctx, opts->git_path, result->root, err);
     } else {
         for (size_t i = 0; i < opts->path_count; i++) {
             char *abs = path_absolute(opts->paths[i]);
             string_list_add(&result->paths, abs);
             free(abs);
         }
-        rc = files_backup(&ctx, opts->paths, opts->path_count, parent ? parent->root : NULL, result->root, err);
+        struct exclude *exclude = NULL;
+        if (opts->exclude_count &&
+            !(exclude = exclude_new((const char *const *)opts->exclude, opts->exclude_count, err)))
+            rc = -1;
+        else
+            rc = files_backup(&ctx, opts->paths, opts->path_count, exclude, parent ? parent->root : NULL,
+                              result->root, err);
+        exclude_free(exclude);
+        if (rc == 0 && opts->kind == BACKUP_ENV) /* the words dump --redacted hides */
+            result->meta_json = redact_meta(opts->redact, opts->redact_count);
     }
     if (rc == 0)
         rc = blob_writer_finish(blobs, err);

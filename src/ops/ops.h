@@ -21,10 +21,14 @@ enum backup_kind {
     BACKUP_STREAM,   /* stdin_fd: one stream */
     BACKUP_POSTGRES, /* postgres: a database */
     BACKUP_REDIS,    /* redis: a server's RDB */
+    BACKUP_COMMAND,  /* command: a program's output */
+    BACKUP_GIT,      /* git_path: a git bundle */
+    BACKUP_ENV,      /* paths: environment files, with redact words */
 };
 
 struct postgres_source;
 struct redis_source;
+struct command_source;
 
 struct backup_options {
     const char *source;      /* snapshot's source name */
@@ -34,6 +38,14 @@ struct backup_options {
     int stdin_fd;            /* BACKUP_STREAM */
     const struct postgres_source *postgres; /* BACKUP_POSTGRES */
     const struct redis_source *redis;       /* BACKUP_REDIS */
+    const struct command_source *command;   /* BACKUP_COMMAND */
+    const char *git_path;                   /* BACKUP_GIT */
+    char *const *exclude;                   /* BACKUP_FILES: patterns to leave out (source/exclude.h) */
+    size_t exclude_count;
+    char *const *redact;                    /* BACKUP_ENV: words for dump --redacted */
+    size_t redact_count;
+    const char *run;         /* run id shared by a configuration's snapshots, or NULL */
+    const char *revision;    /* the application's git HEAD, or NULL */
     struct string_list tags;
     int64_t time;            /* 0: now */
     bool is_force;

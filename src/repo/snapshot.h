@@ -40,7 +40,9 @@ struct snapshot {
     int32_t time_ns; /* and nanoseconds: orders snapshots made in one second */
     char *host;
     char *source;
-    char *type;   /* "files" or "stream" */
+    char *type;   /* "files", "stream", "postgres", "redis", "command" or "git" */
+    char *run;      /* shared by the snapshots of one `coffer backup` of a configuration, or NULL */
+    char *revision; /* the application's git HEAD at that run, or NULL */
     struct string_list tags;
     struct string_list paths;
     uint8_t root[CRYPTO_ID_SIZE];

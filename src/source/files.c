@@ -10,6 +10,7 @@
  * warnings in the snapshot rather than failures: a backup of everything
  * else is worth more than no backup.
  */
+#include "source/exclude.h"
 #include "source/source.h"
 
 #include <dirent.h>
@@ -28,9 +29,10 @@ struct walk {
     struct backup_ctx *ctx;
     struct content_writer content;
     uint64_t bytes_before_file; /* progress offset of the file being read */
+    const struct exclude *exclude;
 };
 
-enum { ENTRY_DONE = 0, ENTRY_SKIPPED = 1 };
+enum { ENTRY_DONE = 0, ENTRY_SKIPPED = 1, ENTRY_EXCLUDED = 2 };
 
 static void warn(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -182,6 +184,8 @@ static int backup_entry(struct walk *w, const char *path, const char *name, cons
         warn(w, "cannot stat %s: %s (skipped)", path, strerror(errno));
         return ENTRY_SKIPPED;
     }
+    if (exclude_matches(w->exclude, path, S_ISDIR(st.st_mode)))
+        return ENTRY_EXCLUDED;
     out->name = xstrdup(name);
     fill_metadata(out, &st);
     switch (st.st_mode & S_IFMT) {
@@ -354,10 +358,10 @@ static int compare_paths(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const uint8_t *parent_root,
-                 uint8_t root_out[CRYPTO_ID_SIZE], struct error *err)
+int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const struct exclude *exclude,
+                 const uint8_t *parent_root, uint8_t root_out[CRYPTO_ID_SIZE], struct error *err)
 {
-    struct walk w = {ctx, {0}, 0};
+    struct walk w = {ctx, {0}, 0, exclude};
     char **clean = xcalloc(count, sizeof *clean);
     size_t kept = 0;
     bool has_root = false;

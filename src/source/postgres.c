@@ -373,16 +373,9 @@ static int export_tables(struct pg_backup *pb, struct error *err)
 static char *pg_dump_version(void)
 {
     const char *argv[] = {"pg_dump", "--version", NULL};
-    struct child child;
+    char text[128];
     struct error ignored;
-    if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, &ignored) < 0)
-        return NULL;
-    char text[128] = "";
-    ssize_t n = read(child.fd, text, sizeof text - 1);
-    text[n > 0 ? n : 0] = '\0';
-    text[strcspn(text, "\n")] = '\0';
-    spawn_finish(&child, &ignored);
-    return xstrdup(text);
+    return spawn_read_line(argv, text, sizeof text, &ignored) == 0 ? xstrdup(text) : NULL;
 }
 
 int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],

@@ -28,12 +28,15 @@ struct backup_ctx {
     bool is_force; /* reread files even where the parent says unchanged */
 };
 
-/* Backs up paths (files or directories). The root tree mirrors their
- * absolute paths: /srv/uploads becomes srv/uploads. parent_root is the
- * root of the same source's previous snapshot, or NULL: files whose size,
- * mtime, ctime and inode match it are not read again. */
-int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const uint8_t *parent_root,
-                 uint8_t root_out[CRYPTO_ID_SIZE], struct error *err);
+struct exclude;
+
+/* Backs up paths (files or directories), leaving out what exclude (may be
+ * NULL) matches. The root tree mirrors their absolute paths: /srv/uploads
+ * becomes srv/uploads. parent_root is the root of the same source's
+ * previous snapshot, or NULL: files whose size, mtime, ctime and inode
+ * match it are not read again. */
+int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const struct exclude *exclude,
+                 const uint8_t *parent_root, uint8_t root_out[CRYPTO_ID_SIZE], struct error *err);
 
 /* Backs up everything readable from fd as one file named name. */
 int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root_out[CRYPTO_ID_SIZE],

@@ -153,3 +153,25 @@ void spawn_abort(struct child *child)
     child->pid = -1;
     child->fd = child->stderr_fd = -1;
 }
+
+int spawn_read_line(const char *const *argv, char *out, size_t size, struct error *err)
+{
+    struct child child;
+    if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, err) < 0)
+        return -1;
+    size_t len = 0;
+    char scratch[4096];
+    for (;;) { /* read everything, so the child never blocks on a full pipe */
+        ssize_t n = read(child.fd, scratch, sizeof scratch);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        size_t take = (size_t)n < size - 1 - len ? (size_t)n : size - 1 - len;
+        memcpy(out + len, scratch, take);
+        len += take;
+    }
+    out[len] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    return spawn_finish(&child, err);
+}

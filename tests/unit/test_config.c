@@ -307,7 +307,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, sources)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, sources)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -326,7 +326,7 @@ static void test_config_missing_required_key(void **state)
 static void test_config_missing_type(void **state)
 {
     assert_load_fails(*state, "sources:\n  db:\n    url: x\n",
-                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, redis, files)");
+                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, redis, files, env, command, git)");
 }
 
 /* An unknown type is refused, listing the types. */
@@ -336,7 +336,7 @@ static void test_config_unknown_source_type(void **state)
                        "  db: {type: postgres, url: x}\n"
                        "  cache:\n"
                        "    type: redys\n";
-    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, redis, files)");
+    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, redis, files, env, command, git)");
 }
 
 /* A Redis source has a URL and a password file, and nothing of PostgreSQL's. */
@@ -361,6 +361,13 @@ static void test_config_redis_source(void **state)
                       "coffer.yaml:4: sources.cache.url: the URL contains a password");
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://h\n    globals: true\n",
                       "unknown key \"globals\" (known: type, tags, url, password_file)");
+}
+
+/* An exclude pattern that could never match is refused with the file and line. */
+static void test_config_bad_exclude_pattern(void **state)
+{
+    assert_load_fails(*state, "sources:\n  up:\n    type: files\n    paths: [/srv]\n    exclude: [\"*.tmp\", \"srv/app\"]\n",
+                      "coffer.yaml:5: sources.up.exclude");
 }
 
 /* A YAML syntax error names the line. */
@@ -735,6 +742,7 @@ int main(void)
         T(test_config_missing_required_key),
         T(test_config_missing_type),
         T(test_config_redis_source),
+        T(test_config_bad_exclude_pattern),
         T(test_config_unknown_source_type),
         T(test_config_yaml_syntax_error_has_line),
         T(test_config_empty_file_is_refused),

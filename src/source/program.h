@@ -1,0 +1,37 @@
+/*
+ * program.h — sources that are a program's output.
+ *
+ * command: any program (an export script, a CRM dump, `redis-cli ...`);
+ * its standard output becomes one file of the snapshot, and a non-zero
+ * exit fails the source with the end of the program's stderr.
+ *
+ * git: `git bundle create - --all` of a repository: every branch and tag
+ * in one file that `git clone` accepts; the HEAD revision and branch are
+ * in the snapshot's metadata. A bundle repeats unchanged history from day
+ * to day, which coffer's deduplication stores once.
+ *
+ * Programs run without a shell, with coffer's environment.
+ */
+#ifndef COFFER_SOURCE_PROGRAM_H
+#define COFFER_SOURCE_PROGRAM_H
+
+#include "source/source.h"
+
+#define GIT_BUNDLE_NAME "repo.bundle"
+
+struct command_source {
+    char *const *argv;   /* argv[0] is looked up in PATH; NULL-terminated */
+    const char *name;    /* the file's name in the snapshot */
+};
+
+int command_backup(struct backup_ctx *ctx, const struct command_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
+                   struct error *err);
+
+/* Backs up the git repository at path (a working tree or a bare repository). */
+int git_backup(struct backup_ctx *ctx, const char *path, uint8_t root_out[CRYPTO_ID_SIZE], struct error *err);
+
+/* The HEAD revision (40 hex digits) of the repository at path, into out
+ * (at least 41 bytes). */
+int git_head(const char *path, char *out, size_t size, struct error *err);
+
+#endif
