@@ -14,6 +14,7 @@ packages=(
   jq openssl                             # integration tests: JSON checks, test data
   postgresql-15 postgresql-client-15     # PostgreSQL source and its tests (server started by the tests)
   redis-server redis-tools               # Redis source tests (server started by the tests)
+  git                                    # git source and its tests
 )
 
 missing=()

@@ -176,8 +176,9 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
             printf("{\"type\":\"summary\",\"snapshot\":\"%s\",\"target\":\"%s\",\"files\":%llu,\"bytes\":%llu}\n", hex,
                    opts.target, (unsigned long long)progress.files, (unsigned long long)progress.bytes);
         } else if (!g->is_quiet) {
-            printf("restored snapshot %.8s (%s, %llu files) to %s in %.1f s\n", hex, size,
-                   (unsigned long long)progress.files, opts.target, progress_now() - progress.started);
+            printf("restored snapshot %.8s (%s, %llu file%s) to %s in %.1f s\n", hex, size,
+                   (unsigned long long)progress.files, progress.files == 1 ? "" : "s", opts.target,
+                   progress_now() - progress.started);
         }
     }
     string_list_free(&failures);
