@@ -41,8 +41,10 @@ static const char help[] =
     "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
     "  --globals        with --postgres: also roles and tablespaces (pg_dumpall)\n"
     "  --export TABLE   with --postgres: also export TABLE as JSON lines (repeat)\n"
-    "  --redis URL      back up a Redis server's RDB (redis://[user@]host[:port]),\n"
-    "                   taken over the replication protocol\n"
+    "  --redis URL      back up a Redis server's RDB (redis://[user@]host[:port], or\n"
+    "                   rediss:// for TLS), taken over the replication protocol\n"
+    "  --tls-ca-file F  with a rediss:// URL: the CA certificates to trust (default:\n"
+    "                   the system's)\n"
     "  --db-password-file F  with --postgres or --redis: the password (else the\n"
     "                   URL, ~/.pgpass or PGPASSFILE)\n"
     "  --workers N      compression threads (default: one per core)\n" CLI_GLOBAL_HELP
@@ -183,6 +185,7 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
         opts.kind = BACKUP_REDIS;
         redis.url = src->url;
         redis.password_file = src->password_file;
+        redis.tls_ca_file = src->tls_ca_file;
         opts.redis = &redis;
         code = run_backup(g, repo, &opts);
     } else if (!strcmp(src->type, "command")) {
@@ -298,6 +301,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         {"export", required_argument, NULL, 'E'},
         {"db-password-file", required_argument, NULL, 'D'},
         {"redis", required_argument, NULL, 'R'},
+        {"tls-ca-file", required_argument, NULL, 'A'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -329,6 +333,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         case 'E': string_list_add(&exports, optarg); break;
         case 'D': pg.password_file = redis.password_file = optarg; break;
         case 'R': is_redis = true; redis.url = optarg; break;
+        case 'A': redis.tls_ca_file = optarg; break;
         default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
         }
     }

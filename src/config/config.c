@@ -115,6 +115,7 @@ static const struct field redis_fields[] = {
     {.name = "url", .read = read_string, .offset = SOURCE(url), .is_required = true,
      .check = check_url_has_no_password},
     {.name = "password_file", .read = read_string, .offset = SOURCE(password_file)},
+    {.name = "tls_ca_file", .read = read_string, .offset = SOURCE(tls_ca_file)},
     {.name = NULL},
 };
 
@@ -866,6 +867,7 @@ void config_free(struct config *cfg)
         strings_free(&s->exports);
         free(s->password_file);
         free(s->format);
+        free(s->tls_ca_file);
         strings_free(&s->paths);
         strings_free(&s->exclude);
         strings_free(&s->command);

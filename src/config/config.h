@@ -43,6 +43,7 @@ struct config_source {
     unsigned jobs;            /* 1..64 */
     char *password_file;      /* postgres, redis; NULL: libpq's own ~/.pgpass or $PGPASSFILE, no AUTH */
     char *format;             /* "custom", "directory" or NULL (the source decides) */
+    char *tls_ca_file;        /* redis with rediss://: the CAs to trust; NULL: the system's */
     /* files, env */
     struct config_strings paths;   /* at least one */
     struct config_strings exclude;

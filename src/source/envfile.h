@@ -28,11 +28,12 @@
  * disagreement can cost too much redaction but never a secret. Concretely:
  *  - A quote preceded by a backslash does not close a value (inside any
  *    quotes). Compose-go says so in its code; python-dotenv's and Node's
- *    regular expressions, being greedy, do the same. `"a\\"` therefore does
- *    not end at its last quote either.
+ *    regular expressions, being greedy, do the same. So in `"a\\"` the
+ *    last quote does not close either, although its backslash is escaped.
  *  - A redacted quoted value that is never closed runs to the end of the
- *    file (Compose would reject the file; the others read the lines after
- *    it as variables of their own, which we would then be hiding).
+ *    file. No dialect reads it so (Compose rejects the file, the others
+ *    take the value as one line), but the lines after an unclosed quote
+ *    are most likely the rest of the secret: a PEM key missing its end.
  *  - Text after a redacted value's closing quote that is not a comment is
  *    dropped with the value. Backquotes (Node) quote a redacted value too.
  *  - A copied (not matching) value continues past its line only when it

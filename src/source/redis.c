@@ -20,6 +20,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +38,14 @@
 
 #define DEFAULT_PORT "6379"
 #define READ_TIMEOUT_S 120  /* silence from the server longer than this fails the backup */
+#define HANDSHAKE_TIMEOUT_S 10 /* a TLS handshake with a plain port never ends: give up sooner */
 #define IN_SIZE (1u << 20)
 #define CRC_LEN 8
 
 /* ---- the URL -------------------------------------------------------- */
 
 struct redis_url {
+    bool is_tls;    /* rediss:// */
     char *host;
     char *port;
     char *user;     /* NULL: the default user */
@@ -82,11 +87,10 @@ static char *decode(const char *s, size_t len)
 static int redis_url_parse(const char *url, struct redis_url *u, struct error *err)
 {
     memset(u, 0, sizeof *u);
-    if (strncmp(url, "rediss://", 9) == 0)
-        return error_setk(err, ERR_USAGE, "TLS connections (rediss://) are not supported yet; use redis://");
-    if (strncmp(url, "redis://", 8) != 0)
-        return error_setk(err, ERR_USAGE, "a Redis URL starts with redis:// (redis://[user@]host[:port])");
-    const char *authority = url + 8;
+    u->is_tls = strncmp(url, "rediss://", 9) == 0;
+    if (!u->is_tls && strncmp(url, "redis://", 8) != 0)
+        return error_setk(err, ERR_USAGE, "a Redis URL starts with redis:// or rediss:// (redis://[user@]host[:port])");
+    const char *authority = url + (u->is_tls ? 9 : 8);
     size_t len = strcspn(authority, "/?#");
     const char *at = NULL;
     for (size_t i = 0; i < len; i++)
@@ -129,10 +133,89 @@ static int redis_url_parse(const char *url, struct redis_url *u, struct error *e
 
 struct rconn {
     int fd;
+    SSL_CTX *tls_ctx; /* with rediss:// */
+    SSL *tls;
     const char *where; /* host:port, for messages */
     uint8_t *in;       /* received, not yet consumed: in[pos..len) */
     size_t pos, len;
 };
+
+/* OpenSSL's reason for the last failure, for a message. */
+static const char *tls_reason(const struct rconn *c)
+{
+    static __thread char text[256];
+    long verify = c->tls ? SSL_get_verify_result(c->tls) : X509_V_OK;
+    if (verify != X509_V_OK)
+        return X509_verify_cert_error_string(verify);
+    unsigned long code = ERR_get_error();
+    if (!code)
+        return "the connection failed";
+    ERR_error_string_n(code, text, sizeof text);
+    return text;
+}
+
+/* TLS over the connected socket: the server's certificate must chain to
+ * ca_file (or the system's CAs) and name the host. */
+static int tls_start(struct rconn *c, const char *host, const char *ca_file, struct error *err)
+{
+    ERR_clear_error();
+    c->tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!c->tls_ctx)
+        return error_set(err, "cannot set up TLS: %s", tls_reason(c));
+    SSL_CTX_set_verify(c->tls_ctx, SSL_VERIFY_PEER, NULL);
+    int loaded = ca_file ? SSL_CTX_load_verify_locations(c->tls_ctx, ca_file, NULL)
+                         : SSL_CTX_set_default_verify_paths(c->tls_ctx);
+    if (loaded != 1)
+        return error_set(err, "cannot load the CA certificates%s%s: %s", ca_file ? " from " : "", ca_file ? ca_file : "",
+                         tls_reason(c));
+    c->tls = SSL_new(c->tls_ctx);
+    if (!c->tls || SSL_set_fd(c->tls, c->fd) != 1)
+        return error_set(err, "cannot set up TLS: %s", tls_reason(c));
+    SSL_set_tlsext_host_name(c->tls, host);
+    X509_VERIFY_PARAM *param = SSL_get0_param(c->tls);
+    /* An IP address is checked against the certificate's IP entries, a name
+     * against its DNS names. */
+    if (X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1)
+        SSL_set1_host(c->tls, host);
+    errno = 0;
+    if (SSL_connect(c->tls) != 1) {
+        bool is_silent = errno == EAGAIN || errno == EWOULDBLOCK;
+        return error_set(err, "TLS handshake with Redis at %s failed: %s", c->where,
+                         is_silent ? "no answer (is it a TLS port? use redis:// for a plain one)" : tls_reason(c));
+    }
+    return 0;
+}
+
+static ssize_t conn_read_some(struct rconn *c, void *data, size_t len)
+{
+    if (!c->tls)
+        return read(c->fd, data, len);
+    int n = SSL_read(c->tls, data, len > INT32_MAX ? INT32_MAX : (int)len);
+    if (n > 0)
+        return n;
+    int why = SSL_get_error(c->tls, n);
+    if (why == SSL_ERROR_ZERO_RETURN)
+        return 0;
+    if (why != SSL_ERROR_SYSCALL || errno == 0)
+        errno = EPROTO;
+    return -1;
+}
+
+static int conn_write_all(struct rconn *c, const void *data, size_t len)
+{
+    if (!c->tls)
+        return write_all(c->fd, data, len);
+    size_t written = 0;
+    while (written < len) {
+        size_t n = 0;
+        if (SSL_write_ex(c->tls, (const uint8_t *)data + written, len - written, &n) != 1) {
+            errno = errno ? errno : EPROTO;
+            return -1;
+        }
+        written += n;
+    }
+    return 0;
+}
 
 static int conn_open(struct rconn *c, const struct redis_url *u, const char *where, struct error *err)
 {
@@ -159,14 +242,38 @@ static int conn_open(struct rconn *c, const struct redis_url *u, const char *whe
     freeaddrinfo(list);
     if (c->fd < 0)
         return error_errno(err, saved ? saved : ECONNREFUSED, "cannot connect to Redis at %s", where);
-    struct timeval timeout = {.tv_sec = READ_TIMEOUT_S};
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     c->in = xmalloc(IN_SIZE);
+    return 0;
+}
+
+static void set_read_timeout(struct rconn *c, int seconds)
+{
+    struct timeval timeout = {.tv_sec = seconds};
+    setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+}
+
+/* Connects (over TLS for rediss://). */
+static int conn_connect(struct rconn *c, const struct redis_url *u, const char *ca_file, const char *where,
+                        struct error *err)
+{
+    if (conn_open(c, u, where, err) < 0)
+        return -1;
+    set_read_timeout(c, HANDSHAKE_TIMEOUT_S);
+    if (u->is_tls && tls_start(c, u->host, ca_file, err) < 0)
+        return -1;
+    set_read_timeout(c, READ_TIMEOUT_S);
     return 0;
 }
 
 static void conn_close(struct rconn *c)
 {
+    if (c->tls) {
+        SSL_shutdown(c->tls);
+        SSL_free(c->tls);
+    }
+    SSL_CTX_free(c->tls_ctx);
+    c->tls = NULL;
+    c->tls_ctx = NULL;
     if (c->fd >= 0)
         close(c->fd);
     free(c->in);
@@ -185,7 +292,7 @@ static int conn_fill(struct rconn *c, struct error *err)
     if (c->len == IN_SIZE)
         return error_set(err, "Redis at %s sent a line longer than %u bytes", c->where, IN_SIZE);
     for (;;) {
-        ssize_t n = read(c->fd, c->in + c->len, IN_SIZE - c->len);
+        ssize_t n = conn_read_some(c, c->in + c->len, IN_SIZE - c->len);
         if (n > 0) {
             c->len += (size_t)n;
             return 0;
@@ -233,8 +340,8 @@ static int conn_command(struct rconn *c, const char *const *args, size_t count, 
         buf_append(&out, args[i], len);
         buf_append(&out, "\r\n", 2);
     }
-    int rc = write_all(c->fd, out.data, out.len) < 0 ? error_errno(err, errno, "cannot write to Redis at %s", c->where)
-                                                     : 0;
+    int rc = conn_write_all(c, out.data, out.len) < 0 ? error_errno(err, errno, "cannot write to Redis at %s", c->where)
+                                                      : 0;
     crypto_wipe(out.data, out.len); /* may hold a password */
     buf_free(&out);
     return rc;
@@ -471,7 +578,7 @@ int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t
     bundle_init(&bundle, ctx);
     json_t *meta = NULL;
     char *info = NULL, *reply = NULL;
-    int rc = conn_open(&c, &u, where, err);
+    int rc = conn_connect(&c, &u, src->tls_ca_file, where, err);
     if (rc == 0)
         rc = authenticate(&c, &u, err);
     if (rc == 0) {

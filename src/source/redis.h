@@ -11,6 +11,8 @@
  *
  * Metadata: redis_version, used_memory, keys per database, RDB version.
  * The password (URL or password_file) goes to the server only, in AUTH.
+ * rediss:// connects over TLS: the server's certificate must chain to the
+ * system's CAs (or tls_ca_file) and name the host.
  */
 #ifndef COFFER_SOURCE_REDIS_H
 #define COFFER_SOURCE_REDIS_H
@@ -20,8 +22,9 @@
 #define REDIS_RDB_NAME "dump.rdb"
 
 struct redis_source {
-    const char *url;           /* redis://[user[:password]@]host[:port][/db] */
+    const char *url;           /* redis[s]://[user[:password]@]host[:port][/db] */
     const char *password_file; /* overrides a password in the URL; NULL: none */
+    const char *tls_ca_file;   /* rediss://: the CAs to trust; NULL: the system's */
 };
 
 int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t root_out[CRYPTO_ID_SIZE],

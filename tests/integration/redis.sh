@@ -4,9 +4,10 @@
 # fifth with expiries, back up over the replication protocol and restore to
 # an RDB that a fresh server loads with the same data (DBSIZE, and type,
 # value and expiry of 1,000 keys); the same through coffer.yaml with
-# requirepass and a password file (the password never shows); a wrong
-# password, no password, a server that is down and a server killed in the
-# middle of the transfer fail the backup and record no snapshot.
+# requirepass and a password file (the password never shows); over TLS
+# with a test CA (and refused without it); a wrong password, no password, a
+# server that is down, rediss:// to a plain server and a server killed in
+# the middle of the transfer fail the backup and record no snapshot.
 . "$(dirname "$0")/lib.sh"
 
 RT=$REPO_ROOT/tests/redis
@@ -58,6 +59,32 @@ expect_no_output_match "configured backup with requirepass" "$(cat "$T/redis-pas
 before=$(snapshot_count)
 [ "$before" = 2 ] || fail "expected 2 snapshots, found $before"
 
+# --- TLS (rediss://): a server with a certificate from a test CA ----------------
+TLS=$T/tls
+mkdir -p "$TLS"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" -out "$TLS/ca.crt" -days 2 -subj "/CN=coffer test CA" 2>/dev/null &&
+    openssl req -newkey rsa:2048 -nodes -keyout "$TLS/server.key" -out "$TLS/server.csr" -subj "/CN=localhost" 2>/dev/null &&
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$TLS/ext.cnf" &&
+    openssl x509 -req -in "$TLS/server.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" -CAcreateserial -out "$TLS/server.crt" \
+        -days 2 -extfile "$TLS/ext.cnf" 2>/dev/null || fail "cannot make test certificates"
+TLS_PORT=$((PORT + 2))
+redis-server --port 0 --tls-port "$TLS_PORT" --bind 127.0.0.1 --tls-cert-file "$TLS/server.crt" \
+    --tls-key-file "$TLS/server.key" --tls-ca-cert-file "$TLS/ca.crt" --tls-auth-clients no --save "" --enable-debug-command local \
+    --daemonize yes --pidfile "$TLS/redis.pid" --logfile "$TLS/redis.log" --dir "$TLS" || fail "cannot start a TLS redis-server"
+on_exit 'kill "$(cat "$T/tls/redis.pid" 2>/dev/null)" 2>/dev/null'
+for _ in $(seq 1 100); do
+    [ "$(redis-cli --tls --cacert "$TLS/ca.crt" -p "$TLS_PORT" ping 2>/dev/null)" = PONG ] && break
+    sleep 0.05
+done
+redis-cli --tls --cacert "$TLS/ca.crt" -p "$TLS_PORT" DEBUG POPULATE 1000 >/dev/null
+c_ok "backup over TLS" backup --redis "rediss://127.0.0.1:$TLS_PORT" --name tlscache --tls-ca-file "$TLS/ca.crt"
+c_ok "backup over TLS, by host name" backup --redis "rediss://localhost:$TLS_PORT" --name tlscache --tls-ca-file "$TLS/ca.crt"
+run_c snapshots --json --source tlscache
+[ "$(jq_out '.[0].meta.keys.db0')" = 1000 ] || fail "the TLS backup does not count 1000 keys"
+run_c backup --redis "rediss://127.0.0.1:$TLS_PORT" --name tlscache
+expect_nonzero "TLS server whose CA is not trusted"
+expect_err_match "TLS server whose CA is not trusted" "TLS handshake .* failed: .*certificate"
+
 # --- failures: no snapshot, a clear message ------------------------------------
 printf 'not-the-password\n' >"$T/wrong-pass"
 run_c backup --redis "$URL" --name cache --db-password-file "$T/wrong-pass"
@@ -71,8 +98,8 @@ run_c backup --redis "redis://127.0.0.1:1" --name cache
 expect_nonzero "Redis server down"
 expect_err_match "Redis server down" "cannot connect to Redis at 127.0.0.1:1"
 run_c backup --redis "rediss://127.0.0.1:$PORT" --name cache
-expect_nonzero "rediss:// URL"
-expect_err_match "rediss:// URL" "TLS"
+expect_nonzero "rediss:// URL to a server without TLS"
+expect_err_match "rediss:// URL to a server without TLS" "TLS handshake"
 [ "$(snapshot_count)" = "$before" ] || fail "a failed backup recorded a snapshot"
 
 # The server dies during the transfer: coffer is paused once the server is
@@ -99,4 +126,4 @@ grep -Eqi "transfer stopped|closed the connection" "$T/killed.err" || { cat "$T/
 [ "$(snapshot_count)" = "$before" ] || fail "a snapshot was recorded for the transfer the server died in"
 c_ok "check --read-data after the failed backups" check --read-data
 
-pass "200000 keys round trip, requirepass from coffer.yaml, 5 failure modes"
+pass "200000 keys round trip, requirepass from coffer.yaml, TLS, 6 failure modes"

@@ -360,7 +360,7 @@ static void test_config_redis_source(void **state)
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://:hunter2@h:6379\n",
                       "coffer.yaml:4: sources.cache.url: the URL contains a password");
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://h\n    globals: true\n",
-                      "unknown key \"globals\" (known: type, tags, url, password_file)");
+                      "unknown key \"globals\" (known: type, tags, url, password_file, tls_ca_file)");
 }
 
 /* An exclude pattern that could never match is refused with the file and line. */
