@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"restore", cmd_restore, "restore a snapshot into a directory"},
     {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
     {"check", cmd_check, "verify the repository (and with --read-data, all stored data)"},
+    {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
     {"key", cmd_key, "list, add, remove keys, change a passphrase"},
 };
 

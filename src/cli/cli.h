@@ -96,6 +96,7 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv);
 int cmd_restore(struct cli_globals *g, int argc, char **argv);
 int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);
+int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_key(struct cli_globals *g, int argc, char **argv);
 
 #endif

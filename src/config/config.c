@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "repo/retention.h"
 #include "source/exclude.h"
 #include "util/buf.h"
 
@@ -76,6 +77,8 @@ static int read_uint(struct load *, const struct field *, struct fy_node *, cons
 static int read_choice(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
 static int read_strings(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
 static int read_sources(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_retention(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static const char *check_duration(const char *text);
 static const char *check_url_has_no_password(const char *url);
 
 /* ---- the tables: what coffer.yaml may say (docs/config.md explains each key) ---- */
@@ -83,10 +86,26 @@ static const char *check_url_has_no_password(const char *url);
 #define CONFIG(member) offsetof(struct config, member)
 #define SOURCE(member) offsetof(struct config_source, member)
 
+#define RETENTION(member) offsetof(struct config_retention, member)
+
+static const struct field retention_fields[] = {
+    {.name = "last", .read = read_uint, .offset = RETENTION(last), .max = 1000000},
+    {.name = "hourly", .read = read_uint, .offset = RETENTION(hourly), .max = 1000000},
+    {.name = "daily", .read = read_uint, .offset = RETENTION(daily), .max = 1000000},
+    {.name = "weekly", .read = read_uint, .offset = RETENTION(weekly), .max = 1000000},
+    {.name = "monthly", .read = read_uint, .offset = RETENTION(monthly), .max = 1000000},
+    {.name = "yearly", .read = read_uint, .offset = RETENTION(yearly), .max = 1000000},
+    {.name = "within", .read = read_string, .offset = RETENTION(within), .check = check_duration},
+    {.name = "tags", .read = read_strings, .offset = RETENTION(tags)},
+    {.name = "timezone", .read = read_string, .offset = RETENTION(timezone)},
+    {.name = NULL},
+};
+
 static const struct field config_fields[] = {
     {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
     {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
     {.name = "git_revision_of", .read = read_string, .offset = CONFIG(git_revision_of)},
+    {.name = "retention", .read = read_retention, .offset = CONFIG(retention)},
     {.name = "sources", .read = read_sources},
     {.name = NULL},
 };
@@ -95,6 +114,7 @@ static const struct field config_fields[] = {
 static const struct field source_common_fields[] = {
     {.name = "type", .read = read_string, .offset = SOURCE(type), .is_required = true},
     {.name = "tags", .read = read_strings, .offset = SOURCE(tags)},
+    {.name = "retention", .read = read_retention, .offset = SOURCE(retention)},
     {.name = NULL},
 };
 
@@ -558,6 +578,38 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
     return 0;
 }
 
+/* ---- retention ---- */
+
+static int read_retention(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                          unsigned line, void *base)
+{
+    struct config_retention *r = (struct config_retention *)((char *)base + f->offset);
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !fy_node_is_mapping(value))
+        return fail(ld, node_line(value, line), key,
+                    "expected a mapping of rules (last, hourly, daily, weekly, monthly, yearly, within, tags), got %s",
+                    node_describe(value, shown, sizeof shown));
+    const struct field *const tables[] = {retention_fields, NULL};
+    if (read_fields(ld, value, tables, r, key, line) < 0)
+        return -1;
+    r->is_set = true;
+    return 0;
+}
+
+static const char *check_duration(const char *text)
+{
+    int64_t seconds;
+    struct error err;
+    return retention_parse_duration(text, &seconds, &err) < 0 ? "not a duration (use e.g. 90d, 2y6m, 36h)" : NULL;
+}
+
+static void retention_free(struct config_retention *r)
+{
+    free(r->within);
+    strings_free(&r->tags);
+    free(r->timezone);
+}
+
 /* ---- sources ---- */
 
 /* Letters, digits, '_', '.', '-'; not starting with '.' or '-', so that a
@@ -872,6 +924,7 @@ void config_free(struct config *cfg)
         strings_free(&s->exclude);
         strings_free(&s->command);
         strings_free(&s->redact);
+        retention_free(&s->retention);
         free(s->file_name);
         free(s->path);
     }
@@ -880,5 +933,6 @@ void config_free(struct config *cfg)
     free(cfg->repository);
     free(cfg->password_file);
     free(cfg->git_revision_of);
+    retention_free(&cfg->retention);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -29,6 +29,15 @@ struct config_strings {
     size_t count;
 };
 
+/* A retention policy (`retention:` at the top or in a source). */
+struct config_retention {
+    bool is_set;              /* the key was there */
+    unsigned last, hourly, daily, weekly, monthly, yearly; /* 0: rule off */
+    char *within;             /* a duration ("90d"), or NULL */
+    struct config_strings tags;
+    char *timezone;           /* NULL: UTC */
+};
+
 /* One entry under `sources:`. Fields that belong to other types than this
  * source's stay zero (NULL, false, empty, 0). */
 struct config_source {
@@ -36,6 +45,7 @@ struct config_source {
     char *type;               /* "postgres", "redis" or "files" */
     unsigned line;            /* line of the source's name in the file, for messages */
     struct config_strings tags;
+    struct config_retention retention; /* overrides the top-level one when is_set */
     /* postgres, redis */
     char *url;                /* a libpq or redis:// URL, without a password */
     bool globals;             /* also dump roles and tablespaces (pg_dumpall --globals-only) */
@@ -60,6 +70,7 @@ struct config {
     char *repository;         /* NULL if not set */
     char *password_file;      /* NULL if not set */
     char *git_revision_of;    /* a git repository whose HEAD every snapshot records, or NULL */
+    struct config_retention retention;
     struct config_source *sources;   /* in file order */
     size_t source_count;
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "pipeline/content.h"
+#include "repo/retention.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "util/progress.h"
@@ -95,6 +96,25 @@ int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, i
 /* Calls fn for every entry of a snapshot, with its path. */
 typedef void (*ls_fn)(void *ctx, const char *path, const struct node *node);
 int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err);
+
+/* ---- forget ---- */
+
+struct forget_options {
+    /* The policy for a source, or NULL to leave the source alone. */
+    const struct retention_policy *(*policy_for)(void *ctx, const char *source);
+    void *ctx;
+    const char *const *sources; /* only these sources; none: all */
+    size_t source_count;
+    bool is_dry_run;            /* judge and report, delete nothing */
+    bool is_force;              /* remove every snapshot of a source if the policy says so */
+};
+
+/* Called for each judged snapshot, newest sources in name order. */
+typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict);
+
+/* Removes the snapshots the policies do not keep (data stays until prune). */
+int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
+               struct error *err);
 
 struct check_options {
     bool is_read_data;

@@ -1,0 +1,224 @@
+/*
+ * cmd_forget.c — `coffer forget`: apply a retention policy.
+ *
+ * The policy comes from the flags when any --keep-* flag is given (for
+ * every source), else from coffer.yaml: a source's own `retention:`, or
+ * the top-level one.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config/config.h"
+#include "ops/ops.h"
+#include "util/text.h"
+
+static const char help[] =
+    "usage: coffer forget [--keep-* N ...] [--source NAME] [--dry-run] [OPTIONS]\n\n"
+    "Removes the snapshots a retention policy does not keep. Each source's snapshots\n"
+    "are judged on their own: a --keep-hourly N rule keeps the newest snapshot of\n"
+    "each of the last N hours that have one (likewise daily, weekly by ISO week,\n"
+    "monthly, yearly); a snapshot kept by any rule stays. The output says which\n"
+    "rules kept each snapshot. Without --keep-* flags the policy is coffer.yaml's\n"
+    "retention: (a source's own, else the top-level one). Only snapshots are\n"
+    "removed; their data stays until a prune.\n\n"
+    "options:\n"
+    "  --keep-last N          the N newest snapshots\n"
+    "  --keep-hourly N        the newest of each of the last N hours\n"
+    "  --keep-daily N         ... days\n"
+    "  --keep-weekly N        ... ISO weeks\n"
+    "  --keep-monthly N       ... months\n"
+    "  --keep-yearly N        ... years\n"
+    "  --keep-within D        every snapshot within D of the newest (90d, 2y6m, 36h)\n"
+    "  --keep-tag TAG         every snapshot tagged TAG (repeat)\n"
+    "  --timezone ZONE        periods in this zone (e.g-> Europe/Berlin; default UTC)\n"
+    "  --source NAME          only this source (repeat)\n"
+    "  --dry-run              say what would be removed, remove nothing\n"
+    "  --force                remove even the last snapshot of a source\n" CLI_GLOBAL_HELP;
+
+struct forget_cli {
+    const struct cli_globals *g;
+    struct retention_policy flags;   /* from the flags */
+    bool has_flags;
+    struct retention_policy *config; /* one per config source, then the top level */
+    const struct config *cfg;
+    json_t *json;
+    const char *last_source;
+    size_t kept, removed;
+    bool is_dry_run;
+};
+
+/* A config retention mapping as a policy (strings borrowed from the config). */
+static int policy_from_config(const struct config_retention *r, struct retention_policy *p, struct error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->counts[KEEP_LAST] = r->last;
+    p->counts[KEEP_HOURLY] = r->hourly;
+    p->counts[KEEP_DAILY] = r->daily;
+    p->counts[KEEP_WEEKLY] = r->weekly;
+    p->counts[KEEP_MONTHLY] = r->monthly;
+    p->counts[KEEP_YEARLY] = r->yearly;
+    p->tags = (const char *const *)r->tags.items;
+    p->tag_count = r->tags.count;
+    p->timezone = r->timezone;
+    return r->within ? retention_parse_duration(r->within, &p->within_seconds, err) : 0;
+}
+
+static const struct retention_policy *policy_for(void *ctx, const char *source)
+{
+    struct forget_cli *f = ctx;
+    if (f->has_flags)
+        return &f->flags;
+    if (!f->cfg)
+        return NULL;
+    for (size_t i = 0; i < f->cfg->source_count; i++)
+        if (!strcmp(f->cfg->sources[i].name, source) && f->cfg->sources[i].retention.is_set)
+            return &f->config[i];
+    return f->cfg->retention.is_set ? &f->config[f->cfg->source_count] : NULL;
+}
+
+static void report(void *ctx, const struct snapshot *snap, const struct retention_verdict *v)
+{
+    struct forget_cli *f = ctx;
+    char hex[65], when[40], reasons[128] = "";
+    snapshot_id_hex(snap, hex);
+    time_format_rfc3339(snap->time, when);
+    json_t *why = json_array();
+    for (int r = 0; r < RETENTION_RULES; r++) {
+        if (!(v->reasons & (1u << r)))
+            continue;
+        size_t len = strlen(reasons);
+        snprintf(reasons + len, sizeof reasons - len, "%s%s", len ? ", " : "", retention_rule_name((enum retention_rule)r));
+        json_array_append_new(why, json_string(retention_rule_name((enum retention_rule)r)));
+    }
+    if (v->is_kept)
+        f->kept++;
+    else
+        f->removed++;
+    if (f->json) {
+        json_array_append_new(f->json, json_pack("{s:s, s:s, s:s, s:s, s:o}", "source", snap->source, "id", hex,
+                                                  "time", when, "action", v->is_kept ? "keep" : "remove",
+                                                  "reasons", why));
+        return;
+    }
+    json_decref(why);
+    if (f->g->is_quiet)
+        return;
+    if (!f->last_source || strcmp(f->last_source, snap->source))
+        printf("source %s:\n", snap->source);
+    f->last_source = snap->source;
+    printf("  %-12s %.8s  %s  %s\n", v->is_kept ? "keep" : f->is_dry_run ? "would remove" : "remove", hex, when,
+           reasons);
+}
+
+static int parse_count(const char *flag, const char *arg, unsigned *out)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (end == arg || *end || n < 0 || n > 1000000)
+        return cli_usage_error("forget", "%s wants a whole number from 0 to 1000000, got \"%s\"", flag, arg);
+    *out = (unsigned)n;
+    return EXIT_OK;
+}
+
+int cmd_forget(struct cli_globals *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"keep-last", required_argument, NULL, KEEP_LAST + 1},
+        {"keep-hourly", required_argument, NULL, KEEP_HOURLY + 1},
+        {"keep-daily", required_argument, NULL, KEEP_DAILY + 1},
+        {"keep-weekly", required_argument, NULL, KEEP_WEEKLY + 1},
+        {"keep-monthly", required_argument, NULL, KEEP_MONTHLY + 1},
+        {"keep-yearly", required_argument, NULL, KEEP_YEARLY + 1},
+        {"keep-within", required_argument, NULL, 'W'},
+        {"keep-tag", required_argument, NULL, 'T'},
+        {"timezone", required_argument, NULL, 'Z'},
+        {"source", required_argument, NULL, 's'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"force", no_argument, NULL, 'f'},
+        CLI_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct forget_cli f = {.g = g};
+    struct forget_options opts = {.policy_for = policy_for, .ctx = &f};
+    struct string_list tags = {0}, sources = {0};
+    struct repo *repo = NULL;
+    struct error err;
+    int opt, code = EXIT_OK;
+    opterr = 0;
+    while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(g, opt, optarg))
+            continue;
+        if (opt >= KEEP_LAST + 1 && opt <= KEEP_YEARLY + 1) {
+            code = parse_count(argv[optind - 1], optarg, &f.flags.counts[opt - 1]);
+            f.has_flags = true;
+            continue;
+        }
+        switch (opt) {
+        case 'h': fputs(help, stdout); goto out;
+        case 'W':
+            if (retention_parse_duration(optarg, &f.flags.within_seconds, &err) < 0)
+                code = cli_usage_error("forget", "--keep-within: %s", err.msg);
+            f.has_flags = true;
+            break;
+        case 'T': string_list_add(&tags, optarg); f.has_flags = true; break;
+        case 'Z': f.flags.timezone = optarg; break;
+        case 's': string_list_add(&sources, optarg); break;
+        case 'n': opts.is_dry_run = f.is_dry_run = true; break;
+        case 'f': opts.is_force = true; break;
+        default: code = cli_usage_error("forget", "unknown option %s", argv[optind - 1]); break;
+        }
+    }
+    if (code != EXIT_OK)
+        goto out;
+    if (optind < argc) {
+        code = cli_usage_error("forget", "unexpected argument \"%s\" (sources go with --source)", argv[optind]);
+        goto out;
+    }
+    f.flags.tags = (const char *const *)tags.items;
+    f.flags.tag_count = tags.count;
+    opts.sources = (const char *const *)sources.items;
+    opts.source_count = sources.count;
+    if (cli_open_repo(g, &repo, &err) < 0) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    f.cfg = g->config;
+    if (!f.has_flags) {
+        size_t n = f.cfg ? f.cfg->source_count : 0;
+        f.config = xcalloc(n + 1, sizeof *f.config);
+        bool has_any = f.cfg && f.cfg->retention.is_set;
+        for (size_t i = 0; i < n && code == EXIT_OK; i++) {
+            has_any |= f.cfg->sources[i].retention.is_set;
+            if (policy_from_config(&f.cfg->sources[i].retention, &f.config[i], &err) < 0)
+                code = cli_fail(&err);
+        }
+        if (code == EXIT_OK && f.cfg && policy_from_config(&f.cfg->retention, &f.config[n], &err) < 0)
+            code = cli_fail(&err);
+        if (code == EXIT_OK && !has_any)
+            code = cli_usage_error("forget", "no policy: give --keep-* flags, or retention: in coffer.yaml");
+        if (code != EXIT_OK)
+            goto out;
+    }
+    if (g->is_json)
+        f.json = json_array();
+    if (ops_forget(repo, &opts, report, &f, &err) < 0) {
+        code = cli_fail(&err);
+    } else if (f.json) {
+        json_dumpf(f.json, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+    } else if (!g->is_quiet) {
+        printf("%zu kept, %zu %s%s\n", f.kept, f.removed, f.is_dry_run ? "would be removed" : "removed",
+               f.removed && !f.is_dry_run ? " (their data stays until a prune)" : "");
+    }
+out:
+    json_decref(f.json);
+    free(f.config);
+    string_list_free(&tags);
+    string_list_free(&sources);
+    repo_free(repo);
+    return code;
+}

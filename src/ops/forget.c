@@ -1,0 +1,125 @@
+/*
+ * forget.c — removing snapshots a retention policy does not keep.
+ *
+ * Only snapshot objects are deleted; the data they alone referenced stays
+ * until a prune. Each source's snapshots are judged on their own, with the
+ * policy policy_for gives for that source. Every source is judged before
+ * anything is deleted, so a refusal (a policy that would remove all of a
+ * source's snapshots, an unknown time zone) changes nothing. Runs under the
+ * exclusive lock: no backup or prune sees a half-forgotten repository.
+ */
+#include "ops/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "repo/lock.h"
+#include "repo/repo.h"
+#include "store/store.h"
+
+struct source_group {
+    const char *source;
+    const struct snapshot **snaps;
+    struct retention_verdict *verdicts;
+    size_t count;
+    const struct retention_policy *policy;
+};
+
+static int by_source(const void *a, const void *b)
+{
+    return strcmp((*(const struct snapshot *const *)a)->source, (*(const struct snapshot *const *)b)->source);
+}
+
+/* Groups the list by source (sorted by name). */
+static struct source_group *group_by_source(const struct snapshot_list *list, size_t *count)
+{
+    const struct snapshot **all = xcalloc(list->count ? list->count : 1, sizeof *all);
+    for (size_t i = 0; i < list->count; i++)
+        all[i] = &list->items[i];
+    qsort(all, list->count, sizeof *all, by_source);
+    struct source_group *groups = xcalloc(list->count ? list->count : 1, sizeof *groups);
+    size_t n = 0;
+    for (size_t i = 0; i < list->count;) {
+        size_t j = i;
+        while (j < list->count && !strcmp(all[j]->source, all[i]->source))
+            j++;
+        groups[n].source = all[i]->source;
+        groups[n].count = j - i;
+        groups[n].snaps = xcalloc(j - i, sizeof *groups[n].snaps);
+        memcpy(groups[n].snaps, all + i, (j - i) * sizeof *all);
+        groups[n].verdicts = xcalloc(j - i, sizeof *groups[n].verdicts);
+        n++;
+        i = j;
+    }
+    free(all);
+    *count = n;
+    return groups;
+}
+
+static bool is_wanted(const struct forget_options *opts, const char *source)
+{
+    if (!opts->source_count)
+        return true;
+    for (size_t i = 0; i < opts->source_count; i++)
+        if (!strcmp(opts->sources[i], source))
+            return true;
+    return false;
+}
+
+int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
+               struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    struct snapshot_list list = {0};
+    struct source_group *groups = NULL;
+    size_t group_count = 0;
+    int rc = -1;
+    if (repo_lock(repo, true, &lock, err) < 0)
+        return -1;
+    if (snapshot_list_load(repo, &list, err) < 0)
+        goto out;
+    groups = group_by_source(&list, &group_count);
+    for (size_t g = 0; g < group_count; g++) {
+        struct source_group *grp = &groups[g];
+        if (!is_wanted(opts, grp->source))
+            continue;
+        grp->policy = opts->policy_for(opts->ctx, grp->source);
+        if (!grp->policy || retention_is_empty(grp->policy))
+            continue;
+        if (retention_apply(grp->policy, grp->snaps, grp->count, grp->verdicts, err) < 0) {
+            error_wrap(err, "source %s", grp->source);
+            goto out;
+        }
+        size_t kept = 0;
+        for (size_t i = 0; i < grp->count; i++)
+            kept += grp->verdicts[i].is_kept;
+        if (kept == 0 && !opts->is_force) {
+            error_setk(err, ERR_USAGE, "the policy would remove all %zu snapshots of source %s; add --force to do that",
+                       grp->count, grp->source);
+            goto out;
+        }
+    }
+    rc = 0;
+    for (size_t g = 0; g < group_count && rc == 0; g++) {
+        struct source_group *grp = &groups[g];
+        if (!grp->policy || retention_is_empty(grp->policy))
+            continue;
+        for (size_t i = 0; i < grp->count && rc == 0; i++) {
+            report(ctx, grp->snaps[i], &grp->verdicts[i]);
+            if (grp->verdicts[i].is_kept || opts->is_dry_run)
+                continue;
+            char name[96];
+            repo_object_name(OBJ_SNAPSHOT, grp->snaps[i]->id, name);
+            rc = store_delete(repo->store, name, err);
+        }
+    }
+out:
+    for (size_t g = 0; g < group_count; g++) {
+        free(groups[g].snaps);
+        free(groups[g].verdicts);
+    }
+    free(groups);
+    snapshot_list_free(&list);
+    repo_unlock(lock);
+    return rc;
+}
