@@ -97,6 +97,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv);
 int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
+int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_key(struct cli_globals *g, int argc, char **argv);
 
 #endif

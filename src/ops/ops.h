@@ -116,6 +116,30 @@ typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const s
 int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
                struct error *err);
 
+/* ---- stats ---- */
+
+struct stats_source {
+    char *name;
+    uint64_t snapshots;
+    uint64_t logical_bytes; /* the sum of its snapshots' sizes */
+    uint64_t unique_bytes;  /* stored bytes of blobs no other source references */
+};
+
+struct stats_result {
+    uint64_t snapshots;
+    uint64_t logical_bytes;      /* the sum of all snapshots' sizes */
+    uint64_t stored_bytes;       /* packs, index files and snapshots on the store */
+    uint64_t referenced_bytes;   /* stored bytes of blobs some snapshot references */
+    uint64_t shared_bytes;       /* ... that several sources reference */
+    uint64_t indexed_bytes;      /* stored bytes of all indexed blobs */
+    uint64_t unreferenced_bytes; /* indexed but referenced by no snapshot: what prune frees */
+    struct stats_source *sources;
+    size_t source_count;
+};
+
+int ops_stats(struct repo *repo, struct stats_result *out, struct error *err);
+void stats_result_free(struct stats_result *r);
+
 struct check_options {
     bool is_read_data;
     unsigned read_percent; /* 1..100 of packs when is_read_data */
