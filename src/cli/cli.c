@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
     {"check", cmd_check, "verify the repository (and with --read-data, all stored data)"},
     {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
+    {"prune", cmd_prune, "delete the data no snapshot needs"},
     {"stats", cmd_stats, "sizes, deduplication, and what each source costs"},
     {"key", cmd_key, "list, add, remove keys, change a passphrase"},
 };

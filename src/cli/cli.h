@@ -98,6 +98,12 @@ int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
+int cmd_prune(struct cli_globals *g, int argc, char **argv);
+
+/* Shared by prune and forget --prune. */
+struct prune_result;
+int cli_parse_max_unused(const char *command, const char *arg, double *out);
+void cli_print_prune(const struct cli_globals *g, const struct prune_result *r, bool is_dry_run);
 int cmd_key(struct cli_globals *g, int argc, char **argv);
 
 #endif

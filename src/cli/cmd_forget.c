@@ -37,6 +37,8 @@ static const char help[] =
     "  --timezone ZONE        periods in this zone (e.g-> Europe/Berlin; default UTC)\n"
     "  --source NAME          only this source (repeat)\n"
     "  --dry-run              say what would be removed, remove nothing\n"
+    "  --prune                then prune (see coffer prune --help)\n"
+    "  --max-unused N%        with --prune: as for prune (default 5%)\n"
     "  --force                remove even the last snapshot of a source\n" CLI_GLOBAL_HELP;
 
 struct forget_cli {
@@ -139,11 +141,15 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
         {"source", required_argument, NULL, 's'},
         {"dry-run", no_argument, NULL, 'n'},
         {"force", no_argument, NULL, 'f'},
+        {"prune", no_argument, NULL, 'P'},
+        {"max-unused", required_argument, NULL, 'm'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct forget_cli f = {.g = g};
     struct forget_options opts = {.policy_for = policy_for, .ctx = &f};
+    struct prune_options prune = {.max_unused = 0.05};
+    bool is_prune = false;
     struct string_list tags = {0}, sources = {0};
     struct repo *repo = NULL;
     struct error err;
@@ -169,6 +175,8 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
         case 's': string_list_add(&sources, optarg); break;
         case 'n': opts.is_dry_run = f.is_dry_run = true; break;
         case 'f': opts.is_force = true; break;
+        case 'P': is_prune = true; break;
+        case 'm': code = cli_parse_max_unused("forget", optarg, &prune.max_unused); break;
         default: code = cli_usage_error("forget", "unknown option %s", argv[optind - 1]); break;
         }
     }
@@ -212,7 +220,15 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
         fputc('\n', stdout);
     } else if (!g->is_quiet) {
         printf("%zu kept, %zu %s%s\n", f.kept, f.removed, f.is_dry_run ? "would be removed" : "removed",
-               f.removed && !f.is_dry_run ? " (their data stays until a prune)" : "");
+               f.removed && !f.is_dry_run && !is_prune ? " (their data stays until a prune)" : "");
+    }
+    if (code == EXIT_OK && is_prune) {
+        struct prune_result r;
+        prune.is_dry_run = opts.is_dry_run;
+        if (ops_prune(repo, &prune, &r, &err) < 0)
+            code = cli_fail(&err);
+        else
+            cli_print_prune(g, &r, prune.is_dry_run);
     }
 out:
     json_decref(f.json);

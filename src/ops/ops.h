@@ -116,6 +116,26 @@ typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const s
 int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
                struct error *err);
 
+/* ---- prune ---- */
+
+struct prune_options {
+    double max_unused; /* repack a pack when more than this share of it is unused (0.05) */
+    bool is_dry_run;   /* judge and report, change nothing */
+};
+
+struct prune_result {
+    uint64_t packs, bytes_stored;       /* before */
+    uint64_t packs_deleted;             /* nothing in them is needed */
+    uint64_t packs_repacked;            /* their needed blobs copied into new packs */
+    uint64_t packs_written;
+    uint64_t bytes_freed;               /* what the store holds less afterwards (about) */
+    uint64_t bytes_rewritten;
+};
+
+/* Deletes what no snapshot needs (see prune.c for the order that keeps a
+ * crash harmless). */
+int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err);
+
 /* ---- stats ---- */
 
 struct stats_source {

@@ -15,11 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/reach.h"
 #include "pipeline/content.h"
 #include "repo/index.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
-#include "repo/tree.h"
 #include "store/store.h"
 
 #define SHARED (UINT32_MAX - 1) /* attribution of a blob several sources reference */
@@ -52,31 +52,6 @@ static int attribute(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type
     e.length = index_find(a->repo->index, id, &stored) ? stored.length : 0;
     index_insert(a->owners, &e);
     return 0;
-}
-
-static int walk_tree(struct attribution *a, const uint8_t id[CRYPTO_ID_SIZE], struct error *err)
-{
-    struct index_entry seen = {.pack = INDEX_PACK_PENDING};
-    if (index_find(a->visited, id, NULL))
-        return 0;
-    memcpy(seen.id, id, CRYPTO_ID_SIZE);
-    index_insert(a->visited, &seen);
-    attribute(a, id, BLOB_TREE, err);
-    struct buf raw = BUF_INIT;
-    struct tree tree = {0};
-    int rc = repo_read_blob(a->repo, a->codec, id, &raw, err);
-    if (rc == 0)
-        rc = tree_decode(raw.data, raw.len, &tree, err);
-    for (size_t i = 0; i < tree.count && rc == 0; i++) {
-        const struct node *n = &tree.nodes[i];
-        if (n->type == NODE_DIR)
-            rc = walk_tree(a, n->subtree, err);
-        else if (n->type == NODE_FILE)
-            rc = content_walk_ids(a->repo, a->codec, &n->content, attribute, a, err);
-    }
-    tree_free(&tree);
-    buf_free(&raw);
-    return rc;
 }
 
 static void add_up(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
@@ -140,9 +115,7 @@ int ops_stats(struct repo *repo, struct stats_result *out, struct error *err)
             out->sources[s].logical_bytes += snap->stats.size;
             out->snapshots++;
             out->logical_bytes += snap->stats.size;
-            for (size_t d = 0; d < snap->dictionary_count; d++)
-                attribute(&a, snap->dictionaries[d], BLOB_DICT, err);
-            rc = walk_tree(&a, snap->root, err);
+            rc = reach_snapshot(repo, a.codec, snap, a.visited, attribute, &a, err);
             if (rc < 0)
                 error_wrap(err, "snapshot of %s", snap->source);
         }

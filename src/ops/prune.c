@@ -1,0 +1,350 @@
+/*
+ * prune.c — deleting data no snapshot needs, repacking what is mostly unused.
+ *
+ * Under the exclusive lock (no backup runs meanwhile):
+ *  1. mark every blob some snapshot needs (reach.h); a snapshot that cannot
+ *     be read, or a needed blob missing from the index, stops the prune
+ *     before anything is written: it never guesses;
+ *  2. judge each pack: no needed blob -> delete; more than max_unused of
+ *     its bytes unneeded -> repack; else keep as it is;
+ *  3. copy the needed blobs of packs to repack into new packs, each blob
+ *     checked (authenticated, decompressed, hashed) on the way — sealed
+ *     blobs do not depend on their pack, so they are copied as they are;
+ *  4. write a new index covering the kept and the new packs;
+ *  5. only then delete the old index files, and then the packs no longer
+ *     needed.
+ * A crash at any point leaves a repository in which every snapshot still
+ * finds its blobs: before step 5 the old index and packs are all there;
+ * during it, the new index already covers everything kept. At worst some
+ * packs are left that nothing indexes, which the next prune deletes.
+ *
+ * Why repack at 5% unused by default: a pack is rewritten whole to drop its
+ * unused part, so a lower threshold rewrites many bytes to free few (at 5%,
+ * at least one byte freed per 19 rewritten), and a higher one leaves more
+ * dead data behind; restic's default for the same trade-off is also 5%.
+ */
+#include "ops/ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/reach.h"
+#include "repo/index.h"
+#include "repo/lock.h"
+#include "repo/pack.h"
+#include "repo/repo.h"
+#include "store/store.h"
+
+#define PACKS_PER_INDEX 64
+
+struct pack_state {
+    bool is_indexed;  /* the index names it */
+    bool is_stored;   /* the store has it */
+    uint8_t id[CRYPTO_ID_SIZE];
+    uint64_t size;    /* of the file */
+    uint64_t used;    /* sealed bytes of needed blobs */
+    struct index_entry *entries; /* its blobs as the index has them */
+    size_t count;
+    enum { PACK_KEEP, PACK_REPACK, PACK_DELETE } fate;
+};
+
+struct pruner {
+    struct repo *repo;
+    const struct prune_options *opts;
+    struct blob_codec *codec;
+    struct index *used;       /* ids of needed blobs */
+    struct pack_state *packs; /* by pack number; orphans after index_pack_count */
+    size_t pack_count;
+    struct string_list index_files;
+    struct prune_result *result;
+};
+
+static int mark_used(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
+{
+    struct pruner *p = ctx;
+    if (!index_find(p->repo->index, id, NULL)) {
+        char short_id[17];
+        id_short(id, short_id);
+        return error_set(err, "blob %s is needed but not in the index: run `coffer check`; nothing was pruned",
+                         short_id);
+    }
+    struct index_entry e = {.pack = INDEX_PACK_PENDING};
+    memcpy(e.id, id, CRYPTO_ID_SIZE);
+    index_insert(p->used, &e);
+    return 0;
+}
+
+static int mark_all(struct pruner *p, struct error *err)
+{
+    struct snapshot_list list = {0};
+    if (snapshot_list_load(p->repo, &list, err) < 0)
+        return -1;
+    int rc = 0;
+    if (list.unreadable.count)
+        rc = error_set(err, "%s cannot be read; prune will not guess what it needs (run `coffer check`)",
+                       list.unreadable.items[0]);
+    struct index *visited = index_new();
+    for (size_t i = 0; i < list.count && rc == 0; i++)
+        if (reach_snapshot(p->repo, p->codec, &list.items[i], visited, mark_used, p, err) < 0)
+            rc = error_wrap(err, "cannot walk a snapshot of %s", list.items[i].source);
+    index_free(visited);
+    snapshot_list_free(&list);
+    return rc;
+}
+
+static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+{
+    struct pruner *p = ctx;
+    if (e->pack == INDEX_PACK_PENDING || e->pack >= p->pack_count)
+        return;
+    struct pack_state *ps = &p->packs[e->pack];
+    ps->entries = xrealloc(ps->entries, (ps->count + 1) * sizeof *ps->entries);
+    ps->entries[ps->count++] = *e;
+    if (index_find(p->used, e->id, NULL))
+        ps->used += e->length;
+}
+
+static int find_pack(const struct pruner *p, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    for (size_t i = 0; i < p->pack_count; i++)
+        if (memcmp(p->packs[i].id, id, CRYPTO_ID_SIZE) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int note_stored_pack(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct pruner *p = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    int i = find_pack(p, id);
+    if (i < 0) { /* on the store, in no index: left by a crash */
+        p->packs = xrealloc(p->packs, (p->pack_count + 1) * sizeof *p->packs);
+        memset(&p->packs[p->pack_count], 0, sizeof *p->packs);
+        memcpy(p->packs[p->pack_count].id, id, CRYPTO_ID_SIZE);
+        i = (int)p->pack_count++;
+    }
+    p->packs[i].is_stored = true;
+    p->packs[i].size = size;
+    return 0;
+}
+
+static int note_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct pruner *p = ctx;
+    string_list_add(&p->index_files, name);
+    return 0;
+}
+
+/* Steps 1 and 2. */
+static int judge(struct pruner *p, struct error *err)
+{
+    if (store_list(p->repo->store, "index", note_index_file, p, err) < 0 || repo_load_index(p->repo, err) < 0 ||
+        mark_all(p, err) < 0)
+        return -1;
+    p->pack_count = index_pack_count(p->repo->index);
+    p->packs = xcalloc(p->pack_count ? p->pack_count : 1, sizeof *p->packs);
+    for (size_t i = 0; i < p->pack_count; i++) {
+        index_pack_id(p->repo->index, (uint32_t)i, p->packs[i].id);
+        p->packs[i].is_indexed = true;
+    }
+    index_each(p->repo->index, collect_entry, p);
+    if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
+        return -1;
+    struct prune_result *r = p->result;
+    for (size_t i = 0; i < p->pack_count; i++) {
+        struct pack_state *ps = &p->packs[i];
+        if (ps->is_indexed && !ps->is_stored) {
+            if (ps->used) {
+                char short_id[17];
+                id_short(ps->id, short_id);
+                return error_set(err, "pack %s holds needed blobs but is missing: run `coffer check`; nothing was pruned",
+                                 short_id);
+            }
+            ps->fate = PACK_DELETE; /* nothing to delete on the store, only to drop from the index */
+            continue;
+        }
+        uint64_t unused = ps->size > ps->used ? ps->size - ps->used : 0;
+        r->packs++;
+        r->bytes_stored += ps->size;
+        if (ps->used == 0) {
+            ps->fate = PACK_DELETE;
+            r->packs_deleted++;
+            r->bytes_freed += ps->size;
+        } else if ((double)unused > p->opts->max_unused * (double)ps->size) {
+            ps->fate = PACK_REPACK;
+            r->packs_repacked++;
+            r->bytes_rewritten += ps->used;
+            r->bytes_freed += unused;
+        }
+    }
+    return 0;
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+struct new_packs {
+    struct pack_builder builder;
+    bool is_open;
+    struct pack_record *records; /* written, for the new index */
+    size_t count;
+};
+
+static int flush_pack(struct pruner *p, struct new_packs *np, struct error *err)
+{
+    if (!np->is_open || np->builder.record.count == 0)
+        return 0;
+    char name[96];
+    pack_builder_finish(p->repo, &np->builder);
+    repo_object_name(OBJ_BLOB, np->builder.record.id, name);
+    if (store_put(p->repo->store, name, np->builder.data.data, np->builder.data.len, err) < 0)
+        return -1;
+    p->result->packs_written++;
+    np->records = xrealloc(np->records, (np->count + 1) * sizeof *np->records);
+    np->records[np->count++] = np->builder.record;
+    memset(&np->builder.record, 0, sizeof np->builder.record);
+    np->is_open = false;
+    return 0;
+}
+
+/* Step 3 for one pack. */
+static int repack(struct pruner *p, struct pack_state *ps, struct new_packs *np, struct error *err)
+{
+    char name[96];
+    struct buf file = BUF_INIT, plain = BUF_INIT;
+    repo_object_name(OBJ_BLOB, ps->id, name);
+    int rc = store_get(p->repo->store, name, 0, ps->size, &file, err);
+    for (size_t i = 0; i < ps->count && rc == 0; i++) {
+        const struct index_entry *e = &ps->entries[i];
+        if (!index_find(p->used, e->id, NULL))
+            continue;
+        if ((uint64_t)e->offset + e->length > file.len) {
+            rc = error_set(err, "pack %s is shorter than its index says: run `coffer check`", name);
+            break;
+        }
+        const uint8_t *sealed = file.data + e->offset;
+        buf_reset(&plain);
+        if (blob_open(p->repo, p->codec, e->id, sealed, e->length, &plain, err) < 0) {
+            error_wrap(err, "cannot repack %s", name);
+            rc = -1;
+            break;
+        }
+        if (!np->is_open) {
+            pack_builder_start(&np->builder);
+            np->is_open = true;
+        }
+        pack_builder_add(&np->builder, e->id, e->type, sealed, e->length, e->raw_length);
+        if (np->builder.data.len >= p->repo->config.pack_size)
+            rc = flush_pack(p, np, err);
+    }
+    buf_free(&file);
+    buf_free(&plain);
+    return rc;
+}
+
+/* The kept packs as index records, from their index entries. */
+static void kept_record(const struct pack_state *ps, struct pack_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    memcpy(rec->id, ps->id, CRYPTO_ID_SIZE);
+    for (size_t i = 0; i < ps->count; i++) {
+        struct pack_blob b;
+        memcpy(b.id, ps->entries[i].id, CRYPTO_ID_SIZE);
+        b.type = ps->entries[i].type;
+        b.offset = ps->entries[i].offset;
+        b.length = ps->entries[i].length;
+        b.raw_length = ps->entries[i].raw_length;
+        pack_record_add(rec, &b);
+    }
+}
+
+/* Step 4. */
+static int write_index(struct pruner *p, struct new_packs *np, struct error *err)
+{
+    struct pack_record *all = xcalloc(p->pack_count + np->count + 1, sizeof *all);
+    size_t n = 0;
+    for (size_t i = 0; i < p->pack_count; i++)
+        if (p->packs[i].fate == PACK_KEEP && p->packs[i].is_indexed && p->packs[i].is_stored)
+            kept_record(&p->packs[i], &all[n++]);
+    for (size_t i = 0; i < np->count; i++)
+        all[n++] = np->records[i]; /* borrowed */
+    int rc = 0;
+    for (size_t start = 0; start < n && rc == 0; start += PACKS_PER_INDEX) {
+        size_t count = n - start < PACKS_PER_INDEX ? n - start : PACKS_PER_INDEX;
+        struct buf plain = BUF_INIT;
+        uint8_t id[CRYPTO_ID_SIZE];
+        index_file_encode(all + start, count, &plain);
+        crypto_random(id, sizeof id);
+        rc = repo_put_object(p->repo, OBJ_INDEX, id, plain.data, plain.len, err);
+        buf_free(&plain);
+    }
+    for (size_t i = 0; i < n - np->count; i++)
+        pack_record_free(&all[i]);
+    free(all);
+    return rc;
+}
+
+/* Step 5. */
+static int delete_old(struct pruner *p, struct error *err)
+{
+    for (size_t i = 0; i < p->index_files.count; i++) {
+        uint8_t id[CRYPTO_ID_SIZE];
+        char name[96];
+        if (repo_object_id_from_name(p->index_files.items[i], id) < 0)
+            continue;
+        repo_object_name(OBJ_INDEX, id, name);
+        if (store_delete(p->repo->store, name, err) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < p->pack_count; i++) {
+        struct pack_state *ps = &p->packs[i];
+        if (ps->fate == PACK_KEEP || !ps->is_stored)
+            continue;
+        char name[96];
+        repo_object_name(OBJ_BLOB, ps->id, name);
+        if (store_delete(p->repo->store, name, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    struct pruner p = {repo, opts, NULL, NULL, NULL, 0, {0}, result};
+    struct new_packs np = {0};
+    memset(result, 0, sizeof *result);
+    if (repo_lock(repo, true, &lock, err) < 0)
+        return -1;
+    p.codec = blob_codec_new(repo->config.zstd_level);
+    p.used = index_new();
+    int rc = judge(&p, err);
+    bool has_work = result->packs_deleted || result->packs_repacked || p.index_files.count > 1;
+    for (size_t i = 0; i < p.pack_count && !has_work; i++)
+        has_work = p.packs[i].fate != PACK_KEEP;
+    if (rc == 0 && !opts->is_dry_run && has_work) {
+        for (size_t i = 0; i < p.pack_count && rc == 0; i++)
+            if (p.packs[i].fate == PACK_REPACK)
+                rc = repack(&p, &p.packs[i], &np, err);
+        if (rc == 0)
+            rc = flush_pack(&p, &np, err);
+        if (rc == 0)
+            rc = write_index(&p, &np, err);
+        if (rc == 0)
+            rc = delete_old(&p, err);
+    }
+    if (np.is_open)
+        pack_builder_free(&np.builder);
+    for (size_t i = 0; i < np.count; i++)
+        pack_record_free(&np.records[i]);
+    free(np.records);
+    for (size_t i = 0; i < p.pack_count; i++)
+        free(p.packs[i].entries);
+    free(p.packs);
+    string_list_free(&p.index_files);
+    index_free(p.used);
+    blob_codec_free(p.codec);
+    repo_unlock(lock);
+    return rc;
+}
