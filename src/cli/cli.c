@@ -26,6 +26,7 @@ static const struct command commands[] = {
     {"check", cmd_check, "verify the repository (and with --read-data, all stored data)"},
     {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
     {"prune", cmd_prune, "delete the data no snapshot needs"},
+    {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},
     {"stats", cmd_stats, "sizes, deduplication, and what each source costs"},
     {"key", cmd_key, "list, add, remove keys, change a passphrase"},
 };

@@ -99,6 +99,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);
+int cmd_unlock(struct cli_globals *g, int argc, char **argv);
 
 /* Shared by prune and forget --prune. */
 struct prune_result;

@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "ops/ops.h"
+#include "repo/lock.h"
+#include "util/text.h"
 
 static const char help[] =
     "usage: coffer check [--read-data | --read-data=N%] [OPTIONS]\n\n"
@@ -19,6 +21,20 @@ static const char help[] =
     "options:\n"
     "  --read-data[=N%]       read and verify all stored data, or N percent of packs\n"
     "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+
+/* Stale locks are no damage, but worth knowing: they are reported before
+ * check takes its own lock (which clears those of dead local processes). */
+static void report_stale_lock(void *ctx, const struct lock_info *info)
+{
+    const struct cli_globals *g = ctx;
+    if ((!info->is_orphaned && !info->is_expired) || g->is_json)
+        return;
+    char when[32];
+    time_format_rfc3339(info->time, when);
+    printf("stale lock: %s lock of pid %d on %s, last refreshed %s (%s); `coffer unlock` removes it\n",
+           info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
+           info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes");
+}
 
 static void print_problem(void *ctx, const char *line)
 {
@@ -73,6 +89,8 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
     if (cli_open_repo(g, &repo, &err) < 0) {
         code = cli_fail(&err);
     } else {
+        struct error ignored;
+        repo_locks_list(repo, report_stale_lock, g, &ignored);
         int rc = ops_check(repo, &opts, &result, &err);
         progress_done(&progress);
         if (g->is_json) {

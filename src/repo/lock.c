@@ -64,44 +64,88 @@ static bool is_expired(int64_t when)
     return (int64_t)time(NULL) - when > LOCK_STALE_SECONDS;
 }
 
-static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
+/* Reads the lock object name; false if it vanished or is not a lock. */
+static bool read_lock(struct repo *repo, const char *name, struct lock_info *info)
 {
-    struct lock_scan *scan = ctx;
     uint8_t id[CRYPTO_ID_SIZE];
     struct buf plain = BUF_INIT;
     struct error ignored;
-    if (repo_object_id_from_name(name, id) < 0 || memcmp(id, scan->self->id, CRYPTO_ID_SIZE) == 0)
-        return 0;
+    memset(info, 0, sizeof *info);
+    if (repo_object_id_from_name(name, id) < 0)
+        return false;
+    memcpy(info->id, id, CRYPTO_ID_SIZE);
     /* A lock that vanished or cannot be read is one being removed. */
-    if (repo_get_object(scan->self->repo, OBJ_LOCK, id, &plain, &ignored) < 0) {
+    if (repo_get_object(repo, OBJ_LOCK, id, &plain, &ignored) < 0) {
         buf_free(&plain);
-        return 0;
+        return false;
     }
     json_t *doc = json_loadb((const char *)plain.data, plain.len, 0, NULL);
     buf_free(&plain);
     const char *host = "?", *when_text = "";
-    int pid = 0, is_exclusive = 0;
-    int64_t when = 0;
-    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b}", "host", &host, "time", &when_text, "pid", &pid,
+    int is_exclusive = 0;
+    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b}", "host", &host, "time", &when_text, "pid", &info->pid,
                             "exclusive", &is_exclusive) < 0 ||
-        time_parse_rfc3339(when_text, &when, NULL) < 0) {
+        time_parse_rfc3339(when_text, &info->time, NULL) < 0) {
         json_decref(doc);
-        return 0;
+        return false;
     }
-    bool is_orphan = is_orphaned(host, pid);
-    if (is_orphan || is_expired(when)) {
+    snprintf(info->host, sizeof info->host, "%s", host);
+    info->is_exclusive = is_exclusive;
+    info->is_orphaned = is_orphaned(info->host, info->pid);
+    info->is_expired = is_expired(info->time);
+    json_decref(doc);
+    return true;
+}
+
+static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct lock_scan *scan = ctx;
+    struct lock_info info;
+    struct error ignored;
+    if (!read_lock(scan->self->repo, name, &info) || memcmp(info.id, scan->self->id, CRYPTO_ID_SIZE) == 0)
+        return 0;
+    if (info.is_orphaned || info.is_expired) {
         /* An orphan is certainly dead: anyone may clear it. An expired lock
          * of another host might be a stuck but live process: only an
          * exclusive locker, who must be alone anyway, removes it. */
-        if (is_orphan || scan->self->is_exclusive)
+        if (info.is_orphaned || scan->self->is_exclusive)
             store_delete(scan->self->repo->store, name, &ignored);
-    } else if (is_exclusive || scan->self->is_exclusive) {
+    } else if (info.is_exclusive || scan->self->is_exclusive) {
+        char when[32];
+        time_format_rfc3339(info.time, when);
         scan->has_conflict = true;
         snprintf(scan->holder, sizeof scan->holder, "%s lock held by pid %d on %s since %s",
-                 is_exclusive ? "an exclusive" : "a shared", pid, host, when_text);
+                 info.is_exclusive ? "an exclusive" : "a shared", info.pid, info.host, when);
     }
-    json_decref(doc);
     return 0;
+}
+
+struct lock_walk {
+    struct repo *repo;
+    lock_fn fn;
+    void *ctx;
+};
+
+static int walk_lock(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct lock_walk *w = ctx;
+    struct lock_info info;
+    if (read_lock(w->repo, name, &info))
+        w->fn(w->ctx, &info);
+    return 0;
+}
+
+int repo_locks_list(struct repo *repo, lock_fn fn, void *ctx, struct error *err)
+{
+    struct lock_walk w = {repo, fn, ctx};
+    return store_list(repo->store, "locks", walk_lock, &w, err);
+}
+
+int repo_lock_remove(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct error *err)
+{
+    char name[96];
+    repo_object_name(OBJ_LOCK, id, name);
+    return store_delete(repo->store, name, err);
 }
 
 static void *refresh_loop(void *arg)

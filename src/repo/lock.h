@@ -25,4 +25,21 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
 /* Stops refreshing and removes the lock; NULL is fine. */
 void repo_unlock(struct repo_lock *lock);
 
+/* A lock as its object says, and whether it is stale. */
+struct lock_info {
+    uint8_t id[CRYPTO_ID_SIZE];
+    char host[64];
+    int pid;
+    int64_t time;     /* last written (taken or refreshed) */
+    bool is_exclusive;
+    bool is_orphaned; /* its process, on this host, is gone */
+    bool is_expired;  /* not refreshed for LOCK_STALE_SECONDS */
+};
+
+/* Calls fn for every lock (for `coffer unlock` and `check`). */
+typedef void (*lock_fn)(void *ctx, const struct lock_info *info);
+int repo_locks_list(struct repo *repo, lock_fn fn, void *ctx, struct error *err);
+
+int repo_lock_remove(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct error *err);
+
 #endif

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# unlock.sh — stale locks: a coffer killed while holding its lock leaves a
+# lock that `check` reports and `coffer unlock` removes, naming why; the
+# lock of a running coffer is kept (and removed only with --remove-all).
+. "$(dirname "$0")/lib.sh"
+
+new_repo repo
+lock_count() { find "$COFFER_REPOSITORY/locks" -type f | wc -l; }
+
+# A backup waiting on its input (a FIFO nobody writes to) holds a shared lock.
+mkfifo "$T/input"
+exec 3<>"$T/input"
+hold_lock() { # hold_lock NAME: starts a backup that waits for input; sets HOLDER
+    "$COFFER" backup --stdin --name "$1" --quiet <&3 >/dev/null 2>&1 &
+    HOLDER=$!
+    for _ in $(seq 1 100); do [ "$(lock_count)" -ge 1 ] && return 0; sleep 0.05; done
+    fail "the waiting backup took no lock"
+}
+
+hold_lock dead
+kill -9 "$HOLDER"
+sleep 0.2
+[ "$(lock_count)" = 1 ] || fail "the killed backup left no lock"
+c_ok "check with a stale lock" check
+grep -q "stale lock: a shared lock of pid $HOLDER .*its process is gone.*coffer unlock" "$T/out" ||
+    fail "check does not report the stale lock"
+hold_lock dead2
+kill -9 "$HOLDER"
+sleep 0.2
+c_ok "unlock" unlock
+grep -q "removed shared lock .* of pid $HOLDER .*(its process is gone)" "$T/out" || fail "unlock does not say what it removed and why"
+[ "$(lock_count)" = 0 ] || fail "unlock left the stale lock"
+
+hold_lock live
+c_ok "unlock beside a live backup" unlock
+grep -q "kept shared lock .* of pid $HOLDER .*(live)" "$T/out" || fail "unlock does not keep the live lock"
+[ "$(lock_count)" = 1 ] || fail "unlock removed a live lock"
+c_ok "unlock --remove-all" unlock --remove-all
+[ "$(lock_count)" = 0 ] || fail "unlock --remove-all left a lock"
+kill "$HOLDER" 2>/dev/null
+wait "$HOLDER" 2>/dev/null
+exec 3>&-
+
+pass "stale locks reported by check and removed by unlock; live locks kept unless --remove-all"
