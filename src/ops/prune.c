@@ -334,8 +334,7 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
         if (rc == 0)
             rc = delete_old(&p, err);
     }
-    if (np.is_open)
-        pack_builder_free(&np.builder);
+    pack_builder_free(&np.builder); /* its buffer outlives each flush; a flushed record is zeroed */
     for (size_t i = 0; i < np.count; i++)
         pack_record_free(&np.records[i]);
     free(np.records);
