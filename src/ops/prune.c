@@ -5,6 +5,7 @@
  *  1. mark every blob some snapshot needs (reach.h); a snapshot that cannot
  *     be read, or a needed blob missing from the index, stops the prune
  *     before anything is written: it never guesses;
+ *     (every dictionary counts as needed: see collect_entry);
  *  2. judge each pack: no needed blob -> delete; more than max_unused of
  *     its bytes unneeded -> repack; else keep as it is;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
@@ -100,6 +101,15 @@ static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t 
     struct pack_state *ps = &p->packs[e->pack];
     ps->entries = xrealloc(ps->entries, (ps->count + 1) * sizeof *ps->entries);
     ps->entries[ps->count++] = *e;
+    /* Every dictionary is kept: a blob names the dictionary it was
+     * compressed with, but a snapshot that reuses an older blob does not
+     * list that blob's dictionary, and finding out would mean reading every
+     * blob. Dictionaries are small (~50 KiB per 64 MiB of dump). */
+    if (e->type == BLOB_DICT && !index_find(p->used, e->id, NULL)) {
+        struct index_entry mark = {.pack = INDEX_PACK_PENDING};
+        memcpy(mark.id, e->id, CRYPTO_ID_SIZE);
+        index_insert(p->used, &mark);
+    }
     if (index_find(p->used, e->id, NULL))
         ps->used += e->length;
 }

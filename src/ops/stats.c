@@ -64,10 +64,18 @@ static void add_up(void *ctx, const struct index_entry *e, const uint8_t *pack_i
     r->referenced_bytes += e->length;
 }
 
+struct indexed_sum {
+    struct stats_result *r;
+    struct index *owners;
+};
+
 static void add_indexed(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
 {
-    struct stats_result *r = ctx;
-    r->indexed_bytes += e->length;
+    struct indexed_sum *s = ctx;
+    s->r->indexed_bytes += e->length;
+    /* prune keeps every dictionary (see prune.c): never count one as unreferenced */
+    if (e->type == BLOB_DICT && !index_find(s->owners, e->id, NULL))
+        s->r->referenced_bytes += e->length;
 }
 
 static int add_file_size(void *ctx, const char *name, uint64_t size, struct error *err)
@@ -124,7 +132,8 @@ int ops_stats(struct repo *repo, struct stats_result *out, struct error *err)
     }
     if (rc == 0) {
         index_each(a.owners, add_up, out);
-        index_each(repo->index, add_indexed, out);
+        struct indexed_sum sum = {out, a.owners};
+        index_each(repo->index, add_indexed, &sum);
         rc = store_list(repo->store, "data", add_file_size, &out->stored_bytes, err);
     }
     if (rc == 0)

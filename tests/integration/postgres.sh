@@ -78,6 +78,16 @@ note "first backup added $first_added bytes, second $second_added ($share%)"
 # (docs/postgres.md). The bound, 35%, still fails anything that dedups like restic.
 [ "$share" -le "${PG_MAX_SECOND_SHARE:-35}" ] || fail "second backup added $share% of the first (limit ${PG_MAX_SECOND_SHARE:-35}%)"
 
+# Forgetting the first snapshot and pruning keeps the second whole: its
+# unchanged blobs were compressed with the first day's dictionaries, which
+# only the first snapshot lists.
+c_ok "forget the first day and prune" forget --source db --keep-last 1 --prune
+c_ok "restore after the prune" restore latest db --to "$URL/after_prune" --db-password-file "$PASSFILE"
+"$PG/checksum.sh" app >"$T/sum-app-day1"
+"$PG/checksum.sh" after_prune >"$T/sum-after-prune"
+diff -u "$T/sum-app-day1" "$T/sum-after-prune" >&2 || fail "the second snapshot lost data when the first was pruned"
+c_ok "check --read-data after the prune" check --read-data
+
 # --- restore rules -----------------------------------------------------------
 run_c restore latest db --to "$URL/restored" --db-password-file "$PASSFILE"
 expect_nonzero "restore into a database that has tables, without --force"
