@@ -5,7 +5,7 @@
  *  1. mark every blob some snapshot needs (reach.h); a snapshot that cannot
  *     be read, or a needed blob missing from the index, stops the prune
  *     before anything is written: it never guesses;
- *     (every dictionary counts as needed: see collect_entry);
+ *     (and every dictionary: see reach.h);
  *  2. judge each pack: no needed blob -> delete; more than max_unused of
  *     its bytes unneeded -> repack; else keep as it is;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
@@ -36,8 +36,6 @@
 #include "repo/repo.h"
 #include "store/store.h"
 
-#define PACKS_PER_INDEX 64
-
 struct pack_state {
     bool is_indexed;  /* the index names it */
     bool is_stored;   /* the store has it */
@@ -54,8 +52,10 @@ struct pruner {
     const struct prune_options *opts;
     struct blob_codec *codec;
     struct index *used;       /* ids of needed blobs */
-    struct pack_state *packs; /* by pack number; orphans after index_pack_count */
+    struct pack_state *packs; /* one per pack id: indexed ones sorted by id, then orphans */
     size_t pack_count;
+    size_t sorted_count;      /* the indexed, sorted ones */
+    uint32_t *state_of;       /* index pack number -> packs[] (a pack two index files list has two numbers) */
     struct string_list index_files;
     struct prune_result *result;
 };
@@ -69,10 +69,15 @@ static int mark_used(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type
         return error_set(err, "blob %s is needed but not in the index: run `coffer check`; nothing was pruned",
                          short_id);
     }
-    struct index_entry e = {.pack = INDEX_PACK_PENDING};
-    memcpy(e.id, id, CRYPTO_ID_SIZE);
-    index_insert(p->used, &e);
+    index_add_id(p->used, id);
     return 0;
+}
+
+static void mark_always_needed(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+{
+    struct pruner *p = ctx;
+    if (reach_is_always_needed(e))
+        index_add_id(p->used, e->id);
 }
 
 static int mark_all(struct pruner *p, struct error *err)
@@ -90,36 +95,57 @@ static int mark_all(struct pruner *p, struct error *err)
             rc = error_wrap(err, "cannot walk a snapshot of %s", list.items[i].source);
     index_free(visited);
     snapshot_list_free(&list);
+    if (rc == 0)
+        index_each(p->repo->index, mark_always_needed, p);
     return rc;
 }
 
 static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
 {
     struct pruner *p = ctx;
-    if (e->pack == INDEX_PACK_PENDING || e->pack >= p->pack_count)
+    if (e->pack == INDEX_PACK_PENDING)
         return;
-    struct pack_state *ps = &p->packs[e->pack];
+    struct pack_state *ps = &p->packs[p->state_of[e->pack]];
     ps->entries = xrealloc(ps->entries, (ps->count + 1) * sizeof *ps->entries);
     ps->entries[ps->count++] = *e;
-    /* Every dictionary is kept: a blob names the dictionary it was
-     * compressed with, but a snapshot that reuses an older blob does not
-     * list that blob's dictionary, and finding out would mean reading every
-     * blob. Dictionaries are small (~50 KiB per 64 MiB of dump). */
-    if (e->type == BLOB_DICT && !index_find(p->used, e->id, NULL)) {
-        struct index_entry mark = {.pack = INDEX_PACK_PENDING};
-        memcpy(mark.id, e->id, CRYPTO_ID_SIZE);
-        index_insert(p->used, &mark);
-    }
     if (index_find(p->used, e->id, NULL))
         ps->used += e->length;
 }
 
-static int find_pack(const struct pruner *p, const uint8_t id[CRYPTO_ID_SIZE])
+static int by_id(const void *a, const void *b)
 {
-    for (size_t i = 0; i < p->pack_count; i++)
-        if (memcmp(p->packs[i].id, id, CRYPTO_ID_SIZE) == 0)
-            return (int)i;
-    return -1;
+    return memcmp(((const struct pack_state *)a)->id, ((const struct pack_state *)b)->id, CRYPTO_ID_SIZE);
+}
+
+static struct pack_state *find_pack(const struct pruner *p, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct pack_state key;
+    memcpy(key.id, id, CRYPTO_ID_SIZE);
+    return bsearch(&key, p->packs, p->sorted_count, sizeof *p->packs, by_id);
+}
+
+/* One state per indexed pack id, sorted for lookup, and the state of every
+ * pack number the index gave out. */
+static void list_indexed_packs(struct pruner *p)
+{
+    size_t numbers = index_pack_count(p->repo->index);
+    p->packs = xcalloc(numbers ? numbers : 1, sizeof *p->packs);
+    for (size_t i = 0; i < numbers; i++)
+        index_pack_id(p->repo->index, (uint32_t)i, p->packs[i].id);
+    qsort(p->packs, numbers, sizeof *p->packs, by_id);
+    size_t unique = 0;
+    for (size_t i = 0; i < numbers; i++)
+        if (unique == 0 || by_id(&p->packs[unique - 1], &p->packs[i]) != 0)
+            p->packs[unique++] = p->packs[i];
+    for (size_t i = 0; i < unique; i++)
+        p->packs[i].is_indexed = true;
+    p->pack_count = p->sorted_count = unique;
+    p->state_of = xcalloc(numbers ? numbers : 1, sizeof *p->state_of);
+    for (size_t i = 0; i < numbers; i++) {
+        uint8_t id[CRYPTO_ID_SIZE];
+        index_pack_id(p->repo->index, (uint32_t)i, id);
+        p->state_of[i] = (uint32_t)(find_pack(p, id) - p->packs);
+    }
 }
 
 static int note_stored_pack(void *ctx, const char *name, uint64_t size, struct error *err)
@@ -128,15 +154,15 @@ static int note_stored_pack(void *ctx, const char *name, uint64_t size, struct e
     uint8_t id[CRYPTO_ID_SIZE];
     if (repo_object_id_from_name(name, id) < 0)
         return 0;
-    int i = find_pack(p, id);
-    if (i < 0) { /* on the store, in no index: left by a crash */
+    struct pack_state *ps = find_pack(p, id);
+    if (!ps) { /* on the store, in no index: left by a crash */
         p->packs = xrealloc(p->packs, (p->pack_count + 1) * sizeof *p->packs);
-        memset(&p->packs[p->pack_count], 0, sizeof *p->packs);
-        memcpy(p->packs[p->pack_count].id, id, CRYPTO_ID_SIZE);
-        i = (int)p->pack_count++;
+        ps = &p->packs[p->pack_count++];
+        memset(ps, 0, sizeof *ps);
+        memcpy(ps->id, id, CRYPTO_ID_SIZE);
     }
-    p->packs[i].is_stored = true;
-    p->packs[i].size = size;
+    ps->is_stored = true;
+    ps->size = size;
     return 0;
 }
 
@@ -153,12 +179,7 @@ static int judge(struct pruner *p, struct error *err)
     if (store_list(p->repo->store, "index", note_index_file, p, err) < 0 || repo_load_index(p->repo, err) < 0 ||
         mark_all(p, err) < 0)
         return -1;
-    p->pack_count = index_pack_count(p->repo->index);
-    p->packs = xcalloc(p->pack_count ? p->pack_count : 1, sizeof *p->packs);
-    for (size_t i = 0; i < p->pack_count; i++) {
-        index_pack_id(p->repo->index, (uint32_t)i, p->packs[i].id);
-        p->packs[i].is_indexed = true;
-    }
+    list_indexed_packs(p);
     index_each(p->repo->index, collect_entry, p);
     if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
         return -1;
@@ -279,16 +300,7 @@ static int write_index(struct pruner *p, struct new_packs *np, struct error *err
             kept_record(&p->packs[i], &all[n++]);
     for (size_t i = 0; i < np->count; i++)
         all[n++] = np->records[i]; /* borrowed */
-    int rc = 0;
-    for (size_t start = 0; start < n && rc == 0; start += PACKS_PER_INDEX) {
-        size_t count = n - start < PACKS_PER_INDEX ? n - start : PACKS_PER_INDEX;
-        struct buf plain = BUF_INIT;
-        uint8_t id[CRYPTO_ID_SIZE];
-        index_file_encode(all + start, count, &plain);
-        crypto_random(id, sizeof id);
-        rc = repo_put_object(p->repo, OBJ_INDEX, id, plain.data, plain.len, err);
-        buf_free(&plain);
-    }
+    int rc = repo_write_index(p->repo, all, n, NULL, err);
     for (size_t i = 0; i < n - np->count; i++)
         pack_record_free(&all[i]);
     free(all);
@@ -322,7 +334,7 @@ static int delete_old(struct pruner *p, struct error *err)
 int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err)
 {
     struct repo_lock *lock = NULL;
-    struct pruner p = {repo, opts, NULL, NULL, NULL, 0, {0}, result};
+    struct pruner p = {.repo = repo, .opts = opts, .result = result};
     struct new_packs np = {0};
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, true, &lock, err) < 0)
@@ -351,6 +363,7 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     for (size_t i = 0; i < p.pack_count; i++)
         free(p.packs[i].entries);
     free(p.packs);
+    free(p.state_of);
     string_list_free(&p.index_files);
     index_free(p.used);
     blob_codec_free(p.codec);

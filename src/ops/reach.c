@@ -11,11 +11,8 @@
 static int walk_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
                      struct index *visited, content_id_fn fn, void *ctx, struct error *err)
 {
-    if (index_find(visited, id, NULL))
+    if (!index_add_id(visited, id))
         return 0;
-    struct index_entry seen = {.pack = INDEX_PACK_PENDING};
-    memcpy(seen.id, id, CRYPTO_ID_SIZE);
-    index_insert(visited, &seen);
     if (fn(ctx, id, BLOB_TREE, err) < 0)
         return -1;
     struct buf raw = BUF_INIT;
@@ -42,4 +39,9 @@ int reach_snapshot(struct repo *repo, struct blob_codec *codec, const struct sna
         if (fn(ctx, snap->dictionaries[d], BLOB_DICT, err) < 0)
             return -1;
     return walk_tree(repo, codec, snap->root, visited, fn, ctx, err);
+}
+
+bool reach_is_always_needed(const struct index_entry *e)
+{
+    return e->type == BLOB_DICT;
 }

@@ -8,6 +8,8 @@
 #ifndef COFFER_OPS_REACH_H
 #define COFFER_OPS_REACH_H
 
+#include <stdbool.h>
+
 #include "pipeline/content.h"
 #include "repo/index.h"
 #include "repo/snapshot.h"
@@ -18,5 +20,12 @@
  * common tree once. */
 int reach_snapshot(struct repo *repo, struct blob_codec *codec, const struct snapshot *snap, struct index *visited,
                    content_id_fn fn, void *ctx, struct error *err);
+
+/* Blobs needed whatever the snapshots say: dictionaries. A blob names the
+ * dictionary it was compressed with, but a snapshot that reuses an older
+ * blob does not list that blob's dictionary, and finding out would mean
+ * reading every blob. Dictionaries are small (~50 KiB per 64 MiB of dump),
+ * so prune keeps them all and stats never counts one as unreferenced. */
+bool reach_is_always_needed(const struct index_entry *e);
 
 #endif

@@ -73,8 +73,7 @@ static void add_indexed(void *ctx, const struct index_entry *e, const uint8_t *p
 {
     struct indexed_sum *s = ctx;
     s->r->indexed_bytes += e->length;
-    /* prune keeps every dictionary (see prune.c): never count one as unreferenced */
-    if (e->type == BLOB_DICT && !index_find(s->owners, e->id, NULL))
+    if (reach_is_always_needed(e) && !index_find(s->owners, e->id, NULL))
         s->r->referenced_bytes += e->length;
 }
 

@@ -17,7 +17,6 @@
 
 /* An index file is written after this many packs, so an interrupted long
  * backup leaves most of what it stored indexed and reusable. */
-#define PACKS_PER_INDEX 64
 
 /* Small blobs travel in batches: one hand-over between threads per
  * ~256 KiB instead of per blob (measured: per-blob hand-overs cost ~2 s per
@@ -195,14 +194,7 @@ static int write_index(struct blob_writer *w, struct error *err)
 {
     if (w->unindexed_count == 0)
         return 0;
-    struct buf plain = BUF_INIT;
-    uint8_t id[CRYPTO_ID_SIZE];
-    index_file_encode(w->unindexed, w->unindexed_count, &plain);
-    crypto_random(id, sizeof id);
-    int rc = repo_put_object(w->repo, OBJ_INDEX, id, plain.data, plain.len, err);
-    if (rc == 0)
-        w->stats.bytes_stored += plain.len + CRYPTO_SEAL_OVERHEAD;
-    buf_free(&plain);
+    int rc = repo_write_index(w->repo, w->unindexed, w->unindexed_count, &w->stats.bytes_stored, err);
     for (size_t i = 0; i < w->unindexed_count; i++)
         pack_record_free(&w->unindexed[i]);
     w->unindexed_count = 0;
@@ -223,7 +215,7 @@ static int write_pack(struct blob_writer *w, struct open_pack *p, struct error *
     w->stats.bytes_stored += p->builder.data.len;
     w->stats.packs++;
     pthread_mutex_unlock(&w->mutex);
-    if (w->unindexed_count >= PACKS_PER_INDEX)
+    if (w->unindexed_count >= REPO_PACKS_PER_INDEX)
         return write_index(w, err);
     return 0;
 }

@@ -144,6 +144,13 @@ bool index_insert(struct index *idx, const struct index_entry *entry)
     return is_added;
 }
 
+bool index_add_id(struct index *idx, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct index_entry e = {.pack = INDEX_PACK_PENDING};
+    memcpy(e.id, id, CRYPTO_ID_SIZE);
+    return index_insert(idx, &e);
+}
+
 void index_set_location(struct index *idx, const struct index_entry *entry)
 {
     pthread_mutex_lock(&idx->mutex);

@@ -76,6 +76,10 @@ bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struc
  * The first copy of a blob wins. */
 bool index_insert(struct index *idx, const struct index_entry *entry);
 
+/* An index used as a set of ids (visited trees, needed blobs): adds id
+ * with no location; true if it was not there yet. */
+bool index_add_id(struct index *idx, const uint8_t id[CRYPTO_ID_SIZE]);
+
 /* Fills in where a reserved (INDEX_PACK_PENDING) blob ended up. */
 void index_set_location(struct index *idx, const struct index_entry *entry);
 

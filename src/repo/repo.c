@@ -248,6 +248,7 @@ int repo_open(const char *location, const char *passphrase, struct repo **out, s
         goto fail;
     repo_setup_keys(repo);
     repo->index = index_new();
+    repo->index_files_read = index_new();
     repo->dicts = dict_cache_new();
     *out = repo;
     return 0;
@@ -263,6 +264,7 @@ void repo_free(struct repo *repo)
     store_free(repo->store);
     id_hasher_free(repo->hasher);
     index_free(repo->index);
+    index_free(repo->index_files_read);
     dict_cache_free(repo->dicts);
     crypto_wipe(&repo->key, sizeof repo->key);
     crypto_wipe(&repo->stream_chunker, sizeof repo->stream_chunker);
@@ -281,12 +283,14 @@ static int load_index_file(void *ctx, const char *name, uint64_t size, struct er
     struct index_load *load = ctx;
     uint8_t id[CRYPTO_ID_SIZE];
     struct buf plain = BUF_INIT;
-    if (repo_object_id_from_name(name, id) < 0)
+    if (repo_object_id_from_name(name, id) < 0 || index_find(load->repo->index_files_read, id, NULL))
         return 0;
     int rc = repo_get_object(load->repo, OBJ_INDEX, id, &plain, err);
     if (rc == 0)
         rc = index_file_decode(load->repo->index, plain.data, plain.len, err);
-    if (rc < 0)
+    if (rc == 0)
+        index_add_id(load->repo->index_files_read, id);
+    else
         error_wrap(err, "cannot load index %s", name);
     buf_free(&plain);
     load->files++;
@@ -297,6 +301,24 @@ int repo_load_index(struct repo *repo, struct error *err)
 {
     struct index_load load = {repo, 0};
     return store_list(repo->store, "index", load_index_file, &load, err);
+}
+
+int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
+                     struct error *err)
+{
+    int rc = 0;
+    for (size_t start = 0; start < count && rc == 0; start += REPO_PACKS_PER_INDEX) {
+        size_t n = count - start < REPO_PACKS_PER_INDEX ? count - start : REPO_PACKS_PER_INDEX;
+        struct buf plain = BUF_INIT;
+        uint8_t id[CRYPTO_ID_SIZE];
+        index_file_encode(packs + start, n, &plain);
+        crypto_random(id, sizeof id);
+        rc = repo_put_object(repo, OBJ_INDEX, id, plain.data, plain.len, err);
+        if (rc == 0 && bytes)
+            *bytes += plain.len + CRYPTO_SEAL_OVERHEAD;
+        buf_free(&plain);
+    }
+    return rc;
 }
 
 int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],

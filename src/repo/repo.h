@@ -60,6 +60,7 @@ struct repo {
     struct chunker file_chunker;
     struct chunker database_chunker;
     struct index *index;
+    struct index *index_files_read; /* ids of the index files already in index */
     struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
 };
@@ -81,7 +82,16 @@ int repo_init(const char *location, const char *passphrase, const struct repo_in
 int repo_open(const char *location, const char *passphrase, struct repo **out, struct error *err);
 void repo_free(struct repo *repo);
 
+/* Reads the index files not read yet into repo->index: a process that
+ * backs up several sources reads each file once. */
 int repo_load_index(struct repo *repo, struct error *err);
+
+/* Writes index files for packs, REPO_PACKS_PER_INDEX packs a file; adds
+ * the bytes written to *bytes (may be NULL). */
+#define REPO_PACKS_PER_INDEX 64
+struct pack_record;
+int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
+                     struct error *err);
 
 /* Writes a sealed object "<folder>/<hex id>" (packs: data/<xx>/<hex id>). */
 int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
