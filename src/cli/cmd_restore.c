@@ -158,10 +158,15 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         const struct config_source *src = g->config ? config_find_source(g->config, snap->source) : NULL;
         if (db.jobs == 0 && src && src->jobs > 1)
             db.jobs = src->jobs; /* the source's jobs: in coffer.yaml */
-        if (ops_restore_postgres(repo, snap, &db, &err) < 0)
+        enum db_restore_method method;
+        if (ops_restore_postgres(repo, snap, &db, &method, &err) < 0)
             code = cli_fail(&err);
+        else if (!g->is_quiet && method == DB_RESTORE_LOADED)
+            printf("restored snapshot of %s into the database in %.1f s (rows loaded over %u connections)\n",
+                   snap->source, progress_now() - started, db.jobs);
         else if (!g->is_quiet)
-            printf("restored snapshot of %s into the database in %.1f s\n", snap->source, progress_now() - started);
+            printf("restored snapshot of %s into the database in %.1f s%s\n", snap->source,
+                   progress_now() - started, method == DB_RESTORE_STAGED ? " (pg_restore --jobs, from a copy in $TMPDIR)" : "");
     } else {
         int rc = ops_restore(repo, snap, &opts, &failures, &err);
         progress_done(&progress);

@@ -75,14 +75,22 @@ struct db_restore_options {
     const char *target_url;    /* postgresql://… of the target database */
     const char *password_file; /* its password, or NULL for libpq's own lookup */
     const char *table;         /* only this table, or NULL */
-    unsigned jobs;             /* > 1: parallel pg_restore (via a temporary file) */
+    unsigned jobs;             /* > 1: over this many connections (see restore_db.c) */
     bool is_force;             /* restore into a database that has tables */
     unsigned workers;
 };
 
-/* Restores a PostgreSQL snapshot into a database, creating it if needed. */
+/* How a database restore went. */
+enum db_restore_method {
+    DB_RESTORE_STREAMED, /* the dump streamed into pg_restore */
+    DB_RESTORE_STAGED,   /* pg_restore --jobs from a copy of the dump in $TMPDIR */
+    DB_RESTORE_LOADED,   /* coffer loaded the rows itself over opts->jobs connections */
+};
+
+/* Restores a PostgreSQL snapshot into a database, creating it if needed;
+ * *method (may be NULL) says how. */
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
-                         struct error *err);
+                         enum db_restore_method *method, struct error *err);
 
 /* Hands one file of a snapshot (the stream, for stream snapshots, when
  * path is NULL) to sink, in order. */

@@ -111,13 +111,14 @@ static int dump_to_file(struct repo *repo, const struct snapshot *snap, unsigned
 }
 
 static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const struct pg_target *t,
-                          const struct db_restore_options *opts, struct error *err)
+                          const struct db_restore_options *opts, enum db_restore_method *method, struct error *err)
 {
     char dbname_arg[4096], table_arg[512], jobs_arg[32], file[512] = "";
     snprintf(dbname_arg, sizeof dbname_arg, "--dbname=%s", t->conninfo);
     snprintf(table_arg, sizeof table_arg, "--table=%s", opts->table ? opts->table : "");
     snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%u", opts->jobs);
     bool is_parallel = opts->jobs > 1;
+    *method = is_parallel ? DB_RESTORE_STAGED : DB_RESTORE_STREAMED;
     if (is_parallel && dump_to_file(repo, snap, opts->workers, file, sizeof file, err) < 0)
         return -1;
     const char *argv[10];
@@ -376,7 +377,8 @@ static void remove_dir(const char *dir)
 }
 
 static int restore_parallel(struct repo *repo, const struct snapshot *snap, const struct pg_target *t,
-                            const struct db_restore_options *opts, struct error *err)
+                            const struct db_restore_options *opts, enum db_restore_method *method,
+                            struct error *err)
 {
     struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts, .next_parse = 64 << 10};
     const char *tmp = getenv("TMPDIR");
@@ -392,14 +394,18 @@ static int restore_parallel(struct repo *repo, const struct snapshot *snap, cons
     buf_free(&pr.prefix);
     remove_dir(pr.dir);
     if (pr.is_unsupported) /* nothing was done yet: pg_restore does it all */
-        return run_pg_restore(repo, snap, t, opts, err);
+        return run_pg_restore(repo, snap, t, opts, method, err);
+    *method = DB_RESTORE_LOADED;
     return rc;
 }
 
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
-                         struct error *err)
+                         enum db_restore_method *method, struct error *err)
 {
     struct pg_target t;
+    enum db_restore_method ignored;
+    if (!method)
+        method = &ignored;
     if (strcmp(snap->type, "postgres") != 0)
         return error_setk(err, ERR_USAGE, "snapshot of source %s holds %s, not a PostgreSQL database: restore it to a directory",
                           snap->source, snap->type);
@@ -414,9 +420,9 @@ int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const s
         rc = error_set(err, "database %s already has %ld table%s: restoring replaces them; "
                             "add --force to restore into it anyway", t.dbname, tables, tables == 1 ? "" : "s");
     if (rc == 0 && opts->jobs > 1 && !opts->table && tables == 0)
-        rc = restore_parallel(repo, snap, &t, opts, err);
+        rc = restore_parallel(repo, snap, &t, opts, method, err);
     else if (rc == 0)
-        rc = run_pg_restore(repo, snap, &t, opts, err);
+        rc = run_pg_restore(repo, snap, &t, opts, method, err);
     if (rc < 0)
         error_wrap(err, "restore into database %s failed", t.dbname);
     pg_target_close(&t);

@@ -101,6 +101,7 @@ diff -u "$T/sum-app2" "$T/sum-restored2" >&2 || fail "parallel restore with --fo
 # over all connections at once, without a temporary copy of the dump.
 mkdir -p "$T/ptmp"
 TMPDIR=$T/ptmp c_ok "parallel restore into a new database" restore latest db --to "$URL/parallel" --db-password-file "$PASSFILE" --jobs 3
+grep -q "rows loaded over 3 connections" "$T/out" || fail "the parallel restore did not load the rows itself"
 "$PG/checksum.sh" parallel >"$T/sum-parallel"
 diff -u "$T/sum-app2" "$T/sum-parallel" >&2 || fail "parallel restore into a new database differs from the source"
 [ -z "$(ls -A "$T/ptmp")" ] || fail "parallel restore left files in TMPDIR: $(ls -A "$T/ptmp")"
@@ -111,6 +112,7 @@ createdb lo && psql -d lo -qc "CREATE TABLE docs (id int PRIMARY KEY, body oid);
     fail "cannot create the large-object database"
 c_ok "backup of a database with a large object" backup --postgres "$URL/lo" --name lo --db-password-file "$PASSFILE"
 c_ok "parallel restore of a dump with a large object" restore latest lo --to "$URL/lo2" --db-password-file "$PASSFILE" --jobs 2
+grep -q "pg_restore --jobs, from a copy" "$T/out" || fail "a dump with large objects did not go to pg_restore"
 [ "$(psql -d lo2 -tAc "SELECT convert_from(lo_get(body), 'UTF8') FROM docs")" = "a large object" ] ||
     fail "the large object did not come back"
 c_ok "restore streamed into pg_restore (one job)" restore latest lo --to "$URL/lo3" --db-password-file "$PASSFILE"

@@ -51,6 +51,15 @@ repo_files >"$T/files-before"
 c_ok "prune --dry-run" prune --dry-run
 grep -q "would repack" "$T/out" || fail "prune --dry-run does not say what it would repack"
 repo_files | cmp -s - "$T/files-before" || fail "prune --dry-run changed the repository"
+# A full disk (a 1 MiB file size limit) stops the repack: the prune fails
+# and nothing it had not finished is left behind.
+( trap '' XFSZ; ulimit -f 1024; exec "$COFFER" prune >"$T/out" 2>"$T/err" )
+RC=$?
+LAST_CMD="coffer prune (file size limit 1 MiB)"
+expect_nonzero "prune that cannot write its new pack"
+expect_err_match "prune that cannot write its new pack" "cannot (write|create|store)"
+repo_files | cmp -s - "$T/files-before" || fail "a prune that could not write changed the repository"
+verify_all "after a prune that could not write"
 c_ok "prune" prune
 after=$(repo_bytes)
 [ "$after" -lt $((before - 2500000)) ] || fail "prune freed too little: $before -> $after bytes"

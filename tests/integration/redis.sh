@@ -59,6 +59,21 @@ expect_no_output_match "configured backup with requirepass" "$(cat "$T/redis-pas
 before=$(snapshot_count)
 [ "$before" = 2 ] || fail "expected 2 snapshots, found $before"
 
+# A server that writes RDB files without a checksum (rdbchecksum can only be
+# set at start): saved, with a warning (exit code 3) and "checksum": "none".
+NOSUM_PORT=$((PORT + 3))
+mkdir -p "$T/nosum"
+redis-server --port "$NOSUM_PORT" --bind 127.0.0.1 --rdbchecksum no --save "" --daemonize yes \
+    --pidfile "$T/nosum/redis.pid" --logfile "$T/nosum/redis.log" --dir "$T/nosum" || fail "cannot start a redis-server without checksums"
+on_exit 'kill "$(cat "$T/nosum/redis.pid" 2>/dev/null)" 2>/dev/null'
+for _ in $(seq 1 100); do [ "$(redis-cli -p "$NOSUM_PORT" ping 2>/dev/null)" = PONG ] && break; sleep 0.05; done
+redis-cli -p "$NOSUM_PORT" set some key >/dev/null
+run_c backup --redis "redis://127.0.0.1:$NOSUM_PORT" --name unchecked
+expect_rc 3 "backup of an RDB without a checksum"
+expect_err_match "backup of an RDB without a checksum" "without a checksum"
+run_c snapshots --json --source unchecked
+[ "$(jq_out '.[0].meta.checksum')" = none ] || fail "an unchecked RDB is not marked checksum none"
+
 # --- TLS (rediss://): a server with a certificate from a test CA ----------------
 TLS=$T/tls
 mkdir -p "$TLS"

@@ -119,4 +119,24 @@ expect_err_match "backup with Redis stopped" "1 of 7 sources failed: cache"
 run_c snapshots --json
 [ "$(jq_out 'length')" = 13 ] || fail "the six working sources were not all saved ($(jq_out 'length') snapshots)"
 
+# Sources that fail: a command that exits non-zero, a git source on a
+# directory that is no repository. Both are named; neither leaves a snapshot;
+# --redacted refuses a snapshot that is not of env files.
+cat >"$T/broken.yaml" <<YAML
+sources:
+  export: { type: command, command: [sh, -c, "echo partial; echo 'export failed: no token' >&2; exit 3"] }
+  notgit: { type: git, path: $T/r-uploads }
+YAML
+run_c snapshots --json
+before=$(jq_out 'length')
+COFFER_CONFIG=$T/broken.yaml run_c backup
+expect_rc 1 "backup of failing sources"
+expect_err_match "backup of failing sources" "export failed: no token"
+expect_err_match "backup of failing sources" "2 of 2 sources failed: export, notgit"
+run_c snapshots --json
+[ "$(jq_out 'length')" = "$before" ] || fail "a failed command or git source left a snapshot"
+run_c dump latest crm --redacted
+expect_nonzero "--redacted on a command snapshot"
+expect_err_match "--redacted on a command snapshot" "for env snapshots"
+
 pass "7 sources in one run share a run id and revision, each restores; Redis down fails only cache"
