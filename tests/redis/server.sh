@@ -53,12 +53,14 @@ start() {
 	chmod 600 "$conf"
 	if [ -n "${1:-}" ]; then cp "$1" "$DIR/loaded.rdb"; fi
 	redis-server "$conf" || die "redis-server did not start (see $DIR/redis.log)"
-	for _ in $(seq 1 200); do
-		# LOADING while it reads an RDB: wait for PONG
+	for _ in $(seq 1 600); do
+		# LOADING while it reads an RDB: wait for PONG (up to 30 s on a loaded machine)
 		if [ "$(cli --no-auth-warning ping 2>/dev/null)" = PONG ]; then return 0; fi
 		sleep 0.05
 	done
-	die "redis-server on port $PORT does not answer (see $DIR/redis.log)"
+	# The log goes away with the test's directory: show why here.
+	tail -n 15 "$DIR/redis.log" >&2 2>/dev/null || true
+	die "redis-server on port $PORT does not answer (its log is above)"
 }
 
 pid() { cat "$DIR/redis.pid" 2>/dev/null || true; }
