@@ -13,7 +13,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/coffer-bench}
 BENCH_PG_SCALE=${BENCH_PG_SCALE:-97}
-BENCH_PG_PORT=${BENCH_PG_PORT:-55450}
+BENCH_PG_PORT=${BENCH_PG_PORT:-25450}
 BENCH_PG_KEEP=${BENCH_PG_KEEP:-0}
 BENCH_PG_ACTIVITY=${BENCH_PG_ACTIVITY:-}   # make-activity.sh's edit mode; empty: its default
 COFFER_BIN=${COFFER_BIN:-$ROOT/build/coffer}

@@ -16,7 +16,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/coffer-bench}
 KEYS=${BENCH_REDIS_KEYS:-6000000}
-PORT=${BENCH_REDIS_PORT:-56450}
+PORT=${BENCH_REDIS_PORT:-26450}
 COFFER_BIN=${COFFER_BIN:-$ROOT/build/coffer}
 TIME=/usr/bin/time
 log() { printf '%s\n' "$*" >&2; }

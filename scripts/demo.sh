@@ -24,13 +24,13 @@ mkdir -p "$work/app/uploads/2025" "$work/app/logs" "$work/app/empty-dir" "$work/
 umask 077
 
 echo "== starting a throwaway PostgreSQL with sample data"
-export COFFER_PG_DIR=$work/pg COFFER_PG_PORT=${COFFER_DEMO_PG_PORT:-55460}
+export COFFER_PG_DIR=$work/pg COFFER_PG_PORT=${COFFER_DEMO_PG_PORT:-25460}
 tests/pg/server.sh start >/dev/null
 eval "$(tests/pg/server.sh env)"
 tests/pg/make-db.sh app 0.5 >/dev/null
 
 echo "== starting a throwaway Redis with sample keys"
-export COFFER_REDIS_DIR=$work/redis COFFER_REDIS_PORT=${COFFER_DEMO_REDIS_PORT:-56460}
+export COFFER_REDIS_DIR=$work/redis COFFER_REDIS_PORT=${COFFER_DEMO_REDIS_PORT:-26460}
 tests/redis/server.sh start >/dev/null
 trap 'tests/pg/server.sh stop >/dev/null 2>&1 || true; tests/redis/server.sh stop >/dev/null 2>&1 || true
       COFFER_REDIS_DIR=$work/redis-drill tests/redis/server.sh stop >/dev/null 2>&1 || true' EXIT

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PG=$REPO_ROOT/tests/pg
-export COFFER_PG_DIR=$T/pg COFFER_PG_PORT=${COFFER_PG_TEST_PORT:-55441}
+export COFFER_PG_DIR=$T/pg COFFER_PG_PORT=${COFFER_PG_TEST_PORT:-25441}
 "$PG/server.sh" start >/dev/null || fail "cannot start the test PostgreSQL server"
 on_exit '"$PG/server.sh" stop >/dev/null 2>&1'
 eval "$("$PG/server.sh" env)"

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 RT=$REPO_ROOT/tests/redis
-PORT=${COFFER_REDIS_TEST_PORT:-56391}
+PORT=${COFFER_REDIS_TEST_PORT:-26391}
 PORT2=$((PORT + 1))
 export COFFER_REDIS_DIR=$T/redis COFFER_REDIS_PORT=$PORT
 "$RT/server.sh" start >/dev/null || fail "cannot start the test redis-server"

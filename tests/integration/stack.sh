@@ -10,8 +10,8 @@
 
 PG=$REPO_ROOT/tests/pg
 RT=$REPO_ROOT/tests/redis
-export COFFER_PG_DIR=$T/pg COFFER_PG_PORT=${COFFER_PG_STACK_PORT:-55443}
-export COFFER_REDIS_DIR=$T/redis COFFER_REDIS_PORT=${COFFER_REDIS_STACK_PORT:-56395}
+export COFFER_PG_DIR=$T/pg COFFER_PG_PORT=${COFFER_PG_STACK_PORT:-25443}
+export COFFER_REDIS_DIR=$T/redis COFFER_REDIS_PORT=${COFFER_REDIS_STACK_PORT:-26395}
 "$PG/server.sh" start >/dev/null || fail "cannot start the test PostgreSQL server"
 on_exit '"$PG/server.sh" stop >/dev/null 2>&1'
 "$RT/server.sh" start >/dev/null || fail "cannot start the test redis-server"

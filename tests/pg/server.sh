@@ -8,7 +8,7 @@
 #
 # Settings (environment):
 #   COFFER_PG_DIR   cluster directory (default /tmp/coffer-pg); removed by stop
-#   COFFER_PG_PORT  TCP port on 127.0.0.1 (default 55432)
+#   COFFER_PG_PORT  TCP port on 127.0.0.1 (default 25432)
 #
 # The cluster listens on 127.0.0.1 only, its unix socket lives in
 # $COFFER_PG_DIR/sock, TCP logins need the superuser password
@@ -24,7 +24,7 @@ set -euo pipefail
 
 PG_BIN=/usr/lib/postgresql/15/bin
 DIR=${COFFER_PG_DIR:-/tmp/coffer-pg}
-PORT=${COFFER_PG_PORT:-55432}
+PORT=${COFFER_PG_PORT:-25432}
 MARKER=.coffer-pg-cluster   # only a directory holding this file is ever removed
 
 DATA=$DIR/data

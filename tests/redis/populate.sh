@@ -6,7 +6,7 @@
 # same data. Keys are named t:<type>:<n>.
 set -euo pipefail
 KEYS=${1:?usage: populate.sh KEYS}
-PORT=${COFFER_REDIS_PORT:-56380}
+PORT=${COFFER_REDIS_PORT:-26380}
 auth=()
 if [ -n "${COFFER_REDIS_PASSWORD_FILE:-}" ]; then auth=(-a "$(cat "$COFFER_REDIS_PASSWORD_FILE")" --no-auth-warning); fi
 

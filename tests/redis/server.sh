@@ -7,7 +7,7 @@
 #
 # Settings (environment):
 #   COFFER_REDIS_DIR        its directory (default /tmp/coffer-redis); removed by stop
-#   COFFER_REDIS_PORT       TCP port on 127.0.0.1 (default 56380)
+#   COFFER_REDIS_PORT       TCP port on 127.0.0.1 (default 26380)
 #   COFFER_REDIS_PASSWORD_FILE  if set, requirepass with the password in this file
 #
 # No snapshots of its own (save ""), no AOF, DEBUG allowed from loopback
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 DIR=${COFFER_REDIS_DIR:-/tmp/coffer-redis}
-PORT=${COFFER_REDIS_PORT:-56380}
+PORT=${COFFER_REDIS_PORT:-26380}
 MARKER=.coffer-redis
 
 die() { echo "server.sh: $*" >&2; exit 1; }
