@@ -99,20 +99,25 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
             goto out;
         }
     }
-    rc = 0;
-    for (size_t g = 0; g < group_count && rc == 0; g++) {
+    /* Report every verdict, then delete the forgotten snapshots together. */
+    char **doomed = xcalloc(list.count + 1, sizeof *doomed);
+    size_t doomed_count = 0;
+    for (size_t g = 0; g < group_count; g++) {
         struct source_group *grp = &groups[g];
         if (!grp->policy || retention_is_empty(grp->policy))
             continue;
-        for (size_t i = 0; i < grp->count && rc == 0; i++) {
+        for (size_t i = 0; i < grp->count; i++) {
             report(ctx, grp->snaps[i], &grp->verdicts[i]);
             if (grp->verdicts[i].is_kept || opts->is_dry_run)
                 continue;
-            char name[96];
+            char *name = doomed[doomed_count++] = xcalloc(1, 96);
             repo_object_name(OBJ_SNAPSHOT, grp->snaps[i]->id, name);
-            rc = store_delete(repo->store, name, err);
         }
     }
+    rc = store_delete_many(repo->store, doomed, doomed_count, err);
+    for (size_t i = 0; i < doomed_count; i++)
+        free(doomed[i]);
+    free(doomed);
 out:
     for (size_t g = 0; g < group_count; g++) {
         free(groups[g].snaps);

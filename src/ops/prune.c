@@ -310,25 +310,30 @@ static int write_index(struct pruner *p, struct new_packs *np, struct error *err
 /* Step 5. */
 static int delete_old(struct pruner *p, struct error *err)
 {
+    char **names = xcalloc(p->index_files.count + p->pack_count + 1, sizeof *names);
+    size_t index_count = 0, pack_count = 0;
     for (size_t i = 0; i < p->index_files.count; i++) {
         uint8_t id[CRYPTO_ID_SIZE];
-        char name[96];
         if (repo_object_id_from_name(p->index_files.items[i], id) < 0)
             continue;
-        repo_object_name(OBJ_INDEX, id, name);
-        if (store_delete(p->repo->store, name, err) < 0)
-            return -1;
+        names[index_count] = xcalloc(1, 96);
+        repo_object_name(OBJ_INDEX, id, names[index_count++]);
     }
     for (size_t i = 0; i < p->pack_count; i++) {
         struct pack_state *ps = &p->packs[i];
         if (ps->fate == PACK_KEEP || !ps->is_stored)
             continue;
-        char name[96];
+        char *name = names[index_count + pack_count++] = xcalloc(1, 96);
         repo_object_name(OBJ_BLOB, ps->id, name);
-        if (store_delete(p->repo->store, name, err) < 0)
-            return -1;
     }
-    return 0;
+    /* Every old index file is gone before the first pack goes. */
+    int rc = store_delete_many(p->repo->store, names, index_count, err);
+    if (rc == 0)
+        rc = store_delete_many(p->repo->store, names + index_count, pack_count, err);
+    for (size_t i = 0; i < index_count + pack_count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
 }
 
 int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err)

@@ -249,6 +249,7 @@ static void local_free(void *impl)
 
 const struct store_driver local_store_driver = {
     .name = "local",
+    .parallel_requests = 8,
     .put = local_put,
     .get = local_get,
     .list = local_list,

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/parallel.h"
+
 int store_open(const char *location, bool is_create, struct store **out, struct error *err)
 {
     void *impl;
@@ -56,7 +58,29 @@ int store_delete(struct store *s, const char *name, struct error *err)
     return s->driver->del(s->impl, name, err);
 }
 
+struct delete_many {
+    struct store *store;
+    char *const *names;
+};
+
+static int delete_one(void *ctx, size_t item, struct error *err)
+{
+    struct delete_many *dm = ctx;
+    return store_delete(dm->store, dm->names[item], err);
+}
+
+int store_delete_many(struct store *s, char *const *names, size_t count, struct error *err)
+{
+    struct delete_many dm = {s, names};
+    return parallel_for(count, store_parallel_requests(s), delete_one, &dm, err);
+}
+
 int store_size(struct store *s, const char *name, uint64_t *size, struct error *err)
 {
     return s->driver->size(s->impl, name, size, err);
+}
+
+unsigned store_parallel_requests(const struct store *s)
+{
+    return s->driver->parallel_requests;
 }

@@ -9,6 +9,7 @@
 
 struct store_driver {
     const char *name;
+    unsigned parallel_requests; /* see store_parallel_requests */
     int (*put)(void *impl, const char *name, const void *data, size_t len, struct error *err);
     int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
                struct error *err);
