@@ -35,7 +35,7 @@ static const char help[] =
     "  --stdin          back up standard input as one stream\n"
     "  --tag TAG        label the snapshot (repeat, or separate with commas):\n"
     "                   hourly, daily, weekly, monthly, yearly, manual, ...\n"
-    "  --time TIME      record this time (RFC 3339, e.g-> 2025-01-05T02:00:00Z)\n"
+    "  --time TIME      record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z)\n"
     "                   instead of now, for imports and tests\n"
     "  --force          read every file, even unchanged ones\n"
     "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
@@ -324,7 +324,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         case 't': add_tags(&opts.tags, optarg); break;
         case 'T':
             if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0)
-                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g-> 2025-01-05T02:00:00Z)", optarg);
+                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
             break;
         case 'f': opts.is_force = true; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;

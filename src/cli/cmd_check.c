@@ -68,7 +68,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
                 char *end;
                 long pct = strtol(optarg, &end, 10);
                 if (end == optarg || (*end && strcmp(end, "%") != 0) || pct < 1 || pct > 100)
-                    return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g-> --read-data=10%%)", optarg);
+                    return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g. --read-data=10%%)", optarg);
                 opts.read_percent = (unsigned)pct;
             }
             break;

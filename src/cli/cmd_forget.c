@@ -34,7 +34,7 @@ static const char help[] =
     "  --keep-yearly N        ... years\n"
     "  --keep-within D        every snapshot within D of the newest (90d, 2y6m, 36h)\n"
     "  --keep-tag TAG         every snapshot tagged TAG (repeat)\n"
-    "  --timezone ZONE        periods in this zone (e.g-> Europe/Berlin; default UTC)\n"
+    "  --timezone ZONE        periods in this zone (e.g. Europe/Berlin; default UTC)\n"
     "  --source NAME          only this source (repeat)\n"
     "  --dry-run              say what would be removed, remove nothing\n"
     "  --prune                then prune (see coffer prune --help)\n"

@@ -26,7 +26,7 @@ int cli_parse_max_unused(const char *command, const char *arg, double *out)
     char *end;
     double pct = strtod(arg, &end);
     if (end == arg || (*end && strcmp(end, "%") != 0) || pct < 0 || pct > 100)
-        return cli_usage_error(command, "bad --max-unused \"%s\" (a percentage, e.g-> 5%%)", arg);
+        return cli_usage_error(command, "bad --max-unused \"%s\" (a percentage, e.g. 5%%)", arg);
     *out = pct / 100.0;
     return EXIT_OK;
 }

@@ -195,7 +195,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
 static const char dump_help[] =
     "usage: coffer dump SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output\n\n"
     "Writes a stream snapshot, or one file of a tree snapshot (PATH, as backed up,\n"
-    "e.g-> /srv/uploads/a.png), to standard output. Every byte is verified before it\n"
+    "e.g. /srv/uploads/a.png), to standard output. Every byte is verified before it\n"
     "is written; damaged data stops the dump with an error.\n\n"
     "options:\n"
     "  --source NAME          the source (also the second argument, if it has no /)\n"
