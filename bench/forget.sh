@@ -16,26 +16,27 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_NAME=forget.sh
 BENCH_DIR=${BENCH_DIR:-/tmp/coffer-bench}
 COUNT=${BENCH_FORGET_SNAPSHOTS:-10000}
 BUILD=${COFFER_BUILD_DIR:-$ROOT/build}
 COFFER_BIN=${COFFER_BIN:-$BUILD/coffer}
-TIME=/usr/bin/time
 LIMIT=2
-log() { printf '%s\n' "$*" >&2; }
-die() { log "forget.sh: $*"; exit 1; }
+W=$BENCH_DIR/forget-run
+LOGS=$W/logs
+RESULTS=$BENCH_DIR/forget-results.md
+. "$ROOT/bench/lib.sh"
 [ -x "$COFFER_BIN" ] || die "coffer not built ($COFFER_BIN missing); run: cmake --build build -j2"
 [ -x "$TIME" ] || die "GNU time missing: apt-get install time"
+command -v jq >/dev/null || die "jq missing: apt-get install jq"
 [[ $COUNT =~ ^[1-9][0-9]*$ ]] || die "BENCH_FORGET_SNAPSHOTS must be a positive number"
 cmake --build "$BUILD" --target mksnapshots >/dev/null || die "cannot build bench/mksnapshots.c"
 
-W=$BENCH_DIR/forget-run
-RESULTS=$BENCH_DIR/forget-results.md
 rm -rf -- "$W"
-mkdir -p "$W/logs"
+mkdir -p "$LOGS"
 cd "$W"
 PASSFILE=$W/password
-(umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$PASSFILE"; echo >>"$PASSFILE")
+new_password "$PASSFILE"
 export COFFER_PASSWORD_FILE=$PASSFILE
 unset COFFER_CONFIG COFFER_REPOSITORY COFFER_PASSWORD
 trap 'rm -rf -- "$W/base" "$W/repo"' EXIT
@@ -50,28 +51,24 @@ first=$(date -u -d 2017-01-01 +%s) last=$(date -u -d 2025-12-31 +%s)
 total=$(find "$W/base/snapshots" -type f | wc -l)
 [ "$total" = "$COUNT" ] || die "expected $COUNT snapshots, found $total"
 
-declare -A WALL CPU
-timed() { # timed KEY [cold] -- COFFER-ARGS...
-	local key=$1 cold=$2; shift 3
+# Each step runs on a fresh copy of the repository; "cold" drops the page
+# cache first (only as root).
+step_cold=warm
+bench_settle() {
 	rm -rf -- "$W/repo"
 	cp -a "$W/base" "$W/repo"
 	sync
-	if [ "$cold" = cold ]; then echo 3 >/proc/sys/vm/drop_caches; fi
-	"$TIME" -f '%e %U %S' -o "$W/logs/$key.time" "$COFFER_BIN" "$@" >"$W/logs/$key.out" 2>"$W/logs/$key.err" ||
-		{ cat "$W/logs/$key.err" >&2; die "step $key failed"; }
-	local u s
-	read -r "WALL[$key]" u s <"$W/logs/$key.time"
-	CPU[$key]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
-	log "  $key: wall ${WALL[$key]} s, cpu ${CPU[$key]} s"
+	if [ "$step_cold" = cold ]; then echo 3 >/proc/sys/vm/drop_caches; fi
 }
-verdict() { awk -v w="$1" -v l="$LIMIT" 'BEGIN { print (w < l) ? "PASS" : "FAIL" }'; }
+verdict() { at_most "$1" "$LIMIT"; }
 
 is_root=0
 [ "$(id -u)" = 0 ] && [ -w /proc/sys/vm/drop_caches ] && is_root=1
-timed dry warm -- forget --repo "$W/repo" "${POLICY[@]}" --dry-run
-timed warm warm -- forget --repo "$W/repo" "${POLICY[@]}"
+timed dry "$COFFER_BIN" forget --repo "$W/repo" "${POLICY[@]}" --dry-run
+timed warm "$COFFER_BIN" forget --repo "$W/repo" "${POLICY[@]}"
 if [ "$is_root" = 1 ]; then
-	timed cold cold -- forget --repo "$W/repo" "${POLICY[@]}"
+	step_cold=cold
+	timed cold "$COFFER_BIN" forget --repo "$W/repo" "${POLICY[@]}"
 else
 	WALL[cold]="not run (needs root to drop the page cache)" CPU[cold]=""
 fi

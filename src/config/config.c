@@ -406,7 +406,7 @@ static int read_string(struct load *ld, const struct field *f, struct fy_node *v
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
-    char *v;
+    char *v = NULL;
     if (string_value(ld, value, key, line, f->check, &v))
         return -1;
     free(*slot);

@@ -10,7 +10,9 @@
  *     its bytes unneeded -> repack; else keep as it is;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
  *     checked (authenticated, decompressed, hashed) on the way — sealed
- *     blobs do not depend on their pack, so they are copied as they are;
+ *     blobs do not depend on their pack, so they are copied as they are,
+ *     never recompressed or re-encrypted; one thread per CPU, each taking
+ *     the next pack and filling new packs of its own;
  *  4. write a new index covering the kept and the new packs;
  *  5. only then delete the old index files, and then the packs no longer
  *     needed.
@@ -26,6 +28,7 @@
  */
 #include "ops/ops.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +38,7 @@
 #include "repo/pack.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "util/parallel.h"
 
 struct pack_state {
     bool is_indexed;  /* the index names it */
@@ -43,7 +47,7 @@ struct pack_state {
     uint64_t size;    /* of the file */
     uint64_t used;    /* sealed bytes of needed blobs */
     struct index_entry *entries; /* its blobs as the index has them */
-    size_t count;
+    size_t count, capacity;
     enum { PACK_KEEP, PACK_REPACK, PACK_DELETE } fate;
 };
 
@@ -106,7 +110,10 @@ static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t 
     if (e->pack == INDEX_PACK_PENDING)
         return;
     struct pack_state *ps = &p->packs[p->state_of[e->pack]];
-    ps->entries = xrealloc(ps->entries, (ps->count + 1) * sizeof *ps->entries);
+    if (ps->count == ps->capacity) {
+        ps->capacity = ps->capacity ? 2 * ps->capacity : 16;
+        ps->entries = xrealloc(ps->entries, ps->capacity * sizeof *ps->entries);
+    }
     ps->entries[ps->count++] = *e;
     if (index_find(p->used, e->id, NULL))
         ps->used += e->length;
@@ -215,63 +222,131 @@ static int judge(struct pruner *p, struct error *err)
 
 /* ---- writing -------------------------------------------------------- */
 
-struct new_packs {
+/* Repacking runs on a few threads, each taking the next pack to rewrite and
+ * filling a new pack of its own (a writer): verifying blobs is CPU work, and
+ * reading and writing packs waits on the store, so threads overlap both.
+ * The new packs' records are gathered under the mutex for the new index. */
+struct pack_writer {
     struct pack_builder builder;
     bool is_open;
+    struct blob_codec *codec;
+    struct buf file, plain;
+    bool is_busy;
+};
+
+struct repacking {
+    struct pruner *p;
+    struct pack_state **todo;
+    struct pack_writer *writers;
+    unsigned writer_count;
+    pthread_mutex_t mutex; /* guards writers[].is_busy, records, count, result */
     struct pack_record *records; /* written, for the new index */
     size_t count;
 };
 
-static int flush_pack(struct pruner *p, struct new_packs *np, struct error *err)
+static int flush_pack(struct repacking *r, struct pack_writer *w, struct error *err)
 {
-    if (!np->is_open || np->builder.record.count == 0)
+    if (!w->is_open || w->builder.record.count == 0)
         return 0;
     char name[96];
-    pack_builder_finish(p->repo, &np->builder);
-    repo_object_name(OBJ_BLOB, np->builder.record.id, name);
-    if (store_put(p->repo->store, name, np->builder.data.data, np->builder.data.len, err) < 0)
+    pack_builder_finish(r->p->repo, &w->builder);
+    repo_object_name(OBJ_BLOB, w->builder.record.id, name);
+    if (store_put(r->p->repo->store, name, w->builder.data.data, w->builder.data.len, err) < 0)
         return -1;
-    p->result->packs_written++;
-    np->records = xrealloc(np->records, (np->count + 1) * sizeof *np->records);
-    np->records[np->count++] = np->builder.record;
-    memset(&np->builder.record, 0, sizeof np->builder.record);
-    np->is_open = false;
+    pthread_mutex_lock(&r->mutex);
+    r->p->result->packs_written++;
+    r->records = xrealloc(r->records, (r->count + 1) * sizeof *r->records);
+    r->records[r->count++] = w->builder.record;
+    pthread_mutex_unlock(&r->mutex);
+    memset(&w->builder.record, 0, sizeof w->builder.record);
+    w->is_open = false;
     return 0;
 }
 
-/* Step 3 for one pack. */
-static int repack(struct pruner *p, struct pack_state *ps, struct new_packs *np, struct error *err)
+/* Step 3 for one pack, into writer w. */
+static int repack(struct repacking *r, struct pack_writer *w, const struct pack_state *ps, struct error *err)
 {
+    struct pruner *p = r->p;
     char name[96];
-    struct buf file = BUF_INIT, plain = BUF_INIT;
     repo_object_name(OBJ_BLOB, ps->id, name);
-    int rc = store_get(p->repo->store, name, 0, ps->size, &file, err);
+    buf_reset(&w->file);
+    int rc = store_get(p->repo->store, name, 0, ps->size, &w->file, err);
     for (size_t i = 0; i < ps->count && rc == 0; i++) {
         const struct index_entry *e = &ps->entries[i];
         if (!index_find(p->used, e->id, NULL))
             continue;
-        if ((uint64_t)e->offset + e->length > file.len) {
+        if ((uint64_t)e->offset + e->length > w->file.len) {
             rc = error_set(err, "pack %s is shorter than its index says: run `coffer check`", name);
             break;
         }
-        const uint8_t *sealed = file.data + e->offset;
-        buf_reset(&plain);
-        if (blob_open(p->repo, p->codec, e->id, sealed, e->length, &plain, err) < 0) {
+        const uint8_t *sealed = w->file.data + e->offset;
+        buf_reset(&w->plain);
+        if (blob_open(p->repo, w->codec, e->id, sealed, e->length, &w->plain, err) < 0) {
             error_wrap(err, "cannot repack %s", name);
             rc = -1;
             break;
         }
-        if (!np->is_open) {
-            pack_builder_start(&np->builder);
-            np->is_open = true;
+        if (!w->is_open) {
+            pack_builder_start(&w->builder);
+            w->is_open = true;
         }
-        pack_builder_add(&np->builder, e->id, e->type, sealed, e->length, e->raw_length);
-        if (np->builder.data.len >= p->repo->config.pack_size)
-            rc = flush_pack(p, np, err);
+        pack_builder_add(&w->builder, e->id, e->type, sealed, e->length, e->raw_length);
+        if (w->builder.data.len >= p->repo->config.pack_size)
+            rc = flush_pack(r, w, err);
     }
-    buf_free(&file);
-    buf_free(&plain);
     return rc;
+}
+
+static int repack_item(void *ctx, size_t item, struct error *err)
+{
+    struct repacking *r = ctx;
+    struct pack_writer *w = NULL;
+    pthread_mutex_lock(&r->mutex); /* at most writer_count calls run at once: one is free */
+    for (unsigned i = 0; i < r->writer_count && !w; i++)
+        if (!r->writers[i].is_busy)
+            w = &r->writers[i];
+    w->is_busy = true;
+    pthread_mutex_unlock(&r->mutex);
+    int rc = repack(r, w, r->todo[item], err);
+    pthread_mutex_lock(&r->mutex);
+    w->is_busy = false;
+    pthread_mutex_unlock(&r->mutex);
+    return rc;
+}
+
+/* Step 3: every pack judged PACK_REPACK, then the writers' last packs. */
+static int repack_all(struct repacking *r, struct error *err)
+{
+    struct pruner *p = r->p;
+    size_t todo_count = 0;
+    r->todo = xcalloc(p->pack_count + 1, sizeof *r->todo);
+    for (size_t i = 0; i < p->pack_count; i++)
+        if (p->packs[i].fate == PACK_REPACK)
+            r->todo[todo_count++] = &p->packs[i];
+    r->writer_count = ops_default_workers();
+    r->writers = xcalloc(r->writer_count, sizeof *r->writers);
+    for (unsigned i = 0; i < r->writer_count; i++)
+        r->writers[i].codec = blob_codec_new(p->repo->config.zstd_level);
+    int rc = parallel_for(todo_count, r->writer_count, repack_item, r, err);
+    for (unsigned i = 0; i < r->writer_count && rc == 0; i++)
+        rc = flush_pack(r, &r->writers[i], err);
+    return rc;
+}
+
+static void repacking_free(struct repacking *r)
+{
+    for (unsigned i = 0; i < r->writer_count; i++) {
+        struct pack_writer *w = &r->writers[i];
+        pack_builder_free(&w->builder); /* its buffer outlives each flush; a flushed record is zeroed */
+        blob_codec_free(w->codec);
+        buf_free(&w->file);
+        buf_free(&w->plain);
+    }
+    free(r->writers);
+    free(r->todo);
+    for (size_t i = 0; i < r->count; i++)
+        pack_record_free(&r->records[i]);
+    free(r->records);
 }
 
 /* The kept packs as index records, from their index entries. */
@@ -291,17 +366,17 @@ static void kept_record(const struct pack_state *ps, struct pack_record *rec)
 }
 
 /* Step 4. */
-static int write_index(struct pruner *p, struct new_packs *np, struct error *err)
+static int write_index(struct pruner *p, const struct repacking *r, struct error *err)
 {
-    struct pack_record *all = xcalloc(p->pack_count + np->count + 1, sizeof *all);
+    struct pack_record *all = xcalloc(p->pack_count + r->count + 1, sizeof *all);
     size_t n = 0;
     for (size_t i = 0; i < p->pack_count; i++)
         if (p->packs[i].fate == PACK_KEEP && p->packs[i].is_indexed && p->packs[i].is_stored)
             kept_record(&p->packs[i], &all[n++]);
-    for (size_t i = 0; i < np->count; i++)
-        all[n++] = np->records[i]; /* borrowed */
+    for (size_t i = 0; i < r->count; i++)
+        all[n++] = r->records[i]; /* borrowed */
     int rc = repo_write_index(p->repo, all, n, NULL, err);
-    for (size_t i = 0; i < n - np->count; i++)
+    for (size_t i = 0; i < n - r->count; i++)
         pack_record_free(&all[i]);
     free(all);
     return rc;
@@ -340,7 +415,7 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
 {
     struct repo_lock *lock = NULL;
     struct pruner p = {.repo = repo, .opts = opts, .result = result};
-    struct new_packs np = {0};
+    struct repacking r = {.p = &p};
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
@@ -351,20 +426,15 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     for (size_t i = 0; i < p.pack_count && !has_work; i++)
         has_work = p.packs[i].fate != PACK_KEEP;
     if (rc == 0 && !opts->is_dry_run && has_work) {
-        for (size_t i = 0; i < p.pack_count && rc == 0; i++)
-            if (p.packs[i].fate == PACK_REPACK)
-                rc = repack(&p, &p.packs[i], &np, err);
+        pthread_mutex_init(&r.mutex, NULL);
+        rc = repack_all(&r, err);
+        pthread_mutex_destroy(&r.mutex);
         if (rc == 0)
-            rc = flush_pack(&p, &np, err);
-        if (rc == 0)
-            rc = write_index(&p, &np, err);
+            rc = write_index(&p, &r, err);
         if (rc == 0)
             rc = delete_old(&p, err);
     }
-    pack_builder_free(&np.builder); /* its buffer outlives each flush; a flushed record is zeroed */
-    for (size_t i = 0; i < np.count; i++)
-        pack_record_free(&np.records[i]);
-    free(np.records);
+    repacking_free(&r);
     for (size_t i = 0; i < p.pack_count; i++)
         free(p.packs[i].entries);
     free(p.packs);
