@@ -123,7 +123,7 @@ row() { printf '| %s | %s | %s | %s |\n' "$1" "${WALL[$2]}" "${CPU[$2]}" "$((RSS
 	echo "- date: $(date -u +%FT%TZ); host: $(uname -sr), $(nproc) CPUs, $(awk '/MemTotal/ { printf "%d MiB RAM", $2 / 1024 }' /proc/meminfo); $("$COFFER_BIN" --version); $(restic version | cut -d' ' -f1-2); run took $t_total s"
 	echo "- tree: gendump tree -s $TREE_MB: $tree_files files, $(mib "$tree_bytes") MiB; $deleted_files files deleted before snapshot 2, which holds $(mib "$kept_bytes") MiB; snapshot 1 forgotten"
 	echo "- repositories before prune: coffer $(mib "$coffer_before") MiB, restic $(mib "$restic_before") MiB; after: coffer $(mib "$coffer_after") MiB, restic $(mib "$restic_after") MiB"
-	echo "- what each would do (dry run): coffer: $(grep -i -m1 'would' "$LOGS/coffer-dry.out" || tail -n 1 "$LOGS/coffer-dry.out"); restic: $(grep -m1 'to repack' "$LOGS/restic-dry.out" | sed 's/^ *//'), $(grep -m1 'this removes' "$LOGS/restic-dry.out" | sed 's/^ *//')"
+	echo "- what each would do (dry run): coffer: $(grep -i -m1 'would' "$LOGS/coffer-dry.out" || tail -n 1 "$LOGS/coffer-dry.out"); restic: $(grep -m1 'to repack' "$LOGS/restic-dry.out" | tr -s ' '), $(grep -m1 'this removes' "$LOGS/restic-dry.out" | tr -s ' ')"
 	echo "- page cache: $cold before each timed step; coffer check passed; the kept snapshot restores equal to the tree: $verify"
 	echo
 	echo "| step | wall s | CPU s | peak RSS MiB |"

@@ -33,6 +33,7 @@
 #include "repo/retention.h"
 #include "source/exclude.h"
 #include "util/buf.h"
+#include "util/text.h"
 
 /* A config file is a few dozen lines; anything this large is the wrong file. */
 #define CONFIG_SIZE_MAX (1u << 20)
@@ -65,6 +66,8 @@ struct field {
     unsigned min, max;          /* read_uint: the accepted range; read_strings: min items */
     unsigned dflt;              /* read_uint: the value when the key is absent */
     const char *const *choices; /* read_choice: the accepted words, NULL-terminated */
+    const struct field *block;  /* read_block: the keys of the nested mapping, whose
+                                   struct starts with `bool is_set` */
     /* read_string, read_strings: a further rule. Returns NULL, or why the
      * value is refused — a reason that does not repeat the value, which may
      * hold a secret. */
@@ -77,7 +80,11 @@ static int read_uint(struct load *, const struct field *, struct fy_node *, cons
 static int read_choice(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
 static int read_strings(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
 static int read_sources(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_retention(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_block(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_duration(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_size(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_percent(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_checks(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
 static const char *check_duration(const char *text);
 static const char *check_url_has_no_password(const char *url);
 
@@ -87,6 +94,10 @@ static const char *check_url_has_no_password(const char *url);
 #define SOURCE(member) offsetof(struct config_source, member)
 
 #define RETENTION(member) offsetof(struct config_retention, member)
+#define HEALTH(member) offsetof(struct config_health, member)
+#define OBJECTIVES(member) offsetof(struct config_objectives, member)
+#define DRILL(member) offsetof(struct config_drill, member)
+#define CHECK(member) offsetof(struct config_check, member)
 
 static const struct field retention_fields[] = {
     {.name = "last", .read = read_uint, .offset = RETENTION(last), .max = 1000000},
@@ -101,11 +112,48 @@ static const struct field retention_fields[] = {
     {.name = NULL},
 };
 
+static const struct field health_fields[] = {
+    {.name = "max_age", .read = read_duration, .offset = HEALTH(max_age), .dflt = CONFIG_DEFAULT_MAX_AGE},
+    {.name = "min_size", .read = read_size, .offset = HEALTH(min_size)},
+    {.name = "shrink_alert", .read = read_percent, .offset = HEALTH(shrink_alert),
+     .dflt = CONFIG_DEFAULT_SHRINK_ALERT},
+    {.name = NULL},
+};
+
+static const struct field objectives_fields[] = {
+    {.name = "rpo", .read = read_duration, .offset = OBJECTIVES(rpo)},
+    {.name = "rto", .read = read_duration, .offset = OBJECTIVES(rto)},
+    {.name = NULL},
+};
+
+static const struct field check_fields[] = {
+    {.name = "name", .read = read_string, .offset = CHECK(name), .is_required = true},
+    {.name = "sql", .read = read_string, .offset = CHECK(sql), .is_required = true},
+    {.name = "expect", .read = read_string, .offset = CHECK(expect)},
+    {.name = NULL},
+};
+
+static const struct field drill_fields[] = {
+    {.name = "scratch_url", .read = read_string, .offset = DRILL(scratch_url), .check = check_url_has_no_password},
+    {.name = "keep_on_failure", .read = read_bool, .offset = DRILL(keep_on_failure)},
+    {.name = "checks", .read = read_checks, .offset = DRILL(checks)},
+    {.name = NULL},
+};
+
+static const struct field drill_types_fields[] = {
+    {.name = "postgres", .read = read_block, .offset = offsetof(struct config, drill.postgres) - CONFIG(drill),
+     .block = drill_fields},
+    {.name = NULL},
+};
+
 static const struct field config_fields[] = {
     {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
     {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
     {.name = "git_revision_of", .read = read_string, .offset = CONFIG(git_revision_of)},
-    {.name = "retention", .read = read_retention, .offset = CONFIG(retention)},
+    {.name = "retention", .read = read_block, .offset = CONFIG(retention), .block = retention_fields},
+    {.name = "health", .read = read_block, .offset = CONFIG(health), .block = health_fields},
+    {.name = "objectives", .read = read_block, .offset = CONFIG(objectives), .block = objectives_fields},
+    {.name = "drill", .read = read_block, .offset = CONFIG(drill), .block = drill_types_fields},
     {.name = "sources", .read = read_sources},
     {.name = NULL},
 };
@@ -114,7 +162,10 @@ static const struct field config_fields[] = {
 static const struct field source_common_fields[] = {
     {.name = "type", .read = read_string, .offset = SOURCE(type), .is_required = true},
     {.name = "tags", .read = read_strings, .offset = SOURCE(tags)},
-    {.name = "retention", .read = read_retention, .offset = SOURCE(retention)},
+    {.name = "retention", .read = read_block, .offset = SOURCE(retention), .block = retention_fields},
+    {.name = "health", .read = read_block, .offset = SOURCE(health), .block = health_fields},
+    {.name = "objectives", .read = read_block, .offset = SOURCE(objectives), .block = objectives_fields},
+    {.name = "drill", .read = read_block, .offset = SOURCE(drill), .block = drill_fields},
     {.name = NULL},
 };
 
@@ -578,21 +629,103 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
     return 0;
 }
 
-/* ---- retention ---- */
+/* ---- nested mappings and their values ---- */
 
-static int read_retention(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
-                          unsigned line, void *base)
+/* A mapping whose keys f->block lists, into the struct at base + offset
+ * (retention, health, objectives, drill); marks it is_set. */
+static int read_block(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                      unsigned line, void *base)
 {
-    struct config_retention *r = (struct config_retention *)((char *)base + f->offset);
-    char shown[SHOWN_MAX];
-    if (node_is_null(value) || !fy_node_is_mapping(value))
-        return fail(ld, node_line(value, line), key,
-                    "expected a mapping of rules (last, hourly, daily, weekly, monthly, yearly, within, tags), got %s",
+    void *block = (char *)base + f->offset;
+    char shown[SHOWN_MAX], known[512];
+    const struct field *const tables[] = {f->block, NULL};
+    if (node_is_null(value) || !fy_node_is_mapping(value)) {
+        known_fields(tables, known, sizeof known);
+        return fail(ld, node_line(value, line), key, "expected a mapping with keys %s, got %s", known,
                     node_describe(value, shown, sizeof shown));
-    const struct field *const tables[] = {retention_fields, NULL};
-    if (read_fields(ld, value, tables, r, key, line) < 0)
+    }
+    if (read_fields(ld, value, tables, block, key, line) < 0)
         return -1;
-    r->is_set = true;
+    *(bool *)block = true;
+    return 0;
+}
+
+/* "25h", "15m", "1h30m" into unsigned seconds. */
+static int read_duration(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                         unsigned line, void *base)
+{
+    char *text = NULL;
+    uint64_t seconds;
+    if (string_value(ld, value, key, line, NULL, &text))
+        return -1;
+    int rc = duration_parse(text, &seconds);
+    free(text);
+    if (rc < 0 || seconds > UINT32_MAX)
+        return fail(ld, line, key, "not a duration (use e.g. 90s, 15m, 1h30m, 25h, 2d; m is minutes)");
+    *(unsigned *)((char *)base + f->offset) = (unsigned)seconds;
+    return 0;
+}
+
+/* "64M", "1GiB", "1000" into uint64_t bytes. */
+static int read_size(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                     unsigned line, void *base)
+{
+    char *text = NULL;
+    uint64_t bytes;
+    if (string_value(ld, value, key, line, NULL, &text))
+        return -1;
+    int rc = size_parse(text, &bytes);
+    free(text);
+    if (rc < 0)
+        return fail(ld, line, key, "not a size (use e.g. 1000, 64K, 10M, 2G; K, M and G are 1024-based)");
+    *(uint64_t *)((char *)base + f->offset) = bytes;
+    return 0;
+}
+
+/* "50%" or 50 into unsigned 0..100. */
+static int read_percent(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                        unsigned line, void *base)
+{
+    char *text = NULL, *end;
+    if (string_value(ld, value, key, line, NULL, &text))
+        return -1;
+    unsigned long v = strtoul(text, &end, 10);
+    bool is_ok = end != text && text[0] != '-' && (!strcmp(end, "%") || !*end) && v <= 100;
+    free(text);
+    if (!is_ok)
+        return fail(ld, line, key, "not a percentage (use 0%% to 100%%)");
+    *(unsigned *)((char *)base + f->offset) = (unsigned)v;
+    return 0;
+}
+
+/* A list of {name, sql, expect} mappings, into the drill that f->offset's
+ * checks member belongs to. */
+static int read_checks(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+                       unsigned line, void *base)
+{
+    struct config_drill *drill = (struct config_drill *)((char *)base + f->offset - DRILL(checks));
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !fy_node_is_sequence(value))
+        return fail(ld, node_line(value, line), key, "expected a list of checks (each with name and sql), got %s",
+                    node_describe(value, shown, sizeof shown));
+    size_t count = (size_t)fy_node_sequence_item_count(value);
+    drill->checks = xcalloc(count ? count : 1, sizeof *drill->checks);
+    const struct field *const tables[] = {check_fields, NULL};
+    void *it = NULL;
+    struct fy_node *item;
+    while (drill->check_count < count && (item = fy_node_sequence_iterate(value, &it))) {
+        char item_key[KEY_MAX];
+        snprintf(item_key, sizeof item_key, "%s[%zu]", key, drill->check_count);
+        unsigned item_line = node_line(item, line);
+        struct config_check *check = &drill->checks[drill->check_count++];
+        if (node_deref(ld, &item, item_key, item_line))
+            return -1;
+        if (node_is_null(item) || !fy_node_is_mapping(item))
+            return fail(ld, item_line, item_key, "expected a mapping with name and sql, got %s",
+                        node_describe(item, shown, sizeof shown));
+        if (read_fields(ld, item, tables, check, item_key, item_line) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -608,6 +741,17 @@ static void retention_free(struct config_retention *r)
     free(r->within);
     strings_free(&r->tags);
     free(r->timezone);
+}
+
+static void drill_free(struct config_drill *d)
+{
+    free(d->scratch_url);
+    for (size_t i = 0; i < d->check_count; i++) {
+        free(d->checks[i].name);
+        free(d->checks[i].sql);
+        free(d->checks[i].expect);
+    }
+    free(d->checks);
 }
 
 /* ---- sources ---- */
@@ -925,6 +1069,7 @@ void config_free(struct config *cfg)
         strings_free(&s->command);
         strings_free(&s->redact);
         retention_free(&s->retention);
+        drill_free(&s->drill);
         free(s->file_name);
         free(s->path);
     }
@@ -934,5 +1079,34 @@ void config_free(struct config *cfg)
     free(cfg->password_file);
     free(cfg->git_revision_of);
     retention_free(&cfg->retention);
+    drill_free(&cfg->drill.postgres);
     memset(cfg, 0, sizeof *cfg);
+}
+
+struct config_health config_health_for(const struct config *cfg, const struct config_source *src)
+{
+    if (src && src->health.is_set)
+        return src->health;
+    if (cfg && cfg->health.is_set)
+        return cfg->health;
+    return (struct config_health){.max_age = CONFIG_DEFAULT_MAX_AGE, .shrink_alert = CONFIG_DEFAULT_SHRINK_ALERT};
+}
+
+struct config_objectives config_objectives_for(const struct config *cfg, const struct config_source *src)
+{
+    if (src && src->objectives.is_set)
+        return src->objectives;
+    if (cfg && cfg->objectives.is_set)
+        return cfg->objectives;
+    return (struct config_objectives){0};
+}
+
+const struct config_drill *config_drill_for(const struct config *cfg, const struct config_source *src)
+{
+    static const struct config_drill none;
+    if (src && src->drill.is_set)
+        return &src->drill;
+    if (cfg && src && !strcmp(src->type, "postgres") && cfg->drill.postgres.is_set)
+        return &cfg->drill.postgres;
+    return &none;
 }

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/error.h"
 
@@ -38,6 +39,43 @@ struct config_retention {
     char *timezone;           /* NULL: UTC */
 };
 
+/* Health rules (`health:` at the top or in a source), which `coffer check`
+ * applies to each source's newest snapshot. */
+#define CONFIG_DEFAULT_MAX_AGE (25 * 3600) /* the runbook's "last backup < 25 hours" */
+#define CONFIG_DEFAULT_SHRINK_ALERT 50     /* percent of the previous snapshot */
+struct config_health {
+    bool is_set;
+    unsigned max_age;         /* seconds: the newest snapshot must be younger */
+    uint64_t min_size;        /* bytes: it must be at least this large; 0: no minimum */
+    unsigned shrink_alert;    /* percent: its size, and a database's exported row counts,
+                                 must not fall below this share of the previous snapshot's; 0: off */
+};
+
+/* Recovery objectives (`objectives:`); 0: none set. */
+struct config_objectives {
+    bool is_set;
+    unsigned rpo;             /* seconds: the newest snapshot must be younger */
+    unsigned rto;             /* seconds: a drill must restore and validate within this */
+};
+
+/* One validation query of a drill: its first row's first column must be
+ * true, or equal expect when that is set. */
+struct config_check {
+    char *name;
+    char *sql;
+    char *expect;             /* NULL: must be true */
+};
+
+/* How to drill a source (`drill:` in a source, or `drill: {postgres: ...}`
+ * at the top for every postgres source). */
+struct config_drill {
+    bool is_set;
+    char *scratch_url;        /* postgres: the server that gets the scratch database */
+    bool keep_on_failure;     /* leave a failed drill's scratch database or directory for inspection */
+    struct config_check *checks;
+    size_t check_count;
+};
+
 /* One entry under `sources:`. Fields that belong to other types than this
  * source's stay zero (NULL, false, empty, 0). */
 struct config_source {
@@ -46,6 +84,9 @@ struct config_source {
     unsigned line;            /* line of the source's name in the file, for messages */
     struct config_strings tags;
     struct config_retention retention; /* overrides the top-level one when is_set */
+    struct config_health health;       /* likewise */
+    struct config_objectives objectives; /* likewise */
+    struct config_drill drill;         /* likewise (the top-level drill.postgres for postgres) */
     /* postgres, redis */
     char *url;                /* a libpq or redis:// URL, without a password */
     bool globals;             /* also dump roles and tablespaces (pg_dumpall --globals-only) */
@@ -71,6 +112,12 @@ struct config {
     char *password_file;      /* NULL if not set */
     char *git_revision_of;    /* a git repository whose HEAD every snapshot records, or NULL */
     struct config_retention retention;
+    struct config_health health;
+    struct config_objectives objectives;
+    struct {
+        bool is_set;
+        struct config_drill postgres;
+    } drill;                  /* drill: {postgres: ...}: for every postgres source */
     struct config_source *sources;   /* in file order */
     size_t source_count;
 };
@@ -96,6 +143,13 @@ int config_load(const char *path, struct config *out, struct error *err);
 
 /* The source called name, or NULL. */
 const struct config_source *config_find_source(const struct config *cfg, const char *name);
+
+/* The rules, objectives and drill settings that apply to a source: its
+ * own block, else the top-level one, else the defaults (cfg and src may be
+ * NULL: a source in the repository that the file does not name). */
+struct config_health config_health_for(const struct config *cfg, const struct config_source *src);
+struct config_objectives config_objectives_for(const struct config *cfg, const struct config_source *src);
+const struct config_drill *config_drill_for(const struct config *cfg, const struct config_source *src);
 
 /* Releases everything and leaves *cfg empty; accepts NULL and empty configs. */
 void config_free(struct config *cfg);

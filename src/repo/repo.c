@@ -16,6 +16,7 @@
 
 #include "repo/dict.h"
 #include "repo/keys.h"
+#include "util/parallel.h"
 #include "util/text.h"
 
 #define CONFIG_MAGIC "CFR1"
@@ -359,6 +360,75 @@ int repo_get_object(struct repo *repo, enum object_kind kind, const uint8_t id[C
     }
     buf_free(&raw);
     return rc;
+}
+
+/* repo_load_all's two passes: list the names, then read and open them. */
+struct object_load {
+    struct repo *repo;
+    enum object_kind kind;
+    struct repo_object *objects;
+    size_t count, capacity;
+};
+
+static int name_one(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    (void)size;
+    (void)err;
+    struct object_load *load = ctx;
+    uint8_t id[CRYPTO_ID_SIZE];
+    if (repo_object_id_from_name(name, id) < 0)
+        return 0;
+    if (load->count == load->capacity) {
+        load->capacity = load->capacity ? 2 * load->capacity : 64;
+        load->objects = xrealloc(load->objects, load->capacity * sizeof *load->objects);
+    }
+    struct repo_object *o = &load->objects[load->count++];
+    memset(o, 0, sizeof *o);
+    memcpy(o->id, id, CRYPTO_ID_SIZE);
+    return 0;
+}
+
+/* A damaged object is recorded in its slot, never a failure of the load. */
+static int open_one(void *ctx, size_t item, struct error *err)
+{
+    (void)err;
+    struct object_load *load = ctx;
+    struct repo_object *o = &load->objects[item];
+    struct error why;
+    if (repo_get_object(load->repo, load->kind, o->id, &o->plain, &why) < 0) {
+        char name[96], line[ERROR_MSG_MAX + 128];
+        repo_object_name(load->kind, o->id, name);
+        snprintf(line, sizeof line, "%s: %s", name, why.msg);
+        o->why = xstrdup(line);
+        buf_free(&o->plain);
+    }
+    return 0;
+}
+
+int repo_load_all(struct repo *repo, enum object_kind kind, struct repo_object **out, size_t *count,
+                  struct error *err)
+{
+    struct object_load load = {.repo = repo, .kind = kind};
+    *out = NULL;
+    *count = 0;
+    if (store_list(repo->store, repo_object_folder(kind), name_one, &load, err) < 0) {
+        repo_objects_free(load.objects, load.count);
+        return -1;
+    }
+    struct error never; /* open_one records failures in the objects */
+    parallel_for(load.count, store_parallel_requests(repo->store), open_one, &load, &never);
+    *out = load.objects;
+    *count = load.count;
+    return 0;
+}
+
+void repo_objects_free(struct repo_object *objects, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        buf_free(&objects[i].plain);
+        free(objects[i].why);
+    }
+    free(objects);
 }
 
 struct blob_codec {

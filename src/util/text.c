@@ -138,3 +138,47 @@ int size_parse(const char *s, uint64_t *bytes)
     *bytes = v * mult;
     return 0;
 }
+
+int duration_parse(const char *s, uint64_t *seconds)
+{
+    uint64_t total = 0;
+    if (!*s)
+        return -1;
+    while (*s) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        uint64_t unit;
+        switch (*end) {
+        case 's': unit = 1; break;
+        case 'm': unit = 60; break;
+        case 'h': unit = 3600; break;
+        case 'd': unit = 86400; break;
+        case 'w': unit = 7 * 86400; break;
+        default: return -1;
+        }
+        if (v > (UINT64_MAX - total) / unit)
+            return -1;
+        total += v * unit;
+        s = end + 1;
+    }
+    *seconds = total;
+    return 0;
+}
+
+void duration_format(uint64_t seconds, char out[32])
+{
+    static const struct { uint64_t size; char name; } units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+    for (size_t i = 0; i < 4; i++) {
+        if (seconds < units[i].size && i < 3)
+            continue;
+        uint64_t big = seconds / units[i].size, rest = seconds % units[i].size;
+        if (i < 3 && rest >= units[i + 1].size)
+            snprintf(out, 32, "%llu%c %llu%c", (unsigned long long)big, units[i].name,
+                     (unsigned long long)(rest / units[i + 1].size), units[i + 1].name);
+        else
+            snprintf(out, 32, "%llu%c", (unsigned long long)big, units[i].name);
+        return;
+    }
+}

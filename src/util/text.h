@@ -28,4 +28,10 @@ void size_format(uint64_t bytes, char out[32]);
 /* Accepts "65536", "64K", "64KiB", "1M", "1MiB"; returns 0 or -1. */
 int size_parse(const char *s, uint64_t *bytes);
 
+/* Accepts a sum of whole numbers with units, such as "90s", "15m" (minutes),
+ * "1h30m", "25h", "2d", "1w"; returns 0 or -1 (also on overflow or 0 units). */
+int duration_parse(const char *s, uint64_t *seconds);
+/* "2d 3h", "1h 30m", "45s": the two largest units, into out[32]. */
+void duration_format(uint64_t seconds, char out[32]);
+
 #endif

@@ -293,21 +293,21 @@ static void test_config_unknown_key_lists_known_keys(void **state)
                        "    urll: postgresql:///app\n";
     assert_load_fails(*state, text,
                       "coffer.yaml:4: sources.db: unknown key \"urll\" "
-                      "(known: type, tags, retention, url, globals, exports, jobs, password_file, format)");
+                      "(known: type, tags, retention, health, objectives, drill, url, globals, exports, jobs, password_file, format)");
 }
 
 /* A key of another source type is unknown too. */
 static void test_config_key_of_other_type_is_unknown(void **state)
 {
     assert_load_fails(*state, "sources:\n  home:\n    type: files\n    paths: [/]\n    url: x\n",
-                      "coffer.yaml:5: sources.home: unknown key \"url\" (known: type, tags, retention, paths, exclude)");
+                      "coffer.yaml:5: sources.home: unknown key \"url\" (known: type, tags, retention, health, objectives, drill, paths, exclude)");
 }
 
 /* An unknown top-level key lists the top-level keys. */
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, retention, sources)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, retention, health, objectives, drill, sources)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -360,7 +360,7 @@ static void test_config_redis_source(void **state)
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://:hunter2@h:6379\n",
                       "coffer.yaml:4: sources.cache.url: the URL contains a password");
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://h\n    globals: true\n",
-                      "unknown key \"globals\" (known: type, tags, retention, url, password_file, tls_ca_file)");
+                      "unknown key \"globals\" (known: type, tags, retention, health, objectives, drill, url, password_file, tls_ca_file)");
 }
 
 /* An exclude pattern that could never match is refused with the file and line. */
