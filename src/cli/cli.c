@@ -23,7 +23,8 @@ static const struct command commands[] = {
     {"ls", cmd_ls, "list the files in a snapshot"},
     {"restore", cmd_restore, "restore a snapshot into a directory"},
     {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
-    {"check", cmd_check, "verify the repository (and with --read-data, all stored data)"},
+    {"check", cmd_check, "verify the repository and each source's health rules"},
+    {"drill", cmd_drill, "rehearse restores: restore, validate, time (the RTO), clean up"},
     {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
     {"prune", cmd_prune, "delete the data no snapshot needs"},
     {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},
@@ -47,8 +48,8 @@ static void print_help(FILE *out)
           "  0  success\n"
           "  1  failure (the message says what failed and what to do)\n"
           "  2  usage error\n"
-          "  3  backup saved, but incomplete: some files could not be read or changed\n"
-          "     while read (the warnings name them, and the snapshot lists them)\n",
+          "  3  it ran, but something needs attention: a backup saved without some\n"
+          "     files (the warnings name them), a health rule or an objective not met\n",
           out);
 }
 

@@ -18,7 +18,8 @@ enum exit_code {
     EXIT_OK = 0,
     EXIT_FAILURE_ = 1, /* the command failed */
     EXIT_USAGE = 2,    /* bad arguments */
-    EXIT_PARTIAL = 3,  /* backup saved, but some files could not be read */
+    EXIT_PARTIAL = 3,  /* it ran, but something needs attention: a backup saved without some
+                          files, a health rule or an objective not met */
 };
 
 /* Options every command accepts. */
@@ -96,6 +97,7 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv);
 int cmd_restore(struct cli_globals *g, int argc, char **argv);
 int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);
+int cmd_drill(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);

@@ -1,62 +1,146 @@
 /*
- * cmd_check.c — `coffer check`: verify the repository.
+ * cmd_check.c — `coffer check`: is the repository whole, and is each
+ * source healthy?
+ *
+ * Two kinds of problem, reported one per line on stderr (or as JSON on
+ * stdout with --json): damage (ops_check: missing or corrupt data, which
+ * restores would hit; exit code 1) and health (health.h: a stale, small or
+ * shrunken newest snapshot; exit code 3). Every check that ran is recorded
+ * as an event in the repository, for `coffer status` and for the next
+ * partial read.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "ops/health.h"
 #include "ops/ops.h"
+#include "repo/event.h"
 #include "repo/lock.h"
 #include "util/text.h"
 
 static const char help[] =
-    "usage: coffer check [--read-data | --read-data=N%] [OPTIONS]\n\n"
+    "usage: coffer check [--read-data | --read-data=N%] [--source NAME] [OPTIONS]\n\n"
     "Verifies the repository: every index and snapshot opens, every blob a snapshot\n"
     "needs is indexed, every indexed pack exists. With --read-data it also reads every\n"
     "pack and authenticates, decompresses and hashes every blob; --read-data=10%\n"
-    "reads a random tenth of the packs (spread a full read over days). Problems are\n"
-    "listed with the packs and the snapshots they affect; the exit code is then 1.\n\n"
+    "reads a tenth of the packs, the next tenth on the next run, so ten runs read\n"
+    "them all. Then the health rules of coffer.yaml (health: max_age, min_size,\n"
+    "shrink_alert) judge each source's newest snapshot. Problems go to stderr, one per\n"
+    "line, naming the source, the rule or the damaged pack and snapshots, and what to\n"
+    "do. The result is recorded in the repository for `coffer status`.\n\n"
+    "exit code: 0 healthy, 1 damage found or the check could not run, 3 a health rule\n"
+    "failed.\n\n"
     "options:\n"
     "  --read-data[=N%]       read and verify all stored data, or N percent of packs\n"
+    "  --source NAME          only this source's snapshots, packs and rules\n"
     "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+
+struct check_report {
+    const struct cli_globals *g;
+    json_t *damage;  /* lines */
+    json_t *stale_locks;
+};
 
 /* Stale locks are no damage, but worth knowing: they are reported before
  * check takes its own lock (which clears those of dead local processes). */
 static void report_stale_lock(void *ctx, const struct lock_info *info)
 {
-    const struct cli_globals *g = ctx;
-    if ((!info->is_orphaned && !info->is_expired) || g->is_json)
+    struct check_report *r = ctx;
+    if (!info->is_orphaned && !info->is_expired)
         return;
-    char when[32];
+    char when[32], line[512];
     time_format_rfc3339(info->time, when);
-    printf("stale lock: %s lock of pid %d on %s, last refreshed %s (%s); `coffer unlock` removes it\n",
-           info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
-           info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes");
+    snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s (%s); `coffer unlock` removes it",
+             info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
+             info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes");
+    json_array_append_new(r->stale_locks, json_string(line));
+    if (!r->g->is_json)
+        printf("stale lock: %s\n", line);
 }
 
-static void print_problem(void *ctx, const char *line)
+static void report_damage(void *ctx, const char *line)
 {
-    (void)ctx;
-    printf("error: %s\n", line);
-    fflush(stdout);
+    struct check_report *r = ctx;
+    json_array_append_new(r->damage, json_string(line));
+    if (!r->g->is_json) {
+        fprintf(stderr, "damage: %s\n", line);
+        fflush(stderr);
+    }
+}
+
+static json_t *health_json(const struct health_report *h)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < h->count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "source", h->items[i].source, "rule",
+                                              h->items[i].rule, "what", h->items[i].what, "todo",
+                                              h->items[i].todo ? h->items[i].todo : ""));
+    return list;
+}
+
+/* Health rules apply to the sources coffer.yaml names, or to --source. */
+static void judge_health(struct repo *repo, const struct cli_globals *g, const char *source,
+                         struct health_report *health, bool *is_judged)
+{
+    memset(health, 0, sizeof *health);
+    *is_judged = source || (g->config && g->config->source_count);
+    if (!*is_judged)
+        return;
+    struct snapshot_list list;
+    struct error err;
+    if (snapshot_list_load(repo, &list, &err) < 0) {
+        *is_judged = false; /* the damage check has reported why */
+        return;
+    }
+    health_evaluate(&list, g->config, source, (int64_t)time(NULL), health);
+    snapshot_list_free(&list);
+    for (size_t i = 0; i < health->count && !g->is_json; i++)
+        fprintf(stderr, "health: %s: %s: %s; %s\n", health->items[i].source, health->items[i].rule,
+                health->items[i].what, health->items[i].todo);
+}
+
+static void print_summary(const struct check_options *opts, const struct check_result *r,
+                          const struct health_report *health, bool is_judged, bool is_damaged)
+{
+    printf("checked %llu snapshot%s and %llu packs", (unsigned long long)r->snapshots, r->snapshots == 1 ? "" : "s",
+           (unsigned long long)r->packs);
+    if (opts->is_read_data && opts->read_slices > 1)
+        printf(" (read %llu packs, %llu blobs: slice %u of %u)", (unsigned long long)r->packs_read,
+               (unsigned long long)r->blobs, opts->read_slice + 1, opts->read_slices);
+    else if (opts->is_read_data)
+        printf(" (read %llu packs, %llu blobs)", (unsigned long long)r->packs_read, (unsigned long long)r->blobs);
+    printf(": %s", is_damaged ? "DAMAGE FOUND (see above)" : "no damage");
+    if (is_judged)
+        printf("; %zu source%s judged, %zu health problem%s", health->sources_judged,
+               health->sources_judged == 1 ? "" : "s", health->count, health->count == 1 ? "" : "s");
+    else
+        printf("; no health rules applied (name sources in coffer.yaml, or use --source)");
+    printf("\n");
+    if (r->unindexed_packs)
+        printf("%llu pack%s from interrupted backups can be removed by prune\n", (unsigned long long)r->unindexed_packs,
+               r->unindexed_packs == 1 ? "" : "s");
 }
 
 int cmd_check(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
         {"read-data", optional_argument, NULL, 'd'},
+        {"source", required_argument, NULL, 's'},
         {"workers", required_argument, NULL, 'w'},
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     struct check_options opts = {0};
+    unsigned percent = 100;
     struct progress progress;
     struct error err;
     int opt;
     opterr = 0;
-    opts.read_percent = 100;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (cli_global_option(g, opt, optarg))
             continue;
@@ -69,10 +153,11 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
                 long pct = strtol(optarg, &end, 10);
                 if (end == optarg || (*end && strcmp(end, "%") != 0) || pct < 1 || pct > 100)
                     return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g. --read-data=10%%)", optarg);
-                opts.read_percent = (unsigned)pct;
+                percent = (unsigned)pct;
             }
             break;
         }
+        case 's': opts.source = optarg; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;
         default: return cli_usage_error("check", "unknown option %s", argv[optind - 1]);
         }
@@ -81,38 +166,62 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         return cli_usage_error("check", "unexpected argument \"%s\"", argv[optind]);
     progress_init(&progress, "check", g->is_quiet, g->is_json);
     opts.progress = &progress;
-    opts.report = print_problem;
+    struct check_report report = {g, json_array(), json_array()};
+    opts.report = report_damage;
+    opts.report_ctx = &report;
 
     struct repo *repo = NULL;
     struct check_result result;
+    struct health_report health = {0};
     int code = EXIT_OK;
     if (cli_open_repo(g, &repo, &err) < 0) {
         code = cli_fail(&err);
-    } else {
-        struct error ignored;
-        repo_locks_list(repo, report_stale_lock, g, &ignored);
-        int rc = ops_check(repo, &opts, &result, &err);
-        progress_done(&progress);
-        if (g->is_json) {
-            printf("{\"type\":\"summary\",\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu,\"blobs_read\":%llu,"
-                   "\"unindexed_packs\":%llu,\"errors\":%llu}\n",
-                   (unsigned long long)result.snapshots, (unsigned long long)result.packs,
-                   (unsigned long long)result.packs_read, (unsigned long long)result.blobs,
-                   (unsigned long long)result.unindexed_packs, (unsigned long long)result.errors);
-        } else if (!g->is_quiet && rc == 0) {
-            printf("checked %llu snapshots and %llu packs", (unsigned long long)result.snapshots,
-                   (unsigned long long)result.packs);
-            if (opts.is_read_data)
-                printf(" (read %llu packs, %llu blobs)", (unsigned long long)result.packs_read,
-                       (unsigned long long)result.blobs);
-            printf(": no errors were found\n");
-            if (result.unindexed_packs)
-                printf("%llu pack%s from interrupted backups can be removed by prune\n",
-                       (unsigned long long)result.unindexed_packs, result.unindexed_packs == 1 ? "" : "s");
-        }
-        if (rc < 0)
-            code = cli_fail(&err);
+        goto out;
     }
+    struct error ignored;
+    repo_locks_list(repo, report_stale_lock, &report, &ignored);
+    if (opts.is_read_data &&
+        ops_check_next_slice(repo, opts.source, percent, &opts.read_slice, &opts.read_slices, &err) < 0) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    int rc = ops_check(repo, &opts, &result, &err);
+    progress_done(&progress);
+    bool is_damaged = rc < 0 && result.errors > 0;
+    if (rc < 0 && !is_damaged) { /* it could not run: nothing to record */
+        code = cli_fail(&err);
+        goto out;
+    }
+    bool is_judged;
+    judge_health(repo, g, opts.source, &health, &is_judged);
+
+    json_t *doc = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:b, s:b}",
+                            "source", opts.source, "read",
+                            !opts.is_read_data ? "none" : opts.read_slices > 1 ? "slice" : "all", "read_slice",
+                            (json_int_t)opts.read_slice, "read_slices", (json_int_t)opts.read_slices, "snapshots",
+                            (json_int_t)result.snapshots, "packs", (json_int_t)result.packs, "packs_read",
+                            (json_int_t)result.packs_read, "blobs_read", (json_int_t)result.blobs,
+                            "unindexed_packs", (json_int_t)result.unindexed_packs, "damage", json_incref(report.damage),
+                            "stale_locks", json_incref(report.stale_locks), "health", health_json(&health),
+                            "health_judged", is_judged, "ok", !is_damaged && health.count == 0);
+    struct error record_err;
+    if (event_save(repo, "check", doc, &record_err) < 0)
+        fprintf(stderr, "coffer: warning: %s\n", record_err.msg);
+    if (g->is_json) {
+        json_dumpf(doc, stdout, JSON_COMPACT);
+        printf("\n");
+    } else if (!g->is_quiet || is_damaged || health.count) {
+        print_summary(&opts, &result, &health, is_judged, is_damaged);
+    }
+    json_decref(doc);
+    if (is_damaged)
+        code = cli_fail(&err);
+    else if (health.count)
+        code = EXIT_PARTIAL;
+out:
+    health_report_free(&health);
+    json_decref(report.damage);
+    json_decref(report.stale_locks);
     repo_free(repo);
     return code;
 }

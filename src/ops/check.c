@@ -17,7 +17,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops/reach.h"
 #include "pipeline/content.h"
+#include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/pack.h"
 #include "util/text.h"
@@ -26,6 +28,7 @@ struct stored_pack {
     uint8_t id[CRYPTO_ID_SIZE];
     uint64_t size;
     bool is_unreadable; /* its header could not be read */
+    bool is_wanted;     /* holds blobs of the source being checked (all, without one) */
 };
 
 struct checker {
@@ -84,6 +87,7 @@ static int collect_pack(void *ctx, const char *name, uint64_t size, struct error
     c->packs = xrealloc(c->packs, (c->pack_count + 1) * sizeof *c->packs);
     memcpy(c->packs[c->pack_count].id, id, CRYPTO_ID_SIZE);
     c->packs[c->pack_count].size = size;
+    c->packs[c->pack_count].is_wanted = c->opts->source == NULL;
     c->packs[c->pack_count++].is_unreadable = false;
     return 0;
 }
@@ -199,6 +203,41 @@ static bool walk_tree(struct walk_state *ws, const uint8_t id[CRYPTO_ID_SIZE])
     return sub.needs_bad;
 }
 
+/* ---- a source's packs ------------------------------------------------- */
+
+static void want_pack_of(void *ctx, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct checker *c = ctx;
+    struct index_entry e;
+    uint8_t pack_id[CRYPTO_ID_SIZE];
+    if (!index_find(c->repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+        return;
+    index_pack_id(c->repo->index, e.pack, pack_id);
+    struct stored_pack *p = (struct stored_pack *)find_stored(c, pack_id);
+    if (p)
+        p->is_wanted = true;
+}
+
+static int want_blob(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
+{
+    want_pack_of(ctx, id);
+    return 0;
+}
+
+/* Marks the packs that hold blobs the snapshots need. A tree that cannot
+ * be read stops its walk; the structure check reports it. */
+static void want_packs_of(struct checker *c, const struct snapshot *const *snaps, size_t count)
+{
+    struct index *visited = index_new();
+    struct error ignored;
+    for (size_t i = 0; i < count; i++) {
+        for (size_t d = 0; d < snaps[i]->dictionary_count; d++)
+            want_pack_of(c, snaps[i]->dictionaries[d]);
+        reach_snapshot(c->repo, c->codec, snaps[i], visited, want_blob, c, &ignored);
+    }
+    index_free(visited);
+}
+
 /* ---- reading packs ---------------------------------------------------- */
 
 struct pack_reader {
@@ -270,23 +309,22 @@ static void *pack_reader_main(void *arg)
     return NULL;
 }
 
+/* Slice of a pack for partial reads: the top bits of its id, which is a
+ * hash, spread packs evenly. */
+static unsigned pack_slice(const uint8_t id[CRYPTO_ID_SIZE], unsigned slices)
+{
+    uint32_t top = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+    return (unsigned)(((uint64_t)top * slices) >> 32);
+}
+
 static void read_packs(struct checker *c)
 {
     size_t *order = xmalloc((c->pack_count ? c->pack_count : 1) * sizeof *order);
+    size_t count = 0;
+    unsigned slices = c->opts->read_slices;
     for (size_t i = 0; i < c->pack_count; i++)
-        order[i] = i;
-    size_t count = c->pack_count;
-    if (c->opts->read_percent < 100) {
-        /* A random share, so that daily partial reads cover everything in time. */
-        for (size_t i = count; i > 1; i--) {
-            uint32_t r;
-            crypto_random(&r, sizeof r);
-            size_t j = r % i, t = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = t;
-        }
-        count = (count * c->opts->read_percent + 99) / 100;
-    }
+        if (c->packs[i].is_wanted && (slices <= 1 || pack_slice(c->packs[i].id, slices) == c->opts->read_slice))
+            order[count++] = i;
     struct pack_reader pr = {c, order, count, 0, 0, 0};
     struct progress *progress = c->opts->progress;
     for (size_t i = 0; i < count; i++)
@@ -316,6 +354,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
 {
     struct repo_lock *lock = NULL;
     struct snapshot_list list = {0};
+    const struct snapshot **snaps = NULL;
+    size_t snap_count = 0;
     struct checker c = {.repo = repo, .opts = opts, .result = result};
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, false, &lock, err) < 0)
@@ -333,36 +373,47 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
     result->packs = c.pack_count;
     compare_packs_with_index(&c);
-    if (opts->is_read_data)
-        read_packs(&c);
-    index_each(repo->index, check_entry, &c);
-
     if (snapshot_list_load(repo, &list, err) < 0)
         report(&c, "%s", err->msg);
     for (size_t i = 0; i < list.unreadable.count; i++)
         report(&c, "snapshot %s", list.unreadable.items[i]);
-    result->snapshots = list.count;
+    snaps = xcalloc(list.count + 1, sizeof *snaps);
+    for (size_t i = 0; i < list.count; i++)
+        if (!opts->source || !strcmp(list.items[i].source, opts->source))
+            snaps[snap_count++] = &list.items[i];
+    if (opts->source && snap_count == 0) {
+        rc = error_setk(err, ERR_NOT_FOUND, "the repository has no snapshot of source %s", opts->source);
+        goto out;
+    }
+    result->snapshots = snap_count;
+    if (opts->is_read_data) {
+        if (opts->source)
+            want_packs_of(&c, snaps, snap_count);
+        read_packs(&c);
+    }
+    index_each(repo->index, check_entry, &c);
+
     struct walk_state ws = {&c, false, true};
-    for (size_t i = 0; i < list.count; i++) {
-        for (size_t d = 0; d < list.items[i].dictionary_count; d++)
-            check_blob_id(&ws, list.items[i].dictionaries[d], BLOB_DICT, err);
-        walk_tree(&ws, list.items[i].root);
+    for (size_t i = 0; i < snap_count; i++) {
+        for (size_t d = 0; d < snaps[i]->dictionary_count; d++)
+            check_blob_id(&ws, snaps[i]->dictionaries[d], BLOB_DICT, err);
+        walk_tree(&ws, snaps[i]->root);
     }
     if (result->errors > 0 || index_blob_count(c.bad) > 0) {
         /* Second pass: which snapshots need what is bad. The first pass
          * may have found bad blobs after walking trees that need them. */
         index_free(c.visited);
         c.visited = index_new();
-        for (size_t i = 0; i < list.count; i++) {
+        for (size_t i = 0; i < snap_count; i++) {
             struct walk_state trace = {&c, false, false};
-            for (size_t d = 0; d < list.items[i].dictionary_count; d++)
-                check_blob_id(&trace, list.items[i].dictionaries[d], BLOB_DICT, err);
-            if (walk_tree(&trace, list.items[i].root) || trace.needs_bad) {
+            for (size_t d = 0; d < snaps[i]->dictionary_count; d++)
+                check_blob_id(&trace, snaps[i]->dictionaries[d], BLOB_DICT, err);
+            if (walk_tree(&trace, snaps[i]->root) || trace.needs_bad) {
                 char hex[65], when[32];
-                snapshot_id_hex(&list.items[i], hex);
-                time_format_rfc3339(list.items[i].time, when);
+                snapshot_id_hex(snaps[i], hex);
+                time_format_rfc3339(snaps[i]->time, when);
                 report(&c, "snapshot %.8s (source %s, %s) cannot be fully restored: it needs missing or damaged data",
-                       hex, list.items[i].source, when);
+                       hex, snaps[i]->source, when);
             }
         }
     }
@@ -371,6 +422,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         rc = error_set(err, "check found %llu error%s", (unsigned long long)result->errors,
                        result->errors == 1 ? "" : "s");
 out:
+    free(snaps);
     snapshot_list_free(&list);
     blob_codec_free(c.codec);
     index_free(c.bad);
@@ -379,4 +431,27 @@ out:
     pthread_mutex_destroy(&c.mutex);
     repo_unlock(lock);
     return rc;
+}
+
+int ops_check_next_slice(struct repo *repo, const char *source, unsigned percent, unsigned *slice,
+                         unsigned *slices, struct error *err)
+{
+    *slices = percent >= 100 || percent == 0 ? 1 : 100 / percent;
+    *slice = 0;
+    if (*slices == 1)
+        return 0;
+    struct event_list events;
+    if (event_list_load(repo, "check", &events, err) < 0)
+        return -1;
+    for (size_t i = events.count; i-- > 0;) {
+        json_t *doc = events.items[i].doc;
+        const char *s = json_string_value(json_object_get(doc, "source"));
+        json_int_t n = json_integer_value(json_object_get(doc, "read_slices"));
+        if (n != (json_int_t)*slices || (source ? !s || strcmp(s, source) : s != NULL))
+            continue;
+        *slice = (unsigned)((json_integer_value(json_object_get(doc, "read_slice")) + 1) % n);
+        break;
+    }
+    event_list_free(&events);
+    return 0;
 }

@@ -170,7 +170,10 @@ void stats_result_free(struct stats_result *r);
 
 struct check_options {
     bool is_read_data;
-    unsigned read_percent; /* 1..100 of packs when is_read_data */
+    /* A partial read: only the packs of slice read_slice of read_slices
+     * (by pack id; ops_check_next_slice picks it). 0 slices: all packs. */
+    unsigned read_slice, read_slices;
+    const char *source;    /* only this source's snapshots and packs; NULL: all */
     unsigned workers;
     struct progress *progress;
     /* Each problem found, as one line; may be NULL. */
@@ -179,7 +182,7 @@ struct check_options {
 };
 
 struct check_result {
-    uint64_t snapshots;
+    uint64_t snapshots;     /* walked (of the source, with one) */
     uint64_t packs;
     uint64_t packs_read;
     uint64_t blobs;
@@ -190,6 +193,14 @@ struct check_result {
 /* Checks the repository; fails when it found errors (each reported). */
 int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result,
               struct error *err);
+
+/* For --read-data=N%: the packs fall into slices = 100 / N slices by their
+ * id (ids are hashes, so the slices are even), and each partial check
+ * reads the slice after the one the previous check of the same source
+ * and slice count read (its event says which), so `slices` runs read
+ * every pack that stayed. */
+int ops_check_next_slice(struct repo *repo, const char *source, unsigned percent, unsigned *slice,
+                         unsigned *slices, struct error *err);
 
 /* Number of worker threads that keep this machine's cores busy. */
 unsigned ops_default_workers(void);

@@ -160,8 +160,6 @@ static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const 
 
 /* ---- parallel restore ------------------------------------------------ */
 
-#define TOC_MAX (256u << 20) /* more is no archive pg_dump wrote */
-
 struct parallel_restore {
     struct repo *repo;
     const struct snapshot *snap;
@@ -169,12 +167,8 @@ struct parallel_restore {
     const struct db_restore_options *opts;
     char dir[4096];     /* private temporary directory */
     char toc_file[4200];
-    struct buf prefix;  /* the archive's first bytes, until its TOC is complete */
-    size_t next_parse;  /* prefix length at which to try parsing the TOC again */
-    bool has_toc;
-    bool is_unsupported; /* the archive goes to pg_restore alone */
-    struct pga_toc toc;
-    struct pga_data_reader data;
+    struct pga_stream archive;
+    bool is_unloadable; /* the archive goes to pg_restore alone */
     struct pg_loader *loader;
 };
 
@@ -224,10 +218,10 @@ static int write_list(const struct parallel_restore *pr, const char *name, bool 
 {
     struct buf list = BUF_INIT;
     char line[32];
-    for (size_t i = 0; i < pr->toc.count; i++) {
-        if (!wanted(&pr->toc.entries[i]))
+    for (size_t i = 0; i < pr->archive.toc.count; i++) {
+        if (!wanted(&pr->archive.toc.entries[i]))
             continue;
-        int n = snprintf(line, sizeof line, "%d\n", pr->toc.entries[i].dump_id);
+        int n = snprintf(line, sizeof line, "%d\n", pr->archive.toc.entries[i].dump_id);
         buf_append(&list, line, (size_t)n);
     }
     snprintf(path, path_size, "%s/%s", pr->dir, name);
@@ -274,7 +268,7 @@ static char *session_setup(const struct pga_toc *toc)
 static int block_start(void *ctx, int dump_id, struct error *err)
 {
     struct parallel_restore *pr = ctx;
-    const struct pga_entry *e = pga_toc_find(&pr->toc, dump_id);
+    const struct pga_entry *e = pga_toc_find(&pr->archive.toc, dump_id);
     if (!e || strcmp(e->desc, "TABLE DATA") != 0)
         return error_set(err, "the dump has a data block (entry %d) its table of contents does not list as table data",
                          dump_id);
@@ -294,66 +288,40 @@ static int block_end(void *ctx, struct error *err)
 }
 
 /* With the TOC known: the schema, then connections ready for the rows. */
-static int start_loading(struct parallel_restore *pr, struct error *err)
+static int start_loading(void *ctx, struct pga_stream *archive, struct pga_data_handler *handler, struct error *err)
 {
+    struct parallel_restore *pr = ctx;
+    struct error why;
+    if (!is_loadable(&archive->toc, &why)) {
+        pr->is_unloadable = true;
+        return error_set(err, "coffer does not load this dump itself: %s", why.msg);
+    }
     char list[4200];
-    if (write_file(pr->toc_file, pr->prefix.data, pr->toc.data_start, err) < 0 ||
+    if (write_file(pr->toc_file, archive->head.data, archive->toc.data_start, err) < 0 ||
         write_list(pr, "schema.list", is_schema_entry, list, sizeof list, err) < 0)
         return -1;
     const char *args[] = {"--clean", "--if-exists", "--use-list", list, pr->toc_file, NULL};
     if (run_tool(pr->t, args, err) < 0)
         return error_wrap(err, "cannot create the schema");
-    char *setup = session_setup(&pr->toc);
+    char *setup = session_setup(&archive->toc);
     pr->loader = pg_loader_new(pr->t, pr->opts->jobs, setup, err);
     free(setup);
     if (!pr->loader)
         return -1;
-    struct pga_data_handler handler = {block_start, block_data, block_end, pr};
-    pga_data_reader_init(&pr->data, &pr->toc, &handler);
+    *handler = (struct pga_data_handler){block_start, block_data, block_end, pr};
     return 0;
-}
-
-/* Tries to parse the TOC from the prefix; once it is complete, starts
- * loading and feeds the bytes after it. Returns 0 also when more bytes are
- * needed (has_toc stays false). */
-static int take_toc(struct parallel_restore *pr, bool is_end, struct error *err)
-{
-    struct error why;
-    int rc = pga_toc_parse(pr->prefix.data, pr->prefix.len, &pr->toc, &why);
-    if (rc == 0 && is_end)
-        return error_set(err, "the dump ends before its table of contents does");
-    if (rc == 0 && pr->prefix.len < TOC_MAX) {
-        pr->next_parse = pr->prefix.len + pr->prefix.len / 2; /* parse again when 50% more came */
-        return 0;
-    }
-    if (rc == 0)
-        error_set(&why, "its table of contents is larger than %u MiB", TOC_MAX >> 20);
-    if (rc <= 0 || !is_loadable(&pr->toc, &why)) {
-        pr->is_unsupported = true;
-        return error_set(err, "coffer does not load this dump itself: %s", why.msg);
-    }
-    pr->has_toc = true;
-    if (start_loading(pr, err) < 0)
-        return -1;
-    return pga_data_reader_feed(&pr->data, pr->prefix.data + pr->toc.data_start,
-                                pr->prefix.len - pr->toc.data_start, err);
 }
 
 /* Receives the dump from the repository in order. */
 static int parallel_sink(void *ctx, const uint8_t *data, size_t len, struct error *err)
 {
     struct parallel_restore *pr = ctx;
-    if (pr->has_toc)
-        return pga_data_reader_feed(&pr->data, data, len, err);
-    buf_append(&pr->prefix, data, len);
-    return pr->prefix.len < pr->next_parse ? 0 : take_toc(pr, false, err);
+    return pga_stream_feed(&pr->archive, data, len, err);
 }
 
 static int finish_loading(struct parallel_restore *pr, struct error *err)
 {
-    if (!pr->has_toc && take_toc(pr, true, err) < 0)
-        return -1;
-    if (pga_data_reader_finish(&pr->data, err) < 0 || pg_loader_finish(pr->loader, err) < 0)
+    if (pga_stream_finish(&pr->archive, err) < 0 || pg_loader_finish(pr->loader, err) < 0)
         return -1;
     char list[4200], jobs_arg[32];
     snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%u", pr->opts->jobs);
@@ -380,7 +348,8 @@ static int restore_parallel(struct repo *repo, const struct snapshot *snap, cons
                             const struct db_restore_options *opts, enum db_restore_method *method,
                             struct error *err)
 {
-    struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts, .next_parse = 64 << 10};
+    struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts};
+    pga_stream_init(&pr.archive, start_loading, &pr);
     const char *tmp = getenv("TMPDIR");
     snprintf(pr.dir, sizeof pr.dir, "%s/coffer-restore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(pr.dir))
@@ -390,10 +359,10 @@ static int restore_parallel(struct repo *repo, const struct snapshot *snap, cons
     if (rc == 0)
         rc = finish_loading(&pr, err);
     pg_loader_free(pr.loader);
-    pga_toc_free(&pr.toc);
-    buf_free(&pr.prefix);
+    bool is_unsupported = pr.archive.is_unreadable || pr.is_unloadable;
+    pga_stream_free(&pr.archive);
     remove_dir(pr.dir);
-    if (pr.is_unsupported) /* nothing was done yet: pg_restore does it all */
+    if (is_unsupported) /* nothing was done yet: pg_restore does it all */
         return run_pg_restore(repo, snap, t, opts, method, err);
     *method = DB_RESTORE_LOADED;
     return rc;

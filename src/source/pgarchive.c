@@ -301,3 +301,71 @@ int pga_data_reader_finish(const struct pga_data_reader *r, struct error *err)
         return error_set(err, "archive ends in the middle of a data block");
     return 0;
 }
+
+/* ---- an archive in pieces -------------------------------------------- */
+
+void pga_stream_init(struct pga_stream *s, pga_toc_fn on_toc, void *ctx)
+{
+    memset(s, 0, sizeof *s);
+    s->next_parse = 64 << 10;
+    s->on_toc = on_toc;
+    s->ctx = ctx;
+}
+
+/* Tries the TOC on what has come; once it parses, hands over to on_toc
+ * and feeds the bytes after it. 0 also when more bytes are needed. */
+static int take_toc(struct pga_stream *s, bool is_end, struct error *err)
+{
+    struct error why;
+    int rc = pga_toc_parse(s->head.data, s->head.len, &s->toc, &why);
+    if (rc == 0 && !is_end && s->head.len < PGA_TOC_MAX) {
+        s->next_parse = s->head.len + s->head.len / 2; /* parse again when 50% more came */
+        return 0;
+    }
+    if (rc == 0)
+        error_set(&why, is_end ? "it ends before its table of contents does"
+                               : "its table of contents is larger than 256 MiB");
+    if (rc <= 0) {
+        s->is_unreadable = true;
+        return error_set(err, "cannot read the dump: %s", why.msg);
+    }
+    s->has_toc = true;
+    struct pga_data_handler handler;
+    if (s->on_toc(s->ctx, s, &handler, err) < 0) {
+        s->has_failed = true;
+        return -1;
+    }
+    pga_data_reader_init(&s->data, &s->toc, &handler);
+    return pga_data_reader_feed(&s->data, s->head.data + s->toc.data_start, s->head.len - s->toc.data_start, err);
+}
+
+int pga_stream_feed(struct pga_stream *s, const uint8_t *data, size_t len, struct error *err)
+{
+    if (s->has_failed || s->is_unreadable)
+        return error_set(err, "the dump reader stopped at an earlier error");
+    int rc;
+    if (s->has_toc) {
+        rc = pga_data_reader_feed(&s->data, data, len, err);
+    } else {
+        buf_append(&s->head, data, len);
+        rc = s->head.len < s->next_parse ? 0 : take_toc(s, false, err);
+    }
+    if (rc < 0)
+        s->has_failed = true;
+    return rc;
+}
+
+int pga_stream_finish(struct pga_stream *s, struct error *err)
+{
+    if (s->has_failed || s->is_unreadable)
+        return error_set(err, "the dump reader stopped at an earlier error");
+    if (!s->has_toc && take_toc(s, true, err) < 0)
+        return -1;
+    return pga_data_reader_finish(&s->data, err);
+}
+
+void pga_stream_free(struct pga_stream *s)
+{
+    pga_toc_free(&s->toc);
+    buf_free(&s->head);
+}

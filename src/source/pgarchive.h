@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/buf.h"
 #include "util/error.h"
 
 /* pg_dump's teSection numbers. */
@@ -86,5 +87,33 @@ int pga_data_reader_feed(struct pga_data_reader *r, const uint8_t *data, size_t 
 
 /* Checks that the archive ended between blocks. */
 int pga_data_reader_finish(const struct pga_data_reader *r, struct error *err);
+
+/* An archive arriving in pieces of any size from its first byte: the start
+ * is buffered until its TOC parses, on_toc then decides what to do (fill
+ * *handler to receive the data blocks, or fail), and every later byte goes
+ * to the data reader. A start that is no archive this reader takes apart
+ * fails the feed with is_unreadable set, so a caller can fall back. */
+#define PGA_TOC_MAX (256u << 20) /* a larger TOC is no archive pg_dump wrote */
+
+struct pga_stream;
+typedef int (*pga_toc_fn)(void *ctx, struct pga_stream *s, struct pga_data_handler *handler, struct error *err);
+
+struct pga_stream {
+    struct buf head;      /* the archive's first bytes; head[0, toc.data_start) is the TOC */
+    size_t next_parse;    /* head length at which to try parsing again */
+    bool has_toc;
+    bool is_unreadable;
+    bool has_failed;      /* a call failed: every later one fails too */
+    struct pga_toc toc;
+    struct pga_data_reader data;
+    pga_toc_fn on_toc;
+    void *ctx;
+};
+
+void pga_stream_init(struct pga_stream *s, pga_toc_fn on_toc, void *ctx);
+int pga_stream_feed(struct pga_stream *s, const uint8_t *data, size_t len, struct error *err);
+/* At the end of the archive: fails if it ended before its TOC or in a block. */
+int pga_stream_finish(struct pga_stream *s, struct error *err);
+void pga_stream_free(struct pga_stream *s);
 
 #endif

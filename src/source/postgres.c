@@ -22,6 +22,7 @@
 #include "pipeline/readahead.h"
 #include "source/bundle.h"
 #include "source/pgconn.h"
+#include "source/pgrows.h"
 #include "util/spawn.h"
 #include "util/text.h"
 
@@ -173,19 +174,24 @@ static int train_dictionary(struct pg_backup *pb, struct sampler *s, struct erro
     return rc;
 }
 
-/* Stores a database dump from fd, cut small, with dictionaries. */
+/* Stores a database dump from fd, cut small, with dictionaries, and
+ * records each table's row count (meta "rows") on the way. */
 static int store_database_stream(struct pg_backup *pb, int fd, struct error *err)
 {
     struct sampler samples = {0};
     struct buf prefix = BUF_INIT;
+    struct pg_rows rows;
+    pg_rows_init(&rows);
     bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, NULL);
     int rc = read_prefix(fd, &prefix, DICT_TRAIN_BYTES, err);
     if (rc == 0) {
         sampler_add(&samples, prefix.data, prefix.len, PREFIX_STRIDE);
         rc = train_dictionary(pb, &samples, err);
     }
-    if (rc == 0)
+    if (rc == 0) {
         rc = bundle_write(&pb->bundle, prefix.data, prefix.len, err);
+        pg_rows_feed(&rows, prefix.data, prefix.len);
+    }
     buf_free(&prefix);
     struct readahead *ra = rc == 0 ? readahead_start(fd) : NULL;
     uint64_t window = 0;
@@ -196,6 +202,7 @@ static int store_database_stream(struct pg_backup *pb, int fd, struct error *err
         if (rc < 0 || len == 0)
             break;
         rc = bundle_write(&pb->bundle, data, len, err);
+        pg_rows_feed(&rows, data, len);
         sampler_add(&samples, data, len, WINDOW_STRIDE);
         window += len;
         if (rc == 0 && window >= DICT_WINDOW) {
@@ -205,6 +212,12 @@ static int store_database_stream(struct pg_backup *pb, int fd, struct error *err
     }
     readahead_stop(ra);
     sampler_free(&samples);
+    json_t *counts = rc == 0 ? pg_rows_result(&rows) : NULL;
+    if (counts) {
+        json_object_set_new(pb->meta, "rows", counts);
+        json_object_set_new(pb->meta, "foreign_keys", json_integer(pg_rows_foreign_keys(&rows)));
+    }
+    pg_rows_free(&rows);
     return rc;
 }
 
@@ -337,6 +350,8 @@ static int export_table(struct pg_backup *pb, const char *table, json_t *manifes
     if (rc == 0)
         rc = bundle_end(&pb->bundle, piece, err);
     if (rc == 0)
+        json_object_set_new(json_object_get(pb->meta, "export_rows"), table, json_integer((json_int_t)rows));
+    if (rc == 0)
         json_array_append_new(manifest_tables, json_pack("{s:s, s:s, s:I, s:s}", "table", table, "file",
                                                          piece + strlen("exports/"), "rows", (json_int_t)rows,
                                                          "sha256", hex));
@@ -347,6 +362,7 @@ static int export_tables(struct pg_backup *pb, struct error *err)
 {
     json_t *tables = json_array();
     int rc = 0;
+    json_object_set_new(pb->meta, "export_rows", json_object());
     /* Exports change row by row like the dump: cut them as small, and the
      * dump's dictionary knows their values. */
     bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);

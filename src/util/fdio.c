@@ -1,9 +1,10 @@
 /*
- * fdio.c — whole writes to file descriptors (see fdio.h).
+ * fdio.c — whole writes, and removing a scratch tree (see fdio.h).
  */
 #include "util/fdio.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <unistd.h>
 
@@ -21,4 +22,17 @@ int write_all(int fd, const void *data, size_t len)
         len -= (size_t)n;
     }
     return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    int rc = flag == FTW_DP ? rmdir(path) : unlink(path);
+    return rc < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int remove_tree(const char *path)
+{
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -154,7 +154,7 @@ void spawn_abort(struct child *child)
     child->fd = child->stderr_fd = -1;
 }
 
-int spawn_read_line(const char *const *argv, char *out, size_t size, struct error *err)
+int spawn_read_output(const char *const *argv, char *out, size_t size, struct error *err)
 {
     struct child child;
     if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, err) < 0)
@@ -172,6 +172,12 @@ int spawn_read_line(const char *const *argv, char *out, size_t size, struct erro
         len += take;
     }
     out[len] = '\0';
-    out[strcspn(out, "\n")] = '\0';
     return spawn_finish(&child, err);
+}
+
+int spawn_read_line(const char *const *argv, char *out, size_t size, struct error *err)
+{
+    int rc = spawn_read_output(argv, out, size, err);
+    out[strcspn(out, "\n")] = '\0';
+    return rc;
 }

@@ -40,8 +40,10 @@ int spawn_start(const char *const *argv, const char *const *env_extra, enum spaw
  * exited with status 0; the error quotes the end of its stderr. */
 int spawn_finish(struct child *child, struct error *err);
 
-/* Runs argv to its end and copies the first line of its stdout (without
- * the newline, truncated to size - 1) to out; fails as spawn_finish does. */
+/* Runs argv to its end and copies its stdout (truncated to size - 1) to
+ * out; fails as spawn_finish does. */
+int spawn_read_output(const char *const *argv, char *out, size_t size, struct error *err);
+/* The same, keeping only the first line (without the newline). */
 int spawn_read_line(const char *const *argv, char *out, size_t size, struct error *err);
 
 /* Kills a child that is no longer wanted and reaps it. */

@@ -3,7 +3,11 @@
  * and table of contents parse from a prefix (and ask for more until the
  * prefix is long enough), archives coffer cannot take apart are refused
  * or flagged, and the data blocks after the TOC come out the same however
- * the bytes are cut into pieces.
+ * the bytes are cut into pieces. pga_stream, the archive from its first
+ * byte: on_toc runs once with the parsed TOC and the blocks reach the
+ * handler it filled whatever the piece size; no archive, another format
+ * or version, or a TOC cut short is unreadable; on_toc's refusal fails
+ * the feed with its message.
  *
  * The archives are synthetic, written here by a small writer that follows
  * the layout pg_dump (archive versions 1.12 to 1.16) writes to a pipe.
@@ -176,10 +180,13 @@ struct archive {
     size_t block_end[BLOCKS]; /* offset after each block, from toc_len */
 };
 
-static void archive_build(struct archive *a, const struct arc_header *h)
+/* The standard blocks after a TOC of these entries (which must list the
+ * blocks' dump ids). */
+static void archive_build_with(struct archive *a, const struct arc_header *h, const struct arc_entry *entries,
+                               size_t count)
 {
     memset(a, 0, sizeof *a);
-    a->toc_len = write_toc(&a->bytes, h, STANDARD_ENTRIES, STANDARD_COUNT);
+    a->toc_len = write_toc(&a->bytes, h, entries, count);
     for (size_t i = 0; i < BLOCKS; i++) {
         size_t total = 0;
         for (size_t c = 0; c < BLOCK_CHUNK_COUNT[i]; c++)
@@ -190,6 +197,11 @@ static void archive_build(struct archive *a, const struct arc_header *h)
         write_block(&a->bytes, BLOCK_IDS[i], a->content[i], BLOCK_CHUNKS[i], BLOCK_CHUNK_COUNT[i]);
         a->block_end[i] = a->bytes.len - a->toc_len;
     }
+}
+
+static void archive_build(struct archive *a, const struct arc_header *h)
+{
+    archive_build_with(a, h, STANDARD_ENTRIES, STANDARD_COUNT);
 }
 
 static void archive_free(struct archive *a)
@@ -799,6 +811,355 @@ static void test_pgarchive_data_callback_error_stops_feed(void **state)
     archive_free(&a);
 }
 
+/* ---- an archive in pieces (pga_stream) ------------------------------ */
+
+/* An on_toc callback that notes what it was shown and hands the blocks to
+ * its recorder, or refuses with fail_msg. */
+struct toc_watch {
+    struct recorder rec;
+    const char *fail_msg;     /* non-NULL: on_toc returns -1 with this message */
+    size_t calls;
+    bool was_stream_right;    /* called with the stream given to pga_stream_init's ctx */
+    bool had_toc;             /* s->has_toc was set when on_toc ran */
+    size_t starts_before;     /* blocks the recorder had seen before on_toc */
+    struct pga_stream *stream;
+    size_t count;             /* the TOC it was shown */
+    size_t data_start;
+    bool is_standard;         /* its entries were the standard ones, in order */
+    size_t defn_len[STANDARD_COUNT];
+};
+
+static int watch_toc(void *ctx, struct pga_stream *s, struct pga_data_handler *handler, struct error *err)
+{
+    struct toc_watch *w = ctx;
+    w->calls++;
+    w->was_stream_right = s == w->stream;
+    w->had_toc = s->has_toc;
+    w->starts_before = w->rec.starts;
+    w->count = s->toc.count;
+    w->data_start = s->toc.data_start;
+    w->is_standard = s->toc.count == STANDARD_COUNT;
+    for (size_t i = 0; w->is_standard && i < STANDARD_COUNT; i++) {
+        const struct pga_entry *e = &s->toc.entries[i];
+        w->is_standard = e->dump_id == STANDARD_ENTRIES[i].dump_id &&
+                         strcmp(e->desc, STANDARD_ENTRIES[i].desc) == 0 &&
+                         strcmp(e->tag, STANDARD_ENTRIES[i].tag) == 0;
+        w->defn_len[i] = e->defn ? strlen(e->defn) : 0;
+    }
+    if (w->fail_msg)
+        return error_set(err, "%s", w->fail_msg);
+    *handler = handler_of(&w->rec);
+    return 0;
+}
+
+/* Feeds len bytes to the stream in pieces of `piece` bytes, stopping at the
+ * first error. */
+static int stream_in_pieces(struct pga_stream *s, const uint8_t *p, size_t len, size_t piece, struct error *err)
+{
+    for (size_t at = 0; at < len; at += piece) {
+        size_t n = len - at < piece ? len - at : piece;
+        if (pga_stream_feed(s, p + at, n, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Streams the archive (longer than the first parse point) in pieces of
+ * `piece` bytes to a watch, then finishes; every step must succeed. The
+ * watch is filled (rec_free it). */
+static void stream_archive(const struct archive *a, size_t piece, struct toc_watch *w)
+{
+    struct pga_stream s;
+    struct error err = {0};
+    w->stream = &s;
+    pga_stream_init(&s, watch_toc, w);
+    if (stream_in_pieces(&s, a->bytes.data, a->bytes.len, piece, &err) != 0)
+        fail_msg("pieces of %zu bytes: feed failed: %s", piece, err.msg);
+    /* An archive longer than the first parse point has its TOC read while
+     * it streams, not only at the end. */
+    if (w->calls != 1)
+        fail_msg("pieces of %zu bytes: on_toc ran %zu times before finish, want 1", piece, w->calls);
+    if (pga_stream_finish(&s, &err) != 0)
+        fail_msg("pieces of %zu bytes: finish failed: %s", piece, err.msg);
+    assert_false(s.is_unreadable);
+    assert_true(s.has_toc);
+    assert_int_equal(s.toc.data_start, a->toc_len);
+    pga_stream_free(&s);
+    w->stream = NULL;
+}
+
+/* The standard archive (about 71 KiB, past the first parse at 64 KiB)
+ * streamed in pieces of 1 byte, 7 bytes or all at once: on_toc runs exactly
+ * once, before any block, with the parsed TOC, and the handler it filled
+ * gets exactly the blocks that were written. */
+static void test_pgarchive_stream_same_blocks_for_any_piece_size(void **state)
+{
+    struct archive a;
+    archive_build(&a, &V1_14);
+    assert_true(a.bytes.len > (64u << 10));
+    const size_t pieces[] = {1, 7, a.bytes.len};
+
+    for (size_t p = 0; p < 3; p++) {
+        struct toc_watch w = {0};
+        stream_archive(&a, pieces[p], &w);
+        assert_int_equal(w.calls, 1);
+        assert_true(w.was_stream_right);
+        assert_true(w.had_toc);
+        assert_int_equal(w.starts_before, 0);
+        assert_true(w.is_standard);
+        assert_int_equal(w.count, STANDARD_COUNT);
+        assert_int_equal(w.data_start, a.toc_len);
+        check_standard_blocks(&a, &w.rec);
+        rec_free(&w.rec);
+    }
+    archive_free(&a);
+}
+
+/* A TOC larger than the first parse point (a 200 KiB definition) is
+ * parsed again as more comes, and the blocks still all arrive, for pieces
+ * of 1 byte, 7 bytes or all at once. */
+static void test_pgarchive_stream_toc_beyond_first_parse_point(void **state)
+{
+    size_t big_len = 200u << 10;
+    char *big = malloc(big_len + 1);
+    test_fill_text((uint8_t *)big, big_len, 77);
+    big[big_len] = '\0';
+    struct arc_entry entries[STANDARD_COUNT];
+    memcpy(entries, STANDARD_ENTRIES, sizeof entries);
+    entries[2].defn = big;
+    struct archive a;
+    archive_build_with(&a, &V1_16, entries, STANDARD_COUNT);
+    assert_true(a.toc_len > big_len);
+    const size_t pieces[] = {1, 7, a.bytes.len};
+
+    for (size_t p = 0; p < 3; p++) {
+        struct toc_watch w = {0};
+        stream_archive(&a, pieces[p], &w);
+        assert_int_equal(w.calls, 1);
+        assert_true(w.is_standard);
+        assert_int_equal(w.defn_len[2], big_len);
+        assert_int_equal(w.data_start, a.toc_len);
+        check_standard_blocks(&a, &w.rec);
+        rec_free(&w.rec);
+    }
+    archive_free(&a);
+    free(big);
+}
+
+/* An archive shorter than the first parse point is held until finish:
+ * the feeds call nothing, finish runs on_toc once and delivers the block. */
+static void test_pgarchive_stream_short_archive_delivered_at_finish(void **state)
+{
+    static const char rows[] = "1\talice\n2\tbob\n\\.\n\n\n";
+    const size_t chunks[] = {5, sizeof rows - 1 - 5};
+    struct buf b = BUF_INIT;
+    size_t toc_len = write_toc(&b, &V1_15, STANDARD_ENTRIES, STANDARD_COUNT);
+    write_block(&b, 5, (const uint8_t *)rows, chunks, 2);
+
+    for (size_t piece = 1; piece <= b.len; piece += b.len - 1) { /* 1 byte, then all at once */
+        struct toc_watch w = {0};
+        struct pga_stream s;
+        struct error err = {0};
+        w.stream = &s;
+        pga_stream_init(&s, watch_toc, &w);
+        assert_int_equal(stream_in_pieces(&s, b.data, b.len, piece, &err), 0);
+        assert_int_equal(w.calls, 0);
+        assert_int_equal(w.rec.starts, 0);
+
+        assert_int_equal(pga_stream_finish(&s, &err), 0);
+        assert_int_equal(w.calls, 1);
+        assert_true(w.is_standard);
+        assert_int_equal(w.data_start, toc_len);
+        assert_false(w.rec.is_order_bad);
+        assert_int_equal(w.rec.starts, 1);
+        assert_int_equal(w.rec.ends, 1);
+        assert_int_equal(w.rec.ids[0], 5);
+        assert_int_equal(w.rec.data[0].len, sizeof rows - 1);
+        assert_memory_equal(w.rec.data[0].data, rows, sizeof rows - 1);
+        pga_stream_free(&s);
+        rec_free(&w.rec);
+    }
+    buf_free(&b);
+}
+
+/* Bytes that are no archive: 100 KiB of random bytes fail the feed that
+ * reaches the first parse point (all at once or in 7-byte pieces), and
+ * 1,000 random bytes fail at finish; each time with is_unreadable set and
+ * a message, and on_toc never runs. */
+static void test_pgarchive_stream_garbage_is_unreadable(void **state)
+{
+    size_t len = 100u << 10;
+    uint8_t *garbage = malloc(len);
+    test_fill_random(garbage, len, 4242);
+    garbage[0] = 'X'; /* whatever the seed, not "PGDMP" */
+
+    const size_t pieces[] = {len, 7};
+    for (size_t p = 0; p < 2; p++) {
+        struct toc_watch w = {0};
+        struct pga_stream s;
+        struct error err = {0};
+        pga_stream_init(&s, watch_toc, &w);
+        assert_false(s.is_unreadable);
+        assert_int_equal(stream_in_pieces(&s, garbage, len, pieces[p], &err), -1);
+        assert_true(s.is_unreadable);
+        assert_false(s.has_toc);
+        assert_true(err.msg[0] != '\0');
+        assert_int_equal(w.calls, 0);
+        pga_stream_free(&s);
+    }
+
+    struct toc_watch w = {0};
+    struct pga_stream s;
+    struct error err = {0};
+    pga_stream_init(&s, watch_toc, &w);
+    assert_int_equal(stream_in_pieces(&s, garbage, 1000, 1, &err), 0);
+    assert_false(s.is_unreadable);
+    assert_int_equal(pga_stream_finish(&s, &err), -1);
+    assert_true(s.is_unreadable);
+    assert_true(err.msg[0] != '\0');
+    assert_int_equal(w.calls, 0);
+    pga_stream_free(&s);
+    free(garbage);
+}
+
+/* Archives this reader does not take apart, complete and past the first
+ * parse point: tar format (3) and version 1.17. The feed fails with
+ * is_unreadable, and on_toc never runs. */
+static void test_pgarchive_stream_other_format_or_version_is_unreadable(void **state)
+{
+    const struct arc_header headers[] = {{1, 14, 3, 0}, {1, 17, 1, 0}};
+    for (size_t i = 0; i < 2; i++) {
+        struct archive a;
+        archive_build(&a, &headers[i]);
+        struct toc_watch w = {0};
+        struct pga_stream s;
+        struct error err = {0};
+        pga_stream_init(&s, watch_toc, &w);
+        assert_int_equal(stream_in_pieces(&s, a.bytes.data, a.bytes.len, 7, &err), -1);
+        assert_true(s.is_unreadable);
+        assert_true(err.msg[0] != '\0');
+        assert_int_equal(w.calls, 0);
+        assert_int_equal(w.rec.starts, 0);
+        pga_stream_free(&s);
+        archive_free(&a);
+    }
+}
+
+/* An archive cut anywhere before its TOC ends (0 bytes included) is
+ * accepted by the feeds and fails at finish with is_unreadable and a
+ * message, without on_toc; so does a TOC larger than the first parse
+ * point cut one byte short. Cut after the TOC, in a block, finish fails
+ * too, but the archive was readable. */
+static void test_pgarchive_stream_truncated_toc_fails_at_finish(void **state)
+{
+    struct archive a;
+    archive_build(&a, &V1_14);
+    for (size_t cut = 0; cut < a.toc_len; cut++) {
+        struct toc_watch w = {0};
+        struct pga_stream s;
+        struct error err = {0};
+        pga_stream_init(&s, watch_toc, &w);
+        assert_int_equal(pga_stream_feed(&s, a.bytes.data, cut, &err), 0);
+        int rc = pga_stream_finish(&s, &err);
+        if (rc != -1 || !s.is_unreadable)
+            fail_msg("cut after %zu of %zu TOC bytes: finish returned %d, is_unreadable %d", cut, a.toc_len, rc,
+                     s.is_unreadable);
+        assert_true(err.msg[0] != '\0');
+        assert_int_equal(w.calls, 0);
+        pga_stream_free(&s);
+    }
+
+    /* In the last block: readable, but not complete. */
+    {
+        struct toc_watch w = {0};
+        struct pga_stream s;
+        struct error err = {0};
+        pga_stream_init(&s, watch_toc, &w);
+        assert_int_equal(stream_in_pieces(&s, a.bytes.data, a.bytes.len - 3, 7, &err), 0);
+        assert_int_equal(pga_stream_finish(&s, &err), -1);
+        assert_false(s.is_unreadable);
+        assert_true(err.msg[0] != '\0');
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.rec.starts, BLOCKS);
+        assert_int_equal(w.rec.ends, BLOCKS - 1);
+        pga_stream_free(&s);
+        rec_free(&w.rec);
+    }
+    archive_free(&a);
+
+    /* A TOC past the first parse point, cut one byte short. */
+    size_t big_len = 100u << 10;
+    char *big = malloc(big_len + 1);
+    memset(big, 'x', big_len);
+    big[big_len] = '\0';
+    struct arc_entry entries[STANDARD_COUNT];
+    memcpy(entries, STANDARD_ENTRIES, sizeof entries);
+    entries[0].defn = big;
+    archive_build_with(&a, &V1_14, entries, STANDARD_COUNT);
+    struct toc_watch w = {0};
+    struct pga_stream s;
+    struct error err = {0};
+    pga_stream_init(&s, watch_toc, &w);
+    assert_int_equal(stream_in_pieces(&s, a.bytes.data, a.toc_len - 1, 7, &err), 0);
+    assert_false(s.is_unreadable);
+    assert_int_equal(pga_stream_finish(&s, &err), -1);
+    assert_true(s.is_unreadable);
+    assert_true(err.msg[0] != '\0');
+    assert_int_equal(w.calls, 0);
+    pga_stream_free(&s);
+    archive_free(&a);
+    free(big);
+}
+
+/* on_toc returning -1 fails the feed in which the TOC parsed, with on_toc's
+ * message, is_unreadable left unset and no block delivered: all at once
+ * and in 1-byte pieces (exactly one feed fails) for the standard archive,
+ * and at finish for an archive shorter than the first parse point. */
+static void test_pgarchive_stream_on_toc_error_fails_feed(void **state)
+{
+    struct archive a;
+    archive_build(&a, &V1_14);
+    const size_t pieces[] = {a.bytes.len, 1};
+    for (size_t p = 0; p < 2; p++) {
+        struct toc_watch w = {.fail_msg = "coffer does not load this dump itself"};
+        struct pga_stream s;
+        struct error err = {0};
+        pga_stream_init(&s, watch_toc, &w);
+        size_t at = 0, failures = 0;
+        for (; at < a.bytes.len; at += pieces[p]) {
+            size_t n = a.bytes.len - at < pieces[p] ? a.bytes.len - at : pieces[p];
+            if (pga_stream_feed(&s, a.bytes.data + at, n, &err) < 0) {
+                failures++;
+                break;
+            }
+        }
+        assert_int_equal(failures, 1);
+        if (pieces[p] == 1) /* the feed that brought the head to the first parse point */
+            assert_int_equal(at + 1, 64u << 10);
+        assert_string_equal(err.msg, "coffer does not load this dump itself");
+        assert_false(s.is_unreadable);
+        assert_int_equal(w.calls, 1);
+        assert_int_equal(w.rec.starts, 0);
+        pga_stream_free(&s);
+    }
+    archive_free(&a);
+
+    struct buf b = BUF_INIT;
+    write_toc(&b, &V1_14, STANDARD_ENTRIES, STANDARD_COUNT);
+    struct toc_watch w = {.fail_msg = "the dump is compressed"};
+    struct pga_stream s;
+    struct error err = {0};
+    pga_stream_init(&s, watch_toc, &w);
+    assert_int_equal(pga_stream_feed(&s, b.data, b.len, &err), 0);
+    assert_int_equal(w.calls, 0);
+    assert_int_equal(pga_stream_finish(&s, &err), -1);
+    assert_string_equal(err.msg, "the dump is compressed");
+    assert_false(s.is_unreadable);
+    assert_int_equal(w.calls, 1);
+    pga_stream_free(&s);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -821,6 +1182,13 @@ int main(void)
         cmocka_unit_test(test_pgarchive_data_block_of_other_type_is_refused),
         cmocka_unit_test(test_pgarchive_data_negative_chunk_length_is_refused),
         cmocka_unit_test(test_pgarchive_data_callback_error_stops_feed),
+        cmocka_unit_test(test_pgarchive_stream_same_blocks_for_any_piece_size),
+        cmocka_unit_test(test_pgarchive_stream_toc_beyond_first_parse_point),
+        cmocka_unit_test(test_pgarchive_stream_short_archive_delivered_at_finish),
+        cmocka_unit_test(test_pgarchive_stream_garbage_is_unreadable),
+        cmocka_unit_test(test_pgarchive_stream_other_format_or_version_is_unreadable),
+        cmocka_unit_test(test_pgarchive_stream_truncated_toc_fails_at_finish),
+        cmocka_unit_test(test_pgarchive_stream_on_toc_error_fails_feed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

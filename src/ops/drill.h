@@ -1,0 +1,50 @@
+/*
+ * drill.h — a restore drill of one snapshot: restore it into a scratch
+ * place, validate what came back, and time both. The wall time from the
+ * start of the restore to the last validation is the measured RTO.
+ *
+ *  postgres: a new database on the scratch server. Steps: the restore
+ *            itself; every table the snapshot recorded is present with the
+ *            row count recorded at backup (meta "rows"); no foreign key is
+ *            left unvalidated; then each configured SQL check.
+ *  redis:    the RDB loaded by a throwaway redis-server on a free loopback
+ *            port; each database's key count as recorded at backup, less
+ *            at most the keys that had an expiry (they may have expired).
+ *  others:   restored into the scratch directory; every file, read back
+ *            from disk, hashes blob by blob to the snapshot's blob ids; a
+ *            git bundle also passes `git bundle verify`.
+ *
+ * Each step is appended to a JSON array as {name, ok, seconds, detail}.
+ * Removing the scratch database and directory is the caller's business
+ * (cmd_drill.c does it also after an interrupt): ops_drill_drop_database.
+ */
+#ifndef COFFER_OPS_DRILL_H
+#define COFFER_OPS_DRILL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "config/config.h"
+#include "repo/snapshot.h"
+
+struct drill_options {
+    const char *scratch_dir;   /* a private, empty directory */
+    const char *scratch_url;   /* postgres: the server for the scratch database */
+    const char *password_file; /* its password, or NULL for libpq's own lookup */
+    const char *scratch_db;    /* postgres: the scratch database's name */
+    const struct config_check *checks;
+    size_t check_count;
+    unsigned jobs;             /* postgres restore connections */
+};
+
+/* Runs the drill; returns 0 when every step passed, -1 when one failed
+ * (err: the first failure) or the drill could not run. *seconds is the
+ * wall time from the restore's start to the end of the validation. */
+int ops_drill(struct repo *repo, const struct snapshot *snap, const struct drill_options *opts, json_t *steps,
+              double *seconds, struct error *err);
+
+/* Drops a scratch database (and ends the sessions still in it). */
+int ops_drill_drop_database(const char *scratch_url, const char *password_file, const char *name,
+                            struct error *err);
+
+#endif

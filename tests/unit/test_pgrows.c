@@ -1,0 +1,361 @@
+/*
+ * test_pgrows.c — counting each table's rows in a pg_dump custom-format
+ * archive as it streams by: every line of a TABLE DATA block is a row
+ * (an empty line too), except the "\." line and two empty lines pg_dump
+ * ends each table's COPY data with; a block without that terminator
+ * counts every line; the counts are the same however the archive is cut
+ * into pieces; each table is named "schema.table" (just the table without
+ * a schema); an archive that cannot be read yields no counts (NULL).
+ *
+ * The archives are synthetic, written by a small writer (adapted from
+ * test_pgarchive.c) that follows the layout pg_dump writes to a pipe.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "source/pgrows.h"
+#include "util/buf.h"
+#include "testing.h"
+
+/* ---- a writer of synthetic archives (version 1.14) ------------------ */
+
+#define INT_SIZE 4
+#define OFFSET_SIZE 8
+
+struct arc_entry {
+    int dump_id;
+    const char *desc;
+    const char *tag;
+    int section;
+    const char *namespace_name; /* NULL is written as an absent string */
+    const char *copy_stmt;      /* NULL: the entry has no data */
+};
+
+static void put_int(struct buf *b, int64_t v)
+{
+    uint64_t mag = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+    buf_append_u8(b, v < 0 ? 1 : 0);
+    for (unsigned i = 0; i < INT_SIZE; i++)
+        buf_append_u8(b, (uint8_t)(mag >> (8 * i)));
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+    if (!s) {
+        put_int(b, -1);
+        return;
+    }
+    put_int(b, (int64_t)strlen(s));
+    buf_append(b, s, strlen(s));
+}
+
+/* Appends a version 1.14 header (compression level `compression`) and the
+ * TOC of these entries. */
+static void write_toc(struct buf *b, int compression, const struct arc_entry *entries, size_t count)
+{
+    buf_append(b, "PGDMP", 5);
+    buf_append_u8(b, 1);
+    buf_append_u8(b, 14);
+    buf_append_u8(b, 0); /* revision */
+    buf_append_u8(b, INT_SIZE);
+    buf_append_u8(b, OFFSET_SIZE);
+    buf_append_u8(b, 1); /* custom format */
+    put_int(b, compression);
+    for (int i = 0; i < 7; i++) /* creation time */
+        put_int(b, i);
+    put_str(b, "shop");
+    put_str(b, "16.2");
+    put_str(b, "16.2");
+
+    put_int(b, (int64_t)count);
+    for (size_t i = 0; i < count; i++) {
+        const struct arc_entry *e = &entries[i];
+        put_int(b, e->dump_id);
+        put_int(b, e->copy_stmt ? 1 : 0);
+        put_str(b, "1259"); /* table oid */
+        put_str(b, "16385");
+        put_str(b, e->tag);
+        put_str(b, e->desc);
+        put_int(b, e->section);
+        put_str(b, "");       /* defn */
+        put_str(b, "");       /* drop statement */
+        put_str(b, e->copy_stmt);
+        put_str(b, e->namespace_name);
+        put_str(b, "");       /* tablespace */
+        put_str(b, "");       /* table access method */
+        put_str(b, "postgres");
+        put_str(b, "false");
+        put_str(b, NULL);     /* no dependencies */
+        buf_append_u8(b, 1);  /* offset not set, as in a piped dump */
+        for (unsigned k = 0; k < OFFSET_SIZE; k++)
+            buf_append_u8(b, 0);
+    }
+}
+
+/* Appends a data block: the content in chunks of at most `chunk` bytes. */
+static void write_block(struct buf *b, int dump_id, const char *content, size_t len, size_t chunk)
+{
+    buf_append_u8(b, 1);
+    put_int(b, dump_id);
+    for (size_t at = 0; at < len; at += chunk) {
+        size_t n = len - at < chunk ? len - at : chunk;
+        put_int(b, (int64_t)n);
+        buf_append(b, content + at, n);
+    }
+    put_int(b, 0);
+}
+
+/* ---- the standard archive ------------------------------------------- */
+
+static const struct arc_entry ENTRIES[] = {
+    {1, "SCHEMA", "app", 2, NULL, NULL},
+    {2, "TABLE", "users", 2, "app", NULL},
+    {3, "TABLE", "notes", 2, "app", NULL},
+    {4, "TABLE DATA", "users", 3, "app", "COPY app.users (id, name) FROM stdin;\n"},
+    {5, "TABLE DATA", "notes", 3, "app", "COPY app.notes (body) FROM stdin;\n"},
+    {6, "TABLE DATA", "empty", 3, "app", "COPY app.empty (id) FROM stdin;\n"},
+    {7, "TABLE DATA", "blank", 3, "app", "COPY app.blank (body) FROM stdin;\n"},
+    {8, "TABLE DATA", "events", 3, NULL, "COPY events (id, what) FROM stdin;\n"},
+    {9, "INDEX", "users_name_idx", 4, "app", NULL},
+};
+#define ENTRY_COUNT (sizeof ENTRIES / sizeof ENTRIES[0])
+
+#define EVENT_ROWS 20000
+
+/* The data blocks pg_dump would write, each ending in "\\.\n\n\n": 3 rows;
+ * 4 rows of which two are empty strings (one just before the
+ * terminator); none; one empty-string row; EVENT_ROWS rows (past the
+ * point where the stream first parses the TOC), whose block comes first.
+ * Small chunks cut the terminator across chunks. */
+static const char USERS[] = "1\talice\n2\tbob\n3\t\\N\n\\.\n\n\n";
+static const char NOTES[] = "hello\n\nworld\n\n\\.\n\n\n";
+static const char EMPTY[] = "\\.\n\n\n";
+static const char BLANK[] = "\n\\.\n\n\n";
+
+static void build_standard(struct buf *b)
+{
+    struct buf events = BUF_INIT;
+    char line[64];
+    for (int i = 0; i < EVENT_ROWS; i++) {
+        int n = snprintf(line, sizeof line, "%d\tsomething happened\n", i);
+        buf_append(&events, line, (size_t)n);
+    }
+    buf_append(&events, "\\.\n\n\n", 5);
+
+    *b = (struct buf)BUF_INIT;
+    write_toc(b, 0, ENTRIES, ENTRY_COUNT);
+    write_block(b, 8, (const char *)events.data, events.len, 4096);
+    write_block(b, 4, USERS, sizeof USERS - 1, 3);
+    write_block(b, 5, NOTES, sizeof NOTES - 1, 1);
+    write_block(b, 6, EMPTY, sizeof EMPTY - 1, 4);
+    write_block(b, 7, BLANK, sizeof BLANK - 1, sizeof BLANK - 1);
+    buf_free(&events);
+}
+
+/* What pg_rows should find in the standard archive. */
+static json_t *standard_counts(void)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:i}", "app.users", 3, "app.notes", 4, "app.empty", 0, "app.blank", 1,
+                     "events", EVENT_ROWS);
+}
+
+/* Feeds the bytes to a fresh pg_rows in pieces of `piece` bytes and
+ * returns its result. */
+static json_t *count_rows(const uint8_t *data, size_t len, size_t piece)
+{
+    struct pg_rows r;
+    pg_rows_init(&r);
+    for (size_t at = 0; at < len; at += piece) {
+        size_t n = len - at < piece ? len - at : piece;
+        pg_rows_feed(&r, data + at, n);
+    }
+    json_t *result = pg_rows_result(&r);
+    pg_rows_free(&r);
+    if (!result)
+        return NULL;
+    /* [{schema, table, rows}] as {"schema.table": rows}, for comparing;
+     * every entry must be whole and named once. */
+    assert_true(json_is_array(result));
+    json_t *by_name = json_object();
+    size_t i;
+    json_t *e;
+    json_array_foreach(result, i, e) {
+        const char *schema = json_string_value(json_object_get(e, "schema"));
+        const char *table = json_string_value(json_object_get(e, "table"));
+        assert_non_null(table);
+        assert_true(json_is_integer(json_object_get(e, "rows")));
+        char name[256];
+        snprintf(name, sizeof name, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
+        assert_null(json_object_get(by_name, name));
+        json_object_set(by_name, name, json_object_get(e, "rows"));
+    }
+    json_decref(result);
+    return by_name;
+}
+
+/* Fails with both objects printed unless they are equal. */
+static void check_counts(json_t *got, json_t *want, size_t piece)
+{
+    if (!got)
+        fail_msg("pieces of %zu bytes: no counts", piece);
+    if (!json_equal(got, want)) {
+        char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(want, JSON_SORT_KEYS);
+        fail_msg("pieces of %zu bytes: got %s, want %s", piece, g, w);
+    }
+}
+
+/* ---- the tests ------------------------------------------------------- */
+
+/* The standard archive, all at once: each table's rows without pg_dump's
+ * terminator, an empty-string row counted as a row, a table without rows
+ * at 0. */
+static void test_pgrows_counts_rows_before_terminator(void **state)
+{
+    struct buf b;
+    build_standard(&b);
+    json_t *want = standard_counts();
+    json_t *got = count_rows(b.data, b.len, b.len);
+
+    check_counts(got, want, b.len);
+    assert_int_equal(json_integer_value(json_object_get(got, "app.users")), 3);
+    assert_int_equal(json_integer_value(json_object_get(got, "app.notes")), 4);
+    assert_int_equal(json_integer_value(json_object_get(got, "app.blank")), 1);
+    json_decref(got);
+    json_decref(want);
+    buf_free(&b);
+}
+
+/* The counts are the same for pieces of 1 to 17 bytes, 4093 bytes and
+ * all at once. */
+static void test_pgrows_counts_same_for_any_piece_size(void **state)
+{
+    struct buf b;
+    build_standard(&b);
+    assert_true(b.len > (64u << 10));
+    json_t *want = standard_counts();
+    for (size_t piece = 1; piece <= 19; piece++) {
+        size_t size = piece <= 17 ? piece : piece == 18 ? 4093 : b.len;
+        json_t *got = count_rows(b.data, b.len, size);
+        check_counts(got, want, size);
+        json_decref(got);
+    }
+    json_decref(want);
+    buf_free(&b);
+}
+
+/* A block without the terminator counts every line, also ones that look
+ * like part of it: "a\nb\nc\n" is 3 rows, "x\n\n\n" 3, "\n\n" 2, and
+ * "\\.\n\n" (a terminator missing its last newline) 2; and a block's
+ * terminator is looked for in its own bytes: "\n\n\n" after a block
+ * ending in "\\." is 3 rows. */
+static void test_pgrows_block_without_terminator_counts_every_line(void **state)
+{
+    static const struct arc_entry entries[] = {
+        {1, "TABLE DATA", "letters", 3, "public", "COPY public.letters (c) FROM stdin;\n"},
+        {2, "TABLE DATA", "trailing", 3, "public", "COPY public.trailing (c) FROM stdin;\n"},
+        {3, "TABLE DATA", "blanks", 3, "public", "COPY public.blanks (c) FROM stdin;\n"},
+        {4, "TABLE DATA", "almost", 3, "public", "COPY public.almost (c) FROM stdin;\n"},
+        {5, "TABLE DATA", "cut", 3, "public", "COPY public.cut (c) FROM stdin;\n"},
+        {6, "TABLE DATA", "after", 3, "public", "COPY public.after (c) FROM stdin;\n"},
+    };
+    static const char *const blocks[] = {"a\nb\nc\n", "x\n\n\n", "\n\n", "\\.\n\n", "x\\.", "\n\n\n"};
+    struct buf b = BUF_INIT;
+    write_toc(&b, 0, entries, 6);
+    for (int i = 0; i < 6; i++)
+        write_block(&b, i + 1, blocks[i], strlen(blocks[i]), 2);
+    json_t *want = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "public.letters", 3, "public.trailing", 3,
+                             "public.blanks", 2, "public.almost", 2, "public.cut", 0, "public.after", 3);
+
+    const size_t pieces[] = {1, 7, b.len};
+    for (size_t p = 0; p < 3; p++) {
+        json_t *got = count_rows(b.data, b.len, pieces[p]);
+        check_counts(got, want, pieces[p]);
+        json_decref(got);
+    }
+    json_decref(want);
+    buf_free(&b);
+}
+
+/* Tables are named "namespace.tag", or the tag alone without a namespace;
+ * only TABLE DATA entries are named, each once (not the schema, the
+ * tables' definitions or the index). */
+static void test_pgrows_names_are_schema_dot_table(void **state)
+{
+    struct buf b;
+    build_standard(&b);
+    json_t *got = count_rows(b.data, b.len, 7);
+
+    assert_non_null(got);
+    assert_true(json_is_object(got));
+    assert_int_equal(json_object_size(got), 5);
+    const char *const names[] = {"app.users", "app.notes", "app.empty", "app.blank", "events"};
+    for (size_t i = 0; i < 5; i++)
+        if (!json_is_integer(json_object_get(got, names[i])))
+            fail_msg("no count for %s", names[i]);
+    assert_null(json_object_get(got, "app"));
+    assert_null(json_object_get(got, "app.users_name_idx"));
+    assert_null(json_object_get(got, ".events"));
+    json_decref(got);
+    buf_free(&b);
+}
+
+/* An archive that cannot be read yields NULL: random bytes (short, and
+ * past the first parse point), an archive cut in its TOC, an archive cut
+ * in a block; but a block the reader refuses after all the table data
+ * leaves the counts. */
+static void test_pgrows_unreadable_archive_yields_null(void **state)
+{
+    size_t len = 100u << 10;
+    uint8_t *garbage = malloc(len);
+    test_fill_random(garbage, len, 99);
+    garbage[0] = 'X';
+    assert_null(count_rows(garbage, 1000, 1000));
+    assert_null(count_rows(garbage, len, 7));
+    free(garbage);
+
+    struct buf b;
+    build_standard(&b);
+    struct buf toc = BUF_INIT;
+    write_toc(&toc, 0, ENTRIES, ENTRY_COUNT);
+    assert_null(count_rows(b.data, toc.len - 1, 7));
+    assert_null(count_rows(b.data, b.len - 2, 7));
+    /* The archive itself is fine: whole, it yields counts. */
+    json_t *whole = count_rows(b.data, b.len, 7);
+    assert_non_null(whole);
+    json_decref(whole);
+
+    /* A block the reader does not take apart after all the table data
+     * (pg_dump puts large objects there): the counts are complete and
+     * kept. */
+    buf_append_u8(&b, 7);
+    put_int(&b, 9);
+    put_int(&b, 0);
+    json_t *after = count_rows(b.data, b.len, b.len);
+    json_t *want = standard_counts();
+    check_counts(after, want, b.len);
+    json_decref(after);
+    json_decref(want);
+    buf_free(&toc);
+    buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pgrows_counts_rows_before_terminator),
+        cmocka_unit_test(test_pgrows_counts_same_for_any_piece_size),
+        cmocka_unit_test(test_pgrows_block_without_terminator_counts_every_line),
+        cmocka_unit_test(test_pgrows_names_are_schema_dot_table),
+        cmocka_unit_test(test_pgrows_unreadable_archive_yields_null),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
