@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
     {"check", cmd_check, "verify the repository and each source's health rules"},
     {"drill", cmd_drill, "rehearse restores: restore, validate, time (the RTO), clean up"},
+    {"status", cmd_status, "are we safe? freshness, RPO and RTO, last check and drill"},
     {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
     {"prune", cmd_prune, "delete the data no snapshot needs"},
     {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},

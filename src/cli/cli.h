@@ -98,6 +98,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv);
 int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);
 int cmd_drill(struct cli_globals *g, int argc, char **argv);
+int cmd_status(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);

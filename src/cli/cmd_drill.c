@@ -95,6 +95,10 @@ static void run_child(struct repo *repo, struct drill_run *run, int fd)
     setpgid(0, 0);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
+    /* Everything the drill creates on disk (password files for pg_restore
+     * included) goes under the scratch directory, which the watcher
+     * removes even when this process is killed. */
+    setenv("TMPDIR", run->scratch_dir, 1);
     json_t *steps = json_array();
     double seconds = 0;
     struct error err;
