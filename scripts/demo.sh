@@ -8,9 +8,10 @@
 # the whole stack into a new local repository, a day of database activity
 # and a second backup, a restore drill (database restored into a scratch
 # database and compared row by row; the Redis RDB loaded into a scratch
-# server and compared; files compared byte by byte), the redacted view of
-# the .env file, a full check and the snapshot list. Everything it starts,
-# it stops.
+# server and compared; files compared byte by byte), `coffer drill` (the
+# same, built in: restore, row counts, foreign keys, the runbook's
+# validation SQL, RTO), the redacted view of the .env file, a full check,
+# the snapshot list and `coffer status`. Everything it starts, it stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -56,6 +57,15 @@ head -c 32 /dev/urandom | base64 > "$work/passphrase"
 cat > "$work/coffer.yaml" <<YAML
 repository: $work/repo
 password_file: $work/passphrase
+objectives: { rpo: 1h, rto: 30m }             # the runbook's database targets
+drill:
+  postgres:
+    scratch_url: postgresql://postgres@127.0.0.1:$COFFER_PG_PORT/postgres
+    checks:                                    # the runbook's restoration drill queries
+      - name: customer data present
+        sql: SELECT count(*) > 0 FROM customer_configs WHERE created_at IS NOT NULL
+      - name: no orphaned messages
+        sql: SELECT count(*) = 0 FROM messages m LEFT JOIN conversations c ON m.conversation_id = c.id WHERE c.id IS NULL
 sources:
   db:
     type: postgres
@@ -106,8 +116,12 @@ echo "git: the bundle clones at $(git -C "$work/clone" rev-parse --short HEAD)"
 echo "== the .env file, redacted for review"
 "$coffer" dump latest --source config --redacted
 
+echo "== coffer drill: every source restored into a scratch place, validated, timed (the RTO), removed"
+"$coffer" drill
 echo "== check --read-data"
 "$coffer" check --read-data
 echo "== snapshots"
 "$coffer" snapshots
+echo "== status: are we safe?"
+"$coffer" status
 echo "demo finished: repository at $work/repo"

@@ -435,7 +435,8 @@ static void drill_files(struct drill *d)
         step(d, "content", started, false, "%zu of %zu files differ from the snapshot; first: %s", fc.mismatched,
              fc.files, fc.first);
     else
-        step(d, "content", started, true, "%zu files (%s) read back from disk match the snapshot", fc.files, size);
+        step(d, "content", started, true, "%zu file%s (%s) read back from disk match%s the snapshot", fc.files,
+             fc.files == 1 ? "" : "s", size, fc.files == 1 ? "es" : "");
     if (!strcmp(d->snap->type, "git")) {
         started = progress_now();
         /* verify checks a bundle against a repository: an empty one here,

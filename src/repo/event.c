@@ -17,7 +17,9 @@ int event_save(struct repo *repo, const char *kind, json_t *doc, struct error *e
         strcpy(host, "unknown");
     host[sizeof host - 1] = '\0';
     json_object_set_new(doc, "kind", json_string(kind));
-    json_object_set_new(doc, "time", json_integer((json_int_t)time(NULL)));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_object_set_new(doc, "time", json_real((double)now.tv_sec + (double)(now.tv_nsec / 1000) / 1e6));
     json_object_set_new(doc, "host", json_string(host));
     json_object_set_new(doc, "coffer_version", json_string(COFFER_VERSION));
     char *text = json_dumps(doc, JSON_COMPACT);
@@ -48,7 +50,7 @@ int event_list_load(struct repo *repo, const char *kind, struct event_list *list
         json_t *doc = objects[i].why ? NULL : json_loadb((const char *)objects[i].plain.data, objects[i].plain.len, 0, NULL);
         const char *k = json_string_value(json_object_get(doc, "kind"));
         json_t *t = json_object_get(doc, "time");
-        if (!json_is_object(doc) || !k || !json_is_integer(t)) {
+        if (!json_is_object(doc) || !k || !json_is_number(t)) {
             list->unreadable++;
             json_decref(doc);
             continue;
@@ -60,7 +62,7 @@ int event_list_load(struct repo *repo, const char *kind, struct event_list *list
         struct event *e = &list->items[list->count++];
         memcpy(e->id, objects[i].id, CRYPTO_ID_SIZE);
         e->kind = k;
-        e->time = (int64_t)json_integer_value(t);
+        e->time = json_number_value(t);
         e->doc = doc;
     }
     repo_objects_free(objects, count);

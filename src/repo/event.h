@@ -6,7 +6,8 @@
  * previous one read.
  *
  * A document is a JSON object; event_save adds "kind", "time" (unix
- * seconds), "host" and "coffer_version" to what the caller put in it.
+ * seconds, a fraction to the microsecond), "host" and "coffer_version" to
+ * what the caller put in it.
  * Events are small and few (one per check or drill run); nothing deletes
  * them yet.
  */
@@ -22,7 +23,7 @@
 struct event {
     uint8_t id[CRYPTO_ID_SIZE];
     const char *kind; /* "check" or "drill" (inside doc) */
-    int64_t time;
+    double time;      /* unix seconds, to the microsecond: events of one second keep their order */
     json_t *doc;      /* the whole document, owned by the list */
 };
 

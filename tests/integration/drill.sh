@@ -130,6 +130,36 @@ expect_rc 1 "check --read-data of a flipped byte"
 grep -q "^damage: pack $(basename "$pack")" "$T/err" || { _show_last; fail "check --read-data does not name the damaged pack"; }
 cp "$T/pack-copy" "$pack"
 
+# --- partial reads cover everything ------------------------------------------
+c_ok "check, for the pack count" check --json
+packs=$(jq_out '.packs')
+read_total=0
+for i in 1 2 3 4; do
+    c_ok "check --read-data=25% ($i)" check --read-data=25% --json
+    [ "$(jq_out '.read_slice')" = $((i - 1)) ] || fail "partial check $i read slice $(jq_out '.read_slice'), not $((i - 1))"
+    read_total=$((read_total + $(jq_out '.packs_read')))
+done
+[ "$read_total" = "$packs" ] || fail "four checks of 25% read $read_total packs, not the $packs there are"
+c_ok "check --read-data=25% (5)" check --read-data=25% --json
+[ "$(jq_out '.read_slice')" = 0 ] || fail "the fifth partial check does not start over"
+
+# --- keep_on_failure -----------------------------------------------------------
+sed 's/^    scratch_url: .*/&\n    keep_on_failure: true/' "$T/coffer.yaml" >"$T/keep.yaml"
+psql -X -q -d app -c "SET session_replication_role = replica;
+    INSERT INTO messages (conversation_id, seq, role, content, created_at)
+    VALUES ('00000000-0000-0000-0000-00000000beef', 1, 'user', 'orphan', now())" || fail "cannot insert the orphan"
+c_ok "backup with an orphan" backup db
+run_c drill --source db --config "$T/keep.yaml"
+expect_rc 1 "drill with keep_on_failure"
+kept_db=$(sed -n 's/.*kept for inspection: database \([a-z0-9_]*\) on the scratch server.*/\1/p' "$T/out")
+[ -n "$kept_db" ] || { _show_last; fail "a kept drill does not say where"; }
+[ "$(scratch_dbs)" = 1 ] || fail "keep_on_failure did not keep the scratch database"
+psql -X -At -d "$kept_db" -c "SELECT count(*) FROM messages WHERE conversation_id = '00000000-0000-0000-0000-00000000beef'" |
+    grep -qx 1 || fail "the kept database does not hold the orphan"
+psql -X -q -d postgres -c "DROP DATABASE \"$kept_db\""
+rm -rf "${TMPDIR:?}"/coffer-drill-*
+psql -X -q -d app -c "DELETE FROM messages WHERE conversation_id = '00000000-0000-0000-0000-00000000beef'"
+
 # --- interrupted -------------------------------------------------------------
 "$PG/make-db.sh" app 3 >/dev/null || fail "cannot grow the test database"
 c_ok "backup of a larger database" backup db
