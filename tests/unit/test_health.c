@@ -176,7 +176,7 @@ static void test_health_default_max_age_is_25_hours(void **state)
     assert_int_equal(r->count, 1);
     const struct health_problem *p = find(r, "db", "max_age");
     assert_non_null(p);
-    /* 25 h 1 h 1 s old, 25 h allowed: two largest units each. */
+    /* 26 h 1 s old, 25 h allowed, each as its two largest units. */
     if (!strstr(p->what, "1d 2h") || !strstr(p->what, "1d 1h"))
         dump(r);
     assert_non_null(strstr(p->what, "1d 2h"));
@@ -207,14 +207,23 @@ static void test_health_default_shrink_boundary(void **state)
     assert_non_null(strstr(p->what, "49%"));
     assert_non_null(strstr(p->what, "50%"));
 
-    /* Growing is never a problem; neither is a first snapshot. */
+    /* Growing is never a problem. */
     f->list.items[1].stats.size = 100000;
     assert_no_problems(judge(f, NULL, NULL, NOW));
-    f->list.items[0].stats.size = 5; /* now the only "home" before is tiny */
-    f->list.count = 1;               /* and then the only snapshot at all */
-    f->list.items[0].time = NOW - HOUR;
+}
+
+/* A source's first snapshot has nothing to shrink from, however small;
+ * neither has one after an empty snapshot (no share of 0 bytes). */
+static void test_health_shrink_needs_a_nonempty_previous(void **state)
+{
+    struct fixture *f = *state;
+    add_snap(f, "home", "files", NOW - HOUR, 1, NULL);
     assert_no_problems(judge(f, NULL, NULL, NOW));
-    f->list.count = 2; /* so that teardown frees both */
+
+    add_snap(f, "web", "files", NOW - 2 * HOUR, 0, NULL);
+    add_snap(f, "web", "files", NOW - HOUR, 0, NULL);
+    assert_no_problems(judge(f, NULL, NULL, NOW));
+    assert_int_equal(f->report.sources_judged, 2);
 }
 
 /* ---- configured rules ---- */
@@ -450,6 +459,7 @@ static void test_health_config_names_which_sources(void **state)
                                            "sources:\n"
                                            "  db: { type: postgres, url: \"postgresql://app@db.internal/app\" }\n");
     add_snap(f, "retired", "files", NOW - 300 * DAY, 1000, NULL);
+    add_snap(f, "home", "files", NOW - 3 * HOUR, 1000, NULL); /* fresh by the default 25 h, not by 2 h */
     add_snap(f, "db", "postgres", NOW - HOUR, 1000, NULL);
 
     struct health_report *r = judge(f, cfg, NULL, NOW);
@@ -458,8 +468,6 @@ static void test_health_config_names_which_sources(void **state)
 
     config_free(&f->cfg);
     cfg = load_config(f, "health: { max_age: 2h }\n");
-    add_snap(f, "db", "postgres", NOW - HOUR + 1, 1000, NULL);
-    add_snap(f, "home", "files", NOW - 3 * HOUR, 1000, NULL); /* fresh by the default 25 h, not by 2 h */
     r = judge(f, cfg, NULL, NOW);
     assert_int_equal(r->sources_judged, 3);
     if (r->count != 2)
@@ -552,6 +560,7 @@ int main(void)
         T(test_health_defaults_healthy),
         T(test_health_default_max_age_is_25_hours),
         T(test_health_default_shrink_boundary),
+        T(test_health_shrink_needs_a_nonempty_previous),
         T(test_health_configured_source_without_snapshot),
         T(test_health_source_block_overrides_top_level),
         T(test_health_shrink_alert_zero_is_off),
