@@ -324,9 +324,14 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     c.bad = index_new();
     c.visited = index_new();
     c.codec = blob_codec_new(repo->config.zstd_level);
-    int rc = store_list(repo->store, "data", collect_pack, &c, err);
+    /* Snapshots, then index files, then packs: a backup running meanwhile
+     * writes in the opposite order (packs, index, snapshot), so whatever
+     * an object read first refers to exists by the time it is listed. */
+    if (snapshot_list_load(repo, &list, err) < 0)
+        report(&c, "%s", err->msg);
+    int rc = store_list(repo->store, "index", load_index_file, &c, err);
     if (rc == 0)
-        rc = store_list(repo->store, "index", load_index_file, &c, err);
+        rc = store_list(repo->store, "data", collect_pack, &c, err);
     if (rc < 0)
         goto out;
     if (c.pack_count > 1)
@@ -337,8 +342,6 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         read_packs(&c);
     index_each(repo->index, check_entry, &c);
 
-    if (snapshot_list_load(repo, &list, err) < 0)
-        report(&c, "%s", err->msg);
     for (size_t i = 0; i < list.unreadable.count; i++)
         report(&c, "snapshot %s", list.unreadable.items[i]);
     result->snapshots = list.count;
