@@ -3,9 +3,9 @@
  *
  * Structure: every index file and snapshot opens, every blob a snapshot
  * refers to is indexed, and every indexed pack exists and is long enough.
- * With --read-data: packs (all, or a random share) are read whole, their
- * headers opened and every blob decrypted, decompressed and hashed against
- * its id, on worker threads. Damaged or missing blobs are then traced back
+ * With --read-data: packs (all, a slice, or those of one source) are read
+ * whole, their headers opened and every blob decrypted, decompressed and
+ * hashed against its id, on worker threads. Damaged or missing blobs are then traced back
  * to the snapshots that need them, so the report says which restores would
  * fail. Check never changes the repository.
  */
@@ -364,17 +364,20 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     c.bad = index_new();
     c.visited = index_new();
     c.codec = blob_codec_new(repo->config.zstd_level);
-    int rc = store_list(repo->store, "data", collect_pack, &c, err);
+    /* Snapshots, then index files, then packs: a backup running meanwhile
+     * writes in the opposite order (packs, index, snapshot), so whatever
+     * an object read first refers to exists by the time it is listed. */
+    if (snapshot_list_load(repo, &list, err) < 0)
+        report(&c, "%s", err->msg);
+    int rc = store_list(repo->store, "index", load_index_file, &c, err);
     if (rc == 0)
-        rc = store_list(repo->store, "index", load_index_file, &c, err);
+        rc = store_list(repo->store, "data", collect_pack, &c, err);
     if (rc < 0)
         goto out;
     if (c.pack_count > 1)
         qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
     result->packs = c.pack_count;
     compare_packs_with_index(&c);
-    if (snapshot_list_load(repo, &list, err) < 0)
-        report(&c, "%s", err->msg);
     for (size_t i = 0; i < list.unreadable.count; i++)
         report(&c, "snapshot %s", list.unreadable.items[i]);
     snaps = xcalloc(list.count + 1, sizeof *snaps);
