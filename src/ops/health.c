@@ -130,8 +130,8 @@ static void judge_source(struct health_report *r, const struct snapshot_list *li
         (double)newest->stats.size * 100 < (double)previous->stats.size * rules.shrink_alert) {
         size_format(newest->stats.size, a);
         size_format(previous->stats.size, b);
-        add(r, source, "shrink_alert", "the newest snapshot holds %s, %.0f%% of the %s before it (alert below %u%%)", a,
-            100.0 * (double)newest->stats.size / (double)previous->stats.size, b, rules.shrink_alert);
+        add(r, source, "shrink_alert", "the newest snapshot holds %s, %u%% of the %s before it (alert below %u%%)", a,
+            (unsigned)(100.0 * (double)newest->stats.size / (double)previous->stats.size), b, rules.shrink_alert);
         todo(r, "find out what removed the data; until then keep (tag) the snapshot before, which still has it");
     }
     if (previous && rules.shrink_alert && !strcmp(newest->type, "postgres"))

@@ -4,6 +4,7 @@
 #include "util/text.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,10 @@ int duration_parse(const char *s, uint64_t *seconds)
         if (!isdigit((unsigned char)*s))
             return -1;
         char *end;
+        errno = 0;
         unsigned long long v = strtoull(s, &end, 10);
+        if (errno == ERANGE)
+            return -1;
         uint64_t unit;
         switch (*end) {
         case 's': unit = 1; break;

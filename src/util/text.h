@@ -29,7 +29,8 @@ void size_format(uint64_t bytes, char out[32]);
 int size_parse(const char *s, uint64_t *bytes);
 
 /* Accepts a sum of whole numbers with units, such as "90s", "15m" (minutes),
- * "1h30m", "25h", "2d", "1w"; returns 0 or -1 (also on overflow or 0 units). */
+ * "1h30m", "25h", "2d", "1w" ("0s" is 0); returns 0, or -1 on anything
+ * else, overflow included. */
 int duration_parse(const char *s, uint64_t *seconds);
 /* "2d 3h", "1h 30m", "45s": the two largest units, into out[32]. */
 void duration_format(uint64_t seconds, char out[32]);
