@@ -237,11 +237,15 @@ static int drill_source(struct repo *repo, const struct cli_globals *g, struct d
     snapshot_id_hex(run->snap, id);
     double seconds = result ? json_real_value(json_object_get(result, "seconds")) : 0;
     bool is_rto_met = !run->objectives.rto || seconds <= run->objectives.rto;
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:b, s:f, s:I, s:b, s:O, s:s?, s:s?}", "source", run->snap->source,
+    json_t *steps = json_incref(json_object_get(result, "steps"));
+    if (!json_is_array(steps)) {
+        json_decref(steps);
+        steps = json_array();
+    }
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:I, s:b, s:f, s:I, s:b, s:o, s:s?, s:s?}", "source", run->snap->source,
                             "type", run->snap->type, "snapshot", id, "snapshot_time", (json_int_t)run->snap->time,
                             "ok", is_ok, "rto_seconds", seconds, "rto_objective", (json_int_t)run->objectives.rto,
-                            "rto_met", is_rto_met, "steps",
-                            result ? json_object_get(result, "steps") : json_array(), "error",
+                            "rto_met", is_rto_met, "steps", steps, "error",
                             result ? json_string_value(json_object_get(result, "error"))
                                    : "the drill process died before it reported",
                             "kept", kept);
