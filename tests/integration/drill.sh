@@ -62,8 +62,9 @@ sources:
 YAML
 export COFFER_CONFIG=$T/coffer.yaml
 scratch_dbs() { psql -X -At -d postgres -c "SELECT count(*) FROM pg_database WHERE datname LIKE 'coffer_drill_%'"; }
-# redis-server names itself "redis-server 127.0.0.1:PORT": the drill's are those not on the test's port.
-drill_servers() { pgrep -af "redis-server 127.0.0.1:" | grep -vc ":$COFFER_REDIS_PORT\b"; }
+# The drill's redis-servers: those working in a directory under TMPDIR
+# (redis-server changes into its --dir).
+drill_servers() { for p in $(pgrep -x redis-server); do readlink "/proc/$p/cwd"; done | grep -c "^$TMPDIR/"; }
 
 # --- a healthy stack -----------------------------------------------------
 c_ok "backup of the stack" backup
@@ -174,7 +175,7 @@ rc=$?
 grep -q "interrupted" "$T/drill-int.out" || fail "an interrupted drill does not say so"
 [ "$(scratch_dbs)" = 0 ] || fail "an interrupted drill left its scratch database"
 [ -z "$(ls "$TMPDIR")" ] || fail "an interrupted drill left files in TMPDIR: $(ls "$TMPDIR")"
-redis-cli -p "$COFFER_REDIS_PORT" DEBUG POPULATE 1000000 big 100 >/dev/null # a few seconds to load
+redis-cli -p "$COFFER_REDIS_PORT" DEBUG POPULATE 3000000 big 100 >/dev/null # seconds to load
 c_ok "backup of the cache" backup cache
 "$COFFER" drill --source cache >"$T/drill-int.out" 2>&1 &
 pid=$!
