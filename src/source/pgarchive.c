@@ -336,7 +336,9 @@ static int take_toc(struct pga_stream *s, bool is_end, struct error *err)
         return -1;
     }
     pga_data_reader_init(&s->data, &s->toc, &handler);
-    return pga_data_reader_feed(&s->data, s->head.data + s->toc.data_start, s->head.len - s->toc.data_start, err);
+    rc = pga_data_reader_feed(&s->data, s->head.data + s->toc.data_start, s->head.len - s->toc.data_start, err);
+    buf_free(&s->head); /* a backup feeds its 16 MiB prefix at once: not kept for the whole dump */
+    return rc;
 }
 
 int pga_stream_feed(struct pga_stream *s, const uint8_t *data, size_t len, struct error *err)

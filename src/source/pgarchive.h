@@ -99,7 +99,8 @@ struct pga_stream;
 typedef int (*pga_toc_fn)(void *ctx, struct pga_stream *s, struct pga_data_handler *handler, struct error *err);
 
 struct pga_stream {
-    struct buf head;      /* the archive's first bytes; head[0, toc.data_start) is the TOC */
+    struct buf head;      /* the archive's first bytes until the TOC parsed (head[0,
+                             toc.data_start) is the TOC, for on_toc); freed after */
     size_t next_parse;    /* head length at which to try parsing again */
     bool has_toc;
     bool is_unreadable;
