@@ -9,6 +9,7 @@ packages=(
   libjansson-dev                         # JSON (snapshots, keys, --json)
   libpq-dev                              # PostgreSQL client library
   libfyaml-dev                           # YAML (coffer.yaml)
+  libcurl4-openssl-dev                   # HTTP for the S3 store
   libcmocka-dev                          # unit tests
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data

@@ -6,17 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/s3.h"
 #include "util/parallel.h"
 
 int store_open(const char *location, bool is_create, struct store **out, struct error *err)
 {
     void *impl;
-    if (strncmp(location, "s3://", 5) == 0)
-        return error_setk(err, ERR_USAGE, "S3 repositories are not supported yet (%s)", location);
-    if (local_store_open(location, is_create, &impl, err) < 0)
+    const struct store_driver *driver = &local_store_driver;
+    if (strncmp(location, "s3://", 5) == 0) {
+        struct s3_settings settings;
+        s3_settings_from_env(&settings);
+        if (s3_store_open(location, &settings, is_create, &impl, err) < 0)
+            return -1;
+        driver = &s3_store_driver;
+    } else if (local_store_open(location, is_create, &impl, err) < 0) {
         return -1;
+    }
     struct store *s = xcalloc(1, sizeof *s);
-    s->driver = &local_store_driver;
+    s->driver = driver;
     s->impl = impl;
     s->location = xstrdup(location);
     *out = s;

@@ -29,4 +29,7 @@ struct store {
 int local_store_open(const char *path, bool is_create, void **impl, struct error *err);
 extern const struct store_driver local_store_driver;
 
+/* The S3 driver (s3.h opens it). */
+extern const struct store_driver s3_store_driver;
+
 #endif

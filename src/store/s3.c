@@ -1,0 +1,563 @@
+/*
+ * s3.c — the S3 store driver: a repository under s3://BUCKET/PREFIX on AWS
+ * S3 or any S3-compatible server (MinIO, Ceph RGW, Garage, ...).
+ *
+ * Each object is one S3 object, PREFIX/<name>. Requests are signed with
+ * Signature Version 4 (s3sign.h) and sent with libcurl; TLS is verified
+ * (no fallback to plain HTTP: an http:// endpoint is only what the user
+ * wrote). A put sends the body's SHA-256 (signed) and MD5 (Content-MD5),
+ * so the server refuses a body damaged on the way. Lists follow
+ * continuation tokens, 1,000 keys a page.
+ *
+ * Failures that waiting can cure — connection errors and timeouts, 5xx,
+ * SlowDown — are retried with exponential backoff and jitter, for at most
+ * retry_seconds in all; a 4xx fails at once with the server's code and
+ * message. Calls come from several threads: each takes a curl handle from
+ * a small pool, so connections are reused.
+ *
+ * Settings come from s3_settings (see s3.h): the endpoint, the region,
+ * path-style addressing, the credentials (from the environment, never from
+ * coffer.yaml).
+ */
+#include "store/s3.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "crypto/crypto.h"
+#include "store/s3sign.h"
+#include "store/store_int.h"
+#include "util/text.h"
+
+#define S3_POOL 16 /* curl handles kept for reuse */
+
+struct s3_store {
+    char *bucket;
+    char *prefix;       /* "" or "dir/sub/" */
+    char *endpoint;     /* "https://host[:port]" without a trailing slash */
+    char *host;         /* what the Host header says */
+    char *region;
+    bool is_path_style;
+    char *access_key;
+    char *secret_key;
+    char *session_token; /* or NULL */
+    unsigned retry_seconds;
+    pthread_mutex_t mutex;
+    CURL *idle[S3_POOL];
+    size_t idle_count;
+};
+
+/* ---- settings ------------------------------------------------------------ */
+
+void s3_settings_from_env(struct s3_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->endpoint = getenv("COFFER_S3_ENDPOINT");
+    s->region = getenv("COFFER_S3_REGION");
+    const char *style = getenv("COFFER_S3_PATH_STYLE");
+    s->path_style = style ? (!strcmp(style, "true") ? 1 : !strcmp(style, "false") ? 0 : -1) : -1;
+    s->access_key = getenv("AWS_ACCESS_KEY_ID");
+    s->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+    s->session_token = getenv("AWS_SESSION_TOKEN");
+    const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
+    s->retry_seconds = retry ? (unsigned)strtoul(retry, NULL, 10) : 0;
+}
+
+/* ---- one request ---------------------------------------------------------- */
+
+struct response {
+    long status;
+    struct buf body;
+    uint64_t content_length; /* HEAD */
+    bool has_length;
+};
+
+static size_t on_body(char *data, size_t size, size_t count, void *ctx)
+{
+    struct response *r = ctx;
+    buf_append(&r->body, data, size * count);
+    return size * count;
+}
+
+static size_t on_header(char *line, size_t size, size_t count, void *ctx)
+{
+    struct response *r = ctx;
+    size_t len = size * count;
+    if (len > 15 && !strncasecmp(line, "content-length:", 15)) {
+        r->content_length = strtoull(line + 15, NULL, 10);
+        r->has_length = true;
+    }
+    return len;
+}
+
+static CURL *take_handle(struct s3_store *s)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&s->mutex);
+    if (s->idle_count)
+        h = s->idle[--s->idle_count];
+    pthread_mutex_unlock(&s->mutex);
+    return h ? h : curl_easy_init();
+}
+
+static void give_handle(struct s3_store *s, CURL *h)
+{
+    pthread_mutex_lock(&s->mutex);
+    if (s->idle_count < S3_POOL) {
+        s->idle[s->idle_count++] = h;
+        h = NULL;
+    }
+    pthread_mutex_unlock(&s->mutex);
+    if (h)
+        curl_easy_cleanup(h);
+}
+
+/* A request to make: method, key (or NULL for the bucket), canonical query,
+ * extra headers to sign, body. */
+struct s3_call {
+    const char *method;
+    const char *key;   /* not encoded yet */
+    const char *query; /* canonical, "" for none */
+    const char *range; /* "bytes=a-b" or NULL */
+    const char *content_md5; /* base64 or NULL */
+    const void *body;
+    size_t body_len;
+};
+
+static int header_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct s3_header *)a)->name, ((const struct s3_header *)b)->name);
+}
+
+/* Sends once; fills resp. Returns 0 when an HTTP answer came, -1 with err
+ * set for transport errors (which may be retried). */
+static int send_once(struct s3_store *s, const struct s3_call *c, struct response *resp, struct error *err)
+{
+    struct buf path = BUF_INIT, url = BUF_INIT, auth = BUF_INIT;
+    buf_append(&path, "/", 1);
+    if (s->is_path_style) {
+        s3_uri_encode(s->bucket, false, &path);
+        if (c->key)
+            buf_append(&path, "/", 1);
+    }
+    if (c->key)
+        s3_uri_encode(c->key, true, &path);
+    buf_append(&path, "", 1);
+
+    char payload_hash[S3_SHA256_HEX], amz_date[20];
+    s3_sha256_hex(c->body ? c->body : "", c->body_len, payload_hash);
+    time_t now = time(NULL);
+    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", gmtime(&now));
+
+    struct s3_header headers[8];
+    size_t n = 0;
+    headers[n++] = (struct s3_header){"host", s->host};
+    headers[n++] = (struct s3_header){"x-amz-content-sha256", payload_hash};
+    headers[n++] = (struct s3_header){"x-amz-date", amz_date};
+    if (c->range)
+        headers[n++] = (struct s3_header){"range", c->range};
+    if (c->content_md5)
+        headers[n++] = (struct s3_header){"content-md5", c->content_md5};
+    if (s->session_token)
+        headers[n++] = (struct s3_header){"x-amz-security-token", s->session_token};
+    qsort(headers, n, sizeof *headers, header_cmp);
+    struct s3_request req = {c->method, (const char *)path.data, c->query, headers, n, payload_hash, amz_date,
+                             s->region, "s3"};
+    s3_sign(s->access_key, s->secret_key, &req, &auth);
+
+    buf_append(&url, s->endpoint, strlen(s->endpoint));
+    buf_append(&url, path.data, path.len - 1);
+    if (*c->query) {
+        buf_append(&url, "?", 1);
+        buf_append(&url, c->query, strlen(c->query));
+    }
+    buf_append(&url, "", 1);
+
+    struct curl_slist *list = NULL;
+    char line[2048];
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(headers[i].name, "host"))
+            continue; /* curl sends it from the URL */
+        snprintf(line, sizeof line, "%s: %s", headers[i].name, headers[i].value);
+        list = curl_slist_append(list, line);
+    }
+    snprintf(line, sizeof line, "Authorization: %s", (const char *)auth.data);
+    list = curl_slist_append(list, line);
+    list = curl_slist_append(list, "Expect:"); /* no 100-continue round trip */
+
+    CURL *h = take_handle(s);
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, (const char *)url.data);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, resp);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* a stalled transfer is a failed one */
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
+    if (!strcmp(c->method, "HEAD")) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (!strcmp(c->method, "PUT")) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, c->body ? (const char *)c->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_len);
+    } else if (strcmp(c->method, "GET")) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    give_handle(s, h);
+    curl_slist_free_all(list);
+    buf_free(&path);
+    buf_free(&url);
+    buf_free(&auth);
+    if (rc != CURLE_OK)
+        return error_set(err, "%s %s: %s", c->method, c->key ? c->key : "(bucket)", curl_easy_strerror(rc));
+    return 0;
+}
+
+/* The text of <tag>...</tag> in an XML body, into out; false if absent. */
+static bool xml_value(const struct buf *body, const char *tag, const char *from, char *out, size_t size,
+                      const char **after)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *text = from ? from : (const char *)body->data;
+    const char *a = text ? strstr(text, open) : NULL;
+    const char *b = a ? strstr(a, close) : NULL;
+    if (!b)
+        return false;
+    a += strlen(open);
+    size_t len = (size_t)(b - a) < size - 1 ? (size_t)(b - a) : size - 1;
+    memcpy(out, a, len);
+    out[len] = '\0';
+    if (after)
+        *after = b + strlen(close);
+    return true;
+}
+
+static bool is_retryable(long status, const struct buf *body)
+{
+    char code[64];
+    if (status >= 500 || status == 429)
+        return true;
+    return xml_value(body, "Code", NULL, code, sizeof code, NULL) && !strcmp(code, "SlowDown");
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Sends with retries. On return 0, resp holds a final answer (any status
+ * the caller judges). */
+static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct response *resp, struct error *err)
+{
+    double deadline = now_seconds() + s->retry_seconds;
+    double wait = 0.1;
+    for (unsigned attempt = 1;; attempt++) {
+        buf_free(&resp->body);
+        memset(resp, 0, sizeof *resp);
+        int rc = send_once(s, c, resp, err);
+        bool again = rc < 0 || is_retryable(resp->status, &resp->body);
+        if (!again)
+            return 0;
+        if (rc == 0)
+            error_set(err, "%s %s: HTTP %ld", c->method, c->key ? c->key : "(bucket)", resp->status);
+        uint32_t r;
+        crypto_random(&r, sizeof r);
+        double jitter = wait * (0.5 + (double)(r % 1000) / 1000.0);
+        if (now_seconds() + jitter > deadline)
+            return error_wrap(err, "giving up after %u attempts in %u s (COFFER_S3_RETRY_SECONDS)", attempt,
+                              s->retry_seconds);
+        struct timespec pause = {(time_t)jitter, (long)((jitter - (double)(time_t)jitter) * 1e9)};
+        nanosleep(&pause, NULL);
+        if (wait < 8)
+            wait *= 2;
+    }
+}
+
+/* An answer that is not a success, as one line with the server's words. */
+static int fail_status(const struct s3_call *c, const struct response *r, struct error *err)
+{
+    char code[128] = "", message[512] = "";
+    xml_value(&r->body, "Code", NULL, code, sizeof code, NULL);
+    xml_value(&r->body, "Message", NULL, message, sizeof message, NULL);
+    enum error_kind kind = r->status == 404 ? ERR_NOT_FOUND : r->status == 403 ? ERR_AUTH : ERR_GENERIC;
+    return error_setk(err, kind, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, c->key ? c->key : "(bucket)", r->status,
+                      *code ? " " : "", code, *message ? ": " : "", message);
+}
+
+static char *object_key(const struct s3_store *s, const char *name)
+{
+    size_t len = strlen(s->prefix) + strlen(name) + 1;
+    char *key = xmalloc(len);
+    snprintf(key, len, "%s%s", s->prefix, name);
+    return key;
+}
+
+/* ---- the driver ---------------------------------------------------------- */
+
+static int s3_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    struct s3_store *s = impl;
+    unsigned char md5[16];
+    unsigned int md5_len = 0;
+    char md5_b64[32];
+    EVP_Digest(data, len, md5, &md5_len, EVP_md5(), NULL);
+    EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16);
+    char *key = object_key(s, name);
+    struct s3_call c = {.method = "PUT", .key = key, .query = "", .content_md5 = md5_b64, .body = data, .body_len = len};
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status != 200)
+        rc = fail_status(&c, &r, err);
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
+static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out, struct error *err)
+{
+    struct s3_store *s = impl;
+    char range[64];
+    if (len == STORE_TO_END)
+        snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)offset);
+    else if (len == 0)
+        return 0;
+    else
+        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
+                 (unsigned long long)(offset + len - 1));
+    char *key = object_key(s, name);
+    struct s3_call c = {.method = "GET", .key = key, .query = "", .range = offset || len != STORE_TO_END ? range : NULL};
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status != 200 && r.status != 206)
+        rc = fail_status(&c, &r, err);
+    if (rc == 0 && len != STORE_TO_END && r.body.len != len)
+        rc = error_set(err, "S3 GET %s: %zu bytes came, %llu were asked for", key, r.body.len, (unsigned long long)len);
+    if (rc == 0)
+        buf_append(out, r.body.data, r.body.len);
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
+static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+{
+    struct s3_store *s = impl;
+    char *prefix = object_key(s, folder);
+    size_t plen = strlen(prefix);
+    prefix = xrealloc(prefix, plen + 2);
+    strcpy(prefix + plen, "/");
+    char token[1024] = "";
+    int rc = 0;
+    do {
+        struct buf query = BUF_INIT;
+        if (*token) {
+            buf_append(&query, "continuation-token=", 19);
+            s3_uri_encode(token, false, &query);
+            buf_append(&query, "&", 1);
+        }
+        buf_append(&query, "list-type=2&prefix=", 19);
+        s3_uri_encode(prefix, false, &query);
+        buf_append(&query, "", 1);
+        struct s3_call c = {.method = "GET", .key = NULL, .query = (const char *)query.data};
+        struct response r = {0};
+        rc = send_with_retries(s, &c, &r, err);
+        if (rc == 0 && r.status != 200)
+            rc = fail_status(&c, &r, err);
+        const char *at;
+        char key[1024], size[32], truncated[16] = "";
+        buf_append(&r.body, "", 1);
+        /* Each <Contents> entry holds its <Key> before its <Size>. */
+        at = NULL;
+        while (rc == 0 && xml_value(&r.body, "Key", at, key, sizeof key, &at) &&
+               xml_value(&r.body, "Size", at, size, sizeof size, &at)) {
+            if (strncmp(key, s->prefix, strlen(s->prefix)))
+                continue;
+            rc = fn(ctx, key + strlen(s->prefix), strtoull(size, NULL, 10), err);
+        }
+        xml_value(&r.body, "IsTruncated", NULL, truncated, sizeof truncated, NULL);
+        if (!strcmp(truncated, "true") && !xml_value(&r.body, "NextContinuationToken", NULL, token, sizeof token, NULL))
+            rc = rc < 0 ? rc : error_set(err, "S3 list of %s: truncated without a continuation token", prefix);
+        if (strcmp(truncated, "true"))
+            token[0] = '\0';
+        buf_free(&r.body);
+        buf_free(&query);
+    } while (rc == 0 && *token);
+    free(prefix);
+    return rc;
+}
+
+static int s3_del(void *impl, const char *name, struct error *err)
+{
+    struct s3_store *s = impl;
+    char *key = object_key(s, name);
+    struct s3_call c = {.method = "DELETE", .key = key, .query = ""};
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status != 204 && r.status != 200 && r.status != 404)
+        rc = fail_status(&c, &r, err);
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
+static int s3_size(void *impl, const char *name, uint64_t *size, struct error *err)
+{
+    struct s3_store *s = impl;
+    char *key = object_key(s, name);
+    struct s3_call c = {.method = "HEAD", .key = key, .query = ""};
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status != 200)
+        rc = fail_status(&c, &r, err);
+    else if (rc == 0)
+        *size = r.content_length;
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
+static void s3_free(void *impl)
+{
+    struct s3_store *s = impl;
+    for (size_t i = 0; i < s->idle_count; i++)
+        curl_easy_cleanup(s->idle[i]);
+    pthread_mutex_destroy(&s->mutex);
+    free(s->bucket);
+    free(s->prefix);
+    free(s->endpoint);
+    free(s->host);
+    free(s->region);
+    free(s->access_key);
+    if (s->secret_key) {
+        OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
+        free(s->secret_key);
+    }
+    free(s->session_token);
+    free(s);
+}
+
+const struct store_driver s3_store_driver = {
+    .name = "s3",
+    .parallel_requests = 16,
+    .put = s3_put,
+    .get = s3_get,
+    .list = s3_list,
+    .del = s3_del,
+    .size = s3_size,
+    .free = s3_free,
+};
+
+/* ---- opening ----------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? xstrdup(s) : NULL;
+}
+
+int s3_store_open(const char *location, const struct s3_settings *settings, bool is_create, void **impl,
+                  struct error *err)
+{
+    const char *rest = location + strlen("s3://");
+    const char *slash = strchr(rest, '/');
+    size_t bucket_len = slash ? (size_t)(slash - rest) : strlen(rest);
+    if (bucket_len == 0)
+        return error_setk(err, ERR_USAGE, "%s names no bucket (use s3://BUCKET/PREFIX)", location);
+    if (!settings->access_key || !*settings->access_key || !settings->secret_key || !*settings->secret_key)
+        return error_setk(err, ERR_USAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    struct s3_store *s = xcalloc(1, sizeof *s);
+    s->bucket = xmalloc(bucket_len + 1);
+    memcpy(s->bucket, rest, bucket_len);
+    s->bucket[bucket_len] = '\0';
+    const char *prefix = slash ? slash + 1 : "";
+    size_t plen = strlen(prefix);
+    while (plen && prefix[plen - 1] == '/')
+        plen--;
+    s->prefix = xmalloc(plen + 2);
+    memcpy(s->prefix, prefix, plen);
+    strcpy(s->prefix + plen, plen ? "/" : "");
+    s->region = xstrdup(settings->region && *settings->region ? settings->region : "us-east-1");
+    if (settings->endpoint && *settings->endpoint) {
+        s->endpoint = xstrdup(settings->endpoint);
+        s->is_path_style = settings->path_style != 0; /* other servers: path style unless told */
+    } else {
+        size_t len = strlen(s->region) + 64;
+        s->endpoint = xmalloc(len);
+        snprintf(s->endpoint, len, "https://s3.%s.amazonaws.com", s->region);
+        s->is_path_style = settings->path_style == 1;
+    }
+    size_t elen = strlen(s->endpoint);
+    while (elen && s->endpoint[elen - 1] == '/')
+        s->endpoint[--elen] = '\0';
+    if (strncmp(s->endpoint, "https://", 8) && strncmp(s->endpoint, "http://", 7)) {
+        s3_free(s);
+        return error_setk(err, ERR_USAGE, "S3 endpoint %s: use https://HOST[:PORT] (or http:// on a trusted network)",
+                          settings->endpoint);
+    }
+    const char *host = strstr(s->endpoint, "://") + 3;
+    if (s->is_path_style) {
+        s->host = xstrdup(host);
+    } else { /* virtual-hosted: the bucket in the host name */
+        size_t len = strlen(s->bucket) + strlen(host) + 2;
+        s->host = xmalloc(len);
+        snprintf(s->host, len, "%s.%s", s->bucket, host);
+        size_t scheme = (size_t)(host - s->endpoint);
+        char *url = xmalloc(scheme + len);
+        snprintf(url, scheme + len, "%.*s%s", (int)scheme, s->endpoint, s->host);
+        free(s->endpoint);
+        s->endpoint = url;
+    }
+    s->access_key = xstrdup(settings->access_key);
+    s->secret_key = xstrdup(settings->secret_key);
+    s->session_token = dup_or_null(settings->session_token);
+    s->retry_seconds = settings->retry_seconds ? settings->retry_seconds : 120;
+    pthread_mutex_init(&s->mutex, NULL);
+
+    /* The bucket must answer, and init wants no repository there yet. */
+    struct s3_call bucket = {.method = "GET", .key = NULL, .query = "list-type=2&max-keys=1"};
+    struct response answer = {0};
+    int rc = send_with_retries(s, &bucket, &answer, err);
+    if (rc == 0 && answer.status != 200) {
+        rc = fail_status(&bucket, &answer, err);
+        if (answer.status == 404)
+            error_wrap(err, "bucket %s does not exist on %s (create it first)", s->bucket, s->endpoint);
+    }
+    buf_free(&answer.body);
+    if (rc < 0) {
+        s3_free(s);
+        return -1;
+    }
+    uint64_t size;
+    struct error probe;
+    if (s3_size(s, "config", &size, &probe) == 0) {
+        if (is_create) {
+            s3_free(s);
+            return error_set(err, "%s already holds a repository (its config exists)", location);
+        }
+    } else if (probe.kind != ERR_NOT_FOUND) {
+        s3_free(s);
+        *err = probe;
+        return error_wrap(err, "cannot reach %s", location);
+    } else if (!is_create) {
+        s3_free(s);
+        return error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", location);
+    }
+    *impl = s;
+    return 0;
+}
