@@ -16,12 +16,17 @@ packages=(
   postgresql-15 postgresql-client-15     # PostgreSQL source and its tests (server started by the tests)
   redis-server redis-tools               # Redis source tests (server started by the tests)
   git                                    # git source and its tests
+  curl                                   # tests/s3/selftest.sh
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# The S3 test server (tests/s3: s3rver behind a SigV4-checking proxy) runs
+# on node >= 18: Debian's nodejs and npm, unless a node is already there
+# (a NodeSource nodejs carries its own npm and conflicts with Debian's).
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -48,6 +48,7 @@ struct s3_store {
     char *access_key;
     char *secret_key;
     char *session_token; /* or NULL */
+    char *ca_file;       /* or NULL */
     unsigned retry_seconds;
     pthread_mutex_t mutex;
     CURL *idle[S3_POOL];
@@ -68,6 +69,7 @@ void s3_settings_from_env(struct s3_settings *s)
     s->session_token = getenv("AWS_SESSION_TOKEN");
     const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
     s->retry_seconds = retry ? (unsigned)strtoul(retry, NULL, 10) : 0;
+    s->ca_file = getenv("COFFER_S3_CA_FILE");
 }
 
 /* ---- one request ---------------------------------------------------------- */
@@ -201,6 +203,8 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, resp);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (s->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, s->ca_file); /* peer and host checks stay on */
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L); /* a stalled transfer is a failed one */
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 30L);
@@ -450,6 +454,7 @@ static void s3_free(void *impl)
         free(s->secret_key);
     }
     free(s->session_token);
+    free(s->ca_file);
     free(s);
 }
 
@@ -481,6 +486,7 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
         return error_setk(err, ERR_USAGE, "%s names no bucket (use s3://BUCKET/PREFIX)", location);
     if (!settings->access_key || !*settings->access_key || !settings->secret_key || !*settings->secret_key)
         return error_setk(err, ERR_USAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     struct s3_store *s = xcalloc(1, sizeof *s);
     s->bucket = xmalloc(bucket_len + 1);
     memcpy(s->bucket, rest, bucket_len);
@@ -526,6 +532,7 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     s->access_key = xstrdup(settings->access_key);
     s->secret_key = xstrdup(settings->secret_key);
     s->session_token = dup_or_null(settings->session_token);
+    s->ca_file = dup_or_null(settings->ca_file);
     s->retry_seconds = settings->retry_seconds ? settings->retry_seconds : 120;
     pthread_mutex_init(&s->mutex, NULL);
 

@@ -17,10 +17,11 @@ struct s3_settings {
     const char *secret_key;
     const char *session_token; /* or NULL */
     unsigned retry_seconds;    /* 0: 120 */
+    const char *ca_file;       /* CAs to trust for https (private CAs), or NULL: the system's */
 };
 
 /* From COFFER_S3_ENDPOINT, COFFER_S3_REGION, COFFER_S3_PATH_STYLE
- * (true/false), COFFER_S3_RETRY_SECONDS and AWS_ACCESS_KEY_ID,
+ * (true/false), COFFER_S3_RETRY_SECONDS, COFFER_S3_CA_FILE and AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. The strings stay the
  * environment's. */
 void s3_settings_from_env(struct s3_settings *s);

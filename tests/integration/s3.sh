@@ -6,10 +6,11 @@
 #    prefix (listing pages);
 #  - a flipped byte in a stored pack is found by check --read-data;
 #  - a wrong secret key fails at once with the server's words, exit 1;
-#  - a proxy answering 503 to every third request, resetting connections,
-#    cutting bodies short: backup, restore and check still succeed with
-#    identical results; every request failing: the command gives up within
-#    COFFER_S3_RETRY_SECONDS with a clear message, the repository unchanged.
+#  - a proxy answering 503 to every fifth request, resetting every seventh
+#    connection, cutting every eleventh body short: backup, restore and
+#    check still succeed with identical results; every request failing:
+#    the command gives up within COFFER_S3_RETRY_SECONDS with a clear
+#    message, and the repository is as it was.
 . "$(dirname "$0")/lib.sh"
 
 S3T=$REPO_ROOT/tests/s3
@@ -35,8 +36,8 @@ c_ok "backup of a tree" backup "$T/src"
 gen_random 20000000 3 >"$T/stream"
 run_c_in "$T/stream" backup --stdin --name stream
 expect_ok "backup of a stream"
-c_ok "restore the tree" restore latest --source files --to "$T/out"
-diff -r "$T/src" "$T/out$T/src" >/dev/null || fail "the tree restored from S3 differs"
+c_ok "restore the tree" restore latest --source files --to "$T/restored"
+diff -r "$T/src" "$T/restored$T/src" >/dev/null || fail "the tree restored from S3 differs"
 c_ok "dump the stream" dump latest --source stream
 cmp -s "$T/stream" "$T/out" || fail "the stream dumped from S3 differs"
 c_ok "check --read-data on S3" check --read-data
@@ -61,7 +62,7 @@ c_ok "snapshots after 1,100 more" snapshots --json
 [ "$(jq_out 'length')" = 1104 ] || fail "listing found $(jq_out 'length') snapshots, not 1104"
 
 # A flipped byte in a pack, on the server's disk.
-pack=$(find "$COFFER_S3_DIR" -path "*repo/data*" -type f -size +1M ! -name "*._S3rver*" | head -n 1)
+pack=$(find "$COFFER_S3_DIR" -path "*repo/data/*" -type f -size +1M -name "*._S3rver_object" | head -n 1)
 [ -n "$pack" ] || fail "no pack found in the server's directory"
 cp "$pack" "$T/pack-copy"
 printf '\xff' | dd of="$pack" bs=1 seek=1000 conv=notrunc 2>/dev/null
@@ -76,4 +77,32 @@ expect_rc 1 "snapshots with a wrong secret key"
 expect_err_match "wrong secret" "SignatureDoesNotMatch|InvalidAccessKeyId|access denied"
 grep -q "wrong-" "$T/err" && fail "the error shows the secret"
 
-pass "S3 repository: round trip, check, concurrency, pages, damage, wrong key"
+# A flaky server: 503 to every fifth request, a reset connection every
+# seventh, a body cut short every eleventh. Everything still works, and
+# gives the same bytes.
+printf 'COFFER_S3_FAULT_503_EVERY=5\nCOFFER_S3_FAULT_RESET_EVERY=7\nCOFFER_S3_FAULT_TRUNCATE_EVERY=11\n' >"$COFFER_S3_DIR/faults"
+gen_random 6000000 8 >"$T/flaky"
+run_c_in "$T/flaky" backup --stdin --name flaky
+expect_ok "backup through a flaky server"
+c_ok "dump through a flaky server" dump latest --source flaky
+cmp -s "$T/flaky" "$T/out" || fail "the stream dumped through a flaky server differs"
+rm -rf "$T/restored"
+c_ok "restore through a flaky server" restore latest --source files --to "$T/restored"
+diff -r "$T/src" "$T/restored$T/src" >/dev/null || fail "the tree restored through a flaky server differs"
+c_ok "check --read-data through a flaky server" check --read-data
+grep -q " 503 " "$COFFER_S3_DIR/proxy.log" || fail "the proxy injected no 503"
+
+# A dead server: every request fails. The command gives up within the retry
+# time with a clear message, and the repository is as it was.
+printf 'COFFER_S3_FAULT_ALL=1\n' >"$COFFER_S3_DIR/faults"
+start=$SECONDS
+COFFER_S3_RETRY_SECONDS=5 run_c_in "$T/flaky" backup --stdin --name dead
+expect_rc 1 "backup to a server that answers 503 to everything"
+[ $((SECONDS - start)) -le 30 ] || fail "the failing backup took $((SECONDS - start)) s, not about 5"
+expect_err_match "dead server" "giving up after [0-9]+ attempts .*HTTP 503"
+rm -f "$COFFER_S3_DIR/faults"
+c_ok "snapshots after the failed backup" snapshots --json
+[ "$(jq_out '[.[] | select(.source == "dead")] | length')" = 0 ] || fail "a failed backup left a snapshot"
+c_ok "check after the failed backup" check --read-data
+
+pass "S3 repository: round trip, check, concurrency, pages, damage, wrong key, faults"
