@@ -220,6 +220,8 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
+    buf_append(&resp->body, "", 1); /* a C string for the XML reader, not counted */
+    resp->body.len--;
     give_handle(s, h);
     curl_slist_free_all(list);
     buf_free(&path);
@@ -386,7 +388,6 @@ static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, 
             rc = fail_status(&c, &r, err);
         const char *at;
         char key[1024], size[32], truncated[16] = "";
-        buf_append(&r.body, "", 1);
         /* Each <Contents> entry holds its <Key> before its <Size>. */
         at = NULL;
         while (rc == 0 && xml_value(&r.body, "Key", at, key, sizeof key, &at) &&
