@@ -349,6 +349,7 @@ struct file_check {
     struct drill *d;
     const char *root;    /* where the snapshot was restored */
     int fd;              /* the restored file being compared */
+    struct blob_codec *codec; /* for reading content lists, one for the whole drill */
     struct buf chunk;
     size_t files, mismatched;
     uint64_t bytes;
@@ -394,15 +395,13 @@ static void compare_file(void *ctx, const char *path, const struct node *node)
     fc->files++;
     struct error err;
     fc->fd = open(full, O_RDONLY | O_CLOEXEC);
-    struct blob_codec *codec = blob_codec_new(fc->d->repo->config.zstd_level);
     int rc = fc->fd < 0 ? error_errno(&err, errno, "cannot open it")
-                        : content_walk_ids(fc->d->repo, codec, &node->content, compare_blob, fc, &err);
+                        : content_walk_ids(fc->d->repo, fc->codec, &node->content, compare_blob, fc, &err);
     char extra;
     if (rc == 0 && read(fc->fd, &extra, 1) > 0)
         rc = error_set(&err, "the restored file is longer than the snapshot's");
     if (fc->fd >= 0)
         close(fc->fd);
-    blob_codec_free(codec);
     if (rc < 0 && fc->mismatched++ == 0)
         snprintf(fc->first, sizeof fc->first, "%s: %s", path, err.msg);
 }
@@ -424,8 +423,9 @@ static void drill_files(struct drill *d)
     if (rc < 0)
         return;
     started = progress_now();
-    struct file_check fc = {.d = d, .root = root};
+    struct file_check fc = {.d = d, .root = root, .codec = blob_codec_new(d->repo->config.zstd_level)};
     rc = repo_load_index(d->repo, &err) == 0 ? ops_ls(d->repo, d->snap, compare_file, &fc, &err) : -1;
+    blob_codec_free(fc.codec);
     buf_free(&fc.chunk);
     char size[32];
     size_format(fc.bytes, size);

@@ -386,10 +386,9 @@ static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, 
         rc = send_with_retries(s, &c, &r, err);
         if (rc == 0 && r.status != 200)
             rc = fail_status(&c, &r, err);
-        const char *at;
-        char key[1024], size[32], truncated[16] = "";
         /* Each <Contents> entry holds its <Key> before its <Size>. */
-        at = NULL;
+        const char *at = NULL;
+        char key[1024], size[32], truncated[16] = "";
         while (rc == 0 && xml_value(&r.body, "Key", at, key, sizeof key, &at) &&
                xml_value(&r.body, "Size", at, size, sizeof size, &at)) {
             if (strncmp(key, s->prefix, strlen(s->prefix)))

@@ -161,6 +161,17 @@ psql -X -q -d postgres -c "DROP DATABASE \"$kept_db\""
 rm -rf "${TMPDIR:?}"/coffer-drill-*
 psql -X -q -d app -c "DELETE FROM messages WHERE conversation_id = '00000000-0000-0000-0000-00000000beef'"
 
+# --- drills that cannot run -------------------------------------------------------
+grep -v "scratch_url" "$T/coffer.yaml" >"$T/no-scratch.yaml"
+run_c drill --source db --config "$T/no-scratch.yaml"
+expect_rc 1 "drill of a database without a scratch server"
+grep -q "FAIL  restore .*no scratch server: set drill.postgres.scratch_url" "$T/out" ||
+    { _show_last; fail "a drill without scratch_url does not say what is missing"; }
+[ "$(scratch_dbs)" = 0 ] || fail "a drill without a scratch server created a database"
+run_c drill --source nothing-here
+expect_rc 1 "drill of a source without snapshots"
+expect_err_match "drill of a source without snapshots" "source nothing-here has no snapshot to drill"
+
 # --- interrupted -------------------------------------------------------------
 "$PG/make-db.sh" app 3 >/dev/null || fail "cannot grow the test database"
 c_ok "backup of a larger database" backup db
