@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "repo/repo.h"
+#include "store/s3.h"
 
 struct config;
 #include "util/error.h"
@@ -28,6 +29,8 @@ struct cli_globals {
     const char *password_file; /* --password-file, else COFFER_PASSWORD_FILE, else the config file */
     const char *config_path;   /* --config, else COFFER_CONFIG, ./coffer.yaml, /etc/coffer/coffer.yaml */
     struct config *config;     /* loaded by cli_resolve_globals, or NULL without a file */
+    struct s3_settings s3;     /* for an s3:// repository: the config file's s3: block, then the
+                                  environment (cli_resolve_globals) */
     bool is_quiet;
     bool is_json;
 };

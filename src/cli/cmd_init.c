@@ -41,7 +41,7 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct repo_init_options init = {"moderate", {0}};
+    struct repo_init_options init = {.kdf_level = "moderate"};
     struct error err;
     repo_config_defaults(&init.config);
     int opt;
@@ -69,6 +69,7 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
     char *pass = NULL;
     if (cli_resolve_globals(g, &err) < 0 || cli_passphrase(g, true, &pass, &err) < 0)
         return cli_fail(&err);
+    init.s3 = &g->s3;
     int rc = repo_init(g->repo, pass, &init, &err);
     cli_passphrase_free(pass);
     if (rc < 0)

@@ -29,6 +29,28 @@ bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
     return false;
 }
 
+/* The s3: block's settings, then the environment's over them. */
+static void s3_settings_from_config(const struct config *cfg, struct s3_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    s->path_style = -1;
+    if (cfg && cfg->s3.is_set) {
+        const struct config_s3 *c = &cfg->s3;
+        s->endpoint = c->endpoint;
+        s->region = c->region;
+        if (c->path_style)
+            s->path_style = !strcmp(c->path_style, "true");
+        s->credentials_file = c->credentials_file;
+        s->profile = c->profile;
+        s->ca_file = c->ca_file;
+        s->connections = c->connections;
+        s->retry_seconds = c->retry_time;
+        s->data_class = c->storage_class.data;
+        s->metadata_class = c->storage_class.metadata;
+    }
+    s3_settings_from_env(s);
+}
+
 int cli_resolve_globals(struct cli_globals *g, struct error *err)
 {
     if (!g->config) {
@@ -55,6 +77,7 @@ int cli_resolve_globals(struct cli_globals *g, struct error *err)
         g->password_file = getenv("COFFER_PASSWORD_FILE");
     if (!g->password_file && !(getenv("COFFER_PASSWORD") && *getenv("COFFER_PASSWORD")) && g->config)
         g->password_file = g->config->password_file;
+    s3_settings_from_config(g->config, &g->s3);
     if (!g->repo || !*g->repo)
         return error_setk(err, ERR_USAGE, "no repository given: use --repo DIR, set COFFER_REPOSITORY, "
                           "or name it in coffer.yaml (repository:)");
@@ -159,7 +182,7 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
     char *pass = NULL;
     if (cli_resolve_globals(g, err) < 0 || cli_passphrase(g, false, &pass, err) < 0)
         return -1;
-    int rc = repo_open(g->repo, pass, out, err);
+    int rc = repo_open(g->repo, &g->s3, pass, out, err);
     cli_passphrase_free(pass);
     return rc;
 }

@@ -32,6 +32,7 @@
 
 #include "repo/retention.h"
 #include "source/exclude.h"
+#include "store/s3.h"
 #include "util/buf.h"
 #include "util/text.h"
 
@@ -146,6 +147,30 @@ static const struct field drill_types_fields[] = {
     {.name = NULL},
 };
 
+#define S3(member) offsetof(struct config_s3, member)
+static const char *const true_false[] = {"true", "false", NULL};
+
+static const struct field storage_class_fields[] = {
+    {.name = "data", .read = read_string, .offset = S3(storage_class.data) - S3(storage_class),
+     .check = s3_check_storage_class},
+    {.name = "metadata", .read = read_string, .offset = S3(storage_class.metadata) - S3(storage_class),
+     .check = s3_check_storage_class},
+    {.name = NULL},
+};
+
+static const struct field s3_fields[] = {
+    {.name = "endpoint", .read = read_string, .offset = S3(endpoint)},
+    {.name = "region", .read = read_string, .offset = S3(region)},
+    {.name = "path_style", .read = read_choice, .offset = S3(path_style), .choices = true_false},
+    {.name = "credentials_file", .read = read_string, .offset = S3(credentials_file)},
+    {.name = "profile", .read = read_string, .offset = S3(profile)},
+    {.name = "ca_file", .read = read_string, .offset = S3(ca_file)},
+    {.name = "connections", .read = read_uint, .offset = S3(connections), .min = 1, .max = 64},
+    {.name = "retry_time", .read = read_duration, .offset = S3(retry_time)},
+    {.name = "storage_class", .read = read_block, .offset = S3(storage_class), .block = storage_class_fields},
+    {.name = NULL},
+};
+
 static const struct field config_fields[] = {
     {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
     {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
@@ -154,6 +179,7 @@ static const struct field config_fields[] = {
     {.name = "health", .read = read_block, .offset = CONFIG(health), .block = health_fields},
     {.name = "objectives", .read = read_block, .offset = CONFIG(objectives), .block = objectives_fields},
     {.name = "drill", .read = read_block, .offset = CONFIG(drill), .block = drill_types_fields},
+    {.name = "s3", .read = read_block, .offset = CONFIG(s3), .block = s3_fields},
     {.name = "sources", .read = read_sources},
     {.name = NULL},
 };
@@ -603,6 +629,11 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
                         "\"%s\" is not allowed: the config file holds no secrets; put the %s in a file "
                         "only coffer can read and give that file's path as password_file",
                         name, name);
+        if (strstr(name, "secret") || strstr(name, "access_key") || strstr(name, "session_token"))
+            return fail(ld, name_line, key,
+                        "\"%s\" is not allowed: the config file holds no secrets; give S3 keys in "
+                        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or in an AWS credentials file named by "
+                        "s3: credentials_file", name);
         if (!strcmp(name, "<<"))
             return fail(ld, name_line, key, "merge keys (<<) are not supported; write the keys out");
         const struct field *f = NULL;
@@ -1080,6 +1111,14 @@ void config_free(struct config *cfg)
     free(cfg->git_revision_of);
     retention_free(&cfg->retention);
     drill_free(&cfg->drill.postgres);
+    free(cfg->s3.endpoint);
+    free(cfg->s3.region);
+    free(cfg->s3.path_style);
+    free(cfg->s3.credentials_file);
+    free(cfg->s3.profile);
+    free(cfg->s3.ca_file);
+    free(cfg->s3.storage_class.data);
+    free(cfg->s3.storage_class.metadata);
     memset(cfg, 0, sizeof *cfg);
 }
 

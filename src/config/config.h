@@ -76,6 +76,25 @@ struct config_drill {
     size_t check_count;
 };
 
+/* How to reach an s3:// repository (`s3:`); credentials are never here,
+ * only the path of a file that holds them. */
+struct config_s3 {
+    bool is_set;
+    char *endpoint;
+    char *region;
+    char *path_style;         /* "true", "false" or NULL */
+    char *credentials_file;
+    char *profile;
+    char *ca_file;
+    unsigned connections;     /* 0: the driver's default */
+    unsigned retry_time;      /* seconds; 0: the driver's default */
+    struct {
+        bool is_set;
+        char *data;
+        char *metadata;
+    } storage_class;
+};
+
 /* One entry under `sources:`. Fields that belong to other types than this
  * source's stay zero (NULL, false, empty, 0). */
 struct config_source {
@@ -114,6 +133,7 @@ struct config {
     struct config_retention retention;
     struct config_health health;
     struct config_objectives objectives;
+    struct config_s3 s3;
     struct {
         bool is_set;
         struct config_drill postgres;

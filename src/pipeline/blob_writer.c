@@ -1,10 +1,14 @@
 /*
  * blob_writer.c — the parallel store path for blobs (see blob_writer.h).
  *
- * One mutex guards the job ring, the pack being filled and the hand-off
- * slot for a full pack; the costly work (compress, seal, store_put) runs
- * outside it. Packs are handed to a single writer thread through a slot
- * of depth one, which bounds memory and keeps disk writes sequential.
+ * One mutex guards the job ring, the pack being filled, the hand-off slot
+ * for a full pack and the written packs waiting for an index file; the
+ * costly work (compress, seal, store_put) runs outside it. Packs are handed
+ * to the writer threads through a slot of depth one, which bounds memory.
+ * There are as many writers as the store wants uploads in flight
+ * (store_parallel_uploads): one for a local disk, whose writes are best
+ * sequential; several for S3, where one upload leaves the link idle
+ * between requests.
  */
 #include "pipeline/blob_writer.h"
 
@@ -61,8 +65,8 @@ struct blob_writer {
 
     pthread_t *workers;
     unsigned worker_count;
-    pthread_t writer;
-    bool has_writer;
+    pthread_t *writers;
+    unsigned writer_count;
 
     struct open_pack *filling;
     struct open_pack *full;
@@ -72,7 +76,7 @@ struct blob_writer {
     bool is_stopping_workers;
     bool is_stopping_writer;
 
-    /* Written packs not yet named by an index file; writer thread only. */
+    /* Written packs not yet named by an index file. */
     struct pack_record *unindexed;
     size_t unindexed_count;
 
@@ -190,15 +194,31 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int write_index(struct blob_writer *w, struct error *err)
+/* Writes an index file for packs (taken from the unindexed list). */
+static int write_index(struct blob_writer *w, struct pack_record *packs, size_t count, struct error *err)
 {
-    if (w->unindexed_count == 0)
-        return 0;
-    int rc = repo_write_index(w->repo, w->unindexed, w->unindexed_count, &w->stats.bytes_stored, err);
-    for (size_t i = 0; i < w->unindexed_count; i++)
-        pack_record_free(&w->unindexed[i]);
-    w->unindexed_count = 0;
+    uint64_t bytes = 0;
+    int rc = count ? repo_write_index(w->repo, packs, count, &bytes, err) : 0;
+    for (size_t i = 0; i < count; i++)
+        pack_record_free(&packs[i]);
+    free(packs);
+    pthread_mutex_lock(&w->mutex);
+    w->stats.bytes_stored += bytes;
+    pthread_mutex_unlock(&w->mutex);
     return rc;
+}
+
+/* Takes the unindexed packs out of w when there are at least min of them
+ * (the caller holds the mutex). */
+static size_t take_unindexed_locked(struct blob_writer *w, size_t min, struct pack_record **out)
+{
+    size_t count = w->unindexed_count;
+    if (count == 0 || count < min)
+        return 0;
+    *out = w->unindexed;
+    w->unindexed = NULL;
+    w->unindexed_count = 0;
+    return count;
 }
 
 static int write_pack(struct blob_writer *w, struct open_pack *p, struct error *err)
@@ -208,16 +228,16 @@ static int write_pack(struct blob_writer *w, struct open_pack *p, struct error *
     repo_object_name(OBJ_BLOB, p->builder.record.id, name);
     if (store_put(w->repo->store, name, p->builder.data.data, p->builder.data.len, err) < 0)
         return -1;
+    struct pack_record *full = NULL;
+    pthread_mutex_lock(&w->mutex);
     w->unindexed = xrealloc(w->unindexed, (w->unindexed_count + 1) * sizeof *w->unindexed);
     w->unindexed[w->unindexed_count++] = p->builder.record;
     memset(&p->builder.record, 0, sizeof p->builder.record); /* moved */
-    pthread_mutex_lock(&w->mutex);
     w->stats.bytes_stored += p->builder.data.len;
     w->stats.packs++;
+    size_t count = take_unindexed_locked(w, REPO_PACKS_PER_INDEX, &full);
     pthread_mutex_unlock(&w->mutex);
-    if (w->unindexed_count >= REPO_PACKS_PER_INDEX)
-        return write_index(w, err);
-    return 0;
+    return count ? write_index(w, full, count, err) : 0;
 }
 
 static void *writer_main(void *arg)
@@ -269,8 +289,12 @@ struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
     w->workers = xcalloc(w->worker_count, sizeof *w->workers);
     for (unsigned i = 0; i < w->worker_count; i++)
         pthread_create(&w->workers[i], NULL, worker_main, w);
-    pthread_create(&w->writer, NULL, writer_main, w);
-    w->has_writer = true;
+    w->writer_count = store_parallel_uploads(repo->store);
+    if (w->writer_count < 1)
+        w->writer_count = 1;
+    w->writers = xcalloc(w->writer_count, sizeof *w->writers);
+    for (unsigned i = 0; i < w->writer_count; i++)
+        pthread_create(&w->writers[i], NULL, writer_main, w);
     return w;
 }
 
@@ -350,17 +374,19 @@ static void stop_threads(struct blob_writer *w)
     w->is_stopping_writer = true;
     pthread_cond_broadcast(&w->pack_ready);
     pthread_mutex_unlock(&w->mutex);
-    if (w->has_writer)
-        pthread_join(w->writer, NULL);
-    w->has_writer = false;
+    for (unsigned i = 0; i < w->writer_count; i++)
+        pthread_join(w->writers[i], NULL);
+    w->writer_count = 0;
 }
 
 int blob_writer_finish(struct blob_writer *w, struct error *err)
 {
     stop_threads(w);
     if (!w->has_failed) {
+        struct pack_record *rest = NULL;
+        size_t count = take_unindexed_locked(w, 1, &rest);
         struct error index_err;
-        if (write_index(w, &index_err) < 0)
+        if (write_index(w, rest, count, &index_err) < 0)
             fail_locked(w, &index_err);
     }
     if (w->has_failed) {
@@ -381,7 +407,7 @@ void blob_writer_free(struct blob_writer *w)
 {
     if (!w)
         return;
-    if (w->worker_count || w->has_writer) {
+    if (w->worker_count || w->writer_count) {
         /* Abandoned: drop queued work so the threads stop quickly. */
         pthread_mutex_lock(&w->mutex);
         struct error abandoned;
@@ -408,6 +434,7 @@ void blob_writer_free(struct blob_writer *w)
     free(w->free_jobs);
     free(w->queue);
     free(w->workers);
+    free(w->writers);
     pthread_mutex_destroy(&w->mutex);
     pthread_cond_destroy(&w->job_ready);
     pthread_cond_destroy(&w->job_free);

@@ -1,10 +1,10 @@
 /*
  * blob_writer.h — stores blobs: deduplicates by id, then compresses, seals
  * and packs them on a pool of worker threads, and writes full packs and
- * their index files to the store from a writer thread.
+ * their index files to the store from writer threads.
  *
  *   caller ──add()──▶ hash, index check ──job──▶ workers: zstd, seal, pack
- *                                                   └─full pack──▶ writer: put pack, put index
+ *                                                   └─full pack──▶ writers: put pack, put index
  *
  * The caller's thread computes ids (so it knows them at once, in order);
  * the costly stages run in parallel. Write order is packs, then the index
@@ -14,7 +14,8 @@
  *
  * Memory: at most BLOB_WRITER_QUEUE + workers batches (each up to 256 KiB plus
  * one chunk), and one pack being filled, one waiting and one being written
- * (about 3 x pack size).
+ * per writer thread (store_parallel_uploads: 1 for a local directory, so
+ * about 3 x pack size; S3 with connections: 4, about 6 x pack size).
  */
 #ifndef COFFER_PIPELINE_BLOB_WRITER_H
 #define COFFER_PIPELINE_BLOB_WRITER_H

@@ -4,6 +4,11 @@
  * Taking a lock: write our lock object, then list the others; if one
  * conflicts and is not stale, delete ours and fail. Two processes racing
  * both see each other and both back off, which is safe.
+ *
+ * With atomic creates, an exclusive locker first creates the exclusive
+ * object, which fails if another holds it (a stale holder's is removed
+ * and the create tried again), then lists as above for shared locks. A
+ * shared locker lists after writing, so it sees the exclusive object.
  */
 #include "repo/lock.h"
 
@@ -18,27 +23,34 @@
 
 #include "util/text.h"
 
+/* The one exclusive lock object's id where creates are atomic. */
+#define EXCLUSIVE_ID_BYTE 0xee
+
 struct repo_lock {
     struct repo *repo;
     uint8_t id[CRYPTO_ID_SIZE];
+    char nonce[33];
     bool is_exclusive;
+    bool is_sole; /* the exclusive object, created only if absent */
     pthread_t refresher;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
     bool is_stopping;
 };
 
-static int write_lock(struct repo_lock *lock, struct error *err)
+/* Writes the lock object; is_create_only fails (ERR_EXISTS) if it exists. */
+static int write_lock(struct repo_lock *lock, bool is_create_only, struct error *err)
 {
     char host[64], when[32];
     if (gethostname(host, sizeof host) < 0)
         strcpy(host, "unknown");
     host[63] = '\0';
     time_format_rfc3339((int64_t)time(NULL), when);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:b}", "time", when, "host", host, "pid", (int)getpid(),
-                            "exclusive", lock->is_exclusive);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s}", "time", when, "host", host, "pid", (int)getpid(),
+                            "exclusive", lock->is_exclusive, "nonce", lock->nonce);
     char *text = json_dumps(doc, JSON_COMPACT);
-    int rc = repo_put_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err);
+    int rc = is_create_only ? repo_put_new_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err)
+                            : repo_put_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err);
     free(text);
     json_decref(doc);
     return rc;
@@ -81,15 +93,16 @@ static bool read_lock(struct repo *repo, const char *name, struct lock_info *inf
     }
     json_t *doc = json_loadb((const char *)plain.data, plain.len, 0, NULL);
     buf_free(&plain);
-    const char *host = "?", *when_text = "";
+    const char *host = "?", *when_text = "", *nonce = "";
     int is_exclusive = 0;
-    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b}", "host", &host, "time", &when_text, "pid", &info->pid,
-                            "exclusive", &is_exclusive) < 0 ||
+    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b, s?s}", "host", &host, "time", &when_text, "pid", &info->pid,
+                            "exclusive", &is_exclusive, "nonce", &nonce) < 0 ||
         time_parse_rfc3339(when_text, &info->time, NULL) < 0) {
         json_decref(doc);
         return false;
     }
     snprintf(info->host, sizeof info->host, "%s", host);
+    snprintf(info->nonce, sizeof info->nonce, "%s", nonce);
     info->is_exclusive = is_exclusive;
     info->is_orphaned = is_orphaned(info->host, info->pid);
     info->is_expired = is_expired(info->time);
@@ -97,12 +110,25 @@ static bool read_lock(struct repo *repo, const char *name, struct lock_info *inf
     return true;
 }
 
+static bool is_own(const struct repo_lock *lock, const struct lock_info *info)
+{
+    return memcmp(info->id, lock->id, CRYPTO_ID_SIZE) == 0 && strcmp(info->nonce, lock->nonce) == 0;
+}
+
+static void describe_holder(const struct lock_info *info, char *out, size_t size)
+{
+    char when[32];
+    time_format_rfc3339(info->time, when);
+    snprintf(out, size, "%s lock held by pid %d on %s since %s", info->is_exclusive ? "an exclusive" : "a shared",
+             info->pid, info->host, when);
+}
+
 static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
 {
     struct lock_scan *scan = ctx;
     struct lock_info info;
     struct error ignored;
-    if (!read_lock(scan->self->repo, name, &info) || memcmp(info.id, scan->self->id, CRYPTO_ID_SIZE) == 0)
+    if (!read_lock(scan->self->repo, name, &info) || is_own(scan->self, &info))
         return 0;
     if (info.is_orphaned || info.is_expired) {
         /* An orphan is certainly dead: anyone may clear it. An expired lock
@@ -111,11 +137,8 @@ static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *e
         if (info.is_orphaned || scan->self->is_exclusive)
             store_delete(scan->self->repo->store, name, &ignored);
     } else if (info.is_exclusive || scan->self->is_exclusive) {
-        char when[32];
-        time_format_rfc3339(info.time, when);
         scan->has_conflict = true;
-        snprintf(scan->holder, sizeof scan->holder, "%s lock held by pid %d on %s since %s",
-                 info.is_exclusive ? "an exclusive" : "a shared", info.pid, info.host, when);
+        describe_holder(&info, scan->holder, sizeof scan->holder);
     }
     return 0;
 }
@@ -158,29 +181,70 @@ static void *refresh_loop(void *arg)
         deadline.tv_sec += LOCK_REFRESH_SECONDS;
         if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
             struct error ignored;
-            write_lock(lock, &ignored); /* a failed refresh is retried next time */
+            write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
         }
     }
     pthread_mutex_unlock(&lock->mutex);
     return NULL;
 }
 
+/* Creates the exclusive object. One that a stale holder left is removed
+ * and the create tried again, once: a third process racing for it in that
+ * instant may win instead, and then this one reports it. */
+static int take_sole(struct repo_lock *lock, struct error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        if (write_lock(lock, true, err) == 0)
+            return 0;
+        if (err->kind != ERR_EXISTS)
+            return -1;
+        char name[96], holder[256] = "an exclusive lock held by another process";
+        struct lock_info info;
+        repo_object_name(OBJ_LOCK, lock->id, name);
+        bool is_readable = read_lock(lock->repo, name, &info);
+        if (is_readable)
+            describe_holder(&info, holder, sizeof holder);
+        bool is_stale = is_readable && (info.is_orphaned || info.is_expired);
+        if (attempt == 1 || (is_readable && !is_stale))
+            return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
+                              "the lock if that process is gone)", holder);
+        if (is_stale && store_delete(lock->repo->store, name, err) < 0)
+            return -1;
+    }
+}
+
+/* Removes our lock object, unless another holder's has taken its name. */
+static void remove_own(struct repo_lock *lock)
+{
+    char name[96];
+    struct error ignored;
+    struct lock_info info;
+    repo_object_name(OBJ_LOCK, lock->id, name);
+    if (lock->is_sole && read_lock(lock->repo, name, &info) && !is_own(lock, &info))
+        return;
+    store_delete(lock->repo->store, name, &ignored);
+}
+
 int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err)
 {
     struct repo_lock *lock = xcalloc(1, sizeof *lock);
+    uint8_t nonce[16];
     lock->repo = repo;
     lock->is_exclusive = is_exclusive;
-    crypto_random(lock->id, CRYPTO_ID_SIZE);
-    if (write_lock(lock, err) < 0) {
+    lock->is_sole = is_exclusive && store_has_atomic_create(repo->store);
+    crypto_random(nonce, sizeof nonce);
+    hex_encode(nonce, sizeof nonce, lock->nonce);
+    if (lock->is_sole)
+        memset(lock->id, EXCLUSIVE_ID_BYTE, CRYPTO_ID_SIZE);
+    else
+        crypto_random(lock->id, CRYPTO_ID_SIZE);
+    if ((lock->is_sole ? take_sole(lock, err) : write_lock(lock, false, err)) < 0) {
         free(lock);
-        return error_wrap(err, "cannot lock the repository");
+        return err->kind == ERR_LOCKED ? -1 : error_wrap(err, "cannot lock the repository");
     }
     struct lock_scan scan = {lock, false, ""};
     if (store_list(repo->store, "locks", scan_lock, &scan, err) < 0 || scan.has_conflict) {
-        char name[96];
-        struct error ignored;
-        repo_object_name(OBJ_LOCK, lock->id, name);
-        store_delete(repo->store, name, &ignored);
+        remove_own(lock);
         free(lock);
         if (scan.has_conflict)
             return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
@@ -205,9 +269,6 @@ void repo_unlock(struct repo_lock *lock)
     pthread_join(lock->refresher, NULL);
     pthread_mutex_destroy(&lock->mutex);
     pthread_cond_destroy(&lock->wake);
-    char name[96];
-    struct error ignored;
-    repo_object_name(OBJ_LOCK, lock->id, name);
-    store_delete(lock->repo->store, name, &ignored);
+    remove_own(lock);
     free(lock);
 }

@@ -6,6 +6,14 @@
  * by a background thread while held; a lock not refreshed for 30 minutes,
  * or one left on this host by a process that no longer runs, is stale and
  * ignored (and removed when an exclusive lock is taken).
+ *
+ * Where the store creates objects atomically (store_has_atomic_create: a
+ * local directory, or an S3 server with conditional writes), an exclusive
+ * lock is one well-known object, locks/eeee…, created only if absent: of
+ * two prunes starting at once exactly one gets it, whatever the listing
+ * shows. Elsewhere it is a lock object like the others, and two exclusive
+ * lockers are kept apart by writing first and listing after (see lock.c),
+ * which needs a store whose listings show what was just written.
  */
 #ifndef COFFER_REPO_LOCK_H
 #define COFFER_REPO_LOCK_H
@@ -30,6 +38,7 @@ struct lock_info {
     uint8_t id[CRYPTO_ID_SIZE];
     char host[64];
     int pid;
+    char nonce[33];   /* random per lock taken: tells apart holders of the exclusive object */
     int64_t time;     /* last written (taken or refreshed) */
     bool is_exclusive;
     bool is_orphaned; /* its process, on this host, is gone */

@@ -177,7 +177,7 @@ int repo_init(const char *location, const char *passphrase, const struct repo_in
     struct kdf_params probe;
     if (kdf_params_for_level(opts->kdf_level, &probe, err) < 0)
         return -1;
-    if (store_open(location, true, &repo.store, err) < 0)
+    if (store_open(location, opts->s3, true, &repo.store, err) < 0)
         return -1;
     crypto_random(repo.config.id, REPO_ID_SIZE);
     master_key_generate(&repo.key);
@@ -232,11 +232,12 @@ out:
     return rc;
 }
 
-int repo_open(const char *location, const char *passphrase, struct repo **out, struct error *err)
+int repo_open(const char *location, const struct s3_settings *s3, const char *passphrase, struct repo **out,
+              struct error *err)
 {
     struct repo *repo = xcalloc(1, sizeof *repo);
     uint64_t size;
-    if (store_open(location, false, &repo->store, err) < 0)
+    if (store_open(location, s3, false, &repo->store, err) < 0)
         goto fail;
     if (store_size(repo->store, CONFIG_NAME, &size, err) < 0) {
         error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
@@ -322,8 +323,8 @@ int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t 
     return rc;
 }
 
-int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
-                    const void *plain, size_t len, struct error *err)
+static int put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                      const void *plain, size_t len, bool is_create_only, struct error *err)
 {
     char name[96];
     uint8_t ad[REPO_AD_MAX];
@@ -331,9 +332,22 @@ int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[C
     uint8_t *sealed = xmalloc(len + CRYPTO_SEAL_OVERHEAD);
     crypto_seal(repo->key.enc, ad, ad_len, plain, len, sealed);
     repo_object_name(kind, id, name);
-    int rc = store_put(repo->store, name, sealed, len + CRYPTO_SEAL_OVERHEAD, err);
+    int rc = is_create_only ? store_put_new(repo->store, name, sealed, len + CRYPTO_SEAL_OVERHEAD, err)
+                            : store_put(repo->store, name, sealed, len + CRYPTO_SEAL_OVERHEAD, err);
     free(sealed);
     return rc;
+}
+
+int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                    const void *plain, size_t len, struct error *err)
+{
+    return put_object(repo, kind, id, plain, len, false, err);
+}
+
+int repo_put_new_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                        const void *plain, size_t len, struct error *err)
+{
+    return put_object(repo, kind, id, plain, len, true, err);
 }
 
 int repo_get_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],

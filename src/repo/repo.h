@@ -69,6 +69,7 @@ struct repo {
 struct repo_init_options {
     const char *kdf_level; /* interactive, moderate (default) or sensitive */
     struct repo_config config;
+    const struct s3_settings *s3; /* how to reach an s3:// location; NULL: the environment */
 };
 
 void repo_config_defaults(struct repo_config *config);
@@ -78,8 +79,10 @@ int repo_init(const char *location, const char *passphrase, const struct repo_in
               struct error *err);
 
 /* Opens a repository with a passphrase; ERR_AUTH if no key accepts it.
+ * s3 says how to reach an s3:// location (NULL: from the environment).
  * The index is not loaded: call repo_load_index when blobs are needed. */
-int repo_open(const char *location, const char *passphrase, struct repo **out, struct error *err);
+int repo_open(const char *location, const struct s3_settings *s3, const char *passphrase, struct repo **out,
+              struct error *err);
 void repo_free(struct repo *repo);
 
 /* Reads the index files not read yet into repo->index: a process that
@@ -96,6 +99,10 @@ int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t 
 /* Writes a sealed object "<folder>/<hex id>" (packs: data/<xx>/<hex id>). */
 int repo_put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
                     const void *plain, size_t len, struct error *err);
+/* Like repo_put_object, but only if the object does not exist yet
+ * (store_put_new): ERR_EXISTS if it does. */
+int repo_put_new_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
+                        const void *plain, size_t len, struct error *err);
 /* Reads and opens one; ERR_AUTH when it fails authentication. */
 int repo_get_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],
                     struct buf *plain, struct error *err);

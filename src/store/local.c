@@ -5,7 +5,8 @@
  * writes a temporary file next to the final name, fsyncs it, renames it
  * over the final name and fsyncs the directory, so a crash leaves either
  * the whole object or none of it (plus, at worst, a "*.tmp-*" file that
- * listings skip and prune removes).
+ * listings skip and prune removes). A create-only put links the temporary
+ * file to the final name instead, which fails if the name is taken.
  */
 #include "store/store_int.h"
 
@@ -106,16 +107,17 @@ static int make_parents(const char *path, struct error *err)
     return 0;
 }
 
-static int local_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+/* Writes data to a temporary name beside the object's and fsyncs it;
+ * path gets the object's path, tmp the temporary one. */
+static int write_temp(struct local_store *ls, const char *name, const void *data, size_t len,
+                      char path[PATH_MAX], char tmp[PATH_MAX + 32], struct error *err)
 {
-    struct local_store *ls = impl;
-    char path[PATH_MAX], tmp[PATH_MAX + 32];
     uint8_t rnd[8];
     char rnd_hex[17];
     local_path(ls, name, path);
     crypto_random(rnd, sizeof rnd);
     hex_encode(rnd, sizeof rnd, rnd_hex);
-    snprintf(tmp, sizeof tmp, "%s" TMP_MARK "%s", path, rnd_hex);
+    snprintf(tmp, PATH_MAX + 32, "%s" TMP_MARK "%s", path, rnd_hex);
 
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0 && errno == ENOENT) {
@@ -125,20 +127,67 @@ static int local_put(void *impl, const char *name, const void *data, size_t len,
     }
     if (fd < 0)
         return error_errno(err, errno, "cannot create %s", tmp);
-    if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
-        int saved = errno;
-        close(fd);
+    int rc = write_all(fd, data, len) < 0 || fsync(fd) < 0 ? -1 : 0;
+    int saved = errno;
+    if (close(fd) < 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc < 0) {
         unlink(tmp);
         return error_errno(err, saved, "cannot write %s", path);
     }
-    if (close(fd) < 0 || rename(tmp, path) < 0) {
-        int saved = errno;
-        unlink(tmp);
-        return error_errno(err, saved, "cannot write %s", path);
-    }
+    return 0;
+}
+
+/* Makes the object's new directory entry durable. */
+static int sync_parent(char path[PATH_MAX], struct error *err)
+{
     char *slash = strrchr(path, '/');
     *slash = '\0';
     return fsync_dir(path, err);
+}
+
+static int local_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    if (write_temp(impl, name, data, len, path, tmp, err) < 0)
+        return -1;
+    if (rename(tmp, path) < 0) {
+        int saved = errno;
+        unlink(tmp);
+        return error_errno(err, saved, "cannot write %s", path);
+    }
+    return sync_parent(path, err);
+}
+
+/* link(2) fails with EEXIST when the name is taken, atomically: of two
+ * processes creating one name, one wins. */
+static int local_put_new(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    char path[PATH_MAX], tmp[PATH_MAX + 32];
+    if (write_temp(impl, name, data, len, path, tmp, err) < 0)
+        return -1;
+    int rc = link(tmp, path);
+    int saved = errno;
+    unlink(tmp);
+    if (rc < 0 && saved == EEXIST)
+        return error_setk(err, ERR_EXISTS, "%s exists already", path);
+    if (rc < 0)
+        return error_errno(err, saved, "cannot write %s", path);
+    return sync_parent(path, err);
+}
+
+static bool local_has_atomic_create(const void *impl)
+{
+    (void)impl;
+    return true;
+}
+
+static unsigned local_parallel_uploads(const void *impl)
+{
+    (void)impl;
+    return 1;
 }
 
 static int local_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
@@ -251,6 +300,9 @@ const struct store_driver local_store_driver = {
     .name = "local",
     .parallel_requests = 8,
     .put = local_put,
+    .put_new = local_put_new,
+    .has_atomic_create = local_has_atomic_create,
+    .parallel_uploads = local_parallel_uploads,
     .get = local_get,
     .list = local_list,
     .del = local_del,

@@ -5,9 +5,12 @@
  * Each object is one S3 object, PREFIX/<name>. Requests are signed with
  * Signature Version 4 (s3sign.h) and sent with libcurl; TLS is verified
  * (no fallback to plain HTTP: an http:// endpoint is only what the user
- * wrote). A put sends the body's SHA-256 (signed) and MD5 (Content-MD5),
- * so the server refuses a body damaged on the way. Lists follow
- * continuation tokens, 1,000 keys a page.
+ * wrote). A put sends the body's SHA-256, signed (x-amz-content-sha256)
+ * and as a checksum S3 keeps with the object (x-amz-checksum-sha256), so
+ * the server refuses a body damaged on the way; one digest serves both
+ * (MD5 as well would cost 1.4 s of CPU per GiB stored). Lists follow
+ * continuation tokens, 1,000 keys a page. Packs (data/) and everything
+ * else (metadata) may go to different storage classes.
  *
  * Failures that waiting can cure — connection errors and timeouts, 5xx,
  * SlowDown — are retried with exponential backoff and jitter, for at most
@@ -15,9 +18,14 @@
  * message. Calls come from several threads: each takes a curl handle from
  * a small pool, so connections are reused.
  *
+ * Create-only puts (locks) use conditional writes, If-None-Match: *, when
+ * the server honours them: init tries one and records the answer in the
+ * object "conditional-writes" beside config; without them a create-only
+ * put is a HEAD and then a put.
+ *
  * Settings come from s3_settings (see s3.h): the endpoint, the region,
- * path-style addressing, the credentials (from the environment, never from
- * coffer.yaml).
+ * path-style addressing, the credentials (from the environment or a shared
+ * credentials file, never from coffer.yaml).
  */
 #include "store/s3.h"
 
@@ -30,13 +38,16 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "store/s3sign.h"
 #include "store/store_int.h"
+#include "util/secret.h"
 #include "util/text.h"
 
-#define S3_POOL 16 /* curl handles kept for reuse */
+#define S3_POOL_MIN 16 /* curl handles kept for reuse, at least */
+#define FEATURES_OBJECT "conditional-writes"
 
 struct s3_store {
     char *bucket;
@@ -50,26 +61,115 @@ struct s3_store {
     char *session_token; /* or NULL */
     char *ca_file;       /* or NULL */
     unsigned retry_seconds;
+    unsigned connections;
+    char *data_class;     /* or NULL */
+    char *metadata_class; /* or NULL */
+    bool has_conditional_writes;
     pthread_mutex_t mutex;
-    CURL *idle[S3_POOL];
-    size_t idle_count;
+    CURL **idle;
+    size_t idle_count, idle_max;
 };
 
 /* ---- settings ------------------------------------------------------------ */
 
+static void env_over(const char **slot, const char *name)
+{
+    const char *v = getenv(name);
+    if (v && *v)
+        *slot = v;
+}
+
 void s3_settings_from_env(struct s3_settings *s)
 {
-    memset(s, 0, sizeof *s);
-    s->endpoint = getenv("COFFER_S3_ENDPOINT");
-    s->region = getenv("COFFER_S3_REGION");
+    env_over(&s->endpoint, "COFFER_S3_ENDPOINT");
+    env_over(&s->region, "AWS_REGION");
+    env_over(&s->region, "COFFER_S3_REGION");
     const char *style = getenv("COFFER_S3_PATH_STYLE");
-    s->path_style = style ? (!strcmp(style, "true") ? 1 : !strcmp(style, "false") ? 0 : -1) : -1;
-    s->access_key = getenv("AWS_ACCESS_KEY_ID");
-    s->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
-    s->session_token = getenv("AWS_SESSION_TOKEN");
+    if (style && (!strcmp(style, "true") || !strcmp(style, "false")))
+        s->path_style = !strcmp(style, "true");
+    const char *key = getenv("AWS_ACCESS_KEY_ID");
+    if (key && *key) { /* a key pair from the environment comes whole */
+        s->access_key = key;
+        s->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+        s->session_token = getenv("AWS_SESSION_TOKEN");
+    }
     const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
-    s->retry_seconds = retry ? (unsigned)strtoul(retry, NULL, 10) : 0;
-    s->ca_file = getenv("COFFER_S3_CA_FILE");
+    if (retry && *retry)
+        s->retry_seconds = (unsigned)strtoul(retry, NULL, 10);
+    env_over(&s->ca_file, "COFFER_S3_CA_FILE");
+}
+
+const char *s3_check_storage_class(const char *name)
+{
+    static const char *const readable[] = {"STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING",
+                                           "GLACIER_IR", "REDUCED_REDUNDANCY", "EXPRESS_ONEZONE", NULL};
+    if (!strcmp(name, "GLACIER") || !strcmp(name, "DEEP_ARCHIVE"))
+        return "objects in GLACIER and DEEP_ARCHIVE cannot be read without a restore request first, so "
+               "checks, drills and restores would fail; use GLACIER_IR (instant retrieval) or STANDARD_IA";
+    for (size_t i = 0; readable[i]; i++)
+        if (!strcmp(name, readable[i]))
+            return NULL;
+    return "not an S3 storage class (STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, "
+           "REDUCED_REDUNDANCY, EXPRESS_ONEZONE)";
+}
+
+/* ---- the shared credentials file ---------------------------------------- */
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n'))
+        s[--len] = '\0';
+    return s;
+}
+
+int s3_read_credentials(const char *path, const char *profile, char **access_key, char **secret_key,
+                        char **session_token, struct error *err)
+{
+    char *text = NULL;
+    *access_key = *secret_key = *session_token = NULL;
+    if (secret_read_file(path, "S3 credentials file", &text, err) < 0)
+        return -1;
+    bool is_ours = false, has_profile = false;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        line = trim(line);
+        if (*line == '#' || *line == ';' || !*line)
+            continue;
+        if (*line == '[') {
+            char *end = strchr(line, ']');
+            if (end)
+                *end = '\0';
+            is_ours = !strcmp(trim(line + 1), profile);
+            has_profile |= is_ours;
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!is_ours || !eq)
+            continue;
+        *eq = '\0';
+        const char *name = trim(line);
+        char *value = trim(eq + 1);
+        char **slot = !strcmp(name, "aws_access_key_id") ? access_key
+                    : !strcmp(name, "aws_secret_access_key") ? secret_key
+                    : !strcmp(name, "aws_session_token") ? session_token : NULL;
+        if (slot) {
+            secret_free(*slot);
+            *slot = xstrdup(value);
+        }
+    }
+    secret_free(text);
+    const char *missing = !has_profile ? "has no profile" : !*access_key ? "gives no aws_access_key_id for profile"
+                        : !*secret_key ? "gives no aws_secret_access_key for profile" : NULL;
+    if (missing) {
+        secret_free(*access_key);
+        secret_free(*secret_key);
+        secret_free(*session_token);
+        *access_key = *secret_key = *session_token = NULL;
+        return error_setk(err, ERR_USAGE, "S3 credentials file %s %s [%s]", path, missing, profile);
+    }
+    return 0;
 }
 
 /* ---- one request ---------------------------------------------------------- */
@@ -79,6 +179,7 @@ struct response {
     struct buf body;
     uint64_t content_length; /* HEAD */
     bool has_length;
+    unsigned attempts; /* how many requests it took */
 };
 
 static size_t on_body(char *data, size_t size, size_t count, void *ctx)
@@ -112,7 +213,7 @@ static CURL *take_handle(struct s3_store *s)
 static void give_handle(struct s3_store *s, CURL *h)
 {
     pthread_mutex_lock(&s->mutex);
-    if (s->idle_count < S3_POOL) {
+    if (s->idle_count < s->idle_max) {
         s->idle[s->idle_count++] = h;
         h = NULL;
     }
@@ -128,7 +229,10 @@ struct s3_call {
     const char *key;   /* not encoded yet */
     const char *query; /* canonical, "" for none */
     const char *range; /* "bytes=a-b" or NULL */
-    const char *content_md5; /* base64 or NULL */
+    const char *checksum; /* base64 SHA-256 of the body (x-amz-checksum-sha256), or NULL */
+    const char *payload_hash; /* hex SHA-256 of the body, or NULL: computed */
+    const char *storage_class; /* or NULL */
+    bool is_create_only; /* If-None-Match: * */
     const void *body;
     size_t body_len;
 };
@@ -154,19 +258,27 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     buf_append(&path, "", 1);
 
     char payload_hash[S3_SHA256_HEX], amz_date[20];
-    s3_sha256_hex(c->body ? c->body : "", c->body_len, payload_hash);
+    if (c->payload_hash)
+        memcpy(payload_hash, c->payload_hash, S3_SHA256_HEX);
+    else
+        s3_sha256_hex(c->body ? c->body : "", c->body_len, payload_hash);
     time_t now = time(NULL);
-    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", gmtime(&now));
+    struct tm utc;
+    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", gmtime_r(&now, &utc));
 
-    struct s3_header headers[8];
+    struct s3_header headers[10];
     size_t n = 0;
     headers[n++] = (struct s3_header){"host", s->host};
     headers[n++] = (struct s3_header){"x-amz-content-sha256", payload_hash};
     headers[n++] = (struct s3_header){"x-amz-date", amz_date};
     if (c->range)
         headers[n++] = (struct s3_header){"range", c->range};
-    if (c->content_md5)
-        headers[n++] = (struct s3_header){"content-md5", c->content_md5};
+    if (c->checksum)
+        headers[n++] = (struct s3_header){"x-amz-checksum-sha256", c->checksum};
+    if (c->storage_class)
+        headers[n++] = (struct s3_header){"x-amz-storage-class", c->storage_class};
+    if (c->is_create_only)
+        headers[n++] = (struct s3_header){"if-none-match", "*"};
     if (s->session_token)
         headers[n++] = (struct s3_header){"x-amz-security-token", s->session_token};
     qsort(headers, n, sizeof *headers, header_cmp);
@@ -277,6 +389,7 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
     for (unsigned attempt = 1;; attempt++) {
         buf_free(&resp->body);
         memset(resp, 0, sizeof *resp);
+        resp->attempts = attempt;
         int rc = send_once(s, c, resp, err);
         bool again = rc < 0 || is_retryable(resp->status, &resp->body);
         if (!again)
@@ -287,7 +400,7 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
         crypto_random(&r, sizeof r);
         double jitter = wait * (0.5 + (double)(r % 1000) / 1000.0);
         if (now_seconds() + jitter > deadline)
-            return error_wrap(err, "giving up after %u attempts in %u s (COFFER_S3_RETRY_SECONDS)", attempt,
+            return error_wrap(err, "giving up after %u attempts in %u s (s3: retry_time)", attempt,
                               s->retry_seconds);
         struct timespec pause = {(time_t)jitter, (long)((jitter - (double)(time_t)jitter) * 1e9)};
         nanosleep(&pause, NULL);
@@ -317,16 +430,33 @@ static char *object_key(const struct s3_store *s, const char *name)
 
 /* ---- the driver ---------------------------------------------------------- */
 
+/* A put's request: its digests, and the storage class its kind of object
+ * goes to. The call borrows key and the digest strings. */
+struct put_digests {
+    char hex[S3_SHA256_HEX];
+    char base64[48];
+};
+
+static struct s3_call put_call(const struct s3_store *s, const char *name, const char *key, const void *data,
+                               size_t len, struct put_digests *d)
+{
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    EVP_Digest(data, len, digest, &digest_len, EVP_sha256(), NULL);
+    hex_encode(digest, sizeof digest, d->hex);
+    EVP_EncodeBlock((unsigned char *)d->base64, digest, sizeof digest);
+    bool is_data = !strncmp(name, "data/", 5);
+    return (struct s3_call){.method = "PUT", .key = key, .query = "", .checksum = d->base64,
+                            .payload_hash = d->hex, .storage_class = is_data ? s->data_class : s->metadata_class,
+                            .body = data, .body_len = len};
+}
+
 static int s3_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
 {
     struct s3_store *s = impl;
-    unsigned char md5[16];
-    unsigned int md5_len = 0;
-    char md5_b64[32];
-    EVP_Digest(data, len, md5, &md5_len, EVP_md5(), NULL);
-    EVP_EncodeBlock((unsigned char *)md5_b64, md5, 16);
+    struct put_digests d;
     char *key = object_key(s, name);
-    struct s3_call c = {.method = "PUT", .key = key, .query = "", .content_md5 = md5_b64, .body = data, .body_len = len};
+    struct s3_call c = put_call(s, name, key, data, len, &d);
     struct response r = {0};
     int rc = send_with_retries(s, &c, &r, err);
     if (rc == 0 && r.status != 200)
@@ -334,6 +464,60 @@ static int s3_put(void *impl, const char *name, const void *data, size_t len, st
     buf_free(&r.body);
     free(key);
     return rc;
+}
+
+static int s3_size(void *impl, const char *name, uint64_t *size, struct error *err);
+
+/* Whether the object holds exactly data: a conditional put that failed
+ * after a retry may have been our own first attempt, answered but lost. */
+static bool holds(struct s3_store *s, const char *key, const void *data, size_t len)
+{
+    struct s3_call c = {.method = "GET", .key = key, .query = ""};
+    struct response r = {0};
+    struct error ignored;
+    bool is_same = send_with_retries(s, &c, &r, &ignored) == 0 && r.status == 200 && r.body.len == len &&
+                   !memcmp(r.body.data, data, len);
+    buf_free(&r.body);
+    return is_same;
+}
+
+static int s3_put_new(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    struct s3_store *s = impl;
+    if (!s->has_conditional_writes) { /* a check, then a put: racy, and said so in store.h */
+        uint64_t size;
+        struct error probe;
+        if (s3_size(s, name, &size, &probe) == 0)
+            return error_setk(err, ERR_EXISTS, "S3 object %s exists already", name);
+        if (probe.kind != ERR_NOT_FOUND) {
+            *err = probe;
+            return -1;
+        }
+        return s3_put(s, name, data, len, err);
+    }
+    struct put_digests d;
+    char *key = object_key(s, name);
+    struct s3_call c = put_call(s, name, key, data, len, &d);
+    c.is_create_only = true;
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status == 412 && !(r.attempts > 1 && holds(s, key, data, len)))
+        rc = error_setk(err, ERR_EXISTS, "S3 object %s exists already", name);
+    else if (rc == 0 && r.status != 200 && r.status != 412)
+        rc = fail_status(&c, &r, err);
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
+static bool s3_has_atomic_create(const void *impl)
+{
+    return ((const struct s3_store *)impl)->has_conditional_writes;
+}
+
+static unsigned s3_parallel_uploads(const void *impl)
+{
+    return ((const struct s3_store *)impl)->connections;
 }
 
 static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out, struct error *err)
@@ -442,6 +626,7 @@ static void s3_free(void *impl)
     struct s3_store *s = impl;
     for (size_t i = 0; i < s->idle_count; i++)
         curl_easy_cleanup(s->idle[i]);
+    free(s->idle);
     pthread_mutex_destroy(&s->mutex);
     free(s->bucket);
     free(s->prefix);
@@ -453,8 +638,10 @@ static void s3_free(void *impl)
         OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
         free(s->secret_key);
     }
-    free(s->session_token);
+    secret_free(s->session_token);
     free(s->ca_file);
+    free(s->data_class);
+    free(s->metadata_class);
     free(s);
 }
 
@@ -462,6 +649,9 @@ const struct store_driver s3_store_driver = {
     .name = "s3",
     .parallel_requests = 16,
     .put = s3_put,
+    .put_new = s3_put_new,
+    .has_atomic_create = s3_has_atomic_create,
+    .parallel_uploads = s3_parallel_uploads,
     .get = s3_get,
     .list = s3_list,
     .del = s3_del,
@@ -476,6 +666,59 @@ static char *dup_or_null(const char *s)
     return s && *s ? xstrdup(s) : NULL;
 }
 
+/* The key pair: from the settings (the environment), else the shared
+ * credentials file. */
+static int take_credentials(struct s3_store *s, const struct s3_settings *settings, struct error *err)
+{
+    if (settings->access_key && *settings->access_key) {
+        if (!settings->secret_key || !*settings->secret_key)
+            return error_setk(err, ERR_USAGE, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+        s->access_key = xstrdup(settings->access_key);
+        s->secret_key = xstrdup(settings->secret_key);
+        s->session_token = dup_or_null(settings->session_token);
+        return 0;
+    }
+    const char *path = settings->credentials_file;
+    char home_file[4096];
+    if (!path || !*path)
+        path = getenv("AWS_SHARED_CREDENTIALS_FILE");
+    if ((!path || !*path) && getenv("HOME")) {
+        snprintf(home_file, sizeof home_file, "%s/.aws/credentials", getenv("HOME"));
+        if (access(home_file, F_OK) == 0)
+            path = home_file;
+    }
+    if (!path || !*path)
+        return error_setk(err, ERR_USAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
+                          "or name a credentials_file in coffer.yaml's s3: block");
+    const char *profile = settings->profile && *settings->profile ? settings->profile : getenv("AWS_PROFILE");
+    if (s3_read_credentials(path, profile && *profile ? profile : "default", &s->access_key, &s->secret_key,
+                            &s->session_token, err) < 0)
+        return -1;
+    if (s->session_token && !*s->session_token) {
+        secret_free(s->session_token);
+        s->session_token = NULL;
+    }
+    return 0;
+}
+
+/* Whether the server refuses a second If-None-Match: * put of one key, as
+ * S3 has since 2024; older S3-compatible servers ignore the header. */
+static int probe_conditional_writes(struct s3_store *s, bool *out, struct error *err)
+{
+    char name[64], hex[33];
+    uint8_t rnd[16];
+    crypto_random(rnd, sizeof rnd);
+    hex_encode(rnd, sizeof rnd, hex);
+    snprintf(name, sizeof name, "conditional-write-probe-%s", hex);
+    struct error second;
+    int rc = s3_put_new(s, name, "1", 1, err);
+    bool was_refused = rc == 0 && s3_put_new(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
+    struct error ignored;
+    s3_del(s, name, &ignored);
+    *out = was_refused;
+    return rc;
+}
+
 int s3_store_open(const char *location, const struct s3_settings *settings, bool is_create, void **impl,
                   struct error *err)
 {
@@ -484,10 +727,20 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     size_t bucket_len = slash ? (size_t)(slash - rest) : strlen(rest);
     if (bucket_len == 0)
         return error_setk(err, ERR_USAGE, "%s names no bucket (use s3://BUCKET/PREFIX)", location);
-    if (!settings->access_key || !*settings->access_key || !settings->secret_key || !*settings->secret_key)
-        return error_setk(err, ERR_USAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+    const char *bad_class = NULL, *why;
+    if (settings->data_class && (why = s3_check_storage_class(settings->data_class)))
+        bad_class = settings->data_class;
+    else if (settings->metadata_class && (why = s3_check_storage_class(settings->metadata_class)))
+        bad_class = settings->metadata_class;
+    if (bad_class)
+        return error_setk(err, ERR_USAGE, "S3 storage class %s: %s", bad_class, why);
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     struct s3_store *s = xcalloc(1, sizeof *s);
+    pthread_mutex_init(&s->mutex, NULL);
+    if (take_credentials(s, settings, err) < 0) {
+        s3_free(s);
+        return -1;
+    }
     s->bucket = xmalloc(bucket_len + 1);
     memcpy(s->bucket, rest, bucket_len);
     s->bucket[bucket_len] = '\0';
@@ -529,12 +782,13 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
         free(s->endpoint);
         s->endpoint = url;
     }
-    s->access_key = xstrdup(settings->access_key);
-    s->secret_key = xstrdup(settings->secret_key);
-    s->session_token = dup_or_null(settings->session_token);
     s->ca_file = dup_or_null(settings->ca_file);
-    s->retry_seconds = settings->retry_seconds ? settings->retry_seconds : 120;
-    pthread_mutex_init(&s->mutex, NULL);
+    s->retry_seconds = settings->retry_seconds ? settings->retry_seconds : S3_DEFAULT_RETRY_SECONDS;
+    s->connections = settings->connections ? settings->connections : S3_DEFAULT_CONNECTIONS;
+    s->data_class = dup_or_null(settings->data_class);
+    s->metadata_class = dup_or_null(settings->metadata_class);
+    s->idle_max = s->connections > S3_POOL_MIN ? s->connections : S3_POOL_MIN;
+    s->idle = xcalloc(s->idle_max, sizeof *s->idle);
 
     /* The bucket must answer, and init wants no repository there yet. */
     struct s3_call bucket = {.method = "GET", .key = NULL, .query = "list-type=2&max-keys=1"};
@@ -565,6 +819,24 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
         s3_free(s);
         return error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", location);
     }
+    /* Conditional writes: tried once at init, then taken from the record. */
+    bool has_conditional = false;
+    if (is_create) {
+        rc = probe_conditional_writes(s, &has_conditional, err);
+        if (rc == 0 && has_conditional)
+            rc = s3_put(s, FEATURES_OBJECT, "If-None-Match\n", 14, err);
+    } else {
+        has_conditional = s3_size(s, FEATURES_OBJECT, &size, &probe) == 0;
+        if (!has_conditional && probe.kind != ERR_NOT_FOUND) {
+            *err = probe;
+            rc = -1;
+        }
+    }
+    if (rc < 0) {
+        s3_free(s);
+        return error_wrap(err, "cannot %s %s", is_create ? "create" : "open", location);
+    }
+    s->has_conditional_writes = has_conditional;
     *impl = s;
     return 0;
 }

@@ -9,14 +9,18 @@
 #include "store/s3.h"
 #include "util/parallel.h"
 
-int store_open(const char *location, bool is_create, struct store **out, struct error *err)
+int store_open(const char *location, const struct s3_settings *s3, bool is_create, struct store **out,
+               struct error *err)
 {
     void *impl;
     const struct store_driver *driver = &local_store_driver;
     if (strncmp(location, "s3://", 5) == 0) {
-        struct s3_settings settings;
-        s3_settings_from_env(&settings);
-        if (s3_store_open(location, &settings, is_create, &impl, err) < 0)
+        struct s3_settings from_env = {.path_style = -1};
+        if (!s3) {
+            s3_settings_from_env(&from_env);
+            s3 = &from_env;
+        }
+        if (s3_store_open(location, s3, is_create, &impl, err) < 0)
             return -1;
         driver = &s3_store_driver;
     } else if (local_store_open(location, is_create, &impl, err) < 0) {
@@ -47,6 +51,21 @@ const char *store_location(const struct store *s)
 int store_put(struct store *s, const char *name, const void *data, size_t len, struct error *err)
 {
     return s->driver->put(s->impl, name, data, len, err);
+}
+
+int store_put_new(struct store *s, const char *name, const void *data, size_t len, struct error *err)
+{
+    return s->driver->put_new(s->impl, name, data, len, err);
+}
+
+bool store_has_atomic_create(const struct store *s)
+{
+    return s->driver->has_atomic_create(s->impl);
+}
+
+unsigned store_parallel_uploads(const struct store *s)
+{
+    return s->driver->parallel_uploads(s->impl);
 }
 
 int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, struct buf *out,

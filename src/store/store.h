@@ -19,6 +19,7 @@
 #include "util/error.h"
 
 struct store;
+struct s3_settings;
 
 /* Reads to the end of the object. */
 #define STORE_TO_END UINT64_MAX
@@ -26,13 +27,24 @@ struct store;
 /* Called once per object found by store_list; return -1 to stop with err set. */
 typedef int (*store_list_fn)(void *ctx, const char *name, uint64_t size, struct error *err);
 
-/* Opens the store at a location (a directory path). With is_create, creates
- * the directory if needed and fails unless it is empty. */
-int store_open(const char *location, bool is_create, struct store **out, struct error *err);
+/* Opens the store at a location: a directory path, or s3://BUCKET/PREFIX
+ * reached with s3 (NULL: settings from the environment alone). With
+ * is_create, creates the directory if needed and fails unless it is empty
+ * (S3: unless the prefix holds no repository). */
+int store_open(const char *location, const struct s3_settings *s3, bool is_create, struct store **out,
+               struct error *err);
 void store_free(struct store *s);
 const char *store_location(const struct store *s);
 
 int store_put(struct store *s, const char *name, const void *data, size_t len, struct error *err);
+
+/* Puts an object only if none has its name yet; ERR_EXISTS if one has.
+ * When store_has_atomic_create is true, of two processes creating the
+ * same name at once exactly one succeeds (local: link(2); S3: a
+ * conditional write, If-None-Match: *); otherwise it is a check and then a
+ * put, which two writers can race. */
+int store_put_new(struct store *s, const char *name, const void *data, size_t len, struct error *err);
+bool store_has_atomic_create(const struct store *s);
 
 /* Appends len bytes from offset (or up to the end with STORE_TO_END) to out.
  * Missing objects fail with ERR_NOT_FOUND; a short object fails. */
@@ -54,6 +66,10 @@ int store_delete_many(struct store *s, char *const *names, size_t count, struct 
  * keep this store busy: a local disk, for one, deletes 9,900 files 3.5x
  * faster from 8 threads than from one. */
 unsigned store_parallel_requests(const struct store *s);
+
+/* How many large objects (packs) to upload at once: 1 for a local disk,
+ * whose writes are best sequential; S3's connections setting. */
+unsigned store_parallel_uploads(const struct store *s);
 
 /* Size of an object; ERR_NOT_FOUND if it does not exist. */
 int store_size(struct store *s, const char *name, uint64_t *size, struct error *err);

@@ -11,6 +11,9 @@ struct store_driver {
     const char *name;
     unsigned parallel_requests; /* see store_parallel_requests */
     int (*put)(void *impl, const char *name, const void *data, size_t len, struct error *err);
+    int (*put_new)(void *impl, const char *name, const void *data, size_t len, struct error *err);
+    bool (*has_atomic_create)(const void *impl);
+    unsigned (*parallel_uploads)(const void *impl);
     int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
                struct error *err);
     int (*list)(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err);

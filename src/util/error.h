@@ -23,6 +23,7 @@ enum error_kind {
     ERR_LOCKED,      /* the repository is locked by someone else */
     ERR_USAGE,       /* bad arguments from the user */
     ERR_CLOSED,      /* the reader of our output went away (EPIPE) */
+    ERR_EXISTS,      /* a create-only put found the object there already */
 };
 
 struct error {

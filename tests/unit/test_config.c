@@ -307,7 +307,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, retention, health, objectives, drill, sources)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, retention, health, objectives, drill, s3, sources)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -723,6 +723,49 @@ static void test_config_locate_nothing_is_fine(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+
+/* The s3: block: every key where the store expects it; no secrets; only
+ * storage classes that can be read at once. */
+static void test_config_s3_block(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    assert_int_equal(load_text(f,
+                               "repository: s3://backups/app\n"
+                               "s3:\n"
+                               "  endpoint: https://minio.internal:9000\n"
+                               "  region: eu-west-1\n"
+                               "  path_style: false\n"
+                               "  credentials_file: /etc/coffer/aws\n"
+                               "  profile: backup\n"
+                               "  ca_file: /etc/coffer/ca.pem\n"
+                               "  connections: 8\n"
+                               "  retry_time: 5m\n"
+                               "  storage_class: {data: STANDARD_IA, metadata: STANDARD}\n",
+                               &cfg, &err),
+                     0);
+    assert_true(cfg.s3.is_set);
+    assert_string_equal(cfg.s3.endpoint, "https://minio.internal:9000");
+    assert_string_equal(cfg.s3.region, "eu-west-1");
+    assert_string_equal(cfg.s3.path_style, "false");
+    assert_string_equal(cfg.s3.credentials_file, "/etc/coffer/aws");
+    assert_string_equal(cfg.s3.profile, "backup");
+    assert_string_equal(cfg.s3.ca_file, "/etc/coffer/ca.pem");
+    assert_int_equal(cfg.s3.connections, 8);
+    assert_int_equal(cfg.s3.retry_time, 300);
+    assert_string_equal(cfg.s3.storage_class.data, "STANDARD_IA");
+    assert_string_equal(cfg.s3.storage_class.metadata, "STANDARD");
+    config_free(&cfg);
+
+    assert_load_fails(f, "s3:\n  secret_access_key: abc\n", "s3: \"secret_access_key\" is not allowed");
+    assert_load_fails(f, "s3:\n  aws_access_key_id: abc\n", "is not allowed");
+    assert_load_fails(f, "s3:\n  storage_class: {data: GLACIER}\n", "use GLACIER_IR");
+    assert_load_fails(f, "s3:\n  storage_class: {metadata: FAST}\n", "not an S3 storage class");
+    assert_load_fails(f, "s3:\n  connections: 0\n", "expected a whole number from 1 to 64");
+    assert_load_fails(f, "s3:\n  path_style: yes\n", "s3.path_style");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +782,7 @@ int main(void)
         T(test_config_unknown_key_lists_known_keys),
         T(test_config_key_of_other_type_is_unknown),
         T(test_config_unknown_top_level_key),
+        T(test_config_s3_block),
         T(test_config_missing_required_key),
         T(test_config_missing_type),
         T(test_config_redis_source),

@@ -44,7 +44,7 @@ static int setup_with_chunks(void **state, const struct chunker_params *stream_c
         return -1;
     snprintf(f->location, sizeof f->location, "%s/repo", f->dir);
     if (repo_init(f->location, PASSPHRASE, &opts, &err) < 0 ||
-        repo_open(f->location, PASSPHRASE, &f->repo, &err) < 0 || repo_load_index(f->repo, &err) < 0) {
+        repo_open(f->location, NULL, PASSPHRASE, &f->repo, &err) < 0 || repo_load_index(f->repo, &err) < 0) {
         fprintf(stderr, "cannot make a repository: %s\n", err.msg);
         return -1;
     }
@@ -470,7 +470,7 @@ static void test_content_reads_back_after_reopening(void **state)
     store_content(f, data, len, &ref, &size, NULL);
     repo_free(f->repo);
     f->repo = NULL;
-    assert_int_equal(repo_open(f->location, PASSPHRASE, &f->repo, &err), 0);
+    assert_int_equal(repo_open(f->location, NULL, PASSPHRASE, &f->repo, &err), 0);
     assert_int_equal(repo_load_index(f->repo, &err), 0);
 
     assert_int_equal(read_content(f->repo, &ref, size, &out, &err), 0);

@@ -404,7 +404,7 @@ static int repo_setup(void **state)
         return -1;
     char location[80];
     snprintf(location, sizeof location, "%s/repo", f->dir);
-    if (repo_init(location, "secret", &opts, &err) < 0 || repo_open(location, "secret", &f->repo, &err) < 0) {
+    if (repo_init(location, "secret", &opts, &err) < 0 || repo_open(location, NULL, "secret", &f->repo, &err) < 0) {
         fprintf(stderr, "cannot make a repository: %s\n", err.msg);
         return -1;
     }

@@ -34,7 +34,7 @@ static int setup(void **state)
     if (test_make_tmpdir(f->dir) < 0)
         return -1;
     snprintf(f->root, sizeof f->root, "%s/repo", f->dir);
-    if (store_open(f->root, true, &f->store, &err) < 0) {
+    if (store_open(f->root, NULL, true, &f->store, &err) < 0) {
         fprintf(stderr, "store_open: %s\n", err.msg);
         return -1;
     }
@@ -111,10 +111,10 @@ static void test_store_create_in_empty_or_missing_dir(void **state)
     snprintf(missing, sizeof missing, "%s/missing", f->dir);
     assert_int_equal(mkdir(empty, 0700), 0);
 
-    assert_int_equal(store_open(empty, true, &s, &err), 0);
+    assert_int_equal(store_open(empty, NULL, true, &s, &err), 0);
     assert_string_equal(store_location(s), empty);
     store_free(s);
-    assert_int_equal(store_open(missing, true, &s, &err), 0);
+    assert_int_equal(store_open(missing, NULL, true, &s, &err), 0);
     store_free(s);
 
     struct stat st;
@@ -130,7 +130,7 @@ static void test_store_create_in_non_empty_dir_fails(void **state)
     struct store *s = NULL;
     write_raw(f, "someone-elses-file", "keep me");
 
-    assert_int_equal(store_open(f->root, true, &s, &err), -1);
+    assert_int_equal(store_open(f->root, NULL, true, &s, &err), -1);
 
     assert_null(s);
     assert_non_null(strstr(err.msg, "not empty"));
@@ -148,7 +148,7 @@ static void test_store_open_missing_dir_is_not_found(void **state)
     char missing[128];
     snprintf(missing, sizeof missing, "%s/nowhere", f->dir);
 
-    assert_int_equal(store_open(missing, false, &s, &err), -1);
+    assert_int_equal(store_open(missing, NULL, false, &s, &err), -1);
 
     assert_int_equal(err.kind, ERR_NOT_FOUND);
     assert_int_equal(access(missing, F_OK), -1);
@@ -387,7 +387,7 @@ static void test_store_reopen_sees_objects(void **state)
     struct store *again = NULL;
     put_text(f, "config", "settings");
 
-    assert_int_equal(store_open(f->root, false, &again, &err), 0);
+    assert_int_equal(store_open(f->root, NULL, false, &again, &err), 0);
     assert_int_equal(store_get(again, "config", 0, STORE_TO_END, &out, &err), 0);
 
     assert_int_equal(out.len, 8);
