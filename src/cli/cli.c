@@ -30,6 +30,7 @@ static const struct command commands[] = {
     {"prune", cmd_prune, "delete the data no snapshot needs"},
     {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},
     {"stats", cmd_stats, "sizes, deduplication, and what each source costs"},
+    {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)"},
     {"key", cmd_key, "list, add, remove keys, change a passphrase"},
 };
 
@@ -42,7 +43,7 @@ static void print_help(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fputs("\nOptions go after the command; `coffer COMMAND --help` lists them.\n\n"
           "environment:\n"
-          "  COFFER_REPOSITORY      the repository directory (or --repo)\n"
+          "  COFFER_REPOSITORY      the repository: a directory or s3://BUCKET/PREFIX (or --repo)\n"
           "  COFFER_PASSWORD_FILE   file holding the passphrase (or --password-file)\n"
           "  COFFER_PASSWORD        the passphrase itself (prefer the file)\n\n"
           "exit codes:\n"

@@ -74,7 +74,8 @@ int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((fo
     {"config", required_argument, NULL, 'C'},                   \
     {"help", no_argument, NULL, 'h'}
 #define CLI_GLOBAL_HELP                                                              \
-    "  --repo DIR             repository (default: $COFFER_REPOSITORY)\n"             \
+    "  --repo REPO            repository: a directory or s3://BUCKET/PREFIX\n"        \
+    "                         (default: $COFFER_REPOSITORY, then coffer.yaml)\n"    \
     "  --password-file FILE   read the passphrase from FILE (default: $COFFER_PASSWORD_FILE,\n" \
     "                         then $COFFER_PASSWORD, then a prompt on the terminal)\n" \
     "  --config FILE          configuration file (default: $COFFER_CONFIG, ./coffer.yaml,\n" \
@@ -104,6 +105,7 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv);
 int cmd_status(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
+int cmd_copy(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);
 int cmd_unlock(struct cli_globals *g, int argc, char **argv);
 

@@ -59,6 +59,29 @@ struct backup_options {
  * succeeds with warnings in result->warnings. */
 int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err);
 
+struct copy_options {
+    const char *source;       /* only this source's snapshots, or NULL: all */
+    const char *const *tags;  /* only snapshots with every one of these tags */
+    size_t tag_count;
+    unsigned workers;         /* 0: one per CPU */
+    bool is_dry_run;          /* count and report, copy nothing */
+};
+
+struct copy_result {
+    size_t copied;            /* (dry run: would be copied) */
+    size_t already;           /* the destination had them */
+    uint64_t bytes_read;      /* content read from the source */
+    uint64_t bytes_stored;    /* new bytes stored in the destination */
+    /* Called after each snapshot is copied (copy is NULL in a dry run). */
+    void (*on_copied)(void *ctx, const struct snapshot *original, const struct snapshot *copy);
+    void *ctx;
+};
+
+/* Copies the snapshots of from that to lacks into to (see copy.c), oldest
+ * first, each one whole or not at all. */
+int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts, struct copy_result *result,
+             struct error *err);
+
 struct restore_options {
     const char *target;      /* directory to restore into */
     const char *path;        /* only this path of the snapshot, or NULL */

@@ -50,6 +50,11 @@ int content_writer_read_fd(struct content_writer *cw, int fd, content_progress_f
 int content_writer_write(struct content_writer *cw, const void *data, size_t len, content_progress_fn progress,
                          void *ctx, struct error *err);
 
+/* Lists a blob that is stored already (coffer copy keeps the source's
+ * cuts), len bytes of content, as the next chunk. */
+int content_writer_add_stored(struct content_writer *cw, const uint8_t id[CRYPTO_ID_SIZE], uint64_t len,
+                              struct error *err);
+
 /* Cuts what is left and gives the content list (owned by out) and the
  * number of bytes; the writer is then ready for a new content. */
 int content_writer_finish(struct content_writer *cw, struct content_ref *out, uint64_t *size,

@@ -43,6 +43,7 @@ struct snapshot {
     char *type;   /* "files", "stream", "postgres", "redis", "command" or "git" */
     char *run;      /* shared by the snapshots of one `coffer backup` of a configuration, or NULL */
     char *revision; /* the application's git HEAD at that run, or NULL */
+    char *origin;   /* a copy's original: "<repository id>/<snapshot id>" in hex, or NULL (copy.c) */
     struct string_list tags;
     struct string_list paths;
     uint8_t root[CRYPTO_ID_SIZE];

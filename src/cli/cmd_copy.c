@@ -1,0 +1,143 @@
+/*
+ * cmd_copy.c — `coffer copy --to OTHER`: the snapshots this repository has
+ * and OTHER lacks, copied into OTHER (ops/copy.c).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ops/ops.h"
+#include "util/secret.h"
+#include "util/text.h"
+
+static const char help[] =
+    "usage: coffer copy --to REPOSITORY [OPTIONS]\n\n"
+    "Copies every snapshot of the repository (--repo) that REPOSITORY lacks into\n"
+    "REPOSITORY: a local directory or s3://BUCKET/PREFIX, created beforehand with\n"
+    "`coffer init`. Each snapshot is re-encrypted with REPOSITORY's key and its\n"
+    "data deduplicated against what REPOSITORY holds; a snapshot copied before, in\n"
+    "either direction, is skipped, so running copy twice copies nothing the second\n"
+    "time. Both repositories stay readable and writable by backups meanwhile.\n\n"
+    "options:\n"
+    "  --to REPOSITORY          where to copy to (required)\n"
+    "  --to-password-file FILE  its passphrase (default: $COFFER_TO_PASSWORD_FILE, then\n"
+    "                           $COFFER_TO_PASSWORD, then the source repository's)\n"
+    "  --source NAME            only snapshots of this source\n"
+    "  --tag TAG                only snapshots with this tag (repeat: all of them)\n"
+    "  --dry-run                list what would be copied, copy nothing\n" CLI_GLOBAL_HELP;
+
+struct copy_print {
+    const struct cli_globals *g;
+    bool is_dry_run;
+};
+
+static void print_copied(void *ctx, const struct snapshot *original, const struct snapshot *copy)
+{
+    const struct copy_print *p = ctx;
+    char from_hex[65], to_hex[65], when[32], stored[32];
+    snapshot_id_hex(original, from_hex);
+    time_format_rfc3339(original->time, when);
+    if (p->g->is_json) {
+        json_t *line = json_pack("{s:s, s:s, s:s, s:s?, s:I}", "snapshot", from_hex, "source", original->source,
+                                 "time", when, "copy", copy ? (snapshot_id_hex(copy, to_hex), to_hex) : NULL,
+                                 "added_bytes", (json_int_t)(copy ? copy->stats.added : 0));
+        json_dumpf(line, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(line);
+    } else if (!copy) {
+        printf("would copy %.8s  %-16s %s\n", from_hex, original->source, when);
+    } else {
+        snapshot_id_hex(copy, to_hex);
+        size_format(copy->stats.added, stored);
+        printf("copied %.8s -> %.8s  %-16s %s  (%s new)\n", from_hex, to_hex, original->source, when, stored);
+    }
+    fflush(stdout);
+}
+
+/* The destination's passphrase: its own file or variable, else the source's. */
+static int to_passphrase(const struct cli_globals *g, const char *file, char **out, struct error *err)
+{
+    if (!file)
+        file = getenv("COFFER_TO_PASSWORD_FILE");
+    if (file && *file)
+        return secret_read_file(file, "destination passphrase file", out, err);
+    const char *env = getenv("COFFER_TO_PASSWORD");
+    if (env && *env) {
+        *out = xstrdup(env);
+        return 0;
+    }
+    return cli_passphrase(g, false, out, err);
+}
+
+int cmd_copy(struct cli_globals *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        CLI_GLOBAL_OPTIONS,
+        {"to", required_argument, NULL, 'T'},
+        {"to-password-file", required_argument, NULL, 'P'},
+        {"source", required_argument, NULL, 's'},
+        {"tag", required_argument, NULL, 't'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *to_location = NULL, *to_password_file = NULL;
+    struct string_list tags = {0};
+    struct copy_options opts = {0};
+    struct error err;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(g, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(help, stdout); string_list_free(&tags); return EXIT_OK;
+        case 'T': to_location = optarg; break;
+        case 'P': to_password_file = optarg; break;
+        case 's': opts.source = optarg; break;
+        case 't': string_list_add(&tags, optarg); break;
+        case 'n': opts.is_dry_run = true; break;
+        default: string_list_free(&tags); return cli_usage_error("copy", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind < argc || !to_location) {
+        string_list_free(&tags);
+        return optind < argc ? cli_usage_error("copy", "unexpected argument \"%s\"", argv[optind])
+                             : cli_usage_error("copy", "--to REPOSITORY is required");
+    }
+    opts.tags = (const char *const *)tags.items;
+    opts.tag_count = tags.count;
+
+    struct repo *from = NULL, *to = NULL;
+    char *to_pass = NULL;
+    struct copy_print print = {g, opts.is_dry_run};
+    struct copy_result result = {.on_copied = print_copied, .ctx = &print};
+    int code = EXIT_OK;
+    if (cli_open_repo(g, &from, &err) < 0) {
+        code = cli_fail(&err);
+    } else if (!strcmp(store_location(from->store), to_location)) {
+        code = cli_usage_error("copy", "--to names the repository being copied from");
+    } else if (to_passphrase(g, to_password_file, &to_pass, &err) < 0 ||
+               repo_open(to_location, &g->s3, to_pass, &to, &err) < 0) {
+        error_wrap(&err, "destination %s", to_location);
+        code = cli_fail(&err);
+    } else if (ops_copy(from, to, &opts, &result, &err) < 0) {
+        code = cli_fail(&err);
+        fprintf(stderr, "        (%zu snapshot%s copied before the failure are complete; run copy again to go on)\n",
+                result.copied, result.copied == 1 ? "" : "s");
+    } else if (!g->is_json) {
+        char read[32], stored[32];
+        size_format(result.bytes_read, read);
+        size_format(result.bytes_stored, stored);
+        printf("%s %zu snapshot%s (%zu already there); read %s, stored %s\n",
+               opts.is_dry_run ? "would copy" : "copied", result.copied, result.copied == 1 ? "" : "s",
+               result.already, read, stored);
+    }
+    secret_free(to_pass);
+    repo_free(to);
+    repo_free(from);
+    string_list_free(&tags);
+    return code;
+}
