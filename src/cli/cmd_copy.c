@@ -123,6 +123,9 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
                repo_open(to_location, &g->s3, to_pass, &to, &err) < 0) {
         error_wrap(&err, "destination %s", to_location);
         code = cli_fail(&err);
+        if (err.kind == ERR_AUTH)
+            fputs("        (the destination's passphrase comes from --to-password-file, COFFER_TO_PASSWORD_FILE\n"
+                  "        or COFFER_TO_PASSWORD; without them it is this repository's)\n", stderr);
     } else if (ops_copy(from, to, &opts, &result, &err) < 0) {
         code = cli_fail(&err);
         fprintf(stderr, "        (%zu snapshot%s copied before the failure are complete; run copy again to go on)\n",

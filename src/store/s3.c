@@ -128,15 +128,15 @@ static char *trim(char *s)
 int s3_read_credentials(const char *path, const char *profile, char **access_key, char **secret_key,
                         char **session_token, struct error *err)
 {
-    char *text = NULL;
     *access_key = *secret_key = *session_token = NULL;
-    if (secret_read_file(path, "S3 credentials file", &text, err) < 0)
-        return -1;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return error_errno(err, errno, "cannot read S3 credentials file %s", path);
     bool is_ours = false, has_profile = false;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
-        line = trim(line);
-        if (*line == '#' || *line == ';' || !*line)
-            continue;
+    char *text = NULL;
+    size_t cap = 0;
+    while (getline(&text, &cap, f) >= 0) {
+        char *line = trim(text);
         if (*line == '[') {
             char *end = strchr(line, ']');
             if (end)
@@ -146,7 +146,7 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
             continue;
         }
         char *eq = strchr(line, '=');
-        if (!is_ours || !eq)
+        if (!is_ours || !eq || *line == '#' || *line == ';')
             continue;
         *eq = '\0';
         const char *name = trim(line);
@@ -159,7 +159,11 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
             *slot = xstrdup(value);
         }
     }
-    secret_free(text);
+    fclose(f);
+    if (text) {
+        crypto_wipe(text, cap);
+        free(text);
+    }
     const char *missing = !has_profile ? "has no profile" : !*access_key ? "gives no aws_access_key_id for profile"
                         : !*secret_key ? "gives no aws_secret_access_key for profile" : NULL;
     if (missing) {

@@ -10,7 +10,14 @@
 #    connection, cutting every eleventh body short: backup, restore and
 #    check still succeed with identical results; every request failing:
 #    the command gives up within COFFER_S3_RETRY_SECONDS with a clear
-#    message, and the repository is as it was.
+#    message, and the repository is as it was;
+#  - copy local -> S3 -> another local repository and back: every snapshot
+#    restores byte-identical from each side, a second copy is a no-op;
+#  - settings from coffer.yaml's s3: block, credentials from a profile of a
+#    credentials file, packs in STANDARD_IA and metadata in STANDARD;
+#  - init records that the server takes conditional writes; a second prune
+#    is refused while one holds the exclusive lock, and a dead holder's lock
+#    is cleared.
 . "$(dirname "$0")/lib.sh"
 
 S3T=$REPO_ROOT/tests/s3
@@ -105,4 +112,134 @@ c_ok "snapshots after the failed backup" snapshots --json
 [ "$(jq_out '[.[] | select(.source == "dead")] | length')" = 0 ] || fail "a failed backup left a snapshot"
 c_ok "check after the failed backup" check --read-data
 
-pass "S3 repository: round trip, check, concurrency, pages, damage, wrong key, faults"
+# ---- copy: local -> S3 -> another local repository, and back -----------
+# Every snapshot restores byte-identical from either side; copying again
+# copies nothing and writes no object.
+LOCAL=$T/local
+OTHER=$T/other
+printf 'other passphrase %s\n' "$RANDOM" >"$T/pw-other"
+c_ok "init a local repository" init --repo "$LOCAL" --kdf interactive
+make_tree "$T/tree"
+c_ok "local backup of a tree" backup --repo "$LOCAL" "$T/tree"
+gen_text 4 10 >"$T/db.sql"
+run_c_in "$T/db.sql" backup --repo "$LOCAL" --stdin --name db --tag nightly
+expect_ok "local backup of a stream"
+printf 'changed\n' >>"$T/db.sql"
+run_c_in "$T/db.sql" backup --repo "$LOCAL" --stdin --name db
+expect_ok "second local backup of the stream"
+COPY=s3://$COFFER_S3_BUCKET/copy
+c_ok "init the S3 copy" init --repo "$COPY" --kdf interactive
+c_ok "copy --dry-run" copy --repo "$LOCAL" --to "$COPY" --dry-run
+grep -q "would copy 3 snapshots" "$T/out" || fail "dry run: $(cat "$T/out")"
+c_ok "copy --tag nightly" copy --repo "$LOCAL" --to "$COPY" --tag nightly
+grep -q "copied 1 snapshot " "$T/out" || fail "copy --tag copied: $(tail -n 1 "$T/out")"
+c_ok "copy local -> S3" copy --repo "$LOCAL" --to "$COPY"
+grep -q "copied 2 snapshots (1 already there)" "$T/out" || fail "copy: $(tail -n 1 "$T/out")"
+objects_before=$(find "$COFFER_S3_DIR" -path "*copy/*" -name "*._S3rver_object" | wc -l)
+c_ok "copy again" copy --repo "$LOCAL" --to "$COPY"
+grep -q "copied 0 snapshots (3 already there)" "$T/out" || fail "a second copy: $(tail -n 1 "$T/out")"
+objects_after=$(find "$COFFER_S3_DIR" -path "*copy/*" -name "*._S3rver_object" | wc -l)
+[ "$objects_before" = "$objects_after" ] || fail "a second copy wrote objects ($objects_before -> $objects_after)"
+c_ok "init another local repository" init --repo "$OTHER" --kdf interactive --password-file "$T/pw-other"
+c_ok "copy S3 -> local" copy --repo "$COPY" --to "$OTHER" --to-password-file "$T/pw-other"
+run_c copy --repo "$OTHER" --password-file "$T/pw-other" --to "$LOCAL"
+expect_rc 1 "copy to a repository of another passphrase without --to-password-file"
+expect_err_match "destination passphrase" "destination .*wrong passphrase"
+expect_err_match "destination passphrase hint" "passphrase comes from --to-password-file"
+c_ok "copy back to the first" copy --repo "$OTHER" --password-file "$T/pw-other" --to "$LOCAL" --to-password-file "$T/pw"
+grep -q "copied 0 snapshots (3 already there)" "$T/out" || fail "copying back: $(tail -n 1 "$T/out")"
+for side in "$LOCAL" "$COPY" "$OTHER"; do
+    pw=$T/pw
+    [ "$side" = "$OTHER" ] && pw=$T/pw-other
+    c_ok "check --read-data of $side" check --repo "$side" --password-file "$pw" --read-data
+    c_ok "snapshots of $side" snapshots --repo "$side" --password-file "$pw" --json
+    [ "$(jq_out 'length')" = 3 ] || fail "$side holds $(jq_out 'length') snapshots, not 3"
+    for id in $(jq_out '.[] | select(.source == "db") | .id'); do
+        c_ok "dump $id from $side" dump --repo "$side" --password-file "$pw" "$id"
+        sha_of <"$T/out" >>"$T/db-sums-$(basename "$side")"
+    done
+    rm -rf "$T/restored-copy"
+    c_ok "restore the tree from $side" restore --repo "$side" --password-file "$pw" latest --source files \
+        --to "$T/restored-copy"
+    compare_trees "$T/tree" "$(restored_path "$T/restored-copy" "$T/tree")" "the tree restored from $side"
+done
+want=$( (head -c -8 "$T/db.sql" | sha_of; sha_of <"$T/db.sql") | sort)
+for side in local copy other; do
+    [ "$(sort "$T/db-sums-$side")" = "$want" ] || fail "the streams dumped from $side differ from what was backed up"
+done
+
+# ---- settings from coffer.yaml: credentials_file and profile, storage
+# classes, connections; nothing secret in the file or on a command line --
+printf '[default]\naws_access_key_id = WRONG\naws_secret_access_key = wrong\n\n[backup]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+    "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >"$T/aws-credentials"
+chmod 600 "$T/aws-credentials"
+cat >"$T/coffer.yaml" <<YAML
+repository: s3://$COFFER_S3_BUCKET/configured
+s3:
+  endpoint: $COFFER_S3_ENDPOINT
+  region: us-east-1
+  path_style: true
+  credentials_file: $T/aws-credentials
+  profile: backup
+  connections: 2
+  retry_time: 20s
+  storage_class: {data: STANDARD_IA, metadata: STANDARD}
+YAML
+(
+    unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY COFFER_S3_ENDPOINT COFFER_REPOSITORY COFFER_S3_RETRY_SECONDS
+    export COFFER_CONFIG=$T/coffer.yaml
+    c_ok "init from coffer.yaml's s3: block" init --kdf interactive
+    run_c_in "$T/db.sql" backup --stdin --name db
+    expect_ok "backup with credentials from a profile"
+    c_ok "dump with credentials from a profile" dump latest --source db
+    cmp -s "$T/db.sql" "$T/out" || fail "the stream dumped with the configured settings differs"
+    sed -i 's/profile: backup/profile: default/' "$T/coffer.yaml"
+    run_c snapshots
+    expect_rc 1 "snapshots with the profile holding a wrong key"
+    expect_err_match "wrong profile" "InvalidAccessKeyId|SignatureDoesNotMatch|access denied"
+    sed -i 's/profile: default/profile: missing/' "$T/coffer.yaml"
+    run_c snapshots
+    expect_rc 2 "snapshots with a profile the credentials file lacks"
+    expect_err_match "missing profile" "has no profile \[missing\]"
+) || exit 1
+sign=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY")
+pack_key=$(cd "$COFFER_S3_DIR/data/$COFFER_S3_BUCKET" && find configured/data -name "*._S3rver_object" | head -n 1)
+pack_key=${pack_key%._S3rver_object}
+[ -n "$pack_key" ] || fail "no pack stored under the configured prefix"
+curl -sS -I "${sign[@]}" "$COFFER_S3_ENDPOINT/$COFFER_S3_BUCKET/$pack_key" >"$T/head-pack" ||
+    fail "HEAD of a pack failed"
+grep -qi "^x-amz-storage-class: STANDARD_IA" "$T/head-pack" || fail "a pack is not in STANDARD_IA: $(cat "$T/head-pack")"
+curl -sS -I "${sign[@]}" "$COFFER_S3_ENDPOINT/$COFFER_S3_BUCKET/configured/config" >"$T/head-config" ||
+    fail "HEAD of config failed"
+grep -qi "^x-amz-storage-class" "$T/head-config" && fail "config is not in STANDARD: $(cat "$T/head-config")"
+
+# ---- locks: the server honours If-None-Match: *, so init recorded it, and
+# an exclusive lock is one object that only one process can create --------
+[ -n "$(find "$COFFER_S3_DIR" -path "*repo/conditional-writes._S3rver_object")" ] ||
+    fail "init did not record that the server takes conditional writes"
+grep -q "if-none-match\|If-None-Match" "$COFFER_S3_DIR/proxy.log" || note "the proxy log does not show conditional headers"
+held=""
+for attempt in 1 2 3 4 5 6 7 8; do
+    "$COFFER" prune --repo "$COPY" --quiet >/dev/null 2>"$T/prune1.err" &
+    p=$!
+    for _ in $(seq 1 400); do
+        if [ -n "$(find "$COFFER_S3_DIR" -path "*copy/locks/eeee*._S3rver_object" 2>/dev/null)" ]; then
+            kill -STOP "$p" 2>/dev/null && held=$p
+            break
+        fi
+        kill -0 "$p" 2>/dev/null || break
+        sleep 0.005
+    done
+    [ -n "$held" ] && break
+    wait "$p" || true
+done
+[ -n "$held" ] || fail "could not catch a prune holding its exclusive lock"
+run_c prune --repo "$COPY"
+expect_rc 1 "a second prune while the first holds the exclusive lock"
+expect_err_match "second prune" "locked: an exclusive lock held by pid $held"
+kill -9 "$held"
+wait "$held" 2>/dev/null || true
+c_ok "prune after the holder died (its lock is stale)" prune --repo "$COPY"
+c_ok "check after the prunes" check --repo "$COPY" --read-data
+
+pass "S3 repository: round trip, check, concurrency, pages, damage, wrong key, faults, copy, coffer.yaml, locks"
