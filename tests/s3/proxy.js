@@ -8,8 +8,14 @@
 // every request must carry an `Authorization: AWS4-HMAC-SHA256 ...` header
 // whose signature it recomputes with @smithy/signature-v4 from the configured
 // key pair, and the body must match x-amz-content-sha256 (a hex digest) or
-// that header must be UNSIGNED-PAYLOAD. Refusals get S3's status, error code
-// and XML body.
+// that header must be UNSIGNED-PAYLOAD, or the body is aws-chunked
+// (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER], STREAMING-UNSIGNED-PAYLOAD-
+// TRAILER): then every chunk signature is checked along the chain that starts
+// at the request's signature, the decoded length against
+// x-amz-decoded-content-length, and s3rver gets the decoded body. Flexible
+// checksums (x-amz-checksum-* as a header or an aws-chunked trailer; CRC32,
+// CRC32C, CRC64NVME, SHA1, SHA256) are checked against the body and echoed.
+// Refusals get S3's status, error code and XML body.
 //
 // It also covers what s3rver 3.7.1 gets wrong or lacks (see README.md):
 //   - ListObjects (V2 and V1) is answered here, from s3rver's data directory:
@@ -22,6 +28,10 @@
 //   - Range: suffix ranges (bytes=-N), bytes=0-0 and ranges of empty objects
 //     are resolved here (s3rver answers them wrongly); other ranges are
 //     forwarded as is.
+//   - Storage classes: x-amz-storage-class on PutObject, CopyObject and
+//     CreateMultipartUpload is checked against S3's list and kept here, per
+//     key, in memory (s3rver knows fewer classes); HEAD and GET report it
+//     (x-amz-storage-class, absent for STANDARD), ListObjects in StorageClass.
 //   - PUT bodies are spooled and checked before s3rver sees them, so a body
 //     that fails its checksum, or a client that goes away mid-upload, leaves
 //     nothing behind; after s3rver says 200 the proxy waits until the file on
@@ -289,11 +299,11 @@ async function verifySignature(req, t) {
 		throw new S3Err(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256', {},
 			'no x-amz-content-sha256 header');
 	}
-	if (payloadHash.startsWith('STREAMING-')) {
+	if (payloadHash.startsWith('STREAMING-') && !STREAMING_MODES.has(payloadHash)) {
 		throw new S3Err(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented',
-			{ Header: 'x-amz-content-sha256' }, `'${payloadHash}' (aws-chunked upload) is not supported by the test proxy`);
+			{ Header: 'x-amz-content-sha256' }, `'${payloadHash}' (SigV4a aws-chunked upload) is not supported by the test proxy`);
 	}
-	if (payloadHash !== 'UNSIGNED-PAYLOAD' && !/^[0-9a-f]{64}$/.test(payloadHash)) {
+	if (payloadHash !== 'UNSIGNED-PAYLOAD' && !STREAMING_MODES.has(payloadHash) && !/^[0-9a-f]{64}$/.test(payloadHash)) {
 		throw new S3Err(400, 'InvalidArgument',
 			'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, or a valid sha256 value.',
 			{ ArgumentName: 'x-amz-content-sha256', ArgumentValue: payloadHash }, 'malformed x-amz-content-sha256');
@@ -340,7 +350,11 @@ async function verifySignature(req, t) {
 	const sameHeaders = expect[1] === fields.SignedHeaders;
 	const a = Buffer.from(expect[2]);
 	const b = Buffer.from(fields.Signature);
-	if (sameHeaders && a.length === b.length && crypto.timingSafeEqual(a, b)) return { accessKey, payloadHash };
+	if (sameHeaders && a.length === b.length && crypto.timingSafeEqual(a, b)) {
+		// What an aws-chunked body needs to check its chunk signatures: the
+		// seed (this request's signature), the date, the scope and the key.
+		return { accessKey, payloadHash, seed: fields.Signature, amzDate, scope: `${scopeDate}/${region}/s3/aws4_request`, region };
+	}
 
 	// Mismatch: tell the client what we signed, as S3 does.
 	const canonHeaders = getCanonicalHeaders({ headers: { ...headers, 'x-amz-date': amzDate } }, undefined, signableHeaders);
@@ -356,58 +370,447 @@ async function verifySignature(req, t) {
 			: `signed header list '${fields.SignedHeaders}' does not match the headers present ('${expect[1]}')`);
 }
 
-// ---------------------------------------------------------------- request bodies
+// ---------------------------------------------------------------- checksums (x-amz-checksum-*)
 
-// Reads the whole request body, hashing it as it comes. Small bodies stay in
-// memory, larger ones go to a spool file. Returns
-// { length, sha256, md5, buffer | file }.
-async function readBody(ctx) {
-	const { req, res } = ctx;
-	if (ctx.expectContinue && !ctx.continued) { res.writeContinue(); ctx.continued = true; }
-	const sha = crypto.createHash('sha256');
-	const md5 = crypto.createHash('md5');
-	let length = 0;
-	let chunks = [];
-	let file = null;
-	let ws = null;
-	try {
-		for await (const chunk of req) {
-			sha.update(chunk);
-			md5.update(chunk);
-			length += chunk.length;
-			if (ws) {
-				if (!ws.write(chunk)) await once(ws, 'drain');
-			} else {
-				chunks.push(chunk);
-				if (length > MEM_BODY_LIMIT) {
-					file = path.join(SPOOL_DIR, `body-${process.pid}-${ctx.n}-${crypto.randomBytes(4).toString('hex')}`);
-					ws = fs.createWriteStream(file, { flags: 'wx', mode: 0o600 });
-					for (const c of chunks) ws.write(c);
-					chunks = [];
+// The flexible checksums of S3: the value is the base64 of the big-endian
+// digest. CRC-32 (zlib's), CRC-32C (Castagnoli), CRC-64/NVME, SHA-1, SHA-256.
+const CHECKSUM_ALGS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
+const CHECKSUM_BYTES = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
+
+function reflectedCrc32Table(poly) {
+	const t = new Int32Array(256);
+	for (let i = 0; i < 256; i++) {
+		let c = i;
+		for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
+		t[i] = c;
+	}
+	return t;
+}
+const CRC32_TABLE = reflectedCrc32Table(0xedb88320);
+const CRC32C_TABLE = reflectedCrc32Table(0x82f63b78);
+// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5), the table split in
+// 32-bit halves so that the loop needs no BigInt.
+const CRC64_HI = new Int32Array(256);
+const CRC64_LO = new Int32Array(256);
+for (let i = 0; i < 256; i++) {
+	let c = BigInt(i);
+	for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ 0x9a6c9329ac4bc9b5n : c >> 1n;
+	CRC64_HI[i] = Number(c >> 32n) | 0;
+	CRC64_LO[i] = Number(c & 0xffffffffn) | 0;
+}
+const zlibCrc32 = typeof require('node:zlib').crc32 === 'function' ? require('node:zlib').crc32 : null; // node >= 20.15
+
+class Checksum {
+	constructor(alg) {
+		this.alg = alg;
+		if (alg === 'sha1' || alg === 'sha256') this.hash = crypto.createHash(alg);
+		else if (alg === 'crc64nvme') { this.hi = -1; this.lo = -1; }
+		else if (alg === 'crc32' && zlibCrc32) this.z = 0;
+		else this.c = -1;
+	}
+
+	update(buf) {
+		if (this.hash) { this.hash.update(buf); return; }
+		if (this.z !== undefined) { this.z = zlibCrc32(buf, this.z); return; }
+		if (this.alg === 'crc64nvme') {
+			let hi = this.hi, lo = this.lo;
+			for (let i = 0; i < buf.length; i++) {
+				const x = (lo ^ buf[i]) & 0xff;
+				lo = ((lo >>> 8) | (hi << 24)) ^ CRC64_LO[x];
+				hi = (hi >>> 8) ^ CRC64_HI[x];
+			}
+			this.hi = hi; this.lo = lo;
+			return;
+		}
+		const t = this.alg === 'crc32c' ? CRC32C_TABLE : CRC32_TABLE;
+		let c = this.c;
+		for (let i = 0; i < buf.length; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+		this.c = c;
+	}
+
+	digest() { // base64
+		if (this.hash) return this.hash.digest('base64');
+		const b = Buffer.alloc(CHECKSUM_BYTES[this.alg]);
+		if (this.alg === 'crc64nvme') {
+			b.writeUInt32BE(~this.hi >>> 0, 0);
+			b.writeUInt32BE(~this.lo >>> 0, 4);
+		} else {
+			b.writeUInt32BE(this.z !== undefined ? this.z >>> 0 : ~this.c >>> 0, 0);
+		}
+		return b.toString('base64');
+	}
+}
+
+function validChecksumValue(alg, v) {
+	const b = Buffer.from(v, 'base64');
+	return b.length === CHECKSUM_BYTES[alg] && b.toString('base64') === v;
+}
+
+const invalidRequest = (message, why) => new S3Err(400, 'InvalidRequest', message, {}, why);
+
+// The checksum a request body comes with: a header x-amz-checksum-ALG, or a
+// trailer announced by `x-amz-trailer: x-amz-checksum-ALG` (aws-chunked
+// bodies with a -TRAILER x-amz-content-sha256 only). Returns null or
+// { alg, header (the name), value (null for a trailer), trailer }.
+// x-amz-sdk-checksum-algorithm, if sent, must name the same algorithm.
+function requestedChecksum(req, payloadHash) {
+	const inHeaders = CHECKSUM_ALGS.filter(a => req.headers[`x-amz-checksum-${a}`] !== undefined);
+	const trailerHeader = req.headers['x-amz-trailer'];
+	const trailerNames = trailerHeader === undefined ? [] : trailerHeader.split(',').map(s => s.trim().toLowerCase()).filter(Boolean);
+	const withTrailer = payloadHash.startsWith('STREAMING-') && payloadHash.endsWith('-TRAILER');
+	if (trailerHeader !== undefined && !withTrailer) {
+		throw invalidRequest('x-amz-trailer can only be used with a STREAMING-...-TRAILER x-amz-content-sha256.',
+			`x-amz-trailer with x-amz-content-sha256 '${payloadHash}'`);
+	}
+	if (withTrailer && trailerNames.length === 0) {
+		throw invalidRequest('Missing required header for this request: x-amz-trailer', `${payloadHash} without x-amz-trailer`);
+	}
+	for (const n of trailerNames) {
+		if (!n.startsWith('x-amz-checksum-') || !CHECKSUM_ALGS.includes(n.slice('x-amz-checksum-'.length))) {
+			throw invalidRequest('The value specified in the x-amz-trailer header is not supported', `x-amz-trailer names '${n}'`);
+		}
+	}
+	if (inHeaders.length + trailerNames.length > 1) {
+		throw invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.',
+			`checksums: ${[...inHeaders.map(a => `x-amz-checksum-${a}`), ...trailerNames.map(n => `${n} (trailer)`)].join(', ')}`);
+	}
+	let found = null;
+	if (inHeaders.length === 1) {
+		const alg = inHeaders[0];
+		const header = `x-amz-checksum-${alg}`;
+		const value = req.headers[header];
+		if (!validChecksumValue(alg, value)) {
+			throw invalidRequest(`Value for ${header} header is invalid.`, `${header} is not the base64 of ${CHECKSUM_BYTES[alg]} bytes`);
+		}
+		found = { alg, header, value, trailer: false };
+	} else if (trailerNames.length === 1) {
+		found = { alg: trailerNames[0].slice('x-amz-checksum-'.length), header: trailerNames[0], value: null, trailer: true };
+	}
+	const sdk = req.headers['x-amz-sdk-checksum-algorithm'];
+	if (sdk !== undefined) {
+		if (!CHECKSUM_ALGS.includes(sdk.toLowerCase())) {
+			throw invalidRequest('Value for x-amz-sdk-checksum-algorithm header is invalid.', `x-amz-sdk-checksum-algorithm '${sdk}'`);
+		}
+		if (!found) {
+			throw invalidRequest('x-amz-sdk-checksum-algorithm specified, but no corresponding x-amz-checksum-* or x-amz-trailer headers were found.',
+				`x-amz-sdk-checksum-algorithm '${sdk}' without a checksum`);
+		}
+		if (sdk.toLowerCase() !== found.alg) {
+			throw invalidRequest('Value for x-amz-sdk-checksum-algorithm header is invalid.',
+				`x-amz-sdk-checksum-algorithm '${sdk}' but the checksum is ${found.header}`);
+		}
+	}
+	return found;
+}
+
+// ---------------------------------------------------------------- aws-chunked bodies
+
+// x-amz-content-sha256 values of an aws-chunked body that the proxy takes.
+const STREAMING_MODES = new Set([
+	'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+	'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+	'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+]);
+const MIN_CHUNK = 8192; // every chunk but the last carries at least this much
+
+function hmac(key, s) {
+	return crypto.createHmac('sha256', key).update(s, 'utf8').digest();
+}
+
+function signingKey(amzDate, region) {
+	return hmac(hmac(hmac(hmac('AWS4' + SECRET_KEY, amzDate.slice(0, 8)), region), 's3'), 'aws4_request');
+}
+
+function sameSignature(a, b) {
+	const x = Buffer.from(a);
+	const y = Buffer.from(b);
+	return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+function malformedChunk(why) {
+	return new S3Err(400, 'InvalidRequest', 'The aws-chunked encoding of the request body is malformed.', {}, why);
+}
+
+function incompleteBody(why) {
+	return new S3Err(400, 'IncompleteBody', 'You did not provide the number of bytes specified by the Content-Length HTTP header', {}, why);
+}
+
+// Decodes an aws-chunked body as it arrives:
+//   <hex size>;chunk-signature=<sig>\r\n<data>\r\n ... 0;chunk-signature=<sig>\r\n\r\n
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER: no ;chunk-signature). With a -TRAILER
+// mode the final 0-size chunk is followed by trailer lines (name:value\r\n,
+// then x-amz-trailer-signature:<sig>\r\n if signed) and an empty line.
+// Every chunk signature is checked against the chain that starts at the
+// request's own (seed) signature:
+//   AWS4-HMAC-SHA256-PAYLOAD \n date \n scope \n previous signature \n sha256("") \n sha256(chunk data)
+// and the trailer's against
+//   AWS4-HMAC-SHA256-TRAILER \n date \n scope \n previous signature \n sha256(trailer lines, each name:value\n)
+// push() returns the decoded data in the buffer it is given; it throws an
+// S3Err at the first violation.
+class AwsChunkedDecoder {
+	constructor(auth, decodedLength, trailerNames) {
+		this.signed = auth.payloadHash.startsWith('STREAMING-AWS4-HMAC-SHA256-PAYLOAD');
+		this.withTrailer = auth.payloadHash.endsWith('-TRAILER');
+		this.auth = auth;
+		this.key = this.signed ? signingKey(auth.amzDate, auth.region) : null;
+		this.prevSig = auth.seed;
+		this.expected = decodedLength;
+		this.trailerNames = trailerNames;
+		this.state = 'size'; // size | data | crlf | trailer | done
+		this.line = [];
+		this.lineLen = 0;
+		this.crlfAt = 0;
+		this.left = 0;
+		this.chunkSig = null;
+		this.chunkHash = null;
+		this.chunks = 0; // chunks seen, the final 0-size one included
+		this.lastSize = -1;
+		this.decoded = 0;
+		this.final = false;
+		this.trailers = []; // [name, value]
+		this.trailerSig = null;
+	}
+
+	push(buf) {
+		const out = [];
+		let i = 0;
+		while (i < buf.length) {
+			switch (this.state) {
+			case 'size':
+			case 'trailer': {
+				const nl = buf.indexOf(0x0a, i);
+				const end = nl < 0 ? buf.length : nl + 1;
+				this.line.push(buf.subarray(i, end));
+				this.lineLen += end - i;
+				i = end;
+				if (this.lineLen > 4096) throw malformedChunk(`a ${this.state === 'size' ? 'chunk header' : 'trailer'} line over 4096 bytes`);
+				if (nl < 0) break;
+				const line = Buffer.concat(this.line).toString('latin1');
+				this.line = [];
+				this.lineLen = 0;
+				if (!line.endsWith('\r\n')) throw malformedChunk(`line ${JSON.stringify(line.slice(0, 80))} does not end in CRLF`);
+				if (this.state === 'size') this.chunkHeader(line.slice(0, -2));
+				else this.trailerLine(line.slice(0, -2));
+				break;
+			}
+			case 'data': {
+				const n = Math.min(this.left, buf.length - i);
+				const piece = buf.subarray(i, i + n);
+				if (this.chunkHash) this.chunkHash.update(piece);
+				out.push(piece);
+				this.left -= n;
+				i += n;
+				if (this.left === 0) { this.chunkDone(); this.state = 'crlf'; }
+				break;
+			}
+			case 'crlf': {
+				if (buf[i] !== (this.crlfAt === 0 ? 0x0d : 0x0a)) throw malformedChunk(`chunk ${this.chunks} is not followed by CRLF`);
+				i++;
+				if (++this.crlfAt === 2) {
+					this.crlfAt = 0;
+					this.state = this.final ? 'done' : 'size';
 				}
+				break;
+			}
+			default:
+				throw malformedChunk('data after the end of the aws-chunked body');
 			}
 		}
-		if (ws) { ws.end(); await once(ws, 'close'); }
+		return out;
+	}
+
+	chunkHeader(h) {
+		const m = this.signed ? /^([0-9a-fA-F]{1,16});chunk-signature=([0-9a-f]{64})$/.exec(h)
+			: /^([0-9a-fA-F]{1,16})(?:;[^\r\n]*)?$/.exec(h);
+		if (!m) {
+			if (this.signed && /^[0-9a-fA-F]{1,16}(;|$)/.test(h)) {
+				throw new S3Err(403, 'SignatureDoesNotMatch',
+					'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+					{ AWSAccessKeyId: this.auth.accessKey }, `chunk ${this.chunks + 1} has no chunk-signature: ${JSON.stringify(h.slice(0, 120))}`);
+			}
+			throw malformedChunk(`bad chunk header ${JSON.stringify(h.slice(0, 120).replace(/(chunk-signature=)[^;]*/g, '$1REDACTED'))}`);
+		}
+		const size = parseInt(m[1], 16);
+		this.chunks++;
+		if (size > 0 && this.lastSize >= 0 && this.lastSize < MIN_CHUNK) {
+			throw new S3Err(403, 'InvalidChunkSizeError', 'Only the last chunk is allowed to have a size less than 8192 bytes',
+				{ Chunk: this.chunks - 1, BadChunkSize: this.lastSize }, `chunk ${this.chunks - 1} has ${this.lastSize} bytes and is not the last`);
+		}
+		if (this.decoded + size > this.expected) {
+			throw incompleteBody(`the chunks hold more than x-amz-decoded-content-length ${this.expected} bytes`);
+		}
+		this.decoded += size;
+		this.lastSize = size;
+		this.left = size;
+		this.chunkSig = this.signed ? m[2] : null;
+		this.chunkHash = this.signed ? crypto.createHash('sha256') : null;
+		if (size > 0) { this.state = 'data'; return; }
+		this.final = true;
+		this.chunkDone();
+		this.state = this.withTrailer ? 'trailer' : 'crlf';
+	}
+
+	chunkDone() {
+		if (!this.signed) return;
+		const sts = ['AWS4-HMAC-SHA256-PAYLOAD', this.auth.amzDate, this.auth.scope, this.prevSig, EMPTY_SHA256,
+			this.chunkHash.digest('hex')].join('\n');
+		this.check(sts, this.chunkSig, `chunk ${this.chunks} (${this.lastSize} bytes)`);
+	}
+
+	check(stringToSign, provided, what) {
+		const want = hmac(this.key, stringToSign).toString('hex');
+		if (!sameSignature(want, provided)) {
+			throw new S3Err(403, 'SignatureDoesNotMatch',
+				'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+				{ AWSAccessKeyId: this.auth.accessKey, StringToSign: stringToSign, SignatureProvided: provided },
+				// The string to sign holds the previous signature: not for the log.
+				`signature of ${what} differs (string to sign ${JSON.stringify(stringToSign.replace(this.prevSig, '<previous signature>'))})`);
+		}
+		this.prevSig = want;
+	}
+
+	trailerLine(line) {
+		const bad = why => new S3Err(400, 'MalformedTrailerError',
+			'The request contained trailing data that was not well-formed or did not conform to our published schema.', {}, why);
+		if (line === '') { this.trailersDone(bad); this.state = 'done'; return; }
+		if (this.trailerSig !== null) throw bad('a trailer after x-amz-trailer-signature');
+		const c = line.indexOf(':');
+		if (c <= 0) throw bad(`trailer line ${JSON.stringify(line.slice(0, 80))} is not name:value`);
+		const name = line.slice(0, c).trim().toLowerCase();
+		const value = line.slice(c + 1).trim();
+		if (name === 'x-amz-trailer-signature') {
+			if (!this.signed) throw bad('x-amz-trailer-signature in an unsigned body');
+			this.trailerSig = value;
+			return;
+		}
+		if (!this.trailerNames.includes(name)) throw bad(`trailer '${name}' is not named in x-amz-trailer`);
+		if (this.trailers.some(([n]) => n === name)) throw bad(`trailer '${name}' twice`);
+		this.trailers.push([name, value]);
+	}
+
+	trailersDone(bad) {
+		for (const n of this.trailerNames) {
+			if (!this.trailers.some(([t]) => t === n)) throw bad(`x-amz-trailer names '${n}' but the body has no such trailer`);
+		}
+		if (!this.signed) return;
+		if (this.trailerSig === null) throw bad('no x-amz-trailer-signature');
+		const canonical = [...this.trailers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([n, v]) => `${n}:${v}\n`).join('');
+		const sts = ['AWS4-HMAC-SHA256-TRAILER', this.auth.amzDate, this.auth.scope, this.prevSig,
+			crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
+		this.check(sts, this.trailerSig, 'the trailer');
+	}
+
+	end() {
+		if (this.state !== 'done') {
+			throw incompleteBody(`the aws-chunked body ends ${this.final ? 'in the trailer' : `in chunk ${this.chunks}`} ` +
+				`(${this.decoded - this.left} of ${this.expected} decoded bytes)`);
+		}
+		if (this.decoded !== this.expected) {
+			throw incompleteBody(`the chunks hold ${this.decoded} bytes, x-amz-decoded-content-length says ${this.expected}`);
+		}
+	}
+
+	trailer(name) {
+		const t = this.trailers.find(([n]) => n === name);
+		return t ? t[1] : undefined;
+	}
+}
+
+// ---------------------------------------------------------------- request bodies
+
+// Where a request body goes while it is checked: memory, or a spool file
+// once it is over MEM_BODY_LIMIT. Hashes it (sha256, md5, and the flexible
+// checksum asked for) on the way.
+class BodySink {
+	constructor(ctx, algs) {
+		this.ctx = ctx;
+		this.sha = crypto.createHash('sha256');
+		this.md5 = crypto.createHash('md5');
+		this.sums = algs.map(a => new Checksum(a));
+		this.length = 0;
+		this.chunks = [];
+		this.file = null;
+		this.ws = null;
+	}
+
+	async write(chunk) {
+		this.sha.update(chunk);
+		this.md5.update(chunk);
+		for (const s of this.sums) s.update(chunk);
+		this.length += chunk.length;
+		if (this.ws) {
+			if (!this.ws.write(chunk)) await once(this.ws, 'drain');
+			return;
+		}
+		this.chunks.push(chunk);
+		if (this.length > MEM_BODY_LIMIT) {
+			this.file = path.join(SPOOL_DIR, `body-${process.pid}-${this.ctx.n}-${crypto.randomBytes(4).toString('hex')}`);
+			this.ws = fs.createWriteStream(this.file, { flags: 'wx', mode: 0o600 });
+			for (const c of this.chunks) this.ws.write(c);
+			this.chunks = [];
+		}
+	}
+
+	async finish() {
+		if (this.ws) { this.ws.end(); await once(this.ws, 'close'); }
+		const checksums = {};
+		for (const s of this.sums) checksums[s.alg] = s.digest();
+		return {
+			length: this.length,
+			sha256: this.sha.digest('hex'),
+			md5: this.md5.digest('base64'),
+			checksums,
+			buffer: this.file ? null : Buffer.concat(this.chunks),
+			file: this.file,
+		};
+	}
+
+	abort() {
+		if (this.ws) this.ws.destroy();
+		if (this.file) fsp.unlink(this.file).catch(() => {});
+	}
+}
+
+// Reads the whole request body, through the aws-chunked decoder if there is
+// one. A body that breaks a rule is still read to its end (nothing of it is
+// kept), so that the client gets the error rather than a reset. Returns
+// { length, sha256, md5, checksums, buffer | file }; ctx.bytesIn is the
+// length on the wire.
+async function readBody(ctx, decoder, checksum) {
+	const { req, res } = ctx;
+	if (ctx.expectContinue && !ctx.continued) { res.writeContinue(); ctx.continued = true; }
+	const sink = new BodySink(ctx, checksum ? [checksum.alg] : []);
+	let err = null;
+	const keep = e => { if (e instanceof S3Err) err = e; else throw e; };
+	try {
+		for await (const chunk of req) {
+			ctx.bytesIn += chunk.length;
+			if (err) continue;
+			try {
+				if (decoder) {
+					for (const piece of decoder.push(chunk)) await sink.write(piece);
+				} else {
+					await sink.write(chunk);
+				}
+			} catch (e) { keep(e); }
+		}
+		if (!err && decoder) { try { decoder.end(); } catch (e) { keep(e); } }
+		if (err) throw err;
+		return await sink.finish();
 	} catch (e) {
-		if (ws) ws.destroy();
-		if (file) fsp.unlink(file).catch(() => {});
+		sink.abort();
 		throw e;
 	}
-	return {
-		length,
-		sha256: sha.digest('hex'),
-		md5: md5.digest('base64'),
-		buffer: file ? null : Buffer.concat(chunks),
-		file,
-	};
 }
 
 function dropBody(body) {
 	if (body && body.file) fsp.unlink(body.file).catch(() => {});
 }
 
-function checkBody(req, body, payloadHash) {
-	if (payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== body.sha256) {
+// Checks a body read in full against what the request says of it. Returns
+// the flexible checksum to echo in the response ({ header, value }) or null.
+function checkBody(req, body, payloadHash, decoder, checksum) {
+	if (!decoder && payloadHash !== 'UNSIGNED-PAYLOAD' && payloadHash !== body.sha256) {
 		throw new S3Err(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.",
 			{ ClientComputedContentSHA256: payloadHash, S3ComputedContentSHA256: body.sha256 },
 			`body of ${body.length} bytes has sha256 ${body.sha256}, header says ${payloadHash}`);
@@ -422,6 +825,21 @@ function checkBody(req, body, payloadHash) {
 				{ ExpectedDigest: md5h, CalculatedDigest: body.md5 }, 'Content-MD5 does not match the body');
 		}
 	}
+	if (!checksum) return null;
+	let value = checksum.value;
+	if (checksum.trailer) {
+		value = decoder.trailer(checksum.header);
+		if (!validChecksumValue(checksum.alg, value)) {
+			throw invalidRequest(`Value for ${checksum.header} trailing header is invalid.`,
+				`trailer ${checksum.header} is not the base64 of ${CHECKSUM_BYTES[checksum.alg]} bytes`);
+		}
+	}
+	const got = body.checksums[checksum.alg];
+	if (value !== got) {
+		throw new S3Err(400, 'BadDigest', `The ${checksum.alg.toUpperCase()} you specified did not match the calculated checksum.`, {},
+			`${checksum.header}${checksum.trailer ? ' (trailer)' : ''} says ${value}, the body's is ${got}`);
+	}
+	return { header: checksum.header, value };
 }
 
 // ---------------------------------------------------------------- upstream (s3rver)
@@ -431,10 +849,21 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 const HOP_HEADERS = new Set(['authorization', 'host', 'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization',
 	'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect', 'content-length']);
 
+// What the proxy deals with itself and s3rver must not see: the storage
+// class (s3rver knows fewer), the flexible checksums, the aws-chunked
+// framing (the body forwarded is the decoded one).
+const PROXY_HEADERS = new Set(['x-amz-storage-class', 'x-amz-decoded-content-length', 'x-amz-trailer',
+	'x-amz-sdk-checksum-algorithm', 'x-amz-checksum-mode', ...CHECKSUM_ALGS.map(a => `x-amz-checksum-${a}`)]);
+
 function upstreamHeaders(req, drop = []) {
 	const h = {};
 	for (const [k, v] of Object.entries(req.headers)) {
-		if (!HOP_HEADERS.has(k) && !drop.includes(k)) h[k] = v;
+		if (!HOP_HEADERS.has(k) && !PROXY_HEADERS.has(k) && !drop.includes(k)) h[k] = v;
+	}
+	// aws-chunked is the framing of the request, not an encoding of the object.
+	if (h['content-encoding'] !== undefined) {
+		const rest = h['content-encoding'].split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked');
+		if (rest.length > 0) h['content-encoding'] = rest.join(','); else delete h['content-encoding'];
 	}
 	h.host = `${HOST}:${UPSTREAM_PORT}`;
 	return h;
@@ -468,12 +897,14 @@ async function upstreamHead(urlPath) {
 
 // Relays s3rver's response to the client. opts.truncate: the truncation
 // fault (send half the body, then close). opts.limit / opts.rewrite: pass
-// only the first `limit` body bytes and replace some headers (bytes=0-0).
+// only the first `limit` body bytes and replace or add some headers
+// (bytes=0-0, storage class, checksum). opts.capture: a function that gets
+// the whole body once it is relayed.
 async function relay(ctx, up, opts = {}) {
 	const { res, req } = ctx;
 	const headers = {};
 	for (const [k, v] of Object.entries(up.headers)) {
-		if (!['connection', 'keep-alive', 'transfer-encoding'].includes(k)) headers[k] = v;
+		if (!['connection', 'keep-alive', 'transfer-encoding', 'x-amz-storage-class'].includes(k)) headers[k] = v;
 	}
 	if (!headers['x-amz-request-id']) headers['x-amz-request-id'] = ctx.requestId;
 	Object.assign(headers, opts.rewrite || {});
@@ -523,10 +954,12 @@ async function relay(ctx, up, opts = {}) {
 	if (noBody) { up.resume(); res.end(); return; }
 	let sent = 0;
 	const limit = opts.limit !== undefined ? opts.limit : Infinity;
+	const captured = opts.capture ? [] : null;
 	for await (const chunk of up) {
 		let c = chunk;
 		if (sent + c.length > limit) c = c.subarray(0, limit - sent);
 		sent += c.length;
+		if (captured) captured.push(c);
 		if (!res.write(c)) {
 			await Promise.race([once(res, 'drain'), once(res, 'close')]);
 			if (res.destroyed) { up.destroy(); ctx.bytesOut = sent; return; }
@@ -535,6 +968,7 @@ async function relay(ctx, up, opts = {}) {
 	}
 	ctx.bytesOut = sent;
 	res.end();
+	if (captured) opts.capture(Buffer.concat(captured));
 }
 
 function killSocket(sock, rst = true) {
@@ -547,7 +981,7 @@ function killSocket(sock, rst = true) {
 // s3rver answers once its hash stream ends, which can be before its file
 // write stream has flushed, and a GET right after would see a short file.
 async function settle(bucket, key, length) {
-	const file = path.join(DATA_DIR, bucket, ...key.split('/').slice(0, -1), key.split('/').pop() + OBJECT_SUFFIX);
+	const file = objectFile(bucket, key);
 	for (let i = 0; i < 500; i++) {
 		try {
 			const st = await fsp.stat(file);
@@ -556,6 +990,65 @@ async function settle(bucket, key, length) {
 		await new Promise(r => setTimeout(r, 10));
 	}
 	return false;
+}
+
+// ---------------------------------------------------------------- per-object metadata (storage class, checksum)
+
+// s3rver knows fewer storage classes than S3 and reports STANDARD in its
+// listings, so the proxy keeps the storage class of each object itself (in
+// memory, for the life of the proxy), with the flexible checksum it was
+// uploaded with. x-amz-storage-class never reaches s3rver.
+const STORAGE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING',
+	'GLACIER', 'DEEP_ARCHIVE', 'GLACIER_IR', 'OUTPOSTS', 'SNOW', 'EXPRESS_ONEZONE']);
+const objectMeta = new Map(); // "bucket/key" -> { storageClass, checksum: { header, value } | null }
+const uploadMeta = new Map(); // multipart UploadId -> { id: "bucket/key", storageClass }
+
+function requestedStorageClass(req) {
+	const sc = req.headers['x-amz-storage-class'];
+	if (sc === undefined) return 'STANDARD';
+	if (!STORAGE_CLASSES.has(sc)) {
+		throw new S3Err(400, 'InvalidStorageClass', 'The storage class you specified is not valid', { StorageClassRequested: sc },
+			`x-amz-storage-class '${sc}'`);
+	}
+	return sc;
+}
+
+function storageClassOf(bucket, key) {
+	const m = objectMeta.get(`${bucket}/${key}`);
+	return m ? m.storageClass : 'STANDARD';
+}
+
+function forgetBucket(bucket) {
+	for (const id of objectMeta.keys()) if (id.startsWith(`${bucket}/`)) objectMeta.delete(id);
+	for (const [u, m] of uploadMeta) if (m.id.startsWith(`${bucket}/`)) uploadMeta.delete(u);
+}
+
+// x-amz-copy-source: "[/]bucket/key[?versionId=...]", %-encoded.
+function copySourceId(v) {
+	let s = v.split('?')[0];
+	try { s = decodeURIComponent(s); } catch { return null; }
+	return s.replace(/^\//, '');
+}
+
+function xmlUnescape(s) {
+	return s.replace(/&(amp|lt|gt|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_, e) => {
+		if (e[0] === '#') return String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10));
+		return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e];
+	});
+}
+
+function objectFile(bucket, key) {
+	return path.join(DATA_DIR, bucket, ...key.split('/').slice(0, -1), key.split('/').pop() + OBJECT_SUFFIX);
+}
+
+// After a DeleteObjects (POST /bucket?delete): forget the keys it named
+// that are gone.
+async function forgetDeleted(bucket, body) {
+	const xml = body.file ? await fsp.readFile(body.file, 'utf8') : body.buffer.toString('utf8');
+	for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
+		const key = xmlUnescape(m[1]);
+		if (!fs.existsSync(objectFile(bucket, key))) objectMeta.delete(`${bucket}/${key}`);
+	}
 }
 
 // ---------------------------------------------------------------- per-key write lock
@@ -731,7 +1224,7 @@ async function listObjects(ctx, t) {
 	if (truncated && v2) xml += el('NextContinuationToken', makeToken(last.kind, last.value));
 	if (truncated && !v2 && delimiter !== '') xml += el('NextMarker', enc(last.value));
 	for (const key of contents) {
-		const file = path.join(bucketDir, ...key.split('/').slice(0, -1), key.split('/').pop() + OBJECT_SUFFIX);
+		const file = objectFile(t.bucket, key);
 		let st;
 		let md5;
 		try {
@@ -741,7 +1234,7 @@ async function listObjects(ctx, t) {
 			continue; // deleted since the walk
 		}
 		xml += '<Contents>' + el('Key', enc(key)) + el('LastModified', st.mtime.toISOString()) + el('ETag', `"${md5}"`) +
-			el('Size', st.size) + (withOwner ? owner : '') + el('StorageClass', 'STANDARD') + '</Contents>';
+			el('Size', st.size) + (withOwner ? owner : '') + el('StorageClass', storageClassOf(t.bucket, key)) + '</Contents>';
 	}
 	for (const p of prefixes) xml += '<CommonPrefixes>' + el('Prefix', enc(p)) + '</CommonPrefixes>';
 	xml += '</ListBucketResult>';
@@ -887,25 +1380,44 @@ async function handle(req, res, expectContinue) {
 		const auth = await verifySignature(req, t);
 		ctx.note(`key=${auth.accessKey}`);
 
+		const truncate = fault === 'truncate';
+		const objectPath = t.rawPath;
+		const isObject = t.bucket !== '' && t.key !== '';
+		const noSubresource = Object.keys(t.query).every(k => k === 'x-id');
+		const copySource = req.headers['x-amz-copy-source'];
+		// PutObject, CopyObject and CreateMultipartUpload set a storage class.
+		const setsClass = isObject && ((req.method === 'PUT' && noSubresource) || (req.method === 'POST' && 'uploads' in t.query));
+		const storageClass = setsClass ? requestedStorageClass(req) : null;
+
 		const hasBody = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) > 0
 			: req.headers['transfer-encoding'] !== undefined;
 		if (req.method === 'PUT' && req.headers['content-length'] === undefined) {
 			throw new S3Err(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', {}, 'PUT without Content-Length');
 		}
+		let decoder = null;
+		let echo = null; // the flexible checksum to return, { header, value }
 		if (hasBody || req.method === 'PUT' || req.method === 'POST') {
-			body = await readBody(ctx);
-			ctx.bytesIn = body.length;
-			checkBody(req, body, auth.payloadHash);
+			const checksum = requestedChecksum(req, auth.payloadHash);
+			if (STREAMING_MODES.has(auth.payloadHash)) {
+				const dl = req.headers['x-amz-decoded-content-length'];
+				if (dl === undefined) {
+					throw new S3Err(411, 'MissingContentLength', 'You must provide the Content-Length HTTP header.', {},
+						`${auth.payloadHash} without x-amz-decoded-content-length`);
+				}
+				if (!/^\d{1,15}$/.test(dl)) {
+					throw new S3Err(400, 'InvalidArgument', 'x-amz-decoded-content-length is not a valid number',
+						{ ArgumentName: 'x-amz-decoded-content-length', ArgumentValue: dl }, 'bad x-amz-decoded-content-length');
+				}
+				decoder = new AwsChunkedDecoder(auth, Number(dl), checksum && checksum.trailer ? [checksum.header] : []);
+			}
+			body = await readBody(ctx, decoder, checksum);
+			if (decoder) ctx.note(`aws-chunked ${auth.payloadHash}: ${decoder.chunks} chunks, ${body.length} bytes decoded`);
+			echo = checkBody(req, body, auth.payloadHash, decoder, checksum);
 		} else if (auth.payloadHash !== 'UNSIGNED-PAYLOAD' && auth.payloadHash !== EMPTY_SHA256) {
 			throw new S3Err(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.",
 				{ ClientComputedContentSHA256: auth.payloadHash, S3ComputedContentSHA256: EMPTY_SHA256 },
 				'request has no body but x-amz-content-sha256 is not the hash of nothing');
 		}
-
-		const truncate = fault === 'truncate';
-		const objectPath = t.rawPath;
-		const isObject = t.bucket !== '' && t.key !== '';
-		const noSubresource = Object.keys(t.query).every(k => k === 'x-id');
 
 		if (isListRequest(req, t)) {
 			ctx.truncate = truncate;
@@ -966,14 +1478,53 @@ async function handle(req, res, expectContinue) {
 				}
 			}
 
-			const h = upstreamHeaders(req, drop);
+			const h = upstreamHeaders(req, decoder ? ['x-amz-content-sha256', ...drop] : drop);
 			if (rangeOpts.range) h.range = rangeOpts.range;
 			const up = await upstream(req.method, req.url, h, body);
-			if (isObject && req.method === 'PUT' && noSubresource && up.statusCode === 200 &&
-				req.headers['x-amz-copy-source'] === undefined) {
-				if (!(await settle(t.bucket, t.key, body.length))) ctx.note('object file did not reach its size in 5 s');
+			const status = up.statusCode;
+			const id = `${t.bucket}/${t.key}`;
+			const extra = { ...(rangeOpts.rewrite || {}) };
+			let capture;
+			if (isObject && req.method === 'PUT' && noSubresource && status === 200) {
+				let checksum = echo;
+				if (copySource === undefined) {
+					if (!(await settle(t.bucket, t.key, body.length))) ctx.note('object file did not reach its size in 5 s');
+				} else {
+					const src = objectMeta.get(copySourceId(copySource));
+					checksum = src ? src.checksum : null;
+				}
+				objectMeta.set(id, { storageClass, checksum });
+				if (storageClass !== 'STANDARD') ctx.note(`storage class ${storageClass}`);
 			}
-			await relay(ctx, up, { truncate, limit: rangeOpts.limit, rewrite: rangeOpts.rewrite });
+			if (echo && req.method === 'PUT' && status === 200) extra[echo.header] = echo.value;
+			if (isObject && (req.method === 'GET' || req.method === 'HEAD') && (status === 200 || status === 206)) {
+				const m = objectMeta.get(id);
+				if (m && m.storageClass !== 'STANDARD') extra['x-amz-storage-class'] = m.storageClass;
+				if (m && m.checksum && status === 200 && String(req.headers['x-amz-checksum-mode']).toUpperCase() === 'ENABLED') {
+					extra[m.checksum.header] = m.checksum.value;
+				}
+			}
+			if (isObject && req.method === 'POST' && 'uploads' in t.query && status === 200) {
+				capture = buf => {
+					const m = /<UploadId>([^<]*)<\/UploadId>/.exec(buf.toString('utf8'));
+					if (m) uploadMeta.set(xmlUnescape(m[1]), { id, storageClass });
+				};
+			}
+			const uploadId = q1(t.query, 'uploadId');
+			if (isObject && req.method === 'POST' && uploadId !== undefined && status === 200) {
+				const u = uploadMeta.get(uploadId);
+				objectMeta.set(id, { storageClass: u && u.id === id ? u.storageClass : 'STANDARD', checksum: null });
+				uploadMeta.delete(uploadId);
+			}
+			if (isObject && req.method === 'DELETE' && uploadId !== undefined && status === 204) uploadMeta.delete(uploadId);
+			if (isObject && req.method === 'DELETE' && Object.keys(t.query).every(k => k === 'x-id' || k === 'versionId') && status === 204) {
+				objectMeta.delete(id);
+			}
+			if (!isObject && t.bucket !== '' && req.method === 'DELETE' && noSubresource && status === 204) forgetBucket(t.bucket);
+			if (!isObject && t.bucket !== '' && req.method === 'POST' && 'delete' in t.query && status === 200 && body) {
+				await forgetDeleted(t.bucket, body);
+			}
+			await relay(ctx, up, { truncate, limit: rangeOpts.limit, rewrite: extra, capture });
 		} finally {
 			if (release) release();
 		}

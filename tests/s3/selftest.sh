@@ -13,7 +13,9 @@
 # curl 7.88 signs the query string as written and does not add
 # x-amz-content-sha256 by itself: every request here therefore writes its
 # query in canonical form (sorted, %-encoded) and sends that header, as an
-# S3 client must.
+# S3 client must. aws-chunked uploads, which curl cannot make, are sent by a
+# small node client written to the work directory (the seed signature from
+# @smithy/signature-v4, chunk and trailer signatures computed by hand).
 #
 # The conditions given to check are single-quoted strings run with eval, so
 # the variables they use are expanded then (SC2016) and are used (SC2034).
@@ -273,6 +275,287 @@ code=$(s3 PUT "$B/fresh/key" --data-binary @"$WORK/other" -H "x-amz-content-sha2
 check "PUT If-None-Match: * on a new key -> 200 (got $code)" '[ "$code" = 200 ]'
 s3e GET "$B/fresh/key" >/dev/null
 check "... and the object is there" 'cmp -s "$WORK/body" "$WORK/other"'
+
+# ---------------------------------------------------------------- aws-chunked uploads
+
+# A small node client (the proxy's own modules: @smithy/signature-v4 signs
+# the request, the chunk and trailer signatures are computed here by hand).
+cat >"$WORK/chunked.js" <<'NODE'
+// aws-chunked PUT client for selftest.sh:
+//   node chunked.js URL FILE [mode=signed|signed-trailer|unsigned-trailer] [chunk=BYTES]
+//     [trailer=crc32c|crc64nvme|sha256] [tamper=data|sig|trailer-sig|trailer-value] [decoded=N]
+//     [first=BYTES] [cut=BYTES] [sc=STORAGE_CLASS]
+// Signs the request with @smithy/signature-v4 (the seed signature) and
+// each chunk by hand; writes the response headers to $WORK/headers, the
+// body to $WORK/body, prints the status code.
+'use strict';
+const fs = require('node:fs');
+const http = require('node:http');
+const crypto = require('node:crypto');
+const mods = process.env.S3_MODULES;
+const { SignatureV4 } = require(`${mods}/@smithy/signature-v4`);
+const { Hash } = require(`${mods}/@smithy/hash-node`);
+
+const [url, file, ...rest] = process.argv.slice(2);
+const o = { mode: 'signed', chunk: '65536' };
+for (const a of rest) { const i = a.indexOf('='); o[a.slice(0, i)] = a.slice(i + 1); }
+const data = fs.readFileSync(file);
+const u = new URL(url);
+const MODES = {
+	signed: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+	'signed-trailer': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER',
+	'unsigned-trailer': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+};
+const mode = MODES[o.mode];
+const signed = o.mode !== 'unsigned-trailer';
+const sha256 = b => crypto.createHash('sha256').update(b).digest('hex');
+const hmac = (k, s) => crypto.createHmac('sha256', k).update(s).digest();
+
+function checksum(alg, buf) {
+	if (alg === 'sha256' || alg === 'sha1') return crypto.createHash(alg).update(buf).digest('base64');
+	if (alg === 'crc32c') {
+		let c = ~0 >>> 0;
+		for (const byte of buf) { c ^= byte; for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1; }
+		const out = Buffer.alloc(4); out.writeUInt32BE((~c) >>> 0); return out.toString('base64');
+	}
+	if (alg === 'crc64nvme') {
+		const P = 0x9a6c9329ac4bc9b5n, M = (1n << 64n) - 1n;
+		const T = [];
+		for (let i = 0n; i < 256n; i++) { let c = i; for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ P : c >> 1n; T.push(c); }
+		let c = M;
+		for (const byte of buf) c = T[Number((c ^ BigInt(byte)) & 0xffn)] ^ (c >> 8n);
+		const out = Buffer.alloc(8); out.writeBigUInt64BE(c ^ M); return out.toString('base64');
+	}
+	throw new Error(`no checksum ${alg}`);
+}
+
+(async () => {
+	const size = Number(o.chunk);
+	const pieces = [];
+	let off = 0;
+	if (o.first) { pieces.push(data.subarray(0, Number(o.first))); off = Number(o.first); }
+	for (; off < data.length; off += size) pieces.push(data.subarray(off, off + size));
+	const trailerName = o.trailer ? `x-amz-checksum-${o.trailer}` : null;
+	let trailerValue = trailerName ? checksum(o.trailer, data) : null;
+	if (o.tamper === 'trailer-value') trailerValue = checksum(o.trailer, Buffer.concat([data, Buffer.from('x')]));
+
+	// Lengths first: Content-Length is signed.
+	const sigLen = signed ? ';chunk-signature='.length + 64 : 0;
+	let encodedLen = 0;
+	for (const p of [...pieces, Buffer.alloc(0)]) encodedLen += p.length.toString(16).length + sigLen + 2 + p.length + 2;
+	let trailerBlock = '';
+	if (trailerName) {
+		encodedLen -= 2; // the final chunk has no data CRLF: the trailer follows
+		trailerBlock = `${trailerName}:${trailerValue}\r\n`;
+		if (signed) trailerBlock += `x-amz-trailer-signature:${'0'.repeat(64)}\r\n`;
+		trailerBlock += '\r\n';
+		encodedLen += trailerBlock.length;
+	}
+	const headers = {
+		host: u.host,
+		'content-encoding': 'aws-chunked',
+		'content-length': String(o.cut ? Number(o.cut) : encodedLen),
+		'x-amz-content-sha256': mode,
+		'x-amz-decoded-content-length': o.decoded || String(data.length),
+	};
+	if (trailerName) headers['x-amz-trailer'] = trailerName;
+	if (o.sc) headers['x-amz-storage-class'] = o.sc;
+	const signer = new SignatureV4({
+		credentials: { accessKeyId: process.env.KEY, secretAccessKey: process.env.SECRET },
+		region: 'us-east-1', service: 's3', sha256: Hash.bind(null, 'sha256'), uriEscapePath: false, applyChecksum: false,
+	});
+	const req = await signer.sign({ method: 'PUT', protocol: 'http:', hostname: u.hostname, port: Number(u.port),
+		path: u.pathname, query: {}, headers }, { signingDate: new Date() });
+	const amzDate = req.headers['x-amz-date'];
+	const scope = `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`;
+	const key = hmac(hmac(hmac(hmac(`AWS4${process.env.SECRET}`, amzDate.slice(0, 8)), 'us-east-1'), 's3'), 'aws4_request');
+	let prev = /Signature=([0-9a-f]{64})/.exec(req.headers.authorization)[1];
+
+	const parts = [];
+	pieces.push(Buffer.alloc(0));
+	pieces.forEach((p, n) => {
+		let sig = '';
+		if (signed) {
+			sig = hmac(key, ['AWS4-HMAC-SHA256-PAYLOAD', amzDate, scope, prev, sha256(''), sha256(p)].join('\n')).toString('hex');
+			prev = sig;
+		}
+		let body = p;
+		if (o.tamper === 'data' && n === 1) { body = Buffer.from(p); body[0] ^= 1; }
+		if (o.tamper === 'sig' && n === 1) sig = sig.replace(/^./, c => (c === '0' ? '1' : '0'));
+		parts.push(Buffer.from(`${p.length.toString(16)}${signed ? `;chunk-signature=${sig}` : ''}\r\n`), body);
+		if (!(trailerName && p.length === 0)) parts.push(Buffer.from('\r\n'));
+	});
+	if (trailerName) {
+		let block = `${trailerName}:${trailerValue}\r\n`;
+		if (signed) {
+			let sig = hmac(key, ['AWS4-HMAC-SHA256-TRAILER', amzDate, scope, prev, sha256(`${trailerName}:${trailerValue}\n`)].join('\n')).toString('hex');
+			if (o.tamper === 'trailer-sig') sig = sig.replace(/^./, c => (c === '0' ? '1' : '0'));
+			block += `x-amz-trailer-signature:${sig}\r\n`;
+		}
+		parts.push(Buffer.from(block + '\r\n'));
+	}
+	let wire = Buffer.concat(parts);
+	if (wire.length !== encodedLen) throw new Error(`encoded ${wire.length} bytes, announced ${encodedLen}`);
+	if (o.cut) wire = wire.subarray(0, Number(o.cut));
+
+	const res = await new Promise((resolve, reject) => {
+		const r = http.request({ host: u.hostname, port: u.port, method: 'PUT', path: u.pathname, headers: req.headers }, resolve);
+		r.on('error', reject);
+		r.end(wire);
+	});
+	const chunks = [];
+	for await (const c of res) chunks.push(c);
+	fs.writeFileSync(`${process.env.WORK}/body`, Buffer.concat(chunks));
+	fs.writeFileSync(`${process.env.WORK}/headers`, Object.entries(res.headers).map(([k, v]) => `${k}: ${v}\r\n`).join(''));
+	process.stdout.write(String(res.statusCode));
+})().catch(e => { process.stderr.write(`chunked.js: ${e.stack}\n`); process.stdout.write('000'); });
+NODE
+# chunked URL FILE [key=value...]: an aws-chunked PUT; status to stdout,
+# body and headers to $WORK/body and $WORK/headers.
+chunked() {
+	(
+		export WORK KEY SECRET
+		S3_MODULES=$HERE/node_modules node "$WORK/chunked.js" "$@" 2>>"$WORK/node.err"
+	)
+}
+
+head -c 300000 /dev/urandom >"$WORK/chunky"
+code=$(chunked "$B/chunked/signed" "$WORK/chunky")
+check "aws-chunked PUT (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, 5 signed chunks of 64 KiB and less) -> 200 (got $code)" '[ "$code" = 200 ]'
+code=$(s3e GET "$B/chunked/signed")
+check "... GET gives the decoded 300000 bytes back, without Content-Encoding aws-chunked (got $code, $(stat -c %s "$WORK/body") bytes)" \
+	'[ "$code" = 200 ] && cmp -s "$WORK/body" "$WORK/chunky" && ! grep -qi "^content-encoding:.*aws-chunked" "$WORK/headers"'
+
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" tamper=data)
+check "aws-chunked PUT with one byte of chunk 2 changed (signatures as for the original) -> 403 SignatureDoesNotMatch (got $code)" \
+	'[ "$code" = 403 ] && body_has "<Code>SignatureDoesNotMatch</Code>" && body_has "AWS4-HMAC-SHA256-PAYLOAD"'
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" tamper=sig)
+check "aws-chunked PUT with a wrong chunk-signature on chunk 2 -> 403 SignatureDoesNotMatch (got $code)" \
+	'[ "$code" = 403 ] && body_has "<Code>SignatureDoesNotMatch</Code>"'
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" decoded=299999)
+check "aws-chunked PUT whose chunks hold more than x-amz-decoded-content-length -> 400 IncompleteBody (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>IncompleteBody</Code>"'
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" decoded=300001)
+check "aws-chunked PUT whose chunks hold less than x-amz-decoded-content-length -> 400 IncompleteBody (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>IncompleteBody</Code>"'
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" first=1000)
+check "aws-chunked PUT with a 1000-byte chunk that is not the last -> 403 InvalidChunkSizeError (got $code)" \
+	'[ "$code" = 403 ] && body_has "<Code>InvalidChunkSizeError</Code>"'
+code=$(chunked "$B/chunked/bad" "$WORK/chunky" cut=70000)
+check "aws-chunked PUT whose body stops in chunk 2 -> 400 IncompleteBody (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>IncompleteBody</Code>"'
+code=$(s3e HEAD "$B/chunked/bad" -I)
+check "... and none of these stored anything (HEAD -> $code)" '[ "$code" = 404 ]'
+
+code=$(chunked "$B/chunked/trailer" "$WORK/chunky" mode=signed-trailer trailer=crc32c)
+crc=$(header x-amz-checksum-crc32c)
+check "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER with a signed x-amz-checksum-crc32c trailer -> 200, checksum echoed (got $code, $crc)" \
+	'[ "$code" = 200 ] && [ -n "$crc" ]'
+s3e GET "$B/chunked/trailer" >/dev/null
+check "... and the object is the decoded body" 'cmp -s "$WORK/body" "$WORK/chunky"'
+code=$(chunked "$B/chunked/trailer" "$WORK/chunky" mode=signed-trailer trailer=crc32c tamper=trailer-sig)
+check "... the same with a wrong x-amz-trailer-signature -> 403 SignatureDoesNotMatch (got $code)" \
+	'[ "$code" = 403 ] && body_has "<Code>SignatureDoesNotMatch</Code>"'
+code=$(chunked "$B/chunked/trailer" "$WORK/chunky" mode=signed-trailer trailer=crc32c tamper=trailer-value)
+check "... the same with a signed but wrong CRC32C -> 400 BadDigest (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>BadDigest</Code>" && body_has "The CRC32C you specified did not match"'
+code=$(chunked "$B/chunked/unsigned" "$WORK/chunky" mode=unsigned-trailer trailer=crc64nvme)
+check "STREAMING-UNSIGNED-PAYLOAD-TRAILER with an x-amz-checksum-crc64nvme trailer -> 200, checksum echoed (got $code, $(header x-amz-checksum-crc64nvme))" \
+	'[ "$code" = 200 ] && [ -n "$(header x-amz-checksum-crc64nvme)" ]'
+s3e GET "$B/chunked/unsigned" >/dev/null
+check "... and the object is the decoded body" 'cmp -s "$WORK/body" "$WORK/chunky"'
+code=$(chunked "$B/chunked/unsigned2" "$WORK/chunky" mode=unsigned-trailer trailer=crc64nvme tamper=trailer-value)
+check "... the same with a wrong CRC64NVME -> 400 BadDigest (got $code)" '[ "$code" = 400 ] && body_has "<Code>BadDigest</Code>"'
+code=$(s3e HEAD "$B/chunked/unsigned2" -I)
+check "... and nothing was stored (HEAD -> $code)" '[ "$code" = 404 ]'
+
+# ---------------------------------------------------------------- x-amz-checksum-sha256
+
+b64sha() { printf '%b' "$(sha256sum "$1" | cut -c1-64 | sed 's/../\\x&/g')" | base64; }
+SMALL_B64=$(b64sha "$WORK/small")
+code=$(s3 PUT "$B/sum/good" --data-binary @"$WORK/small" -H "x-amz-content-sha256: $SMALL_SHA" -H "x-amz-checksum-sha256: $SMALL_B64")
+check "PUT with x-amz-checksum-sha256 (and a hex x-amz-content-sha256) -> 200, x-amz-checksum-sha256 echoed (got $code, $(header x-amz-checksum-sha256))" \
+	'[ "$code" = 200 ] && [ "$(header x-amz-checksum-sha256)" = "$SMALL_B64" ]'
+code=$(s3 PUT "$B/sum/unsigned" --data-binary @"$WORK/small" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -H "x-amz-checksum-sha256: $SMALL_B64")
+check "PUT with x-amz-checksum-sha256 and UNSIGNED-PAYLOAD -> 200 (got $code)" '[ "$code" = 200 ]'
+code=$(s3 PUT "$B/sum/bad" --data-binary @"$WORK/small" -H "x-amz-content-sha256: $SMALL_SHA" -H "x-amz-checksum-sha256: $(b64sha "$WORK/other")")
+check "PUT whose x-amz-checksum-sha256 does not match the body -> 400 BadDigest 'The SHA256 you specified did not match the calculated checksum.' (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>BadDigest</Code>" && body_has "The SHA256 you specified did not match the calculated checksum."'
+code=$(s3e HEAD "$B/sum/bad" -I)
+check "... and nothing was stored (HEAD -> $code)" '[ "$code" = 404 ]'
+code=$(s3 PUT "$B/sum/bad" --data-binary @"$WORK/small" -H "x-amz-content-sha256: $SMALL_SHA" -H "x-amz-checksum-sha256: notbase64")
+check "PUT with a malformed x-amz-checksum-sha256 -> 400 InvalidRequest (got $code)" '[ "$code" = 400 ] && body_has "<Code>InvalidRequest</Code>"'
+code=$(s3e HEAD "$B/sum/good" -I -H "x-amz-checksum-mode: ENABLED")
+check "HEAD with x-amz-checksum-mode: ENABLED returns the object's x-amz-checksum-sha256 (got $code, $(header x-amz-checksum-sha256))" \
+	'[ "$code" = 200 ] && [ "$(header x-amz-checksum-sha256)" = "$SMALL_B64" ]'
+
+# ---------------------------------------------------------------- storage classes
+
+put_class() { s3 PUT "$B/$1" --data-binary @"$WORK/small" -H "x-amz-content-sha256: $SMALL_SHA" ${2:+-H "x-amz-storage-class: $2"}; }
+c1=$(put_class class/glacier GLACIER)
+c2=$(put_class class/standard STANDARD)
+c3=$(put_class class/none)
+c4=$(put_class class/deep DEEP_ARCHIVE)
+c5=$(put_class class/express EXPRESS_ONEZONE)
+c6=$(put_class class/ir GLACIER_IR)
+check "PUTs with x-amz-storage-class GLACIER, STANDARD, none, DEEP_ARCHIVE, EXPRESS_ONEZONE, GLACIER_IR -> 200 (got $c1 $c2 $c3 $c4 $c5 $c6)" \
+	'[ "$c1 $c2 $c3 $c4 $c5 $c6" = "200 200 200 200 200 200" ]'
+code=$(put_class class/bad FOO)
+check "PUT with x-amz-storage-class FOO -> 400 InvalidStorageClass 'The storage class you specified is not valid' (got $code)" \
+	'[ "$code" = 400 ] && body_has "<Code>InvalidStorageClass</Code>" && body_has "The storage class you specified is not valid"'
+code=$(s3e HEAD "$B/class/bad" -I)
+check "... and nothing was stored (HEAD -> $code)" '[ "$code" = 404 ]'
+code=$(s3e HEAD "$B/class/glacier" -I)
+h1=$(header x-amz-storage-class)
+code2=$(s3e GET "$B/class/glacier")
+h2=$(header x-amz-storage-class)
+check "HEAD and GET of the GLACIER object carry x-amz-storage-class: GLACIER (got $code $h1, $code2 $h2)" \
+	'[ "$code $h1 $code2 $h2" = "200 GLACIER 200 GLACIER" ] && cmp -s "$WORK/body" "$WORK/small"'
+s3e HEAD "$B/class/standard" -I >/dev/null; h1=$(header x-amz-storage-class)
+s3e GET "$B/class/none" >/dev/null; h2=$(header x-amz-storage-class)
+check "STANDARD objects (given or not) have no x-amz-storage-class header (got '$h1' '$h2')" '[ -z "$h1" ] && [ -z "$h2" ]'
+
+list_classes() { # prefix, page size: "key=class ..." over all pages
+	local token='' q out=''
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		q="list-type=2&max-keys=$2&prefix=$(urlenc "$1")"
+		[ -n "$token" ] && q="continuation-token=$(urlenc "$token")&$q"
+		s3e GET "$B?$q" >/dev/null
+		out+=$(grep -o '<Key>[^<]*</Key>\|<StorageClass>[^<]*' "$WORK/body" | sed 's/<Key>//; s/<\/Key>/=/; s/<StorageClass>//' | paste -d '' - - | tr '\n' ' ')
+		token=$(grep -o '<NextContinuationToken>[^<]*' "$WORK/body" | sed 's/.*>//')
+		[ -n "$token" ] || break
+	done
+	printf '%s' "$out"
+}
+got=$(list_classes class/ 2)
+check "ListObjectsV2 (2 keys a page) shows each key's StorageClass, in key order (got: $got)" \
+	'[ "$got" = "class/deep=DEEP_ARCHIVE class/express=EXPRESS_ONEZONE class/glacier=GLACIER class/ir=GLACIER_IR class/none=STANDARD class/standard=STANDARD " ]'
+
+c1=$(s3e DELETE "$B/class/glacier")
+c2=$(put_class class/glacier)
+s3e HEAD "$B/class/glacier" -I >/dev/null; h1=$(header x-amz-storage-class)
+got=$(list_classes class/glacier 1000)
+check "a GLACIER key deleted and written again without a class is STANDARD (DELETE $c1, PUT $c2, header '$h1', listed $got)" \
+	'[ "$c1 $c2" = "204 200" ] && [ -z "$h1" ] && [ "$got" = "class/glacier=STANDARD " ]'
+
+code=$(s3e PUT "$B/class/copy" -H "Content-Length: 0" -H "x-amz-copy-source: /$COFFER_S3_BUCKET/class/deep" -H "x-amz-storage-class: STANDARD_IA")
+s3e HEAD "$B/class/copy" -I >/dev/null; h1=$(header x-amz-storage-class)
+check "CopyObject with x-amz-storage-class: STANDARD_IA -> 200, the copy is STANDARD_IA (got $code, $h1)" '[ "$code $h1" = "200 STANDARD_IA" ]'
+
+code=$(s3e POST "$B/class/multi?uploads=" -H "x-amz-storage-class: ONEZONE_IA")
+upload=$(grep -o '<UploadId>[^<]*' "$WORK/body" | sed 's/.*>//')
+c2=$(s3 PUT "$B/class/multi?partNumber=1&uploadId=$(urlenc "$upload")" --data-binary @"$WORK/small" -H "x-amz-content-sha256: $SMALL_SHA")
+etag=$(header etag)
+printf '<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>%s</ETag></Part></CompleteMultipartUpload>' "$etag" >"$WORK/complete"
+c3=$(s3 POST "$B/class/multi?uploadId=$(urlenc "$upload")" --data-binary @"$WORK/complete" -H "x-amz-content-sha256: $(sha "$WORK/complete")")
+s3e HEAD "$B/class/multi" -I >/dev/null; h1=$(header x-amz-storage-class)
+check "multipart upload created with x-amz-storage-class: ONEZONE_IA -> the object is ONEZONE_IA (create $code, part $c2, complete $c3, $h1)" \
+	'[ "$code $c2 $c3 $h1" = "200 200 200 ONEZONE_IA" ]'
+
+code=$(chunked "$B/class/chunked" "$WORK/chunky" sc=INTELLIGENT_TIERING)
+s3e HEAD "$B/class/chunked" -I >/dev/null; h1=$(header x-amz-storage-class)
+check "aws-chunked PUT with x-amz-storage-class: INTELLIGENT_TIERING -> 200, HEAD says INTELLIGENT_TIERING (got $code, $h1)" \
+	'[ "$code $h1" = "200 INTELLIGENT_TIERING" ]'
 
 # ---------------------------------------------------------------- fault injection
 
