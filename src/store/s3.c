@@ -374,7 +374,10 @@ static bool is_retryable(long status, const struct buf *body)
     char code[64];
     if (status >= 500 || status == 429)
         return true;
-    return xml_value(body, "Code", NULL, code, sizeof code, NULL) && !strcmp(code, "SlowDown");
+    /* ConditionalRequestConflict (409): another conditional write to the
+     * key was in flight; the retry gets the real answer. */
+    return xml_value(body, "Code", NULL, code, sizeof code, NULL) &&
+           (!strcmp(code, "SlowDown") || !strcmp(code, "ConditionalRequestConflict"));
 }
 
 static double now_seconds(void)
@@ -714,11 +717,17 @@ static int probe_conditional_writes(struct s3_store *s, bool *out, struct error 
     crypto_random(rnd, sizeof rnd);
     hex_encode(rnd, sizeof rnd, hex);
     snprintf(name, sizeof name, "conditional-write-probe-%s", hex);
-    struct error second;
-    int rc = s3_put_new(s, name, "1", 1, err);
-    bool was_refused = rc == 0 && s3_put_new(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
+    struct error first, second;
+    bool was_refused = false;
+    s->has_conditional_writes = true; /* send the header, whatever comes of it */
+    int rc = s3_put_new(s, name, "1", 1, &first);
+    if (rc == 0)
+        was_refused = s3_put_new(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
+    else /* a server that rejects the header (501, 400) may still take plain puts */
+        rc = s3_put(s, name, "1", 1, err);
     struct error ignored;
     s3_del(s, name, &ignored);
+    s->has_conditional_writes = false;
     *out = was_refused;
     return rc;
 }
