@@ -43,6 +43,7 @@
 #include "crypto/crypto.h"
 #include "store/s3sign.h"
 #include "store/store_int.h"
+#include "util/debug.h"
 #include "util/secret.h"
 #include "util/text.h"
 
@@ -409,6 +410,7 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
         if (now_seconds() + jitter > deadline)
             return error_wrap(err, "giving up after %u attempts in %u s (s3: retry_time)", attempt,
                               s->retry_seconds);
+        debug_log("S3 attempt %u failed (%s); retrying in %.2f s", attempt, err->msg, jitter);
         struct timespec pause = {(time_t)jitter, (long)((jitter - (double)(time_t)jitter) * 1e9)};
         nanosleep(&pause, NULL);
         if (wait < 8)

@@ -90,8 +90,10 @@ grep -q "wrong-" "$T/err" && fail "the error shows the secret"
 # gives the same bytes.
 printf 'COFFER_S3_FAULT_503_EVERY=5\nCOFFER_S3_FAULT_RESET_EVERY=7\nCOFFER_S3_FAULT_TRUNCATE_EVERY=11\n' >"$COFFER_S3_DIR/faults"
 gen_random 6000000 8 >"$T/flaky"
-run_c_in "$T/flaky" backup --stdin --name flaky
+COFFER_DEBUG=1 run_c_in "$T/flaky" backup --stdin --name flaky
 expect_ok "backup through a flaky server"
+expect_err_match "retries logged with COFFER_DEBUG" "debug: S3 attempt [0-9]+ failed .*retrying in"
+grep -qF "$AWS_SECRET_ACCESS_KEY" "$T/err" && fail "a debug line shows the secret"
 c_ok "dump through a flaky server" dump latest --source flaky
 cmp -s "$T/flaky" "$T/out" || fail "the stream dumped through a flaky server differs"
 rm -rf "$T/restored"
@@ -253,8 +255,9 @@ done
 run_c prune --repo "$COPY"
 expect_rc 1 "a second prune while the first holds the exclusive lock"
 expect_err_match "second prune" "locked: an exclusive lock held by pid $held"
+disown "$held" # no "Killed" notice from the shell
 kill -9 "$held"
-wait "$held" 2>/dev/null || true
+while kill -0 "$held" 2>/dev/null; do sleep 0.05; done
 c_ok "prune after the holder died (its lock is stale)" prune --repo "$COPY"
 c_ok "check after the prunes" check --repo "$COPY" --read-data
 
