@@ -134,15 +134,53 @@ expect_no_output_match() { # WHAT FIXED-STRING: neither stdout nor stderr contai
 
 # ---------------------------------------------------------------- repository
 # new_repo NAME [PASSWORD] : init a repository at $T/NAME with password file
+# s3_test_server : starts the loopback S3 server of tests/s3 for this test
+# (port COFFER_S3_TEST_PORT, default 27480; its files under $T/s3), stops it
+# on exit, and exports its endpoint and keys (tests/s3/server.sh env).
+s3_test_server() {
+    [ -n "${_S3_STARTED:-}" ] && return 0
+    export COFFER_S3_DIR=$T/s3 COFFER_S3_PORT=${COFFER_S3_TEST_PORT:-27480} COFFER_S3_BUCKET=coffer-test
+    "$REPO_ROOT/tests/s3/server.sh" start >/dev/null || fail "cannot start the test S3 server"
+    on_exit '"$REPO_ROOT/tests/s3/server.sh" stop >/dev/null 2>&1'
+    eval "$("$REPO_ROOT/tests/s3/server.sh" env)"
+    _S3_STARTED=1
+}
+
+# new_repo NAME [PASSPHRASE] : a new repository, $T/NAME; with COFFER_TEST_S3=1
+# s3://coffer-test/NAME on the loopback S3 server instead, so that the same
+# test proves the same behaviour on S3.
 new_repo() {
     local name=$1 pw=${2:-correct horse battery staple $RANDOM}
     export COFFER_REPOSITORY=$T/$name
+    if [ "${COFFER_TEST_S3:-0}" = 1 ]; then
+        s3_test_server
+        export COFFER_REPOSITORY=s3://$COFFER_S3_BUCKET/$name
+    fi
     printf '%s\n' "$pw" >"$T/$name.pw"
     export COFFER_PASSWORD_FILE=$T/$name.pw
     unset COFFER_PASSWORD COFFER_NEW_PASSWORD
     c_ok "init repository $name" init --kdf interactive
-    [ -f "$COFFER_REPOSITORY/config" ] || fail "init: $COFFER_REPOSITORY/config missing"
+    case $COFFER_REPOSITORY in
+        s3://*) [ -f "$(repo_files "$COFFER_REPOSITORY")/config._S3rver_object" ] ;;
+        *) [ -f "$COFFER_REPOSITORY/config" ] ;;
+    esac || fail "init: $COFFER_REPOSITORY/config missing"
     REPO_PW=$pw
+}
+
+# repo_files REPOSITORY : the directory holding its objects (for S3: the
+# test server's files, one "<name>._S3rver_object" per object)
+repo_files() {
+    case $1 in
+        s3://*) local rest=${1#s3://}; printf '%s/data/%s' "$COFFER_S3_DIR" "$rest" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
+# repo_bytes REPOSITORY : bytes stored (for S3: the objects' bytes only)
+repo_bytes() {
+    case $1 in
+        s3://*) find "$(repo_files "$1")" -name "*._S3rver_object" -printf '%s\n' | awk '{ n += $1 } END { print n + 0 }' ;;
+        *) du -sb "$1" | cut -f1 ;;
+    esac
 }
 
 # ---------------------------------------------------------------- JSON

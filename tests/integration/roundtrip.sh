@@ -98,10 +98,10 @@ t=$(jq_out '.[0].time')
 case $t in 2025-01-05T02:00:00*) ;; *) fail "--time 2025-01-05T02:00:00Z stored as time '$t'" ;; esac
 
 # ------------------------------------------------------------ dedup of unchanged tree
-du_before=$(du -sb "$COFFER_REPOSITORY" | cut -f1)
+du_before=$(repo_bytes "$COFFER_REPOSITORY")
 c_ok "second backup of unchanged tree" backup --name tree --json "$SRC"
 jq . "$T/out" >/dev/null 2>&1 || fail "backup --json output is not valid JSON: $(head -c 300 "$T/out")"
-du_after=$(du -sb "$COFFER_REPOSITORY" | cut -f1)
+du_after=$(repo_bytes "$COFFER_REPOSITORY")
 run_c snapshots --source tree --json
 n=$(jq_out length)
 if [ "$n" = 2 ]; then

@@ -21,11 +21,7 @@
 #    is cleared.
 . "$(dirname "$0")/lib.sh"
 
-S3T=$REPO_ROOT/tests/s3
-export COFFER_S3_DIR=$T/s3 COFFER_S3_PORT=${COFFER_S3_TEST_PORT:-27480} COFFER_S3_BUCKET=coffer-test
-"$S3T/server.sh" start >/dev/null || fail "cannot start the test S3 server"
-on_exit '"$S3T/server.sh" stop >/dev/null 2>&1'
-eval "$("$S3T/server.sh" env)"
+s3_test_server
 export COFFER_S3_RETRY_SECONDS=20
 REPO=s3://$COFFER_S3_BUCKET/repo
 export COFFER_REPOSITORY=$REPO
