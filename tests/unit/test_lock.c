@@ -2,6 +2,13 @@
  * test_lock.c — repository locks: shared locks coexist, an exclusive lock
  * is refused while another lock lives and names its holder, a lock left by
  * a process that is gone is cleared, and unlocking removes the lock object.
+ * On a local directory (atomic creates) the exclusive lock is the one
+ * object locks/eeee…: a second exclusive or a shared locker is refused
+ * while it lives, it is gone after unlocking, and a holder that died or
+ * stopped refreshing it (older than LOCK_STALE_SECONDS) is taken over,
+ * while a live holder's is left alone, even by our own unlock. One test,
+ * skipped by default, shows a known bug: racing takeovers of a stale
+ * exclusive object can leave two holders (see its comment).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +89,76 @@ static void plant_lock(struct repo *repo, int pid, bool is_exclusive)
     json_decref(doc);
 }
 
+/* The exclusive lock object's name where creates are atomic: 64 'e's. */
+static void exclusive_name(char out[96])
+{
+    char hex[2 * CRYPTO_ID_SIZE + 1];
+    memset(hex, 'e', 2 * CRYPTO_ID_SIZE);
+    hex[2 * CRYPTO_ID_SIZE] = '\0';
+    snprintf(out, 96, "locks/%s", hex);
+}
+
+static void exclusive_id(uint8_t id[CRYPTO_ID_SIZE])
+{
+    memset(id, 0xee, CRYPTO_ID_SIZE);
+}
+
+/* Writes the exclusive lock object as a holder with this pid, host, time
+ * and nonce would have (sealed, through the repository). */
+static void plant_exclusive(struct repo *repo, int pid, const char *host, int64_t when, const char *nonce)
+{
+    char text_time[32];
+    time_format_rfc3339(when, text_time);
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s}", "time", text_time, "host", host, "pid", pid,
+                            "exclusive", 1, "nonce", nonce);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct error err;
+    exclusive_id(id);
+    assert_int_equal(repo_put_object(repo, OBJ_LOCK, id, text, strlen(text), &err), 0);
+    free(text);
+    json_decref(doc);
+}
+
+/* What repo_locks_list reported. */
+struct infos {
+    struct lock_info info[8];
+    size_t count;
+};
+
+static void remember_info(void *ctx, const struct lock_info *info)
+{
+    struct infos *infos = ctx;
+    if (infos->count < 8)
+        infos->info[infos->count] = *info;
+    infos->count++;
+}
+
+/* The one lock the repository holds; fails the test unless exactly one. */
+static struct lock_info only_lock(struct repo *repo)
+{
+    struct infos infos = {0};
+    struct error err = {0};
+    assert_int_equal(repo_locks_list(repo, remember_info, &infos, &err), 0);
+    assert_int_equal(infos.count, 1);
+    return infos.info[0];
+}
+
+static bool has_object(struct repo *repo, const char *name)
+{
+    uint64_t size;
+    struct error err;
+    return store_size(repo->store, name, &size, &err) == 0;
+}
+
+static bool is_exclusive_id(const uint8_t id[CRYPTO_ID_SIZE])
+{
+    for (size_t i = 0; i < CRYPTO_ID_SIZE; i++)
+        if (id[i] != 0xee)
+            return false;
+    return true;
+}
+
 /* Two shared locks coexist; unlocking removes both objects. */
 static void test_lock_shared_locks_coexist(void **state)
 {
@@ -136,12 +213,316 @@ static void test_lock_orphan_is_cleared(void **state)
     assert_int_equal(lock_count(f->repo), 0);
 }
 
+/* On a local directory an exclusive lock is the object locks/eeee… (64
+ * hex digits), saying it is exclusive, our pid and a 32-digit nonce. */
+static void test_lock_exclusive_is_the_well_known_object(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    char name[96];
+    exclusive_name(name);
+    assert_true(store_has_atomic_create(f->repo->store));
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    assert_true(has_object(f->repo, name));
+    assert_int_equal(lock_count(f->repo), 1);
+    struct lock_info info = only_lock(f->repo);
+    assert_true(is_exclusive_id(info.id));
+    assert_true(info.is_exclusive);
+    assert_int_equal(info.pid, (int)getpid());
+    assert_int_equal(strlen(info.nonce), 32);
+    assert_true(is_hex(info.nonce));
+    assert_false(info.is_orphaned);
+    assert_false(info.is_expired);
+    repo_unlock(excl);
+}
+
+/* A second exclusive lock is refused with ERR_LOCKED naming the holder's
+ * pid, and the holder's object is left as it was. */
+static void test_lock_second_exclusive_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *first = NULL, *second = NULL;
+    assert_int_equal(repo_lock(f->repo, true, &first, &err), 0);
+    struct lock_info before = only_lock(f->repo);
+
+    assert_int_equal(repo_lock(f->repo, true, &second, &err), -1);
+
+    assert_int_equal(err.kind, ERR_LOCKED);
+    assert_null(second);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %d", (int)getpid());
+    assert_non_null(strstr(err.msg, pid));
+    assert_non_null(strstr(err.msg, "exclusive"));
+    struct lock_info after = only_lock(f->repo);
+    assert_string_equal(after.nonce, before.nonce);
+    repo_unlock(first);
+}
+
+/* A shared lock is refused while the exclusive object lives, and leaves
+ * no object of its own behind. */
+static void test_lock_shared_refused_while_exclusive_held(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL, *shared = NULL;
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    assert_int_equal(repo_lock(f->repo, false, &shared, &err), -1);
+
+    assert_int_equal(err.kind, ERR_LOCKED);
+    assert_null(shared);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %d", (int)getpid());
+    assert_non_null(strstr(err.msg, pid));
+    assert_int_equal(lock_count(f->repo), 1);
+    assert_true(is_exclusive_id(only_lock(f->repo).id));
+    repo_unlock(excl);
+}
+
+/* Unlocking removes the exclusive object; the lock can then be taken
+ * again, and a shared one too once that is released. */
+static void test_lock_exclusive_again_after_unlock(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL, *shared = NULL;
+    char name[96];
+    exclusive_name(name);
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+    char first_nonce[33];
+    snprintf(first_nonce, sizeof first_nonce, "%s", only_lock(f->repo).nonce);
+
+    repo_unlock(excl);
+
+    assert_false(has_object(f->repo, name));
+    assert_int_equal(lock_count(f->repo), 0);
+    excl = NULL;
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+    assert_string_not_equal(only_lock(f->repo).nonce, first_nonce); /* a new lock, not the old object */
+    repo_unlock(excl);
+    assert_int_equal(repo_lock(f->repo, false, &shared, &err), 0);
+    repo_unlock(shared);
+    assert_int_equal(lock_count(f->repo), 0);
+}
+
+/* An exclusive lock taken by a process that then died without unlocking
+ * is taken over by the next exclusive locker. */
+static void test_lock_exclusive_of_dead_process_taken_over(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        struct repo_lock *theirs = NULL;
+        struct error child_err = {0};
+        _exit(repo_lock(f->repo, true, &theirs, &child_err) == 0 ? 0 : 1); /* dies holding it */
+    }
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct lock_info dead = only_lock(f->repo);
+    assert_true(is_exclusive_id(dead.id));
+    assert_int_equal(dead.pid, (int)child);
+    assert_true(dead.is_orphaned);
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    struct lock_info now = only_lock(f->repo);
+    assert_true(is_exclusive_id(now.id));
+    assert_int_equal(now.pid, (int)getpid());
+    assert_string_not_equal(now.nonce, dead.nonce);
+    repo_unlock(excl);
+    assert_int_equal(lock_count(f->repo), 0);
+}
+
+/* An exclusive object not refreshed for longer than LOCK_STALE_SECONDS is
+ * taken over, even though its process (our parent) still runs. */
+static void test_lock_expired_exclusive_taken_over(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    char host[64];
+    gethostname(host, sizeof host);
+    plant_exclusive(f->repo, (int)getppid(), host, (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60,
+                    "0123456789abcdef0123456789abcdef");
+    struct lock_info old = only_lock(f->repo);
+    assert_true(old.is_expired);
+    assert_false(old.is_orphaned);
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    struct lock_info now = only_lock(f->repo);
+    assert_int_equal(now.pid, (int)getpid());
+    assert_string_not_equal(now.nonce, "0123456789abcdef0123456789abcdef");
+    assert_false(now.is_expired);
+    repo_unlock(excl);
+    assert_int_equal(lock_count(f->repo), 0);
+}
+
+/* An expired exclusive object of another host is taken over too: the
+ * exclusive locker is the one allowed to clear expired locks. */
+static void test_lock_expired_exclusive_of_other_host_taken_over(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    plant_exclusive(f->repo, 4242, "some-other-host", (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60,
+                    "0123456789abcdef0123456789abcdef");
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    assert_int_equal(only_lock(f->repo).pid, (int)getpid());
+    repo_unlock(excl);
+}
+
+/* A live holder's fresh exclusive object is not taken over: refused with
+ * ERR_LOCKED naming it, and the object is left as it was. */
+static void test_lock_live_exclusive_not_taken_over(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL, *shared = NULL;
+    char host[64];
+    gethostname(host, sizeof host);
+    /* Just inside the stale limit: still fresh. */
+    plant_exclusive(f->repo, (int)getppid(), host, (int64_t)time(NULL) - LOCK_STALE_SECONDS + 120,
+                    "0123456789abcdef0123456789abcdef");
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+    char pid[32];
+    snprintf(pid, sizeof pid, "pid %d", (int)getppid());
+    assert_non_null(strstr(err.msg, pid));
+    assert_int_equal(repo_lock(f->repo, false, &shared, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+
+    struct lock_info still = only_lock(f->repo);
+    assert_string_equal(still.nonce, "0123456789abcdef0123456789abcdef");
+    assert_int_equal(still.pid, (int)getppid());
+}
+
+/* Unlocking does not remove the exclusive object once another holder's
+ * has taken its name (ours was cleared as stale meanwhile). */
+static void test_lock_unlock_leaves_another_holders_object(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    char host[64], name[96];
+    gethostname(host, sizeof host);
+    exclusive_name(name);
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+    plant_exclusive(f->repo, (int)getppid(), host, (int64_t)time(NULL), "fedcba9876543210fedcba9876543210");
+
+    repo_unlock(excl);
+
+    assert_true(has_object(f->repo, name));
+    assert_string_equal(only_lock(f->repo).nonce, "fedcba9876543210fedcba9876543210");
+}
+
+/* KNOWN BUG (src/repo/lock.c, take_sole): skipped unless
+ * COFFER_TEST_LOCK_RACE=1, because it fails. When a stale holder's
+ * exclusive object is found, take_sole deletes it by name (store_delete)
+ * without checking that it is still the stale holder's: a racer that has
+ * just removed it and created its own in between loses its fresh object,
+ * and if its listing ran before the deleter's create, both return with an
+ * exclusive lock. Measured here: 4 processes over an expired object, two
+ * holders at once in 4 to 6 rounds of 200 (the test takes ~4 s).
+ *
+ * Several processes take the exclusive lock at once over an expired
+ * holder's object: at most one of them may hold it. */
+#define RACE_LOCKERS 4
+#define RACE_ROUNDS 200
+
+static void test_lock_stale_takeover_race_has_one_holder(void **state)
+{
+    const char *enabled = getenv("COFFER_TEST_LOCK_RACE");
+    if (!enabled || strcmp(enabled, "1") != 0)
+        skip();
+    struct fixture *f = *state;
+    struct error err = {0};
+    char host[64], name[96];
+    gethostname(host, sizeof host);
+    exclusive_name(name);
+    int rounds_with_two = 0;
+    for (int round = 0; round < RACE_ROUNDS; round++) {
+        plant_exclusive(f->repo, (int)getppid(), host, (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60,
+                        "0123456789abcdef0123456789abcdef");
+        int start[2], result[2], release[2];
+        assert_int_equal(pipe(start), 0);
+        assert_int_equal(pipe(result), 0);
+        assert_int_equal(pipe(release), 0);
+        pid_t kids[RACE_LOCKERS];
+        for (int k = 0; k < RACE_LOCKERS; k++) {
+            kids[k] = fork();
+            assert_true(kids[k] >= 0);
+            if (kids[k] == 0) { /* no cmocka asserts in here */
+                char c;
+                struct repo_lock *lock = NULL;
+                struct error child_err = {0};
+                if (read(start[0], &c, 1) != 1)
+                    _exit(2);
+                int rc = repo_lock(f->repo, true, &lock, &child_err);
+                c = rc == 0 ? 'y' : 'n';
+                if (write(result[1], &c, 1) != 1 || read(release[0], &c, 1) != 1)
+                    _exit(2);
+                if (rc == 0)
+                    repo_unlock(lock);
+                _exit(0);
+            }
+        }
+        char go[RACE_LOCKERS];
+        memset(go, 'g', sizeof go);
+        assert_int_equal(write(start[1], go, sizeof go), sizeof go);
+        int holders = 0;
+        for (int k = 0; k < RACE_LOCKERS; k++) {
+            char c = 0;
+            assert_int_equal(read(result[0], &c, 1), 1);
+            holders += c == 'y';
+        }
+        assert_int_equal(write(release[1], go, sizeof go), sizeof go); /* all hold what they got till now */
+        for (int k = 0; k < RACE_LOCKERS; k++) {
+            int status = 0;
+            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+            assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+        for (int i = 0; i < 2; i++) {
+            close(start[i]);
+            close(result[i]);
+            close(release[i]);
+        }
+        assert_true(holders >= 1);
+        rounds_with_two += holders > 1;
+        store_delete(f->repo->store, name, &err);
+    }
+    if (rounds_with_two)
+        fail_msg("%d of %d rounds ended with two exclusive holders at once", rounds_with_two, RACE_ROUNDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lock_shared_locks_coexist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_exclusive_refused_while_shared_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_orphan_is_cleared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_exclusive_is_the_well_known_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_second_exclusive_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_shared_refused_while_exclusive_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_exclusive_again_after_unlock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_exclusive_of_dead_process_taken_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_expired_exclusive_taken_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_expired_exclusive_of_other_host_taken_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_live_exclusive_not_taken_over, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_unlock_leaves_another_holders_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_stale_takeover_race_has_one_holder, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,10 @@
 /*
  * test_store_local.c — the local-directory store: objects go in whole and
  * come out whole or by range, listings find nested objects and skip
- * unfinished writes, and missing objects say so (ERR_NOT_FOUND).
+ * unfinished writes, and missing objects say so (ERR_NOT_FOUND). A
+ * create-only put (store_put_new) makes an object only if its name is free:
+ * a second one fails with ERR_EXISTS and changes nothing, and of several
+ * threads creating one name at once exactly one wins, its bytes stored.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,12 +14,14 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "crypto/crypto.h"
 #include "store/store.h"
 #include "testing.h"
 
@@ -396,6 +401,190 @@ static void test_store_reopen_sees_objects(void **state)
     buf_free(&out);
 }
 
+/* How many files below dir, at any depth, carry the temporary mark
+ * (".tmp-"); adds the number of all files (folders aside) to *files. */
+static size_t count_temp_files(const char *dir, size_t *files)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t temps = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char path[512];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        assert_int_equal(lstat(path, &st), 0);
+        if (S_ISDIR(st.st_mode)) {
+            temps += count_temp_files(path, files);
+            continue;
+        }
+        (*files)++;
+        if (strstr(e->d_name, ".tmp-"))
+            temps++;
+    }
+    closedir(d);
+    return temps;
+}
+
+/* A create-only put makes an object that a get reads back whole. */
+static void test_store_put_new_then_get(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    uint8_t data[5000];
+    struct buf out = BUF_INIT;
+    test_fill_random(data, sizeof data, 7);
+
+    assert_int_equal(store_put_new(f->store, "locks/first", data, sizeof data, &err), 0);
+    assert_int_equal(store_get(f->store, "locks/first", 0, STORE_TO_END, &out, &err), 0);
+
+    assert_int_equal(out.len, sizeof data);
+    assert_memory_equal(out.data, data, sizeof data);
+    buf_free(&out);
+}
+
+/* A second create-only put of a name fails with ERR_EXISTS naming it, and
+ * the first object's bytes stay as they were; nothing temporary is left. */
+static void test_store_put_new_refuses_existing_name(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct buf out = BUF_INIT;
+    const char first[] = "the first holder";
+    const char second[] = "a second, longer would-be holder of the name";
+
+    assert_int_equal(store_put_new(f->store, "locks/taken", first, strlen(first), &err), 0);
+    assert_int_equal(store_put_new(f->store, "locks/taken", second, strlen(second), &err), -1);
+
+    assert_int_equal(err.kind, ERR_EXISTS);
+    assert_non_null(strstr(err.msg, "locks/taken"));
+    assert_int_equal(store_get(f->store, "locks/taken", 0, STORE_TO_END, &out, &err), 0);
+    assert_int_equal(out.len, strlen(first));
+    assert_memory_equal(out.data, first, strlen(first));
+    size_t files = 0;
+    assert_int_equal(count_temp_files(f->root, &files), 0);
+    assert_int_equal(files, 1);
+    buf_free(&out);
+}
+
+/* An object written by a plain put also blocks a create-only put. */
+static void test_store_put_new_refuses_name_of_plain_put(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct buf out = BUF_INIT;
+    put_text(f, "config", "plain");
+
+    assert_int_equal(store_put_new(f->store, "config", "new", 3, &err), -1);
+
+    assert_int_equal(err.kind, ERR_EXISTS);
+    assert_int_equal(store_get(f->store, "config", 0, STORE_TO_END, &out, &err), 0);
+    assert_int_equal(out.len, 5);
+    assert_memory_equal(out.data, "plain", 5);
+    buf_free(&out);
+}
+
+/* A create-only put makes the folders its name needs, several deep, and
+ * a listing then finds the object (and nothing temporary). */
+static void test_store_put_new_creates_parent_folders(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct seen seen = {0};
+    char path[256];
+    struct stat st;
+
+    assert_int_equal(store_put_new(f->store, "locks/ab/cd/obj", "x", 1, &err), 0);
+
+    snprintf(path, sizeof path, "%s/locks/ab/cd", f->root);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(store_list(f->store, "locks", remember, &seen, &err), 0);
+    assert_int_equal(seen.count, 1);
+    assert_int_equal(seen_size(&seen, "locks/ab/cd/obj"), 1);
+    size_t files = 0;
+    assert_int_equal(count_temp_files(f->root, &files), 0);
+    assert_int_equal(files, 1);
+}
+
+/* A local directory creates atomically (link(2)) and takes one pack
+ * upload at a time. */
+static void test_store_local_capabilities(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_true(store_has_atomic_create(f->store));
+    assert_int_equal(store_parallel_uploads(f->store), 1);
+}
+
+#define RACE_THREADS 8
+#define RACE_NAMES 50
+
+struct racer {
+    struct store *store;
+    pthread_barrier_t *start;
+    const char *name;
+    char content[64];
+    int rc;
+    struct error err;
+};
+
+static void *race_put_new(void *arg)
+{
+    struct racer *r = arg;
+    pthread_barrier_wait(r->start);
+    r->rc = store_put_new(r->store, r->name, r->content, strlen(r->content), &r->err);
+    return NULL;
+}
+
+/* Several threads creating one name at once: exactly one succeeds, the
+ * others get ERR_EXISTS, and the object holds the winner's bytes. Names
+ * share new parent folders, which the racers also create at once. */
+static void test_store_put_new_race_has_one_winner(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    assert_int_equal(crypto_init(&err), 0);
+    for (int n = 0; n < RACE_NAMES; n++) {
+        char name[64];
+        snprintf(name, sizeof name, "locks/%02x/race-%d", n % 7, n);
+        pthread_barrier_t start;
+        pthread_barrier_init(&start, NULL, RACE_THREADS);
+        struct racer racers[RACE_THREADS];
+        pthread_t threads[RACE_THREADS];
+        for (int t = 0; t < RACE_THREADS; t++) {
+            racers[t] = (struct racer){.store = f->store, .start = &start, .name = name};
+            snprintf(racers[t].content, sizeof racers[t].content, "name %d written by thread %d", n, t);
+            assert_int_equal(pthread_create(&threads[t], NULL, race_put_new, &racers[t]), 0);
+        }
+        for (int t = 0; t < RACE_THREADS; t++)
+            pthread_join(threads[t], NULL);
+        pthread_barrier_destroy(&start);
+
+        int winner = -1, winners = 0;
+        for (int t = 0; t < RACE_THREADS; t++) {
+            if (racers[t].rc == 0) {
+                winner = t;
+                winners++;
+            } else {
+                assert_int_equal(racers[t].rc, -1);
+                assert_int_equal(racers[t].err.kind, ERR_EXISTS);
+            }
+        }
+        assert_int_equal(winners, 1);
+        struct buf out = BUF_INIT;
+        assert_int_equal(store_get(f->store, name, 0, STORE_TO_END, &out, &err), 0);
+        assert_int_equal(out.len, strlen(racers[winner].content));
+        assert_memory_equal(out.data, racers[winner].content, out.len);
+        buf_free(&out);
+    }
+    size_t files = 0;
+    assert_int_equal(count_temp_files(f->root, &files), 0);
+    assert_int_equal(files, RACE_NAMES);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,6 +605,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_delete_removes_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_size_of_object, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_reopen_sees_objects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_put_new_then_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_put_new_refuses_existing_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_put_new_refuses_name_of_plain_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_put_new_creates_parent_folders, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_local_capabilities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_put_new_race_has_one_winner, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
