@@ -38,6 +38,21 @@ static void one_lock(void *ctx, const struct lock_info *info)
                       : info->is_expired ? "not refreshed for 30 minutes"
                                          : NULL;
     bool is_remove = why || u->is_remove_all;
+    if (info->is_unreadable) {
+        struct error err;
+        if (u->is_remove_all && repo_lock_remove(u->repo, info->id, &err) < 0) {
+            fprintf(stderr, "coffer: cannot remove lock %s: %s\n", hex, err.msg);
+            u->failures++;
+        } else if (u->is_remove_all) {
+            u->removed++;
+        } else {
+            u->kept++;
+        }
+        if (!u->is_quiet)
+            printf("%s unreadable lock %s (damaged, or of another repository%s)\n",
+                   u->is_remove_all ? "removed" : "kept", hex, u->is_remove_all ? "" : "; --remove-all removes it");
+        return;
+    }
     struct error err;
     if (is_remove && repo_lock_remove(u->repo, info->id, &err) < 0) {
         fprintf(stderr, "coffer: cannot remove lock %s: %s\n", hex, err.msg);

@@ -30,7 +30,7 @@ bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
 }
 
 /* The s3: block's settings, then the environment's over them. */
-static void s3_settings_from_config(const struct config *cfg, struct s3_settings *s)
+static int s3_settings_from_config(const struct config *cfg, struct s3_settings *s, struct error *err)
 {
     memset(s, 0, sizeof *s);
     s->path_style = -1;
@@ -48,7 +48,7 @@ static void s3_settings_from_config(const struct config *cfg, struct s3_settings
         s->data_class = c->storage_class.data;
         s->metadata_class = c->storage_class.metadata;
     }
-    s3_settings_from_env(s);
+    return s3_settings_from_env(s, err);
 }
 
 int cli_resolve_globals(struct cli_globals *g, struct error *err)
@@ -77,7 +77,8 @@ int cli_resolve_globals(struct cli_globals *g, struct error *err)
         g->password_file = getenv("COFFER_PASSWORD_FILE");
     if (!g->password_file && !(getenv("COFFER_PASSWORD") && *getenv("COFFER_PASSWORD")) && g->config)
         g->password_file = g->config->password_file;
-    s3_settings_from_config(g->config, &g->s3);
+    if (s3_settings_from_config(g->config, &g->s3, err) < 0)
+        return -1;
     if (!g->repo || !*g->repo)
         return error_setk(err, ERR_USAGE, "no repository given: use --repo DIR, set COFFER_REPOSITORY, "
                           "or name it in coffer.yaml (repository:)");

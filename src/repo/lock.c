@@ -153,8 +153,15 @@ static int walk_lock(void *ctx, const char *name, uint64_t size, struct error *e
 {
     struct lock_walk *w = ctx;
     struct lock_info info;
-    if (read_lock(w->repo, name, &info))
+    uint64_t still;
+    struct error ignored;
+    if (read_lock(w->repo, name, &info)) {
         w->fn(w->ctx, &info);
+    } else if (repo_object_id_from_name(name, info.id) == 0 && store_size(w->repo->store, name, &still, &ignored) == 0) {
+        snprintf(info.host, sizeof info.host, "?");
+        info.is_unreadable = true; /* there, but damaged or not a lock: only --remove-all removes it */
+        w->fn(w->ctx, &info);
+    }
     return 0;
 }
 
@@ -171,6 +178,19 @@ int repo_lock_remove(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct
     return store_delete(repo->store, name, err);
 }
 
+/* Whether the lock object is still ours: a process stopped for longer than
+ * LOCK_STALE_SECONDS may find its exclusive object taken over, and must not
+ * write over the new holder's. */
+static bool is_still_held(struct repo_lock *lock)
+{
+    char name[96];
+    struct lock_info info;
+    if (!lock->is_sole)
+        return true;
+    repo_object_name(OBJ_LOCK, lock->id, name);
+    return read_lock(lock->repo, name, &info) && is_own(lock, &info);
+}
+
 static void *refresh_loop(void *arg)
 {
     struct repo_lock *lock = arg;
@@ -181,16 +201,54 @@ static void *refresh_loop(void *arg)
         deadline.tv_sec += LOCK_REFRESH_SECONDS;
         if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
             struct error ignored;
-            write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
+            if (is_still_held(lock))
+                write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
         }
     }
     pthread_mutex_unlock(&lock->mutex);
     return NULL;
 }
 
+/* Removes a stale holder's exclusive object. Only the process that creates
+ * the takeover marker for that holder's nonce may delete it, so two
+ * processes that both found it stale cannot both delete — the slower one
+ * would delete the faster one's fresh object. The winner reads the object
+ * again before deleting: a later holder's object carries another nonce and
+ * is left alone. The marker goes once the takeover is over; a process that
+ * creates it again afterwards finds the new object and leaves it. */
+static int remove_stale(struct repo_lock *lock, const char *name, const struct lock_info *stale, struct error *err)
+{
+    char marker[128], stamp[32];
+    snprintf(marker, sizeof marker, "locks/takeover-%s", stale->nonce);
+    snprintf(stamp, sizeof stamp, "%lld", (long long)time(NULL));
+    if (store_put_new(lock->repo->store, marker, stamp, strlen(stamp), err) < 0) {
+        if (err->kind != ERR_EXISTS)
+            return -1;
+        /* A marker its taker left behind when it died expires like a lock. */
+        struct buf text = BUF_INIT;
+        struct error ignored;
+        if (store_get(lock->repo->store, marker, 0, STORE_TO_END, &text, &ignored) == 0) {
+            buf_append(&text, "", 1);
+            if (is_expired(strtoll((const char *)text.data, NULL, 10)))
+                store_delete(lock->repo->store, marker, &ignored);
+        }
+        buf_free(&text);
+        return error_setk(err, ERR_LOCKED, "the repository is locked: another process is taking over a stale "
+                          "exclusive lock (try again in a moment)");
+    }
+    struct lock_info now;
+    int rc = 0;
+    if (read_lock(lock->repo, name, &now) && !strcmp(now.nonce, stale->nonce))
+        rc = store_delete(lock->repo->store, name, err);
+    struct error ignored;
+    store_delete(lock->repo->store, marker, &ignored);
+    return rc;
+}
+
 /* Creates the exclusive object. One that a stale holder left is removed
- * and the create tried again, once: a third process racing for it in that
- * instant may win instead, and then this one reports it. */
+ * (remove_stale) and the create tried again, once: if another process
+ * took it over meanwhile, that process holds the lock and this one says
+ * so. An object that cannot be read is reported, with what to do. */
 static int take_sole(struct repo_lock *lock, struct error *err)
 {
     for (int attempt = 0;; attempt++) {
@@ -198,17 +256,20 @@ static int take_sole(struct repo_lock *lock, struct error *err)
             return 0;
         if (err->kind != ERR_EXISTS)
             return -1;
-        char name[96], holder[256] = "an exclusive lock held by another process";
+        char name[96], holder[256];
         struct lock_info info;
         repo_object_name(OBJ_LOCK, lock->id, name);
-        bool is_readable = read_lock(lock->repo, name, &info);
-        if (is_readable)
-            describe_holder(&info, holder, sizeof holder);
-        bool is_stale = is_readable && (info.is_orphaned || info.is_expired);
-        if (attempt == 1 || (is_readable && !is_stale))
+        if (!read_lock(lock->repo, name, &info)) {
+            if (attempt == 1)
+                return error_setk(err, ERR_LOCKED, "the repository is locked: %s cannot be read (if no prune or "
+                                  "forget runs, remove it with `coffer unlock --remove-all`)", name);
+            continue; /* being removed: try again */
+        }
+        describe_holder(&info, holder, sizeof holder);
+        if (attempt == 1 || (!info.is_orphaned && !info.is_expired))
             return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
                               "the lock if that process is gone)", holder);
-        if (is_stale && store_delete(lock->repo->store, name, err) < 0)
+        if (remove_stale(lock, name, &info, err) < 0)
             return -1;
     }
 }

@@ -11,7 +11,7 @@
  * local directory, or an S3 server with conditional writes), an exclusive
  * lock is one well-known object, locks/eeee…, created only if absent: of
  * two prunes starting at once exactly one gets it, whatever the listing
- * shows. Elsewhere it is a lock object like the others, and two exclusive
+ * shows; a stale one is removed by one process only (lock.c). Elsewhere it is a lock object like the others, and two exclusive
  * lockers are kept apart by writing first and listing after (see lock.c),
  * which needs a store whose listings show what was just written.
  */
@@ -43,6 +43,7 @@ struct lock_info {
     bool is_exclusive;
     bool is_orphaned; /* its process, on this host, is gone */
     bool is_expired;  /* not refreshed for LOCK_STALE_SECONDS */
+    bool is_unreadable; /* the object is there but cannot be opened (only id is set) */
 };
 
 /* Calls fn for every lock (for `coffer unlock` and `check`). */

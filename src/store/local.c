@@ -6,7 +6,8 @@
  * over the final name and fsyncs the directory, so a crash leaves either
  * the whole object or none of it (plus, at worst, a "*.tmp-*" file that
  * listings skip and prune removes). A create-only put links the temporary
- * file to the final name instead, which fails if the name is taken.
+ * file to the final name instead (or, without hard links, renames it with
+ * RENAME_NOREPLACE), which fails if the name is taken.
  */
 #include "store/store_int.h"
 
@@ -170,6 +171,12 @@ static int local_put_new(void *impl, const char *name, const void *data, size_t 
         return -1;
     int rc = link(tmp, path);
     int saved = errno;
+    if (rc < 0 && (saved == EPERM || saved == EOPNOTSUPP || saved == ENOSYS)) {
+        /* No hard links here (vfat, some network file systems): a rename
+         * that refuses to replace is atomic as well. */
+        rc = renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+        saved = errno;
+    }
     unlink(tmp);
     if (rc < 0 && saved == EEXIST)
         return error_setk(err, ERR_EXISTS, "%s exists already", path);

@@ -80,13 +80,15 @@ static void env_over(const char **slot, const char *name)
         *slot = v;
 }
 
-void s3_settings_from_env(struct s3_settings *s)
+int s3_settings_from_env(struct s3_settings *s, struct error *err)
 {
     env_over(&s->endpoint, "COFFER_S3_ENDPOINT");
     env_over(&s->region, "AWS_REGION");
     env_over(&s->region, "COFFER_S3_REGION");
     const char *style = getenv("COFFER_S3_PATH_STYLE");
-    if (style && (!strcmp(style, "true") || !strcmp(style, "false")))
+    if (style && *style && strcmp(style, "true") && strcmp(style, "false"))
+        return error_setk(err, ERR_USAGE, "COFFER_S3_PATH_STYLE must be true or false");
+    if (style && *style)
         s->path_style = !strcmp(style, "true");
     const char *key = getenv("AWS_ACCESS_KEY_ID");
     if (key && *key) { /* a key pair from the environment comes whole */
@@ -95,9 +97,15 @@ void s3_settings_from_env(struct s3_settings *s)
         s->session_token = getenv("AWS_SESSION_TOKEN");
     }
     const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
-    if (retry && *retry)
-        s->retry_seconds = (unsigned)strtoul(retry, NULL, 10);
+    if (retry && *retry) {
+        char *end;
+        unsigned long seconds = strtoul(retry, &end, 10);
+        if (*end || retry[0] == '-' || seconds < 1 || seconds > 86400)
+            return error_setk(err, ERR_USAGE, "COFFER_S3_RETRY_SECONDS must be a whole number of seconds, 1 to 86400");
+        s->retry_seconds = (unsigned)seconds;
+    }
     env_over(&s->ca_file, "COFFER_S3_CA_FILE");
+    return 0;
 }
 
 const char *s3_check_storage_class(const char *name)
@@ -152,9 +160,9 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
         *eq = '\0';
         const char *name = trim(line);
         char *value = trim(eq + 1);
-        char **slot = !strcmp(name, "aws_access_key_id") ? access_key
-                    : !strcmp(name, "aws_secret_access_key") ? secret_key
-                    : !strcmp(name, "aws_session_token") ? session_token : NULL;
+        char **slot = !strcasecmp(name, "aws_access_key_id") ? access_key
+                    : !strcasecmp(name, "aws_secret_access_key") ? secret_key
+                    : !strcasecmp(name, "aws_session_token") ? session_token : NULL;
         if (slot) {
             secret_free(*slot);
             *slot = xstrdup(value);
@@ -165,8 +173,9 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
         crypto_wipe(text, cap);
         free(text);
     }
-    const char *missing = !has_profile ? "has no profile" : !*access_key ? "gives no aws_access_key_id for profile"
-                        : !*secret_key ? "gives no aws_secret_access_key for profile" : NULL;
+    const char *missing = !has_profile ? "has no profile"
+                        : !*access_key || !**access_key ? "gives no aws_access_key_id for profile"
+                        : !*secret_key || !**secret_key ? "gives no aws_secret_access_key for profile" : NULL;
     if (missing) {
         secret_free(*access_key);
         secret_free(*secret_key);

@@ -39,8 +39,8 @@ struct s3_settings {
  * COFFER_S3_REGION (else AWS_REGION), COFFER_S3_PATH_STYLE (true/false),
  * COFFER_S3_RETRY_SECONDS, COFFER_S3_CA_FILE, AWS_ACCESS_KEY_ID,
  * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN. The strings stay the
- * environment's. */
-void s3_settings_from_env(struct s3_settings *s);
+ * environment's. A malformed value fails (ERR_USAGE) naming the variable. */
+int s3_settings_from_env(struct s3_settings *s, struct error *err);
 
 /* Whether a storage class can be read at once (not GLACIER or DEEP_ARCHIVE,
  * which need a restore request first), and is one S3 knows. NULL: fine;

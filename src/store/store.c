@@ -17,7 +17,8 @@ int store_open(const char *location, const struct s3_settings *s3, bool is_creat
     if (strncmp(location, "s3://", 5) == 0) {
         struct s3_settings from_env = {.path_style = -1};
         if (!s3) {
-            s3_settings_from_env(&from_env);
+            if (s3_settings_from_env(&from_env, err) < 0)
+                return -1;
             s3 = &from_env;
         }
         if (s3_store_open(location, s3, is_create, &impl, err) < 0)

@@ -428,25 +428,15 @@ static void test_lock_unlock_leaves_another_holders_object(void **state)
     assert_string_equal(only_lock(f->repo).nonce, "fedcba9876543210fedcba9876543210");
 }
 
-/* KNOWN BUG (src/repo/lock.c, take_sole): skipped unless
- * COFFER_TEST_LOCK_RACE=1, because it fails. When a stale holder's
- * exclusive object is found, take_sole deletes it by name (store_delete)
- * without checking that it is still the stale holder's: a racer that has
- * just removed it and created its own in between loses its fresh object,
- * and if its listing ran before the deleter's create, both return with an
- * exclusive lock. Measured here: 4 processes over an expired object, two
- * holders at once in 4 to 6 rounds of 200 (the test takes ~4 s).
- *
- * Several processes take the exclusive lock at once over an expired
- * holder's object: at most one of them may hold it. */
+/* Several processes take the exclusive lock at once over an expired
+ * holder's object: at most one of them may hold it. (Before take_sole
+ * serialized takeovers with a marker per stale nonce, 4 processes over an
+ * expired object gave two holders at once in 4 to 8 rounds of 200.) */
 #define RACE_LOCKERS 4
 #define RACE_ROUNDS 200
 
 static void test_lock_stale_takeover_race_has_one_holder(void **state)
 {
-    const char *enabled = getenv("COFFER_TEST_LOCK_RACE");
-    if (!enabled || strcmp(enabled, "1") != 0)
-        skip();
     struct fixture *f = *state;
     struct error err = {0};
     char host[64], name[96];

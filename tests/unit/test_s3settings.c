@@ -219,6 +219,27 @@ static void test_credentials_profile_without_key_id_hides_secret(void **state)
     assert_no_secret(err.msg);
 }
 
+/* An empty secret is no secret: refused, not used to sign. Key names are
+ * read in any case, as the AWS tools read them. */
+static void test_credentials_empty_secret_and_key_case(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct creds c;
+    write_file(f->path, "[empty]\naws_access_key_id = AKIAEMPTY\naws_secret_access_key =\n"
+                        "[upper]\nAWS_ACCESS_KEY_ID = AKIAUPPER\nAWS_Secret_Access_Key = upperSecret\n");
+
+    assert_int_equal(read_creds(f->path, "empty", &c, &err), -1);
+    assert_int_equal(err.kind, ERR_USAGE);
+    assert_non_null(strstr(err.msg, "aws_secret_access_key"));
+    assert_null(c.access_key);
+
+    assert_int_equal(read_creds(f->path, "upper", &c, &err), 0);
+    assert_string_equal(c.access_key, "AKIAUPPER");
+    assert_string_equal(c.secret_key, "upperSecret");
+    creds_free(&c);
+}
+
 /* A credentials file that does not exist fails, naming it. */
 static void test_credentials_missing_file(void **state)
 {
@@ -357,7 +378,7 @@ static void test_env_unset_leaves_settings(void **state)
 {
     struct s3_settings s = from_yaml(), want = s;
 
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
 
     assert_settings_equal(&s, &want);
 }
@@ -374,7 +395,7 @@ static void test_env_empty_values_leave_settings(void **state)
     setenv("AWS_ACCESS_KEY_ID", "", 1);
     setenv("AWS_SECRET_ACCESS_KEY", "envSecret", 1); /* without a key id: not a pair */
 
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
 
     assert_settings_equal(&s, &want);
 }
@@ -388,7 +409,7 @@ static void test_env_overrides_settings(void **state)
     setenv("COFFER_S3_RETRY_SECONDS", "7", 1);
     setenv("COFFER_S3_CA_FILE", "/env/ca.pem", 1);
 
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
 
     assert_string_equal(s.endpoint, "http://127.0.0.1:9000");
     assert_int_equal(s.path_style, 1);
@@ -407,37 +428,59 @@ static void test_env_region_precedence(void **state)
 {
     struct s3_settings s = from_yaml();
     setenv("AWS_REGION", "aws-region", 1);
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_string_equal(s.region, "aws-region");
 
     s = from_yaml();
     setenv("COFFER_S3_REGION", "coffer-region", 1);
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_string_equal(s.region, "coffer-region");
 }
 
 /* COFFER_S3_PATH_STYLE: "true" and "false" set it either way; another
- * word leaves the setting. */
+ * word is refused, naming the variable, and leaves the setting. */
 static void test_env_path_style(void **state)
 {
     struct s3_settings s = from_yaml();
     s.path_style = -1;
     setenv("COFFER_S3_PATH_STYLE", "false", 1);
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_int_equal(s.path_style, 0);
 
     setenv("COFFER_S3_PATH_STYLE", "true", 1);
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_int_equal(s.path_style, 1);
 
     setenv("COFFER_S3_PATH_STYLE", "false", 1);
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_int_equal(s.path_style, 0);
 
     s.path_style = -1;
     setenv("COFFER_S3_PATH_STYLE", "maybe", 1);
-    s3_settings_from_env(&s);
+    struct error err;
+    assert_int_equal(s3_settings_from_env(&s, &err), -1);
+    assert_int_equal(err.kind, ERR_USAGE);
+    assert_non_null(strstr(err.msg, "COFFER_S3_PATH_STYLE"));
     assert_int_equal(s.path_style, -1);
+}
+
+/* COFFER_S3_RETRY_SECONDS: a whole number of seconds, 1 to 86400; anything
+ * else is refused rather than read as 0 (the default) or wrapped around. */
+static void test_env_retry_seconds_checked(void **state)
+{
+    static const char *const bad[] = {"-1", "abc", "0", "10s", "86401", "4294967296"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct s3_settings s = from_yaml();
+        struct error err;
+        setenv("COFFER_S3_RETRY_SECONDS", bad[i], 1);
+        assert_int_equal(s3_settings_from_env(&s, &err), -1);
+        assert_int_equal(err.kind, ERR_USAGE);
+        assert_non_null(strstr(err.msg, "COFFER_S3_RETRY_SECONDS"));
+    }
+    struct s3_settings s = from_yaml();
+    setenv("COFFER_S3_RETRY_SECONDS", "86400", 1);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
+    assert_int_equal(s.retry_seconds, 86400);
 }
 
 /* AWS_ACCESS_KEY_ID brings AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN
@@ -449,7 +492,7 @@ static void test_env_access_key_comes_whole(void **state)
     setenv("AWS_SECRET_ACCESS_KEY", "envSecret", 1);
     setenv("AWS_SESSION_TOKEN", "envToken", 1);
 
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
 
     assert_string_equal(s.access_key, "AKIAENV");
     assert_string_equal(s.secret_key, "envSecret");
@@ -458,7 +501,7 @@ static void test_env_access_key_comes_whole(void **state)
     /* Without a token in the environment, the settings' token goes too. */
     s = from_yaml();
     unsetenv("AWS_SESSION_TOKEN");
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_string_equal(s.access_key, "AKIAENV");
     assert_string_equal(s.secret_key, "envSecret");
     assert_null(s.session_token);
@@ -466,7 +509,7 @@ static void test_env_access_key_comes_whole(void **state)
     /* Nor is the settings' secret kept for the environment's key id. */
     s = from_yaml();
     unsetenv("AWS_SECRET_ACCESS_KEY");
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
     assert_string_equal(s.access_key, "AKIAENV");
     assert_null(s.secret_key);
 }
@@ -478,7 +521,7 @@ static void test_env_secret_without_key_id_ignored(void **state)
     setenv("AWS_SECRET_ACCESS_KEY", "envSecret", 1);
     setenv("AWS_SESSION_TOKEN", "envToken", 1);
 
-    s3_settings_from_env(&s);
+    assert_int_equal(s3_settings_from_env(&s, &(struct error){0}), 0);
 
     assert_settings_equal(&s, &want);
 }
@@ -493,6 +536,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_credentials_profile_without_secret, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_credentials_profile_without_key_id_hides_secret, setup_dir,
                                         teardown_dir),
+        cmocka_unit_test_setup_teardown(test_credentials_empty_secret_and_key_case, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_credentials_missing_file, setup_dir, teardown_dir),
         cmocka_unit_test(test_storage_class_readable_accepted),
         cmocka_unit_test(test_storage_class_archive_refused),
@@ -502,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_overrides_settings, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_env_region_precedence, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_env_path_style, setup_env, teardown_env),
+        cmocka_unit_test_setup_teardown(test_env_retry_seconds_checked, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_env_access_key_comes_whole, setup_env, teardown_env),
         cmocka_unit_test_setup_teardown(test_env_secret_without_key_id_ignored, setup_env, teardown_env),
     };
