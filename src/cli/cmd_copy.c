@@ -32,11 +32,13 @@ static const char help[] =
 struct copy_print {
     const struct cli_globals *g;
     bool is_dry_run;
+    struct progress *progress;
 };
 
 static void print_copied(void *ctx, const struct snapshot *original, const struct snapshot *copy)
 {
     const struct copy_print *p = ctx;
+    progress_done(p->progress);
     char from_hex[65], to_hex[65], when[32], stored[32];
     snapshot_id_hex(original, from_hex);
     time_format_rfc3339(original->time, when);
@@ -112,7 +114,10 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
 
     struct repo *from = NULL, *to = NULL;
     char *to_pass = NULL;
-    struct copy_print print = {g, opts.is_dry_run};
+    struct progress progress;
+    struct copy_print print = {g, opts.is_dry_run, &progress};
+    progress_init(&progress, "copy", g->is_quiet || opts.is_dry_run, g->is_json);
+    opts.progress = &progress;
     struct copy_result result = {.on_copied = print_copied, .ctx = &print};
     int code = EXIT_OK;
     if (cli_open_repo(g, &from, &err) < 0) {
@@ -131,6 +136,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
         fprintf(stderr, "        (%zu snapshot%s copied before the failure are complete; run copy again to go on)\n",
                 result.copied, result.copied == 1 ? "" : "s");
     } else if (!g->is_json) {
+        progress_done(&progress);
         char read[32], stored[32];
         size_format(result.bytes_read, read);
         size_format(result.bytes_stored, stored);

@@ -93,6 +93,7 @@ struct copy_run {
     struct blob_codec *codec; /* for trees and list blobs, on this thread */
     struct id_map map;
     struct copy_result *result;
+    struct progress *progress; /* or NULL */
     /* The blobs being read by copy_ids, in order. */
     const uint8_t *reading;
     size_t read_next;
@@ -144,8 +145,13 @@ static int copy_ids(struct copy_run *run, const uint8_t *ids, size_t count, stru
         run->read_next = 0;
         rc = content_reader_copy(run->reader, &ref, missing_bytes, store_read_blob, run, err);
     }
-    for (size_t i = 0; i < count && rc == 0; i++)
+    for (size_t i = 0; i < count && rc == 0; i++) {
         rc = content_writer_add_stored(cw, id_map_get(&run->map, ids + i * CRYPTO_ID_SIZE), lengths[i], err);
+        if (run->progress)
+            run->progress->bytes += lengths[i];
+    }
+    if (run->progress)
+        progress_update(run->progress);
     free(lengths);
     buf_free(&missing);
     return rc;
@@ -300,7 +306,7 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
     struct repo_lock *from_lock = NULL, *to_lock = NULL;
     struct snapshot_list from_list = {0}, to_list = {0};
     struct string_list present = {0};
-    struct copy_run run = {from, to, NULL, NULL, NULL, {0}, result, NULL, 0};
+    struct copy_run run = {from, to, NULL, NULL, NULL, {0}, result, opts->progress, NULL, 0};
     bool has_indexes = false;
     int rc = -1;
 
@@ -336,6 +342,8 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
                 break;
             }
             has_indexes = true;
+            if (opts->progress)
+                opts->progress->total_bytes += snap->stats.size;
             unsigned workers = opts->workers ? opts->workers : ops_default_workers();
             if (!run.reader) { /* S3 answers each read slowly: keep more in flight */
                 unsigned readers = store_parallel_requests(from->store);

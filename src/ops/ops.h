@@ -65,6 +65,7 @@ struct copy_options {
     size_t tag_count;
     unsigned workers;         /* 0: one per CPU */
     bool is_dry_run;          /* count and report, copy nothing */
+    struct progress *progress; /* bytes read from the source; may be NULL */
 };
 
 struct copy_result {
