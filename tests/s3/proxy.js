@@ -32,10 +32,13 @@
 //     CreateMultipartUpload is checked against S3's list and kept here, per
 //     key, in memory (s3rver knows fewer classes); HEAD and GET report it
 //     (x-amz-storage-class, absent for STANDARD), ListObjects in StorageClass.
-//   - PUT bodies are spooled and checked before s3rver sees them, so a body
-//     that fails its checksum, or a client that goes away mid-upload, leaves
-//     nothing behind; after s3rver says 200 the proxy waits until the file on
-//     disk has its full size (s3rver answers before its write stream flushes).
+//   - PUT bodies are read in full (kept in memory as received, or spooled to
+//     a file when over COFFER_S3_MEM_BODY_LIMIT, 64 MiB) and checked before
+//     s3rver sees them, so a body that fails its checksum, or a client that
+//     goes away mid-upload, leaves nothing behind; after s3rver says 200 the
+//     proxy waits until the file on disk has its full size (s3rver answers
+//     before its write stream flushes). Each body is hashed once, as it
+//     arrives, for just the digests its headers ask to be checked.
 //
 // Fault injection (environment; N counts requests from 1, the health probe
 // not included): COFFER_S3_FAULT_ALL=1, COFFER_S3_FAULT_503_EVERY=N,
@@ -89,7 +92,7 @@ const FAULT_DEFAULTS = { all: FAULT_ALL, e503: FAULT_503, reset: FAULT_RESET, tr
 let faultFileStamp = '';
 
 const MAX_SKEW_MS = 15 * 60 * 1000;
-const MEM_BODY_LIMIT = 1 << 20; // larger bodies are spooled to a file
+const MEM_BODY_LIMIT = intEnv('COFFER_S3_MEM_BODY_LIMIT', 64 << 20); // larger bodies are spooled to a file
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 const OBJECT_SUFFIX = '._S3rver_object'; // s3rver's file layout: DATA_DIR/bucket/<key>._S3rver_object
 const HEALTH_PATH = '/-/health'; // no bucket name starts with '-'
@@ -377,26 +380,104 @@ async function verifySignature(req, t) {
 const CHECKSUM_ALGS = ['crc32', 'crc32c', 'crc64nvme', 'sha1', 'sha256'];
 const CHECKSUM_BYTES = { crc32: 4, crc32c: 4, crc64nvme: 8, sha1: 20, sha256: 32 };
 
-function reflectedCrc32Table(poly) {
-	const t = new Int32Array(256);
+// CRC-32 (zlib's), CRC-32C (Castagnoli) and CRC-64/NVME, reflected, by
+// slicing-by-8: table k holds the CRC of a byte followed by k zero bytes, so
+// that 8 bytes are folded in with 8 look-ups. The aligned middle of a
+// buffer is read as 32-bit words (little-endian hosts); all tables of one
+// CRC live in one typed array (fewer registers for V8).
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+function crc32Tables(poly) { // 8 x 256 entries
+	const t = new Int32Array(8 * 256);
 	for (let i = 0; i < 256; i++) {
 		let c = i;
 		for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
 		t[i] = c;
 	}
+	for (let k = 1; k < 8; k++) {
+		for (let i = 0; i < 256; i++) {
+			const p = t[(k - 1) * 256 + i];
+			t[k * 256 + i] = (p >>> 8) ^ t[p & 0xff];
+		}
+	}
 	return t;
 }
-const CRC32_TABLE = reflectedCrc32Table(0xedb88320);
-const CRC32C_TABLE = reflectedCrc32Table(0x82f63b78);
-// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5), the table split in
-// 32-bit halves so that the loop needs no BigInt.
-const CRC64_HI = new Int32Array(256);
-const CRC64_LO = new Int32Array(256);
+const CRC32_TABLES = crc32Tables(0xedb88320);
+const CRC32C_TABLES = crc32Tables(0x82f63b78);
+
+// CRC-64/NVME (reflected polynomial 0x9a6c9329ac4bc9b5), in 32-bit halves so
+// that the loops need no BigInt: entry (k, x) has its low half at
+// 2 * (256k + x) and its high half next to it.
+const CRC64_TABLES = new Int32Array(8 * 256 * 2);
 for (let i = 0; i < 256; i++) {
 	let c = BigInt(i);
 	for (let k = 0; k < 8; k++) c = c & 1n ? (c >> 1n) ^ 0x9a6c9329ac4bc9b5n : c >> 1n;
-	CRC64_HI[i] = Number(c >> 32n) | 0;
-	CRC64_LO[i] = Number(c & 0xffffffffn) | 0;
+	CRC64_TABLES[2 * i] = Number(c & 0xffffffffn) | 0;
+	CRC64_TABLES[2 * i + 1] = Number(c >> 32n) | 0;
+}
+for (let k = 1; k < 8; k++) {
+	for (let i = 0; i < 256; i++) {
+		const plo = CRC64_TABLES[2 * ((k - 1) * 256 + i)];
+		const phi = CRC64_TABLES[2 * ((k - 1) * 256 + i) + 1];
+		const x = 2 * (plo & 0xff);
+		CRC64_TABLES[2 * (k * 256 + i)] = ((plo >>> 8) | (phi << 24)) ^ CRC64_TABLES[x];
+		CRC64_TABLES[2 * (k * 256 + i) + 1] = (phi >>> 8) ^ CRC64_TABLES[x + 1];
+	}
+}
+
+// Feeds buf into the CRC-32 state c (t: CRC32_TABLES or CRC32C_TABLES).
+function crc32Update(t, c, buf) {
+	const n = buf.length;
+	let i = 0;
+	while (i < n && ((buf.byteOffset + i) & 3) !== 0) c = t[(c ^ buf[i++]) & 0xff] ^ (c >>> 8);
+	const words = LITTLE_ENDIAN ? ((n - i) >>> 3) << 1 : 0;
+	if (words > 0) {
+		const w = new Int32Array(buf.buffer, buf.byteOffset + i, words);
+		for (let j = 0; j < words; j += 2) {
+			const a = c ^ w[j];
+			const b = w[j + 1];
+			c = t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
+				t[768 + (b & 0xff)] ^ t[512 + ((b >>> 8) & 0xff)] ^ t[256 + ((b >>> 16) & 0xff)] ^ t[b >>> 24];
+		}
+		i += words << 2;
+	}
+	for (; i < n; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
+	return c;
+}
+
+// Feeds buf into the CRC-64/NVME state st = [hi, lo] (updated in place).
+function crc64Update(st, buf) {
+	const t = CRC64_TABLES;
+	const n = buf.length;
+	let hi = st[0], lo = st[1];
+	let i = 0;
+	for (; i < n && ((buf.byteOffset + i) & 3) !== 0; i++) {
+		const x = ((lo ^ buf[i]) & 0xff) << 1;
+		lo = ((lo >>> 8) | (hi << 24)) ^ t[x];
+		hi = (hi >>> 8) ^ t[x + 1];
+	}
+	const words = LITTLE_ENDIAN ? ((n - i) >>> 3) << 1 : 0;
+	if (words > 0) {
+		const w = new Int32Array(buf.buffer, buf.byteOffset + i, words);
+		for (let j = 0; j < words; j += 2) {
+			const a = lo ^ w[j];
+			const b = hi ^ w[j + 1];
+			const p7 = 3584 + ((a & 0xff) << 1), p6 = 3072 + ((a >>> 7) & 0x1fe);
+			const p5 = 2560 + ((a >>> 15) & 0x1fe), p4 = 2048 + ((a >>> 23) & 0x1fe);
+			const p3 = 1536 + ((b & 0xff) << 1), p2 = 1024 + ((b >>> 7) & 0x1fe);
+			const p1 = 512 + ((b >>> 15) & 0x1fe), p0 = (b >>> 23) & 0x1fe;
+			lo = t[p7] ^ t[p6] ^ t[p5] ^ t[p4] ^ t[p3] ^ t[p2] ^ t[p1] ^ t[p0];
+			hi = t[p7 + 1] ^ t[p6 + 1] ^ t[p5 + 1] ^ t[p4 + 1] ^ t[p3 + 1] ^ t[p2 + 1] ^ t[p1 + 1] ^ t[p0 + 1];
+		}
+		i += words << 2;
+	}
+	for (; i < n; i++) {
+		const x = ((lo ^ buf[i]) & 0xff) << 1;
+		lo = ((lo >>> 8) | (hi << 24)) ^ t[x];
+		hi = (hi >>> 8) ^ t[x + 1];
+	}
+	st[0] = hi;
+	st[1] = lo;
 }
 const zlibCrc32 = typeof require('node:zlib').crc32 === 'function' ? require('node:zlib').crc32 : null; // node >= 20.15
 
@@ -404,7 +485,7 @@ class Checksum {
 	constructor(alg) {
 		this.alg = alg;
 		if (alg === 'sha1' || alg === 'sha256') this.hash = crypto.createHash(alg);
-		else if (alg === 'crc64nvme') { this.hi = -1; this.lo = -1; }
+		else if (alg === 'crc64nvme') this.st = [-1, -1]; // [hi, lo]
 		else if (alg === 'crc32' && zlibCrc32) this.z = 0;
 		else this.c = -1;
 	}
@@ -412,28 +493,16 @@ class Checksum {
 	update(buf) {
 		if (this.hash) { this.hash.update(buf); return; }
 		if (this.z !== undefined) { this.z = zlibCrc32(buf, this.z); return; }
-		if (this.alg === 'crc64nvme') {
-			let hi = this.hi, lo = this.lo;
-			for (let i = 0; i < buf.length; i++) {
-				const x = (lo ^ buf[i]) & 0xff;
-				lo = ((lo >>> 8) | (hi << 24)) ^ CRC64_LO[x];
-				hi = (hi >>> 8) ^ CRC64_HI[x];
-			}
-			this.hi = hi; this.lo = lo;
-			return;
-		}
-		const t = this.alg === 'crc32c' ? CRC32C_TABLE : CRC32_TABLE;
-		let c = this.c;
-		for (let i = 0; i < buf.length; i++) c = t[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
-		this.c = c;
+		if (this.st) { crc64Update(this.st, buf); return; }
+		this.c = crc32Update(this.alg === 'crc32c' ? CRC32C_TABLES : CRC32_TABLES, this.c, buf);
 	}
 
 	digest() { // base64
 		if (this.hash) return this.hash.digest('base64');
 		const b = Buffer.alloc(CHECKSUM_BYTES[this.alg]);
-		if (this.alg === 'crc64nvme') {
-			b.writeUInt32BE(~this.hi >>> 0, 0);
-			b.writeUInt32BE(~this.lo >>> 0, 4);
+		if (this.st) {
+			b.writeUInt32BE(~this.st[0] >>> 0, 0);
+			b.writeUInt32BE(~this.st[1] >>> 0, 4);
 		} else {
 			b.writeUInt32BE(this.z !== undefined ? this.z >>> 0 : ~this.c >>> 0, 0);
 		}
@@ -718,68 +787,95 @@ class AwsChunkedDecoder {
 
 // ---------------------------------------------------------------- request bodies
 
-// Where a request body goes while it is checked: memory, or a spool file
-// once it is over MEM_BODY_LIMIT. Hashes it (sha256, md5, and the flexible
-// checksum asked for) on the way.
+// Where a request body goes while it is checked: memory (a list of the
+// chunks as they arrived, not copied), or a spool file once it is over
+// MEM_BODY_LIMIT. Computes on the way, in one pass, only the digests the
+// request asks to be checked: sha256 (for a hex x-amz-content-sha256 and an
+// x-amz-checksum-sha256, which share one hash), md5 (for Content-MD5) and
+// the flexible checksum.
 class BodySink {
-	constructor(ctx, algs) {
+	constructor(ctx, { sha256, md5, algs }) {
 		this.ctx = ctx;
-		this.sha = crypto.createHash('sha256');
-		this.md5 = crypto.createHash('md5');
-		this.sums = algs.map(a => new Checksum(a));
+		this.sha = sha256 || algs.includes('sha256') ? crypto.createHash('sha256') : null;
+		this.md5 = md5 ? crypto.createHash('md5') : null;
+		this.algs = algs;
+		this.sums = algs.filter(a => a !== 'sha256').map(a => new Checksum(a));
 		this.length = 0;
 		this.chunks = [];
 		this.file = null;
 		this.ws = null;
 	}
 
-	async write(chunk) {
-		this.sha.update(chunk);
-		this.md5.update(chunk);
+	// Returns a promise only when the spool file needs to drain.
+	write(chunk) {
+		if (chunk.length === 0) return null;
+		if (this.sha) this.sha.update(chunk);
+		if (this.md5) this.md5.update(chunk);
 		for (const s of this.sums) s.update(chunk);
 		this.length += chunk.length;
-		if (this.ws) {
-			if (!this.ws.write(chunk)) await once(this.ws, 'drain');
-			return;
-		}
+		if (this.ws) return this.ws.write(chunk) ? null : once(this.ws, 'drain');
 		this.chunks.push(chunk);
 		if (this.length > MEM_BODY_LIMIT) {
 			this.file = path.join(SPOOL_DIR, `body-${process.pid}-${this.ctx.n}-${crypto.randomBytes(4).toString('hex')}`);
-			this.ws = fs.createWriteStream(this.file, { flags: 'wx', mode: 0o600 });
-			for (const c of this.chunks) this.ws.write(c);
+			this.ws = fs.createWriteStream(this.file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 });
+			// A failed write (or one still in flight when abort() destroys the
+			// stream) must not be an unhandled 'error': finish() reports it.
+			this.ws.on('error', e => { this.error = this.error || e; });
+			this.ws.cork(); // one writev
+			let drained = true;
+			for (const c of this.chunks) drained = this.ws.write(c);
 			this.chunks = [];
+			this.ws.uncork();
+			if (!drained) return once(this.ws, 'drain');
 		}
+		return null;
 	}
 
 	async finish() {
-		if (this.ws) { this.ws.end(); await once(this.ws, 'close'); }
+		if (this.ws) {
+			this.ws.end();
+			if (!this.ws.closed) await once(this.ws, 'close');
+			if (this.error) throw this.error;
+		}
+		const sha = this.sha ? this.sha.digest() : null;
 		const checksums = {};
 		for (const s of this.sums) checksums[s.alg] = s.digest();
+		if (this.algs.includes('sha256')) checksums.sha256 = sha.toString('base64');
 		return {
 			length: this.length,
-			sha256: this.sha.digest('hex'),
-			md5: this.md5.digest('base64'),
+			sha256: sha ? sha.toString('hex') : null, // computed only when a check needs it
+			md5: this.md5 ? this.md5.digest('base64') : null, // likewise
 			checksums,
-			buffer: this.file ? null : Buffer.concat(this.chunks),
+			chunks: this.file ? null : this.chunks,
 			file: this.file,
 		};
 	}
 
 	abort() {
-		if (this.ws) this.ws.destroy();
-		if (this.file) fsp.unlink(this.file).catch(() => {});
+		const { ws, file } = this;
+		if (!file) return;
+		const unlink = () => fsp.unlink(file).catch(() => {});
+		if (!ws || ws.closed) { unlink(); return; }
+		ws.once('close', unlink); // after the file is opened and closed
+		ws.destroy();
 	}
 }
 
 // Reads the whole request body, through the aws-chunked decoder if there is
 // one. A body that breaks a rule is still read to its end (nothing of it is
 // kept), so that the client gets the error rather than a reset. Returns
-// { length, sha256, md5, checksums, buffer | file }; ctx.bytesIn is the
-// length on the wire.
-async function readBody(ctx, decoder, checksum) {
+// { length, sha256, md5, checksums, chunks | file }; ctx.bytesIn is the
+// length on the wire. sha256 is computed when the body has a hex
+// x-amz-content-sha256 (or an x-amz-checksum-sha256), md5 when it has a
+// Content-MD5: what checkBody compares.
+async function readBody(ctx, decoder, checksum, payloadHash) {
 	const { req, res } = ctx;
 	if (ctx.expectContinue && !ctx.continued) { res.writeContinue(); ctx.continued = true; }
-	const sink = new BodySink(ctx, checksum ? [checksum.alg] : []);
+	const sink = new BodySink(ctx, {
+		sha256: !decoder && payloadHash !== 'UNSIGNED-PAYLOAD',
+		md5: req.headers['content-md5'] !== undefined,
+		algs: checksum ? [checksum.alg] : [],
+	});
 	let err = null;
 	const keep = e => { if (e instanceof S3Err) err = e; else throw e; };
 	try {
@@ -788,9 +884,13 @@ async function readBody(ctx, decoder, checksum) {
 			if (err) continue;
 			try {
 				if (decoder) {
-					for (const piece of decoder.push(chunk)) await sink.write(piece);
+					for (const piece of decoder.push(chunk)) {
+						const p = sink.write(piece);
+						if (p) await p;
+					}
 				} else {
-					await sink.write(chunk);
+					const p = sink.write(chunk);
+					if (p) await p;
 				}
 			} catch (e) { keep(e); }
 		}
@@ -879,11 +979,14 @@ function upstream(method, urlPath, headers, body) {
 		r.on('error', reject);
 		if (!hasBody) { r.end(); return; }
 		if (body.file) {
-			const rs = fs.createReadStream(body.file);
+			const rs = fs.createReadStream(body.file, { highWaterMark: 1 << 20 });
 			rs.on('error', e => r.destroy(e));
 			rs.pipe(r);
 		} else {
-			r.end(body.buffer);
+			// The chunks as received, not copied into one buffer: they are
+			// queued until the socket is assigned, then written in one writev.
+			for (const c of body.chunks) r.write(c);
+			r.end();
 		}
 	});
 }
@@ -1044,7 +1147,7 @@ function objectFile(bucket, key) {
 // After a DeleteObjects (POST /bucket?delete): forget the keys it named
 // that are gone.
 async function forgetDeleted(bucket, body) {
-	const xml = body.file ? await fsp.readFile(body.file, 'utf8') : body.buffer.toString('utf8');
+	const xml = body.file ? await fsp.readFile(body.file, 'utf8') : Buffer.concat(body.chunks).toString('utf8');
 	for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
 		const key = xmlUnescape(m[1]);
 		if (!fs.existsSync(objectFile(bucket, key))) objectMeta.delete(`${bucket}/${key}`);
@@ -1410,7 +1513,7 @@ async function handle(req, res, expectContinue) {
 				}
 				decoder = new AwsChunkedDecoder(auth, Number(dl), checksum && checksum.trailer ? [checksum.header] : []);
 			}
-			body = await readBody(ctx, decoder, checksum);
+			body = await readBody(ctx, decoder, checksum, auth.payloadHash);
 			if (decoder) ctx.note(`aws-chunked ${auth.payloadHash}: ${decoder.chunks} chunks, ${body.length} bytes decoded`);
 			echo = checkBody(req, body, auth.payloadHash, decoder, checksum);
 		} else if (auth.payloadHash !== 'UNSIGNED-PAYLOAD' && auth.payloadHash !== EMPTY_SHA256) {
