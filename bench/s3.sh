@@ -57,10 +57,28 @@ restic init -r "$RESTIC_REPO" >"$LOGS/init-restic.log" 2>&1 ||
 	{ tail -n 5 "$LOGS/init-restic.log" >&2; tail -n 3 "$COFFER_S3_DIR/proxy.log" >&2 || true
 	  die "restic init (S3) failed: the proxy refused restic's requests (logs above, $LOGS/init-restic.log)"; }
 
-timed coffer-local bash -c '"$0" backup --repo "$1" --stdin --name dump --quiet <"$2"' "$COFFER_BIN" "$W/local" "$W/input"
-timed coffer-s3 bash -c '"$0" backup --repo "$1" --stdin --name dump --quiet <"$2"' "$COFFER_BIN" \
+# The test server shares the machine's CPUs with the client: its CPU time
+# during each step is reported beside the client's (proxy.js and s3rver).
+declare -A SRV
+server_ticks() {
+	local t=0 f u st
+	for f in "$COFFER_S3_DIR/proxy.pid" "$COFFER_S3_DIR/s3rver.pid"; do
+		read -r u st < <(cut -d' ' -f14,15 "/proc/$(cat "$f")/stat")
+		t=$((t + u + st))
+	done
+	echo "$t"
+}
+timed_s3() { # timed_s3 KEY ARGS...: timed, plus the server's CPU seconds in SRV[KEY]
+	local key=$1 before
+	before=$(server_ticks)
+	timed "$@"
+	SRV[$key]=$(awk -v t=$(($(server_ticks) - before)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+}
+
+timed_s3 coffer-local bash -c '"$0" backup --repo "$1" --stdin --name dump --quiet <"$2"' "$COFFER_BIN" "$W/local" "$W/input"
+timed_s3 coffer-s3 bash -c '"$0" backup --repo "$1" --stdin --name dump --quiet <"$2"' "$COFFER_BIN" \
 	"s3://$COFFER_S3_BUCKET/coffer" "$W/input"
-timed restic-s3 bash -c 'restic -r "$0" backup --stdin --stdin-filename dump.sql --quiet <"$1"' "$RESTIC_REPO" "$W/input"
+timed_s3 restic-s3 bash -c 'restic -r "$0" backup --stdin --stdin-filename dump.sql --quiet <"$1"' "$RESTIC_REPO" "$W/input"
 
 # The S3 copies restore what went in.
 "$COFFER_BIN" dump --repo "s3://$COFFER_S3_BUCKET/coffer" latest --source dump | cmp -s - "$W/input" ||
@@ -75,10 +93,10 @@ r_restic=$(ratio "${WALL[coffer-s3]}" "${WALL[restic-s3]}")
 	echo "- date: $(date -u +%FT%TZ); host: $(uname -sr), $(nproc) CPUs; $("$COFFER_BIN" --version); $(restic version | cut -d' ' -f1-2)"
 	echo "- input: gendump dump -s $MB ($(mib "$(stat -c %s "$W/input")") MiB) from the page cache; server: s3rver behind tests/s3/proxy.js (signature checked on every request) on loopback; both S3 copies (coffer's, restic's aws-chunked uploads) dump back identical"
 	echo
-	echo "| step | wall s | CPU s | peak RSS MiB |"
-	echo "|---|---:|---:|---:|"
+	echo "| step | wall s | CPU s | peak RSS MiB | test server CPU s |"
+	echo "|---|---:|---:|---:|---:|"
 	for k in coffer-local coffer-s3 restic-s3; do
-		echo "| $k | ${WALL[$k]} | ${CPU[$k]} | $((RSS[$k] / 1024)) |"
+		echo "| $k | ${WALL[$k]} | ${CPU[$k]} | $((RSS[$k] / 1024)) | ${SRV[$k]} |"
 	done
 	echo
 	echo "| target | ratio | limit | result |"

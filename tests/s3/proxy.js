@@ -91,6 +91,9 @@ const FAULT_FILE = process.env.COFFER_S3_FAULT_FILE || '';
 const FAULT_DEFAULTS = { all: FAULT_ALL, e503: FAULT_503, reset: FAULT_RESET, truncate: FAULT_TRUNCATE };
 let faultFileStamp = '';
 
+// COFFER_S3_IGNORE_CONDITIONAL=1: act like an older S3-compatible server
+// that ignores If-None-Match / If-Match on PUT and writes anyway.
+const IGNORE_CONDITIONAL = intEnv('COFFER_S3_IGNORE_CONDITIONAL', 0) === 1;
 const MAX_SKEW_MS = 15 * 60 * 1000;
 const MEM_BODY_LIMIT = intEnv('COFFER_S3_MEM_BODY_LIMIT', 64 << 20); // larger bodies are spooled to a file
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
@@ -1536,7 +1539,10 @@ async function handle(req, res, expectContinue) {
 			if (isObject && req.method === 'PUT') {
 				const inm = req.headers['if-none-match'];
 				const im = req.headers['if-match'];
-				if (inm !== undefined || im !== undefined) {
+				if ((inm !== undefined || im !== undefined) && IGNORE_CONDITIONAL) {
+					drop.push('if-none-match', 'if-match');
+					ctx.note('conditional headers ignored (COFFER_S3_IGNORE_CONDITIONAL)');
+				} else if (inm !== undefined || im !== undefined) {
 					drop.push('if-none-match', 'if-match');
 					if (inm !== undefined && inm.trim() !== '*') {
 						throw new S3Err(501, 'NotImplemented', 'A header you provided implies functionality that is not implemented',
