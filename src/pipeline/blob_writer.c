@@ -384,7 +384,9 @@ int blob_writer_finish(struct blob_writer *w, struct error *err)
     stop_threads(w);
     if (!w->has_failed) {
         struct pack_record *rest = NULL;
+        pthread_mutex_lock(&w->mutex);
         size_t count = take_unindexed_locked(w, 1, &rest);
+        pthread_mutex_unlock(&w->mutex);
         struct error index_err;
         if (write_index(w, rest, count, &index_err) < 0)
             fail_locked(w, &index_err);

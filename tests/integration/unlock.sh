@@ -41,4 +41,19 @@ kill "$HOLDER" 2>/dev/null
 wait "$HOLDER" 2>/dev/null
 exec 3>&-
 
-pass "stale locks reported by check and removed by unlock; live locks kept unless --remove-all"
+# A damaged exclusive lock object: prune says what it is and what to do;
+# unlock keeps it, unlock --remove-all removes it, and prune runs again.
+excl=$COFFER_REPOSITORY/locks/$(printf 'e%.0s' $(seq 1 64))
+mkdir -p "$COFFER_REPOSITORY/locks"
+head -c 100 /dev/urandom >"$excl"
+run_c prune
+expect_rc 1 "prune beside a damaged exclusive lock object"
+expect_err_match "damaged lock" "locks/e+ cannot be read .*coffer unlock --remove-all"
+c_ok "unlock beside a damaged lock" unlock
+grep -q "kept unreadable lock" "$T/out" || fail "unlock does not show the damaged lock: $(cat "$T/out")"
+[ -f "$excl" ] || fail "unlock without --remove-all removed the damaged lock"
+c_ok "unlock --remove-all of a damaged lock" unlock --remove-all
+[ -f "$excl" ] && fail "unlock --remove-all left the damaged lock"
+c_ok "prune after the damaged lock is gone" prune
+
+pass "stale locks reported by check and removed by unlock; live locks kept unless --remove-all; a damaged one removed by --remove-all"
