@@ -13,6 +13,9 @@
  * "origin" naming the original, which is how a later copy (in either
  * direction) knows the snapshot is there already: copying twice is a no-op.
  *
+ * Dictionaries go along: the copy's data blobs are compressed with the
+ * copied dictionary, so a database dump takes as little room there.
+ *
  * Blobs are read a few ahead on worker threads (content_reader); within
  * one run a blob met twice (a file unchanged between snapshots) is read
  * once, by a map from source to destination ids (64 bytes a blob).
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/dict.h"
 #include "repo/lock.h"
 #include "util/text.h"
 
@@ -240,6 +244,44 @@ static int copy_tree(struct copy_run *run, const uint8_t id[CRYPTO_ID_SIZE], uin
     return rc;
 }
 
+/* Copies the dictionaries snap's blobs were compressed with, lists them in
+ * the copy, and has the copy's data blobs compressed with the newest: the
+ * small chunks of a database dump compress a fifth worse without one.
+ * (Each blob then names that dictionary, not necessarily the one it had;
+ * any dictionary of the same source serves.) */
+static int copy_dictionaries(struct copy_run *run, const struct snapshot *snap, struct snapshot *copy,
+                             struct error *err)
+{
+    const struct blob_dict *newest = NULL;
+    for (size_t i = 0; i < snap->dictionary_count; i++) {
+        const uint8_t *from_id = snap->dictionaries[i];
+        uint8_t to_id[CRYPTO_ID_SIZE];
+        const uint8_t *known = id_map_get(&run->map, from_id);
+        if (known) {
+            memcpy(to_id, known, CRYPTO_ID_SIZE);
+            newest = repo_dictionary(run->to, to_id, err);
+        } else {
+            struct buf plain = BUF_INIT;
+            int rc = repo_read_blob(run->from, run->codec, from_id, &plain, err);
+            if (rc == 0)
+                rc = blob_writer_add(run->blobs, BLOB_DICT, plain.data, plain.len, to_id, err);
+            if (rc == 0) {
+                newest = repo_dictionary_adopt(
+                    run->to, blob_dict_new(to_id, plain.data, plain.len, run->to->config.zstd_level));
+                id_map_put(&run->map, from_id, to_id);
+            }
+            buf_free(&plain);
+            if (rc < 0)
+                return -1;
+        }
+        if (!newest)
+            return -1;
+        snapshot_add_dictionary(copy, to_id);
+    }
+    blob_writer_use_dictionary(run->blobs, newest);
+    return 0;
+}
+
 /* "<repository id>/<snapshot id>" in hex: who a snapshot is, wherever it
  * was copied to. */
 static char *identity_of(const struct repo *repo, const struct snapshot *snap)
@@ -277,7 +319,12 @@ static int copy_snapshot(struct copy_run *run, const struct snapshot *snap, cons
         return -1;
     struct blob_writer_stats before, after;
     blob_writer_get_stats(run->blobs, &before);
-    rc = copy_tree(run, snap->root, copy.root, err);
+    free(copy.dictionaries); /* the source's ids: the copy lists its own */
+    copy.dictionaries = NULL;
+    copy.dictionary_count = 0;
+    rc = copy_dictionaries(run, snap, &copy, err);
+    if (rc == 0)
+        rc = copy_tree(run, snap->root, copy.root, err);
     if (rc == 0)
         rc = blob_writer_finish(run->blobs, err);
     if (rc == 0) {
@@ -285,9 +332,6 @@ static int copy_snapshot(struct copy_run *run, const struct snapshot *snap, cons
         free(copy.origin);
         copy.origin = xstrdup(identity);
         copy.has_parent = false;   /* the parent's id is the source's */
-        free(copy.dictionaries);   /* blobs were compressed again, without them */
-        copy.dictionaries = NULL;
-        copy.dictionary_count = 0;
         copy.stats.added = after.bytes_stored - before.bytes_stored;
         copy.stats.blobs_new = after.blobs_new - before.blobs_new;
         rc = snapshot_save(run->to, &copy, err);
