@@ -257,7 +257,8 @@ static int header_cmp(const void *a, const void *b)
 }
 
 /* Sends once; fills resp. Returns 0 when an HTTP answer came, -1 with err
- * set for transport errors (which may be retried). */
+ * set for transport errors (which may be retried), -2 for a certificate
+ * that is not trusted (which will not get better). */
 static int send_once(struct s3_store *s, const struct s3_call *c, struct response *resp, struct error *err)
 {
     struct buf path = BUF_INIT, url = BUF_INIT, auth = BUF_INIT;
@@ -353,6 +354,12 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     buf_free(&path);
     buf_free(&url);
     buf_free(&auth);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
+        error_set(err, "%s: %s: its certificate is not signed by a CA coffer trusts, or does not name this "
+                  "host (for a private CA, give its certificates as s3: ca_file or COFFER_S3_CA_FILE)",
+                  s->endpoint, curl_easy_strerror(rc));
+        return -2;
+    }
     if (rc != CURLE_OK)
         return error_set(err, "%s %s: %s", c->method, c->key ? c->key : "(bucket)", curl_easy_strerror(rc));
     return 0;
@@ -408,6 +415,8 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
         memset(resp, 0, sizeof *resp);
         resp->attempts = attempt;
         int rc = send_once(s, c, resp, err);
+        if (rc == -2)
+            return -1;
         bool again = rc < 0 || is_retryable(resp->status, &resp->body);
         if (!again)
             return 0;

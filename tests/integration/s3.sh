@@ -19,7 +19,10 @@
 #  - init records that the server takes conditional writes; a second prune
 #    is refused while one holds the exclusive lock, and a dead holder's lock
 #    is cleared; the same on a server that ignores conditional headers
-#    (init records nothing, locks fall back to write-then-list).
+#    (init records nothing, locks fall back to write-then-list);
+#  - https with a private CA: refused at once until the CA is given (then
+#    init, backup, dump work), and refused for a host the certificate does
+#    not name.
 . "$(dirname "$0")/lib.sh"
 
 s3_test_server
@@ -286,5 +289,29 @@ catch_prune "$OLD" "*old/locks/*._S3rver_object"
 second_prune_refused_then_cleared "$OLD"
 c_ok "dump after the prunes" dump --repo "$OLD" latest --source db
 cmp -s "$T/db.sql" "$T/out" || fail "the stream dumped after the prunes differs"
+
+# TLS: a server with a certificate from a private CA is refused at once
+# (no retries, no fallback to http) until its CA is given; a certificate
+# that does not name the host is refused even then.
+"$REPO_ROOT/tests/s3/server.sh" stop >/dev/null 2>&1
+COFFER_S3_TLS=1 "$REPO_ROOT/tests/s3/server.sh" start >/dev/null || fail "cannot start the test S3 server with TLS"
+eval "$("$REPO_ROOT/tests/s3/server.sh" env)"
+case $COFFER_S3_ENDPOINT in https://*) ;; *) fail "the TLS server's endpoint is $COFFER_S3_ENDPOINT" ;; esac
+TLSREPO=s3://$COFFER_S3_BUCKET/tls
+start=$SECONDS
+run_c init --repo "$TLSREPO" --kdf interactive
+expect_rc 1 "init on a server whose CA is not trusted"
+expect_err_match "untrusted certificate" "certificate is not signed by a CA coffer trusts.*ca_file"
+[ $((SECONDS - start)) -le 5 ] || fail "an untrusted certificate was retried for $((SECONDS - start)) s"
+grep -q "tls/" "$COFFER_S3_DIR/proxy.log" && fail "a request got through an untrusted TLS connection"
+COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA c_ok "init with the CA given" init --repo "$TLSREPO" --kdf interactive
+COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA run_c_in "$T/db.sql" backup --repo "$TLSREPO" --stdin --name db
+expect_ok "backup over TLS"
+COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA c_ok "dump over TLS" dump --repo "$TLSREPO" latest --source db
+cmp -s "$T/db.sql" "$T/out" || fail "the stream dumped over TLS differs"
+COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA COFFER_S3_ENDPOINT=${COFFER_S3_ENDPOINT/127.0.0.1/localhost} \
+    run_c snapshots --repo "$TLSREPO"
+expect_rc 1 "a certificate that does not name the host"
+expect_err_match "host name" "does not name this host"
 
 pass "S3 repository: round trip, check, concurrency, pages, damage, wrong key, faults, copy, coffer.yaml, locks"

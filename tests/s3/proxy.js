@@ -48,6 +48,7 @@
 // the secret nor any signature is ever logged.
 
 const http = require('node:http');
+const https = require('node:https');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const fsp = require('node:fs/promises');
@@ -1662,9 +1663,16 @@ async function handle(req, res, expectContinue) {
 
 // ---------------------------------------------------------------- main
 
-const server = http.createServer({ keepAliveTimeout: 30000, requestTimeout: 0, headersTimeout: 60000 }, (req, res) => {
-	handle(req, res, false);
-});
+// COFFER_S3_TLS_CERT and COFFER_S3_TLS_KEY (PEM files): serve https
+// instead, to test a client's certificate checks.
+const TLS_CERT = process.env.COFFER_S3_TLS_CERT || '';
+const TLS_KEY = process.env.COFFER_S3_TLS_KEY || '';
+const SCHEME = TLS_CERT && TLS_KEY ? 'https' : 'http';
+const serverOptions = { keepAliveTimeout: 30000, requestTimeout: 0, headersTimeout: 60000 };
+const onRequest = (req, res) => handle(req, res, false);
+const server = SCHEME === 'https'
+	? https.createServer({ ...serverOptions, cert: fs.readFileSync(TLS_CERT), key: fs.readFileSync(TLS_KEY) }, onRequest)
+	: http.createServer(serverOptions, onRequest);
 server.on('checkContinue', (req, res) => handle(req, res, true));
 server.on('clientError', (err, sock) => {
 	if (sock.writable && !sock.destroyed) sock.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -1673,7 +1681,7 @@ server.on('clientError', (err, sock) => {
 server.listen(PORT, HOST, () => {
 	const faults = [FAULT_ALL && 'all=503', FAULT_503 && `503 every ${FAULT_503}`, FAULT_RESET && `reset every ${FAULT_RESET}`,
 		FAULT_TRUNCATE && `truncate every ${FAULT_TRUNCATE}`].filter(Boolean);
-	logLine(`proxy listening on http://${HOST}:${PORT} -> s3rver on ${HOST}:${UPSTREAM_PORT}; access key ${ACCESS_KEY}; ` +
+	logLine(`proxy listening on ${SCHEME}://${HOST}:${PORT} -> s3rver on ${HOST}:${UPSTREAM_PORT}; access key ${ACCESS_KEY}; ` +
 		`region ${REGION || 'any'}; faults: ${faults.length ? faults.join(', ') : 'none'}`);
 });
 

@@ -90,6 +90,16 @@ start() {
 	mkdir -p "$DIR/data" "$DIR/spool"
 	touch "$DIR/$MARKER"
 
+	# COFFER_S3_TLS=1: the proxy serves https with a certificate for
+	# 127.0.0.1 from a CA made here ($DIR/tls/ca.pem), which no client
+	# trusts unless told.
+	local tls_cert="" tls_key="" scheme=http probe_ca=()
+	if [ "${COFFER_S3_TLS:-}" = 1 ]; then
+		make_tls "$DIR/tls" || die "cannot make the test certificates (openssl)"
+		tls_cert=$DIR/tls/cert.pem tls_key=$DIR/tls/key.pem scheme=https probe_ca=(--cacert "$DIR/tls/ca.pem")
+	fi
+	echo "$scheme" >"$DIR/scheme"
+
 	nohup node "$HERE/node_modules/s3rver/bin/s3rver.js" --directory "$DIR/data" --address 127.0.0.1 \
 		--port "$UPORT" --no-vhost-buckets --silent >"$DIR/s3rver.out" 2>&1 </dev/null &
 	echo $! >"$DIR/s3rver.pid"
@@ -103,6 +113,7 @@ start() {
 		COFFER_S3_FAULT_503_EVERY="${COFFER_S3_FAULT_503_EVERY:-}" \
 		COFFER_S3_FAULT_RESET_EVERY="${COFFER_S3_FAULT_RESET_EVERY:-}" \
 		COFFER_S3_FAULT_TRUNCATE_EVERY="${COFFER_S3_FAULT_TRUNCATE_EVERY:-}" \
+		COFFER_S3_TLS_CERT="$tls_cert" COFFER_S3_TLS_KEY="$tls_key" \
 		nohup node "$HERE/proxy.js" >"$DIR/proxy.out" 2>&1 </dev/null &
 	echo $! >"$DIR/proxy.pid"
 
@@ -110,7 +121,7 @@ start() {
 	# fault injection and not logged.
 	local ok=
 	for _ in $(seq 1 600); do
-		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/-/health")" = 200 ]; then
+		if [ "$(curl -s "${probe_ca[@]}" -o /dev/null -w '%{http_code}' --max-time 2 "$scheme://127.0.0.1:$PORT/-/health")" = 200 ]; then
 			ok=1
 			break
 		fi
@@ -131,7 +142,21 @@ start() {
 	200 | 409) ;;
 	*) cat "$DIR/mkbucket.out" >&2; stop_servers; die "creating bucket $BUCKET failed (HTTP $code)" ;;
 	esac
-	echo "http://127.0.0.1:$PORT"
+	echo "$scheme://127.0.0.1:$PORT"
+}
+
+# make_tls DIR: a CA (ca.pem) and a certificate for IP 127.0.0.1 it signed
+# (cert.pem, key.pem).
+make_tls() {
+	local d=$1
+	mkdir -p "$d" &&
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/ca.key" \
+			-out "$d/ca.pem" -days 2 -subj "/CN=coffer S3 test CA" 2>/dev/null &&
+		openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$d/key.pem" \
+			-out "$d/req.csr" -subj "/CN=127.0.0.1" 2>/dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$d/ext.cnf" &&
+		openssl x509 -req -in "$d/req.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+			-out "$d/cert.pem" -days 2 -extfile "$d/ext.cnf" 2>/dev/null
 }
 
 stop_servers() {
@@ -146,7 +171,10 @@ stop() {
 }
 
 env_lines() {
-	printf 'export COFFER_S3_ENDPOINT=%q\n' "http://127.0.0.1:$PORT"
+	local scheme
+	scheme=$(cat "$DIR/scheme" 2>/dev/null || echo http)
+	printf 'export COFFER_S3_ENDPOINT=%q\n' "$scheme://127.0.0.1:$PORT"
+	[ "$scheme" = https ] && printf 'export COFFER_S3_TEST_CA=%q\n' "$DIR/tls/ca.pem"
 	printf 'export AWS_ACCESS_KEY_ID=%q\n' "$ACCESS_KEY"
 	printf 'export AWS_SECRET_ACCESS_KEY=%q\n' "$SECRET_KEY"
 	printf 'export AWS_REGION=%q\n' "${COFFER_S3_REGION:-us-east-1}"
