@@ -50,10 +50,7 @@ static int teardown(void **state)
 
 static void write_text(const char *path, const char *text)
 {
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(test_write_text(path, text), 0);
 }
 
 /* Writes text as dir/coffer.yaml and loads it; returns config_load's result. */

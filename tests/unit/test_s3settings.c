@@ -49,10 +49,7 @@ static int teardown_dir(void **state)
 
 static void write_file(const char *path, const char *text)
 {
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fputs(text, fp) >= 0, 1);
-    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(test_write_text(path, text), 0);
 }
 
 /* Comment lines come after the real keys in each profile, so a reader

@@ -81,6 +81,16 @@ static inline int test_remove_tree(const char *path)
     return nftw(path, test_rmtree_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Writes text to path, replacing it; 0 or -1. */
+static inline int test_write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return -1;
+    int rc = fputs(text, fp) >= 0 ? 0 : -1;
+    return fclose(fp) == 0 ? rc : -1;
+}
+
 /* Data for a feeder thread that writes into a pipe. */
 struct test_pipe_feed {
     int fd; /* the write end, closed when done */
