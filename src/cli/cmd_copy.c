@@ -31,7 +31,6 @@ static const char help[] =
 
 struct copy_print {
     const struct cli_globals *g;
-    bool is_dry_run;
     struct progress *progress;
 };
 
@@ -115,7 +114,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
     struct repo *from = NULL, *to = NULL;
     char *to_pass = NULL;
     struct progress progress;
-    struct copy_print print = {g, opts.is_dry_run, &progress};
+    struct copy_print print = {g, &progress};
     progress_init(&progress, "copy", g->is_quiet || opts.is_dry_run, g->is_json);
     opts.progress = &progress;
     struct copy_result result = {.on_copied = print_copied, .ctx = &print};
