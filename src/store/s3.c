@@ -508,6 +508,24 @@ static bool holds(struct s3_store *s, const char *key, const void *data, size_t 
     return is_same;
 }
 
+/* A put with If-None-Match: *; ERR_EXISTS when the server refuses it. */
+static int put_conditional(struct s3_store *s, const char *name, const void *data, size_t len, struct error *err)
+{
+    struct put_digests d;
+    char *key = object_key(s, name);
+    struct s3_call c = put_call(s, name, key, data, len, &d);
+    c.is_create_only = true;
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status == 412 && !(r.attempts > 1 && holds(s, key, data, len)))
+        rc = error_setk(err, ERR_EXISTS, "S3 object %s exists already", name);
+    else if (rc == 0 && r.status != 200 && r.status != 412)
+        rc = fail_status(&c, &r, err);
+    buf_free(&r.body);
+    free(key);
+    return rc;
+}
+
 static int s3_put_new(void *impl, const char *name, const void *data, size_t len, struct error *err)
 {
     struct s3_store *s = impl;
@@ -522,19 +540,7 @@ static int s3_put_new(void *impl, const char *name, const void *data, size_t len
         }
         return s3_put(s, name, data, len, err);
     }
-    struct put_digests d;
-    char *key = object_key(s, name);
-    struct s3_call c = put_call(s, name, key, data, len, &d);
-    c.is_create_only = true;
-    struct response r = {0};
-    int rc = send_with_retries(s, &c, &r, err);
-    if (rc == 0 && r.status == 412 && !(r.attempts > 1 && holds(s, key, data, len)))
-        rc = error_setk(err, ERR_EXISTS, "S3 object %s exists already", name);
-    else if (rc == 0 && r.status != 200 && r.status != 412)
-        rc = fail_status(&c, &r, err);
-    buf_free(&r.body);
-    free(key);
-    return rc;
+    return put_conditional(s, name, data, len, err);
 }
 
 static bool s3_has_atomic_create(const void *impl)
@@ -739,15 +745,13 @@ static int probe_conditional_writes(struct s3_store *s, bool *out, struct error 
     snprintf(name, sizeof name, "conditional-write-probe-%s", hex);
     struct error first, second;
     bool was_refused = false;
-    s->has_conditional_writes = true; /* send the header, whatever comes of it */
-    int rc = s3_put_new(s, name, "1", 1, &first);
+    int rc = put_conditional(s, name, "1", 1, &first);
     if (rc == 0)
-        was_refused = s3_put_new(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
+        was_refused = put_conditional(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
     else /* a server that rejects the header (501, 400) may still take plain puts */
         rc = s3_put(s, name, "1", 1, err);
     struct error ignored;
     s3_del(s, name, &ignored);
-    s->has_conditional_writes = false;
     *out = was_refused;
     return rc;
 }
