@@ -84,21 +84,16 @@ static json_t *health_json(const struct health_report *h)
 }
 
 /* Health rules apply to the sources coffer.yaml names, or to --source. */
-static void judge_health(struct repo *repo, const struct cli_globals *g, const char *source,
-                         struct health_report *health, bool *is_judged)
+static void judge_health(const struct check_result *r, const struct snapshot_list *list,
+                         const struct cli_globals *g, const char *source, struct health_report *health,
+                         bool *is_judged)
 {
     memset(health, 0, sizeof *health);
-    *is_judged = source || (g->config && g->config->source_count);
+    /* Without a snapshot list the damage check has reported why. */
+    *is_judged = r->is_snapshot_list_read && (source || (g->config && g->config->source_count));
     if (!*is_judged)
         return;
-    struct snapshot_list list;
-    struct error err;
-    if (snapshot_list_load(repo, &list, &err) < 0) {
-        *is_judged = false; /* the damage check has reported why */
-        return;
-    }
-    health_evaluate(&list, g->config, source, (int64_t)time(NULL), health);
-    snapshot_list_free(&list);
+    health_evaluate(list, g->config, source, (int64_t)time(NULL), health);
     for (size_t i = 0; i < health->count && !g->is_json; i++)
         fprintf(stderr, "health: %s: %s: %s; %s\n", health->items[i].source, health->items[i].rule,
                 health->items[i].what, health->items[i].todo);
@@ -135,7 +130,8 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         CLI_GLOBAL_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    struct check_options opts = {0};
+    struct snapshot_list snapshots = {0};
+    struct check_options opts = {.snapshots = &snapshots};
     unsigned percent = 100;
     struct progress progress;
     struct error err;
@@ -193,7 +189,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     bool is_judged;
-    judge_health(repo, g, opts.source, &health, &is_judged);
+    judge_health(&result, &snapshots, g, opts.source, &health, &is_judged);
 
     json_t *doc = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:b, s:b}",
                             "source", opts.source, "read",
@@ -219,6 +215,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
     else if (health.count)
         code = EXIT_PARTIAL;
 out:
+    snapshot_list_free(&snapshots);
     health_report_free(&health);
     json_decref(report.damage);
     json_decref(report.stale_locks);

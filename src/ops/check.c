@@ -369,6 +369,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
      * an object read first refers to exists by the time it is listed. */
     if (snapshot_list_load(repo, &list, err) < 0)
         report(&c, "%s", err->msg);
+    else
+        result->is_snapshot_list_read = true;
     int rc = store_list(repo->store, "index", load_index_file, &c, err);
     if (rc == 0)
         rc = store_list(repo->store, "data", collect_pack, &c, err);
@@ -425,6 +427,10 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         rc = error_set(err, "check found %llu error%s", (unsigned long long)result->errors,
                        result->errors == 1 ? "" : "s");
 out:
+    if (opts->snapshots) { /* handed over, read or not */
+        *opts->snapshots = list;
+        memset(&list, 0, sizeof list);
+    }
     free(snaps);
     snapshot_list_free(&list);
     blob_codec_free(c.codec);

@@ -203,6 +203,10 @@ struct check_options {
     /* Each problem found, as one line; may be NULL. */
     void (*report)(void *ctx, const char *line);
     void *report_ctx;
+    /* When not NULL, receives the snapshots the check read (the caller
+     * frees them), so the health rules need not read them again; see
+     * check_result.is_snapshot_list_read. */
+    struct snapshot_list *snapshots;
 };
 
 struct check_result {
@@ -212,6 +216,7 @@ struct check_result {
     uint64_t blobs;
     uint64_t errors;
     uint64_t unindexed_packs;  /* leftovers of interrupted backups */
+    bool is_snapshot_list_read; /* the snapshots folder could be listed */
 };
 
 /* Checks the repository; fails when it found errors (each reported). */
