@@ -151,9 +151,19 @@ static void print_age(int64_t seconds)
     printf("%s ago", text);
 }
 
+/* "  check    <time>, <age> ago" for an event (its "time" field). */
+static void print_event_start(const char *label, json_t *event, int64_t now)
+{
+    char when[32];
+    int64_t time = json_integer_value(json_object_get(event, "time"));
+    time_format_rfc3339(time, when);
+    printf("  %-8s %s, ", label, when);
+    print_age(now - time);
+}
+
 static void print_source(json_t *s, int64_t now)
 {
-    char size[32], when[32];
+    char size[32];
     json_t *newest = json_object_get(s, "newest");
     printf("%s", json_string_value(json_object_get(s, "source")));
     if (newest) {
@@ -177,17 +187,13 @@ static void print_source(json_t *s, int64_t now)
     }
     json_t *check = json_object_get(s, "last_check");
     if (check) {
-        time_format_rfc3339(json_integer_value(json_object_get(check, "time")), when);
-        printf("  check    %s, ", when);
-        print_age(now - json_integer_value(json_object_get(check, "time")));
+        print_event_start("check", check, now);
         printf(", %s (data read: %s)\n", json_is_true(json_object_get(check, "damage")) ? "DAMAGE" : "no damage",
                json_string_value(json_object_get(check, "read")));
     }
     json_t *drill = json_object_get(s, "last_drill");
     if (drill) {
-        time_format_rfc3339(json_integer_value(json_object_get(drill, "time")), when);
-        printf("  drill    %s, ", when);
-        print_age(now - json_integer_value(json_object_get(drill, "time")));
+        print_event_start("drill", drill, now);
         printf(", %s, RTO %.1f s", json_is_true(json_object_get(drill, "ok")) ? "passed" : "FAILED",
                json_real_value(json_object_get(drill, "rto_seconds")));
         json_t *objective = json_object_get(s, "rto_objective");

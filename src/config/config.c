@@ -681,18 +681,28 @@ static int read_block(struct load *ld, const struct field *f, struct fy_node *va
     return 0;
 }
 
+/* A string that parse turns into a number; fails with "not <what>". */
+static int read_number(struct load *ld, struct fy_node *value, const char *key, unsigned line,
+                       int (*parse)(const char *text, uint64_t *out), const char *what, uint64_t *out)
+{
+    char *text = NULL;
+    if (string_value(ld, value, key, line, NULL, &text))
+        return -1;
+    int rc = parse(text, out);
+    free(text);
+    return rc < 0 ? fail(ld, line, key, "not %s", what) : 0;
+}
+
 /* "25h", "15m", "1h30m" into unsigned seconds. */
 static int read_duration(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
                          unsigned line, void *base)
 {
-    char *text = NULL;
+    static const char what[] = "a duration (use e.g. 90s, 15m, 1h30m, 25h, 2d; m is minutes)";
     uint64_t seconds;
-    if (string_value(ld, value, key, line, NULL, &text))
+    if (read_number(ld, value, key, line, duration_parse, what, &seconds) < 0)
         return -1;
-    int rc = duration_parse(text, &seconds);
-    free(text);
-    if (rc < 0 || seconds > UINT32_MAX)
-        return fail(ld, line, key, "not a duration (use e.g. 90s, 15m, 1h30m, 25h, 2d; m is minutes)");
+    if (seconds > UINT32_MAX)
+        return fail(ld, line, key, "not %s", what);
     *(unsigned *)((char *)base + f->offset) = (unsigned)seconds;
     return 0;
 }
@@ -701,16 +711,8 @@ static int read_duration(struct load *ld, const struct field *f, struct fy_node 
 static int read_size(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
                      unsigned line, void *base)
 {
-    char *text = NULL;
-    uint64_t bytes;
-    if (string_value(ld, value, key, line, NULL, &text))
-        return -1;
-    int rc = size_parse(text, &bytes);
-    free(text);
-    if (rc < 0)
-        return fail(ld, line, key, "not a size (use e.g. 1000, 64K, 10M, 2G; K, M and G are 1024-based)");
-    *(uint64_t *)((char *)base + f->offset) = bytes;
-    return 0;
+    return read_number(ld, value, key, line, size_parse, "a size (use e.g. 1000, 64K, 10M, 2G; K, M and G are 1024-based)",
+                       (uint64_t *)((char *)base + f->offset));
 }
 
 /* "50%" or 50 into unsigned 0..100. */
