@@ -7,8 +7,8 @@
  * into pieces; each table is named "schema.table" (just the table without
  * a schema); an archive that cannot be read yields no counts (NULL).
  *
- * The archives are synthetic, written by a small writer (adapted from
- * test_pgarchive.c) that follows the layout pg_dump writes to a pipe.
+ * The archives are synthetic, written by pgarchive_writer.h, which follows
+ * the layout pg_dump writes to a pipe.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,107 +25,22 @@
 #include "source/pgrows.h"
 #include "util/buf.h"
 #include "testing.h"
+#include "pgarchive_writer.h"
 
-/* ---- a writer of synthetic archives (version 1.14) ------------------ */
-
-#define INT_SIZE 4
-#define OFFSET_SIZE 8
-
-struct arc_entry {
-    int dump_id;
-    const char *desc;
-    const char *tag;
-    int section;
-    const char *namespace_name; /* NULL is written as an absent string */
-    const char *copy_stmt;      /* NULL: the entry has no data */
-};
-
-static void put_int(struct buf *b, int64_t v)
-{
-    uint64_t mag = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
-    buf_append_u8(b, v < 0 ? 1 : 0);
-    for (unsigned i = 0; i < INT_SIZE; i++)
-        buf_append_u8(b, (uint8_t)(mag >> (8 * i)));
-}
-
-static void put_str(struct buf *b, const char *s)
-{
-    if (!s) {
-        put_int(b, -1);
-        return;
-    }
-    put_int(b, (int64_t)strlen(s));
-    buf_append(b, s, strlen(s));
-}
-
-/* Appends a version 1.14 header (compression level `compression`) and the
- * TOC of these entries. */
-static void write_toc(struct buf *b, int compression, const struct arc_entry *entries, size_t count)
-{
-    buf_append(b, "PGDMP", 5);
-    buf_append_u8(b, 1);
-    buf_append_u8(b, 14);
-    buf_append_u8(b, 0); /* revision */
-    buf_append_u8(b, INT_SIZE);
-    buf_append_u8(b, OFFSET_SIZE);
-    buf_append_u8(b, 1); /* custom format */
-    put_int(b, compression);
-    for (int i = 0; i < 7; i++) /* creation time */
-        put_int(b, i);
-    put_str(b, "shop");
-    put_str(b, "16.2");
-    put_str(b, "16.2");
-
-    put_int(b, (int64_t)count);
-    for (size_t i = 0; i < count; i++) {
-        const struct arc_entry *e = &entries[i];
-        put_int(b, e->dump_id);
-        put_int(b, e->copy_stmt ? 1 : 0);
-        put_str(b, "1259"); /* table oid */
-        put_str(b, "16385");
-        put_str(b, e->tag);
-        put_str(b, e->desc);
-        put_int(b, e->section);
-        put_str(b, "");       /* defn */
-        put_str(b, "");       /* drop statement */
-        put_str(b, e->copy_stmt);
-        put_str(b, e->namespace_name);
-        put_str(b, "");       /* tablespace */
-        put_str(b, "");       /* table access method */
-        put_str(b, "postgres");
-        put_str(b, "false");
-        put_str(b, NULL);     /* no dependencies */
-        buf_append_u8(b, 1);  /* offset not set, as in a piped dump */
-        for (unsigned k = 0; k < OFFSET_SIZE; k++)
-            buf_append_u8(b, 0);
-    }
-}
-
-/* Appends a data block: the content in chunks of at most `chunk` bytes. */
-static void write_block(struct buf *b, int dump_id, const char *content, size_t len, size_t chunk)
-{
-    buf_append_u8(b, 1);
-    put_int(b, dump_id);
-    for (size_t at = 0; at < len; at += chunk) {
-        size_t n = len - at < chunk ? len - at : chunk;
-        put_int(b, (int64_t)n);
-        buf_append(b, content + at, n);
-    }
-    put_int(b, 0);
-}
+static const struct arc_header V1_14 = {1, 14, 1, 0};
 
 /* ---- the standard archive ------------------------------------------- */
 
 static const struct arc_entry ENTRIES[] = {
-    {1, "SCHEMA", "app", 2, NULL, NULL},
-    {2, "TABLE", "users", 2, "app", NULL},
-    {3, "TABLE", "notes", 2, "app", NULL},
-    {4, "TABLE DATA", "users", 3, "app", "COPY app.users (id, name) FROM stdin;\n"},
-    {5, "TABLE DATA", "notes", 3, "app", "COPY app.notes (body) FROM stdin;\n"},
-    {6, "TABLE DATA", "empty", 3, "app", "COPY app.empty (id) FROM stdin;\n"},
-    {7, "TABLE DATA", "blank", 3, "app", "COPY app.blank (body) FROM stdin;\n"},
-    {8, "TABLE DATA", "events", 3, NULL, "COPY events (id, what) FROM stdin;\n"},
-    {9, "INDEX", "users_name_idx", 4, "app", NULL},
+    {1, "SCHEMA", "app", 2, NULL, NULL, NULL, {NULL}},
+    {2, "TABLE", "users", 2, "app", NULL, NULL, {NULL}},
+    {3, "TABLE", "notes", 2, "app", NULL, NULL, {NULL}},
+    {4, "TABLE DATA", "users", 3, "app", NULL, "COPY app.users (id, name) FROM stdin;\n", {NULL}},
+    {5, "TABLE DATA", "notes", 3, "app", NULL, "COPY app.notes (body) FROM stdin;\n", {NULL}},
+    {6, "TABLE DATA", "empty", 3, "app", NULL, "COPY app.empty (id) FROM stdin;\n", {NULL}},
+    {7, "TABLE DATA", "blank", 3, "app", NULL, "COPY app.blank (body) FROM stdin;\n", {NULL}},
+    {8, "TABLE DATA", "events", 3, NULL, NULL, "COPY events (id, what) FROM stdin;\n", {NULL}},
+    {9, "INDEX", "users_name_idx", 4, "app", NULL, NULL, {NULL}},
 };
 #define ENTRY_COUNT (sizeof ENTRIES / sizeof ENTRIES[0])
 
@@ -152,12 +67,12 @@ static void build_standard(struct buf *b)
     buf_append(&events, "\\.\n\n\n", 5);
 
     *b = (struct buf)BUF_INIT;
-    write_toc(b, 0, ENTRIES, ENTRY_COUNT);
-    write_block(b, 8, (const char *)events.data, events.len, 4096);
-    write_block(b, 4, USERS, sizeof USERS - 1, 3);
-    write_block(b, 5, NOTES, sizeof NOTES - 1, 1);
-    write_block(b, 6, EMPTY, sizeof EMPTY - 1, 4);
-    write_block(b, 7, BLANK, sizeof BLANK - 1, sizeof BLANK - 1);
+    write_toc(b, &V1_14, ENTRIES, ENTRY_COUNT);
+    write_block_even(b, 8, (const char *)events.data, events.len, 4096);
+    write_block_even(b, 4, USERS, sizeof USERS - 1, 3);
+    write_block_even(b, 5, NOTES, sizeof NOTES - 1, 1);
+    write_block_even(b, 6, EMPTY, sizeof EMPTY - 1, 4);
+    write_block_even(b, 7, BLANK, sizeof BLANK - 1, sizeof BLANK - 1);
     buf_free(&events);
 }
 
@@ -260,18 +175,18 @@ static void test_pgrows_counts_same_for_any_piece_size(void **state)
 static void test_pgrows_block_without_terminator_counts_every_line(void **state)
 {
     static const struct arc_entry entries[] = {
-        {1, "TABLE DATA", "letters", 3, "public", "COPY public.letters (c) FROM stdin;\n"},
-        {2, "TABLE DATA", "trailing", 3, "public", "COPY public.trailing (c) FROM stdin;\n"},
-        {3, "TABLE DATA", "blanks", 3, "public", "COPY public.blanks (c) FROM stdin;\n"},
-        {4, "TABLE DATA", "almost", 3, "public", "COPY public.almost (c) FROM stdin;\n"},
-        {5, "TABLE DATA", "cut", 3, "public", "COPY public.cut (c) FROM stdin;\n"},
-        {6, "TABLE DATA", "after", 3, "public", "COPY public.after (c) FROM stdin;\n"},
+        {1, "TABLE DATA", "letters", 3, "public", NULL, "COPY public.letters (c) FROM stdin;\n", {NULL}},
+        {2, "TABLE DATA", "trailing", 3, "public", NULL, "COPY public.trailing (c) FROM stdin;\n", {NULL}},
+        {3, "TABLE DATA", "blanks", 3, "public", NULL, "COPY public.blanks (c) FROM stdin;\n", {NULL}},
+        {4, "TABLE DATA", "almost", 3, "public", NULL, "COPY public.almost (c) FROM stdin;\n", {NULL}},
+        {5, "TABLE DATA", "cut", 3, "public", NULL, "COPY public.cut (c) FROM stdin;\n", {NULL}},
+        {6, "TABLE DATA", "after", 3, "public", NULL, "COPY public.after (c) FROM stdin;\n", {NULL}},
     };
     static const char *const blocks[] = {"a\nb\nc\n", "x\n\n\n", "\n\n", "\\.\n\n", "x\\.", "\n\n\n"};
     struct buf b = BUF_INIT;
-    write_toc(&b, 0, entries, 6);
+    write_toc(&b, &V1_14, entries, 6);
     for (int i = 0; i < 6; i++)
-        write_block(&b, i + 1, blocks[i], strlen(blocks[i]), 2);
+        write_block_even(&b, i + 1, blocks[i], strlen(blocks[i]), 2);
     json_t *want = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "public.letters", 3, "public.trailing", 3,
                              "public.blanks", 2, "public.almost", 2, "public.cut", 0, "public.after", 3);
 
@@ -325,7 +240,7 @@ static void test_pgrows_unreadable_archive_yields_null(void **state)
     struct buf b;
     build_standard(&b);
     struct buf toc = BUF_INIT;
-    write_toc(&toc, 0, ENTRIES, ENTRY_COUNT);
+    write_toc(&toc, &V1_14, ENTRIES, ENTRY_COUNT);
     assert_null(count_rows(b.data, toc.len - 1, 7));
     assert_null(count_rows(b.data, b.len - 2, 7));
     /* The archive itself is fine: whole, it yields counts. */
