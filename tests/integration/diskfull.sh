@@ -3,7 +3,8 @@
 # stands in for a full disk: writes fail with EFBIG as they would with
 # ENOSPC) fails with a message naming the write, records no snapshot, and
 # leaves the repository as good as it was: check --read-data passes and the
-# earlier snapshot restores byte-identical.
+# earlier snapshot restores byte-identical. A copy into a full disk fails
+# the same way and completes when run again with room.
 . "$(dirname "$0")/lib.sh"
 
 new_repo repo
@@ -30,4 +31,25 @@ expect_ok "dump of the earlier snapshot"
 cmp -s "$T/out" "$T/first.txt" || fail "the earlier snapshot no longer restores byte-identical"
 ls "$COFFER_REPOSITORY"/data/*/ 2>/dev/null | grep -q '\.tmp-' &&
     note "a temporary file of the failed write is left (prune removes it)"
-pass "failed writes: clear error, no snapshot, repository intact"
+
+# A copy into a repository whose disk is full: it fails naming the write,
+# the destination records no snapshot and stays intact, the source is
+# untouched; with room again the same copy completes.
+run_c_in "$T/big.bin" backup --stdin --name big
+expect_ok "backup of the big stream"
+c_ok "init the copy's destination" init --repo "$T/dest" --kdf interactive
+( trap '' XFSZ; ulimit -f 2048; exec timeout -k 5 "$CMD_TIMEOUT" "$COFFER" copy --to "$T/dest" \
+    >"$T/out" 2>"$T/err" )
+RC=$?
+LAST_CMD="coffer copy --to dest (file size limit 2 MiB)"
+expect_nonzero "copy that cannot write its packs"
+expect_err_match "copy that cannot write its packs" "cannot copy snapshot .*cannot (write|store)"
+expect_err_match "copy that cannot write its packs" "run copy again to go on"
+c_ok "snapshots of the destination after the failed copy" snapshots --repo "$T/dest" --json
+[ "$(jq_out '[.[] | select(.source == "big")] | length')" = 0 ] || fail "the failed copy left a snapshot of big"
+c_ok "check --read-data of the destination" check --repo "$T/dest" --read-data
+c_ok "copy with room again" copy --to "$T/dest"
+c_ok "dump the big stream from the copy" dump --repo "$T/dest" latest --source big
+cmp -s "$T/out" "$T/big.bin" || fail "the big stream copied after the failure differs"
+c_ok "check --read-data of the source" check --read-data
+pass "failed writes: clear error, no snapshot, repository intact; a copy likewise"
