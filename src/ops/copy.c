@@ -374,7 +374,8 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
     }
     /* Sorted once, looked up by halving: 10,000 snapshots on each side
      * would otherwise take 10^8 comparisons. */
-    qsort(present.items, present.count, sizeof *present.items, compare_strings);
+    if (present.count)
+        qsort(present.items, present.count, sizeof *present.items, compare_strings);
     rc = 0;
     for (size_t i = 0; i < from_list.count && rc == 0; i++) {
         const struct snapshot *snap = &from_list.items[i];
