@@ -39,7 +39,8 @@ static const char help[] =
     "  --dry-run              say what would be removed, remove nothing\n"
     "  --prune                then prune (see coffer prune --help)\n"
     "  --max-unused N%        with --prune: as for prune (default 5%)\n"
-    "  --force                remove even the last snapshot of a source\n" CLI_GLOBAL_HELP;
+    "  --force                remove even the last snapshot of a source (with --prune:\n"
+    "                         prune --force)\n" CLI_GLOBAL_HELP;
 
 struct forget_cli {
     const struct cli_globals *g;
@@ -225,6 +226,7 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
     if (code == EXIT_OK && is_prune) {
         struct prune_result r;
         prune.is_dry_run = opts.is_dry_run;
+        prune.is_force = opts.is_force;
         if (ops_prune(repo, &prune, &r, &err) < 0)
             code = cli_fail(&err);
         else

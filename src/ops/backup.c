@@ -7,6 +7,7 @@
 #include "ops/ops.h"
 
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,6 +56,18 @@ static char *redact_meta(char *const *words, size_t count)
     return text;
 }
 
+/* A damaged index file or a missing pack does not stop a backup: what they
+ * covered is stored again, and the snapshot says so. */
+static void warn_index_problem(struct snapshot *result, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    string_list_add(&result->warnings, line);
+}
+
 int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err)
 {
     struct repo_lock *lock = NULL;
@@ -68,8 +81,19 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, false, &lock, err) < 0)
         return -1;
-    if (repo_load_index(repo, err) < 0 || snapshot_list_load(repo, &list, err) < 0)
+    /* Packs are listed after the index is read: a pack a prune deleted in
+     * between is then missing, never the other way round. */
+    size_t missing = 0;
+    if (repo_load_index(repo, err) < 0 || repo_mark_missing_packs(repo, &missing, err) < 0 ||
+        snapshot_list_load(repo, &list, err) < 0)
         goto out;
+    for (size_t i = 0; i < repo->index_problem_count; i++)
+        warn_index_problem(result, "%s: skipped; what it indexed is stored again (rebuild it with `coffer repair index`)",
+                           repo->index_problems[i]);
+    if (missing)
+        warn_index_problem(result, "%zu indexed pack%s not in the repository: what %s held is stored again (run "
+                           "`coffer check` to see which snapshots it affects)", missing, missing == 1 ? " is" : "s are",
+                           missing == 1 ? "it" : "they");
 
     host_name(host);
     if (opts->time) {

@@ -92,21 +92,6 @@ static int collect_pack(void *ctx, const char *name, uint64_t size, struct error
     return 0;
 }
 
-static int load_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
-{
-    struct checker *c = ctx;
-    uint8_t id[CRYPTO_ID_SIZE];
-    struct buf plain = BUF_INIT;
-    struct error one;
-    if (repo_object_id_from_name(name, id) < 0)
-        return 0;
-    if (repo_get_object(c->repo, OBJ_INDEX, id, &plain, &one) < 0 ||
-        index_file_decode(c->repo->index, plain.data, plain.len, &one) < 0)
-        report(c, "index %s: %s", name, one.msg);
-    buf_free(&plain);
-    return 0;
-}
-
 /* Every indexed blob must lie inside a pack that exists and could be
  * read; the rest are bad. */
 static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
@@ -371,7 +356,10 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         report(&c, "%s", err->msg);
     else
         result->is_snapshot_list_read = true;
-    int rc = store_list(repo->store, "index", load_index_file, &c, err);
+    int rc = repo_load_index(repo, err);
+    for (size_t i = 0; rc == 0 && i < repo->index_problem_count; i++)
+        report(&c, "%s (what it indexed is stored again by the next backup; rebuild it with `coffer repair index`)",
+               repo->index_problems[i]);
     if (rc == 0)
         rc = store_list(repo->store, "data", collect_pack, &c, err);
     if (rc < 0)

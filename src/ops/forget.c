@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 #include "store/store.h"
@@ -115,6 +116,13 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
         }
     }
     rc = store_delete_many(repo->store, doomed, doomed_count, err);
+    if (rc == 0 && !opts->is_dry_run) { /* what the next prune's snapshot count is measured against */
+        struct error ignored;
+        json_t *doc = json_pack("{s:I, s:I}", "snapshots", (json_int_t)(list.count - doomed_count), "removed",
+                                (json_int_t)doomed_count);
+        event_save(repo, "forget", doc, &ignored);
+        json_decref(doc);
+    }
     for (size_t i = 0; i < doomed_count; i++)
         free(doomed[i]);
     free(doomed);

@@ -153,19 +153,26 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
 struct prune_options {
     double max_unused; /* repack a pack when more than this share of it is unused (0.05) */
     bool is_dry_run;   /* judge and report, change nothing */
+    bool is_force;     /* prune although the snapshot list is empty or fell by more than half */
 };
 
 struct prune_result {
+    uint64_t snapshots;                 /* listed */
     uint64_t packs, bytes_stored;       /* before */
-    uint64_t packs_deleted;             /* nothing in them is needed */
-    uint64_t packs_repacked;            /* their needed blobs copied into new packs */
+    uint64_t packs_deleted;             /* condemned by an earlier prune, still unneeded: gone */
+    uint64_t packs_condemned;           /* unneeded now: the next prune deletes them */
+    uint64_t packs_kept_again;          /* condemned earlier, needed by a newer snapshot */
+    uint64_t packs_repacked;            /* their needed blobs copied into new packs (the old ones condemned) */
     uint64_t packs_written;
     uint64_t bytes_freed;               /* what the store holds less afterwards (about) */
+    uint64_t bytes_condemned;           /* what the next prune frees (about) */
     uint64_t bytes_rewritten;
+    char not_alone_because[256];        /* why nothing was deleted, when a lock of a live process may be there */
 };
 
-/* Deletes what no snapshot needs (see prune.c for the order that keeps a
- * crash harmless). */
+/* Condemns what no snapshot needs and deletes what an earlier prune
+ * condemned (see prune.c for why it takes two, and the order that keeps a
+ * crash harmless). Records the snapshot count in a "prune" event. */
 int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err);
 
 /* ---- stats ---- */

@@ -1,25 +1,50 @@
 /*
  * prune.c — deleting data no snapshot needs, repacking what is mostly unused.
  *
- * Under the exclusive lock (no backup runs meanwhile):
+ * Deletion takes two prunes. A pack found unneeded is not deleted but
+ * condemned: written to a condemned/ file with its blobs, so readers still
+ * find them while no backup deduplicates against them (index.h). A later
+ * prune deletes it if it is still unneeded and if, when that prune took its
+ * lock, no other lock was held but by processes certainly gone. Why: a
+ * process stopped for longer than the stale-lock time (SIGSTOP, a paused
+ * VM, a closed laptop lid), or one whose clock runs ahead, may run beside a
+ * prune with the index it read before, and write a snapshot needing a pack
+ * the prune judged unneeded. Condemning hides the pack from every backup
+ * that starts afterwards; a backup that started before holds a lock the
+ * later prune sees, so it deletes nothing; and a condemned pack that a new
+ * snapshot turns out to need is taken back into the index. No check of the
+ * clock at the moment of deleting is needed, because nothing a deleting
+ * prune decides depends on what happened after it took its lock — which a
+ * freeze between a check and a delete could hide. (docs/retention.md.)
+ *
+ * Under the exclusive lock:
  *  1. mark every blob some snapshot needs (reach.h); a snapshot that cannot
- *     be read, or a needed blob missing from the index, stops the prune
- *     before anything is written: it never guesses;
- *     (and every dictionary: see reach.h);
- *  2. judge each pack: no needed blob -> delete; more than max_unused of
- *     its bytes unneeded -> repack; else keep as it is;
+ *     be read, an index file that cannot be read, or a needed blob missing
+ *     from the index stops the prune before anything is written: it never
+ *     guesses (and every dictionary is needed: see reach.h); so does a
+ *     snapshot list that is empty, or less than half of what the last prune
+ *     or forget left, unless --force (an S3 endpoint answering with
+ *     something that is not a listing must not read as "no snapshots");
+ *  2. judge each pack: no needed blob -> condemn it, or delete it if an
+ *     earlier prune condemned it and this one is alone; more than
+ *     max_unused of its bytes unneeded -> repack (the old pack is
+ *     condemned); a condemned pack holding a needed blob -> keep it again;
+ *     a pack on the store that no file lists (left by a crash, or being
+ *     written by a stopped backup) -> condemn it with no blobs;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
  *     checked (authenticated, decompressed, hashed) on the way — sealed
  *     blobs do not depend on their pack, so they are copied as they are,
  *     never recompressed or re-encrypted; one thread per CPU, each taking
  *     the next pack and filling new packs of its own;
- *  4. write a new index covering the kept and the new packs;
- *  5. only then delete the old index files, and then the packs no longer
- *     needed.
+ *  4. write a new index covering the kept and the new packs, then the new
+ *     condemned files;
+ *  5. only then delete the old index files, then the old condemned files,
+ *     and then — the lock still ours, checked — the packs to delete.
  * A crash at any point leaves a repository in which every snapshot still
- * finds its blobs: before step 5 the old index and packs are all there;
- * during it, the new index already covers everything kept. At worst some
- * packs are left that nothing indexes, which the next prune deletes.
+ * finds its blobs: before step 5 the old files and packs are all there;
+ * during it, the new files already cover everything kept or condemned. At
+ * worst some packs are left that nothing lists, which the next prune
+ * condemns and the one after deletes.
  *
  * Why repack at 5% unused by default: a pack is rewritten whole to drop its
  * unused part, so a lower threshold rewrites many bytes to free few (at 5%,
@@ -33,6 +58,7 @@
 #include <string.h>
 
 #include "ops/reach.h"
+#include "repo/event.h"
 #include "repo/index.h"
 #include "repo/lock.h"
 #include "repo/pack.h"
@@ -41,14 +67,15 @@
 #include "util/parallel.h"
 
 struct pack_state {
-    bool is_indexed;  /* the index names it */
+    bool is_indexed;  /* an index or condemned file names it */
+    bool is_live;     /* an index file names it (not only condemned files) */
     bool is_stored;   /* the store has it */
     uint8_t id[CRYPTO_ID_SIZE];
     uint64_t size;    /* of the file */
     uint64_t used;    /* sealed bytes of needed blobs */
     struct index_entry *entries; /* its blobs as the index has them */
     size_t count, capacity;
-    enum { PACK_KEEP, PACK_REPACK, PACK_DELETE } fate;
+    enum { PACK_KEEP, PACK_REPACK, PACK_CONDEMN, PACK_DELETE, PACK_DROP } fate;
 };
 
 struct pruner {
@@ -60,7 +87,8 @@ struct pruner {
     size_t pack_count;
     size_t sorted_count;      /* the indexed, sorted ones */
     uint32_t *state_of;       /* index pack number -> packs[] (a pack two index files list has two numbers) */
-    struct string_list index_files;
+    struct string_list index_files;     /* index/ and condemned/ files read at the start: all replaced */
+    bool is_alone;                      /* the lock says nothing else may be running */
     struct prune_result *result;
 };
 
@@ -84,15 +112,54 @@ static void mark_always_needed(void *ctx, const struct index_entry *e, const uin
         index_add_id(p->used, e->id);
 }
 
+/* The snapshot count the last prune or forget left, or -1 if none did. */
+static int64_t last_recorded_count(struct repo *repo)
+{
+    struct event_list events = {0};
+    struct error ignored;
+    int64_t count = -1;
+    if (event_list_load(repo, NULL, &events, &ignored) == 0)
+        for (size_t i = events.count; i-- > 0 && count < 0;) {
+            const char *kind = events.items[i].kind;
+            json_t *n = json_object_get(events.items[i].doc, "snapshots");
+            if ((!strcmp(kind, "prune") || !strcmp(kind, "forget")) && json_is_integer(n))
+                count = json_integer_value(n);
+        }
+    event_list_free(&events);
+    return count;
+}
+
+/* A listing that lost snapshots must not make their data look unneeded. */
+static int check_snapshot_count(struct pruner *p, size_t listed, struct error *err)
+{
+    if (p->opts->is_force)
+        return 0;
+    int64_t before = last_recorded_count(p->repo);
+    if (listed == 0 && index_blob_count(p->repo->index) > 0)
+        return error_set(err, "no snapshot was listed, but the index holds %zu blobs; if the listing is right and "
+                         "every snapshot was forgotten, run prune --force; nothing was pruned",
+                         index_blob_count(p->repo->index));
+    if (before > 0 && (int64_t)listed * 2 < before)
+        return error_set(err, "%zu snapshots were listed, but the last prune or forget left %lld; if that many were "
+                         "removed on purpose, run prune --force; nothing was pruned", listed, (long long)before);
+    return 0;
+}
+
 static int mark_all(struct pruner *p, struct error *err)
 {
     struct snapshot_list list = {0};
     if (snapshot_list_load(p->repo, &list, err) < 0)
         return -1;
     int rc = 0;
+    p->result->snapshots = list.count;
     if (list.unreadable.count)
         rc = error_set(err, "%s cannot be read; prune will not guess what it needs (run `coffer check`)",
                        list.unreadable.items[0]);
+    else if (p->repo->index_problem_count)
+        rc = error_set(err, "%s; prune will not guess what it indexed (run `coffer repair index` first)",
+                       p->repo->index_problems[0]);
+    else
+        rc = check_snapshot_count(p, list.count, err);
     struct index *visited = index_new();
     for (size_t i = 0; i < list.count && rc == 0; i++)
         if (reach_snapshot(p->repo, p->codec, &list.items[i], visited, mark_used, p, err) < 0)
@@ -152,6 +219,8 @@ static void list_indexed_packs(struct pruner *p)
         uint8_t id[CRYPTO_ID_SIZE];
         index_pack_id(p->repo->index, (uint32_t)i, id);
         p->state_of[i] = (uint32_t)(find_pack(p, id) - p->packs);
+        if (!(index_pack_flags(p->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED))
+            p->packs[p->state_of[i]].is_live = true;
     }
 }
 
@@ -180,10 +249,27 @@ static int note_index_file(void *ctx, const char *name, uint64_t size, struct er
     return 0;
 }
 
+/* An unneeded pack: deleted if an earlier prune condemned it and nothing
+ * may be running beside this one, else condemned (again). */
+static void doom(struct pruner *p, struct pack_state *ps)
+{
+    struct prune_result *r = p->result;
+    if (!ps->is_live && ps->is_indexed && p->is_alone) {
+        ps->fate = PACK_DELETE;
+        r->packs_deleted++;
+        r->bytes_freed += ps->size;
+    } else {
+        ps->fate = PACK_CONDEMN;
+        r->packs_condemned++;
+        r->bytes_condemned += ps->size;
+    }
+}
+
 /* Steps 1 and 2. */
 static int judge(struct pruner *p, struct error *err)
 {
-    if (store_list(p->repo->store, "index", note_index_file, p, err) < 0 || repo_load_index(p->repo, err) < 0 ||
+    if (store_list(p->repo->store, "index", note_index_file, p, err) < 0 ||
+        store_list(p->repo->store, "condemned", note_index_file, p, err) < 0 || repo_load_index(p->repo, err) < 0 ||
         mark_all(p, err) < 0)
         return -1;
     list_indexed_packs(p);
@@ -200,21 +286,21 @@ static int judge(struct pruner *p, struct error *err)
                 return error_set(err, "pack %s holds needed blobs but is missing: run `coffer check`; nothing was pruned",
                                  short_id);
             }
-            ps->fate = PACK_DELETE; /* nothing to delete on the store, only to drop from the index */
+            ps->fate = PACK_DROP; /* nothing to delete on the store, only to drop from the index */
             continue;
         }
         uint64_t unused = ps->size > ps->used ? ps->size - ps->used : 0;
         r->packs++;
         r->bytes_stored += ps->size;
         if (ps->used == 0) {
-            ps->fate = PACK_DELETE;
-            r->packs_deleted++;
-            r->bytes_freed += ps->size;
+            doom(p, ps);
         } else if ((double)unused > p->opts->max_unused * (double)ps->size) {
             ps->fate = PACK_REPACK;
             r->packs_repacked++;
             r->bytes_rewritten += ps->used;
-            r->bytes_freed += unused;
+            r->bytes_condemned += ps->size;
+        } else if (!ps->is_live) {
+            r->packs_kept_again++; /* condemned by an earlier prune, needed by a newer snapshot */
         }
     }
     return 0;
@@ -365,7 +451,9 @@ static void kept_record(const struct pack_state *ps, struct pack_record *rec)
     }
 }
 
-/* Step 4. */
+/* Step 4: the index (kept and new packs), then the condemned files
+ * (condemned and repacked packs, with their blobs, so that readers still
+ * find them and a later prune can take one back). */
 static int write_index(struct pruner *p, const struct repacking *r, struct error *err)
 {
     struct pack_record *all = xcalloc(p->pack_count + r->count + 1, sizeof *all);
@@ -373,42 +461,73 @@ static int write_index(struct pruner *p, const struct repacking *r, struct error
     for (size_t i = 0; i < p->pack_count; i++)
         if (p->packs[i].fate == PACK_KEEP && p->packs[i].is_indexed && p->packs[i].is_stored)
             kept_record(&p->packs[i], &all[n++]);
+    size_t kept = n;
     for (size_t i = 0; i < r->count; i++)
         all[n++] = r->records[i]; /* borrowed */
     int rc = repo_write_index(p->repo, all, n, NULL, err);
-    for (size_t i = 0; i < n - r->count; i++)
+    for (size_t i = 0; i < kept; i++)
+        pack_record_free(&all[i]);
+    n = 0;
+    for (size_t i = 0; i < p->pack_count; i++)
+        if (p->packs[i].fate == PACK_CONDEMN || p->packs[i].fate == PACK_REPACK)
+            kept_record(&p->packs[i], &all[n++]);
+    if (rc == 0)
+        rc = repo_write_pack_list(p->repo, OBJ_CONDEMNED, all, n, NULL, err);
+    for (size_t i = 0; i < n; i++)
         pack_record_free(&all[i]);
     free(all);
     return rc;
 }
 
 /* Step 5. */
-static int delete_old(struct pruner *p, struct error *err)
+static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *err)
 {
     char **names = xcalloc(p->index_files.count + p->pack_count + 1, sizeof *names);
     size_t index_count = 0, pack_count = 0;
     for (size_t i = 0; i < p->index_files.count; i++) {
         uint8_t id[CRYPTO_ID_SIZE];
-        if (repo_object_id_from_name(p->index_files.items[i], id) < 0)
+        const char *name = p->index_files.items[i];
+        if (repo_object_id_from_name(name, id) < 0)
             continue;
         names[index_count] = xcalloc(1, 96);
-        repo_object_name(OBJ_INDEX, id, names[index_count++]);
+        repo_object_name(!strncmp(name, "condemned/", 10) ? OBJ_CONDEMNED : OBJ_INDEX, id, names[index_count++]);
     }
     for (size_t i = 0; i < p->pack_count; i++) {
         struct pack_state *ps = &p->packs[i];
-        if (ps->fate == PACK_KEEP || !ps->is_stored)
+        if (ps->fate != PACK_DELETE)
             continue;
         char *name = names[index_count + pack_count++] = xcalloc(1, 96);
         repo_object_name(OBJ_BLOB, ps->id, name);
     }
-    /* Every old index file is gone before the first pack goes. */
+    /* Every old index and condemned file is gone before the first pack goes
+     * (store listings are in name order: index/ files are listed first). */
     int rc = store_delete_many(p->repo->store, names, index_count, err);
+    /* Not needed for safety (see the top of this file), but a prune stopped
+     * for so long that its lock was taken over leaves the deleting to the
+     * process that took it. */
+    if (rc == 0 && pack_count && repo_lock_check(lock, err) < 0) {
+        p->result->packs_condemned += p->result->packs_deleted;
+        p->result->bytes_condemned += p->result->bytes_freed;
+        p->result->packs_deleted = p->result->bytes_freed = 0;
+        rc = error_wrap(err, "the packs to delete were kept (the next prune deletes them)");
+    }
     if (rc == 0)
         rc = store_delete_many(p->repo->store, names + index_count, pack_count, err);
     for (size_t i = 0; i < index_count + pack_count; i++)
         free(names[i]);
     free(names);
     return rc;
+}
+
+/* Leaves the snapshot count for the next prune's check_snapshot_count. */
+static void record_prune(struct pruner *p)
+{
+    struct error ignored;
+    json_t *doc = json_pack("{s:I, s:I, s:I}", "snapshots", (json_int_t)p->result->snapshots, "packs_deleted",
+                            (json_int_t)p->result->packs_deleted, "packs_condemned",
+                            (json_int_t)p->result->packs_condemned);
+    event_save(p->repo, "prune", doc, &ignored);
+    json_decref(doc);
 }
 
 int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err)
@@ -419,10 +538,15 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
+    const char *other = NULL;
+    p.is_alone = repo_lock_is_alone(lock, &other);
+    if (other)
+        snprintf(result->not_alone_because, sizeof result->not_alone_because, "%s", other);
     p.codec = blob_codec_new(repo->config.zstd_level);
     p.used = index_new();
     int rc = judge(&p, err);
-    bool has_work = result->packs_deleted || result->packs_repacked || p.index_files.count > 1;
+    bool has_work = result->packs_deleted || result->packs_repacked || result->packs_condemned ||
+                    result->packs_kept_again || p.index_files.count > 1;
     for (size_t i = 0; i < p.pack_count && !has_work; i++)
         has_work = p.packs[i].fate != PACK_KEEP;
     if (rc == 0 && !opts->is_dry_run && has_work) {
@@ -432,8 +556,10 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
         if (rc == 0)
             rc = write_index(&p, &r, err);
         if (rc == 0)
-            rc = delete_old(&p, err);
+            rc = delete_old(&p, lock, err);
     }
+    if (rc == 0 && !opts->is_dry_run)
+        record_prune(&p);
     repacking_free(&r);
     for (size_t i = 0; i < p.pack_count; i++)
         free(p.packs[i].entries);

@@ -139,7 +139,7 @@ static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, 
 {
     if (!w->filling)
         w->filling = open_pack_new(w);
-    struct index_entry e;
+    struct index_entry e = {0};
     memcpy(e.id, b->id, CRYPTO_ID_SIZE);
     e.type = b->type;
     e.pack = w->filling->number;

@@ -18,6 +18,7 @@ struct index {
     uint32_t *slots; /* entry numbers, SLOT_EMPTY where free */
     size_t slot_mask;
     uint8_t (*packs)[CRYPTO_ID_SIZE];
+    uint8_t *pack_flags; /* INDEX_PACK_* per pack number */
     size_t pack_count;
     size_t pack_cap;
 };
@@ -47,6 +48,7 @@ void index_free(struct index *idx)
     free(idx->entries);
     free(idx->slots);
     free(idx->packs);
+    free(idx->pack_flags);
     free(idx);
 }
 
@@ -71,13 +73,15 @@ static void grow_slots(struct index *idx)
         idx->slots[slot_of(idx, idx->entries[i].id)] = (uint32_t)i;
 }
 
-uint32_t index_add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE])
+/* A pack listed by both an index file and a condemned/ file gets a number
+ * for each, so that its condemned number never marks the live one. */
+static uint32_t add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE], uint8_t flags)
 {
     pthread_mutex_lock(&idx->mutex);
     /* Packs arrive in runs from one index file; checking the last few
      * catches repeats without a second hash table. */
     for (size_t i = idx->pack_count; i > 0 && i + 8 > idx->pack_count; i--) {
-        if (memcmp(idx->packs[i - 1], pack_id, CRYPTO_ID_SIZE) == 0) {
+        if (memcmp(idx->packs[i - 1], pack_id, CRYPTO_ID_SIZE) == 0 && idx->pack_flags[i - 1] == flags) {
             pthread_mutex_unlock(&idx->mutex);
             return (uint32_t)(i - 1);
         }
@@ -85,11 +89,18 @@ uint32_t index_add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE]
     if (idx->pack_count == idx->pack_cap) {
         idx->pack_cap = idx->pack_cap ? idx->pack_cap * 2 : 64;
         idx->packs = xrealloc(idx->packs, idx->pack_cap * sizeof *idx->packs);
+        idx->pack_flags = xrealloc(idx->pack_flags, idx->pack_cap);
     }
     memcpy(idx->packs[idx->pack_count], pack_id, CRYPTO_ID_SIZE);
+    idx->pack_flags[idx->pack_count] = flags;
     uint32_t n = (uint32_t)idx->pack_count++;
     pthread_mutex_unlock(&idx->mutex);
     return n;
+}
+
+uint32_t index_add_pack(struct index *idx, const uint8_t pack_id[CRYPTO_ID_SIZE])
+{
+    return add_pack(idx, pack_id, 0);
 }
 
 void index_pack_id(const struct index *idx, uint32_t pack, uint8_t out[CRYPTO_ID_SIZE])
@@ -97,6 +108,42 @@ void index_pack_id(const struct index *idx, uint32_t pack, uint8_t out[CRYPTO_ID
     pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
     memcpy(out, idx->packs[pack], CRYPTO_ID_SIZE);
     pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+}
+
+void index_mark_pack(struct index *idx, uint32_t pack, uint8_t flags)
+{
+    pthread_mutex_lock(&idx->mutex);
+    uint8_t id[CRYPTO_ID_SIZE];
+    memcpy(id, idx->packs[pack], CRYPTO_ID_SIZE);
+    for (size_t i = 0; i < idx->pack_count; i++)
+        if (memcmp(idx->packs[i], id, CRYPTO_ID_SIZE) == 0)
+            idx->pack_flags[i] |= flags;
+    pthread_mutex_unlock(&idx->mutex);
+}
+
+uint8_t index_pack_flags(const struct index *idx, uint32_t pack)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    uint8_t flags = idx->pack_flags[pack];
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+    return flags;
+}
+
+static bool is_usable_locked(const struct index *idx, const struct index_entry *e)
+{
+    if (e->pack == INDEX_PACK_PENDING)
+        return true;
+    /* A number no index_add_pack gave (an index used as a set of ids) has no flags. */
+    uint8_t pack_flags = e->pack < idx->pack_count ? idx->pack_flags[e->pack] : 0;
+    return !(e->flags & INDEX_BLOB_DAMAGED) && pack_flags == 0;
+}
+
+bool index_is_usable(const struct index *idx, const struct index_entry *e)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    bool is_usable = is_usable_locked(idx, e);
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+    return is_usable;
 }
 
 size_t index_pack_count(const struct index *idx)
@@ -123,8 +170,13 @@ bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struc
 static bool insert_locked(struct index *idx, const struct index_entry *entry)
 {
     size_t s = slot_of(idx, entry->id);
-    if (idx->slots[s] != SLOT_EMPTY)
-        return false;
+    if (idx->slots[s] != SLOT_EMPTY) {
+        struct index_entry *old = &idx->entries[idx->slots[s]];
+        if (is_usable_locked(idx, old) || !is_usable_locked(idx, entry))
+            return false;
+        *old = *entry;
+        return true;
+    }
     if (idx->count == idx->cap) {
         idx->cap = idx->cap ? idx->cap * 2 : 1024;
         idx->entries = xrealloc(idx->entries, idx->cap * sizeof *idx->entries);
@@ -208,36 +260,44 @@ void index_file_encode(const struct pack_record *packs, size_t count, struct buf
     }
 }
 
-int index_file_decode(struct index *idx, const uint8_t *data, size_t len, struct error *err)
+/* Whether the bytes after the magic are a well-formed list of packs. */
+static bool is_well_formed(struct cursor c)
+{
+    uint32_t npacks = cursor_u32(&c);
+    for (uint32_t p = 0; p < npacks && !c.is_bad; p++) {
+        cursor_bytes(&c, CRYPTO_ID_SIZE);
+        uint32_t nblobs = cursor_u32(&c);
+        if (c.is_bad || (uint64_t)nblobs * 45 > c.left)
+            return false;
+        cursor_bytes(&c, (size_t)nblobs * 45);
+    }
+    return !c.is_bad && c.left == 0;
+}
+
+/* Checks the whole file before adding anything: a malformed file adds no
+ * entry, so skipping it (repo_load_index) leaves no half of it behind. */
+int index_file_decode(struct index *idx, const uint8_t *data, size_t len, uint8_t pack_flags, struct error *err)
 {
     struct cursor c = cursor_of(data, len);
     const uint8_t *magic = cursor_bytes(&c, 4);
     if (!magic || memcmp(magic, INDEX_MAGIC, 4) != 0)
         return error_set(err, "not an index file (bad magic)");
+    if (!is_well_formed(c))
+        return error_set(err, "index file is truncated or malformed");
     uint32_t npacks = cursor_u32(&c);
-    for (uint32_t p = 0; p < npacks && !c.is_bad; p++) {
+    for (uint32_t p = 0; p < npacks; p++) {
         const uint8_t *pack_id = cursor_bytes(&c, CRYPTO_ID_SIZE);
         uint32_t nblobs = cursor_u32(&c);
-        if (c.is_bad || (uint64_t)nblobs * 45 > c.left) {
-            c.is_bad = true;
-            break;
-        }
-        uint32_t pack = index_add_pack(idx, pack_id);
-        for (uint32_t b = 0; b < nblobs && !c.is_bad; b++) {
-            struct index_entry e;
-            const uint8_t *id = cursor_bytes(&c, CRYPTO_ID_SIZE);
+        uint32_t pack = add_pack(idx, pack_id, pack_flags);
+        for (uint32_t b = 0; b < nblobs; b++) {
+            struct index_entry e = {.pack = pack};
+            memcpy(e.id, cursor_bytes(&c, CRYPTO_ID_SIZE), CRYPTO_ID_SIZE);
             e.type = cursor_u8(&c);
             e.offset = cursor_u32(&c);
             e.length = cursor_u32(&c);
             e.raw_length = cursor_u32(&c);
-            e.pack = pack;
-            if (c.is_bad)
-                break;
-            memcpy(e.id, id, CRYPTO_ID_SIZE);
             index_insert(idx, &e);
         }
     }
-    if (c.is_bad || c.left != 0)
-        return error_set(err, "index file is truncated or malformed");
     return 0;
 }

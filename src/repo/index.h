@@ -32,6 +32,13 @@ enum blob_type {
  * in a pack. */
 #define INDEX_PACK_PENDING UINT32_MAX
 
+/* What is known against a pack (index_mark_pack) or a blob (entry flags).
+ * A blob so marked can still be read — restore tries it — but no backup
+ * deduplicates against it: the blob writer stores it again. */
+#define INDEX_PACK_CONDEMNED 0x01 /* only a condemned/ file lists it: a prune found it unneeded */
+#define INDEX_PACK_MISSING 0x02   /* the store does not have it (a backup's listing, check) */
+#define INDEX_BLOB_DAMAGED 0x01   /* check --read-data found this copy damaged (damage records) */
+
 struct index_entry {
     uint8_t id[CRYPTO_ID_SIZE];
     uint32_t pack;       /* number from index_add_pack */
@@ -39,6 +46,7 @@ struct index_entry {
     uint32_t length;     /* sealed length */
     uint32_t raw_length; /* plaintext length */
     uint8_t type;        /* enum blob_type */
+    uint8_t flags;       /* INDEX_BLOB_* */
 };
 
 /* One blob as a pack header and an index file describe it. */
@@ -69,11 +77,23 @@ void index_pack_id(const struct index *idx, uint32_t pack, uint8_t out[CRYPTO_ID
 size_t index_pack_count(const struct index *idx);
 size_t index_blob_count(const struct index *idx);
 
+/* Marks every number of a pack id (index_add_pack may give one id two
+ * numbers) with INDEX_PACK_* flags; number is any one of them. Entries
+ * already in the table keep their place: index_is_usable tells. */
+void index_mark_pack(struct index *idx, uint32_t pack, uint8_t flags);
+uint8_t index_pack_flags(const struct index *idx, uint32_t pack);
+
 /* Copies the entry for id into out; false if unknown. */
 bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struct index_entry *out);
 
+/* Whether a backup may deduplicate against this entry: on its way into a
+ * pack, or in a pack neither condemned nor missing, and not damaged. */
+bool index_is_usable(const struct index *idx, const struct index_entry *e);
+
 /* Adds an entry unless the id is present; returns true if it was added.
- * The first copy of a blob wins. */
+ * The first copy of a blob wins, except that a usable copy replaces one
+ * that is not (a live pack's over a condemned one's; a backup's reservation
+ * over a missing or damaged copy). */
 bool index_insert(struct index *idx, const struct index_entry *entry);
 
 /* An index used as a set of ids (visited trees, needed blobs): adds id
@@ -88,9 +108,10 @@ void index_set_location(struct index *idx, const struct index_entry *entry);
 typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id);
 void index_each(const struct index *idx, index_each_fn fn, void *ctx);
 
-/* Index files. decode adds what it reads to idx. */
+/* Index files (and condemned/ files, the same bytes). decode adds what it
+ * reads to idx, its packs marked with pack_flags (0 for an index file). */
 void index_file_encode(const struct pack_record *packs, size_t count, struct buf *out);
-int index_file_decode(struct index *idx, const uint8_t *data, size_t len, struct error *err);
+int index_file_decode(struct index *idx, const uint8_t *data, size_t len, uint8_t pack_flags, struct error *err);
 
 void pack_record_add(struct pack_record *rec, const struct pack_blob *blob);
 void pack_record_free(struct pack_record *rec);

@@ -5,6 +5,13 @@
  * conflicts and is not stale, delete ours and fail. Two processes racing
  * both see each other and both back off, which is safe.
  *
+ * Only a lock whose process is certainly gone (this host, and another boot
+ * or no such process) is ever removed by a locker. An expired lock of a
+ * process that may still run (stopped, paused, on another host, or whose
+ * clock disagrees with ours) lets others proceed beside it, but the
+ * exclusive locker that sees one is told it is not alone, and prune then
+ * deletes nothing (docs/retention.md, "Locks and deletion").
+ *
  * With atomic creates, an exclusive locker first creates the exclusive
  * object, which fails if another holds it (a stale holder's is removed
  * and the create tried again), then lists as above for shared locks. A
@@ -32,11 +39,57 @@ struct repo_lock {
     char nonce[33];
     bool is_exclusive;
     bool is_sole; /* the exclusive object, created only if absent */
+    bool is_alone; /* exclusive: no other lock but those of processes certainly gone */
+    char other[256]; /* when not alone: the first other lock seen */
     pthread_t refresher;
-    pthread_mutex_t mutex;
+    pthread_mutex_t mutex; /* guards written_at, is_lost and is_stopping */
     pthread_cond_t wake;
     bool is_stopping;
+    bool is_lost;       /* a refresh found another holder's object under our name */
+    int64_t written_at; /* CLOCK_BOOTTIME seconds of the last successful write */
 };
+
+/* Seconds on a clock that also runs while the machine sleeps and while this
+ * process is stopped, unlike CLOCK_MONOTONIC across a suspend. */
+static int64_t boot_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_BOOTTIME, &now);
+    return (int64_t)now.tv_sec;
+}
+
+/* This boot's id: a pid from before a reboot names another process. */
+static void read_boot_id(char out[40])
+{
+    out[0] = '\0';
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (!f)
+        return;
+    if (!fgets(out, 40, f))
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+/* A process's start time in clock ticks since boot (field 22 of
+ * /proc/<pid>/stat), 0 if unknown: tells a reused pid from the holder. */
+static uint64_t process_start(int pid)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *p = strrchr(line, ')'); /* the command name may hold spaces and parentheses */
+    if (!p)
+        return 0;
+    for (int field = 2; field < 22 && p; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoull(p + 1, NULL, 10) : 0;
+}
 
 /* Writes the lock object; is_create_only fails (ERR_EXISTS) if it exists. */
 static int write_lock(struct repo_lock *lock, bool is_create_only, struct error *err)
@@ -46,13 +99,19 @@ static int write_lock(struct repo_lock *lock, bool is_create_only, struct error 
         strcpy(host, "unknown");
     host[63] = '\0';
     time_format_rfc3339((int64_t)time(NULL), when);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s}", "time", when, "host", host, "pid", (int)getpid(),
-                            "exclusive", lock->is_exclusive, "nonce", lock->nonce);
+    char boot[40];
+    read_boot_id(boot);
+    int64_t written = boot_seconds();
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:I}", "time", when, "host", host, "pid", (int)getpid(),
+                            "exclusive", lock->is_exclusive, "nonce", lock->nonce, "boot", boot, "started",
+                            (json_int_t)process_start(getpid()));
     char *text = json_dumps(doc, JSON_COMPACT);
     int rc = is_create_only ? repo_put_new_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err)
                             : repo_put_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err);
     free(text);
     json_decref(doc);
+    if (rc == 0)
+        lock->written_at = written; /* the time before the write: never later than the truth */
     return rc;
 }
 
@@ -62,13 +121,23 @@ struct lock_scan {
     char holder[256];
 };
 
-/* A lock left on this host by a process that is gone. */
-static bool is_orphaned(const char *host, int pid)
+/* A lock left on this host by a process that is certainly gone: written
+ * in another boot, or its pid runs no process, or runs one that started
+ * at another time (the pid was reused). */
+static bool is_orphaned(const struct lock_info *info)
 {
-    char me[64];
-    if (gethostname(me, sizeof me) < 0 || strcmp(me, host) != 0 || pid <= 0 || pid == getpid())
+    char me[64], boot[40];
+    if (gethostname(me, sizeof me) < 0 || strcmp(me, info->host) != 0 || info->pid <= 0)
         return false;
-    return kill(pid, 0) < 0 && errno == ESRCH;
+    read_boot_id(boot);
+    if (info->boot[0] && boot[0] && strcmp(info->boot, boot) != 0)
+        return true;
+    if (info->pid == getpid())
+        return false;
+    if (kill(info->pid, 0) < 0 && errno == ESRCH)
+        return true;
+    uint64_t started = info->started ? process_start(info->pid) : 0;
+    return started && started != info->started;
 }
 
 static bool is_expired(int64_t when)
@@ -93,21 +162,30 @@ static bool read_lock(struct repo *repo, const char *name, struct lock_info *inf
     }
     json_t *doc = json_loadb((const char *)plain.data, plain.len, 0, NULL);
     buf_free(&plain);
-    const char *host = "?", *when_text = "", *nonce = "";
-    int is_exclusive = 0;
-    if (!doc || json_unpack(doc, "{s:s, s:s, s:i, s:b, s?s}", "host", &host, "time", &when_text, "pid", &info->pid,
-                            "exclusive", &is_exclusive, "nonce", &nonce) < 0 ||
-        time_parse_rfc3339(when_text, &info->time, NULL) < 0) {
-        json_decref(doc);
+    bool is_parsed = doc && lock_info_parse(doc, info) == 0;
+    json_decref(doc);
+    if (!is_parsed)
         return false;
-    }
+    info->is_orphaned = is_orphaned(info);
+    info->is_expired = is_expired(info->time);
+    return true;
+}
+
+int lock_info_parse(const json_t *doc, struct lock_info *info)
+{
+    const char *host = "?", *when_text = "", *nonce = "", *boot = "";
+    int is_exclusive = 0;
+    json_int_t started = 0;
+    if (json_unpack((json_t *)doc, "{s:s, s:s, s:i, s:b, s?s, s?s, s?I}", "host", &host, "time", &when_text, "pid",
+                    &info->pid, "exclusive", &is_exclusive, "nonce", &nonce, "boot", &boot, "started", &started) < 0 ||
+        time_parse_rfc3339(when_text, &info->time, NULL) < 0 || started < 0)
+        return -1;
     snprintf(info->host, sizeof info->host, "%s", host);
     snprintf(info->nonce, sizeof info->nonce, "%s", nonce);
+    snprintf(info->boot, sizeof info->boot, "%s", boot);
+    info->started = (uint64_t)started;
     info->is_exclusive = is_exclusive;
-    info->is_orphaned = is_orphaned(info->host, info->pid);
-    info->is_expired = is_expired(info->time);
-    json_decref(doc);
-    return true;
+    return 0;
 }
 
 static bool is_own(const struct repo_lock *lock, const struct lock_info *info)
@@ -130,12 +208,17 @@ static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *e
     struct error ignored;
     if (!read_lock(scan->self->repo, name, &info) || is_own(scan->self, &info))
         return 0;
-    if (info.is_orphaned || info.is_expired) {
-        /* An orphan is certainly dead: anyone may clear it. An expired lock
-         * of another host might be a stuck but live process: only an
-         * exclusive locker, who must be alone anyway, removes it. */
-        if (info.is_orphaned || scan->self->is_exclusive)
-            store_delete(scan->self->repo->store, name, &ignored);
+    if (info.is_orphaned) {
+        store_delete(scan->self->repo->store, name, &ignored); /* certainly dead: anyone may clear it */
+    } else if (info.is_expired) {
+        /* Maybe a stopped process, or one whose clock is behind ours: we
+         * go on beside it, but it may still hold the old index in memory
+         * and write a snapshot that needs it, so an exclusive locker is
+         * not alone and prune deletes nothing. */
+        if (scan->self->is_exclusive && scan->self->is_alone) {
+            scan->self->is_alone = false;
+            describe_holder(&info, scan->self->other, sizeof scan->self->other);
+        }
     } else if (info.is_exclusive || scan->self->is_exclusive) {
         scan->has_conflict = true;
         describe_holder(&info, scan->holder, sizeof scan->holder);
@@ -201,7 +284,9 @@ static void *refresh_loop(void *arg)
         deadline.tv_sec += LOCK_REFRESH_SECONDS;
         if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
             struct error ignored;
-            if (is_still_held(lock))
+            if (!is_still_held(lock))
+                lock->is_lost = true;
+            else
                 write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
         }
     }
@@ -271,6 +356,10 @@ static int take_sole(struct repo_lock *lock, struct error *err)
                               "the lock if that process is gone)", holder);
         if (remove_stale(lock, name, &info, err) < 0)
             return -1;
+        if (!info.is_orphaned && lock->is_alone) { /* expired, but maybe still running */
+            lock->is_alone = false;
+            snprintf(lock->other, sizeof lock->other, "%s", holder);
+        }
     }
 }
 
@@ -292,6 +381,7 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
     uint8_t nonce[16];
     lock->repo = repo;
     lock->is_exclusive = is_exclusive;
+    lock->is_alone = is_exclusive;
     lock->is_sole = is_exclusive && store_has_atomic_create(repo->store);
     crypto_random(nonce, sizeof nonce);
     hex_encode(nonce, sizeof nonce, lock->nonce);
@@ -299,23 +389,52 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
         memset(lock->id, EXCLUSIVE_ID_BYTE, CRYPTO_ID_SIZE);
     else
         crypto_random(lock->id, CRYPTO_ID_SIZE);
+    pthread_mutex_init(&lock->mutex, NULL);
+    pthread_cond_init(&lock->wake, NULL);
     if ((lock->is_sole ? take_sole(lock, err) : write_lock(lock, false, err)) < 0) {
+        pthread_mutex_destroy(&lock->mutex);
+        pthread_cond_destroy(&lock->wake);
         free(lock);
         return err->kind == ERR_LOCKED ? -1 : error_wrap(err, "cannot lock the repository");
     }
     struct lock_scan scan = {lock, false, ""};
     if (store_list(repo->store, "locks", scan_lock, &scan, err) < 0 || scan.has_conflict) {
         remove_own(lock);
+        pthread_mutex_destroy(&lock->mutex);
+        pthread_cond_destroy(&lock->wake);
         free(lock);
         if (scan.has_conflict)
             return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
                               "the lock if that process is gone)", scan.holder);
         return error_wrap(err, "cannot list locks");
     }
-    pthread_mutex_init(&lock->mutex, NULL);
-    pthread_cond_init(&lock->wake, NULL);
     pthread_create(&lock->refresher, NULL, refresh_loop, lock);
     *out = lock;
+    return 0;
+}
+
+bool repo_lock_is_alone(const struct repo_lock *lock, const char **other)
+{
+    if (other)
+        *other = lock->is_alone ? NULL : lock->other;
+    return lock->is_alone;
+}
+
+int repo_lock_check(struct repo_lock *lock, struct error *err)
+{
+    char name[96];
+    struct lock_info info;
+    pthread_mutex_lock(&lock->mutex);
+    int64_t age = boot_seconds() - lock->written_at;
+    bool is_lost = lock->is_lost;
+    pthread_mutex_unlock(&lock->mutex);
+    repo_object_name(OBJ_LOCK, lock->id, name);
+    if (is_lost || !read_lock(lock->repo, name, &info) || !is_own(lock, &info))
+        return error_setk(err, ERR_LOCKED, "this process no longer holds its lock (%s was removed or taken over "
+                          "while it was stopped)", name);
+    if (age > LOCK_STALE_SECONDS - LOCK_REFRESH_SECONDS)
+        return error_setk(err, ERR_LOCKED, "this process's lock was last refreshed %lld s ago (it was stopped or "
+                          "suspended): others may have judged it stale", (long long)age);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #ifndef COFFER_REPO_LOCK_H
 #define COFFER_REPO_LOCK_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "repo/repo.h"
@@ -33,6 +34,21 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
 /* Stops refreshing and removes the lock; NULL is fine. */
 void repo_unlock(struct repo_lock *lock);
 
+/* For an exclusive lock: whether, when it was taken, every other lock was
+ * of a process certainly gone. False if an expired lock of a process that
+ * may still run was there (or was taken over): that process may still use
+ * what it read, so nothing may be deleted. *other (may be NULL) describes
+ * it. */
+bool repo_lock_is_alone(const struct repo_lock *lock, const char **other);
+
+/* Whether this process still holds its lock: its object is there and its
+ * own, and was refreshed recently enough (on a clock that counts a stop or
+ * a suspend) that no other process can have judged it stale. ERR_LOCKED if
+ * not. Prune calls it before deleting. */
+int repo_lock_check(struct repo_lock *lock, struct error *err);
+
+
+
 /* A lock as its object says, and whether it is stale. */
 struct lock_info {
     uint8_t id[CRYPTO_ID_SIZE];
@@ -40,8 +56,10 @@ struct lock_info {
     int pid;
     char nonce[33];   /* random per lock taken: tells apart holders of the exclusive object */
     int64_t time;     /* last written (taken or refreshed) */
+    char boot[40];    /* the holder's boot id ("" from older coffer) */
+    uint64_t started; /* the holder's start time in ticks since boot (0: unknown) */
     bool is_exclusive;
-    bool is_orphaned; /* its process, on this host, is gone */
+    bool is_orphaned; /* its process is certainly gone: this host, and another boot or no such process */
     bool is_expired;  /* not refreshed for LOCK_STALE_SECONDS */
     bool is_unreadable; /* the object is there but cannot be opened (only id is set) */
 };
@@ -51,5 +69,8 @@ typedef void (*lock_fn)(void *ctx, const struct lock_info *info);
 int repo_locks_list(struct repo *repo, lock_fn fn, void *ctx, struct error *err);
 
 int repo_lock_remove(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct error *err);
+
+/* Reads a lock object's JSON into info (all but is_orphaned, is_expired). */
+int lock_info_parse(const json_t *doc, struct lock_info *info);
 
 #endif

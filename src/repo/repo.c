@@ -50,6 +50,7 @@ const char *repo_object_folder(enum object_kind kind)
     case OBJ_SNAPSHOT: return "snapshots";
     case OBJ_LOCK: return "locks";
     case OBJ_EVENT: return "events";
+    case OBJ_CONDEMNED: return "condemned";
     case OBJ_CONFIG: break;
     }
     return "";
@@ -267,6 +268,9 @@ void repo_free(struct repo *repo)
     id_hasher_free(repo->hasher);
     index_free(repo->index);
     index_free(repo->index_files_read);
+    for (size_t i = 0; i < repo->index_problem_count; i++)
+        free(repo->index_problems[i]);
+    free(repo->index_problems);
     dict_cache_free(repo->dicts);
     crypto_wipe(&repo->key, sizeof repo->key);
     crypto_wipe(&repo->stream_chunker, sizeof repo->stream_chunker);
@@ -277,36 +281,107 @@ void repo_free(struct repo *repo)
 
 struct index_load {
     struct repo *repo;
-    size_t files;
+    enum object_kind kind;
+    bool has_vanished; /* a listed file was gone when read */
 };
+
+static void add_index_problem(struct repo *repo, const char *name, const char *why)
+{
+    repo->index_problems = xrealloc(repo->index_problems, (repo->index_problem_count + 1) * sizeof(char *));
+    size_t len = strlen(name) + strlen(why) + 3;
+    char *line = xmalloc(len);
+    snprintf(line, len, "%s: %s", name, why);
+    repo->index_problems[repo->index_problem_count++] = line;
+}
 
 static int load_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
 {
     struct index_load *load = ctx;
+    struct repo *repo = load->repo;
     uint8_t id[CRYPTO_ID_SIZE];
     struct buf plain = BUF_INIT;
-    if (repo_object_id_from_name(name, id) < 0 || index_find(load->repo->index_files_read, id, NULL))
+    struct error one;
+    if (repo_object_id_from_name(name, id) < 0 || index_find(repo->index_files_read, id, NULL))
         return 0;
-    int rc = repo_get_object(load->repo, OBJ_INDEX, id, &plain, err);
+    uint8_t flags = load->kind == OBJ_CONDEMNED ? INDEX_PACK_CONDEMNED : 0;
+    int rc = repo_get_object(repo, load->kind, id, &plain, &one);
     if (rc == 0)
-        rc = index_file_decode(load->repo->index, plain.data, plain.len, err);
-    if (rc == 0)
-        index_add_id(load->repo->index_files_read, id);
-    else
-        error_wrap(err, "cannot load index %s", name);
+        rc = index_file_decode(repo->index, plain.data, plain.len, flags, &one);
     buf_free(&plain);
-    load->files++;
-    return rc;
+    if (rc < 0 && one.kind == ERR_NOT_FOUND) {
+        load->has_vanished = true;
+        return 0;
+    }
+    index_add_id(repo->index_files_read, id); /* read, or skipped once: not again */
+    if (rc < 0)
+        add_index_problem(repo, name, one.msg);
+    return 0;
 }
 
 int repo_load_index(struct repo *repo, struct error *err)
 {
-    struct index_load load = {repo, 0};
-    return store_list(repo->store, "index", load_index_file, &load, err);
+    static const enum object_kind kinds[] = {OBJ_INDEX, OBJ_CONDEMNED};
+    for (int round = 0; round < 3; round++) {
+        struct index_load load = {.repo = repo};
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            load.kind = kinds[k];
+            if (store_list(repo->store, repo_object_folder(kinds[k]), load_index_file, &load, err) < 0)
+                return error_wrap(err, "cannot list the %s files", repo_object_folder(kinds[k]));
+        }
+        if (!load.has_vanished)
+            return 0;
+    }
+    return 0; /* still changing after three rounds: a prune is replacing them; what was read stands */
 }
 
-int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
-                     struct error *err)
+struct pack_listing {
+    uint8_t (*ids)[CRYPTO_ID_SIZE];
+    size_t count, cap;
+};
+
+static int note_pack(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    struct pack_listing *l = ctx;
+    if (l->count == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 256;
+        l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
+    }
+    if (repo_object_id_from_name(name, l->ids[l->count]) == 0)
+        l->count++;
+    return 0;
+}
+
+static int compare_ids(const void *a, const void *b)
+{
+    return memcmp(a, b, CRYPTO_ID_SIZE);
+}
+
+int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *err)
+{
+    struct pack_listing l = {0};
+    if (store_list(repo->store, repo_object_folder(OBJ_BLOB), note_pack, &l, err) < 0) {
+        free(l.ids);
+        return error_wrap(err, "cannot list the packs");
+    }
+    qsort(l.ids, l.count, sizeof *l.ids, compare_ids);
+    size_t n = 0;
+    for (uint32_t i = 0; i < index_pack_count(repo->index); i++) {
+        uint8_t id[CRYPTO_ID_SIZE];
+        index_pack_id(repo->index, i, id);
+        if (!bsearch(id, l.ids, l.count, sizeof *l.ids, compare_ids) &&
+            !(index_pack_flags(repo->index, i) & INDEX_PACK_MISSING)) {
+            index_mark_pack(repo->index, i, INDEX_PACK_MISSING);
+            n++;
+        }
+    }
+    free(l.ids);
+    if (missing)
+        *missing = n;
+    return 0;
+}
+
+int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct pack_record *packs, size_t count,
+                         uint64_t *bytes, struct error *err)
 {
     int rc = 0;
     for (size_t start = 0; start < count && rc == 0; start += REPO_PACKS_PER_INDEX) {
@@ -315,12 +390,18 @@ int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t 
         uint8_t id[CRYPTO_ID_SIZE];
         index_file_encode(packs + start, n, &plain);
         crypto_random(id, sizeof id);
-        rc = repo_put_object(repo, OBJ_INDEX, id, plain.data, plain.len, err);
+        rc = repo_put_object(repo, kind, id, plain.data, plain.len, err);
         if (rc == 0 && bytes)
             *bytes += plain.len + CRYPTO_SEAL_OVERHEAD;
         buf_free(&plain);
     }
     return rc;
+}
+
+int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
+                     struct error *err)
+{
+    return repo_write_pack_list(repo, OBJ_INDEX, packs, count, bytes, err);
 }
 
 static int put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],

@@ -8,6 +8,7 @@
  *   data/<xx>/<id>      packs: sealed blobs plus a sealed header
  *   index/<id>          which pack holds which blob
  *   snapshots/<id>      one sealed JSON document per snapshot
+ *   condemned/<id>      packs a prune found unneeded, deleted by a later prune
  *   locks/<id>          who is using the repository
  * Every object but keys/ is sealed with the master key; its associated data
  * is the repository id, the object kind and the object id, so no valid
@@ -39,6 +40,7 @@ enum object_kind {
     OBJ_SNAPSHOT = 's',
     OBJ_LOCK = 'l',
     OBJ_EVENT = 'e',
+    OBJ_CONDEMNED = 'd',
 };
 
 struct repo_config {
@@ -60,7 +62,9 @@ struct repo {
     struct chunker file_chunker;
     struct chunker database_chunker;
     struct index *index;
-    struct index *index_files_read; /* ids of the index files already in index */
+    struct index *index_files_read; /* ids of the index and condemned files already in index */
+    char **index_problems;          /* "index/<id>: why" for each file repo_load_index skipped */
+    size_t index_problem_count;
     struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
 };
@@ -85,14 +89,30 @@ int repo_open(const char *location, const struct s3_settings *s3, const char *pa
               struct error *err);
 void repo_free(struct repo *repo);
 
-/* Reads the index files not read yet into repo->index: a process that
- * backs up several sources reads each file once. */
+/* Reads the index files not read yet into repo->index, then the
+ * condemned/ files (their packs marked INDEX_PACK_CONDEMNED: readable, but
+ * no backup deduplicates against them); a process that backs up several
+ * sources reads each file once. A file that cannot be read or decoded is
+ * skipped and named in repo->index_problems — one damaged file must not
+ * stop every command; what it indexed is stored again by the next backup,
+ * and `coffer repair index` rebuilds it. A file that vanished between the
+ * listing and the read (a prune replaced it) makes the listing run again,
+ * so the file that replaced it is read. Fails only when a folder cannot
+ * be listed. */
 int repo_load_index(struct repo *repo, struct error *err);
 
-/* Writes index files for packs, REPO_PACKS_PER_INDEX packs a file; adds
- * the bytes written to *bytes (may be NULL). */
+/* Lists the packs on the store and marks every indexed pack that is not
+ * there INDEX_PACK_MISSING, so that a backup stores its blobs again instead
+ * of deduplicating against them. *missing (may be NULL) gets the count. */
+int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *err);
+
+/* Writes index files (kind OBJ_INDEX) or condemned files (OBJ_CONDEMNED)
+ * for packs, REPO_PACKS_PER_INDEX packs a file; adds the bytes written to
+ * *bytes (may be NULL). */
 #define REPO_PACKS_PER_INDEX 64
 struct pack_record;
+int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct pack_record *packs, size_t count,
+                         uint64_t *bytes, struct error *err);
 int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
                      struct error *err);
 

@@ -227,7 +227,7 @@ static void test_index_file_round_trip(void **state)
     index_file_encode(recs, 3, &file);
     struct index *idx = index_new();
 
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), 0);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), 0);
 
     assert_int_equal(index_pack_count(idx), 3);
     assert_int_equal(index_blob_count(idx), recs[0].count + recs[1].count + recs[2].count);
@@ -258,7 +258,7 @@ static void test_index_file_of_no_packs_decodes_empty(void **state)
     index_file_encode(NULL, 0, &file);
     struct index *idx = index_new();
 
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), 0);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), 0);
 
     assert_int_equal(index_pack_count(idx), 0);
     assert_int_equal(index_blob_count(idx), 0);
@@ -280,7 +280,7 @@ static void test_index_file_decode_rejects_truncation(void **state)
         struct error err = {0};
         uint8_t *copy = malloc(len ? len : 1); /* exact size: overruns show under ASan */
         memcpy(copy, file.data, len);
-        if (index_file_decode(idx, copy, len, &err) != -1 || err.msg[0] == '\0') {
+        if (index_file_decode(idx, copy, len, 0, &err) != -1 || err.msg[0] == '\0') {
             if (accepted == SIZE_MAX)
                 accepted = len;
             accepted_count++;
@@ -306,7 +306,7 @@ static void test_index_file_decode_rejects_trailing_bytes(void **state)
     buf_append_u8(&file, 0);
     struct index *idx = index_new();
 
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), -1);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), -1);
 
     index_free(idx);
     buf_free(&file);
@@ -324,7 +324,7 @@ static void test_index_file_decode_rejects_bad_magic(void **state)
     file.data[0] ^= 0xff;
     struct index *idx = index_new();
 
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), -1);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), -1);
 
     assert_non_null(strstr(err.msg, "magic"));
     assert_int_equal(index_blob_count(idx), 0);
@@ -345,10 +345,10 @@ static void test_index_file_decode_rejects_impossible_counts(void **state)
     struct index *idx = index_new();
     put_u32le(file.data + 4 + 4 + CRYPTO_ID_SIZE, UINT32_MAX); /* first pack's blob count */
 
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), -1);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), -1);
 
     put_u32le(file.data + 4, UINT32_MAX); /* pack count */
-    assert_int_equal(index_file_decode(idx, file.data, file.len, &err), -1);
+    assert_int_equal(index_file_decode(idx, file.data, file.len, 0, &err), -1);
     index_free(idx);
     buf_free(&file);
     free_records(recs);
