@@ -17,6 +17,7 @@ packages=(
   redis-server redis-tools               # Redis source tests (server started by the tests)
   git                                    # git source and its tests
   curl                                   # tests/s3/selftest.sh
+  faketime                               # tests: a process whose clock runs ahead (prunefreeze.sh)
 )
 
 missing=()

@@ -60,10 +60,19 @@ expect_nonzero "prune that cannot write its new pack"
 expect_err_match "prune that cannot write its new pack" "cannot (write|create|store)"
 repo_files | cmp -s - "$T/files-before" || fail "a prune that could not write changed the repository"
 verify_all "after a prune that could not write"
-c_ok "prune" prune
+# Deletion takes two prunes: the first condemns (hides from backups, keeps
+# readable), the next deletes what is still unneeded.
+c_ok "prune" prune --json
+[ "$(jq_out '.packs_condemned')" -gt 0 ] || fail "the first prune condemned nothing: $(cat "$T/out")"
+[ "$(jq_out '.packs_deleted')" = 0 ] || fail "the first prune deleted packs it had only just found unneeded"
+[ "$(find "$COFFER_REPOSITORY/condemned" -type f | wc -l)" -gt 0 ] || fail "the first prune wrote no condemned/ file"
+verify_all "after the first prune"
+c_ok "check --read-data between the prunes" check --read-data
+c_ok "second prune" prune --json
+[ "$(jq_out '.packs_deleted')" -gt 0 ] || fail "the second prune deleted nothing: $(cat "$T/out")"
 after=$(repo_bytes)
 [ "$after" -lt $((before - 2500000)) ] || fail "prune freed too little: $before -> $after bytes"
-note "forget --keep-last 1 and prune: $before -> $after bytes"
+note "forget --keep-last 1 and two prunes: $before -> $after bytes"
 c_ok "check --read-data after prune" check --read-data
 verify_all "after prune"
 c_ok "stats" stats --json
@@ -84,6 +93,7 @@ for i in $(seq 1 20); do
     verify_all "after prune killed ($i)"
 done
 c_ok "prune to the end after the kills" prune
+c_ok "and the prune that deletes what that one condemned" prune
 c_ok "check --read-data after the kills" check --read-data
 verify_all "after the last prune"
 
