@@ -42,7 +42,8 @@ static const char help[] =
 
 struct check_report {
     const struct cli_globals *g;
-    json_t *damage;  /* lines */
+    json_t *damage;        /* lines */
+    json_t *damage_detail; /* what the lines sum up (--json only, not in the event) */
     json_t *stale_locks;
 };
 
@@ -71,6 +72,13 @@ static void report_damage(void *ctx, const char *line)
         fprintf(stderr, "damage: %s\n", line);
         fflush(stderr);
     }
+}
+
+/* The blobs one damage line sums up: listed in --json only. */
+static void report_detail(void *ctx, const char *line)
+{
+    struct check_report *r = ctx;
+    json_array_append_new(r->damage_detail, json_string(line));
 }
 
 static json_t *health_json(const struct health_report *h)
@@ -162,8 +170,9 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         return cli_usage_error("check", "unexpected argument \"%s\"", argv[optind]);
     progress_init(&progress, "check", g->is_quiet, g->is_json);
     opts.progress = &progress;
-    struct check_report report = {g, json_array(), json_array()};
+    struct check_report report = {g, json_array(), json_array(), json_array()};
     opts.report = report_damage;
+    opts.detail = report_detail;
     opts.report_ctx = &report;
 
     struct repo *repo = NULL;
@@ -204,6 +213,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
     if (event_save(repo, "check", doc, &record_err) < 0)
         fprintf(stderr, "coffer: warning: %s\n", record_err.msg);
     if (g->is_json) {
+        json_object_set(doc, "damage_detail", report.damage_detail);
         json_dumpf(doc, stdout, JSON_COMPACT);
         printf("\n");
     } else if (!g->is_quiet || is_damaged || health.count) {
@@ -218,6 +228,7 @@ out:
     snapshot_list_free(&snapshots);
     health_report_free(&health);
     json_decref(report.damage);
+    json_decref(report.damage_detail);
     json_decref(report.stale_locks);
     repo_free(repo);
     return code;

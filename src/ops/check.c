@@ -7,7 +7,11 @@
  * whole, their headers opened and every blob decrypted, decompressed and
  * hashed against its id, on worker threads. Damaged or missing blobs are then traced back
  * to the snapshots that need them, so the report says which restores would
- * fail. Check never changes the repository.
+ * fail. Blobs that fail because the dictionary they were compressed with
+ * cannot be read are reported once per dictionary (each one only to
+ * detail, i.e. --json). What was found damaged or missing is recorded in a
+ * damage/ object (damage.h), so that backups store it again; that and its
+ * event are all check writes.
  */
 #include "ops/ops.h"
 
@@ -19,6 +23,8 @@
 
 #include "ops/reach.h"
 #include "pipeline/content.h"
+#include "repo/damage.h"
+#include "repo/dict.h"
 #include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/pack.h"
@@ -28,6 +34,7 @@ struct stored_pack {
     uint8_t id[CRYPTO_ID_SIZE];
     uint64_t size;
     bool is_unreadable; /* its header could not be read */
+    bool is_read;       /* --read-data read it (whole or not) */
     bool is_wanted;     /* holds blobs of the source being checked (all, without one) */
 };
 
@@ -41,6 +48,15 @@ struct checker {
     struct index *bad;     /* ids of missing or damaged blobs (used as a set) */
     struct index *visited; /* tree ids already walked; type = 1 if it needs a bad blob */
     struct blob_codec *codec;
+    struct damage_list found;  /* for the damage record */
+    struct dict_damage *dicts; /* dictionaries that could not be read, with how many blobs need them */
+    size_t dict_count;
+};
+
+struct dict_damage {
+    uint8_t id[CRYPTO_ID_SIZE];
+    uint64_t blobs;
+    char why[ERROR_MSG_MAX];
 };
 
 static void report(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -55,6 +71,36 @@ static void report(struct checker *c, const char *fmt, ...)
     c->result->errors++;
     if (c->opts->report)
         c->opts->report(c->opts->report_ctx, line);
+}
+
+/* A line only for --json: one of many that a reported line sums up. */
+static void detail(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void detail(struct checker *c, const char *fmt, ...)
+{
+    char line[ERROR_MSG_MAX + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (c->opts->detail)
+        c->opts->detail(c->opts->report_ctx, line);
+}
+
+/* Counts a blob that failed because its dictionary could not be read;
+ * called with the mutex held. */
+static void note_dictionary_damage(struct checker *c, const uint8_t dict[CRYPTO_ID_SIZE], const char *why)
+{
+    for (size_t i = 0; i < c->dict_count; i++)
+        if (!memcmp(c->dicts[i].id, dict, CRYPTO_ID_SIZE)) {
+            c->dicts[i].blobs++;
+            return;
+        }
+    c->dicts = xrealloc(c->dicts, (c->dict_count + 1) * sizeof *c->dicts);
+    struct dict_damage *d = &c->dicts[c->dict_count++];
+    memcpy(d->id, dict, CRYPTO_ID_SIZE);
+    d->blobs = 1;
+    snprintf(d->why, sizeof d->why, "%s", why);
 }
 
 static void mark_bad(struct checker *c, const uint8_t id[CRYPTO_ID_SIZE])
@@ -100,6 +146,12 @@ static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *p
     const struct stored_pack *p = pack_id ? find_stored(c, pack_id) : NULL;
     if (!p || p->is_unreadable || (uint64_t)e->offset + e->length > p->size)
         mark_bad(c, e->id);
+    if (pack_id && !p && !(index_pack_flags(c->repo->index, e->pack) & INDEX_PACK_CONDEMNED))
+        damage_add_missing(&c->found, pack_id);
+    else if (p && p->is_unreadable)
+        damage_add_blob(&c->found, e->id, pack_id, "its pack's header cannot be read");
+    else if (p && (uint64_t)e->offset + e->length > p->size)
+        damage_add_blob(&c->found, e->id, pack_id, "its pack is shorter than the index says");
 }
 
 /* Reports indexed packs that are missing, counts stored packs that no
@@ -243,6 +295,7 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
     repo_object_name(OBJ_BLOB, p->id, name);
     hex_encode(p->id, CRYPTO_ID_SIZE, hex);
     memcpy(rec.id, p->id, CRYPTO_ID_SIZE);
+    ((struct stored_pack *)p)->is_read = true; /* each pack is read by one thread only */
     if (store_get(c->repo->store, name, 0, STORE_TO_END, &data, &err) < 0 ||
         pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
         pthread_mutex_lock(&c->mutex);
@@ -258,8 +311,21 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
         const struct pack_blob *b = &rec.blobs[i];
         buf_reset(&content);
         if (blob_open(c->repo, codec, b->id, data.data + b->offset, b->length, &content, &err) < 0) {
+            uint8_t dict[CRYPTO_ID_SIZE];
+            struct error dict_err;
+            bool is_dict_cause = blob_names_dictionary(c->repo, b->id, data.data + b->offset, b->length, dict) &&
+                                 !repo_dictionary(c->repo, dict, &dict_err);
             pthread_mutex_lock(&c->mutex);
-            report(c, "pack %s: %s", hex, err.msg);
+            if (is_dict_cause) {
+                char dict_short[17];
+                id_short(dict, dict_short);
+                note_dictionary_damage(c, dict, dict_err.msg);
+                detail(c, "pack %s: %s", hex, err.msg);
+                damage_add_blob(&c->found, b->id, p->id, DAMAGE_CAUSE_DICTIONARY);
+            } else {
+                report(c, "pack %s: %s", hex, err.msg);
+                damage_add_blob(&c->found, b->id, p->id, err.msg);
+            }
             mark_bad(c, b->id);
             pthread_mutex_unlock(&c->mutex);
         }
@@ -335,6 +401,51 @@ static void read_packs(struct checker *c)
     free(order);
 }
 
+/* One line per dictionary that could not be read, however many blobs it
+ * takes with it. */
+static void report_dictionaries(struct checker *c, const struct snapshot *const *snaps, size_t count)
+{
+    for (size_t i = 0; i < c->dict_count; i++) {
+        const struct dict_damage *d = &c->dicts[i];
+        char dict_short[17];
+        size_t users = 0;
+        id_short(d->id, dict_short);
+        for (size_t s = 0; s < count; s++)
+            for (size_t k = 0; k < snaps[s]->dictionary_count; k++)
+                if (!memcmp(snaps[s]->dictionaries[k], d->id, CRYPTO_ID_SIZE)) {
+                    users++;
+                    break;
+                }
+        report(c, "dictionary %s cannot be read (%s): %llu blob%s compressed with it cannot be opened, in %zu "
+               "snapshot%s that name it", dict_short, d->why, (unsigned long long)d->blobs, d->blobs == 1 ? "" : "s",
+               users, users == 1 ? "" : "s");
+    }
+}
+
+static bool is_read_pack(void *ctx, const uint8_t pack[CRYPTO_ID_SIZE])
+{
+    const struct stored_pack *p = find_stored(ctx, pack);
+    return p && p->is_read;
+}
+
+/* Replaces the damage records with what this check knows. A check that
+ * read no data keeps the old blob records; one that found nothing and
+ * had none writes nothing. Where the records cannot be written (a
+ * read-only store), the check says so only if it found damage, which
+ * fails it anyway. */
+static void record_damage(struct checker *c)
+{
+    struct damage_list old;
+    struct error err;
+    bool has_found = c->found.count || c->found.missing_count;
+    int rc = damage_load(c->repo, &old, &err);
+    if (rc == 0 && (old.name_count || has_found))
+        rc = damage_replace(c->repo, &old, &c->found, is_read_pack, c, &err);
+    if (rc < 0 && has_found)
+        report(c, "%s (backups may deduplicate against the damage until a check can record it)", err.msg);
+    damage_free(&old);
+}
+
 int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result, struct error *err)
 {
     struct repo_lock *lock = NULL;
@@ -385,6 +496,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         read_packs(&c);
     }
     index_each(repo->index, check_entry, &c);
+    report_dictionaries(&c, snaps, snap_count);
 
     struct walk_state ws = {&c, false, true};
     for (size_t i = 0; i < snap_count; i++) {
@@ -410,6 +522,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
             }
         }
     }
+    record_damage(&c);
     rc = 0;
     if (result->errors > 0)
         rc = error_set(err, "check found %llu error%s", (unsigned long long)result->errors,
@@ -422,6 +535,8 @@ out:
     free(snaps);
     snapshot_list_free(&list);
     blob_codec_free(c.codec);
+    damage_free(&c.found);
+    free(c.dicts);
     index_free(c.bad);
     index_free(c.visited);
     free(c.packs);

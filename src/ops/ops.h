@@ -160,7 +160,7 @@ struct prune_result {
     uint64_t snapshots;                 /* listed */
     uint64_t packs, bytes_stored;       /* before */
     uint64_t packs_deleted;             /* condemned by an earlier prune, still unneeded: gone */
-    uint64_t packs_condemned;           /* unneeded now: the next prune deletes them */
+    uint64_t packs_condemned;           /* unneeded now, or repacked: the next prune deletes them */
     uint64_t packs_kept_again;          /* condemned earlier, needed by a newer snapshot */
     uint64_t packs_repacked;            /* their needed blobs copied into new packs (the old ones condemned) */
     uint64_t packs_written;
@@ -174,6 +174,44 @@ struct prune_result {
  * condemned (see prune.c for why it takes two, and the order that keeps a
  * crash harmless). Records the snapshot count in a "prune" event. */
 int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_result *result, struct error *err);
+
+/* ---- repair (repair.c) ---- */
+
+struct repair_options {
+    bool is_dry_run;
+    bool is_forget;          /* snapshots: remove each original once its repaired copy is stored */
+    /* What each step found or did, as one line; may be NULL. */
+    void (*report)(void *ctx, const char *line);
+    void *ctx;
+};
+
+struct repair_result {
+    uint64_t packs, blobs;       /* index: packs whose headers were read, and their blobs */
+    uint64_t packs_unreadable;   /* index: packs whose header cannot be read */
+    uint64_t files_replaced;     /* index: old index and condemned files */
+    uint64_t packs_damaged;      /* packs: damaged packs salvaged */
+    uint64_t packs_missing;      /* packs: indexed packs the store does not have */
+    uint64_t packs_written;
+    uint64_t blobs_saved, blobs_lost;
+    uint64_t snapshots_written;  /* snapshots: repaired copies */
+    uint64_t snapshots_lost;     /* snapshots: that still need something lost */
+};
+
+/* Rebuilds the index from the packs' headers and replaces every index and
+ * condemned file with it (the next prune judges the packs anew). */
+int ops_repair_index(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
+                     struct error *err);
+
+/* Saves the intact blobs of the packs check recorded as damaged into new
+ * packs, and drops those packs and the missing ones from the index. */
+int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
+                     struct error *err);
+
+/* For each snapshot needing what is lost: reports what cannot be restored
+ * (files of a tree, or the stream), and for a tree stores a snapshot
+ * without those files, tagged "repaired", naming the original. */
+int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
+                         struct error *err);
 
 /* ---- stats ---- */
 
@@ -209,6 +247,9 @@ struct check_options {
     struct progress *progress;
     /* Each problem found, as one line; may be NULL. */
     void (*report)(void *ctx, const char *line);
+    /* Each of many problems one reported line sums up (the blobs of one
+     * damaged dictionary), for --json; may be NULL. */
+    void (*detail)(void *ctx, const char *line);
     void *report_ctx;
     /* When not NULL, receives the snapshots the check read (the caller
      * frees them), so the health rules need not read them again; see

@@ -295,9 +295,10 @@ static int judge(struct pruner *p, struct error *err)
         if (ps->used == 0) {
             doom(p, ps);
         } else if ((double)unused > p->opts->max_unused * (double)ps->size) {
-            ps->fate = PACK_REPACK;
+            ps->fate = PACK_REPACK; /* the old pack is condemned once its blobs are copied */
             r->packs_repacked++;
             r->bytes_rewritten += ps->used;
+            r->packs_condemned++;
             r->bytes_condemned += ps->size;
         } else if (!ps->is_live) {
             r->packs_kept_again++; /* condemned by an earlier prune, needed by a newer snapshot */

@@ -19,6 +19,8 @@ struct index {
     size_t slot_mask;
     uint8_t (*packs)[CRYPTO_ID_SIZE];
     uint8_t *pack_flags; /* INDEX_PACK_* per pack number */
+    uint8_t (*damage)[2 * CRYPTO_ID_SIZE]; /* damaged copies: blob id || pack id, sorted */
+    size_t damage_count;
     size_t pack_count;
     size_t pack_cap;
 };
@@ -49,6 +51,7 @@ void index_free(struct index *idx)
     free(idx->slots);
     free(idx->packs);
     free(idx->pack_flags);
+    free(idx->damage);
     free(idx);
 }
 
@@ -167,8 +170,47 @@ bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struc
     return is_found;
 }
 
-static bool insert_locked(struct index *idx, const struct index_entry *entry)
+static int compare_pairs(const void *a, const void *b)
 {
+    return memcmp(a, b, 2 * CRYPTO_ID_SIZE);
+}
+
+static bool is_damaged_copy_locked(const struct index *idx, const struct index_entry *e)
+{
+    if (idx->damage_count == 0 || e->pack == INDEX_PACK_PENDING || e->pack >= idx->pack_count)
+        return false;
+    uint8_t pair[2 * CRYPTO_ID_SIZE];
+    memcpy(pair, e->id, CRYPTO_ID_SIZE);
+    memcpy(pair + CRYPTO_ID_SIZE, idx->packs[e->pack], CRYPTO_ID_SIZE);
+    return bsearch(pair, idx->damage, idx->damage_count, sizeof *idx->damage, compare_pairs) != NULL;
+}
+
+void index_add_damage(struct index *idx, const uint8_t *pairs, size_t count)
+{
+    if (count == 0)
+        return;
+    pthread_mutex_lock(&idx->mutex);
+    idx->damage = xrealloc(idx->damage, (idx->damage_count + count) * sizeof *idx->damage);
+    memcpy(idx->damage[idx->damage_count], pairs, count * sizeof *idx->damage);
+    idx->damage_count += count;
+    qsort(idx->damage, idx->damage_count, sizeof *idx->damage, compare_pairs);
+    for (size_t i = 0; i < count; i++) {
+        size_t s = slot_of(idx, pairs + i * 2 * CRYPTO_ID_SIZE);
+        if (idx->slots[s] == SLOT_EMPTY)
+            continue;
+        struct index_entry *e = &idx->entries[idx->slots[s]];
+        if (is_damaged_copy_locked(idx, e))
+            e->flags |= INDEX_BLOB_DAMAGED;
+    }
+    pthread_mutex_unlock(&idx->mutex);
+}
+
+static bool insert_locked(struct index *idx, const struct index_entry *given)
+{
+    struct index_entry copy = *given;
+    const struct index_entry *entry = &copy;
+    if (is_damaged_copy_locked(idx, &copy))
+        copy.flags |= INDEX_BLOB_DAMAGED;
     size_t s = slot_of(idx, entry->id);
     if (idx->slots[s] != SLOT_EMPTY) {
         struct index_entry *old = &idx->entries[idx->slots[s]];

@@ -83,6 +83,12 @@ size_t index_blob_count(const struct index *idx);
 void index_mark_pack(struct index *idx, uint32_t pack, uint8_t flags);
 uint8_t index_pack_flags(const struct index *idx, uint32_t pack);
 
+/* Records damaged blob copies (damage.h): pairs holds count × (blob id ||
+ * pack id). Each such copy, in the table or inserted later, is marked
+ * INDEX_BLOB_DAMAGED, so that a good copy of the same blob in another pack
+ * takes its place. */
+void index_add_damage(struct index *idx, const uint8_t *pairs, size_t count);
+
 /* Copies the entry for id into out; false if unknown. */
 bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struct index_entry *out);
 

@@ -66,16 +66,28 @@ void pack_builder_free(struct pack_builder *pb)
 int pack_header_read(const struct repo *repo, const uint8_t *pack, size_t len, struct pack_record *rec,
                      struct error *err)
 {
-    if (len < 4)
+    return pack_header_read_tail(repo, pack, len, len, rec, err);
+}
+
+uint32_t pack_header_length(const uint8_t *tail, size_t tail_len)
+{
+    return tail_len < 4 ? 0 : get_u32le(tail + tail_len - 4) + 4;
+}
+
+int pack_header_read_tail(const struct repo *repo, const uint8_t *tail, size_t tail_len, uint64_t pack_size,
+                          struct pack_record *rec, struct error *err)
+{
+    if (tail_len < 4 || tail_len > pack_size)
         return error_setk(err, ERR_AUTH, "pack is too short to have a header");
-    uint32_t sealed_len = get_u32le(pack + len - 4);
-    if (sealed_len < CRYPTO_SEAL_OVERHEAD + 8 || sealed_len > len - 4)
+    uint32_t sealed_len = get_u32le(tail + tail_len - 4);
+    if (sealed_len < CRYPTO_SEAL_OVERHEAD + 8 || sealed_len > tail_len - 4)
         return error_setk(err, ERR_AUTH, "pack header length %u is impossible", sealed_len);
-    size_t header_start = len - 4 - sealed_len;
+    const uint8_t *header = tail + tail_len - 4 - sealed_len;
+    uint64_t header_start = pack_size - 4 - sealed_len;
     uint8_t ad[REPO_AD_MAX];
     size_t ad_len = repo_object_ad(repo, OBJ_PACK_HEADER, rec->id, ad);
     uint8_t *plain = xmalloc(sealed_len);
-    if (crypto_open(repo->key.enc, ad, ad_len, pack + header_start, sealed_len, plain) < 0) {
+    if (crypto_open(repo->key.enc, ad, ad_len, header, sealed_len, plain) < 0) {
         free(plain);
         return error_setk(err, ERR_AUTH, "pack header fails authentication (damaged)");
     }

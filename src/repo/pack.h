@@ -35,4 +35,13 @@ void pack_builder_free(struct pack_builder *pb);
 int pack_header_read(const struct repo *repo, const uint8_t *pack, size_t len, struct pack_record *rec,
                      struct error *err);
 
+/* The same from the end of a pack only: tail holds its last tail_len of
+ * pack_size bytes (the index rebuild reads no more). Fails with ERR_AUTH
+ * when the header is damaged or does not reach into tail; then
+ * pack_header_length says how many bytes from the end it needs (0 when
+ * tail is shorter than 4 bytes). */
+int pack_header_read_tail(const struct repo *repo, const uint8_t *tail, size_t tail_len, uint64_t pack_size,
+                          struct pack_record *rec, struct error *err);
+uint32_t pack_header_length(const uint8_t *tail, size_t tail_len);
+
 #endif

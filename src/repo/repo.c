@@ -14,6 +14,7 @@
 #define ZSTD_STATIC_LINKING_ONLY /* ZSTD_c_forceAttachDict */
 #include <zstd.h>
 
+#include "repo/damage.h"
 #include "repo/dict.h"
 #include "repo/keys.h"
 #include "util/parallel.h"
@@ -51,6 +52,7 @@ const char *repo_object_folder(enum object_kind kind)
     case OBJ_LOCK: return "locks";
     case OBJ_EVENT: return "events";
     case OBJ_CONDEMNED: return "condemned";
+    case OBJ_DAMAGE: return "damage";
     case OBJ_CONFIG: break;
     }
     return "";
@@ -321,6 +323,13 @@ static int load_index_file(void *ctx, const char *name, uint64_t size, struct er
 int repo_load_index(struct repo *repo, struct error *err)
 {
     static const enum object_kind kinds[] = {OBJ_INDEX, OBJ_CONDEMNED};
+    /* Damage first: a damaged copy marked before the index files are read
+     * gives way to a good copy of the same blob in a later file. */
+    struct damage_list damage = {0};
+    if (!repo->is_damage_read && damage_load(repo, &damage, err) < 0)
+        return -1;
+    repo->is_damage_read = true;
+    damage_apply_blobs(&damage, repo->index);
     for (int round = 0; round < 3; round++) {
         struct index_load load = {.repo = repo};
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -329,9 +338,13 @@ int repo_load_index(struct repo *repo, struct error *err)
                 return error_wrap(err, "cannot list the %s files", repo_object_folder(kinds[k]));
         }
         if (!load.has_vanished)
-            return 0;
+            break;
     }
-    return 0; /* still changing after three rounds: a prune is replacing them; what was read stands */
+    /* (Still changing after three rounds: a prune is replacing them; what
+     * was read stands.) Missing packs are marked once their numbers exist. */
+    damage_apply_missing(&damage, repo->index);
+    damage_free(&damage);
+    return 0;
 }
 
 struct pack_listing {
@@ -643,6 +656,21 @@ int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYP
         return error_setk(err, ERR_AUTH, "blob %s content does not match its id", short_id);
     }
     return 0;
+}
+
+bool blob_names_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *sealed, size_t len,
+                           uint8_t dict[CRYPTO_ID_SIZE])
+{
+    uint8_t ad[REPO_AD_MAX];
+    size_t ad_len = repo_object_ad(repo, OBJ_BLOB, id, ad);
+    if (len < CRYPTO_SEAL_OVERHEAD + 1 + CRYPTO_ID_SIZE)
+        return false;
+    uint8_t *plain = xmalloc(len);
+    bool is_dict = crypto_open(repo->key.enc, ad, ad_len, sealed, len, plain) == 0 && plain[0] == BLOB_ZSTD_DICT;
+    if (is_dict)
+        memcpy(dict, plain + 1, CRYPTO_ID_SIZE);
+    free(plain);
+    return is_dict;
 }
 
 int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],

@@ -9,6 +9,7 @@
  *   index/<id>          which pack holds which blob
  *   snapshots/<id>      one sealed JSON document per snapshot
  *   condemned/<id>      packs a prune found unneeded, deleted by a later prune
+ *   damage/<id>         blob copies and packs a check found damaged or missing
  *   locks/<id>          who is using the repository
  * Every object but keys/ is sealed with the master key; its associated data
  * is the repository id, the object kind and the object id, so no valid
@@ -41,6 +42,7 @@ enum object_kind {
     OBJ_LOCK = 'l',
     OBJ_EVENT = 'e',
     OBJ_CONDEMNED = 'd',
+    OBJ_DAMAGE = 'x',
 };
 
 struct repo_config {
@@ -65,6 +67,7 @@ struct repo {
     struct index *index_files_read; /* ids of the index and condemned files already in index */
     char **index_problems;          /* "index/<id>: why" for each file repo_load_index skipped */
     size_t index_problem_count;
+    bool is_damage_read;            /* damage/ records applied (once per process) */
     struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
 };
@@ -168,6 +171,10 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct b
  * out. ERR_AUTH on any mismatch. */
 int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
               const uint8_t *sealed, size_t len, struct buf *out, struct error *err);
+
+/* Whether a sealed blob opens and names a dictionary (copied to dict). */
+bool blob_names_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *sealed, size_t len,
+                           uint8_t dict[CRYPTO_ID_SIZE]);
 
 /* Reads one blob through the index (thread-safe); appends it to out. */
 int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],

@@ -80,6 +80,8 @@ void snapshot_encode(const struct snapshot *snap, struct buf *out)
         json_object_set_new(doc, "revision", json_string(snap->revision));
     if (snap->origin)
         json_object_set_new(doc, "origin", json_string(snap->origin));
+    if (snap->repaired_from)
+        json_object_set_new(doc, "repaired_from", json_string(snap->repaired_from));
     if (snap->has_parent) {
         char parent_hex[65];
         hex_encode(snap->parent, CRYPTO_ID_SIZE, parent_hex);
@@ -107,15 +109,16 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     if (!doc)
         return error_set(err, "snapshot is not valid JSON (%s)", jerr.text);
     const char *time_text, *host, *source, *type, *root_hex, *parent_hex = NULL, *run = NULL, *revision = NULL,
-               *origin = NULL;
+               *origin = NULL, *repaired_from = NULL;
     json_t *dicts = NULL;
     json_t *tags = NULL, *paths = NULL, *warnings = NULL, *stats = NULL, *meta = NULL;
     int rc = -1;
     memset(snap, 0, sizeof *snap);
-    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o, s?o, s?s, s?s, s?s}", "time",
+    if (json_unpack(doc, "{s:s, s:s, s:s, s:s, s:s, s?o, s?o, s?o, s?o, s?s, s?o, s?o, s?s, s?s, s?s, s?s}", "time",
                     &time_text, "host", &host, "source", &source, "type", &type, "root", &root_hex, "tags", &tags,
                     "paths", &paths, "warnings", &warnings, "stats", &stats, "parent", &parent_hex, "meta", &meta,
-                    "dictionaries", &dicts, "run", &run, "revision", &revision, "origin", &origin) < 0) {
+                    "dictionaries", &dicts, "run", &run, "revision", &revision, "origin", &origin, "repaired_from",
+                    &repaired_from) < 0) {
         error_set(err, "snapshot is missing fields (%s)", "time, host, source, type, root");
         goto out;
     }
@@ -139,6 +142,7 @@ int snapshot_decode(const uint8_t *data, size_t len, struct snapshot *snap, stru
     snap->run = run ? xstrdup(run) : NULL;
     snap->revision = revision ? xstrdup(revision) : NULL;
     snap->origin = origin ? xstrdup(origin) : NULL;
+    snap->repaired_from = repaired_from ? xstrdup(repaired_from) : NULL;
     strings_from_json(tags, &snap->tags);
     strings_from_json(paths, &snap->paths);
     strings_from_json(warnings, &snap->warnings);
@@ -167,6 +171,7 @@ void snapshot_free(struct snapshot *snap)
     free(snap->run);
     free(snap->revision);
     free(snap->origin);
+    free(snap->repaired_from);
     string_list_free(&snap->tags);
     string_list_free(&snap->paths);
     string_list_free(&snap->warnings);

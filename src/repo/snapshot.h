@@ -44,6 +44,7 @@ struct snapshot {
     char *run;      /* shared by the snapshots of one `coffer backup` of a configuration, or NULL */
     char *revision; /* the application's git HEAD at that run, or NULL */
     char *origin;   /* a copy's original: "<repository id>/<snapshot id>" in hex, or NULL (copy.c) */
+    char *repaired_from; /* a repaired copy's original snapshot id in hex, or NULL (repair_snapshots.c) */
     struct string_list tags;
     struct string_list paths;
     uint8_t root[CRYPTO_ID_SIZE];

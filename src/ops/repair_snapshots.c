@@ -1,0 +1,338 @@
+/*
+ * repair_snapshots.c — `coffer repair snapshots`: what each snapshot can no
+ * longer restore, and for file trees a snapshot without it.
+ *
+ * A blob is lost when the index does not have it, or has only a copy that
+ * check found damaged or whose pack is missing. A tree is walked from its
+ * root with an explicit stack (trees may be thousands of levels deep); a
+ * file that needs a lost blob is left out, a directory whose own listing is
+ * lost is left out whole, and every directory above a change is written
+ * anew. The repaired snapshot keeps the original's time, source, host and
+ * metadata, gains the tag "repaired", names the original in repaired_from
+ * and lists what it lacks in its warnings. A stream (a database dump, an
+ * RDB, a command's output) cannot be cut: a snapshot of one that lost a
+ * piece is reported, and the next backup of its source is the cure.
+ *
+ * With is_dry_run it only reports, which is how the other repairs say what
+ * is still unrestorable after they ran.
+ */
+#include "ops/ops.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/blob_writer.h"
+#include "repo/lock.h"
+#include "store/store.h"
+#include "util/text.h"
+
+struct lost_scan {
+    struct repo *repo;
+    uint64_t lost; /* blobs of the content being looked at */
+};
+
+static bool is_available(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct index_entry e;
+    if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+        return false;
+    return !(e.flags & INDEX_BLOB_DAMAGED) && !(index_pack_flags(repo->index, e.pack) & INDEX_PACK_MISSING);
+}
+
+static int count_lost(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
+{
+    struct lost_scan *scan = ctx;
+    if (!is_available(scan->repo, id))
+        scan->lost++;
+    return 0;
+}
+
+struct frame {
+    uint8_t id[CRYPTO_ID_SIZE];
+    char *path;
+    struct tree tree;
+    size_t next;      /* the node to look at next */
+    bool is_changed;  /* a node was left out or a subtree rewritten */
+};
+
+enum walk_outcome { TREE_SAME, TREE_CHANGED, TREE_LOST };
+
+struct repairer {
+    struct repo *repo;
+    const struct repair_options *opts;
+    struct blob_codec *codec;
+    struct blob_writer *writer; /* NULL when only reporting */
+    struct string_list lost;    /* paths left out of the snapshot being repaired */
+    struct frame *stack;
+    size_t depth, cap;
+};
+
+static void say(const struct repair_options *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void say(const struct repair_options *opts, const char *fmt, ...)
+{
+    char line[ERROR_MSG_MAX + 4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    if (opts->report)
+        opts->report(opts->ctx, line);
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *path = xmalloc(len);
+    snprintf(path, len, "%s%s%s", dir, *dir && strcmp(dir, "/") ? "/" : "", name);
+    return path;
+}
+
+static void push(struct repairer *r, const uint8_t id[CRYPTO_ID_SIZE], char *path)
+{
+    if (r->depth == r->cap) {
+        r->cap = r->cap ? 2 * r->cap : 64;
+        r->stack = xrealloc(r->stack, r->cap * sizeof *r->stack);
+    }
+    struct frame *f = &r->stack[r->depth++];
+    memset(f, 0, sizeof *f);
+    memcpy(f->id, id, CRYPTO_ID_SIZE);
+    f->path = path;
+}
+
+/* Opens the top frame's tree; false (and the path noted) if it is lost. */
+static bool open_frame(struct repairer *r, struct frame *f)
+{
+    struct buf raw = BUF_INIT;
+    struct error err;
+    bool is_open = is_available(r->repo, f->id) && repo_read_blob(r->repo, r->codec, f->id, &raw, &err) == 0 &&
+                   tree_decode(raw.data, raw.len, &f->tree, &err) == 0;
+    buf_free(&raw);
+    if (!is_open) {
+        char line[4200];
+        snprintf(line, sizeof line, "%s/ (the directory listing, and everything in it)", f->path);
+        string_list_add(&r->lost, line);
+    }
+    return is_open;
+}
+
+/* Leaves node i out of the frame's tree. */
+static void drop_node(struct frame *f, size_t i)
+{
+    node_free(&f->tree.nodes[i]);
+    memmove(&f->tree.nodes[i], &f->tree.nodes[i + 1], (f->tree.count - i - 1) * sizeof *f->tree.nodes);
+    f->tree.count--;
+    f->is_changed = true;
+}
+
+/* Finishes the top frame: stores its tree if it changed. */
+static int close_frame(struct repairer *r, struct frame *f, uint8_t new_id[CRYPTO_ID_SIZE], struct error *err)
+{
+    memcpy(new_id, f->id, CRYPTO_ID_SIZE);
+    if (!f->is_changed || !r->writer)
+        return 0;
+    struct buf raw = BUF_INIT;
+    tree_encode(&f->tree, &raw);
+    int rc = blob_writer_add(r->writer, BLOB_TREE, raw.data, raw.len, new_id, err);
+    buf_free(&raw);
+    return rc;
+}
+
+static void pop(struct repairer *r)
+{
+    struct frame *f = &r->stack[--r->depth];
+    tree_free(&f->tree);
+    free(f->path);
+}
+
+/* Walks the tree at root; out gets the repaired root's id. */
+static int repair_tree(struct repairer *r, const uint8_t root[CRYPTO_ID_SIZE], enum walk_outcome *outcome,
+                       uint8_t out[CRYPTO_ID_SIZE], struct error *err)
+{
+    enum walk_outcome child = TREE_SAME;
+    uint8_t child_id[CRYPTO_ID_SIZE];
+    int rc = 0;
+    push(r, root, xstrdup(""));
+    if (!open_frame(r, &r->stack[0])) {
+        pop(r);
+        *outcome = TREE_LOST;
+        return 0;
+    }
+    while (r->depth > 0 && rc == 0) {
+        struct frame *f = &r->stack[r->depth - 1];
+        if (child != TREE_SAME) { /* the subtree at node f->next - 1 came back */
+            size_t i = f->next - 1;
+            if (child == TREE_LOST)
+                drop_node(f, i), f->next--;
+            else
+                memcpy(f->tree.nodes[i].subtree, child_id, CRYPTO_ID_SIZE), f->is_changed = true;
+            child = TREE_SAME;
+        }
+        bool is_descending = false;
+        while (f->next < f->tree.count && !is_descending) {
+            struct node *n = &f->tree.nodes[f->next];
+            if (n->type == NODE_DIR) {
+                f->next++;
+                push(r, n->subtree, join_path(f->path, n->name));
+                f = NULL; /* the stack may have moved */
+                struct frame *sub = &r->stack[r->depth - 1];
+                if (!open_frame(r, sub)) {
+                    pop(r);
+                    child = TREE_LOST;
+                    f = &r->stack[r->depth - 1];
+                    drop_node(f, f->next - 1);
+                    f->next--;
+                    child = TREE_SAME;
+                    continue;
+                }
+                is_descending = true;
+                break;
+            }
+            if (n->type == NODE_FILE) {
+                struct lost_scan scan = {r->repo, 0};
+                struct error walk_err;
+                if (content_walk_ids(r->repo, r->codec, &n->content, count_lost, &scan, &walk_err) < 0 ||
+                    scan.lost) {
+                    char *path = join_path(f->path, n->name);
+                    string_list_add(&r->lost, path);
+                    free(path);
+                    drop_node(f, f->next);
+                    continue;
+                }
+            }
+            f->next++;
+        }
+        if (is_descending)
+            continue;
+        f = &r->stack[r->depth - 1];
+        bool is_changed = f->is_changed;
+        rc = close_frame(r, f, child_id, err);
+        pop(r);
+        child = is_changed ? TREE_CHANGED : TREE_SAME;
+        if (r->depth == 0) {
+            memcpy(out, child_id, CRYPTO_ID_SIZE);
+            *outcome = child;
+        }
+    }
+    while (r->depth > 0)
+        pop(r);
+    return rc;
+}
+
+/* A repaired copy of snap with root as its content. */
+static int save_repaired(struct repairer *r, const struct snapshot *snap, const uint8_t root[CRYPTO_ID_SIZE],
+                         struct error *err)
+{
+    struct snapshot copy = {0};
+    struct buf text = BUF_INIT;
+    char hex[65];
+    snapshot_encode(snap, &text); /* a deep copy through its own format */
+    int rc = snapshot_decode(text.data, text.len, &copy, err);
+    buf_free(&text);
+    if (rc < 0)
+        return -1;
+    snapshot_id_hex(snap, hex);
+    memcpy(copy.root, root, CRYPTO_ID_SIZE);
+    free(copy.repaired_from);
+    copy.repaired_from = xstrdup(hex);
+    string_list_add(&copy.tags, "repaired");
+    for (size_t i = 0; i < r->lost.count; i++) {
+        char line[4200];
+        snprintf(line, sizeof line, "left out by repair (its data was lost): %s", r->lost.items[i]);
+        string_list_add(&copy.warnings, line);
+    }
+    rc = snapshot_save(r->repo, &copy, err);
+    snapshot_free(&copy);
+    return rc;
+}
+
+static bool is_tree_type(const char *type)
+{
+    return !strcmp(type, "files") || !strcmp(type, "env");
+}
+
+/* One snapshot: what it lacks, and for a tree the repaired copy. */
+static int repair_one(struct repairer *r, const struct snapshot *snap, struct repair_result *result, bool *is_repaired,
+                      struct error *err)
+{
+    char hex[65], when[32];
+    snapshot_id_hex(snap, hex);
+    time_format_rfc3339(snap->time, when);
+    *is_repaired = false;
+    string_list_free(&r->lost);
+    for (size_t d = 0; d < snap->dictionary_count; d++)
+        if (!is_available(r->repo, snap->dictionaries[d])) {
+            char dict[17];
+            id_short(snap->dictionaries[d], dict);
+            char line[128];
+            snprintf(line, sizeof line, "dictionary %s (the database blobs compressed with it)", dict);
+            string_list_add(&r->lost, line);
+        }
+    enum walk_outcome outcome = TREE_SAME;
+    uint8_t root[CRYPTO_ID_SIZE];
+    int rc = repair_tree(r, snap->root, &outcome, root, err);
+    if (rc < 0 || r->lost.count == 0)
+        return rc;
+    result->snapshots_lost++;
+    bool is_tree = is_tree_type(snap->type) && outcome != TREE_LOST && snap->dictionary_count == 0;
+    say(r->opts, "snapshot %.8s (source %s, %s) cannot restore %zu item%s%s:", hex, snap->source, when,
+        r->lost.count, r->lost.count == 1 ? "" : "s",
+        is_tree ? (r->writer ? "; a repaired copy without them is stored" : "; repair snapshots stores a copy without them")
+                : "; it is a stream: back up the source again");
+    for (size_t i = 0; i < r->lost.count; i++)
+        say(r->opts, "  %s", r->lost.items[i]);
+    if (!is_tree || !r->writer)
+        return 0;
+    rc = blob_writer_finish(r->writer, err);
+    if (rc == 0)
+        rc = save_repaired(r, snap, root, err);
+    if (rc == 0) {
+        result->snapshots_written++;
+        *is_repaired = true;
+    }
+    return rc;
+}
+
+int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
+                         struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    struct snapshot_list list = {0};
+    struct repairer r = {.repo = repo, .opts = opts};
+    struct string_list forgotten = {0};
+    memset(result, 0, sizeof *result);
+    if (repo_lock(repo, !opts->is_dry_run, &lock, err) < 0)
+        return -1;
+    int rc = repo_load_index(repo, err);
+    if (rc == 0)
+        rc = repo_mark_missing_packs(repo, NULL, err);
+    if (rc == 0)
+        rc = snapshot_list_load(repo, &list, err);
+    r.codec = blob_codec_new(repo->config.zstd_level);
+    for (size_t i = 0; i < list.unreadable.count; i++)
+        say(opts, "%s cannot be read: it is left as it is", list.unreadable.items[i]);
+    for (size_t i = 0; rc == 0 && i < list.count; i++) {
+        bool is_repaired;
+        if (!opts->is_dry_run)
+            r.writer = blob_writer_new(repo, 1);
+        rc = repair_one(&r, &list.items[i], result, &is_repaired, err);
+        blob_writer_free(r.writer);
+        r.writer = NULL;
+        if (rc == 0 && is_repaired && opts->is_forget) {
+            char name[96];
+            repo_object_name(OBJ_SNAPSHOT, list.items[i].id, name);
+            string_list_add(&forgotten, name);
+        }
+    }
+    /* The originals go only once every repaired copy is stored. */
+    if (rc == 0 && forgotten.count)
+        rc = store_delete_many(repo->store, forgotten.items, forgotten.count, err);
+    string_list_free(&forgotten);
+    string_list_free(&r.lost);
+    free(r.stack);
+    blob_codec_free(r.codec);
+    snapshot_list_free(&list);
+    repo_unlock(lock);
+    return rc < 0 ? error_wrap(err, "cannot repair the snapshots") : 0;
+}
