@@ -105,6 +105,9 @@ static int settle_kind(struct backup_options *opts, bool is_stdin, bool is_postg
         return cli_usage_error("backup", "--stdin reads a stream, but standard input is a terminal");
     if (!opts->source)
         opts->source = default_names[opts->kind];
+    const char *why = tree_path_problem(opts->source); /* a stream is stored under it */
+    if (why)
+        return cli_usage_error("backup", "--name \"%s\" %s: a snapshot cannot hold that name", opts->source, why);
     return EXIT_OK;
 }
 

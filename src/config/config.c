@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "repo/retention.h"
+#include "repo/tree.h"
 #include "source/exclude.h"
 #include "store/s3.h"
 #include "util/buf.h"
@@ -230,7 +231,7 @@ static const struct field env_fields[] = {
 
 static const struct field command_fields[] = {
     {.name = "command", .read = read_strings, .offset = SOURCE(command), .is_required = true, .min = 1},
-    {.name = "name", .read = read_string, .offset = SOURCE(file_name)},
+    {.name = "name", .read = read_string, .offset = SOURCE(file_name), .check = tree_path_problem},
     {.name = NULL},
 };
 

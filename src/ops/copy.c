@@ -211,36 +211,89 @@ static int copy_content(struct copy_run *run, struct node *file, struct error *e
     return 0;
 }
 
-/* Copies a tree and everything below it; its new id into out. */
-static int copy_tree(struct copy_run *run, const uint8_t id[CRYPTO_ID_SIZE], uint8_t out[CRYPTO_ID_SIZE],
-                     struct error *err)
+struct copy_frame {
+    struct tree tree;             /* the source's, ids rewritten as its entries are copied */
+    uint8_t id[CRYPTO_ID_SIZE];   /* the source's id of this tree */
+    size_t next;                  /* the next node to copy */
+};
+
+/* Reads the source's tree id into a new frame; a tree copied already is
+ * only looked up (*is_known, its new id in known_out). */
+static int copy_enter(struct copy_run *run, const uint8_t id[CRYPTO_ID_SIZE], struct copy_frame *f,
+                      bool *is_known, uint8_t known_out[CRYPTO_ID_SIZE], struct error *err)
 {
     const uint8_t *known = id_map_get(&run->map, id);
+    *is_known = known != NULL;
     if (known) {
-        memcpy(out, known, CRYPTO_ID_SIZE);
+        memcpy(known_out, known, CRYPTO_ID_SIZE);
         return 0;
     }
     struct buf plain = BUF_INIT;
-    struct tree tree = {0};
+    memset(f, 0, sizeof *f);
+    memcpy(f->id, id, CRYPTO_ID_SIZE);
     int rc = repo_read_blob(run->from, run->codec, id, &plain, err);
     if (rc == 0)
-        rc = tree_decode(plain.data, plain.len, &tree, err);
-    for (size_t i = 0; i < tree.count && rc == 0; i++) {
-        struct node *n = &tree.nodes[i];
-        if (n->type == NODE_FILE)
-            rc = copy_content(run, n, err);
-        else if (n->type == NODE_DIR)
-            rc = copy_tree(run, n->subtree, n->subtree, err);
-    }
-    if (rc == 0) {
-        buf_reset(&plain);
-        tree_encode(&tree, &plain);
-        rc = blob_writer_add(run->blobs, BLOB_TREE, plain.data, plain.len, out, err);
-    }
-    if (rc == 0)
-        id_map_put(&run->map, id, out);
-    tree_free(&tree);
+        rc = tree_decode(plain.data, plain.len, &f->tree, err);
     buf_free(&plain);
+    return rc;
+}
+
+/* Stores the rewritten tree of a finished frame; its new id into out. */
+static int copy_leave(struct copy_run *run, struct copy_frame *f, uint8_t out[CRYPTO_ID_SIZE], struct error *err)
+{
+    struct buf plain = BUF_INIT;
+    int rc = tree_encode(&f->tree, &plain, err);
+    if (rc == 0)
+        rc = blob_writer_add(run->blobs, BLOB_TREE, plain.data, plain.len, out, err);
+    if (rc == 0)
+        id_map_put(&run->map, f->id, out);
+    buf_free(&plain);
+    return rc;
+}
+
+/* Copies a tree and everything below it, bottom up (a tree is stored after
+ * its subtrees, whose new ids it names); its new id into out. The walk
+ * keeps its frames on the heap: a tree of any depth copies. */
+static int copy_tree(struct copy_run *run, const uint8_t id[CRYPTO_ID_SIZE], uint8_t out[CRYPTO_ID_SIZE],
+                     struct error *err)
+{
+    size_t depth = 0, cap = 16;
+    struct copy_frame *frames = xcalloc(cap, sizeof *frames);
+    bool is_known;
+    int rc = copy_enter(run, id, &frames[0], &is_known, out, err);
+    if (rc == 0 && !is_known)
+        depth = 1;
+    while (rc == 0 && depth > 0) {
+        struct copy_frame *top = &frames[depth - 1];
+        if (top->next == top->tree.count) {
+            uint8_t copied[CRYPTO_ID_SIZE];
+            if ((rc = copy_leave(run, top, copied, err)) < 0)
+                break;
+            tree_free(&top->tree);
+            depth--;
+            if (depth == 0)
+                memcpy(out, copied, CRYPTO_ID_SIZE);
+            else
+                memcpy(frames[depth - 1].tree.nodes[frames[depth - 1].next - 1].subtree, copied, CRYPTO_ID_SIZE);
+            continue;
+        }
+        struct node *n = &top->tree.nodes[top->next++];
+        if (n->type == NODE_FILE) {
+            rc = copy_content(run, n, err);
+        } else if (n->type == NODE_DIR) {
+            if (depth == cap) {
+                cap *= 2;
+                frames = xrealloc(frames, cap * sizeof *frames);
+                n = &frames[depth - 1].tree.nodes[frames[depth - 1].next - 1];
+            }
+            rc = copy_enter(run, n->subtree, &frames[depth], &is_known, n->subtree, err);
+            if (rc == 0 && !is_known)
+                depth++;
+        }
+    }
+    while (depth > 0)
+        tree_free(&frames[--depth].tree);
+    free(frames);
     return rc;
 }
 

@@ -1,34 +1,74 @@
 /*
  * reach.c — walking the blobs of a snapshot (see reach.h).
+ *
+ * The walk keeps its own stack of directories on the heap, one small frame
+ * per level, rather than recursing: a crafted or merely deep tree (30,000
+ * levels) must not overflow the C stack of check or prune. Trees are still
+ * visited depth-first in name order, each reported before what lies below
+ * it, as a recursive walk would.
  */
 #include "ops/reach.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "repo/repo.h"
 #include "repo/tree.h"
 
-static int walk_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-                     struct index *visited, content_id_fn fn, void *ctx, struct error *err)
+struct reach_frame {
+    struct tree tree;
+    size_t next; /* the next node of tree to look at */
+};
+
+/* Reports tree id and, unless visited already, reads it into a new frame
+ * on top of *frames; *depth grows by one only then. */
+static int enter_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                      struct index *visited, content_id_fn fn, void *ctx, struct reach_frame **frames,
+                      size_t *depth, size_t *cap, struct error *err)
 {
     if (!index_add_id(visited, id))
         return 0;
     if (fn(ctx, id, BLOB_TREE, err) < 0)
         return -1;
+    if (*depth == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *frames = xrealloc(*frames, *cap * sizeof **frames);
+    }
+    struct reach_frame *f = &(*frames)[*depth];
+    memset(f, 0, sizeof *f);
     struct buf raw = BUF_INIT;
-    struct tree tree = {0};
     int rc = repo_read_blob(repo, codec, id, &raw, err);
     if (rc == 0)
-        rc = tree_decode(raw.data, raw.len, &tree, err);
-    for (size_t i = 0; i < tree.count && rc == 0; i++) {
-        const struct node *n = &tree.nodes[i];
+        rc = tree_decode(raw.data, raw.len, &f->tree, err);
+    buf_free(&raw);
+    if (rc < 0)
+        return -1;
+    (*depth)++;
+    return 0;
+}
+
+static int walk_tree(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE],
+                     struct index *visited, content_id_fn fn, void *ctx, struct error *err)
+{
+    struct reach_frame *frames = NULL;
+    size_t depth = 0, cap = 0;
+    int rc = enter_tree(repo, codec, root, visited, fn, ctx, &frames, &depth, &cap, err);
+    while (rc == 0 && depth > 0) {
+        struct reach_frame *top = &frames[depth - 1];
+        if (top->next == top->tree.count) {
+            tree_free(&top->tree);
+            depth--;
+            continue;
+        }
+        const struct node *n = &top->tree.nodes[top->next++];
         if (n->type == NODE_DIR)
-            rc = walk_tree(repo, codec, n->subtree, visited, fn, ctx, err);
+            rc = enter_tree(repo, codec, n->subtree, visited, fn, ctx, &frames, &depth, &cap, err);
         else if (n->type == NODE_FILE)
             rc = content_walk_ids(repo, codec, &n->content, fn, ctx, err);
     }
-    tree_free(&tree);
-    buf_free(&raw);
+    while (depth > 0)
+        tree_free(&frames[--depth].tree);
+    free(frames);
     return rc;
 }
 

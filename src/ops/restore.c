@@ -88,6 +88,30 @@ static int sink_to_fd(void *ctx, const uint8_t *data, size_t len, struct error *
 
 /* ---- restore ---------------------------------------------------------- */
 
+/* Directories are walked with a stack of frames on the heap, and every
+ * entry is made relative to its directory's descriptor (mkdirat, openat,
+ * ...), so neither the depth of a tree nor the length of its paths is
+ * bounded by the C stack or PATH_MAX. The deepest KEEP_OPEN directories
+ * keep their descriptors; above that a directory is opened again through
+ * ".." of its child when the walk returns to it, and must be the same
+ * directory (device and inode) it was. */
+#define KEEP_OPEN 64
+
+/* A restored file with other links: where it is, relative to the base. */
+struct link_entry {
+    uint64_t device;
+    uint64_t inode;
+    uint64_t size;
+    struct content_ref content; /* a copy: a later link must have the same */
+    char *path;                 /* NULL: a free slot */
+};
+
+struct link_map {
+    struct link_entry *slots;
+    size_t cap; /* a power of two, or 0 */
+    size_t count;
+};
+
 struct restorer {
     struct repo *repo;
     struct blob_codec *codec;
@@ -95,17 +119,151 @@ struct restorer {
     struct progress *progress;
     struct string_list *failures;
     bool is_root;
+    struct buf path;   /* the entry being restored, NUL-terminated, for messages */
+    size_t base_len;   /* path[0, base_len) is the restore target */
+    int base_fd;       /* the restore target */
+    struct link_map links;
 };
 
-static void record_failure(struct restorer *r, const char *path, const char *why)
+static void path_push(struct restorer *r, const char *name)
 {
-    char line[PATH_MAX + ERROR_MSG_MAX + 8];
-    snprintf(line, sizeof line, "%s: %s", path, why);
+    r->path.len--; /* the NUL */
+    buf_append(&r->path, "/", 1);
+    buf_append(&r->path, name, strlen(name) + 1);
+}
+
+static void path_cut(struct restorer *r, size_t len)
+{
+    r->path.len = len + 1;
+    r->path.data[len] = '\0';
+}
+
+static const char *path_now(const struct restorer *r)
+{
+    return (const char *)r->path.data;
+}
+
+static void record_failure(struct restorer *r, const char *why)
+{
+    size_t len = r->path.len + strlen(why) + 3;
+    char *line = xmalloc(len);
+    snprintf(line, len, "%s: %s", path_now(r), why);
     string_list_add(r->failures, line);
+    free(line);
     r->progress->errors++;
 }
 
-static void set_metadata(struct restorer *r, const char *path, const struct node *n)
+static size_t link_slot(const struct link_map *m, uint64_t device, uint64_t inode)
+{
+    uint64_t h = (inode ^ (device * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    return (size_t)(h >> 17) & (m->cap - 1);
+}
+
+static struct link_entry *link_find(struct link_map *m, uint64_t device, uint64_t inode)
+{
+    if (!m->cap)
+        return NULL;
+    for (size_t i = link_slot(m, device, inode);; i = (i + 1) & (m->cap - 1)) {
+        struct link_entry *e = &m->slots[i];
+        if (!e->path)
+            return NULL;
+        if (e->device == device && e->inode == inode)
+            return e;
+    }
+}
+
+/* Takes path (owned) for a node not yet in the map. */
+static void link_add(struct link_map *m, const struct node *n, char *path)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        struct link_map bigger = {xcalloc(m->cap ? m->cap * 2 : 64, sizeof *m->slots), m->cap ? m->cap * 2 : 64, 0};
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].path) {
+                size_t j = link_slot(&bigger, m->slots[i].device, m->slots[i].inode);
+                while (bigger.slots[j].path)
+                    j = (j + 1) & (bigger.cap - 1);
+                bigger.slots[j] = m->slots[i];
+                bigger.count++;
+            }
+        free(m->slots);
+        *m = bigger;
+    }
+    size_t i = link_slot(m, n->device, n->inode);
+    while (m->slots[i].path)
+        i = (i + 1) & (m->cap - 1);
+    struct link_entry *e = &m->slots[i];
+    e->device = n->device;
+    e->inode = n->inode;
+    e->size = n->size;
+    e->content.depth = n->content.depth;
+    e->content.count = n->content.count;
+    size_t bytes = (size_t)n->content.count * CRYPTO_ID_SIZE;
+    e->content.ids = xmalloc(bytes ? bytes : 1);
+    memcpy(e->content.ids, n->content.ids, bytes);
+    e->path = path;
+    m->count++;
+}
+
+static void link_map_free(struct link_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i].path) {
+            free(m->slots[i].path);
+            free(m->slots[i].content.ids);
+        }
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+static bool is_same_content(const struct link_entry *e, const struct node *n)
+{
+    return e->size == n->size && e->content.depth == n->content.depth && e->content.count == n->content.count &&
+           !memcmp(e->content.ids, n->content.ids, (size_t)n->content.count * CRYPTO_ID_SIZE);
+}
+
+/* Opens the directory that holds relative path rel (below base_fd), one
+ * name at a time, so that rel may be longer than PATH_MAX; *name_out
+ * points at rel's last name. */
+static int open_parent_of(int base_fd, const char *rel, const char **name_out)
+{
+    int fd = dup(base_fd);
+    const char *p = rel;
+    for (const char *slash; fd >= 0 && (slash = strchr(p, '/')); p = slash + 1) {
+        char *part = strndup(p, (size_t)(slash - p));
+        int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        free(part);
+        close(fd);
+        fd = next;
+    }
+    *name_out = p;
+    return fd;
+}
+
+/* A file that is another link to one restored already becomes a link to
+ * it; true when done. */
+static bool restore_as_link(struct restorer *r, int dirfd, const struct node *n)
+{
+    if (n->links < 2 || n->inode == 0)
+        return false;
+    struct link_entry *e = link_find(&r->links, n->device, n->inode);
+    if (!e || !is_same_content(e, n))
+        return false;
+    const char *first_name;
+    int first_dir = open_parent_of(r->base_fd, e->path, &first_name);
+    if (first_dir < 0)
+        return false;
+    unlinkat(dirfd, n->name, 0);
+    bool is_linked = linkat(first_dir, first_name, dirfd, n->name, 0) == 0;
+    close(first_dir);
+    if (is_linked) {
+        r->progress->files++;
+        r->progress->bytes += n->size;
+        progress_update(r->progress);
+    }
+    return is_linked;
+}
+
+static void set_metadata(struct restorer *r, int dirfd, const struct node *n)
 {
     struct timespec times[2] = {
         {n->atime_ns / 1000000000, n->atime_ns % 1000000000},
@@ -113,99 +271,215 @@ static void set_metadata(struct restorer *r, const char *path, const struct node
     };
     /* Ownership only where we may change it; a failed chown is no failure
      * for an unprivileged restore. */
-    if (r->is_root && lchown(path, n->uid, n->gid) < 0)
-        record_failure(r, path, strerror(errno));
-    if (n->type != NODE_SYMLINK && chmod(path, n->mode) < 0)
-        record_failure(r, path, strerror(errno));
-    utimensat(AT_FDCWD, path, times, AT_SYMLINK_NOFOLLOW);
+    if (r->is_root && fchownat(dirfd, n->name, n->uid, n->gid, AT_SYMLINK_NOFOLLOW) < 0)
+        record_failure(r, strerror(errno));
+    if (n->type != NODE_SYMLINK && fchmodat(dirfd, n->name, n->mode, 0) < 0)
+        record_failure(r, strerror(errno));
+    utimensat(dirfd, n->name, times, AT_SYMLINK_NOFOLLOW);
 }
 
-static int restore_node(struct restorer *r, const struct node *n, const char *path, struct error *err);
-
-static int restore_tree(struct restorer *r, const uint8_t id[CRYPTO_ID_SIZE], const char *dir, struct error *err)
-{
-    struct tree tree;
-    if (load_tree(r->repo, r->codec, id, &tree, err) < 0) {
-        record_failure(r, dir, err->msg);
-        return 0;
-    }
-    size_t dir_len = strlen(dir);
-    char *child = xmalloc(dir_len + NAME_MAX + 2);
-    int rc = 0;
-    for (size_t i = 0; i < tree.count && rc == 0; i++) {
-        snprintf(child, dir_len + NAME_MAX + 2, "%s/%s", dir, tree.nodes[i].name);
-        rc = restore_node(r, &tree.nodes[i], child, err);
-    }
-    free(child);
-    tree_free(&tree);
-    return rc;
-}
-
-static void restore_file(struct restorer *r, const struct node *n, const char *path)
+static void restore_file(struct restorer *r, int dirfd, const struct node *n)
 {
     struct error err;
-    unlink(path); /* replace, never write through an existing link */
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (restore_as_link(r, dirfd, n))
+        return;
+    unlinkat(dirfd, n->name, 0); /* replace, never write through an existing link */
+    int fd = openat(dirfd, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        record_failure(r, path, strerror(errno));
+        record_failure(r, strerror(errno));
         return;
     }
-    struct fd_sink sink = {fd, path, r->progress};
+    struct fd_sink sink = {fd, path_now(r), r->progress};
     int rc = content_reader_copy(r->reader, &n->content, n->size, sink_to_fd, &sink, &err);
     if (close(fd) < 0 && rc == 0)
-        rc = error_errno(&err, errno, "cannot write %s", path);
+        rc = error_errno(&err, errno, "cannot write %s", path_now(r));
     if (rc < 0) {
-        unlink(path);
-        record_failure(r, path, err.msg);
+        unlinkat(dirfd, n->name, 0);
+        record_failure(r, err.msg);
         return;
     }
     r->progress->files++;
-    set_metadata(r, path, n);
+    set_metadata(r, dirfd, n);
+    if (n->links > 1 && n->inode != 0 && !link_find(&r->links, n->device, n->inode))
+        link_add(&r->links, n, xstrdup(path_now(r) + r->base_len + 1));
 }
 
-/* Returns -1 only for failures that stop the whole restore. */
-static int restore_node(struct restorer *r, const struct node *n, const char *path, struct error *err)
+/* Restores an entry that is not a directory into dirfd. */
+static void restore_leaf(struct restorer *r, int dirfd, const struct node *n)
 {
+    int rc;
     switch (n->type) {
-    case NODE_DIR: {
-        struct stat st;
-        if (mkdir(path, 0700) < 0 && !(errno == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-            record_failure(r, path, strerror(errno));
-            return 0;
-        }
-        if (restore_tree(r, n->subtree, path, err) < 0)
-            return -1;
-        set_metadata(r, path, n); /* after the children, which touch its mtime */
-        return 0;
-    }
     case NODE_FILE:
-        restore_file(r, n, path);
-        return 0;
+        restore_file(r, dirfd, n);
+        return;
     case NODE_SYMLINK:
-        unlink(path);
-        if (symlink(n->target, path) < 0)
-            record_failure(r, path, strerror(errno));
-        else
-            set_metadata(r, path, n);
-        return 0;
+        unlinkat(dirfd, n->name, 0);
+        rc = symlinkat(n->target, dirfd, n->name);
+        break;
     case NODE_FIFO:
-        unlink(path);
-        if (mkfifo(path, n->mode) < 0)
-            record_failure(r, path, strerror(errno));
-        else
-            set_metadata(r, path, n);
-        return 0;
+        unlinkat(dirfd, n->name, 0);
+        rc = mkfifoat(dirfd, n->name, n->mode);
+        break;
     case NODE_CHARDEV:
     case NODE_BLOCKDEV:
-        unlink(path);
-        if (mknod(path, (n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK) | n->mode, (dev_t)n->rdev) < 0)
-            record_failure(r, path, strerror(errno));
-        else
-            set_metadata(r, path, n);
-        return 0;
+        unlinkat(dirfd, n->name, 0);
+        rc = mknodat(dirfd, n->name, (n->type == NODE_CHARDEV ? S_IFCHR : S_IFBLK) | n->mode, (dev_t)n->rdev);
+        break;
     default:
-        return 0; /* sockets belong to running programs */
+        return; /* sockets belong to running programs */
     }
+    if (rc < 0)
+        record_failure(r, strerror(errno));
+    else
+        set_metadata(r, dirfd, n);
+}
+
+/* Creates (or takes, if it is one already) the directory of n in dirfd and
+ * opens it; -1 (recorded) if that cannot be done. */
+static int make_dir_at(struct restorer *r, int dirfd, const struct node *n, struct stat *st)
+{
+    if (mkdirat(dirfd, n->name, 0700) < 0 &&
+        !(errno == EEXIST && fstatat(dirfd, n->name, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st->st_mode))) {
+        record_failure(r, strerror(errno));
+        return -1;
+    }
+    int fd = openat(dirfd, n->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, st) < 0) {
+        record_failure(r, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+struct restore_frame {
+    struct tree tree;
+    size_t next;             /* the next node of tree to restore */
+    int fd;                  /* this directory, or -1 while closed (see KEEP_OPEN) */
+    dev_t device;
+    ino_t inode;
+    size_t path_len;         /* r->path's length at this directory */
+    const struct node *self; /* its node in the frame below; NULL for the first */
+};
+
+/* Opens the directory of frame parent again from its child's descriptor. */
+static int reopen_parent(struct restorer *r, struct restore_frame *child, struct restore_frame *parent,
+                         struct error *err)
+{
+    struct stat st;
+    int fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot go back up from %s", path_now(r));
+    if (fstat(fd, &st) < 0 || st.st_dev != parent->device || st.st_ino != parent->inode) {
+        close(fd);
+        return error_set(err, "a directory above %s was moved or replaced during the restore; restore again",
+                         path_now(r));
+    }
+    parent->fd = fd;
+    return 0;
+}
+
+/* Restores the entries of tree id into the directory open as fd (taken
+ * over) at r->path. Returns -1 only for failures that stop the restore. */
+static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_SIZE], struct error *err)
+{
+    struct restore_frame *frames = xcalloc(16, sizeof *frames);
+    size_t depth = 1, cap = 16;
+    struct stat st;
+    int rc = 0;
+    frames[0].fd = fd;
+    frames[0].path_len = r->path.len - 1;
+    if (fstat(fd, &st) == 0) {
+        frames[0].device = st.st_dev;
+        frames[0].inode = st.st_ino;
+    }
+    if (load_tree(r->repo, r->codec, id, &frames[0].tree, err) < 0) {
+        record_failure(r, err->msg);
+        close(fd);
+        depth = 0;
+    }
+    while (depth > 0) {
+        struct restore_frame *top = &frames[depth - 1];
+        if (top->next == top->tree.count) {
+            if (depth > 1) {
+                struct restore_frame *parent = &frames[depth - 2];
+                if (parent->fd < 0 && (rc = reopen_parent(r, top, parent, err)) < 0)
+                    break;
+                set_metadata(r, parent->fd, top->self); /* after the children, which touch its mtime */
+            }
+            close(top->fd);
+            tree_free(&top->tree);
+            depth--;
+            if (depth > 0)
+                path_cut(r, frames[depth - 1].path_len);
+            continue;
+        }
+        const struct node *n = &top->tree.nodes[top->next++];
+        path_push(r, n->name);
+        if (n->type != NODE_DIR) {
+            restore_leaf(r, top->fd, n);
+            path_cut(r, top->path_len);
+            continue;
+        }
+        int child_fd = make_dir_at(r, top->fd, n, &st);
+        if (child_fd < 0) {
+            path_cut(r, top->path_len);
+            continue;
+        }
+        struct tree tree;
+        if (load_tree(r->repo, r->codec, n->subtree, &tree, err) < 0) {
+            record_failure(r, err->msg);
+            close(child_fd);
+            set_metadata(r, top->fd, n);
+            path_cut(r, top->path_len);
+            continue;
+        }
+        if (depth == cap) {
+            cap *= 2;
+            frames = xrealloc(frames, cap * sizeof *frames);
+            top = &frames[depth - 1];
+        }
+        if (depth > KEEP_OPEN) {
+            close(top->fd);
+            top->fd = -1;
+        }
+        struct restore_frame *f = &frames[depth++];
+        memset(f, 0, sizeof *f);
+        f->tree = tree;
+        f->fd = child_fd;
+        f->device = st.st_dev;
+        f->inode = st.st_ino;
+        f->path_len = r->path.len - 1;
+        f->self = n;
+    }
+    while (depth > 0) {
+        struct restore_frame *f = &frames[--depth];
+        if (f->fd >= 0)
+            close(f->fd);
+        tree_free(&f->tree);
+    }
+    free(frames);
+    return rc;
+}
+
+/* Restores node n into the directory dirfd, as r->path. */
+static int restore_one(struct restorer *r, int dirfd, const struct node *n, struct error *err)
+{
+    if (n->type != NODE_DIR) {
+        restore_leaf(r, dirfd, n);
+        return 0;
+    }
+    struct stat st;
+    int fd = make_dir_at(r, dirfd, n, &st);
+    if (fd < 0)
+        return 0;
+    size_t len = r->path.len - 1;
+    int rc = restore_walk(r, fd, n->subtree, err);
+    path_cut(r, len);
+    if (rc == 0)
+        set_metadata(r, dirfd, n);
+    return rc;
 }
 
 static int make_dirs(const char *path, struct error *err)
@@ -227,16 +501,52 @@ static int make_dirs(const char *path, struct error *err)
     return rc;
 }
 
+/* Restores the entry at opts->path (found as node) below the target:
+ * the directories leading to it are made one name at a time. */
+static int restore_path(struct restorer *r, const char *path, const struct node *node, struct error *err)
+{
+    char *copy = xstrdup(path), *save = NULL;
+    int fd = dup(r->base_fd), rc = 0;
+    char *part = strtok_r(copy, "/", &save);
+    for (char *next; fd >= 0 && part && (next = strtok_r(NULL, "/", &save)); part = next) {
+        path_push(r, part);
+        if (mkdirat(fd, part, 0700) < 0 && errno != EEXIST)
+            rc = error_errno(err, errno, "cannot create %s", path_now(r));
+        int sub = rc == 0 ? openat(fd, part, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (rc == 0 && sub < 0)
+            rc = error_errno(err, errno, "cannot open %s", path_now(r));
+        close(fd);
+        fd = sub;
+    }
+    if (fd < 0 && rc == 0)
+        rc = error_errno(err, errno, "cannot open %s", path_now(r));
+    if (rc == 0) {
+        path_push(r, node->name);
+        rc = restore_one(r, fd, node, err);
+    }
+    if (fd >= 0)
+        close(fd);
+    free(copy);
+    return rc;
+}
+
 int ops_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts,
                 struct string_list *failures, struct error *err)
 {
     struct repo_lock *lock = NULL;
-    struct restorer r = {repo, NULL, NULL, opts->progress, failures, geteuid() == 0};
+    struct restorer r = {repo, NULL, NULL, opts->progress, failures, geteuid() == 0, BUF_INIT, 0, -1, {0}};
     int rc = -1;
     if (make_dirs(opts->target, err) < 0)
         return -1;
+    r.base_fd = open(opts->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (r.base_fd < 0)
+        return error_errno(err, errno, "cannot open %s", opts->target);
+    buf_append(&r.path, opts->target, strlen(opts->target) + 1);
+    while (r.path.len > 2 && r.path.data[r.path.len - 2] == '/')
+        path_cut(&r, r.path.len - 2); /* "out/" restores as "out/srv", not "out//srv" */
+    r.base_len = r.path.len - 1;
     if (repo_lock(repo, false, &lock, err) < 0)
-        return -1;
+        goto out;
     if (repo_load_index(repo, err) < 0)
         goto out;
     r.codec = blob_codec_new(repo->config.zstd_level);
@@ -247,19 +557,10 @@ int ops_restore(struct repo *repo, const struct snapshot *snap, const struct res
         const struct node *node;
         if (find_node(repo, r.codec, snap->root, opts->path, &holder, &node, err) < 0)
             goto out;
-        size_t len = strlen(opts->target) + strlen(opts->path) + 2;
-        char *dest = xmalloc(len);
-        snprintf(dest, len, "%s/%s", opts->target, opts->path[0] == '/' ? opts->path + 1 : opts->path);
-        char *slash = strrchr(dest, '/');
-        *slash = '\0';
-        rc = make_dirs(dest, err);
-        *slash = '/';
-        if (rc == 0)
-            rc = restore_node(&r, node, dest, err);
-        free(dest);
+        rc = restore_path(&r, opts->path, node, err);
         tree_free(&holder);
     } else {
-        rc = restore_tree(&r, snap->root, opts->target, err);
+        rc = restore_walk(&r, dup(r.base_fd), snap->root, err);
     }
     if (rc == 0 && failures->count > 0)
         rc = error_set(err, "%zu item%s could not be restored", failures->count, failures->count == 1 ? "" : "s");
@@ -267,6 +568,9 @@ out:
     content_reader_free(r.reader);
     blob_codec_free(r.codec);
     repo_unlock(lock);
+    close(r.base_fd);
+    buf_free(&r.path);
+    link_map_free(&r.links);
     return rc;
 }
 
@@ -321,24 +625,53 @@ int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, i
 
 /* ---- ls --------------------------------------------------------------- */
 
-static int ls_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-                   const char *prefix, ls_fn fn, void *ctx, struct error *err)
-{
+struct ls_frame {
     struct tree tree;
-    if (load_tree(repo, codec, id, &tree, err) < 0)
-        return -1;
-    size_t len = strlen(prefix);
-    char *path = xmalloc(len + NAME_MAX + 2);
-    int rc = 0;
-    for (size_t i = 0; i < tree.count && rc == 0; i++) {
-        const struct node *n = &tree.nodes[i];
-        snprintf(path, len + NAME_MAX + 2, "%s/%s", prefix, n->name);
-        fn(ctx, path, n);
-        if (n->type == NODE_DIR)
-            rc = ls_tree(repo, codec, n->subtree, path, fn, ctx, err);
+    size_t next;     /* the next node of tree to list */
+    size_t path_len; /* the length of this directory's path */
+};
+
+/* Lists depth-first in name order, each directory before its entries,
+ * with a stack of frames on the heap (see restore_walk). */
+static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], ls_fn fn,
+                   void *ctx, struct error *err)
+{
+    struct ls_frame *frames = xcalloc(16, sizeof *frames);
+    size_t depth = 1, cap = 16;
+    struct buf path = BUF_INIT;
+    buf_append(&path, "", 1);
+    int rc = load_tree(repo, codec, root, &frames[0].tree, err);
+    if (rc < 0)
+        depth = 0;
+    while (depth > 0) {
+        struct ls_frame *top = &frames[depth - 1];
+        if (top->next == top->tree.count) {
+            tree_free(&top->tree);
+            depth--;
+            continue;
+        }
+        const struct node *n = &top->tree.nodes[top->next++];
+        path.len = top->path_len + 1;
+        path.data[top->path_len] = '/';
+        buf_append(&path, n->name, strlen(n->name) + 1);
+        fn(ctx, (const char *)path.data, n);
+        if (n->type != NODE_DIR)
+            continue;
+        if (depth == cap) {
+            cap *= 2;
+            frames = xrealloc(frames, cap * sizeof *frames);
+        }
+        struct ls_frame *f = &frames[depth];
+        memset(f, 0, sizeof *f);
+        f->path_len = path.len - 1;
+        if ((rc = load_tree(repo, codec, n->subtree, &f->tree, err)) < 0)
+            break;
+        depth++;
     }
-    free(path);
-    tree_free(&tree);
+    while (depth > 0)
+        tree_free(&frames[--depth].tree);
+    free(frames);
+    buf_free(&path);
     return rc;
 }
 
@@ -347,7 +680,7 @@ int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, 
     if (repo_load_index(repo, err) < 0)
         return -1;
     struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
-    int rc = ls_tree(repo, codec, snap->root, "", fn, ctx, err);
+    int rc = ls_walk(repo, codec, snap->root, fn, ctx, err);
     blob_codec_free(codec);
     return rc;
 }

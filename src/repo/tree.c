@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TREE_MAGIC "CTR1"
+/* CTR2 added a file's link count; CTR1 trees are still read (links 0). */
+#define TREE_MAGIC "CTR2"
+#define TREE_MAGIC_V1 "CTR1"
 
 struct node *tree_add(struct tree *tree)
 {
@@ -33,6 +35,47 @@ void tree_sort(struct tree *tree)
         qsort(tree->nodes, tree->count, sizeof *tree->nodes, compare_nodes);
 }
 
+const char *tree_name_problem(const char *name, size_t max_len)
+{
+    size_t len = strlen(name);
+    if (len == 0)
+        return "is empty";
+    if (len > max_len)
+        return max_len == TREE_NAME_MAX ? "is longer than 255 bytes" : "is too long";
+    if (memchr(name, '/', len))
+        return "holds a '/'";
+    if (!strcmp(name, ".") || !strcmp(name, ".."))
+        return "is \".\" or \"..\"";
+    return NULL;
+}
+
+const char *tree_path_problem(const char *path)
+{
+    if (path[0] == '\0')
+        return "is empty";
+    if (path[0] == '/')
+        return "starts with '/' (give a relative name)";
+    const char *why = NULL;
+    char *copy = xstrdup(path);
+    char *part = copy;
+    for (;;) {
+        char *slash = strchr(part, '/');
+        if (slash)
+            *slash = '\0';
+        if (*part == '\0')
+            why = slash ? "holds an empty part (\"//\")" : "ends with '/'";
+        else if (!strcmp(part, ".") || !strcmp(part, ".."))
+            why = "holds a \".\" or \"..\" part";
+        else
+            why = tree_name_problem(part, TREE_NAME_MAX) ? "holds a part longer than 255 bytes" : NULL;
+        if (why || !slash)
+            break;
+        part = slash + 1;
+    }
+    free(copy);
+    return why;
+}
+
 static void append_string(struct buf *out, const char *s)
 {
     size_t len = s ? strlen(s) : 0;
@@ -40,8 +83,32 @@ static void append_string(struct buf *out, const char *s)
     buf_append(out, s, len);
 }
 
-void tree_encode(const struct tree *tree, struct buf *out)
+/* Checks what the reader would refuse, before anything is appended. */
+static int check_encodable(const struct tree *tree, struct error *err)
 {
+    if (tree->count > UINT32_MAX)
+        return error_set(err, "a directory of %zu entries is more than a tree holds", tree->count);
+    for (size_t i = 0; i < tree->count; i++) {
+        const struct node *n = &tree->nodes[i];
+        const char *why = tree_name_problem(n->name ? n->name : "", TREE_NAME_MAX);
+        if (why)
+            return error_setk(err, ERR_USAGE, "the name \"%s\" %s: a snapshot cannot hold it",
+                              n->name ? n->name : "", why);
+        if (i > 0 && strcmp(tree->nodes[i - 1].name, n->name) >= 0)
+            return error_set(err, !strcmp(tree->nodes[i - 1].name, n->name)
+                                      ? "two entries are both named \"%s\""
+                                      : "entries are not sorted at \"%s\" (tree_sort first)",
+                             n->name);
+        if (n->type == NODE_SYMLINK && n->target && strlen(n->target) > UINT16_MAX)
+            return error_set(err, "the target of symlink \"%s\" is longer than a snapshot holds", n->name);
+    }
+    return 0;
+}
+
+int tree_encode(const struct tree *tree, struct buf *out, struct error *err)
+{
+    if (check_encodable(tree, err) < 0)
+        return -1;
     buf_append(out, TREE_MAGIC, 4);
     buf_append_u32(out, (uint32_t)tree->count);
     for (size_t i = 0; i < tree->count; i++) {
@@ -62,6 +129,7 @@ void tree_encode(const struct tree *tree, struct buf *out)
             buf_append_u8(out, n->content.depth);
             buf_append_u32(out, n->content.count);
             buf_append(out, n->content.ids, (size_t)n->content.count * CRYPTO_ID_SIZE);
+            buf_append_u32(out, n->links);
             break;
         case NODE_DIR:
             buf_append(out, n->subtree, CRYPTO_ID_SIZE);
@@ -75,6 +143,7 @@ void tree_encode(const struct tree *tree, struct buf *out)
             break;
         }
     }
+    return 0;
 }
 
 static char *read_string(struct cursor *c)
@@ -89,10 +158,10 @@ static char *read_string(struct cursor *c)
     return s;
 }
 
-static int decode_node(struct cursor *c, struct node *n)
+static int decode_node(struct cursor *c, struct node *n, bool has_links)
 {
     n->name = read_string(c);
-    if (!n->name || !n->name[0] || strchr(n->name, '/') || !strcmp(n->name, ".") || !strcmp(n->name, ".."))
+    if (!n->name || tree_name_problem(n->name, TREE_NAME_FORMAT_MAX))
         return -1;
     n->type = cursor_u8(c);
     n->mode = cursor_u32(c);
@@ -112,8 +181,9 @@ static int decode_node(struct cursor *c, struct node *n)
         const uint8_t *ids = cursor_bytes(c, bytes);
         if (!ids || n->content.depth > 8)
             return -1;
-        n->content.ids = xmalloc(bytes);
+        n->content.ids = xmalloc(bytes ? bytes : 1);
         memcpy(n->content.ids, ids, bytes);
+        n->links = has_links ? cursor_u32(c) : 0;
         break;
     }
     case NODE_DIR: {
@@ -147,10 +217,11 @@ int tree_decode(const uint8_t *data, size_t len, struct tree *tree, struct error
     const uint8_t *magic = cursor_bytes(&c, 4);
     uint32_t count = cursor_u32(&c);
     memset(tree, 0, sizeof *tree);
-    if (!magic || memcmp(magic, TREE_MAGIC, 4) != 0 || c.is_bad)
+    bool is_v1 = magic && memcmp(magic, TREE_MAGIC_V1, 4) == 0;
+    if (!magic || (memcmp(magic, TREE_MAGIC, 4) != 0 && !is_v1) || c.is_bad)
         return error_set(err, "tree blob has a bad header");
     for (uint32_t i = 0; i < count; i++) {
-        if (decode_node(&c, tree_add(tree)) < 0) {
+        if (decode_node(&c, tree_add(tree), !is_v1) < 0) {
             tree_free(tree);
             return error_set(err, "tree blob is malformed at entry %u", i);
         }

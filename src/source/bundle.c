@@ -1,5 +1,10 @@
 /*
  * bundle.c — named streams into one snapshot tree (see bundle.h).
+ *
+ * A piece's path is checked with tree_path_problem, the rule the reader
+ * of trees applies, before anything is stored under it: "../x", "/abs",
+ * "a//b" or a name over 255 bytes fail the backup instead of making a
+ * snapshot that restore and check would call malformed.
  */
 #include "source/bundle.h"
 
@@ -44,11 +49,21 @@ int bundle_write(struct bundle *b, const void *data, size_t len, struct error *e
     return content_writer_write(&b->content, data, len, report_progress, b, err);
 }
 
+static int check_path(const char *path, struct error *err)
+{
+    const char *why = tree_path_problem(path);
+    return why ? error_setk(err, ERR_USAGE, "the name \"%s\" %s: a snapshot cannot hold it", path, why) : 0;
+}
+
 int bundle_end(struct bundle *b, const char *path, struct error *err)
 {
     struct bundle_piece piece = {0};
     if (content_writer_finish(&b->content, &piece.content, &piece.size, err) < 0)
         return -1;
+    if (check_path(path, err) < 0) {
+        content_ref_free(&piece.content);
+        return -1;
+    }
     piece.path = xstrdup(path);
     b->pieces = xrealloc(b->pieces, (b->count + 1) * sizeof *b->pieces);
     b->pieces[b->count++] = piece;
@@ -66,14 +81,14 @@ int bundle_read_fd(struct bundle *b, int fd, struct error *err)
 
 int bundle_add_fd(struct bundle *b, const char *path, int fd, struct error *err)
 {
-    if (bundle_read_fd(b, fd, err) < 0)
+    if (check_path(path, err) < 0 || bundle_read_fd(b, fd, err) < 0)
         return -1;
     return bundle_end(b, path, err);
 }
 
 int bundle_add_bytes(struct bundle *b, const char *path, const void *data, size_t len, struct error *err)
 {
-    if (bundle_write(b, data, len, err) < 0)
+    if (check_path(path, err) < 0 || bundle_write(b, data, len, err) < 0)
         return -1;
     return bundle_end(b, path, err);
 }
@@ -128,8 +143,9 @@ static int store_level(struct bundle *b, const char *prefix, size_t from, size_t
     if (rc == 0) {
         struct buf encoded = BUF_INIT;
         tree_sort(&tree);
-        tree_encode(&tree, &encoded);
-        rc = blob_writer_add(b->ctx->blobs, BLOB_TREE, encoded.data, encoded.len, id_out, err);
+        rc = tree_encode(&tree, &encoded, err);
+        if (rc == 0)
+            rc = blob_writer_add(b->ctx->blobs, BLOB_TREE, encoded.data, encoded.len, id_out, err);
         buf_free(&encoded);
     }
     tree_free(&tree);

@@ -2,6 +2,9 @@
  * test_tree.c — tree blobs: every node type and every field round-trips,
  * names are arbitrary bytes, and decoding refuses anything a restore could
  * be tricked by (unsorted or duplicate entries, '/', ".", "..", damage).
+ * Encoding refuses the same names (one rule, tree_name_problem, on both
+ * sides), and names over 255 bytes; trees of the first format (CTR1, no
+ * link counts) still decode.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +52,7 @@ static void make_full_tree(struct tree *t)
     n->content.count = 3;
     n->content.ids = xmalloc(3 * CRYPTO_ID_SIZE);
     test_fill_random(n->content.ids, 3 * CRYPTO_ID_SIZE, 1);
+    n->links = 3;
 
     n = add_named(t, "line\nbreak", NODE_DIR);
     fill_common(n, 2);
@@ -96,6 +100,7 @@ static void assert_node_equal(const struct node *got, const struct node *want)
     case NODE_FILE:
         assert_int_equal(got->content.depth, want->content.depth);
         assert_int_equal(got->content.count, want->content.count);
+        assert_int_equal(got->links, want->links);
         if (want->content.count)
             assert_memory_equal(got->content.ids, want->content.ids, (size_t)want->content.count * CRYPTO_ID_SIZE);
         break;
@@ -128,14 +133,35 @@ static void assert_decode_fails(const uint8_t *data, size_t len)
     assert_true(strlen(err.msg) > 0);
 }
 
-/* Encodes a one-node tree with this name (no validation on the way out). */
+/* Encodes t, which must be encodable. */
+static void encode(const struct tree *t, struct buf *out)
+{
+    struct error err = {0};
+    assert_int_equal(tree_encode(t, out, &err), 0);
+}
+
+/* The bytes of a tree of FIFO nodes with these names, in this order, as a
+ * writer that checks nothing would write them (the format of docs/format.md,
+ * by hand): for what the reader must refuse. */
+static void encode_raw_fifos(const char *const *names, size_t count, struct buf *out)
+{
+    buf_append(out, "CTR2", 4);
+    buf_append_u32(out, (uint32_t)count);
+    for (size_t i = 0; i < count; i++) {
+        buf_append_u16(out, (uint16_t)strlen(names[i]));
+        buf_append(out, names[i], strlen(names[i]));
+        buf_append_u8(out, NODE_FIFO);
+        for (int k = 0; k < 3; k++)
+            buf_append_u32(out, 0); /* mode, uid, gid */
+        for (int k = 0; k < 6; k++)
+            buf_append_u64(out, 0); /* mtime, atime, ctime, inode, device, size */
+    }
+}
+
+/* Encodes a one-node tree with this name, unchecked. */
 static void encode_one_named(const char *name, struct buf *out)
 {
-    struct tree t = {0};
-    struct node *n = add_named(&t, name, NODE_FIFO);
-    fill_common(n, 9);
-    tree_encode(&t, out);
-    tree_free(&t);
+    encode_raw_fifos(&name, 1, out);
 }
 
 /* Every node type with every field, and odd names, survive encode/decode. */
@@ -145,7 +171,7 @@ static void test_tree_round_trip_of_every_node_type(void **state)
     struct buf blob = BUF_INIT;
     struct error err = {0};
     make_full_tree(&t);
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
 
     assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
 
@@ -163,7 +189,7 @@ static void test_tree_empty_tree_round_trips(void **state)
     struct tree t = {0}, back;
     struct buf blob = BUF_INIT;
     struct error err = {0};
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
 
     assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
 
@@ -182,7 +208,7 @@ static void test_tree_file_with_many_ids_round_trips(void **state)
     n->content.count = 4096;
     n->content.ids = xmalloc(4096 * CRYPTO_ID_SIZE);
     test_fill_random(n->content.ids, 4096 * CRYPTO_ID_SIZE, 10);
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
 
     assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
 
@@ -235,7 +261,7 @@ static void test_tree_decode_rejects_truncation(void **state)
     struct tree t;
     struct buf blob = BUF_INIT;
     make_full_tree(&t);
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
 
     for (size_t len = 0; len < blob.len; len++)
         assert_decode_fails(blob.data, len);
@@ -249,7 +275,7 @@ static void test_tree_decode_rejects_trailing_bytes(void **state)
     struct tree t;
     struct buf blob = BUF_INIT;
     make_full_tree(&t);
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
     buf_append_u8(&blob, 0);
 
     assert_decode_fails(blob.data, blob.len);
@@ -263,7 +289,7 @@ static void test_tree_decode_rejects_bad_magic(void **state)
     struct tree t;
     struct buf blob = BUF_INIT;
     make_full_tree(&t);
-    tree_encode(&t, &blob);
+    encode(&t, &blob);
     blob.data[1] ^= 0x20;
 
     assert_decode_fails(blob.data, blob.len);
@@ -274,28 +300,22 @@ static void test_tree_decode_rejects_bad_magic(void **state)
 /* Entries out of order are refused, so lookups can trust the order. */
 static void test_tree_decode_rejects_unsorted_entries(void **state)
 {
-    struct tree t = {0};
+    const char *names[] = {"b", "a"};
     struct buf blob = BUF_INIT;
-    add_named(&t, "b", NODE_FIFO);
-    add_named(&t, "a", NODE_FIFO);
-    tree_encode(&t, &blob);
+    encode_raw_fifos(names, 2, &blob);
 
     assert_decode_fails(blob.data, blob.len);
-    tree_free(&t);
     buf_free(&blob);
 }
 
 /* Two entries of the same name are refused. */
 static void test_tree_decode_rejects_duplicate_names(void **state)
 {
-    struct tree t = {0};
+    const char *names[] = {"same", "same"};
     struct buf blob = BUF_INIT;
-    add_named(&t, "same", NODE_FIFO);
-    add_named(&t, "same", NODE_SOCKET);
-    tree_encode(&t, &blob);
+    encode_raw_fifos(names, 2, &blob);
 
     assert_decode_fails(blob.data, blob.len);
-    tree_free(&t);
     buf_free(&blob);
 }
 
@@ -332,7 +352,7 @@ static void test_tree_decode_rejects_nul_in_name(void **state)
 {
     struct buf blob = BUF_INIT;
     encode_one_named("abc", &blob);
-    /* "CTR1", u32 count, u16 name length, then the name. */
+    /* "CTR2", u32 count, u16 name length, then the name. */
     assert_memory_equal(blob.data + 10, "abc", 3);
     blob.data[11] = '\0';
 
@@ -343,13 +363,11 @@ static void test_tree_decode_rejects_nul_in_name(void **state)
 /* An unknown node type is refused. */
 static void test_tree_decode_rejects_unknown_type(void **state)
 {
-    struct tree t = {0};
     struct buf blob = BUF_INIT;
-    add_named(&t, "odd", 99);
-    tree_encode(&t, &blob);
+    encode_one_named("odd", &blob);
+    blob.data[4 + 4 + 2 + 3] = 99; /* the type, after the name */
 
     assert_decode_fails(blob.data, blob.len);
-    tree_free(&t);
     buf_free(&blob);
 }
 
@@ -361,12 +379,132 @@ static void test_tree_decode_rejects_impossible_id_count(void **state)
     struct node *n = add_named(&t, "f", NODE_FILE);
     n->content.count = 1;
     n->content.ids = xcalloc(1, CRYPTO_ID_SIZE);
-    tree_encode(&t, &blob);
-    /* The count sits just before the last id. */
-    put_u32le(blob.data + blob.len - CRYPTO_ID_SIZE - 4, UINT32_MAX);
+    encode(&t, &blob);
+    /* The count sits just before the last id, which the link count follows. */
+    put_u32le(blob.data + blob.len - 4 - CRYPTO_ID_SIZE - 4, UINT32_MAX);
 
     assert_decode_fails(blob.data, blob.len);
     tree_free(&t);
+    buf_free(&blob);
+}
+
+/* A name of 256 bytes or more (a stream's name, from a version that did not
+ * refuse it) still decodes: the reader's limit is the format's. */
+static void test_tree_decode_accepts_names_over_255_bytes(void **state)
+{
+    char name[1001];
+    memset(name, 'x', 1000);
+    name[1000] = '\0';
+    struct buf blob = BUF_INIT;
+    struct tree back;
+    struct error err = {0};
+    encode_one_named(name, &blob);
+
+    assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+    assert_string_equal(back.nodes[0].name, name);
+    tree_free(&back);
+    buf_free(&blob);
+}
+
+/* What the reader refuses, the writer refuses first, naming the entry,
+ * appending nothing; and a name over 255 bytes, which restore could not
+ * create. */
+static void test_tree_encode_refuses_what_decode_refuses(void **state)
+{
+    char long_name[257];
+    memset(long_name, 'y', 256);
+    long_name[256] = '\0';
+    const char *bad[] = {"a/b", "/", "/etc", "..", ".", "", long_name};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct tree t = {0};
+        struct buf blob = BUF_INIT;
+        struct error err = {0};
+        add_named(&t, bad[i], NODE_FIFO);
+
+        assert_int_equal(tree_encode(&t, &blob, &err), -1);
+        assert_int_equal(blob.len, 0);
+        assert_non_null(strstr(err.msg, bad[i]));
+        assert_non_null(tree_name_problem(bad[i], TREE_NAME_MAX));
+        tree_free(&t);
+    }
+}
+
+/* Unsorted or duplicate entries are refused on the way out too. */
+static void test_tree_encode_refuses_unsorted_and_duplicate_entries(void **state)
+{
+    const char *pairs[][2] = {{"b", "a"}, {"same", "same"}};
+    for (size_t i = 0; i < 2; i++) {
+        struct tree t = {0};
+        struct buf blob = BUF_INIT;
+        struct error err = {0};
+        add_named(&t, pairs[i][0], NODE_FIFO);
+        add_named(&t, pairs[i][1], NODE_FIFO);
+
+        assert_int_equal(tree_encode(&t, &blob, &err), -1);
+        assert_int_equal(blob.len, 0);
+        assert_non_null(strstr(err.msg, pairs[i][1]));
+        tree_free(&t);
+    }
+}
+
+/* A name of exactly 255 bytes, and dotted names, are written and read. */
+static void test_tree_encode_takes_255_byte_and_dotted_names(void **state)
+{
+    char name[256];
+    memset(name, 'z', 255);
+    name[255] = '\0';
+    const char *good[] = {name, "...", ".hidden", "..x", "x..", "\xff"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        struct tree t = {0}, back;
+        struct buf blob = BUF_INIT;
+        struct error err = {0};
+        add_named(&t, good[i], NODE_FIFO);
+        assert_null(tree_name_problem(good[i], TREE_NAME_MAX));
+
+        encode(&t, &blob);
+        assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+        assert_string_equal(back.nodes[0].name, good[i]);
+        tree_free(&t);
+        tree_free(&back);
+        buf_free(&blob);
+    }
+}
+
+/* Stream and piece names: relative paths of good names, single slashes. */
+static void test_tree_path_problem_takes_relative_paths_only(void **state)
+{
+    char long_part[300];
+    memset(long_part, 'p', 256);
+    strcpy(long_part + 256, "/x");
+    const char *bad[] = {"../x", "../up", "a/../b", "/abs", "a//b", "./x", "x/", "", "a/./b", "..", long_part};
+    const char *good[] = {"x", "app.dump", "exports/users.jsonl", "a/b/c", "..x/y.."};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_non_null(tree_path_problem(bad[i]));
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++)
+        assert_null(tree_path_problem(good[i]));
+}
+
+/* A tree of the first format (CTR1: no link count after a file's ids)
+ * still decodes, with link count 0 (unknown). */
+static void test_tree_decode_reads_the_first_format(void **state)
+{
+    struct tree t = {0}, back;
+    struct buf blob = BUF_INIT;
+    struct error err = {0};
+    struct node *n = add_named(&t, "f", NODE_FILE);
+    n->content.count = 1;
+    n->content.ids = xcalloc(1, CRYPTO_ID_SIZE);
+    n->links = 2;
+    encode(&t, &blob);
+    memcpy(blob.data, "CTR1", 4);
+    blob.len -= 4; /* the link count */
+
+    assert_int_equal(tree_decode(blob.data, blob.len, &back, &err), 0);
+    assert_int_equal(back.count, 1);
+    assert_int_equal(back.nodes[0].links, 0);
+    assert_memory_equal(back.nodes[0].content.ids, n->content.ids, CRYPTO_ID_SIZE);
+    tree_free(&t);
+    tree_free(&back);
     buf_free(&blob);
 }
 
@@ -388,6 +526,12 @@ int main(void)
         cmocka_unit_test(test_tree_decode_rejects_nul_in_name),
         cmocka_unit_test(test_tree_decode_rejects_unknown_type),
         cmocka_unit_test(test_tree_decode_rejects_impossible_id_count),
+        cmocka_unit_test(test_tree_decode_accepts_names_over_255_bytes),
+        cmocka_unit_test(test_tree_encode_refuses_what_decode_refuses),
+        cmocka_unit_test(test_tree_encode_refuses_unsorted_and_duplicate_entries),
+        cmocka_unit_test(test_tree_encode_takes_255_byte_and_dotted_names),
+        cmocka_unit_test(test_tree_path_problem_takes_relative_paths_only),
+        cmocka_unit_test(test_tree_decode_reads_the_first_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
