@@ -200,44 +200,89 @@ static int check_blob_id(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_
     return 0;
 }
 
-/* Walks a tree once per pass; returns whether it needs a bad blob. */
-static bool walk_tree(struct walk_state *ws, const uint8_t id[CRYPTO_ID_SIZE])
+struct check_frame {
+    struct tree tree;
+    uint8_t id[CRYPTO_ID_SIZE];
+    size_t next;             /* the next node of tree to walk */
+    struct walk_state state; /* needs_bad: this tree or one below it needs a bad blob */
+};
+
+/* Starts a frame for tree id, reading it; false when visited already in
+ * this pass, with *needs_bad what was found then. */
+static bool walk_enter(struct checker *c, bool is_reporting, const uint8_t id[CRYPTO_ID_SIZE], struct check_frame *f,
+                       bool *needs_bad)
 {
     struct index_entry seen;
-    if (index_find(ws->c->visited, id, &seen))
-        return seen.type;
-    struct walk_state sub = {ws->c, false, ws->is_reporting};
-    struct tree tree = {0};
+    if (index_find(c->visited, id, &seen)) {
+        *needs_bad = seen.type;
+        return false;
+    }
+    memset(f, 0, sizeof *f);
+    memcpy(f->id, id, CRYPTO_ID_SIZE);
+    f->state = (struct walk_state){c, false, is_reporting};
     struct buf raw = BUF_INIT;
     struct error err;
-    check_blob_id(&sub, id, BLOB_TREE, &err);
-    if (!sub.needs_bad) {
-        if (repo_read_blob(ws->c->repo, ws->c->codec, id, &raw, &err) < 0 ||
-            tree_decode(raw.data, raw.len, &tree, &err) < 0) {
-            char short_id[17];
-            id_short(id, short_id);
-            if (ws->is_reporting)
-                report(ws->c, "tree %s: %s", short_id, err.msg);
-            mark_bad(ws->c, id);
-            sub.needs_bad = true;
-        }
+    check_blob_id(&f->state, id, BLOB_TREE, &err);
+    if (!f->state.needs_bad &&
+        (repo_read_blob(c->repo, c->codec, id, &raw, &err) < 0 || tree_decode(raw.data, raw.len, &f->tree, &err) < 0)) {
+        char short_id[17];
+        id_short(id, short_id);
+        if (is_reporting)
+            report(c, "tree %s: %s", short_id, err.msg);
+        mark_bad(c, id);
+        f->state.needs_bad = true;
     }
-    for (size_t i = 0; i < tree.count; i++) {
-        const struct node *n = &tree.nodes[i];
-        if (n->type == NODE_DIR && walk_tree(&sub, n->subtree))
-            sub.needs_bad = true;
-        if (n->type == NODE_FILE && content_walk_ids(ws->c->repo, ws->c->codec, &n->content, check_blob_id, &sub, &err) < 0)
-            sub.needs_bad = true;
-    }
-    tree_free(&tree);
     buf_free(&raw);
-    struct index_entry mark = {0};
-    memcpy(mark.id, id, CRYPTO_ID_SIZE);
-    mark.type = sub.needs_bad;
-    index_insert(ws->c->visited, &mark);
-    if (sub.needs_bad)
+    return true;
+}
+
+/* Walks a tree once per pass; returns whether it needs a bad blob. The
+ * walk keeps its frames on the heap: a tree of any depth is checked. */
+static bool walk_tree(struct walk_state *ws, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    size_t depth = 0, cap = 16;
+    struct check_frame *frames = xcalloc(cap, sizeof *frames);
+    struct error err;
+    bool needs_bad = false;
+    if (walk_enter(ws->c, ws->is_reporting, id, &frames[0], &needs_bad))
+        depth = 1;
+    while (depth > 0) {
+        struct check_frame *top = &frames[depth - 1];
+        if (top->next == top->tree.count) {
+            struct index_entry mark = {0};
+            memcpy(mark.id, top->id, CRYPTO_ID_SIZE);
+            mark.type = top->state.needs_bad;
+            index_insert(ws->c->visited, &mark);
+            bool top_needs_bad = top->state.needs_bad;
+            tree_free(&top->tree);
+            depth--;
+            if (depth > 0)
+                frames[depth - 1].state.needs_bad |= top_needs_bad;
+            else
+                needs_bad = top_needs_bad;
+            continue;
+        }
+        const struct node *n = &top->tree.nodes[top->next++];
+        if (n->type == NODE_FILE &&
+            content_walk_ids(ws->c->repo, ws->c->codec, &n->content, check_blob_id, &top->state, &err) < 0)
+            top->state.needs_bad = true;
+        if (n->type != NODE_DIR)
+            continue;
+        if (depth == cap) {
+            cap *= 2;
+            frames = xrealloc(frames, cap * sizeof *frames);
+            top = &frames[depth - 1];
+        }
+        bool child_needs_bad = false;
+        if (walk_enter(ws->c, ws->is_reporting, n->subtree, &frames[depth], &child_needs_bad))
+            depth++;
+        else if (child_needs_bad)
+            top->state.needs_bad = true;
+    }
+    free(frames);
+    if (needs_bad)
         ws->needs_bad = true;
-    return sub.needs_bad;
+    return needs_bad;
 }
 
 /* ---- a source's packs ------------------------------------------------- */

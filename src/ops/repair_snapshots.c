@@ -133,8 +133,9 @@ static int close_frame(struct repairer *r, struct frame *f, uint8_t new_id[CRYPT
     if (!f->is_changed || !r->writer)
         return 0;
     struct buf raw = BUF_INIT;
-    tree_encode(&f->tree, &raw);
-    int rc = blob_writer_add(r->writer, BLOB_TREE, raw.data, raw.len, new_id, err);
+    int rc = tree_encode(&f->tree, &raw, err);
+    if (rc == 0)
+        rc = blob_writer_add(r->writer, BLOB_TREE, raw.data, raw.len, new_id, err);
     buf_free(&raw);
     return rc;
 }
