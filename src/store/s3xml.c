@@ -77,9 +77,11 @@ static void fail(struct parse *p, const char *fmt, ...)
     XML_StopParser(p->xp, XML_FALSE);
 }
 
+#define ELLIPSIS "\xe2\x80\xa6" /* … */
+
 /* Up to max bytes of s, printable ASCII (anything else shown as '?',
- * blanks as one space), with "…" when cut. */
-static void quote(const char *s, size_t len, size_t max, char *out, size_t size)
+ * blanks as one space); returns whether s was longer. */
+static bool quote(const char *s, size_t len, size_t max, char *out, size_t size)
 {
     size_t o = 0;
     bool was_blank = false;
@@ -91,11 +93,15 @@ static void quote(const char *s, size_t len, size_t max, char *out, size_t size)
         out[o++] = is_blank ? ' ' : c >= 0x21 && c < 0x7f ? (char)c : '?';
         was_blank = is_blank;
     }
-    if (len > max && o + 4 <= size) {
-        memcpy(out + o, "\xe2\x80\xa6", 3); /* … */
-        o += 3;
-    }
     out[o] = '\0';
+    return len > max;
+}
+
+/* quote, with "…" at the end when cut (out holds max + 4 bytes at least). */
+static void quote_value(const char *s, size_t len, size_t max, char *out, size_t size)
+{
+    if (quote(s, len, max, out, size))
+        strcat(out, ELLIPSIS);
 }
 
 void s3xml_describe_body(const char *content_type, const void *body, size_t len, char *out, size_t size)
@@ -110,8 +116,8 @@ void s3xml_describe_body(const char *content_type, const void *body, size_t len,
     const char *b = body;
     while (skip < len && (b[skip] == ' ' || b[skip] == '\n' || b[skip] == '\r' || b[skip] == '\t'))
         skip++;
-    quote(b + skip, len - skip, 40, start, sizeof start);
-    snprintf(out, size, "%s body starting '%s'", *type ? type : "a", start);
+    bool is_cut = quote(b + skip, len - skip, 40, start, sizeof start);
+    snprintf(out, size, "%s body starting '%s'%s", *type ? type : "a", start, is_cut ? ELLIPSIS : "");
 }
 
 /* Splits expat's "namespace|local" (or "local"). */
@@ -263,7 +269,7 @@ static void end_field(struct parse *p)
     const char *t = (const char *)p->text.data;
     size_t len = p->text.len;
     char shown[160];
-    quote(t ? t : "", len, 60, shown, sizeof shown);
+    quote_value(t ? t : "", len, 60, shown, sizeof shown);
     switch (p->field) {
     case F_KEY_COUNT:
         if (!parse_u64(t, len, &p->key_count))
@@ -316,7 +322,7 @@ static void end_contents(struct parse *p)
     if (!p->key || !p->has_size) {
         char shown[160] = "";
         if (p->key)
-            quote(p->key, strlen(p->key), 60, shown, sizeof shown);
+            quote_value(p->key, strlen(p->key), 60, shown, sizeof shown);
         fail(p, "has a <Contents>%s%s%s without a <%s>", p->key ? " for '" : "", shown, p->key ? "'" : "",
              p->key ? "Size" : "Key");
         free(p->key);
@@ -362,7 +368,7 @@ static void on_text(void *ctx, const XML_Char *s, int len)
     for (int i = 0; i < len; i++) {
         if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r') {
             char shown[160];
-            quote(s + i, (size_t)(len - i), 40, shown, sizeof shown);
+            quote_value(s + i, (size_t)(len - i), 40, shown, sizeof shown);
             fail(p, "has stray text '%s' inside <%s>", shown, p->is_in_contents ? "Contents" : p->root);
             return;
         }
@@ -484,7 +490,7 @@ int s3xml_tokens_add(struct s3xml_tokens *seen, const char *what, const char *to
     for (size_t i = 0; i < seen->count; i++) {
         if (!strcmp(seen->tokens[i], token)) {
             char shown[160];
-            quote(token, strlen(token), 60, shown, sizeof shown);
+            quote_value(token, strlen(token), 60, shown, sizeof shown);
             return error_set(err, "%s: the server sent continuation token '%s' again (first after page %zu, "
                              "now after page %zu): it is going round in circles", what, shown, i + 1,
                              seen->count + 1);
