@@ -112,10 +112,21 @@ void s3xml_describe_body(const char *content_type, const void *body, size_t len,
         snprintf(out, size, "an empty%s%s body", *type ? " " : "", type);
         return;
     }
-    size_t skip = 0; /* leading blanks say nothing */
+    size_t skip = 0; /* leading blanks and an XML declaration say nothing */
     const char *b = body;
-    while (skip < len && (b[skip] == ' ' || b[skip] == '\n' || b[skip] == '\r' || b[skip] == '\t'))
-        skip++;
+    for (bool is_more = true; is_more;) {
+        while (skip < len && (b[skip] == ' ' || b[skip] == '\n' || b[skip] == '\r' || b[skip] == '\t'))
+            skip++;
+        is_more = false;
+        if (len - skip > 5 && !memcmp(b + skip, "<?xml", 5)) {
+            for (size_t i = skip + 5; i + 1 < len && !is_more; i++) {
+                if (b[i] == '?' && b[i + 1] == '>') {
+                    skip = i + 2;
+                    is_more = true;
+                }
+            }
+        }
+    }
     bool is_cut = quote(b + skip, len - skip, 40, start, sizeof start);
     snprintf(out, size, "%s body starting '%s'%s", *type ? type : "a", start, is_cut ? ELLIPSIS : "");
 }
