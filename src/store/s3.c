@@ -9,8 +9,11 @@
  * and as a checksum S3 keeps with the object (x-amz-checksum-sha256), so
  * the server refuses a body damaged on the way; one digest serves both
  * (MD5 as well would cost 1.4 s of CPU per GiB stored). Lists follow
- * continuation tokens, 1,000 keys a page. Packs (data/) and everything
- * else (metadata) may go to different storage classes.
+ * continuation tokens, 1,000 keys a page; each page is parsed strictly
+ * (s3xml.h), because a key a listing leaves out is one prune deletes: an
+ * answer that is not a whole ListBucketResult fails the listing. Packs
+ * (data/) and everything else (metadata) may go to different storage
+ * classes.
  *
  * Failures that waiting can cure — connection errors and timeouts, 5xx,
  * SlowDown — are retried with exponential backoff and jitter, for at most
