@@ -10,6 +10,7 @@ packages=(
   libpq-dev                              # PostgreSQL client library
   libfyaml-dev                           # YAML (coffer.yaml)
   libcurl4-openssl-dev                   # HTTP for the S3 store
+  libexpat1-dev                          # XML of S3's answers (listings, errors)
   libcmocka-dev                          # unit tests
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data

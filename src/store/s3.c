@@ -9,8 +9,11 @@
  * and as a checksum S3 keeps with the object (x-amz-checksum-sha256), so
  * the server refuses a body damaged on the way; one digest serves both
  * (MD5 as well would cost 1.4 s of CPU per GiB stored). Lists follow
- * continuation tokens, 1,000 keys a page. Packs (data/) and everything
- * else (metadata) may go to different storage classes.
+ * continuation tokens, 1,000 keys a page; each page is parsed strictly
+ * (s3xml.h), because a key a listing leaves out is one prune deletes: an
+ * answer that is not a whole ListBucketResult fails the listing. Packs
+ * (data/) and everything else (metadata) may go to different storage
+ * classes.
  *
  * Failures that waiting can cure — connection errors and timeouts, 5xx,
  * SlowDown — are retried with exponential backoff and jitter, for at most
@@ -42,6 +45,7 @@
 
 #include "crypto/crypto.h"
 #include "store/s3sign.h"
+#include "store/s3xml.h"
 #include "store/store_int.h"
 #include "util/debug.h"
 #include "util/secret.h"
@@ -193,6 +197,7 @@ struct response {
     struct buf body;
     uint64_t content_length; /* HEAD */
     bool has_length;
+    char content_type[128]; /* "" if none came */
     unsigned attempts; /* how many requests it took */
 };
 
@@ -210,6 +215,15 @@ static size_t on_header(char *line, size_t size, size_t count, void *ctx)
     if (len > 15 && !strncasecmp(line, "content-length:", 15)) {
         r->content_length = strtoull(line + 15, NULL, 10);
         r->has_length = true;
+    } else if (len > 13 && !strncasecmp(line, "content-type:", 13)) {
+        size_t start = 13, end = len;
+        while (start < end && (line[start] == ' ' || line[start] == '\t'))
+            start++;
+        while (end > start && (line[end - 1] == '\r' || line[end - 1] == '\n' || line[end - 1] == ' '))
+            end--;
+        size_t n = end - start < sizeof r->content_type - 1 ? end - start : sizeof r->content_type - 1;
+        memcpy(r->content_type, line + start, n);
+        r->content_type[n] = '\0';
     }
     return len;
 }
@@ -347,7 +361,7 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     CURLcode rc = curl_easy_perform(h);
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
-    buf_append(&resp->body, "", 1); /* a C string for the XML reader, not counted */
+    buf_append(&resp->body, "", 1); /* a C string, the NUL not counted */
     resp->body.len--;
     give_handle(s, h);
     curl_slist_free_all(list);
@@ -365,36 +379,19 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
     return 0;
 }
 
-/* The text of <tag>...</tag> in an XML body, into out; false if absent. */
-static bool xml_value(const struct buf *body, const char *tag, const char *from, char *out, size_t size,
-                      const char **after)
+static bool is_retryable(long status, const struct response *r)
 {
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *text = from ? from : (const char *)body->data;
-    const char *a = text ? strstr(text, open) : NULL;
-    const char *b = a ? strstr(a, close) : NULL;
-    if (!b)
-        return false;
-    a += strlen(open);
-    size_t len = (size_t)(b - a) < size - 1 ? (size_t)(b - a) : size - 1;
-    memcpy(out, a, len);
-    out[len] = '\0';
-    if (after)
-        *after = b + strlen(close);
-    return true;
-}
-
-static bool is_retryable(long status, const struct buf *body)
-{
-    char code[64];
     if (status >= 500 || status == 429)
         return true;
     /* ConditionalRequestConflict (409): another conditional write to the
      * key was in flight; the retry gets the real answer. */
-    return xml_value(body, "Code", NULL, code, sizeof code, NULL) &&
-           (!strcmp(code, "SlowDown") || !strcmp(code, "ConditionalRequestConflict"));
+    struct s3xml_error e;
+    struct error ignored;
+    if (status < 300 || s3xml_error_parse(r->content_type, r->body.data, r->body.len, &e, &ignored) < 0)
+        return false;
+    bool again = !strcmp(e.code, "SlowDown") || !strcmp(e.code, "ConditionalRequestConflict");
+    s3xml_error_free(&e);
+    return again;
 }
 
 static double now_seconds(void)
@@ -417,7 +414,7 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
         int rc = send_once(s, c, resp, err);
         if (rc == -2)
             return -1;
-        bool again = rc < 0 || is_retryable(resp->status, &resp->body);
+        bool again = rc < 0 || is_retryable(resp->status, resp);
         if (!again)
             return 0;
         if (rc == 0)
@@ -439,12 +436,18 @@ static int send_with_retries(struct s3_store *s, const struct s3_call *c, struct
 /* An answer that is not a success, as one line with the server's words. */
 static int fail_status(const struct s3_call *c, const struct response *r, struct error *err)
 {
-    char code[128] = "", message[512] = "";
-    xml_value(&r->body, "Code", NULL, code, sizeof code, NULL);
-    xml_value(&r->body, "Message", NULL, message, sizeof message, NULL);
     enum error_kind kind = r->status == 404 ? ERR_NOT_FOUND : r->status == 403 ? ERR_AUTH : ERR_GENERIC;
-    return error_setk(err, kind, "S3 %s %s: HTTP %ld%s%s%s%s", c->method, c->key ? c->key : "(bucket)", r->status,
-                      *code ? " " : "", code, *message ? ": " : "", message);
+    const char *key = c->key ? c->key : "(bucket)";
+    struct s3xml_error e;
+    struct error why;
+    if (r->body.len == 0) /* HEAD, or a server that says nothing */
+        return error_setk(err, kind, "S3 %s %s: HTTP %ld", c->method, key, r->status);
+    if (s3xml_error_parse(r->content_type, r->body.data, r->body.len, &e, &why) < 0)
+        return error_setk(err, kind, "S3 %s %s: HTTP %ld, %s", c->method, key, r->status, why.msg);
+    error_setk(err, kind, "S3 %s %s: HTTP %ld %s%s%s", c->method, key, r->status, e.code, e.message ? ": " : "",
+               e.message ? e.message : "");
+    s3xml_error_free(&e);
+    return -1;
 }
 
 static char *object_key(const struct s3_store *s, const char *name)
@@ -579,47 +582,67 @@ static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, s
     return rc;
 }
 
+/* One page of a listing: 0 with *out parsed, or -1 with err naming the
+ * request and what was wrong with the answer. */
+static int list_page(struct s3_store *s, const char *prefix, const char *token, const char *what,
+                     struct s3xml_listing *out, struct error *err)
+{
+    struct buf query = BUF_INIT;
+    if (token) {
+        buf_append(&query, "continuation-token=", 19);
+        s3_uri_encode(token, false, &query);
+        buf_append(&query, "&", 1);
+    }
+    buf_append(&query, "list-type=2&prefix=", 19);
+    s3_uri_encode(prefix, false, &query);
+    buf_append(&query, "", 1);
+    struct s3_call c = {.method = "GET", .key = NULL, .query = (const char *)query.data};
+    struct response r = {0};
+    int rc = send_with_retries(s, &c, &r, err);
+    if (rc == 0 && r.status != 200)
+        rc = fail_status(&c, &r, err);
+    if (rc == 0)
+        rc = s3xml_listing_parse(what, r.content_type, r.body.data, r.body.len, out, err);
+    buf_free(&r.body);
+    buf_free(&query);
+    return rc;
+}
+
+/* Every page, each one parsed strictly (s3xml.h): an answer that is not a
+ * complete ListBucketResult fails the listing, so a proxy's error page
+ * can never read as "no objects" and make prune delete what it holds. */
 static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
 {
     struct s3_store *s = impl;
     char *prefix = object_key(s, folder);
-    size_t plen = strlen(prefix);
-    prefix = xrealloc(prefix, plen + 2);
-    strcpy(prefix + plen, "/");
-    char token[1024] = "";
+    size_t plen = strlen(prefix) + 1; /* with the '/' */
+    prefix = xrealloc(prefix, plen + 1);
+    prefix[plen - 1] = '/';
+    prefix[plen] = '\0';
+    struct s3xml_tokens seen = {0};
     int rc = 0;
-    do {
-        struct buf query = BUF_INIT;
-        if (*token) {
-            buf_append(&query, "continuation-token=", 19);
-            s3_uri_encode(token, false, &query);
-            buf_append(&query, "&", 1);
+    bool is_more = true;
+    for (unsigned page = 1; rc == 0 && is_more; page++) {
+        char what[640];
+        if (page == 1)
+            snprintf(what, sizeof what, "S3 listing of %.600s", prefix);
+        else
+            snprintf(what, sizeof what, "S3 listing of %.600s (page %u)", prefix, page);
+        struct s3xml_listing l = {0};
+        rc = list_page(s, prefix, seen.count ? seen.tokens[seen.count - 1] : NULL, what, &l, err);
+        for (size_t i = 0; rc == 0 && i < l.count; i++) {
+            if (strncmp(l.objects[i].key, prefix, plen))
+                rc = error_set(err, "%s holds key %.200s, which is not under the prefix asked for", what,
+                               l.objects[i].key);
+            else
+                rc = fn(ctx, l.objects[i].key + strlen(s->prefix), l.objects[i].size, err);
         }
-        buf_append(&query, "list-type=2&prefix=", 19);
-        s3_uri_encode(prefix, false, &query);
-        buf_append(&query, "", 1);
-        struct s3_call c = {.method = "GET", .key = NULL, .query = (const char *)query.data};
-        struct response r = {0};
-        rc = send_with_retries(s, &c, &r, err);
-        if (rc == 0 && r.status != 200)
-            rc = fail_status(&c, &r, err);
-        /* Each <Contents> entry holds its <Key> before its <Size>. */
-        const char *at = NULL;
-        char key[1024], size[32], truncated[16] = "";
-        while (rc == 0 && xml_value(&r.body, "Key", at, key, sizeof key, &at) &&
-               xml_value(&r.body, "Size", at, size, sizeof size, &at)) {
-            if (strncmp(key, s->prefix, strlen(s->prefix)))
-                continue;
-            rc = fn(ctx, key + strlen(s->prefix), strtoull(size, NULL, 10), err);
-        }
-        xml_value(&r.body, "IsTruncated", NULL, truncated, sizeof truncated, NULL);
-        if (!strcmp(truncated, "true") && !xml_value(&r.body, "NextContinuationToken", NULL, token, sizeof token, NULL))
-            rc = rc < 0 ? rc : error_set(err, "S3 list of %s: truncated without a continuation token", prefix);
-        if (strcmp(truncated, "true"))
-            token[0] = '\0';
-        buf_free(&r.body);
-        buf_free(&query);
-    } while (rc == 0 && *token);
+        is_more = rc == 0 && l.is_truncated;
+        if (is_more)
+            rc = s3xml_tokens_add(&seen, what, l.next_token, err);
+        s3xml_listing_free(&l);
+    }
+    s3xml_tokens_free(&seen);
     free(prefix);
     return rc;
 }
@@ -835,6 +858,14 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
         rc = fail_status(&bucket, &answer, err);
         if (answer.status == 404)
             error_wrap(err, "bucket %s does not exist on %s (create it first)", s->bucket, s->endpoint);
+    }
+    if (rc == 0) { /* a website or proxy answering 200 is found out here, before anything reads its "list" */
+        char what[320];
+        snprintf(what, sizeof what, "S3 listing of bucket %.200s on %.80s", s->bucket, s->endpoint);
+        struct s3xml_listing first;
+        rc = s3xml_listing_parse(what, answer.content_type, answer.body.data, answer.body.len, &first, err);
+        if (rc == 0)
+            s3xml_listing_free(&first);
     }
     buf_free(&answer.body);
     if (rc < 0) {

@@ -42,7 +42,11 @@
 //
 // Fault injection (environment; N counts requests from 1, the health probe
 // not included): COFFER_S3_FAULT_ALL=1, COFFER_S3_FAULT_503_EVERY=N,
-// COFFER_S3_FAULT_RESET_EVERY=N, COFFER_S3_FAULT_TRUNCATE_EVERY=N.
+// COFFER_S3_FAULT_RESET_EVERY=N, COFFER_S3_FAULT_TRUNCATE_EVERY=N; and for
+// listings that name a prefix (counted apart, from 1):
+// COFFER_S3_FAULT_LIST_HTML=N (200 text/html instead of the listing),
+// COFFER_S3_FAULT_LIST_CUT=N (the XML cut mid-way in a complete response),
+// COFFER_S3_FAULT_LIST_MATCH=TEXT (only listings whose prefix holds TEXT).
 //
 // One log line per request goes to COFFER_S3_LOG (stdout if unset). Neither
 // the secret nor any signature is ever logged.
@@ -84,12 +88,16 @@ let FAULT_ALL = intEnv('COFFER_S3_FAULT_ALL', 0) !== 0;
 let FAULT_503 = intEnv('COFFER_S3_FAULT_503_EVERY', 0);
 let FAULT_RESET = intEnv('COFFER_S3_FAULT_RESET_EVERY', 0);
 let FAULT_TRUNCATE = intEnv('COFFER_S3_FAULT_TRUNCATE_EVERY', 0);
+let FAULT_LIST_HTML = intEnv('COFFER_S3_FAULT_LIST_HTML', 0);
+let FAULT_LIST_CUT = intEnv('COFFER_S3_FAULT_LIST_CUT', 0);
+let FAULT_LIST_MATCH = process.env.COFFER_S3_FAULT_LIST_MATCH || '';
 // Faults can also change while the server runs (so a test keeps its
 // data): COFFER_S3_FAULT_FILE names a file of KEY=VALUE lines with the
 // same names; when it exists it replaces the environment's settings, when
 // it is removed they come back. Read again when its mtime changes.
 const FAULT_FILE = process.env.COFFER_S3_FAULT_FILE || '';
-const FAULT_DEFAULTS = { all: FAULT_ALL, e503: FAULT_503, reset: FAULT_RESET, truncate: FAULT_TRUNCATE };
+const FAULT_DEFAULTS = { all: FAULT_ALL, e503: FAULT_503, reset: FAULT_RESET, truncate: FAULT_TRUNCATE,
+	listHtml: FAULT_LIST_HTML, listCut: FAULT_LIST_CUT, listMatch: FAULT_LIST_MATCH };
 let faultFileStamp = '';
 
 // COFFER_S3_IGNORE_CONDITIONAL=1: act like an older S3-compatible server
@@ -1345,7 +1353,18 @@ async function listObjects(ctx, t) {
 	}
 	for (const p of prefixes) xml += '<CommonPrefixes>' + el('Prefix', enc(p)) + '</CommonPrefixes>';
 	xml += '</ListBucketResult>';
-	const buf = Buffer.from(xml, 'utf8');
+	let buf = Buffer.from(xml, 'utf8');
+	if (ctx.listFault === 'cut') {
+		// Cut after the last whole <Contents> in the first half (else at
+		// the half), and say so in Content-Length: the client gets a
+		// complete HTTP answer whose XML just stops, the worst case for a
+		// reader that searches for tags, since what it finds looks right.
+		const half = Math.floor(buf.length / 2);
+		const end = buf.lastIndexOf('</Contents>', half - '</Contents>'.length);
+		const cut = end > 0 ? end + '</Contents>'.length : half;
+		ctx.note(`fault=list-cut (the XML cut to ${cut} of ${buf.length} bytes, sent as a complete answer)`);
+		buf = buf.subarray(0, cut);
+	}
 	ctx.status = 200;
 	ctx.bytesOut = buf.length;
 	ctx.note(`listed ${contents.length} keys, ${prefixes.length} prefixes${truncated ? ', truncated' : ''}`);
@@ -1407,13 +1426,19 @@ function refreshFaults() {
 	for (const line of (text || '').split('\n')) {
 		const m = line.match(/^\s*(COFFER_S3_FAULT_[A-Z0-9_]+)\s*=\s*(\d+)\s*$/);
 		if (m) v[m[1]] = parseInt(m[2], 10);
+		const text = line.match(/^\s*COFFER_S3_FAULT_LIST_MATCH=(\S+)\s*$/);
+		if (text) v.COFFER_S3_FAULT_LIST_MATCH = text[1];
 	}
 	const has = text !== null;
 	FAULT_ALL = has ? (v.COFFER_S3_FAULT_ALL || 0) !== 0 : FAULT_DEFAULTS.all;
 	FAULT_503 = has ? v.COFFER_S3_FAULT_503_EVERY || 0 : FAULT_DEFAULTS.e503;
 	FAULT_RESET = has ? v.COFFER_S3_FAULT_RESET_EVERY || 0 : FAULT_DEFAULTS.reset;
 	FAULT_TRUNCATE = has ? v.COFFER_S3_FAULT_TRUNCATE_EVERY || 0 : FAULT_DEFAULTS.truncate;
-	logLine(`faults now: all=${FAULT_ALL ? 1 : 0} 503/${FAULT_503} reset/${FAULT_RESET} truncate/${FAULT_TRUNCATE}`);
+	FAULT_LIST_HTML = has ? v.COFFER_S3_FAULT_LIST_HTML || 0 : FAULT_DEFAULTS.listHtml;
+	FAULT_LIST_CUT = has ? v.COFFER_S3_FAULT_LIST_CUT || 0 : FAULT_DEFAULTS.listCut;
+	FAULT_LIST_MATCH = has ? v.COFFER_S3_FAULT_LIST_MATCH || '' : FAULT_DEFAULTS.listMatch;
+	logLine(`faults now: all=${FAULT_ALL ? 1 : 0} 503/${FAULT_503} reset/${FAULT_RESET} truncate/${FAULT_TRUNCATE} ` +
+		`list-html/${FAULT_LIST_HTML} list-cut/${FAULT_LIST_CUT}` + (FAULT_LIST_MATCH ? ` list-match=${FAULT_LIST_MATCH}` : ''));
 }
 
 function pickFault(n) {
@@ -1424,6 +1449,26 @@ function pickFault(n) {
 	if (FAULT_TRUNCATE > 0 && n % FAULT_TRUNCATE === 0) return 'truncate';
 	return '';
 }
+
+// Listings that name a prefix (holding FAULT_LIST_MATCH, if set) are
+// counted apart for the listing faults, so that a client's probe of the
+// bucket (no prefix) gets through and the fault reaches the listing of the
+// folder a test aims at.
+let listCounter = 0;
+
+function pickListFault(t) {
+	const prefix = q1(t.query, 'prefix') || '';
+	if (prefix === '' || (!FAULT_LIST_HTML && !FAULT_LIST_CUT) || !prefix.includes(FAULT_LIST_MATCH)) return '';
+	const n = ++listCounter;
+	if (FAULT_LIST_HTML > 0 && n % FAULT_LIST_HTML === 0) return 'html';
+	if (FAULT_LIST_CUT > 0 && n % FAULT_LIST_CUT === 0) return 'cut';
+	return '';
+}
+
+// What a captive portal, a misconfigured reverse proxy or a bucket's
+// website endpoint answers: 200, but a web page.
+const LIST_HTML_PAGE = '<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n' +
+	'<body><h1>It works!</h1><p>This is not the S3 API.</p></body></html>\n';
 
 async function health(req, res) {
 	try {
@@ -1528,6 +1573,16 @@ async function handle(req, res, expectContinue) {
 
 		if (isListRequest(req, t)) {
 			ctx.truncate = truncate;
+			ctx.listFault = pickListFault(t);
+			if (ctx.listFault === 'html') {
+				const page = Buffer.from(LIST_HTML_PAGE, 'utf8');
+				ctx.status = 200;
+				ctx.bytesOut = page.length;
+				ctx.note('fault=list-html (a web page instead of the listing)');
+				res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': page.length });
+				res.end(page);
+				return;
+			}
 			await listObjects(ctx, t);
 			return;
 		}
@@ -1680,7 +1735,8 @@ server.on('clientError', (err, sock) => {
 
 server.listen(PORT, HOST, () => {
 	const faults = [FAULT_ALL && 'all=503', FAULT_503 && `503 every ${FAULT_503}`, FAULT_RESET && `reset every ${FAULT_RESET}`,
-		FAULT_TRUNCATE && `truncate every ${FAULT_TRUNCATE}`].filter(Boolean);
+		FAULT_TRUNCATE && `truncate every ${FAULT_TRUNCATE}`, FAULT_LIST_HTML && `listing html every ${FAULT_LIST_HTML}`,
+		FAULT_LIST_CUT && `listing cut every ${FAULT_LIST_CUT}`, FAULT_LIST_MATCH && `listing faults on prefixes holding ${FAULT_LIST_MATCH}`].filter(Boolean);
 	logLine(`proxy listening on ${SCHEME}://${HOST}:${PORT} -> s3rver on ${HOST}:${UPSTREAM_PORT}; access key ${ACCESS_KEY}; ` +
 		`region ${REGION || 'any'}; faults: ${faults.length ? faults.join(', ') : 'none'}`);
 });

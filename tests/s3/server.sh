@@ -16,7 +16,8 @@
 #   COFFER_S3_REGION           if set, the only region accepted in credential scopes (default: any)
 #   COFFER_S3_LOG              the proxy's request log (default $COFFER_S3_DIR/proxy.log)
 #   COFFER_S3_FAULT_ALL, COFFER_S3_FAULT_503_EVERY, COFFER_S3_FAULT_RESET_EVERY,
-#   COFFER_S3_FAULT_TRUNCATE_EVERY
+#   COFFER_S3_FAULT_TRUNCATE_EVERY, COFFER_S3_FAULT_LIST_HTML, COFFER_S3_FAULT_LIST_CUT,
+#   COFFER_S3_FAULT_LIST_MATCH
 #                              fault injection, read by the proxy when start runs it; to change
 #                              them while it runs (keeping the data), write the same KEY=VALUE
 #                              lines to $COFFER_S3_DIR/faults (remove the file to go back)
@@ -113,6 +114,9 @@ start() {
 		COFFER_S3_FAULT_503_EVERY="${COFFER_S3_FAULT_503_EVERY:-}" \
 		COFFER_S3_FAULT_RESET_EVERY="${COFFER_S3_FAULT_RESET_EVERY:-}" \
 		COFFER_S3_FAULT_TRUNCATE_EVERY="${COFFER_S3_FAULT_TRUNCATE_EVERY:-}" \
+		COFFER_S3_FAULT_LIST_HTML="${COFFER_S3_FAULT_LIST_HTML:-}" \
+		COFFER_S3_FAULT_LIST_CUT="${COFFER_S3_FAULT_LIST_CUT:-}" \
+		COFFER_S3_FAULT_LIST_MATCH="${COFFER_S3_FAULT_LIST_MATCH:-}" \
 		COFFER_S3_TLS_CERT="$tls_cert" COFFER_S3_TLS_KEY="$tls_key" \
 		nohup node "$HERE/proxy.js" >"$DIR/proxy.out" 2>&1 </dev/null &
 	echo $! >"$DIR/proxy.pid"
