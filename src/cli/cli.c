@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "are we safe? freshness, RPO and RTO, last check and drill"},
     {"forget", cmd_forget, "remove the snapshots a retention policy does not keep"},
     {"prune", cmd_prune, "delete the data no snapshot needs"},
+    {"repair", cmd_repair, "rebuild the index, salvage damaged packs, repair snapshots"},
     {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},
     {"stats", cmd_stats, "sizes, deduplication, and what each source costs"},
     {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)"},

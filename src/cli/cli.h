@@ -108,6 +108,7 @@ int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_copy(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);
 int cmd_unlock(struct cli_globals *g, int argc, char **argv);
+int cmd_repair(struct cli_globals *g, int argc, char **argv);
 
 /* Shared by prune and forget --prune. */
 struct prune_result;

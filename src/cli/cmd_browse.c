@@ -44,6 +44,8 @@ static json_t *snapshot_json(const struct snapshot *s)
     json_object_set_new(o, "meta", meta ? meta : json_object());
     json_object_set_new(o, "run", s->run ? json_string(s->run) : json_null());
     json_object_set_new(o, "revision", s->revision ? json_string(s->revision) : json_null());
+    if (s->repaired_from)
+        json_object_set_new(o, "repaired_from", json_string(s->repaired_from));
     if (s->has_parent) {
         char parent[65];
         hex_encode(s->parent, CRYPTO_ID_SIZE, parent);

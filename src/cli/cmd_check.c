@@ -124,6 +124,8 @@ static void print_summary(const struct check_options *opts, const struct check_r
     else
         printf("; no health rules applied (name sources in coffer.yaml, or use --source)");
     printf("\n");
+    if (is_damaged && r->todo)
+        printf("to do: %s\n", r->todo);
     if (r->unindexed_packs)
         printf("%llu pack%s from interrupted backups can be removed by prune\n", (unsigned long long)r->unindexed_packs,
                r->unindexed_packs == 1 ? "" : "s");
@@ -209,6 +211,8 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
                             "unindexed_packs", (json_int_t)result.unindexed_packs, "damage", json_incref(report.damage),
                             "stale_locks", json_incref(report.stale_locks), "health", health_json(&health),
                             "health_judged", is_judged, "ok", !is_damaged && health.count == 0);
+    if (is_damaged && result.todo)
+        json_object_set_new(doc, "todo", json_string(result.todo));
     struct error record_err;
     if (event_save(repo, "check", doc, &record_err) < 0)
         fprintf(stderr, "coffer: warning: %s\n", record_err.msg);

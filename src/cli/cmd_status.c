@@ -101,8 +101,10 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
         json_object_set_new(out, "last_check", json_pack("{s:I, s:s, s:b}", "time", (json_int_t)check->time, "read",
                                                          json_string_value(json_object_get(d, "read")), "damage",
                                                          json_array_size(damage) > 0));
+        const char *todo = json_string_value(json_object_get(d, "todo"));
         if (json_array_size(damage))
-            problem(problems, "damage", "run `coffer check --read-data` to see what is affected, then back up again",
+            problem(problems, "damage", todo ? todo : "coffer check --read-data (it records what is damaged), then "
+                                                      "coffer repair packs",
                     "the last check found damage: %s", json_string_value(json_array_get(damage, 0)));
     } else {
         problem(problems, "check", "run `coffer check` (and regularly `coffer check --read-data=10%`)",

@@ -568,6 +568,15 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         }
     }
     record_damage(&c);
+    if (repo->index_problem_count)
+        result->todo = "coffer repair index, then coffer check --read-data";
+    else if (c.found.count || c.found.missing_count)
+        result->todo = "coffer repair packs, then coffer backup (of each source named above), then coffer check "
+                       "--read-data";
+    else if (result->errors && !opts->is_read_data)
+        result->todo = "coffer check --read-data (it records what is damaged), then coffer repair packs";
+    else if (result->errors)
+        result->todo = "coffer repair snapshots (it says what each snapshot lacks), then coffer backup";
     rc = 0;
     if (result->errors > 0)
         rc = error_set(err, "check found %llu error%s", (unsigned long long)result->errors,

@@ -265,6 +265,7 @@ struct check_result {
     uint64_t errors;
     uint64_t unindexed_packs;  /* leftovers of interrupted backups */
     bool is_snapshot_list_read; /* the snapshots folder could be listed */
+    const char *todo;          /* when damage was found: the commands that heal it, in order */
 };
 
 /* Checks the repository; fails when it found errors (each reported). */

@@ -183,6 +183,21 @@ int content_writer_finish(struct content_writer *cw, struct content_ref *out, ui
     return 0;
 }
 
+static int check_reusable(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
+{
+    struct repo *repo = ctx;
+    struct index_entry e;
+    if (!index_find(repo->index, id, &e) || !index_is_usable(repo->index, &e))
+        return error_set(err, "not reusable");
+    return 0;
+}
+
+bool content_is_reusable(struct repo *repo, struct blob_codec *codec, const struct content_ref *ref)
+{
+    struct error ignored;
+    return content_walk_ids(repo, codec, ref, check_reusable, repo, &ignored) == 0;
+}
+
 void content_ref_free(struct content_ref *ref)
 {
     free(ref->ids);

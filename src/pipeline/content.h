@@ -81,6 +81,12 @@ typedef int (*content_id_fn)(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum b
 int content_walk_ids(struct repo *repo, struct blob_codec *codec, const struct content_ref *ref,
                      content_id_fn fn, void *ctx, struct error *err);
 
+/* Whether a backup may reuse a content as it is: every blob it needs is
+ * in the index in a copy not found damaged and not in a missing pack (see
+ * index_is_usable). A file whose parent content is not reusable is read
+ * again, which stores what was lost. */
+bool content_is_reusable(struct repo *repo, struct blob_codec *codec, const struct content_ref *ref);
+
 void content_ref_free(struct content_ref *ref);
 
 #endif

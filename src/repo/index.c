@@ -21,6 +21,8 @@ struct index {
     uint8_t *pack_flags; /* INDEX_PACK_* per pack number */
     uint8_t (*damage)[2 * CRYPTO_ID_SIZE]; /* damaged copies: blob id || pack id, sorted */
     size_t damage_count;
+    struct index_entry *others; /* second and later copies of a blob (rare: kept for readers to fall back on) */
+    size_t other_count, other_cap;
     size_t pack_count;
     size_t pack_cap;
 };
@@ -52,6 +54,7 @@ void index_free(struct index *idx)
     free(idx->packs);
     free(idx->pack_flags);
     free(idx->damage);
+    free(idx->others);
     free(idx);
 }
 
@@ -214,10 +217,18 @@ static bool insert_locked(struct index *idx, const struct index_entry *given)
     size_t s = slot_of(idx, entry->id);
     if (idx->slots[s] != SLOT_EMPTY) {
         struct index_entry *old = &idx->entries[idx->slots[s]];
-        if (is_usable_locked(idx, old) || !is_usable_locked(idx, entry))
-            return false;
-        *old = *entry;
-        return true;
+        bool is_replacing = !is_usable_locked(idx, old) && is_usable_locked(idx, entry);
+        const struct index_entry *other = is_replacing ? old : entry;
+        if (other->pack != INDEX_PACK_PENDING && old->pack != entry->pack) {
+            if (idx->other_count == idx->other_cap) {
+                idx->other_cap = idx->other_cap ? 2 * idx->other_cap : 16;
+                idx->others = xrealloc(idx->others, idx->other_cap * sizeof *idx->others);
+            }
+            idx->others[idx->other_count++] = *other;
+        }
+        if (is_replacing)
+            *old = *entry;
+        return is_replacing;
     }
     if (idx->count == idx->cap) {
         idx->cap = idx->cap ? idx->cap * 2 : 1024;
@@ -243,6 +254,30 @@ bool index_add_id(struct index *idx, const uint8_t id[CRYPTO_ID_SIZE])
     struct index_entry e = {.pack = INDEX_PACK_PENDING};
     memcpy(e.id, id, CRYPTO_ID_SIZE);
     return index_insert(idx, &e);
+}
+
+bool index_find_other(struct index *idx, const struct index_entry *bad, struct index_entry *out)
+{
+    pthread_mutex_lock(&idx->mutex);
+    bool is_found = false;
+    for (size_t i = 0; i < idx->other_count && !is_found; i++) {
+        struct index_entry *o = &idx->others[i];
+        if (memcmp(o->id, bad->id, CRYPTO_ID_SIZE) != 0 || o->pack == bad->pack)
+            continue;
+        if (is_damaged_copy_locked(idx, o))
+            o->flags |= INDEX_BLOB_DAMAGED;
+        if (!is_usable_locked(idx, o))
+            continue;
+        *out = *o;
+        is_found = true;
+        /* The good copy becomes the one everybody finds. */
+        size_t s = slot_of(idx, bad->id);
+        if (idx->slots[s] != SLOT_EMPTY)
+            idx->entries[idx->slots[s]] = *o;
+        *o = *bad;
+    }
+    pthread_mutex_unlock(&idx->mutex);
+    return is_found;
 }
 
 void index_set_location(struct index *idx, const struct index_entry *entry)

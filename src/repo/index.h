@@ -102,6 +102,12 @@ bool index_is_usable(const struct index *idx, const struct index_entry *e);
  * over a missing or damaged copy). */
 bool index_insert(struct index *idx, const struct index_entry *entry);
 
+/* Another copy of bad's blob (a second index file listed it in another
+ * pack) that is usable, once bad has been found damaged or its pack
+ * missing (index_add_damage, index_mark_pack); it then takes bad's place
+ * for every later lookup. False if there is none. */
+bool index_find_other(struct index *idx, const struct index_entry *bad, struct index_entry *out);
+
 /* An index used as a set of ids (visited trees, needed blobs): adds id
  * with no location; true if it was not there yet. */
 bool index_add_id(struct index *idx, const uint8_t id[CRYPTO_ID_SIZE]);

@@ -673,27 +673,57 @@ bool blob_names_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], 
     return is_dict;
 }
 
-int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-                   struct buf *out, struct error *err)
+/* Reads the copy e names; ERR_NOT_FOUND when its pack is gone. */
+static int read_copy(struct repo *repo, struct blob_codec *codec, const struct index_entry *e, struct buf *out,
+                     struct error *err)
 {
-    struct index_entry e;
-    char short_id[17], name[96];
+    char name[96];
     uint8_t pack_id[CRYPTO_ID_SIZE];
-    if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING) {
-        id_short(id, short_id);
-        return error_setk(err, ERR_NOT_FOUND, "blob %s is not in the index (run `coffer check`)", short_id);
-    }
-    index_pack_id(repo->index, e.pack, pack_id);
+    index_pack_id(repo->index, e->pack, pack_id);
     repo_object_name(OBJ_BLOB, pack_id, name);
     struct buf sealed = BUF_INIT;
-    int rc = store_get(repo->store, name, e.offset, e.length, &sealed, err);
+    int rc = store_get(repo->store, name, e->offset, e->length, &sealed, err);
     if (rc == 0)
-        rc = blob_open(repo, codec, id, sealed.data, sealed.len, out, err);
+        rc = blob_open(repo, codec, e->id, sealed.data, sealed.len, out, err);
     if (rc < 0) {
         char pack_short[17];
         id_short(pack_id, pack_short);
         error_wrap(err, "cannot read pack %s", pack_short);
     }
     buf_free(&sealed);
+    return rc;
+}
+
+/* A copy that fails is marked (its pack missing, or the copy damaged) so
+ * that nothing tries it again, and another copy, where an index file
+ * lists one, is read instead: two backups that stored a blob at once, or
+ * a blob stored again after damage, leave one. */
+int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                   struct buf *out, struct error *err)
+{
+    struct index_entry e;
+    char short_id[17];
+    if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING) {
+        id_short(id, short_id);
+        return error_setk(err, ERR_NOT_FOUND, "blob %s is not in the index (run `coffer check`)", short_id);
+    }
+    size_t start = out->len;
+    int rc = read_copy(repo, codec, &e, out, err);
+    for (int tries = 0; rc < 0 && (err->kind == ERR_NOT_FOUND || err->kind == ERR_AUTH) && tries < 8; tries++) {
+        if (err->kind == ERR_NOT_FOUND) {
+            index_mark_pack(repo->index, e.pack, INDEX_PACK_MISSING);
+        } else {
+            uint8_t pair[2 * CRYPTO_ID_SIZE];
+            memcpy(pair, id, CRYPTO_ID_SIZE);
+            index_pack_id(repo->index, e.pack, pair + CRYPTO_ID_SIZE);
+            index_add_damage(repo->index, pair, 1);
+        }
+        struct index_entry other;
+        if (!index_find_other(repo->index, &e, &other))
+            break;
+        e = other;
+        out->len = start;
+        rc = read_copy(repo, codec, &e, out, err);
+    }
     return rc;
 }

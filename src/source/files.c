@@ -258,7 +258,7 @@ static int backup_file(struct walk *w, int dirfd, const char *at, const struct s
                        struct node *out, struct error *err)
 {
     struct progress *p = w->ctx->progress;
-    if (!w->ctx->is_force && is_unchanged(old, out)) {
+    if (!w->ctx->is_force && is_unchanged(old, out) && content_is_reusable(w->ctx->repo, w->ctx->codec, &old->content)) {
         copy_content(&out->content, &old->content);
         w->ctx->stats->files_unchanged++;
         count_file(w, out);

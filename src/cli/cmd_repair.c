@@ -1,0 +1,159 @@
+/*
+ * cmd_repair.c — `coffer repair index | packs | snapshots`.
+ *
+ * The commands are the steps `check` and `status` name after damage: repair
+ * what can be repaired, say what stays lost, and point at the backup that
+ * stores it again. Each ends by listing what is still unrestorable (a dry
+ * run of repair snapshots on the repository as it is then).
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ops/ops.h"
+
+static const char help[] =
+    "usage: coffer repair index|packs|snapshots [--dry-run] [--forget] [OPTIONS]\n\n"
+    "Repairs a damaged repository as far as its data allows. Run `coffer check\n"
+    "--read-data` first: it records what is damaged. Then:\n"
+    "  index       rebuild the index from the packs' own headers (an index file is\n"
+    "              damaged or lost)\n"
+    "  packs       copy the intact blobs of damaged packs into new packs and drop the\n"
+    "              damaged and the missing packs from the index; the next backup of\n"
+    "              each source stores what was lost again, which makes every\n"
+    "              snapshot that needed it whole\n"
+    "  snapshots   for each file-tree snapshot that still needs lost data, store a\n"
+    "              copy without the unreadable files, tagged \"repaired\"\n"
+    "Each takes the exclusive lock, writes new objects before it removes old ones\n"
+    "(safe to interrupt; run it again), and ends by listing what is still\n"
+    "unrestorable. The usual order: check --read-data, repair packs, backup,\n"
+    "check --read-data.\n\n"
+    "options:\n"
+    "  --dry-run              say what would be done, change nothing\n"
+    "  --forget               snapshots: remove each original once its repaired copy\n"
+    "                         is stored\n" CLI_GLOBAL_HELP;
+
+struct repair_cli {
+    const struct cli_globals *g;
+    json_t *lines;
+};
+
+static void print_line(void *ctx, const char *line)
+{
+    struct repair_cli *r = ctx;
+    if (r->lines)
+        json_array_append_new(r->lines, json_string(line));
+    else if (!r->g->is_quiet)
+        printf("%s\n", line);
+}
+
+static void print_result(struct repair_cli *r, const char *what, const struct repair_result *res, bool is_dry_run)
+{
+    const char *would = is_dry_run ? "would be " : "";
+    if (r->lines) {
+        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "repair", what,
+                                "dry_run", is_dry_run, "packs", (json_int_t)res->packs, "blobs", (json_int_t)res->blobs,
+                                "packs_unreadable", (json_int_t)res->packs_unreadable, "files_replaced",
+                                (json_int_t)res->files_replaced, "packs_damaged", (json_int_t)res->packs_damaged,
+                                "packs_missing", (json_int_t)res->packs_missing, "packs_written",
+                                (json_int_t)res->packs_written, "blobs_saved", (json_int_t)res->blobs_saved,
+                                "blobs_lost", (json_int_t)res->blobs_lost, "snapshots_written",
+                                (json_int_t)res->snapshots_written, "snapshots_lost", (json_int_t)res->snapshots_lost,
+                                "lines", json_incref(r->lines));
+        json_dumpf(doc, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(doc);
+        return;
+    }
+    if (r->g->is_quiet)
+        return;
+    if (!strcmp(what, "index"))
+        printf("index %srebuilt from %llu packs (%llu blobs); %llu old index files %sreplaced; %llu packs with an "
+               "unreadable header\n", would, (unsigned long long)res->packs, (unsigned long long)res->blobs,
+               (unsigned long long)res->files_replaced, would, (unsigned long long)res->packs_unreadable);
+    else if (!strcmp(what, "packs"))
+        printf("%llu damaged pack%s: %llu blobs %ssaved into %llu new packs, %llu lost; %llu missing pack%s %sdropped "
+               "from the index\n", (unsigned long long)res->packs_damaged, res->packs_damaged == 1 ? "" : "s",
+               (unsigned long long)res->blobs_saved, would, (unsigned long long)res->packs_written,
+               (unsigned long long)res->blobs_lost, (unsigned long long)res->packs_missing,
+               res->packs_missing == 1 ? "" : "s", would);
+    else
+        printf("%llu snapshot%s need lost data; %llu repaired cop%s %sstored\n", (unsigned long long)res->snapshots_lost,
+               res->snapshots_lost == 1 ? "" : "s", (unsigned long long)res->snapshots_written,
+               res->snapshots_written == 1 ? "y" : "ies", would);
+}
+
+/* What is still unrestorable once a repair of the index or the packs ran,
+ * read afresh from the repository. */
+static int report_still_lost(struct cli_globals *g, struct repair_cli *r, struct error *err)
+{
+    struct repo *repo = NULL;
+    struct repair_result res;
+    struct repair_options opts = {.is_dry_run = true, .report = print_line, .ctx = r};
+    if (cli_open_repo(g, &repo, err) < 0)
+        return -1;
+    int rc = ops_repair_snapshots(repo, &opts, &res, err);
+    repo_free(repo);
+    if (rc == 0 && !r->lines && !g->is_quiet)
+        printf(res.snapshots_lost ? "to do: `coffer backup` of the sources named above stores what they lack again; "
+                                    "then `coffer check --read-data`\n"
+                                  : "every snapshot can be restored\n");
+    return rc;
+}
+
+int cmd_repair(struct cli_globals *g, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"dry-run", no_argument, NULL, 'n'},
+        {"forget", no_argument, NULL, 'F'},
+        CLI_GLOBAL_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct repair_options opts = {0};
+    struct error err;
+    int opt;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        if (cli_global_option(g, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h': fputs(help, stdout); return EXIT_OK;
+        case 'n': opts.is_dry_run = true; break;
+        case 'F': opts.is_forget = true; break;
+        default: return cli_usage_error("repair", "unknown option %s", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("repair", "say what to repair: index, packs or snapshots");
+    const char *what = argv[optind];
+    int (*repair)(struct repo *, const struct repair_options *, struct repair_result *, struct error *) =
+        !strcmp(what, "index") ? ops_repair_index : !strcmp(what, "packs") ? ops_repair_packs
+                                                  : !strcmp(what, "snapshots") ? ops_repair_snapshots : NULL;
+    if (!repair)
+        return cli_usage_error("repair", "unknown \"%s\": repair index, packs or snapshots", what);
+    if (optind + 1 < argc)
+        return cli_usage_error("repair", "unexpected argument \"%s\"", argv[optind + 1]);
+    if (opts.is_forget && strcmp(what, "snapshots") != 0)
+        return cli_usage_error("repair", "--forget goes with repair snapshots");
+
+    struct repair_cli r = {g, g->is_json ? json_array() : NULL};
+    opts.report = print_line;
+    opts.ctx = &r;
+    struct repo *repo = NULL;
+    struct repair_result res;
+    int code = EXIT_OK;
+    if (cli_open_repo(g, &repo, &err) < 0 || repair(repo, &opts, &res, &err) < 0) {
+        code = cli_fail(&err);
+    } else {
+        repo_free(repo);
+        repo = NULL;
+        if (strcmp(what, "snapshots") != 0 && !opts.is_dry_run && report_still_lost(g, &r, &err) < 0)
+            code = cli_fail(&err);
+        print_result(&r, what, &res, opts.is_dry_run);
+    }
+    repo_free(repo);
+    json_decref(r.lines);
+    return code;
+}
