@@ -65,6 +65,11 @@ int cli_fail(const struct error *err);
 /* Prints a usage error and returns EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* EXIT_OK if the URL given to flag holds no secret; else a usage error
+ * (exit 2) saying to use a password file: a command line is readable by
+ * every user of the host in /proc/PID/cmdline. */
+int cli_check_url_flag(const char *command, const char *flag, const char *url);
+
 /* The option table entries every command shares (getopt_long). */
 #define CLI_GLOBAL_OPTIONS                                      \
     {"repo", required_argument, NULL, 'r'},                     \

@@ -161,7 +161,7 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
     struct postgres_source pg = {0};
     struct redis_source redis = {0};
     struct command_source command = {0};
-    char **argv = NULL;
+    char **argv = NULL, **env_names = NULL;
     struct string_list tags = {0};
     opts.source = src->name;
     for (size_t i = 0; i < base->tags.count; i++)
@@ -199,6 +199,9 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
         snprintf(default_name, sizeof default_name, "%s.out", src->name);
         command.argv = argv;
         command.name = src->file_name ? src->file_name : default_name;
+        env_names = xcalloc(src->env.count + 1, sizeof *env_names);
+        memcpy(env_names, src->env.items, src->env.count * sizeof *env_names);
+        command.env = (const char *const *)env_names;
         opts.command = &command;
         code = run_backup(g, repo, &opts);
     } else if (!strcmp(src->type, "env")) {
@@ -227,6 +230,7 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
     }
     string_list_free(&tags);
     free(argv);
+    free(env_names);
     return code;
 }
 
@@ -331,11 +335,11 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
             break;
         case 'f': opts.is_force = true; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;
-        case 'P': is_postgres = true; pg.url = optarg; break;
+        case 'P': is_postgres = true; pg.url = optarg; code = cli_check_url_flag("backup", "--postgres", optarg); break;
         case 'G': pg.has_globals = true; break;
         case 'E': string_list_add(&exports, optarg); break;
         case 'D': pg.password_file = redis.password_file = optarg; break;
-        case 'R': is_redis = true; redis.url = optarg; break;
+        case 'R': is_redis = true; redis.url = optarg; code = cli_check_url_flag("backup", "--redis", optarg); break;
         case 'A': redis.tls_ca_file = optarg; break;
         default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
         }

@@ -67,7 +67,7 @@ static int to_passphrase(const struct cli_globals *g, const char *file, char **o
         return secret_read_file(file, "destination passphrase file", out, err);
     const char *env = getenv("COFFER_TO_PASSWORD");
     if (env && *env) {
-        *out = xstrdup(env);
+        *out = secret_dup(env);
         return 0;
     }
     return cli_passphrase(g, false, out, err);

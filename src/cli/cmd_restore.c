@@ -136,6 +136,8 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         return cli_usage_error("restore", "unexpected argument \"%s\"", argv[optind]);
     if (!opts.target)
         return cli_usage_error("restore", "where to? give --to DIR");
+    if (is_database_url(opts.target) && cli_check_url_flag("restore", "--to", opts.target) != EXIT_OK)
+        return EXIT_USAGE;
     progress_init(&progress, "restore", g->is_quiet, g->is_json);
     opts.progress = &progress;
 

@@ -118,7 +118,9 @@ static int prompt_once(FILE *tty, const char *question, char **out, struct error
     }
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    *out = line;
+    *out = secret_dup(line); /* locked memory, see secret.h */
+    crypto_wipe(line, cap);
+    free(line);
     return 0;
 }
 
@@ -153,7 +155,7 @@ int cli_passphrase(const struct cli_globals *g, bool is_new, char **out, struct 
         return secret_read_file(g->password_file, "passphrase file", out, err);
     const char *env = getenv("COFFER_PASSWORD");
     if (env && *env) {
-        *out = xstrdup(env);
+        *out = secret_dup(env);
         return 0;
     }
     return prompt(is_new ? "passphrase for the new repository: " : "repository passphrase: ", is_new, out, err);
@@ -167,7 +169,7 @@ int cli_new_passphrase(const char *file, char **out, struct error *err)
         return secret_read_file(file, "passphrase file", out, err);
     const char *env = getenv("COFFER_NEW_PASSWORD");
     if (env && *env) {
-        *out = xstrdup(env);
+        *out = secret_dup(env);
         return 0;
     }
     return prompt("new passphrase: ", true, out, err);
@@ -203,6 +205,17 @@ int cli_fail(const struct error *err)
     default:
         return EXIT_FAILURE_;
     }
+}
+
+int cli_check_url_flag(const char *command, const char *flag, const char *url)
+{
+    if (!config_url_secret_problem(url))
+        return EXIT_OK;
+    /* The URL itself is never echoed: it holds the secret. */
+    return cli_usage_error(command, "the URL given to %s holds a password (user:password@, password= or "
+                           "sslpassword=), and every user of this host can read a command line "
+                           "(/proc/PID/cmdline): put the password in a file only you can read and give "
+                           "--db-password-file FILE (password_file in coffer.yaml)", flag);
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)

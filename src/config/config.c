@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfyaml.h>
+#include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "repo/retention.h"
 #include "repo/tree.h"
 #include "source/exclude.h"
+#include "util/spawn.h"
 #include "store/s3.h"
 #include "util/buf.h"
 #include "util/text.h"
@@ -231,6 +233,7 @@ static const struct field env_fields[] = {
 
 static const struct field command_fields[] = {
     {.name = "command", .read = read_strings, .offset = SOURCE(command), .is_required = true, .min = 1},
+    {.name = "env", .read = read_strings, .offset = SOURCE(env), .check = spawn_check_env_name},
     {.name = "name", .read = read_string, .offset = SOURCE(file_name), .check = tree_path_problem},
     {.name = NULL},
 };
@@ -880,8 +883,9 @@ static int read_sources(struct load *ld, const struct field *f, struct fy_node *
 }
 
 /* libpq takes a password inside the URL (user:secret@host) or as a
- * password= parameter (in the URL's query or a key=value string); either
- * would put a secret in the config file. */
+ * password= or sslpassword= parameter (in the URL's query or a key=value
+ * string, its name possibly %-encoded); any would put a secret in the
+ * config file, and sslpassword would reach pg_dump's command line. */
 static const char *check_url_has_no_password(const char *url)
 {
     const char *authority = strstr(url, "://");
@@ -904,7 +908,27 @@ static const char *check_url_has_no_password(const char *url)
             return "the URL contains a password (password=); the config file holds no secrets: "
                    "put the password in a file only coffer can read and give its path as password_file";
     }
-    return NULL;
+    /* libpq's own reading catches the rest: sslpassword, %-encoded names. */
+    PQconninfoOption *options = strncmp(url, "redis", 5) ? PQconninfoParse(url, NULL) : NULL;
+    const char *why = NULL;
+    for (PQconninfoOption *o = options; o && o->keyword && !why; o++) {
+        if (!o->val || !*o->val)
+            continue;
+        if (!strcmp(o->keyword, "sslpassword"))
+            why = "the URL contains sslpassword= (the client key's passphrase), which would be on pg_dump's "
+                  "command line: decrypt the key (openssl pkey -in KEY -out KEY.plain), keep it mode 0600 "
+                  "and name it with sslkey=";
+        else if (!strcmp(o->keyword, "password"))
+            why = "the URL contains a password; the config file holds no secrets: "
+                  "put the password in a file only coffer can read and give its path as password_file";
+    }
+    PQconninfoFree(options);
+    return why;
+}
+
+const char *config_url_secret_problem(const char *url)
+{
+    return check_url_has_no_password(url);
 }
 
 /* ---- the file ---- */
@@ -1101,6 +1125,7 @@ void config_free(struct config *cfg)
         strings_free(&s->paths);
         strings_free(&s->exclude);
         strings_free(&s->command);
+        strings_free(&s->env);
         strings_free(&s->redact);
         retention_free(&s->retention);
         drill_free(&s->drill);

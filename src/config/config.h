@@ -120,6 +120,7 @@ struct config_source {
     struct config_strings redact;  /* env: words whose variables dump --redacted hides */
     /* command */
     struct config_strings command; /* argv, at least the program */
+    struct config_strings env;     /* variables passed to the command (names, or prefixes ending in *) */
     char *file_name;          /* key "name": the output's file name in the snapshot */
     /* git */
     char *path;               /* the repository */
@@ -160,6 +161,11 @@ int config_locate(const char *explicit_path, char **path_out, struct error *err)
  * harmless, and err says "<path>:<line>: <key>: <what is wrong>".
  */
 int config_load(const char *path, struct config *out, struct error *err);
+
+/* NULL if a database or Redis URL holds no secret (user:password@,
+ * password=, sslpassword=), else why it may not be used; the command
+ * line refuses such URLs too (anyone on the host reads /proc/PID/cmdline). */
+const char *config_url_secret_problem(const char *url);
 
 /* The source called name, or NULL. */
 const struct config_source *config_find_source(const struct config *cfg, const char *name);

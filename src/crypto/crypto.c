@@ -149,10 +149,19 @@ int kdf_params_for_level(const char *level, struct kdf_params *params, struct er
 int kdf_derive(const char *passphrase, const struct kdf_params *params,
                uint8_t out[CRYPTO_KEY_SIZE], struct error *err)
 {
-    if (params->opslimit < crypto_pwhash_OPSLIMIT_MIN || params->opslimit > crypto_pwhash_OPSLIMIT_MAX ||
-        params->memlimit < crypto_pwhash_MEMLIMIT_MIN || params->memlimit > (1ull << 34))
-        return error_set(err, "key file has unusable Argon2id limits (ops %llu, memory %llu)",
+    if (params->opslimit < crypto_pwhash_OPSLIMIT_MIN || params->memlimit < crypto_pwhash_MEMLIMIT_MIN)
+        return error_set(err, "its Argon2id limits (ops %llu, memory %llu bytes) are below libsodium's minimum",
                          (unsigned long long)params->opslimit, (unsigned long long)params->memlimit);
+    /* Key files are not authenticated: anyone who can write keys/ could ask
+     * for hours of work or all the memory on every open. No level coffer
+     * makes goes beyond "sensitive", so nothing beyond it is tried. */
+    if (params->opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE || params->memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE)
+        return error_set(err, "its Argon2id limits (ops %llu, memory %llu MiB) exceed libsodium's sensitive level "
+                         "(ops %llu, memory %llu MiB), the most coffer ever uses: it was not made by coffer "
+                         "and is not tried",
+                         (unsigned long long)params->opslimit, (unsigned long long)(params->memlimit >> 20),
+                         (unsigned long long)crypto_pwhash_OPSLIMIT_SENSITIVE,
+                         (unsigned long long)(crypto_pwhash_MEMLIMIT_SENSITIVE >> 20));
     if (crypto_pwhash(out, CRYPTO_KEY_SIZE, passphrase, strlen(passphrase), params->salt,
                       params->opslimit, (size_t)params->memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
         return error_set(err, "Argon2id needs %llu MiB of memory and could not get it",

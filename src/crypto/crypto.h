@@ -70,7 +70,9 @@ struct kdf_params {
 /* Fills params for a named level with a fresh salt; -1 (ERR_USAGE) if unknown. */
 int kdf_params_for_level(const char *level, struct kdf_params *params, struct error *err);
 
-/* Derives a wrapping key from a passphrase; -1 if the limits are unusable. */
+/* Derives a wrapping key from a passphrase; -1 if the limits are below
+ * libsodium's minimum or above its "sensitive" level (the dearest level
+ * coffer makes: a planted key file must not stall every command). */
 int kdf_derive(const char *passphrase, const struct kdf_params *params,
                uint8_t out[CRYPTO_KEY_SIZE], struct error *err);
 

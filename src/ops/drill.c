@@ -260,8 +260,8 @@ static int wait_for_keyspace(int port, char *out, size_t size, struct error *err
     char answer[64] = "";
     for (int i = 0; i < 1200; i++) { /* LOADING while it reads the RDB: up to 10 minutes */
         struct error ignored;
-        if (spawn_read_line(ping, answer, sizeof answer, &ignored) == 0 && !strcmp(answer, "PONG"))
-            return spawn_read_output(info, out, size, err);
+        if (spawn_read_line(ping, NULL, answer, sizeof answer, &ignored) == 0 && !strcmp(answer, "PONG"))
+            return spawn_read_output(info, NULL, out, size, err);
         struct timespec pause = {0, 500 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
@@ -446,9 +446,10 @@ static void drill_files(struct drill *d)
         snprintf(empty, sizeof empty, "%s/verify.git", d->opts->scratch_dir);
         const char *init[] = {"git", "init", "--quiet", "--bare", empty, NULL};
         const char *verify[] = {"git", "-C", empty, "bundle", "verify", "--quiet", bundle, NULL};
-        rc = spawn_read_output(init, out, sizeof out, &err);
+        const struct spawn_env git_env = {.pass = spawn_pass_git};
+        rc = spawn_read_output(init, &git_env, out, sizeof out, &err);
         if (rc == 0)
-            rc = spawn_read_output(verify, out, sizeof out, &err);
+            rc = spawn_read_output(verify, &git_env, out, sizeof out, &err);
         step(d, "git bundle verify", started, rc == 0, "%s", rc == 0 ? "the bundle is complete" : err.msg);
     }
 }

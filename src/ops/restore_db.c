@@ -17,6 +17,16 @@
  * Archives coffer cannot take apart (compressed, with large objects), a
  * database with tables (--force) and --table go to pg_restore alone, which
  * needs the whole dump in a temporary file for --jobs.
+ *
+ * No file here has a name while it holds anything: the table of contents
+ * and the entry lists are memory files, the whole dump for pg_restore
+ * --jobs an unnamed file in $TMPDIR (O_TMPFILE, or, where the file system
+ * lacks it, a file unlinked the moment it is created). pg_restore gets
+ * them as inherited descriptors, /dev/fd/N. A SIGTERM, SIGKILL or crash
+ * therefore leaves no plaintext dump behind: the kernel frees the file
+ * with its last descriptor. The fallback's name (coffer-restore-PID-…)
+ * exists only for the instant between create and unlink; such a file of a
+ * process that is gone is removed at the next restore.
  */
 #include "ops/ops.h"
 
@@ -25,6 +35,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "source/pgarchive.h"
@@ -93,34 +106,104 @@ static int count_tables(const struct pg_target *t, long *count, struct error *er
     return rc;
 }
 
-/* Writes the snapshot's dump to a private temporary file (for --jobs). */
-static int dump_to_file(struct repo *repo, const struct snapshot *snap, unsigned workers, char *path_out,
-                        size_t path_size, struct error *err)
+#define TEMP_PREFIX "coffer-restore-"
+
+static const char *temp_dir(void)
 {
     const char *tmp = getenv("TMPDIR");
-    snprintf(path_out, path_size, "%s/coffer-restore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemp(path_out);
+    return tmp && *tmp ? tmp : "/tmp";
+}
+
+/* Removes TEMP_PREFIX "PID-…" files in dir whose process is gone: what a
+ * restore killed between creating and unlinking its file left. */
+static void sweep_stale_temp(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strncmp(e->d_name, TEMP_PREFIX, strlen(TEMP_PREFIX)) != 0)
+            continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(TEMP_PREFIX), &end, 10);
+        if (pid <= 0 || *end != '-' || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        (void)unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
+/* A read-write file in $TMPDIR that has no name, so it cannot outlive
+ * the processes holding it. */
+static int open_unnamed_temp(struct error *err)
+{
+    const char *dir = temp_dir();
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+        return error_errno(err, errno, "cannot create a temporary file in %s for a parallel restore", dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" TEMP_PREFIX "%ld-XXXXXX", dir, (long)getpid());
+    fd = mkostemp(path, O_CLOEXEC);
     if (fd < 0)
-        return error_errno(err, errno, "cannot create a temporary file for a parallel restore");
-    int rc = ops_dump(repo, snap, POSTGRES_DUMP_NAME, fd, workers, err);
-    if (close(fd) < 0 && rc == 0)
-        rc = error_errno(err, errno, "cannot write %s", path_out);
-    if (rc < 0)
-        unlink(path_out);
-    return rc;
+        return error_errno(err, errno, "cannot create a temporary file in %s for a parallel restore", dir);
+    unlink(path);
+    return fd;
+}
+
+/* A memory file holding data, for pg_restore to read as /dev/fd/N. */
+static int memory_file(const char *what, const void *data, size_t len, struct error *err)
+{
+    int fd = memfd_create(what, MFD_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot create a memory file for the %s", what);
+    if (write_all(fd, data, len) < 0) {
+        int saved = errno;
+        close(fd);
+        return error_errno(err, saved, "cannot write the %s to a memory file", what);
+    }
+    return fd;
+}
+
+/* Writes the snapshot's dump to an unnamed temporary file (for --jobs);
+ * returns its descriptor or -1. */
+static int dump_to_file(struct repo *repo, const struct snapshot *snap, unsigned workers, struct error *err)
+{
+    int fd = open_unnamed_temp(err);
+    if (fd < 0)
+        return -1;
+    if (ops_dump(repo, snap, POSTGRES_DUMP_NAME, fd, workers, err) < 0) {
+        close(fd);
+        return error_wrap(err, "cannot copy the dump to a temporary file in %s", temp_dir());
+    }
+    return fd;
+}
+
+/* The tool's environment (pgconn.h) with fds inherited as well. */
+static struct spawn_env tool_env(const struct pg_target *t, int fd_a, int fd_b)
+{
+    struct spawn_env env = *pg_target_child_env(t);
+    env.keep_fds[1] = fd_a > 0 ? fd_a : 0;
+    env.keep_fds[2] = fd_b > 0 ? fd_b : 0;
+    return env;
 }
 
 static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const struct pg_target *t,
                           const struct db_restore_options *opts, enum db_restore_method *method, struct error *err)
 {
-    char dbname_arg[4096], table_arg[512], jobs_arg[32], file[512] = "";
+    char dbname_arg[4096], table_arg[512], jobs_arg[32], file[32] = "";
     snprintf(dbname_arg, sizeof dbname_arg, "--dbname=%s", t->conninfo);
     snprintf(table_arg, sizeof table_arg, "--table=%s", opts->table ? opts->table : "");
     snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%u", opts->jobs);
     bool is_parallel = opts->jobs > 1;
     *method = is_parallel ? DB_RESTORE_STAGED : DB_RESTORE_STREAMED;
-    if (is_parallel && dump_to_file(repo, snap, opts->workers, file, sizeof file, err) < 0)
+    int file_fd = is_parallel ? dump_to_file(repo, snap, opts->workers, err) : 0;
+    if (file_fd < 0)
         return -1;
+    if (is_parallel)
+        snprintf(file, sizeof file, "/dev/fd/%d", file_fd);
+    struct spawn_env env = tool_env(t, file_fd, 0);
     const char *argv[10];
     size_t argc = 0;
     argv[argc++] = "pg_restore";
@@ -137,7 +220,7 @@ static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const 
     argv[argc] = NULL;
 
     struct child child;
-    int rc = spawn_start(argv, pg_target_child_env(t), is_parallel ? SPAWN_NO_PIPE : SPAWN_WRITE_STDIN, &child, err);
+    int rc = spawn_start(argv, &env, is_parallel ? SPAWN_NO_PIPE : SPAWN_WRITE_STDIN, &child, err);
     if (rc < 0) {
         if (err->kind == ERR_NOT_FOUND)
             error_wrap(err, "cannot restore (install postgresql-client)");
@@ -153,8 +236,8 @@ static int run_pg_restore(struct repo *repo, const struct snapshot *snap, const 
             rc = -1;
         }
     }
-    if (file[0])
-        unlink(file);
+    if (file_fd > 0)
+        close(file_fd);
     return rc;
 }
 
@@ -165,16 +248,18 @@ struct parallel_restore {
     const struct snapshot *snap;
     const struct pg_target *t;
     const struct db_restore_options *opts;
-    char dir[4096];     /* private temporary directory */
-    char toc_file[4200];
+    int toc_fd;         /* memory file: the archive's head, up to its data */
+    char toc_file[32];  /* /dev/fd/N */
     struct pga_stream archive;
     bool is_unloadable; /* the archive goes to pg_restore alone */
     struct pg_loader *loader;
 };
 
-/* Runs pg_restore with these arguments after the common ones. */
-static int run_tool(const struct pg_target *t, const char *const *args, struct error *err)
+/* Runs pg_restore with these arguments after the common ones; it
+ * inherits the descriptors fd_a and fd_b (0: none). */
+static int run_tool(const struct pg_target *t, const char *const *args, int fd_a, int fd_b, struct error *err)
 {
+    struct spawn_env env = tool_env(t, fd_a, fd_b);
     char dbname_arg[4096];
     snprintf(dbname_arg, sizeof dbname_arg, "--dbname=%s", t->conninfo);
     const char *argv[16] = {"pg_restore", "--no-owner", dbname_arg};
@@ -183,23 +268,12 @@ static int run_tool(const struct pg_target *t, const char *const *args, struct e
         argv[argc++] = *args;
     argv[argc] = NULL;
     struct child child;
-    if (spawn_start(argv, pg_target_child_env(t), SPAWN_NO_PIPE, &child, err) < 0) {
+    if (spawn_start(argv, &env, SPAWN_NO_PIPE, &child, err) < 0) {
         if (err->kind == ERR_NOT_FOUND)
             error_wrap(err, "cannot restore (install postgresql-client)");
         return -1;
     }
     return spawn_finish(&child, err);
-}
-
-static int write_file(const char *path, const void *data, size_t len, struct error *err)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return error_errno(err, errno, "cannot create %s", path);
-    int rc = write_all(fd, data, len) < 0 ? error_errno(err, errno, "cannot write %s", path) : 0;
-    if (close(fd) < 0 && rc == 0)
-        rc = error_errno(err, errno, "cannot write %s", path);
-    return rc;
 }
 
 static bool is_schema_entry(const struct pga_entry *e)
@@ -212,7 +286,8 @@ static bool is_post_data_entry(const struct pga_entry *e)
     return e->section == PGA_SECTION_POST_DATA;
 }
 
-/* Writes a pg_restore --use-list file naming the entries `wanted` picks. */
+/* A pg_restore --use-list memory file naming the entries `wanted` picks;
+ * returns its descriptor, its path (/dev/fd/N) in path, or -1. */
 static int write_list(const struct parallel_restore *pr, const char *name, bool (*wanted)(const struct pga_entry *),
                       char *path, size_t path_size, struct error *err)
 {
@@ -224,10 +299,11 @@ static int write_list(const struct parallel_restore *pr, const char *name, bool 
         int n = snprintf(line, sizeof line, "%d\n", pr->archive.toc.entries[i].dump_id);
         buf_append(&list, line, (size_t)n);
     }
-    snprintf(path, path_size, "%s/%s", pr->dir, name);
-    int rc = write_file(path, list.data ? list.data : (const uint8_t *)"", list.len, err);
+    int fd = memory_file(name, list.data ? list.data : (const uint8_t *)"", list.len, err);
     buf_free(&list);
-    return rc;
+    if (fd >= 0)
+        snprintf(path, path_size, "/dev/fd/%d", fd);
+    return fd;
 }
 
 /* Whether coffer can load this archive's data itself; if not, why. */
@@ -296,12 +372,18 @@ static int start_loading(void *ctx, struct pga_stream *archive, struct pga_data_
         pr->is_unloadable = true;
         return error_set(err, "coffer does not load this dump itself: %s", why.msg);
     }
-    char list[4200];
-    if (write_file(pr->toc_file, archive->head.data, archive->toc.data_start, err) < 0 ||
-        write_list(pr, "schema.list", is_schema_entry, list, sizeof list, err) < 0)
+    char list[32];
+    pr->toc_fd = memory_file("table of contents", archive->head.data, archive->toc.data_start, err);
+    if (pr->toc_fd < 0)
+        return -1;
+    snprintf(pr->toc_file, sizeof pr->toc_file, "/dev/fd/%d", pr->toc_fd);
+    int list_fd = write_list(pr, "schema list", is_schema_entry, list, sizeof list, err);
+    if (list_fd < 0)
         return -1;
     const char *args[] = {"--clean", "--if-exists", "--use-list", list, pr->toc_file, NULL};
-    if (run_tool(pr->t, args, err) < 0)
+    int rc = run_tool(pr->t, args, pr->toc_fd, list_fd, err);
+    close(list_fd);
+    if (rc < 0)
         return error_wrap(err, "cannot create the schema");
     char *setup = session_setup(&archive->toc);
     pr->loader = pg_loader_new(pr->t, pr->opts->jobs, setup, err);
@@ -323,45 +405,33 @@ static int finish_loading(struct parallel_restore *pr, struct error *err)
 {
     if (pga_stream_finish(&pr->archive, err) < 0 || pg_loader_finish(pr->loader, err) < 0)
         return -1;
-    char list[4200], jobs_arg[32];
+    char list[32], jobs_arg[32];
     snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%u", pr->opts->jobs);
-    if (write_list(pr, "post-data.list", is_post_data_entry, list, sizeof list, err) < 0)
+    int list_fd = write_list(pr, "post-data list", is_post_data_entry, list, sizeof list, err);
+    if (list_fd < 0)
         return -1;
     const char *args[] = {jobs_arg, "--use-list", list, pr->toc_file, NULL};
-    if (run_tool(pr->t, args, err) < 0)
+    int rc = run_tool(pr->t, args, pr->toc_fd, list_fd, err);
+    close(list_fd);
+    if (rc < 0)
         return error_wrap(err, "cannot create indexes and constraints");
     return 0;
-}
-
-static void remove_dir(const char *dir)
-{
-    static const char *const names[] = {"toc.dump", "schema.list", "post-data.list"};
-    char path[4200];
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        unlink(path);
-    }
-    rmdir(dir);
 }
 
 static int restore_parallel(struct repo *repo, const struct snapshot *snap, const struct pg_target *t,
                             const struct db_restore_options *opts, enum db_restore_method *method,
                             struct error *err)
 {
-    struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts};
+    struct parallel_restore pr = {.repo = repo, .snap = snap, .t = t, .opts = opts, .toc_fd = -1};
     pga_stream_init(&pr.archive, start_loading, &pr);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(pr.dir, sizeof pr.dir, "%s/coffer-restore-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(pr.dir))
-        return error_errno(err, errno, "cannot create a temporary directory in %s", tmp && *tmp ? tmp : "/tmp");
-    snprintf(pr.toc_file, sizeof pr.toc_file, "%s/toc.dump", pr.dir);
     int rc = ops_read(repo, snap, POSTGRES_DUMP_NAME, opts->workers, parallel_sink, &pr, err);
     if (rc == 0)
         rc = finish_loading(&pr, err);
     pg_loader_free(pr.loader);
     bool is_unsupported = pr.archive.is_unreadable || pr.is_unloadable;
     pga_stream_free(&pr.archive);
-    remove_dir(pr.dir);
+    if (pr.toc_fd >= 0)
+        close(pr.toc_fd);
     if (is_unsupported) /* nothing was done yet: pg_restore does it all */
         return run_pg_restore(repo, snap, t, opts, method, err);
     *method = DB_RESTORE_LOADED;
@@ -378,6 +448,7 @@ int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const s
     if (strcmp(snap->type, "postgres") != 0)
         return error_setk(err, ERR_USAGE, "snapshot of source %s holds %s, not a PostgreSQL database: restore it to a directory",
                           snap->source, snap->type);
+    sweep_stale_temp(temp_dir());
     if (pg_target_open(opts->target_url, opts->password_file, &t, err) < 0)
         return -1;
     bool is_new = false;

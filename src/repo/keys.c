@@ -4,6 +4,7 @@
 #include "repo/keys.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,7 +61,7 @@ static int parse_key_file(const char *name, const struct buf *raw, json_t **doc,
     json_error_t jerr;
     *doc = json_loadb((const char *)raw->data, raw->len, 0, &jerr);
     if (!*doc)
-        return error_set(err, "key file %s is not valid JSON (%s)", name, jerr.text);
+        return error_set(err, "key file %s is damaged: it is not valid JSON (%s)", name, jerr.text);
     const char *created = "", *host = "", *level = "";
     json_unpack(*doc, "{s?s, s?s, s?s}", "created", &created, "host", &host, "level", &level);
     if (info) {
@@ -87,21 +88,28 @@ int key_file_open(struct store *store, const char *name, const char *passphrase,
     const char *salt_hex = NULL, *sealed_hex = NULL;
     struct kdf_params params;
     uint8_t sealed[MASTER_KEY_SIZE + CRYPTO_SEAL_OVERHEAD], plain[MASTER_KEY_SIZE], wrap[CRYPTO_KEY_SIZE];
-    if (json_unpack(doc, "{s:I, s:I, s:s, s:s}", "opslimit", &ops, "memlimit", &mem, "salt", &salt_hex,
-                    "master_key", &sealed_hex) < 0 ||
-        ops <= 0 || mem <= 0 || hex_decode(salt_hex, params.salt, sizeof params.salt) < 0 ||
-        hex_decode(sealed_hex, sealed, sizeof sealed) < 0) {
-        error_set(err, "key file %s is malformed", name);
+    /* What the format lets us tell from a wrong passphrase: missing
+     * fields and fields of the wrong size are damage. */
+    const char *bad = NULL;
+    if (json_unpack(doc, "{s:I, s:I}", "opslimit", &ops, "memlimit", &mem) < 0 || ops <= 0 || mem <= 0)
+        bad = "its opslimit or memlimit is missing or not a positive number";
+    else if (json_unpack(doc, "{s:s}", "salt", &salt_hex) < 0 || hex_decode(salt_hex, params.salt, sizeof params.salt) < 0)
+        bad = "its salt is missing or not 16 bytes of hex";
+    else if (json_unpack(doc, "{s:s}", "master_key", &sealed_hex) < 0 || hex_decode(sealed_hex, sealed, sizeof sealed) < 0)
+        bad = "its master_key is missing or not 136 bytes of hex";
+    if (bad) {
+        error_set(err, "key file %s is damaged: %s", name, bad);
         goto out;
     }
     params.opslimit = (uint64_t)ops;
     params.memlimit = (uint64_t)mem;
     if (kdf_derive(passphrase, &params, wrap, err) < 0) {
-        error_wrap(err, "key file %s", name);
+        error_wrap(err, "key file %s is refused", name);
         goto out;
     }
+    /* A wrong passphrase and a flipped bit in the sealed key fail alike. */
     if (crypto_open(wrap, (const uint8_t *)KEY_AD, strlen(KEY_AD), sealed, sizeof sealed, plain) < 0) {
-        error_setk(err, ERR_AUTH, "the passphrase does not open key %s", name);
+        error_setk(err, ERR_AUTH, "wrong passphrase, or the key file %s is damaged", name);
     } else {
         master_key_from_bytes(master, plain);
         rc = 0;
@@ -141,19 +149,40 @@ int key_find(struct store *store, const char *passphrase, struct master_key *mas
     if (store_list(store, "keys", collect_name, &list, err) < 0)
         return -1;
     int rc = -1;
+    size_t auth_failures = 0, other_failures = 0;
+    const char *auth_failed = NULL;
+    struct error other;
     if (list.count == 0)
         error_set(err, "repository %s has no keys (is it a coffer repository?)", store_location(store));
+    /* Every key is tried: a damaged or planted one must not hide the rest. */
     for (size_t i = 0; i < list.count && rc < 0; i++) {
         struct error one;
         rc = key_file_open(store, list.names[i], passphrase, master, NULL, &one);
-        if (rc == 0)
+        if (rc == 0) {
             snprintf(name_out, KEY_NAME_MAX, "%s", list.names[i]);
-        else if (one.kind != ERR_AUTH)
-            *err = one;
-        else
-            error_setk(err, ERR_AUTH, "wrong passphrase: no key of repository %s accepts it",
-                       store_location(store));
+            /* Never swapped out, never in a core dump (the page stays
+             * locked after the key is wiped; that costs one page). */
+            (void)sodium_mlock(master, sizeof *master);
+        } else if (one.kind == ERR_AUTH) {
+            auth_failures++;
+            auth_failed = list.names[i];
+        } else if (other_failures++ == 0) {
+            other = one;
+        }
     }
+    if (rc < 0 && auth_failures == 0 && other_failures == 1)
+        *err = other;
+    else if (rc < 0 && auth_failures == 0 && other_failures > 1)
+        error_set(err, "%s; and %zu more key files of repository %s cannot be used", other.msg, other_failures - 1,
+                  store_location(store));
+    else if (rc < 0 && auth_failures == 1)
+        error_setk(err, ERR_AUTH, "wrong passphrase, or the key file %s of repository %s is damaged%s%s",
+                   auth_failed, store_location(store), other_failures ? "; also: " : "",
+                   other_failures ? other.msg : "");
+    else if (rc < 0 && auth_failures > 1)
+        error_setk(err, ERR_AUTH, "wrong passphrase: none of the %zu keys of repository %s accepts it "
+                   "(or they are damaged)%s%s", auth_failures, store_location(store),
+                   other_failures ? "; also: " : "", other_failures ? other.msg : "");
     name_list_free(&list);
     return rc;
 }

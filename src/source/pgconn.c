@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "util/buf.h"
+#include "util/fdio.h"
 #include "util/secret.h"
 
 static void append_quoted(struct buf *out, const char *key, const char *value)
@@ -28,33 +31,20 @@ static void append_quoted(struct buf *out, const char *key, const char *value)
     buf_append(out, "'", 1);
 }
 
-/* Writes "*:*:*:*:password" with ':' and '\' escaped, as .pgpass wants. */
+/* Puts "*:*:*:*:password" (':' and '\\' escaped, as .pgpass wants) in a
+ * memory file. It is close-on-exec: only the children spawn_start hands
+ * it to (keep_fds) inherit it. libpq stats PGPASSFILE and wants a regular
+ * file without group or other access: a memfd is a regular file, and
+ * fchmod makes it 0600. */
 static int write_pgpass(struct pg_target *t, struct error *err)
 {
-    char dir_template[] = "/tmp/coffer-pg-XXXXXX";
-    const char *tmp = getenv("TMPDIR");
-    char *dir_path;
-    if (tmp && *tmp) {
-        size_t len = strlen(tmp) + 20;
-        dir_path = xmalloc(len);
-        snprintf(dir_path, len, "%s/coffer-pg-XXXXXX", tmp);
-    } else {
-        dir_path = xstrdup(dir_template);
-    }
-    if (!mkdtemp(dir_path)) {
+    int fd = memfd_create("coffer-pgpass", MFD_CLOEXEC);
+    if (fd < 0)
+        return error_errno(err, errno, "cannot create a memory file for the database password");
+    if (fchmod(fd, 0600) < 0) {
         int saved = errno;
-        free(dir_path);
-        return error_errno(err, saved, "cannot create a private temporary directory");
-    }
-    t->pgpass_dir = dir_path;
-    size_t len = strlen(dir_path) + 16;
-    char *file = xmalloc(len);
-    snprintf(file, len, "%s/pgpass", dir_path);
-    int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        int saved = errno;
-        free(file);
-        return error_errno(err, saved, "cannot create a private password file");
+        close(fd);
+        return error_errno(err, saved, "cannot make the database password's memory file private");
     }
     struct buf line = BUF_INIT;
     buf_append(&line, "*:*:*:*:", 8);
@@ -64,18 +54,16 @@ static int write_pgpass(struct pg_target *t, struct error *err)
         buf_append(&line, p, 1);
     }
     buf_append(&line, "\n", 1);
-    ssize_t written = write(fd, line.data, line.len);
+    int rc = write_all(fd, line.data, line.len);
+    int saved = errno;
     crypto_wipe(line.data, line.len);
     buf_free(&line);
-    close(fd);
-    if (written < 0) {
-        free(file);
-        return error_set(err, "cannot write a private password file");
+    if (rc < 0) {
+        close(fd);
+        return error_errno(err, saved, "cannot write the database password's memory file");
     }
-    size_t env_len = strlen(file) + 16;
-    t->pgpass_env = xmalloc(env_len);
-    snprintf(t->pgpass_env, env_len, "PGPASSFILE=%s", file);
-    free(file);
+    t->pgpass_fd = fd;
+    snprintf(t->pgpass_env, sizeof t->pgpass_env, "PGPASSFILE=/dev/fd/%d", fd);
     return 0;
 }
 
@@ -83,6 +71,7 @@ int pg_target_open(const char *url, const char *password_file, struct pg_target 
 {
     char *parse_error = NULL;
     memset(t, 0, sizeof *t);
+    t->pgpass_fd = -1;
     PQconninfoOption *options = PQconninfoParse(url, &parse_error);
     if (!options) {
         /* libpq's message may quote the string; the password must not leak. */
@@ -96,8 +85,16 @@ int pg_target_open(const char *url, const char *password_file, struct pg_target 
         if (!o->val || !*o->val)
             continue;
         if (strcmp(o->keyword, "password") == 0) {
-            t->password = xstrdup(o->val);
+            t->password = secret_dup(o->val);
             continue;
+        }
+        if (strcmp(o->keyword, "sslpassword") == 0) {
+            PQconninfoFree(options);
+            buf_free(&conninfo);
+            pg_target_close(t);
+            return error_setk(err, ERR_USAGE, "the database URL contains sslpassword= (the client key's passphrase), "
+                              "which would be on pg_dump's command line: decrypt the key (openssl pkey), keep it "
+                              "mode 0600 and name it with sslkey=");
         }
         if (strcmp(o->keyword, "dbname") == 0)
             t->dbname = xstrdup(o->val);
@@ -118,31 +115,32 @@ int pg_target_open(const char *url, const char *password_file, struct pg_target 
             return -1;
         }
     }
+    /* pg_dump never sees PGPASSWORD (children get no secrets from the
+     * environment): it goes the same way as a password from a file. */
+    const char *env_password = getenv("PGPASSWORD");
+    if (!t->password && env_password && *env_password)
+        t->password = secret_dup(env_password);
     if (t->password && write_pgpass(t, err) < 0) {
         pg_target_close(t);
         return -1;
     }
-    t->child_env[0] = t->pgpass_env;
-    t->child_env[1] = NULL;
+    t->child_set[0] = t->pgpass_env[0] ? t->pgpass_env : NULL;
+    t->child_set[1] = NULL;
+    t->child_env.pass = spawn_pass_postgres;
+    t->child_env.set = t->child_set;
+    t->child_env.keep_fds[0] = t->pgpass_fd >= 0 ? t->pgpass_fd : 0;
     return 0;
 }
 
 void pg_target_close(struct pg_target *t)
 {
-    if (t->pgpass_dir) {
-        size_t len = strlen(t->pgpass_dir) + 16;
-        char *file = xmalloc(len);
-        snprintf(file, len, "%s/pgpass", t->pgpass_dir);
-        unlink(file);
-        free(file);
-        rmdir(t->pgpass_dir);
-    }
+    if (t->pgpass_fd >= 0)
+        close(t->pgpass_fd);
     secret_free(t->password);
     free(t->conninfo);
     free(t->dbname);
-    free(t->pgpass_dir);
-    free(t->pgpass_env);
     memset(t, 0, sizeof *t);
+    t->pgpass_fd = -1;
 }
 
 char *pg_target_conninfo_for(const struct pg_target *t, const char *dbname)
@@ -181,7 +179,7 @@ int pg_conn_error(PGconn *conn, const char *what, struct error *err)
     return error_set(err, "%s: %s", what, message);
 }
 
-const char *const *pg_target_child_env(const struct pg_target *t)
+const struct spawn_env *pg_target_child_env(const struct pg_target *t)
 {
-    return t->child_env;
+    return &t->child_env;
 }

@@ -391,7 +391,7 @@ static char *pg_dump_version(void)
     const char *argv[] = {"pg_dump", "--version", NULL};
     char text[128];
     struct error ignored;
-    return spawn_read_line(argv, text, sizeof text, &ignored) == 0 ? xstrdup(text) : NULL;
+    return spawn_read_line(argv, NULL, text, sizeof text, &ignored) == 0 ? xstrdup(text) : NULL;
 }
 
 int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],

@@ -11,10 +11,11 @@
 #include "util/spawn.h"
 
 /* Stores argv's standard output as the file name; fails if it fails. */
-static int store_output(struct bundle *b, const char *const *argv, const char *name, struct error *err)
+static int store_output(struct bundle *b, const char *const *argv, const struct spawn_env *env, const char *name,
+                        struct error *err)
 {
     struct child child;
-    if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, err) < 0)
+    if (spawn_start(argv, env, SPAWN_READ_STDOUT, &child, err) < 0)
         return error_wrap(err, "cannot run %s", argv[0]);
     struct error read_err;
     int rc = bundle_read_fd(b, child.fd, &read_err);
@@ -33,7 +34,8 @@ int command_backup(struct backup_ctx *ctx, const struct command_source *src, uin
 {
     struct bundle b;
     bundle_init(&b, ctx);
-    int rc = store_output(&b, (const char *const *)src->argv, src->name, err);
+    struct spawn_env env = {.pass = src->env};
+    int rc = store_output(&b, (const char *const *)src->argv, &env, src->name, err);
     if (rc == 0)
         rc = bundle_finish(&b, root_out, err);
     if (rc == 0) {
@@ -48,10 +50,12 @@ int command_backup(struct backup_ctx *ctx, const struct command_source *src, uin
     return rc;
 }
 
+static const struct spawn_env git_env = {.pass = spawn_pass_git};
+
 int git_head(const char *path, char *out, size_t size, struct error *err)
 {
     const char *argv[] = {"git", "-C", path, "rev-parse", "--verify", "HEAD", NULL};
-    if (spawn_read_line(argv, out, size, err) < 0)
+    if (spawn_read_line(argv, &git_env, out, size, err) < 0)
         return error_wrap(err, "cannot read the HEAD revision of %s", path);
     return 0;
 }
@@ -63,11 +67,11 @@ int git_backup(struct backup_ctx *ctx, const char *path, uint8_t root_out[CRYPTO
     if (git_head(path, head, sizeof head, err) < 0)
         return -1;
     const char *branch_argv[] = {"git", "-C", path, "symbolic-ref", "--quiet", "--short", "HEAD", NULL};
-    bool is_detached = spawn_read_line(branch_argv, branch, sizeof branch, &no_branch) < 0;
+    bool is_detached = spawn_read_line(branch_argv, &git_env, branch, sizeof branch, &no_branch) < 0;
     struct bundle b;
     bundle_init(&b, ctx);
     const char *argv[] = {"git", "-C", path, "bundle", "create", "--quiet", "-", "--all", NULL};
-    int rc = store_output(&b, argv, GIT_BUNDLE_NAME, err);
+    int rc = store_output(&b, argv, &git_env, GIT_BUNDLE_NAME, err);
     if (rc == 0)
         rc = bundle_finish(&b, root_out, err);
     if (rc == 0) {

@@ -10,7 +10,9 @@
  * in the snapshot's metadata. A bundle repeats unchanged history from day
  * to day, which coffer's deduplication stores once.
  *
- * Programs run without a shell, with coffer's environment.
+ * Programs run without a shell, with an allowlisted environment (see
+ * spawn.h): a command gets the names its source's `env:` lists, git its
+ * GIT_* variables; neither ever sees coffer's secrets.
  */
 #ifndef COFFER_SOURCE_PROGRAM_H
 #define COFFER_SOURCE_PROGRAM_H
@@ -22,6 +24,7 @@
 struct command_source {
     char *const *argv;   /* argv[0] is looked up in PATH; NULL-terminated */
     const char *name;    /* the file's name in the snapshot */
+    const char *const *env; /* variables passed through (names or "PREFIX*"); NULL-terminated or NULL */
 };
 
 int command_backup(struct backup_ctx *ctx, const struct command_source *src, uint8_t root_out[CRYPTO_ID_SIZE],

@@ -57,9 +57,7 @@ static void redis_url_free(struct redis_url *u)
     free(u->host);
     free(u->port);
     free(u->user);
-    if (u->password)
-        crypto_wipe(u->password, strlen(u->password));
-    free(u->password);
+    secret_free(u->password);
     memset(u, 0, sizeof *u);
 }
 
@@ -102,8 +100,12 @@ static int redis_url_parse(const char *url, struct redis_url *u, struct error *e
         size_t user_len = colon ? (size_t)(colon - authority) : (size_t)(at - authority);
         if (user_len)
             u->user = decode(authority, user_len);
-        if (colon)
-            u->password = decode(colon + 1, (size_t)(at - colon - 1));
+        if (colon) {
+            char *decoded = decode(colon + 1, (size_t)(at - colon - 1));
+            u->password = secret_dup(decoded);
+            crypto_wipe(decoded, strlen(decoded));
+            free(decoded);
+        }
         hostport = at + 1;
     }
     size_t hp_len = len - (size_t)(hostport - authority);
@@ -565,10 +567,7 @@ int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t
             redis_url_free(&u);
             return -1;
         }
-        if (u.password) {
-            crypto_wipe(u.password, strlen(u.password));
-            free(u.password);
-        }
+        secret_free(u.password);
         u.password = password;
     }
     char where[300];

@@ -10,8 +10,10 @@ int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root
     struct bundle b;
     bundle_init(&b, ctx);
     int rc = bundle_add_fd(&b, name, fd, err);
+    /* The failure may be reading the stream or storing it (a full disk):
+     * the message below says which. */
     if (rc < 0)
-        error_wrap(err, "cannot read the stream");
+        error_wrap(err, "cannot back up the stream");
     else
         rc = bundle_finish(&b, root_out, err);
     bundle_free(&b);

@@ -136,7 +136,15 @@ static int write_temp(struct local_store *ls, const char *name, const void *data
     }
     if (rc < 0) {
         unlink(tmp);
-        return error_errno(err, saved, "cannot write %s", path);
+        error_errno(err, saved, "cannot write %s", path);
+        if (saved == ENOSPC || saved == EDQUOT || saved == EFBIG) {
+            /* Say which disk: the repository's, not the source's. */
+            size_t used = strlen(err->msg);
+            snprintf(err->msg + used, sizeof err->msg - used,
+                     " (the disk holding the repository %s is full or over quota: free space there, then run again)",
+                     ls->root);
+        }
+        return -1;
     }
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,30 +22,101 @@ extern char **environ;
 #define STDERR_QUOTE 600
 #define PIPE_SIZE (1 << 20)
 
-static char **environment_with(const char *const *extra)
+/* Always passed; "LC_*" is a prefix. */
+static const char *const base_names[] = {"PATH", "HOME", "LANG", "LC_*", "TZ", "TMPDIR", "USER", "LOGNAME", NULL};
+
+const char *const spawn_pass_postgres[] = {"PG*", NULL};
+const char *const spawn_pass_git[] = {"GIT_*", NULL};
+
+static bool contains_word(const char *name, size_t len, const char *word)
 {
+    size_t word_len = strlen(word);
+    for (size_t i = 0; i + word_len <= len; i++)
+        if (strncasecmp(name + i, word, word_len) == 0)
+            return true;
+    return false;
+}
+
+/* name is len bytes (the part before '='). */
+static bool is_denied(const char *name, size_t len)
+{
+    static const char *const prefixes[] = {"COFFER_", "AWS_"};
+    static const char *const words[] = {"PASSWORD", "PASSPHRASE", "SECRET", "TOKEN"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (len >= strlen(prefixes[i]) && strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (contains_word(name, len, words[i]))
+            return true;
+    return false;
+}
+
+bool spawn_is_denied_name(const char *name)
+{
+    return is_denied(name, strlen(name));
+}
+
+const char *spawn_check_env_name(const char *name)
+{
+    size_t len = strlen(name);
+    if (len && name[len - 1] == '*')
+        len--;
+    bool is_valid = len > 0 && (name[0] == '_' || (name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z'));
+    for (size_t i = 1; i < len && is_valid; i++)
+        is_valid = name[i] == '_' || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+                   (name[i] >= '0' && name[i] <= '9');
+    if (!is_valid)
+        return "not a variable name (letters, digits and _, optionally ending in * for every name so beginning)";
+    if (is_denied(name, len))
+        return "looks like a secret (COFFER_*, AWS_*, *PASSWORD*, *PASSPHRASE*, *SECRET*, *TOKEN*), and coffer "
+               "hands no secrets to programs through the environment: let the command read it from a file";
+    return NULL;
+}
+
+static bool matches(const char *const *patterns, const char *name, size_t len)
+{
+    for (; patterns && *patterns; patterns++) {
+        size_t plen = strlen(*patterns);
+        if (plen && (*patterns)[plen - 1] == '*') {
+            if (len >= plen - 1 && strncmp(name, *patterns, plen - 1) == 0)
+                return true;
+        } else if (len == plen && strncmp(name, *patterns, len) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The child's environment: allowlisted names of ours, then env->set
+ * (which replaces ours of the same name). The strings are not copied. */
+static char **child_environment(const struct spawn_env *env)
+{
+    const char *const *set = env ? env->set : NULL;
+    const char *const *pass = env ? env->pass : NULL;
     size_t n = 0, k = 0;
     while (environ[n])
         n++;
-    while (extra && extra[k])
+    while (set && set[k])
         k++;
-    char **env = xcalloc(n + k + 1, sizeof *env);
+    char **out_env = xcalloc(n + k + 1, sizeof *out_env);
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
+        size_t name_len = strcspn(environ[i], "=");
+        if (!environ[i][name_len] || is_denied(environ[i], name_len) ||
+            !(matches(base_names, environ[i], name_len) || matches(pass, environ[i], name_len)))
+            continue;
         bool is_overridden = false;
-        for (size_t j = 0; j < k && !is_overridden; j++) {
-            size_t name_len = strcspn(extra[j], "=");
-            is_overridden = strncmp(environ[i], extra[j], name_len) == 0 && environ[i][name_len] == '=';
-        }
+        for (size_t j = 0; j < k && !is_overridden; j++)
+            is_overridden = strncmp(environ[i], set[j], name_len + 1) == 0;
         if (!is_overridden)
-            env[out++] = environ[i];
+            out_env[out++] = environ[i];
     }
     for (size_t j = 0; j < k; j++)
-        env[out++] = (char *)extra[j];
-    return env;
+        out_env[out++] = (char *)set[j];
+    return out_env;
 }
 
-int spawn_start(const char *const *argv, const char *const *env_extra, enum spawn_pipe pipe_mode,
+int spawn_start(const char *const *argv, const struct spawn_env *env, enum spawn_pipe pipe_mode,
                 struct child *child, struct error *err)
 {
     int fds[2] = {-1, -1};
@@ -77,9 +149,15 @@ int spawn_start(const char *const *argv, const char *const *env_extra, enum spaw
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     }
     posix_spawn_file_actions_adddup2(&actions, child->stderr_fd, 2);
-    char **env = environment_with(env_extra);
-    int rc = posix_spawnp(&child->pid, argv[0], &actions, NULL, (char *const *)argv, env);
-    free(env);
+    /* dup2 of a descriptor onto itself clears its close-on-exec flag in
+     * the child only (POSIX 2024, glibc 2.29+): the parent's copy stays
+     * close-on-exec, so no other child inherits it. */
+    for (size_t i = 0; env && i < sizeof env->keep_fds / sizeof env->keep_fds[0]; i++)
+        if (env->keep_fds[i] > STDERR_FILENO)
+            posix_spawn_file_actions_adddup2(&actions, env->keep_fds[i], env->keep_fds[i]);
+    char **child_env = child_environment(env);
+    int rc = posix_spawnp(&child->pid, argv[0], &actions, NULL, (char *const *)argv, child_env);
+    free(child_env);
     posix_spawn_file_actions_destroy(&actions);
     if (pipe_mode == SPAWN_READ_STDOUT) {
         close(fds[1]);
@@ -154,10 +232,11 @@ void spawn_abort(struct child *child)
     child->fd = child->stderr_fd = -1;
 }
 
-int spawn_read_output(const char *const *argv, char *out, size_t size, struct error *err)
+int spawn_read_output(const char *const *argv, const struct spawn_env *env, char *out, size_t size,
+                      struct error *err)
 {
     struct child child;
-    if (spawn_start(argv, NULL, SPAWN_READ_STDOUT, &child, err) < 0)
+    if (spawn_start(argv, env, SPAWN_READ_STDOUT, &child, err) < 0)
         return -1;
     size_t len = 0;
     char scratch[4096];
@@ -175,9 +254,10 @@ int spawn_read_output(const char *const *argv, char *out, size_t size, struct er
     return spawn_finish(&child, err);
 }
 
-int spawn_read_line(const char *const *argv, char *out, size_t size, struct error *err)
+int spawn_read_line(const char *const *argv, const struct spawn_env *env, char *out, size_t size,
+                    struct error *err)
 {
-    int rc = spawn_read_output(argv, out, size, err);
+    int rc = spawn_read_output(argv, env, out, size, err);
     out[strcspn(out, "\n")] = '\0';
     return rc;
 }

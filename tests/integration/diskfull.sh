@@ -21,6 +21,9 @@ LAST_CMD="coffer backup --stdin (file size limit 2 MiB)"
 expect_nonzero "backup that cannot write its packs"
 expect_err_line "backup that cannot write its packs"
 expect_err_match "backup that cannot write its packs" "cannot (write|create|store)"
+# The message names the write and the disk, not the stream being read.
+expect_err_match "backup that cannot write its packs" "cannot back up the stream: cannot write .*disk holding the repository"
+grep -qi "cannot read the stream" "$T/err" && fail "a full repository disk is reported as a failed read of the stream"
 
 run_c snapshots --json
 expect_ok "snapshots after the failed backup"
