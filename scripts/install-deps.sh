@@ -11,6 +11,7 @@ packages=(
   libfyaml-dev                           # YAML (coffer.yaml)
   libcurl4-openssl-dev                   # HTTP for the S3 store
   libcmocka-dev                          # unit tests
+  clang libclang-rt-14-dev               # fuzz harnesses (scripts/fuzz.sh: libFuzzer, ASan, UBSan)
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data
   postgresql-15 postgresql-client-15     # PostgreSQL source and its tests (server started by the tests)

@@ -70,18 +70,22 @@ void pg_rows_init(struct pg_rows *r)
 
 void pg_rows_feed(struct pg_rows *r, const uint8_t *data, size_t len)
 {
-    struct error ignored;
-    if (!r->has_failed && pga_stream_feed(&r->archive, data, len, &ignored) < 0)
+    if (!r->has_failed && pga_stream_feed(&r->archive, data, len, &r->why) < 0)
         r->has_failed = true;
 }
 
 json_t *pg_rows_result(struct pg_rows *r)
 {
-    struct error ignored;
-    if (!r->has_failed && pga_stream_finish(&r->archive, &ignored) < 0)
+    if (!r->has_failed && pga_stream_finish(&r->archive, &r->why) < 0)
         r->has_failed = true;
-    if (!r->archive.has_toc || (r->has_failed && r->tables_done < r->tables))
+    /* No counts when on_toc refused the archive (a TOC was read, but no
+     * counts were made for it: a compressed dump), or when a table's data
+     * could not be read to its end. */
+    if (!r->archive.has_toc || !r->counts || (r->has_failed && r->tables_done < r->tables)) {
+        if (!r->has_failed)
+            error_set(&r->why, "the archive's table data could not be read");
         return NULL;
+    }
     json_t *rows = json_array();
     const struct pga_toc *toc = &r->archive.toc;
     for (size_t i = 0; i < toc->count; i++) {
