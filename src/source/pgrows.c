@@ -92,8 +92,17 @@ json_t *pg_rows_result(struct pg_rows *r)
         const struct pga_entry *e = &toc->entries[i];
         if (strcmp(e->desc, "TABLE DATA") != 0)
             continue;
-        json_array_append_new(rows, json_pack("{s:s?, s:s, s:I}", "schema", e->namespace_name, "table", e->tag,
-                                              "rows", (json_int_t)r->counts[i]));
+        json_t *row = json_pack("{s:s?, s:s, s:I}", "schema", e->namespace_name, "table", e->tag, "rows",
+                                (json_int_t)r->counts[i]);
+        if (!row) {
+            /* A name that is not UTF-8 (a SQL_ASCII or LATIN1 database)
+             * cannot go into JSON; counts without that table would pass
+             * for complete ones, so there are none. */
+            error_set(&r->why, "the table of TOC entry %zu is named in bytes that are not UTF-8", i + 1);
+            json_decref(rows);
+            return NULL;
+        }
+        json_array_append_new(rows, row);
     }
     return rows;
 }

@@ -292,6 +292,29 @@ static void test_pgrows_compressed_archive_yields_null_with_reason(void **state)
     }
 }
 
+/* Found by fuzz_pgarchive: a schema or table name that is not UTF-8 (a
+ * SQL_ASCII or LATIN1 database) cannot go into JSON, and the table used to
+ * drop out of the counts silently, which then passed for complete. Now
+ * there are no counts, and the reason says why. */
+static void test_pgrows_name_not_utf8_yields_null_with_reason(void **state)
+{
+    static const struct arc_entry entries[] = {
+        {1, "TABLE DATA", "users", 3, "app", NULL, "COPY app.users (id) FROM stdin;\n", {NULL}},
+        {2, "TABLE DATA", "caf\xe9", 3, "app", NULL, "COPY app.caf\xe9 (id) FROM stdin;\n", {NULL}},
+    };
+    struct buf b = BUF_INIT;
+    write_toc(&b, &V1_14, entries, 2);
+    write_block_even(&b, 1, USERS, sizeof USERS - 1, 64);
+    write_block_even(&b, 2, USERS, sizeof USERS - 1, 64);
+    struct pg_rows r;
+    pg_rows_init(&r);
+    pg_rows_feed(&r, b.data, b.len);
+    assert_null(pg_rows_result(&r));
+    assert_non_null(strstr(r.why.msg, "not UTF-8"));
+    pg_rows_free(&r);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -301,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_pgrows_names_are_schema_dot_table),
         cmocka_unit_test(test_pgrows_unreadable_archive_yields_null),
         cmocka_unit_test(test_pgrows_compressed_archive_yields_null_with_reason),
+        cmocka_unit_test(test_pgrows_name_not_utf8_yields_null_with_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
