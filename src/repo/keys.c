@@ -72,35 +72,44 @@ static int parse_key_file(const char *name, const struct buf *raw, json_t **doc,
     return 0;
 }
 
+int key_file_parse(const char *name, const uint8_t *data, size_t len, struct key_info *info,
+                   struct key_wrapped *wrapped, struct error *err)
+{
+    struct buf raw = {(uint8_t *)data, len, len};
+    json_t *doc = NULL;
+    int rc = parse_key_file(name, &raw, &doc, info, err);
+    if (rc == 0 && wrapped) {
+        json_int_t ops = 0, mem = 0;
+        const char *salt_hex = NULL, *sealed_hex = NULL;
+        if (json_unpack(doc, "{s:I, s:I, s:s, s:s}", "opslimit", &ops, "memlimit", &mem, "salt", &salt_hex,
+                        "master_key", &sealed_hex) < 0 ||
+            ops <= 0 || mem <= 0 || hex_decode(salt_hex, wrapped->params.salt, sizeof wrapped->params.salt) < 0 ||
+            hex_decode(sealed_hex, wrapped->sealed, sizeof wrapped->sealed) < 0) {
+            rc = error_set(err, "key file %s is malformed", name);
+        } else {
+            wrapped->params.opslimit = (uint64_t)ops;
+            wrapped->params.memlimit = (uint64_t)mem;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
 int key_file_open(struct store *store, const char *name, const char *passphrase,
                   struct master_key *master, struct key_info *info, struct error *err)
 {
     struct buf raw = BUF_INIT;
-    json_t *doc = NULL;
+    struct key_wrapped wrapped;
+    uint8_t plain[MASTER_KEY_SIZE], wrap[CRYPTO_KEY_SIZE];
     int rc = -1;
-    if (store_get(store, name, 0, STORE_TO_END, &raw, err) < 0)
+    if (store_get(store, name, 0, STORE_TO_END, &raw, err) < 0 ||
+        key_file_parse(name, raw.data, raw.len, info, &wrapped, err) < 0)
         goto out;
-    if (parse_key_file(name, &raw, &doc, info, err) < 0)
-        goto out;
-
-    json_int_t ops = 0, mem = 0;
-    const char *salt_hex = NULL, *sealed_hex = NULL;
-    struct kdf_params params;
-    uint8_t sealed[MASTER_KEY_SIZE + CRYPTO_SEAL_OVERHEAD], plain[MASTER_KEY_SIZE], wrap[CRYPTO_KEY_SIZE];
-    if (json_unpack(doc, "{s:I, s:I, s:s, s:s}", "opslimit", &ops, "memlimit", &mem, "salt", &salt_hex,
-                    "master_key", &sealed_hex) < 0 ||
-        ops <= 0 || mem <= 0 || hex_decode(salt_hex, params.salt, sizeof params.salt) < 0 ||
-        hex_decode(sealed_hex, sealed, sizeof sealed) < 0) {
-        error_set(err, "key file %s is malformed", name);
-        goto out;
-    }
-    params.opslimit = (uint64_t)ops;
-    params.memlimit = (uint64_t)mem;
-    if (kdf_derive(passphrase, &params, wrap, err) < 0) {
+    if (kdf_derive(passphrase, &wrapped.params, wrap, err) < 0) {
         error_wrap(err, "key file %s", name);
         goto out;
     }
-    if (crypto_open(wrap, (const uint8_t *)KEY_AD, strlen(KEY_AD), sealed, sizeof sealed, plain) < 0) {
+    if (crypto_open(wrap, (const uint8_t *)KEY_AD, strlen(KEY_AD), wrapped.sealed, sizeof wrapped.sealed, plain) < 0) {
         error_setk(err, ERR_AUTH, "the passphrase does not open key %s", name);
     } else {
         master_key_from_bytes(master, plain);
@@ -109,7 +118,6 @@ int key_file_open(struct store *store, const char *name, const char *passphrase,
     crypto_wipe(wrap, sizeof wrap);
     crypto_wipe(plain, sizeof plain);
 out:
-    json_decref(doc);
     buf_free(&raw);
     return rc;
 }

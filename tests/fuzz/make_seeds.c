@@ -15,14 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "fuzzing.h"
 #include "pgarchive_writer.h"
+#include "repo/event.h"
 #include "repo/index.h"
+#include "repo/keys.h"
 #include "repo/pack.h"
 #include "repo/snapshot.h"
 #include "repo/tree.h"
+#include "store/store.h"
+#include "util/crc64.h"
 #include "util/text.h"
 
 static const char *root_dir;
@@ -237,6 +242,78 @@ static void seeds_small(void)
     seed_text("retention", "within", "2y6m\n\x00\x00\x00\x00\x00\x00\x02");
 }
 
+static void seeds_objects(void)
+{
+    struct repo_config c;
+    repo_config_defaults(&c);
+    struct buf b = BUF_INIT;
+    repo_config_encode(&c, &b);
+    seed_buf("repo_config", "defaults", &b);
+    c.zstd_level = -7;
+    c.pack_size = 1u << 30;
+    repo_config_encode(&c, &b);
+    seed_buf("repo_config", "extremes", &b);
+    seed_text("repo_config", "no-database",
+              "{\"version\":1,\"id\":\"00\",\"chunks\":{\"stream\":{\"min\":4096,\"avg\":16384,\"max\":65536},"
+              "\"files\":{\"min\":4096,\"avg\":16384,\"max\":65536}},\"compression\":{\"level\":3},"
+              "\"pack_size\":16777216}");
+
+    seed_text("event", "check",
+              "{\"source\":\"db\",\"read_data\":0.1,\"packs_read\":[\"ab\"],\"errors\":0,\"kind\":\"check\","
+              "\"time\":1736042400.25,\"host\":\"app1\",\"coffer_version\":\"0.1.0\"}");
+    seed_text("event", "drill",
+              "{\"source\":\"db\",\"ok\":true,\"seconds\":12.5,\"tables\":[{\"table\":\"app.users\",\"rows\":3}],"
+              "\"kind\":\"drill\",\"time\":1736042401,\"host\":\"app1\",\"coffer_version\":\"0.1.0\"}");
+
+    /* A real key file, wrapped at the cheapest level in a scratch store. */
+    char dir[] = "/tmp/coffer-seeds-XXXXXX";
+    struct store *store;
+    struct error err;
+    struct master_key master;
+    char name[KEY_NAME_MAX];
+    if (!mkdtemp(dir) || store_open(dir, NULL, true, &store, &err) < 0) {
+        fprintf(stderr, "cannot make a scratch store in /tmp\n");
+        exit(1);
+    }
+    master_key_generate(&master);
+    if (key_file_create(store, &master, "seed passphrase", "interactive", name, &err) < 0 ||
+        store_get(store, name, 0, STORE_TO_END, &b, &err) < 0) {
+        fprintf(stderr, "cannot write a key file: %s\n", err.msg);
+        exit(1);
+    }
+    seed_buf("keys", "interactive", &b);
+    store_delete(store, name, &err);
+    store_free(store);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/keys", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+static void seeds_redis(void)
+{
+    /* Replies as a server sends them, with the piece-size byte first. */
+    static const char info[] = "# Server\r\nredis_version:7.0.15\r\nused_memory:1048576\r\n# Keyspace\r\n"
+                               "db0:keys=3,expires=1,avg_ttl=0\r\ndb1:k\r\n";
+    char replies[512];
+    snprintf(replies, sizeof replies, "\x05+OK\r\n-ERR unknown command\r\n:1\r\n$-1\r\n$0\r\n\r\n$%zu\r\n%s\r\n$176\r\n",
+             sizeof info - 1, info);
+    seed_text("redis", "replies", replies);
+    seed_text("redis", "sync-refused", "\x00-NOPERM this user has no permissions\r\n");
+    /* An RDB with its end marker and CRC-64, and one with rdbchecksum off. */
+    struct buf rdb = BUF_INIT;
+    buf_append_u8(&rdb, 17);
+    static const char body[] = "REDIS0011\xfa\x09redis-ver\x057.0.0\xfe\x00\xfb\x01\x00\x00\x03key\x05value\xff";
+    buf_append(&rdb, body, sizeof body - 1);
+    uint64_t crc = crc64_update(0, body, sizeof body - 1);
+    buf_append_u64(&rdb, crc);
+    seed_buf("redis", "rdb", &rdb);
+    buf_append_u8(&rdb, 255);
+    buf_append(&rdb, body, sizeof body - 1);
+    buf_append_u64(&rdb, 0);
+    seed_buf("redis", "rdb-unchecked", &rdb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -250,5 +327,7 @@ int main(int argc, char **argv)
     seeds_index_and_pack();
     seeds_pgarchive();
     seeds_small();
+    seeds_objects();
+    seeds_redis();
     return 0;
 }
