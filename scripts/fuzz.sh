@@ -10,10 +10,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
+build=${FUZZ_BUILD:-build-fuzz} # another directory lets two runs build at once
 shift || true
 case $seconds in ''|*[!0-9]*) echo "usage: scripts/fuzz.sh [SECONDS] [HARNESS...]" >&2; exit 2 ;; esac
 
-CC=${CLANG:-clang} cmake -S . -B build-fuzz -DCOFFER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+CC=${CLANG:-clang} cmake -S . -B "$build" -DCOFFER_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
   for f in tests/fuzz/fuzz_*.c; do
@@ -23,25 +24,28 @@ if [ ${#harnesses[@]} -eq 0 ]; then
 fi
 targets=()
 for h in "${harnesses[@]}"; do targets+=("fuzz_$h"); done
-nice cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]}" >/dev/null || { echo "fuzz build failed"; exit 1; }
+nice cmake --build "$build" -j"$(nproc)" --target "${targets[@]}" >"$build/build.log" 2>&1 ||
+  { echo "fuzz build failed (see $build/build.log)"; exit 1; }
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
 printf '%-12s %8s %12s %8s\n' harness seconds execs findings
 for h in "${harnesses[@]}"; do
-  work=build-fuzz/corpus/$h findings=build-fuzz/findings/$h log=build-fuzz/fuzz-$h.log
+  work=$build/corpus/$h findings=$build/findings/$h log=$build/fuzz-$h.log
   mkdir -p "$work" "$findings"
   before=$(find "$findings" -type f | wc -l)
+  start=$SECONDS
   # A hang over 10 s or 2 GB of memory counts as a finding, like a crash.
-  nice -n 19 build-fuzz/tests/fuzz/fuzz_"$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  nice -n 19 "$build"/tests/fuzz/fuzz_"$h" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$findings/" "$work" "tests/fuzz/corpus/$h" >"$log" 2>&1
   rc=$?
+  took=$((SECONDS - start)) # less than asked when a finding stopped it
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   after=$(find "$findings" -type f | wc -l)
   found=$((after - before))
   if [ "$rc" -ne 0 ] && [ "$found" -eq 0 ]; then found=1; fi # died without an artifact
-  printf '%-12s %8s %12s %8s\n' "$h" "$seconds" "${execs:-?}" "$found"
+  printf '%-12s %8s %12s %8s\n' "$h" "$took" "${execs:-?}" "$found"
   if [ "$found" -ne 0 ]; then
     status=1
     grep -m1 -E 'ERROR: |runtime error|invariant broken' "$log" | sed 's/^/    /'

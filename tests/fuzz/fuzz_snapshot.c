@@ -12,6 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct snapshot snap;
+    memset(&snap, 0, sizeof snap); /* a decode that fails early leaves it untouched */
     struct error err;
     if (snapshot_decode(data, size, &snap, &err) == 0) {
         struct buf again = BUF_INIT;
