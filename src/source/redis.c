@@ -372,8 +372,9 @@ int redis_reply_parse(const uint8_t *in, size_t len, char **reply, size_t *used,
         *used = n + 1;
         return 1;
     }
-    for (; i < line_len && in[i] >= '0' && in[i] <= '9' && bulk <= REDIS_REPLY_MAX; i++)
-        bulk = bulk * 10 + (uint64_t)(in[i] - '0');
+    for (; i < line_len && in[i] >= '0' && in[i] <= '9'; i++)
+        if (bulk <= REDIS_REPLY_MAX) /* past it, the value no longer matters */
+            bulk = bulk * 10 + (uint64_t)(in[i] - '0');
     if (i == 1 || i != line_len)
         return error_set(err, "Redis sent a malformed bulk length");
     if (bulk > REDIS_REPLY_MAX)
