@@ -12,6 +12,7 @@ packages=(
   libcurl4-openssl-dev                   # HTTP for the S3 store
   libexpat1-dev                          # XML of S3's answers (listings, errors)
   libcmocka-dev                          # unit tests
+  clang libclang-rt-14-dev               # fuzz harnesses (scripts/fuzz.sh: libFuzzer, ASan, UBSan)
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
   jq openssl                             # integration tests: JSON checks, test data
   postgresql-15 postgresql-client-15     # PostgreSQL source and its tests (server started by the tests)

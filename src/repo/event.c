@@ -30,6 +30,22 @@ int event_save(struct repo *repo, const char *kind, json_t *doc, struct error *e
     return rc < 0 ? error_wrap(err, "cannot record the %s", kind) : 0;
 }
 
+int event_parse(const uint8_t *data, size_t len, struct event *e)
+{
+    memset(e, 0, sizeof *e);
+    json_t *doc = json_loadb((const char *)data, len, 0, NULL);
+    const char *k = json_string_value(json_object_get(doc, "kind"));
+    json_t *t = json_object_get(doc, "time");
+    if (!json_is_object(doc) || !k || !json_is_number(t)) {
+        json_decref(doc);
+        return -1;
+    }
+    e->kind = k;
+    e->time = json_number_value(t);
+    e->doc = doc;
+    return 0;
+}
+
 static int by_time(const void *a, const void *b)
 {
     const struct event *x = a, *y = b;
@@ -47,23 +63,18 @@ int event_list_load(struct repo *repo, const char *kind, struct event_list *list
         return -1;
     list->items = xcalloc(count ? count : 1, sizeof *list->items);
     for (size_t i = 0; i < count; i++) {
-        json_t *doc = objects[i].why ? NULL : json_loadb((const char *)objects[i].plain.data, objects[i].plain.len, 0, NULL);
-        const char *k = json_string_value(json_object_get(doc, "kind"));
-        json_t *t = json_object_get(doc, "time");
-        if (!json_is_object(doc) || !k || !json_is_number(t)) {
+        struct event *e = &list->items[list->count];
+        if (objects[i].why || event_parse(objects[i].plain.data, objects[i].plain.len, e) < 0) {
             list->unreadable++;
-            json_decref(doc);
             continue;
         }
-        if (kind && strcmp(kind, k)) {
-            json_decref(doc);
+        if (kind && strcmp(kind, e->kind)) {
+            json_decref(e->doc);
+            memset(e, 0, sizeof *e);
             continue;
         }
-        struct event *e = &list->items[list->count++];
         memcpy(e->id, objects[i].id, CRYPTO_ID_SIZE);
-        e->kind = k;
-        e->time = json_number_value(t);
-        e->doc = doc;
+        list->count++;
     }
     repo_objects_free(objects, count);
     if (list->count > 1)

@@ -33,6 +33,10 @@ struct event_list {
     size_t unreadable;   /* events that could not be read or parsed, left out */
 };
 
+/* Reads one event document (the plaintext of events/<id>): a JSON object
+ * with a string "kind" and a number "time"; e->id is left zero, e->doc is
+ * the caller's to json_decref. Returns 0, or -1 for anything else. */
+int event_parse(const uint8_t *data, size_t len, struct event *e);
 /* Adds kind, time, host and coffer_version to doc and stores it. */
 int event_save(struct repo *repo, const char *kind, json_t *doc, struct error *err);
 

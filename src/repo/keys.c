@@ -73,42 +73,53 @@ static int parse_key_file(const char *name, const struct buf *raw, json_t **doc,
     return 0;
 }
 
+int key_file_parse(const char *name, const uint8_t *data, size_t len, struct key_info *info,
+                   struct key_wrapped *wrapped, struct error *err)
+{
+    struct buf raw = {(uint8_t *)data, len, len};
+    json_t *doc = NULL;
+    int rc = parse_key_file(name, &raw, &doc, info, err);
+    if (rc == 0 && wrapped) {
+        json_int_t ops = 0, mem = 0;
+        const char *salt_hex = NULL, *sealed_hex = NULL;
+        /* What the format lets us tell from a wrong passphrase: missing
+         * fields and fields of the wrong size are damage. */
+        const char *bad = NULL;
+        if (json_unpack(doc, "{s:I, s:I}", "opslimit", &ops, "memlimit", &mem) < 0 || ops <= 0 || mem <= 0)
+            bad = "its opslimit or memlimit is missing or not a positive number";
+        else if (json_unpack(doc, "{s:s}", "salt", &salt_hex) < 0 ||
+                 hex_decode(salt_hex, wrapped->params.salt, sizeof wrapped->params.salt) < 0)
+            bad = "its salt is missing or not 16 bytes of hex";
+        else if (json_unpack(doc, "{s:s}", "master_key", &sealed_hex) < 0 ||
+                 hex_decode(sealed_hex, wrapped->sealed, sizeof wrapped->sealed) < 0)
+            bad = "its master_key is missing or not 136 bytes of hex";
+        if (bad) {
+            rc = error_set(err, "key file %s is damaged: %s", name, bad);
+        } else {
+            wrapped->params.opslimit = (uint64_t)ops;
+            wrapped->params.memlimit = (uint64_t)mem;
+        }
+    }
+    json_decref(doc);
+    return rc;
+}
+
 int key_file_open(struct store *store, const char *name, const char *passphrase,
                   struct master_key *master, struct key_info *info, struct error *err)
 {
     struct buf raw = BUF_INIT;
-    json_t *doc = NULL;
+    struct key_wrapped wrapped;
+    uint8_t plain[MASTER_KEY_SIZE], wrap[CRYPTO_KEY_SIZE];
     int rc = -1;
-    if (store_get(store, name, 0, STORE_TO_END, &raw, err) < 0)
+    if (store_get(store, name, 0, STORE_TO_END, &raw, err) < 0 ||
+        key_file_parse(name, raw.data, raw.len, info, &wrapped, err) < 0)
         goto out;
-    if (parse_key_file(name, &raw, &doc, info, err) < 0)
-        goto out;
-
-    json_int_t ops = 0, mem = 0;
-    const char *salt_hex = NULL, *sealed_hex = NULL;
-    struct kdf_params params;
-    uint8_t sealed[MASTER_KEY_SIZE + CRYPTO_SEAL_OVERHEAD], plain[MASTER_KEY_SIZE], wrap[CRYPTO_KEY_SIZE];
-    /* What the format lets us tell from a wrong passphrase: missing
-     * fields and fields of the wrong size are damage. */
-    const char *bad = NULL;
-    if (json_unpack(doc, "{s:I, s:I}", "opslimit", &ops, "memlimit", &mem) < 0 || ops <= 0 || mem <= 0)
-        bad = "its opslimit or memlimit is missing or not a positive number";
-    else if (json_unpack(doc, "{s:s}", "salt", &salt_hex) < 0 || hex_decode(salt_hex, params.salt, sizeof params.salt) < 0)
-        bad = "its salt is missing or not 16 bytes of hex";
-    else if (json_unpack(doc, "{s:s}", "master_key", &sealed_hex) < 0 || hex_decode(sealed_hex, sealed, sizeof sealed) < 0)
-        bad = "its master_key is missing or not 136 bytes of hex";
-    if (bad) {
-        error_set(err, "key file %s is damaged: %s", name, bad);
-        goto out;
-    }
-    params.opslimit = (uint64_t)ops;
-    params.memlimit = (uint64_t)mem;
-    if (kdf_derive(passphrase, &params, wrap, err) < 0) {
+    if (kdf_derive(passphrase, &wrapped.params, wrap, err) < 0) {
         error_wrap(err, "key file %s is refused", name);
         goto out;
     }
     /* A wrong passphrase and a flipped bit in the sealed key fail alike. */
-    if (crypto_open(wrap, (const uint8_t *)KEY_AD, strlen(KEY_AD), sealed, sizeof sealed, plain) < 0) {
+    if (crypto_open(wrap, (const uint8_t *)KEY_AD, strlen(KEY_AD), wrapped.sealed, sizeof wrapped.sealed, plain) < 0) {
         error_setk(err, ERR_AUTH, "wrong passphrase, or the key file %s is damaged", name);
     } else {
         master_key_from_bytes(master, plain);
@@ -117,7 +128,6 @@ int key_file_open(struct store *store, const char *name, const char *passphrase,
     crypto_wipe(wrap, sizeof wrap);
     crypto_wipe(plain, sizeof plain);
 out:
-    json_decref(doc);
     buf_free(&raw);
     return rc;
 }

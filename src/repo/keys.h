@@ -24,6 +24,17 @@ struct key_info {
     char kdf[16];            /* the level it was made with */
 };
 
+/* What a key file holds besides its public part: the Argon2id parameters
+ * and the sealed master key. */
+struct key_wrapped {
+    struct kdf_params params;
+    uint8_t sealed[MASTER_KEY_SIZE + CRYPTO_SEAL_OVERHEAD];
+};
+/* Reads a key file's bytes (no passphrase, no KDF): its public part into
+ * info and, when wrapped is not NULL, its parameters and sealed key, which
+ * must all be there. Either may be NULL. */
+int key_file_parse(const char *name, const uint8_t *data, size_t len, struct key_info *info,
+                   struct key_wrapped *wrapped, struct error *err);
 /* Wraps master with passphrase at a kdf level and stores it as a new key
  * file; its name goes to name_out (KEY_NAME_MAX bytes). */
 int key_file_create(struct store *store, const struct master_key *master, const char *passphrase,

@@ -106,7 +106,7 @@ static int chunks_from_json(json_t *j, struct chunker_params *p, struct error *e
     return chunker_params_check(p, err);
 }
 
-static void config_encode(const struct repo_config *c, struct buf *out)
+void repo_config_encode(const struct repo_config *c, struct buf *out)
 {
     char id_hex[2 * REPO_ID_SIZE + 1];
     hex_encode(c->id, REPO_ID_SIZE, id_hex);
@@ -123,7 +123,7 @@ static void config_encode(const struct repo_config *c, struct buf *out)
     json_decref(doc);
 }
 
-static int config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err)
+int repo_config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err)
 {
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)data, len, 0, &jerr), *stream = NULL, *files = NULL, *database = NULL;
@@ -187,7 +187,7 @@ int repo_init(const char *location, const char *passphrase, const struct repo_in
 
     if (key_file_create(repo.store, &repo.key, passphrase, opts->kdf_level, key_name, err) < 0)
         goto out;
-    config_encode(&repo.config, &plain);
+    repo_config_encode(&repo.config, &plain);
     uint8_t ad[REPO_AD_MAX];
     size_t ad_len = repo_object_ad(&repo, OBJ_CONFIG, NULL, ad);
     buf_append(&object, CONFIG_MAGIC, 4);
@@ -228,7 +228,7 @@ static int read_config(struct repo *repo, struct error *err)
         error_setk(err, ERR_AUTH, "repository config fails authentication (damaged, or the key belongs to another repository)");
         goto out;
     }
-    rc = config_decode(plain.data, sealed_len - CRYPTO_SEAL_OVERHEAD, &repo->config, err);
+    rc = repo_config_decode(plain.data, sealed_len - CRYPTO_SEAL_OVERHEAD, &repo->config, err);
 out:
     buf_free(&raw);
     buf_free(&plain);

@@ -80,6 +80,10 @@ struct repo_init_options {
 };
 
 void repo_config_defaults(struct repo_config *config);
+/* The config object's plaintext (JSON), as init writes it and open reads
+ * it after authentication; decode checks every field (fuzz_config_object). */
+void repo_config_encode(const struct repo_config *c, struct buf *out);
+int repo_config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err);
 
 /* Creates a repository at location (which must be empty or absent). */
 int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,7 +156,8 @@ int retention_parse_duration(const char *text, int64_t *seconds, struct error *e
         return error_setk(err, ERR_USAGE, "empty duration (use e.g. 90d, 2y6m, 36h)");
     while (*p) {
         if (!isdigit((unsigned char)*p))
-            return error_setk(err, ERR_USAGE, "bad duration \"%s\" (use e.g. 90d, 2y6m, 36h)", text);
+            return error_setk(err, ERR_USAGE, "bad duration \"%.64s%s\" (use e.g. 90d, 2y6m, 36h)", text,
+                              strlen(text) > 64 ? "..." : "");
         char *end;
         long long n = strtoll(p, &end, 10);
         int64_t unit;
@@ -166,10 +168,12 @@ int retention_parse_duration(const char *text, int64_t *seconds, struct error *e
         case 'd': unit = 86400; break;
         case 'h': unit = 3600; break;
         case 's': unit = 1; break;
-        default: return error_setk(err, ERR_USAGE, "bad duration \"%s\": a number needs a unit (y, m, w, d, h, s)", text);
+        default: return error_setk(err, ERR_USAGE, "bad duration \"%.64s%s\": a number needs a unit (y, m, w, d, h, s)", text,
+                                   strlen(text) > 64 ? "..." : "");
         }
-        if (n > 100000)
-            return error_setk(err, ERR_USAGE, "duration \"%s\" is too long", text);
+        /* Each term is below 2^42 s; a sum of many must not wrap either. */
+        if (n > 100000 || total > INT64_MAX - n * unit)
+            return error_setk(err, ERR_USAGE, "duration \"%.64s%s\" is too long", text, strlen(text) > 64 ? "..." : "");
         total += n * unit;
         p = end + 1;
     }

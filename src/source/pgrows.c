@@ -70,26 +70,39 @@ void pg_rows_init(struct pg_rows *r)
 
 void pg_rows_feed(struct pg_rows *r, const uint8_t *data, size_t len)
 {
-    struct error ignored;
-    if (!r->has_failed && pga_stream_feed(&r->archive, data, len, &ignored) < 0)
+    if (!r->has_failed && pga_stream_feed(&r->archive, data, len, &r->why) < 0)
         r->has_failed = true;
 }
 
 json_t *pg_rows_result(struct pg_rows *r)
 {
-    struct error ignored;
-    if (!r->has_failed && pga_stream_finish(&r->archive, &ignored) < 0)
+    if (!r->has_failed && pga_stream_finish(&r->archive, &r->why) < 0)
         r->has_failed = true;
-    if (!r->archive.has_toc || (r->has_failed && r->tables_done < r->tables))
+    /* No counts when on_toc refused the archive (a TOC was read, but no
+     * counts were made for it: a compressed dump), or when a table's data
+     * could not be read to its end. */
+    if (!r->archive.has_toc || !r->counts || (r->has_failed && r->tables_done < r->tables)) {
+        if (!r->has_failed)
+            error_set(&r->why, "the archive's table data could not be read");
         return NULL;
+    }
     json_t *rows = json_array();
     const struct pga_toc *toc = &r->archive.toc;
     for (size_t i = 0; i < toc->count; i++) {
         const struct pga_entry *e = &toc->entries[i];
         if (strcmp(e->desc, "TABLE DATA") != 0)
             continue;
-        json_array_append_new(rows, json_pack("{s:s?, s:s, s:I}", "schema", e->namespace_name, "table", e->tag,
-                                              "rows", (json_int_t)r->counts[i]));
+        json_t *row = json_pack("{s:s?, s:s, s:I}", "schema", e->namespace_name, "table", e->tag, "rows",
+                                (json_int_t)r->counts[i]);
+        if (!row) {
+            /* A name that is not UTF-8 (a SQL_ASCII or LATIN1 database)
+             * cannot go into JSON; counts without that table would pass
+             * for complete ones, so there are none. */
+            error_set(&r->why, "the table of TOC entry %zu is named in bytes that are not UTF-8", i + 1);
+            json_decref(rows);
+            return NULL;
+        }
+        json_array_append_new(rows, row);
     }
     return rows;
 }

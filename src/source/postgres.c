@@ -216,6 +216,13 @@ static int store_database_stream(struct pg_backup *pb, int fd, struct error *err
     if (counts) {
         json_object_set_new(pb->meta, "rows", counts);
         json_object_set_new(pb->meta, "foreign_keys", json_integer(pg_rows_foreign_keys(&rows)));
+    } else if (rc == 0) {
+        /* The dump is stored whole all the same; only the counts a drill
+         * compares the restored tables with are missing. */
+        char warning[ERROR_MSG_MAX + 128];
+        snprintf(warning, sizeof warning, "no row counts recorded: coffer cannot take the dump apart (%s)",
+                 rows.why.msg);
+        string_list_add(pb->ctx->warnings, warning);
     }
     pg_rows_free(&rows);
     return rc;

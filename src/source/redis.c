@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -349,27 +350,64 @@ static int conn_command(struct rconn *c, const char *const *args, size_t count, 
     return rc;
 }
 
-/* Reads a simple reply: a status or an error (in *line, with its '+' or
- * '-'), an integer, or a bulk string (its bytes in *line). */
+int redis_reply_parse(const uint8_t *in, size_t len, char **reply, size_t *used, struct error *err)
+{
+    const uint8_t *lf = memchr(in, '\n', len);
+    if (!lf)
+        return 0;
+    size_t n = (size_t)(lf - in), line_len = n && in[n - 1] == '\r' ? n - 1 : n;
+    if (line_len == 0)
+        return error_set(err, "Redis sent an empty reply line");
+    if (in[0] != '$') {
+        *reply = xmalloc(line_len + 1);
+        memcpy(*reply, in, line_len);
+        (*reply)[line_len] = '\0';
+        *used = n + 1;
+        return 1;
+    }
+    /* A bulk string: "$<length>\r\n", that many bytes, "\r\n"; "$-1" is
+     * the null reply, taken as empty. */
+    uint64_t bulk = 0;
+    size_t i = 1;
+    if (line_len == 3 && in[1] == '-' && in[2] == '1') {
+        *reply = xstrdup("");
+        *used = n + 1;
+        return 1;
+    }
+    for (; i < line_len && in[i] >= '0' && in[i] <= '9'; i++)
+        if (bulk <= REDIS_REPLY_MAX) /* past it, the value no longer matters */
+            bulk = bulk * 10 + (uint64_t)(in[i] - '0');
+    if (i == 1 || i != line_len)
+        return error_set(err, "Redis sent a malformed bulk length");
+    if (bulk > REDIS_REPLY_MAX)
+        return error_set(err, "Redis sent a reply of more than %u bytes", REDIS_REPLY_MAX);
+    size_t need = n + 1 + (size_t)bulk + 2;
+    if (len < need)
+        return 0;
+    if (in[need - 2] != '\r' || in[need - 1] != '\n')
+        return error_set(err, "Redis sent a bulk reply without its CRLF");
+    *reply = xmalloc((size_t)bulk + 1);
+    memcpy(*reply, in + n + 1, (size_t)bulk);
+    (*reply)[bulk] = '\0';
+    *used = need;
+    return 1;
+}
+
+/* Reads a simple reply (see redis_reply_parse). */
 static int conn_reply(struct rconn *c, char **line, struct error *err)
 {
-    if (conn_line(c, line, err) < 0)
-        return -1;
-    if ((*line)[0] != '$')
-        return 0;
-    long len = strtol(*line + 1, NULL, 10);
-    free(*line);
-    *line = NULL;
-    if (len < 0)
-        return (*line = xstrdup("")), 0;
-    while (c->len - c->pos < (size_t)len + 2)
+    for (;;) {
+        size_t used = 0;
+        int rc = redis_reply_parse(c->in + c->pos, c->len - c->pos, line, &used, err);
+        if (rc < 0)
+            return error_wrap(err, "Redis at %s", c->where);
+        if (rc == 1) {
+            c->pos += used;
+            return 0;
+        }
         if (conn_fill(c, err) < 0)
             return -1;
-    *line = xmalloc((size_t)len + 1);
-    memcpy(*line, c->in + c->pos, (size_t)len);
-    (*line)[len] = '\0';
-    c->pos += (size_t)len + 2;
-    return 0;
+    }
 }
 
 /* Sends a command and expects anything but an error. */
@@ -405,8 +443,7 @@ static char *info_value(const char *info, const char *name)
     return NULL;
 }
 
-/* {"redis_version", "used_memory", "keys": {"db0": n, ...}, "expires": ...} */
-static json_t *info_meta(const char *info)
+json_t *redis_info_meta(const char *info)
 {
     json_t *meta = json_object();
     char *version = info_value(info, "redis_version");
@@ -434,17 +471,6 @@ static json_t *info_meta(const char *info)
 
 /* ---- the RDB stream ------------------------------------------------- */
 
-struct rdb_stream {
-    struct bundle *bundle;
-    uint64_t crc;        /* of the bytes passed on, CRC field excluded */
-    uint64_t bytes;      /* passed on */
-    uint8_t head[9];     /* "REDIS" and four digits */
-    size_t head_len;
-    uint8_t last;        /* the last byte passed on */
-    uint8_t tail[2 * CRC_LEN]; /* held back: the last CRC_LEN bytes so far */
-    size_t tail_len;
-};
-
 static int pass_on(struct rdb_stream *s, const uint8_t *data, size_t len, struct error *err)
 {
     if (len == 0)
@@ -455,11 +481,10 @@ static int pass_on(struct rdb_stream *s, const uint8_t *data, size_t len, struct
     s->head_len += take;
     s->last = data[len - 1];
     s->bytes += len;
-    return bundle_write(s->bundle, data, len, err);
+    return s->write(s->ctx, data, len, err);
 }
 
-/* Passes everything but the last CRC_LEN bytes seen so far. */
-static int push(struct rdb_stream *s, const uint8_t *data, size_t len, struct error *err)
+int rdb_stream_push(struct rdb_stream *s, const uint8_t *data, size_t len, struct error *err)
 {
     if (len >= CRC_LEN) {
         if (pass_on(s, s->tail, s->tail_len, err) < 0 || pass_on(s, data, len - CRC_LEN, err) < 0)
@@ -480,9 +505,7 @@ static int push(struct rdb_stream *s, const uint8_t *data, size_t len, struct er
     return 0;
 }
 
-/* Checks the end of the RDB (the held-back tail is its CRC) and stores the
- * CRC bytes; a checksum of zero (rdbchecksum off) is reported in *is_unchecked. */
-static int finish_rdb(struct rdb_stream *s, bool *is_unchecked, struct error *err)
+int rdb_stream_finish(struct rdb_stream *s, bool *is_unchecked, struct error *err)
 {
     if (s->tail_len < CRC_LEN || s->head_len < sizeof s->head || memcmp(s->head, "REDIS", 5) != 0)
         return error_set(err, "the server did not send an RDB file");
@@ -494,7 +517,25 @@ static int finish_rdb(struct rdb_stream *s, bool *is_unchecked, struct error *er
     *is_unchecked = stored == 0;
     if (stored != 0 && stored != s->crc)
         return error_set(err, "the RDB's checksum does not match its contents: the transfer was damaged");
-    return bundle_write(s->bundle, s->tail, CRC_LEN, err);
+    return s->write(s->ctx, s->tail, CRC_LEN, err);
+}
+
+long long redis_sync_length(const char *line, struct error *err)
+{
+    if (line[0] == '-')
+        return error_set(err, "the server refused to send its RDB: %s", line + 1);
+    long long length = 0;
+    const char *p = line + 1;
+    for (; line[0] == '$' && *p >= '0' && *p <= '9' && length <= LLONG_MAX / 10 - 1; p++)
+        length = length * 10 + (*p - '0');
+    if (line[0] != '$' || p == line + 1 || *p || length <= 0)
+        return error_set(err, "the server answered SYNC with something other than an RDB");
+    return length;
+}
+
+static int write_to_bundle(void *ctx, const uint8_t *data, size_t len, struct error *err)
+{
+    return bundle_write(ctx, data, len, err);
 }
 
 /* Receives the RDB after SYNC into the bundle. */
@@ -512,23 +553,16 @@ static int receive_rdb(struct rconn *c, struct rdb_stream *s, bool *is_unchecked
     char *line;
     if (conn_line(c, &line, err) < 0)
         return -1;
-    long long length = 0;
-    if (line[0] == '-') {
-        error_set(err, "the server refused to send its RDB: %s", line + 1);
-        free(line);
-        return -1;
-    }
-    if (line[0] == '$')
-        length = strtoll(line + 1, NULL, 10);
+    long long length = redis_sync_length(line, err);
     free(line);
-    if (length <= 0)
-        return error_set(err, "the server answered SYNC with something other than an RDB");
+    if (length < 0)
+        return -1;
     uint64_t received = 0;
     for (;;) {
         size_t avail = c->len - c->pos;
         if (avail > (uint64_t)length - received)
             avail = (size_t)((uint64_t)length - received);
-        if (push(s, c->in + c->pos, avail, err) < 0)
+        if (rdb_stream_push(s, c->in + c->pos, avail, err) < 0)
             return -1;
         c->pos += avail;
         received += avail;
@@ -539,7 +573,7 @@ static int receive_rdb(struct rconn *c, struct rdb_stream *s, bool *is_unchecked
             return error_wrap(err, "the RDB transfer stopped after %llu of %lld bytes", (unsigned long long)received,
                               length);
     }
-    return finish_rdb(s, is_unchecked, err);
+    return rdb_stream_finish(s, is_unchecked, err);
 }
 
 /* ---- the backup ----------------------------------------------------- */
@@ -585,14 +619,14 @@ int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t
         rc = conn_call(&c, args, 1, &info, "INFO failed", err);
     }
     if (rc == 0) {
-        meta = info_meta(info);
+        meta = redis_info_meta(info);
         /* Redis 7: only the RDB, no command stream after it; older servers
          * answer with an error, and then the connection is just closed. */
         const char *args[] = {"REPLCONF", "rdb-only", "1"};
         rc = conn_command(&c, args, 3, err) < 0 || conn_reply(&c, &reply, err) < 0 ? -1 : 0;
     }
     bool is_unchecked = false;
-    struct rdb_stream stream = {.bundle = &bundle};
+    struct rdb_stream stream = {.write = write_to_bundle, .ctx = &bundle};
     if (rc == 0) {
         const char *args[] = {"SYNC"};
         rc = conn_command(&c, args, 1, err);

@@ -19,13 +19,16 @@ bool is_hex(const char *s);
 void time_format_rfc3339(int64_t unix_seconds, char out[32]);
 /* The same with microseconds when nanos is not 0: "...T02:00:00.250000Z". */
 void time_format_rfc3339_precise(int64_t unix_seconds, int32_t nanos, char out[40]);
-/* Accepts YYYY-MM-DDTHH:MM:SS[.fraction] with Z or ±HH:MM; returns 0 or
- * -1. nanos (may be NULL) gets the fraction. */
+/* Accepts RFC 3339's date-time exactly: YYYY-MM-DDTHH:MM:SS[.fraction]
+ * with Z or ±HH:MM, every field its full number of digits and in range;
+ * returns 0, or -1 on anything else. nanos (may be NULL) gets the
+ * fraction (its first nine digits). */
 int time_parse_rfc3339(const char *s, int64_t *unix_seconds, int32_t *nanos);
 
 /* "1.5 GiB" style, into out[32]. */
 void size_format(uint64_t bytes, char out[32]);
-/* Accepts "65536", "64K", "64KiB", "1M", "1MiB"; returns 0 or -1. */
+/* Accepts "65536", "64K", "64KiB", "1M", "1MiB", "2G"; returns 0, or -1 on
+ * anything else, a value over 64 bits included. */
 int size_parse(const char *s, uint64_t *bytes);
 
 /* Accepts a sum of whole numbers with units, such as "90s", "15m" (minutes),

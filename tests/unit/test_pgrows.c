@@ -5,7 +5,8 @@
  * ends each table's COPY data with; a block without that terminator
  * counts every line; the counts are the same however the archive is cut
  * into pieces; each table is named "schema.table" (just the table without
- * a schema); an archive that cannot be read yields no counts (NULL).
+ * a schema); an archive that cannot be read yields no counts (NULL), a
+ * compressed one too, with the reason.
  *
  * The archives are synthetic, written by pgarchive_writer.h, which follows
  * the layout pg_dump writes to a pipe.
@@ -263,6 +264,57 @@ static void test_pgrows_unreadable_archive_yields_null(void **state)
     buf_free(&b);
 }
 
+/* D3: a compressed archive (which pg_dump writes unless told not to) has
+ * a TOC coffer reads but data it cannot take apart. The counter gives no
+ * counts and says why, whatever the compression setting and however the
+ * archive arrives; it used to read through a NULL array of counts, which
+ * crashed the backup. */
+static void test_pgrows_compressed_archive_yields_null_with_reason(void **state)
+{
+    static const struct arc_header compressed[] = {{1, 14, 1, 6}, {1, 14, 1, -1}, {1, 15, 1, 1}, {1, 16, 1, 3}};
+    static const size_t pieces[] = {1, 7, 4096, 1u << 20};
+    for (size_t h = 0; h < sizeof compressed / sizeof compressed[0]; h++) {
+        struct buf b = BUF_INIT;
+        write_toc(&b, &compressed[h], ENTRIES, ENTRY_COUNT);
+        write_block_even(&b, 4, USERS, sizeof USERS - 1, 3);
+        for (size_t p = 0; p < sizeof pieces / sizeof pieces[0]; p++) {
+            struct pg_rows r;
+            pg_rows_init(&r);
+            for (size_t at = 0; at < b.len; at += pieces[p])
+                pg_rows_feed(&r, b.data + at, b.len - at < pieces[p] ? b.len - at : pieces[p]);
+            assert_null(pg_rows_result(&r));
+            assert_non_null(strstr(r.why.msg, "compressed"));
+            /* The TOC was read: the foreign keys are still known. */
+            assert_int_equal(pg_rows_foreign_keys(&r), 0);
+            pg_rows_free(&r);
+        }
+        buf_free(&b);
+    }
+}
+
+/* Found by fuzz_pgarchive: a schema or table name that is not UTF-8 (a
+ * SQL_ASCII or LATIN1 database) cannot go into JSON, and the table used to
+ * drop out of the counts silently, which then passed for complete. Now
+ * there are no counts, and the reason says why. */
+static void test_pgrows_name_not_utf8_yields_null_with_reason(void **state)
+{
+    static const struct arc_entry entries[] = {
+        {1, "TABLE DATA", "users", 3, "app", NULL, "COPY app.users (id) FROM stdin;\n", {NULL}},
+        {2, "TABLE DATA", "caf\xe9", 3, "app", NULL, "COPY app.caf\xe9 (id) FROM stdin;\n", {NULL}},
+    };
+    struct buf b = BUF_INIT;
+    write_toc(&b, &V1_14, entries, 2);
+    write_block_even(&b, 1, USERS, sizeof USERS - 1, 64);
+    write_block_even(&b, 2, USERS, sizeof USERS - 1, 64);
+    struct pg_rows r;
+    pg_rows_init(&r);
+    pg_rows_feed(&r, b.data, b.len);
+    assert_null(pg_rows_result(&r));
+    assert_non_null(strstr(r.why.msg, "not UTF-8"));
+    pg_rows_free(&r);
+    buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +323,8 @@ int main(void)
         cmocka_unit_test(test_pgrows_block_without_terminator_counts_every_line),
         cmocka_unit_test(test_pgrows_names_are_schema_dot_table),
         cmocka_unit_test(test_pgrows_unreadable_archive_yields_null),
+        cmocka_unit_test(test_pgrows_compressed_archive_yields_null_with_reason),
+        cmocka_unit_test(test_pgrows_name_not_utf8_yields_null_with_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

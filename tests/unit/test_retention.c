@@ -219,9 +219,32 @@ static void test_retention_durations(void **state)
     assert_int_equal(retention_parse_duration("3x", &s, &err), -1);
 }
 
+/* Each term is capped, but a sum of three million of the largest
+ * (100000y) passes 2^63 seconds: it is refused, not wrapped negative. */
+static void test_retention_duration_sum_does_not_wrap(void **state)
+{
+    static const char term[] = "100000y";
+    size_t terms = 3000000, len = terms * (sizeof term - 1);
+    char *text = malloc(len + 1);
+    for (size_t i = 0; i < terms; i++)
+        memcpy(text + i * (sizeof term - 1), term, sizeof term - 1);
+    text[len] = '\0';
+    int64_t s = 12345;
+    struct error err;
+    assert_int_equal(retention_parse_duration(text, &s, &err), -1);
+    assert_int_equal(s, 12345);
+    assert_non_null(strstr(err.msg, "too long"));
+    /* Just under the limit it still adds up. */
+    text[29000 * (sizeof term - 1)] = '\0';
+    assert_int_equal(retention_parse_duration(text, &s, &err), 0);
+    assert_int_equal(s, 29000LL * 100000 * 365 * 86400);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_retention_duration_sum_does_not_wrap),
         cmocka_unit_test_setup_teardown(test_retention_runbook_policy_matches_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_other_policies_match_reference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_reasons_name_every_rule, setup, teardown),
