@@ -144,6 +144,11 @@ int repo_config_decode(const uint8_t *data, size_t len, struct repo_config *c, s
     } else if (chunks_from_json(stream, &c->stream_chunks, err) == 0 &&
                chunks_from_json(files, &c->file_chunks, err) == 0 &&
                (!database || chunks_from_json(database, &c->database_chunks, err) == 0)) {
+        if (!database) { /* a config from before database chunks had their own sizes: today's defaults */
+            struct repo_config defaults;
+            repo_config_defaults(&defaults);
+            c->database_chunks = defaults.database_chunks;
+        }
         c->version = (uint32_t)version;
         c->zstd_level = level;
         c->pack_size = (uint32_t)pack_size;
