@@ -36,6 +36,7 @@ struct stored_pack {
     bool is_unreadable; /* its header could not be read */
     bool is_read;       /* --read-data read it (whole or not) */
     bool is_wanted;     /* holds blobs of the source being checked (all, without one) */
+    bool is_condemned;  /* only condemned/ files list it: no backup uses it, a prune deletes it */
 };
 
 struct checker {
@@ -140,13 +141,13 @@ static int collect_pack(void *ctx, const char *name, uint64_t size, struct error
 
 /* Every indexed blob must lie inside a pack that exists and could be
  * read; the rest are bad. */
-static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct checker *c = ctx;
     const struct stored_pack *p = pack_id ? find_stored(c, pack_id) : NULL;
     if (!p || p->is_unreadable || (uint64_t)e->offset + e->length > p->size)
         mark_bad(c, e->id);
-    if (pack_id && !p && !(index_pack_flags(c->repo->index, e->pack) & INDEX_PACK_CONDEMNED))
+    if (pack_id && !p && !(pack_flags & INDEX_PACK_CONDEMNED))
         damage_add_missing(&c->found, pack_id);
     else if (p && p->is_unreadable)
         damage_add_blob(&c->found, e->id, pack_id, "its pack's header cannot be read");
@@ -174,6 +175,36 @@ static void compare_packs_with_index(struct checker *c)
         if (n == 0 || !bsearch(&c->packs[i], indexed, n, sizeof *indexed, compare_packs))
             c->result->unindexed_packs++;
     free(indexed);
+}
+
+/* Packs that only condemned/ files list are not read: they wait for a
+ * prune to delete them, and a damaged one repair dropped is one of them. */
+static void note_condemned_packs(struct checker *c)
+{
+    size_t n = index_pack_count(c->repo->index);
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            uint8_t id[CRYPTO_ID_SIZE];
+            index_pack_id(c->repo->index, (uint32_t)i, id);
+            struct stored_pack *p = (struct stored_pack *)find_stored(c, id);
+            bool is_condemned = index_pack_flags(c->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED;
+            if (p && pass == 0 && is_condemned)
+                p->is_condemned = true;
+            else if (p && pass == 1 && !is_condemned)
+                p->is_condemned = false; /* an index file lists it too */
+        }
+}
+
+/* Whether the index finds blob id in pack (its copy there is the one
+ * readers use). */
+static bool is_primary_copy(struct checker *c, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t pack[CRYPTO_ID_SIZE])
+{
+    struct index_entry e;
+    uint8_t where[CRYPTO_ID_SIZE];
+    if (!index_find(c->repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+        return false;
+    index_pack_id(c->repo->index, e.pack, where);
+    return memcmp(where, pack, CRYPTO_ID_SIZE) == 0;
 }
 
 /* ---- walking snapshots ------------------------------------------------ */
@@ -367,11 +398,15 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
                 note_dictionary_damage(c, dict, dict_err.msg);
                 detail(c, "pack %s: %s", hex, err.msg);
                 damage_add_blob(&c->found, b->id, p->id, DAMAGE_CAUSE_DICTIONARY);
-            } else {
+            } else if (is_primary_copy(c, b->id, p->id)) {
                 report(c, "pack %s: %s", hex, err.msg);
                 damage_add_blob(&c->found, b->id, p->id, err.msg);
+            } else { /* another copy serves readers: no snapshot is hurt */
+                report(c, "pack %s: %s (another copy of it serves restores)", hex, err.msg);
+                damage_add_blob(&c->found, b->id, p->id, err.msg);
             }
-            mark_bad(c, b->id);
+            if (is_dict_cause || is_primary_copy(c, b->id, p->id))
+                mark_bad(c, b->id);
             pthread_mutex_unlock(&c->mutex);
         }
     }
@@ -419,7 +454,7 @@ static void read_packs(struct checker *c)
     size_t count = 0;
     unsigned slices = c->opts->read_slices;
     for (size_t i = 0; i < c->pack_count; i++)
-        if (c->packs[i].is_wanted && (slices <= 1 || pack_slice(c->packs[i].id, slices) == c->opts->read_slice))
+        if (c->packs[i].is_wanted && !c->packs[i].is_condemned && (slices <= 1 || pack_slice(c->packs[i].id, slices) == c->opts->read_slice))
             order[count++] = i;
     struct pack_reader pr = {c, order, count, 0, 0, 0};
     struct progress *progress = c->opts->progress;
@@ -524,6 +559,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
     result->packs = c.pack_count;
     compare_packs_with_index(&c);
+    note_condemned_packs(&c);
     for (size_t i = 0; i < list.unreadable.count; i++)
         report(&c, "snapshot %s", list.unreadable.items[i]);
     snaps = xcalloc(list.count + 1, sizeof *snaps);
@@ -571,7 +607,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     if (repo->index_problem_count)
         result->todo = "coffer repair index, then coffer check --read-data";
     else if (c.found.count || c.found.missing_count)
-        result->todo = "coffer repair packs, then coffer backup (of each source named above), then coffer check "
+        result->todo = "coffer repair packs, then coffer backup of the affected sources, then coffer check "
                        "--read-data";
     else if (result->errors && !opts->is_read_data)
         result->todo = "coffer check --read-data (it records what is damaged), then coffer repair packs";

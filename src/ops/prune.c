@@ -105,7 +105,7 @@ static int mark_used(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type
     return 0;
 }
 
-static void mark_always_needed(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void mark_always_needed(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct pruner *p = ctx;
     if (reach_is_always_needed(e))
@@ -171,7 +171,7 @@ static int mark_all(struct pruner *p, struct error *err)
     return rc;
 }
 
-static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct pruner *p = ctx;
     if (e->pack == INDEX_PACK_PENDING)

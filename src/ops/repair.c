@@ -203,67 +203,6 @@ static int flush_salvaged(struct salvage *s, struct error *err)
     return 0;
 }
 
-/* The blobs the index places in one damaged pack, and which of them open. */
-struct pack_entries {
-    const uint8_t *pack_id;
-    struct repo *repo;
-    struct index_entry *entries;
-    size_t count;
-};
-
-static void collect_in_pack(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
-{
-    struct pack_entries *pe = ctx;
-    if (!pack_id || memcmp(pack_id, pe->pack_id, CRYPTO_ID_SIZE) != 0)
-        return;
-    pe->entries = xrealloc(pe->entries, (pe->count + 1) * sizeof *pe->entries);
-    pe->entries[pe->count++] = *e;
-}
-
-/* Copies what still opens of one damaged pack into new packs. */
-static int salvage_pack(struct salvage *s, const uint8_t pack_id[CRYPTO_ID_SIZE], struct error *err)
-{
-    char name[96], hex[65];
-    struct pack_entries pe = {.pack_id = pack_id, .repo = s->repo};
-    struct buf file = BUF_INIT, plain = BUF_INIT;
-    struct error read_err;
-    repo_object_name(OBJ_BLOB, pack_id, name);
-    hex_encode(pack_id, CRYPTO_ID_SIZE, hex);
-    index_each(s->repo->index, collect_in_pack, &pe);
-    bool is_read = store_get(s->repo->store, name, 0, STORE_TO_END, &file, &read_err) == 0;
-    uint64_t saved = 0, lost = 0;
-    int rc = 0;
-    for (size_t i = 0; i < pe.count && rc == 0; i++) {
-        const struct index_entry *e = &pe.entries[i];
-        buf_reset(&plain);
-        bool is_intact = is_read && (uint64_t)e->offset + e->length <= file.len &&
-                         blob_open(s->repo, s->codec, e->id, file.data + e->offset, e->length, &plain, &read_err) == 0;
-        if (!is_intact) {
-            lost++;
-            continue;
-        }
-        saved++;
-        if (s->opts->is_dry_run)
-            continue;
-        if (!s->is_open) {
-            pack_builder_start(&s->builder);
-            s->is_open = true;
-        }
-        pack_builder_add(&s->builder, e->id, e->type, file.data + e->offset, e->length, e->raw_length);
-        if (s->builder.data.len >= s->repo->config.pack_size)
-            rc = flush_salvaged(s, err);
-    }
-    say(s->opts, "pack %s: %llu blob%s %s, %llu lost%s", hex, (unsigned long long)saved, saved == 1 ? "" : "s",
-        s->opts->is_dry_run ? "can be saved" : "saved", (unsigned long long)lost,
-        is_read ? "" : " (the pack cannot be read)");
-    s->result->blobs_saved += saved;
-    s->result->blobs_lost += lost;
-    free(pe.entries);
-    buf_free(&file);
-    buf_free(&plain);
-    return rc;
-}
-
 struct pack_set {
     uint8_t (*ids)[CRYPTO_ID_SIZE];
     size_t count;
@@ -286,30 +225,86 @@ static bool pack_set_has(const struct pack_set *set, const uint8_t id[CRYPTO_ID_
     return false;
 }
 
-/* The index without the dropped packs, as records (kept entries only). */
-struct kept_index {
-    struct repo *repo;
-    const struct pack_set *dropped;
-    struct pack_record *records; /* one per pack number that is kept */
+/* Every index file as pack records: the index is rewritten from these, not
+ * from the in-memory table, which keeps one copy of each blob. A file that
+ * cannot be read is kept as it is (repair index is for that). */
+struct index_files {
+    struct string_list read;     /* names of the files read: replaced */
+    struct pack_record *records;
     size_t count;
-    uint32_t *record_of;         /* pack number -> records[] + 1, 0 when none yet */
 };
 
-static void keep_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static int read_index_file(void *ctx, const char *name, uint64_t size, struct error *unused)
 {
-    struct kept_index *k = ctx;
-    if (!pack_id || pack_set_has(k->dropped, pack_id) ||
-        (index_pack_flags(k->repo->index, e->pack) & INDEX_PACK_CONDEMNED))
-        return; /* condemned lists stay as they are */
-    if (!k->record_of[e->pack]) {
-        k->records = xrealloc(k->records, (k->count + 1) * sizeof *k->records);
-        memset(&k->records[k->count], 0, sizeof *k->records);
-        memcpy(k->records[k->count].id, pack_id, CRYPTO_ID_SIZE);
-        k->record_of[e->pack] = (uint32_t)++k->count;
+    struct index_files *f = ((void **)ctx)[0];
+    struct repo *repo = ((void **)ctx)[1];
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct buf plain = BUF_INIT;
+    struct pack_record *recs = NULL;
+    size_t n = 0;
+    struct error err;
+    if (repo_object_id_from_name(name, id) == 0 && repo_get_object(repo, OBJ_INDEX, id, &plain, &err) == 0 &&
+        index_file_records(plain.data, plain.len, &recs, &n, &err) == 0) {
+        f->records = xrealloc(f->records, (f->count + n + 1) * sizeof *f->records);
+        memcpy(f->records + f->count, recs, n * sizeof *recs);
+        f->count += n;
+        string_list_add(&f->read, name);
     }
-    struct pack_blob b = {.type = e->type, .offset = e->offset, .length = e->length, .raw_length = e->raw_length};
-    memcpy(b.id, e->id, CRYPTO_ID_SIZE);
-    pack_record_add(&k->records[k->record_of[e->pack] - 1], &b);
+    free(recs);
+    buf_free(&plain);
+    return 0;
+}
+
+/* Copies what still opens of one damaged pack into new packs: the blobs
+ * every index file places there. */
+static int salvage_pack(struct salvage *s, const struct index_files *files, const uint8_t pack_id[CRYPTO_ID_SIZE],
+                        struct error *err)
+{
+    char name[96], hex[65];
+    struct buf file = BUF_INIT, plain = BUF_INIT;
+    struct error read_err;
+    struct index *seen = index_new();
+    repo_object_name(OBJ_BLOB, pack_id, name);
+    hex_encode(pack_id, CRYPTO_ID_SIZE, hex);
+    bool is_read = store_get(s->repo->store, name, 0, STORE_TO_END, &file, &read_err) == 0;
+    uint64_t saved = 0, lost = 0;
+    int rc = 0;
+    for (size_t r = 0; r < files->count && rc == 0; r++) {
+        if (memcmp(files->records[r].id, pack_id, CRYPTO_ID_SIZE) != 0)
+            continue;
+        for (size_t i = 0; i < files->records[r].count && rc == 0; i++) {
+            const struct pack_blob *b = &files->records[r].blobs[i];
+            if (!index_add_id(seen, b->id))
+                continue;
+            buf_reset(&plain);
+            bool is_intact = is_read && (uint64_t)b->offset + b->length <= file.len &&
+                             blob_open(s->repo, s->codec, b->id, file.data + b->offset, b->length, &plain,
+                                       &read_err) == 0;
+            if (!is_intact) {
+                lost++;
+                continue;
+            }
+            saved++;
+            if (s->opts->is_dry_run)
+                continue;
+            if (!s->is_open) {
+                pack_builder_start(&s->builder);
+                s->is_open = true;
+            }
+            pack_builder_add(&s->builder, b->id, b->type, file.data + b->offset, b->length, b->raw_length);
+            if (s->builder.data.len >= s->repo->config.pack_size)
+                rc = flush_salvaged(s, err);
+        }
+    }
+    say(s->opts, "pack %s: %llu blob%s %s, %llu lost%s", hex, (unsigned long long)saved, saved == 1 ? "" : "s",
+        s->opts->is_dry_run ? "can be saved" : "saved", (unsigned long long)lost,
+        is_read ? "" : " (the pack cannot be read)");
+    s->result->blobs_saved += saved;
+    s->result->blobs_lost += lost;
+    index_free(seen);
+    buf_free(&file);
+    buf_free(&plain);
+    return rc;
 }
 
 static bool is_any_pack(void *ctx, const uint8_t pack[CRYPTO_ID_SIZE])
@@ -323,18 +318,19 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     struct repo_lock *lock = NULL;
     struct damage_list damage = {0}, kept = {0};
     struct pack_set damaged = {0}, dropped = {0};
-    struct string_list index_files = {0};
+    struct index_files files = {0};
     struct salvage s = {.repo = repo, .opts = opts, .result = result};
-    struct kept_index k = {.repo = repo, .dropped = &dropped};
-    size_t missing = 0;
+    struct pack_record *next = NULL;
+    size_t next_count = 0;
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
-    int rc = store_list(repo->store, "index", note_name, &index_files, err);
+    void *list_ctx[2] = {&files, repo};
+    int rc = store_list(repo->store, "index", read_index_file, list_ctx, err);
     if (rc == 0)
         rc = repo_load_index(repo, err);
     if (rc == 0)
-        rc = repo_mark_missing_packs(repo, &missing, err);
+        rc = repo_mark_missing_packs(repo, NULL, err);
     if (rc == 0)
         rc = damage_load(repo, &damage, err);
     if (rc < 0)
@@ -351,11 +347,11 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     for (uint32_t p = 0; p < index_pack_count(repo->index); p++) {
         uint8_t id[CRYPTO_ID_SIZE];
         index_pack_id(repo->index, p, id);
-        if (index_pack_flags(repo->index, p) & INDEX_PACK_MISSING) {
+        if ((index_pack_flags(repo->index, p) & INDEX_PACK_MISSING) && !pack_set_has(&dropped, id)) {
             char hex[65];
             hex_encode(id, CRYPTO_ID_SIZE, hex);
-            if (!pack_set_has(&dropped, id))
-                say(opts, "pack %s: missing from the repository; dropped from the index", hex);
+            say(opts, "pack %s: missing from the repository; %s from the index", hex,
+                opts->is_dry_run ? "would be dropped" : "dropped");
             pack_set_add(&dropped, id);
         }
     }
@@ -364,7 +360,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     for (size_t i = 0; i < damaged.count && rc == 0; i++) {
         if (pack_set_has(&dropped, damaged.ids[i]))
             continue;
-        rc = salvage_pack(&s, damaged.ids[i], err);
+        rc = salvage_pack(&s, &files, damaged.ids[i], err);
         pack_set_add(&dropped, damaged.ids[i]);
         result->packs_damaged++;
     }
@@ -375,12 +371,13 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     /* New packs are stored; now an index without the dropped packs, then
      * the dropped ones condemned (no blobs: nothing may take them back),
      * then the old index files and the damage records go. */
-    k.record_of = xcalloc(index_pack_count(repo->index) + 1, sizeof *k.record_of);
-    index_each(repo->index, keep_entry, &k);
-    k.records = xrealloc(k.records, (k.count + s.written_count + 1) * sizeof *k.records);
+    next = xcalloc(files.count + s.written_count + 1, sizeof *next);
+    for (size_t i = 0; i < files.count; i++)
+        if (!pack_set_has(&dropped, files.records[i].id))
+            next[next_count++] = files.records[i]; /* borrowed */
     for (size_t i = 0; i < s.written_count; i++)
-        k.records[k.count + i] = s.written[i];
-    rc = repo_write_index(repo, k.records, k.count + s.written_count, NULL, err);
+        next[next_count++] = s.written[i];
+    rc = repo_write_index(repo, next, next_count, NULL, err);
     struct pack_record *condemned = xcalloc(dropped.count, sizeof *condemned);
     for (size_t i = 0; i < dropped.count; i++)
         memcpy(condemned[i].id, dropped.ids[i], CRYPTO_ID_SIZE);
@@ -388,15 +385,15 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
         rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, err);
     free(condemned);
     if (rc == 0)
-        rc = store_delete_many(repo->store, index_files.items, index_files.count, err);
+        rc = store_delete_many(repo->store, files.read.items, files.read.count, err);
     if (rc == 0)
         rc = damage_replace(repo, &damage, &kept, is_any_pack, NULL, err);
 out:
-    damage_free(&kept);
-    for (size_t i = 0; i < k.count; i++)
-        pack_record_free(&k.records[i]);
-    free(k.records); /* the written records it borrowed are freed below */
-    free(k.record_of);
+    free(next);
+    for (size_t i = 0; i < files.count; i++)
+        pack_record_free(&files.records[i]);
+    free(files.records);
+    string_list_free(&files.read);
     for (size_t i = 0; i < s.written_count; i++)
         pack_record_free(&s.written[i]);
     free(s.written);
@@ -404,7 +401,7 @@ out:
     blob_codec_free(s.codec);
     free(damaged.ids);
     free(dropped.ids);
-    string_list_free(&index_files);
+    damage_free(&kept);
     damage_free(&damage);
     repo_unlock(lock);
     return rc < 0 ? error_wrap(err, "cannot repair the packs") : 0;

@@ -85,7 +85,7 @@ static char *join_path(const char *dir, const char *name)
 {
     size_t len = strlen(dir) + strlen(name) + 2;
     char *path = xmalloc(len);
-    snprintf(path, len, "%s%s%s", dir, *dir && strcmp(dir, "/") ? "/" : "", name);
+    snprintf(path, len, "%s/%s", dir, name); /* the root is "": paths start with "/" */
     return path;
 }
 

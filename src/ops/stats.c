@@ -54,7 +54,7 @@ static int attribute(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type
     return 0;
 }
 
-static void add_up(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void add_up(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct stats_result *r = ctx;
     if (e->offset == SHARED)
@@ -69,7 +69,7 @@ struct indexed_sum {
     struct index *owners;
 };
 
-static void add_indexed(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void add_indexed(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct indexed_sum *s = ctx;
     s->r->indexed_bytes += e->length;

@@ -296,7 +296,8 @@ void index_each(const struct index *idx, index_each_fn fn, void *ctx)
     pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
     for (size_t i = 0; i < idx->count; i++) {
         const struct index_entry *e = &idx->entries[i];
-        fn(ctx, e, e->pack == INDEX_PACK_PENDING ? NULL : idx->packs[e->pack]);
+        bool is_pending = e->pack == INDEX_PACK_PENDING || e->pack >= idx->pack_count;
+        fn(ctx, e, is_pending ? NULL : idx->packs[e->pack], is_pending ? 0 : idx->pack_flags[e->pack]);
     }
     pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
 }
@@ -349,6 +350,36 @@ static bool is_well_formed(struct cursor c)
         cursor_bytes(&c, (size_t)nblobs * 45);
     }
     return !c.is_bad && c.left == 0;
+}
+
+int index_file_records(const uint8_t *data, size_t len, struct pack_record **out, size_t *count, struct error *err)
+{
+    struct cursor c = cursor_of(data, len);
+    const uint8_t *magic = cursor_bytes(&c, 4);
+    *out = NULL;
+    *count = 0;
+    if (!magic || memcmp(magic, INDEX_MAGIC, 4) != 0)
+        return error_set(err, "not an index file (bad magic)");
+    if (!is_well_formed(c))
+        return error_set(err, "index file is truncated or malformed");
+    uint32_t npacks = cursor_u32(&c);
+    *out = xcalloc(npacks ? npacks : 1, sizeof **out);
+    for (uint32_t p = 0; p < npacks; p++) {
+        struct pack_record *rec = &(*out)[p];
+        memcpy(rec->id, cursor_bytes(&c, CRYPTO_ID_SIZE), CRYPTO_ID_SIZE);
+        uint32_t nblobs = cursor_u32(&c);
+        for (uint32_t b = 0; b < nblobs; b++) {
+            struct pack_blob blob;
+            memcpy(blob.id, cursor_bytes(&c, CRYPTO_ID_SIZE), CRYPTO_ID_SIZE);
+            blob.type = cursor_u8(&c);
+            blob.offset = cursor_u32(&c);
+            blob.length = cursor_u32(&c);
+            blob.raw_length = cursor_u32(&c);
+            pack_record_add(rec, &blob);
+        }
+    }
+    *count = npacks;
+    return 0;
 }
 
 /* Checks the whole file before adding anything: a malformed file adds no

@@ -115,15 +115,20 @@ bool index_add_id(struct index *idx, const uint8_t id[CRYPTO_ID_SIZE]);
 /* Fills in where a reserved (INDEX_PACK_PENDING) blob ended up. */
 void index_set_location(struct index *idx, const struct index_entry *entry);
 
-/* Calls fn for every entry with the id of its pack (NULL while pending),
+/* Calls fn for every entry with the id of its pack (NULL while pending)
+ * and that pack number's INDEX_PACK_* flags,
  * in no set order, with the index locked: fn must not call back into it. */
-typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id);
+typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags);
 void index_each(const struct index *idx, index_each_fn fn, void *ctx);
 
 /* Index files (and condemned/ files, the same bytes). decode adds what it
  * reads to idx, its packs marked with pack_flags (0 for an index file). */
 void index_file_encode(const struct pack_record *packs, size_t count, struct buf *out);
 int index_file_decode(struct index *idx, const uint8_t *data, size_t len, uint8_t pack_flags, struct error *err);
+
+/* The same file as pack records (*out: count records, each freed with
+ * pack_record_free, then the array with free). */
+int index_file_records(const uint8_t *data, size_t len, struct pack_record **out, size_t *count, struct error *err);
 
 void pack_record_add(struct pack_record *rec, const struct pack_blob *blob);
 void pack_record_free(struct pack_record *rec);

@@ -15,7 +15,7 @@ struct ids {
     size_t count;
 };
 
-static void collect(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void collect(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct ids *ids = ctx;
     FUZZ_CHECK(pack_id != NULL);

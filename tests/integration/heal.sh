@@ -4,8 +4,9 @@
 # name, in a repository where every snapshot restores byte-identical and
 # check --read-data passes.
 #  1. a pack lost: the next backup lists the packs, stores what the lost one
-#     held again (exit 3, saying so), and then the new and the old snapshot
-#     both restore;
+#     held again (exit 3, saying so), and its snapshot restores; the old
+#     snapshot, whose tree was in the lost pack, is named by check, and
+#     repair packs drops the pack and lists that snapshot as still lost;
 #  2. a flipped byte: check --read-data fails naming the pack, records the
 #     damage and prints "to do: coffer repair packs, then coffer backup …";
 #     status shows the same; a backup after the check does not deduplicate
@@ -21,7 +22,7 @@ D=$T/data
 mkdir -p "$D/sub"
 gen_random 3000000 21 >"$T/stream1"
 gen_random 2000000 22 >"$D/big"
-gen_text 200000 23 >"$D/sub/text"
+gen_text 1 23 >"$D/sub/text"
 echo small >"$D/small"
 
 repo_snapshot() { # newest snapshot id of source $1
@@ -47,16 +48,24 @@ repo_listing() { (cd "$COFFER_REPOSITORY" && find . -path ./locks -prune -o -typ
 
 # --- 1. a lost pack --------------------------------------------------------
 new_repo one
-run_c backup --stdin --name s --quiet <"$T/stream1"
+run_c_in "$T/stream1" backup --stdin --name s --quiet
 expect_ok "backup of the stream"
 s1=$(repo_snapshot s)
 rm -f "$(pack_of_newest)"
-run_c backup --stdin --name s <"$T/stream1"
+run_c_in "$T/stream1" backup --stdin --name s
 expect_rc 3 "backup after a pack was lost (a warning: what it held is stored again)"
 expect_err_match "backup after a pack was lost" "1 indexed pack is not in the repository"
 s2=$(repo_snapshot s)
 dumps_as "${s2:0:16}" s "$T/stream1" "new snapshot after a lost pack"
-dumps_as "${s1:0:16}" s "$T/stream1" "old snapshot, healed by the new backup"
+run_c check
+expect_rc 1 "check with a pack lost"
+expect_err_match "check with a pack lost" "pack [0-9a-f]+ is in the index but missing"
+expect_err_match "check with a pack lost" "snapshot ${s1:0:8} .*cannot be fully restored"
+grep -q "to do: coffer repair packs" "$T/out" || fail "check does not say what to do about a lost pack: $(cat "$T/out")"
+c_ok "repair packs after a lost pack" repair packs
+grep -q "snapshot ${s1:0:8} .*cannot restore" "$T/out" || fail "repair packs does not name the snapshot still lost: $(cat "$T/out")"
+grep -q "dropped from the index" "$T/out" || fail "repair packs does not say it dropped the lost pack: $(cat "$T/out")"
+dumps_as "${s2:0:16}" s "$T/stream1" "new snapshot after repair packs"
 
 # --- 2. a flipped byte ----------------------------------------------------------
 new_repo two
@@ -73,7 +82,7 @@ expect_err_match "check --read-data of a flipped byte" "pack [0-9a-f]+: blob [0-
 grep -q "to do: coffer repair packs, then coffer backup" "$T/out" || fail "check does not say what to do: $(cat "$T/out")"
 [ "$(find "$COFFER_REPOSITORY/damage" -type f | wc -l)" = 1 ] || fail "check recorded no damage"
 run_c status --json
-jq -e '.problems[] | select(.rule == "damage") | .todo | test("coffer repair packs")' "$T/out" >/dev/null ||
+jq -e '.sources[].problems[] | select(.rule == "damage") | .todo | test("coffer repair packs")' "$T/out" >/dev/null ||
     fail "status does not name the repair: $(cat "$T/out")"
 # Before any repair, a backup stores the damaged blob again instead of
 # deduplicating against it.
@@ -97,7 +106,7 @@ c_ok "check --read-data after the prunes" check --read-data
 
 # --- 3. a damaged index file --------------------------------------------------
 new_repo three
-run_c backup --stdin --name s --quiet <"$T/stream1"
+run_c_in "$T/stream1" backup --stdin --name s --quiet
 expect_ok "backup of the stream"
 run_c backup --name files "$D" --quiet
 expect_ok "backup of the tree"

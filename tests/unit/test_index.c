@@ -185,7 +185,7 @@ struct each_count {
     uint8_t pack_id[CRYPTO_ID_SIZE];
 };
 
-static void count_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id)
+static void count_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
 {
     struct each_count *c = ctx;
     if (!pack_id) {
