@@ -167,9 +167,12 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
         char **slot = !strcasecmp(name, "aws_access_key_id") ? access_key
                     : !strcasecmp(name, "aws_secret_access_key") ? secret_key
                     : !strcasecmp(name, "aws_session_token") ? session_token : NULL;
-        if (slot) {
-            secret_free(*slot);
+        if (slot == access_key) { /* not a secret: plain memory */
+            free(*slot);
             *slot = xstrdup(value);
+        } else if (slot) {
+            secret_free(*slot);
+            *slot = secret_dup(value);
         }
     }
     fclose(f);
@@ -181,7 +184,7 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
                         : !*access_key || !**access_key ? "gives no aws_access_key_id for profile"
                         : !*secret_key || !**secret_key ? "gives no aws_secret_access_key for profile" : NULL;
     if (missing) {
-        secret_free(*access_key);
+        free(*access_key);
         secret_free(*secret_key);
         secret_free(*session_token);
         *access_key = *secret_key = *session_token = NULL;
@@ -690,10 +693,7 @@ static void s3_free(void *impl)
     free(s->host);
     free(s->region);
     free(s->access_key);
-    if (s->secret_key) {
-        OPENSSL_cleanse(s->secret_key, strlen(s->secret_key));
-        free(s->secret_key);
-    }
+    secret_free(s->secret_key);
     secret_free(s->session_token);
     free(s->ca_file);
     free(s->data_class);
@@ -730,8 +730,9 @@ static int take_credentials(struct s3_store *s, const struct s3_settings *settin
         if (!settings->secret_key || !*settings->secret_key)
             return error_setk(err, ERR_USAGE, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
         s->access_key = xstrdup(settings->access_key);
-        s->secret_key = xstrdup(settings->secret_key);
-        s->session_token = dup_or_null(settings->session_token);
+        s->secret_key = secret_dup(settings->secret_key);
+        s->session_token = settings->session_token && *settings->session_token ? secret_dup(settings->session_token)
+                                                                                : NULL;
         return 0;
     }
     const char *path = settings->credentials_file;

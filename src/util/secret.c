@@ -18,7 +18,10 @@
 static char *secret_alloc(size_t size)
 {
     /* sodium_malloc locks the pages when RLIMIT_MEMLOCK allows, and works
-     * without the lock when it does not. */
+     * without the lock when it does not; it needs sodium_init, which may
+     * run any number of times (a library caller need not know). */
+    if (sodium_init() < 0)
+        abort();
     char *p = sodium_malloc(size);
     if (!p)
         abort(); /* out of memory, as xmalloc */
