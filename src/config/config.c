@@ -912,14 +912,19 @@ static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size
 {
 }
 
+/* Reads at most CONFIG_SIZE_MAX + 1 bytes: enough for config_load_buffer
+ * to see that the file is too large without reading all of it. */
 static int read_file(const char *path, struct buf *out, struct error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_errno(err, errno, "cannot read config file %s", path);
-    for (;;) {
+    while (out->len <= CONFIG_SIZE_MAX) {
         buf_reserve(out, 64 << 10);
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+        size_t room = out->cap - out->len;
+        if (room > CONFIG_SIZE_MAX + 1 - out->len)
+            room = CONFIG_SIZE_MAX + 1 - out->len;
+        ssize_t n = read(fd, out->data + out->len, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -930,13 +935,93 @@ static int read_file(const char *path, struct buf *out, struct error *err)
         if (n == 0)
             break;
         out->len += (size_t)n;
-        if (out->len > CONFIG_SIZE_MAX) {
-            close(fd);
-            return error_set(err, "config file %s is larger than %u KiB; is it the right file?", path,
-                             CONFIG_SIZE_MAX >> 10);
-        }
     }
     close(fd);
+    return 0;
+}
+
+/* The line (from 1) that byte offset at of text lies on. */
+static unsigned line_at(const uint8_t *text, size_t at)
+{
+    unsigned line = 1;
+    for (size_t i = 0; i < at; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+/* The length of the UTF-8 sequence at p (left bytes available) and its
+ * code point, or 0 when it is not valid UTF-8 (a stray continuation byte,
+ * a truncated or overlong sequence, a surrogate, past U+10FFFF). */
+static size_t utf8_decode(const uint8_t *p, size_t left, uint32_t *cp)
+{
+    uint8_t b = p[0];
+    size_t len;
+    uint32_t min;
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+        len = 2, min = 0x80, *cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+        len = 3, min = 0x800, *cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        len = 4, min = 0x10000, *cp = b & 0x07;
+    } else {
+        return 0;
+    }
+    if (left < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* The characters YAML allows in a file (its c-printable set): tab, line
+ * breaks, and printable text; no other control characters, no U+FFFE/FFFF. */
+static bool is_yaml_printable(uint32_t cp)
+{
+    return cp == '\t' || cp == '\n' || cp == '\r' || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+           (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/*
+ * What the YAML parser is given must be a plausible coffer.yaml: at most
+ * CONFIG_SIZE_MAX bytes of UTF-8 text in YAML's character set, without
+ * directives (%YAML, %TAG), which coffer.yaml never needs. A damaged or
+ * wrong file is refused here, naming the line, before any parser sees it
+ * (issue #12, D12: two bytes, "%" and 0x8a, hung libfyaml's directive
+ * scanner forever).
+ */
+static int text_check(struct load *ld, const uint8_t *text, size_t len)
+{
+    if (len > CONFIG_SIZE_MAX)
+        return fail(ld, line_at(text, CONFIG_SIZE_MAX), NULL,
+                    "the file is larger than %u KiB, the limit for a config file; is it the right file?",
+                    CONFIG_SIZE_MAX >> 10);
+    size_t line_start = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(text + i, len - i, &cp);
+        if (n == 0)
+            return fail(ld, line_at(text, i), NULL,
+                        "the file is not UTF-8 text (byte 0x%02x at column %zu); save it as UTF-8",
+                        text[i], i - line_start + 1);
+        if (!is_yaml_printable(cp))
+            return fail(ld, line_at(text, i), NULL,
+                        "the file contains the control character U+%04X (column %zu), which YAML does not allow",
+                        (unsigned)cp, i - line_start + 1);
+        if (cp == '%' && i == line_start)
+            return fail(ld, line_at(text, i), NULL,
+                        "YAML directives (%%YAML, %%TAG) are not supported in a config file; remove the line");
+        i += n;
+        if (cp == '\n' || (cp == '\r' && (i == len || text[i] != '\n')))
+            line_start = i;
+    }
     return 0;
 }
 
@@ -968,8 +1053,8 @@ static int read_root(struct load *ld, struct fy_node *root, struct config *cfg)
     return read_fields(ld, root, tables, cfg, "", 1);
 }
 
-/* Parses text as one YAML document and reads it into cfg. */
-static int parse_text(struct load *ld, const struct buf *text, struct config *cfg)
+/* Parses the len bytes at text as one YAML document and reads it into cfg. */
+static int parse_text(struct load *ld, const uint8_t *text, size_t len, struct config *cfg)
 {
     struct fy_diag_cfg diag_cfg;
     fy_diag_cfg_default(&diag_cfg);
@@ -991,7 +1076,7 @@ static int parse_text(struct load *ld, const struct buf *text, struct config *cf
     }
 
     int rc = -1;
-    if (fy_parser_set_string(parser, text->len ? (const char *)text->data : "", text->len) != 0) {
+    if (fy_parser_set_string(parser, len ? (const char *)text : "", len) != 0) {
         error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
         goto out;
     }
@@ -1024,6 +1109,19 @@ out:
     return rc;
 }
 
+int config_load_buffer(const char *name, const void *data, size_t len, struct config *out, struct error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct load ld = {name, err};
+    if (text_check(&ld, data, len))
+        return -1;
+    out->path = xstrdup(name);
+    int rc = parse_text(&ld, data, len, out);
+    if (rc)
+        config_free(out);
+    return rc;
+}
+
 int config_load(const char *path, struct config *out, struct error *err)
 {
     memset(out, 0, sizeof *out);
@@ -1032,12 +1130,8 @@ int config_load(const char *path, struct config *out, struct error *err)
         buf_free(&text);
         return -1;
     }
-    struct load ld = {path, err};
-    out->path = xstrdup(path);
-    int rc = parse_text(&ld, &text, out);
+    int rc = config_load_buffer(path, text.data, text.len, out, err);
     buf_free(&text);
-    if (rc)
-        config_free(out);
     return rc;
 }
 
