@@ -1037,6 +1037,15 @@ static int yaml_error(struct load *ld, const yaml_parser_t *parser, const uint8_
                         ? line_at(text, parser->problem_offset < len ? parser->problem_offset : len)
                         : (unsigned)parser->problem_mark.line + 1;
     const char *problem = parser->problem ? parser->problem : "syntax error";
+    size_t at = parser->problem_mark.index;
+    if (parser->error == YAML_COMPOSER_ERROR && !strcmp(problem, "found undefined alias") && at < len &&
+        text[at] == '*') {
+        const char *name = (const char *)text + at + 1;   /* text need not end in NUL: no strcspn */
+        size_t n = 0;
+        while (n < SHOWN_MAX && at + 1 + n < len && !strchr(" \t\r\n,[]{}", name[n]))
+            n++;
+        return fail(ld, line, NULL, "alias *%.*s names no anchor (&%.*s) before it", (int)n, name, (int)n, name);
+    }
     if (parser->context)
         return fail(ld, line, NULL, "invalid YAML: %s (%s on line %u)", problem, parser->context,
                     (unsigned)parser->context_mark.line + 1);

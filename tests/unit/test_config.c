@@ -263,6 +263,21 @@ static void test_config_aliases_are_followed(void **state)
     config_free(&cfg);
 }
 
+/* An alias without its anchor is refused, naming the alias and its line. */
+static void test_config_alias_without_anchor(void **state)
+{
+    assert_load_fails(*state, "repository: /r\nsources:\n  b: {type: files, tags: *t, paths: [/b]}\n",
+                      "coffer.yaml:3: alias *t names no anchor (&t) before it");
+    assert_load_fails(*state, "repository: *r", "coffer.yaml:1: alias *r names no anchor (&r) before it");
+}
+
+/* An alias may make a list its own item: that is refused, not followed forever. */
+static void test_config_alias_cycle_is_refused(void **state)
+{
+    assert_load_fails(*state, "- &a [*a]\n", "coffer.yaml:1: expected a mapping of settings");
+    assert_load_fails(*state, "sources: &s {a: *s}\n", "coffer.yaml:1: sources.a: missing required key \"type\"");
+}
+
 /* A bool that is not true or false is refused, quoted as written. */
 static void test_config_bad_bool_names_file_line_key(void **state)
 {
@@ -897,6 +912,8 @@ int main(void)
         T(test_config_values_are_not_expanded),
         T(test_config_custom_tag_is_refused),
         T(test_config_aliases_are_followed),
+        T(test_config_alias_without_anchor),
+        T(test_config_alias_cycle_is_refused),
         T(test_config_bad_bool_names_file_line_key),
         T(test_config_yes_is_not_a_bool),
         T(test_config_unknown_key_lists_known_keys),
