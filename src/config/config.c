@@ -13,8 +13,8 @@
  * Duplicate keys get through the YAML parser and are caught here, so that
  * the message says which key and where the first one was. Anchors and
  * aliases are followed (the parser resolves them); merge keys (<<) and
- * tags other than YAML's own (such as !env) are refused. Values are taken literally: no environment
- * expansion, no includes. The file holds paths to secrets, never secrets:
+ * tags other than YAML's own (such as !env) are refused. Values are taken
+ * literally: no environment expansion, no includes. The file holds paths to secrets, never secrets:
  * a "password" or "passphrase" key, or a password inside a database URL,
  * is refused, and the refusal never repeats the value.
  */
