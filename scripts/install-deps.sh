@@ -8,7 +8,7 @@ packages=(
   libsodium-dev libzstd-dev libssl-dev   # crypto, compression, SHA-256
   libjansson-dev                         # JSON (snapshots, keys, --json)
   libpq-dev                              # PostgreSQL client library
-  libfyaml-dev                           # YAML (coffer.yaml)
+  libyaml-dev                            # YAML (coffer.yaml)
   libcurl4-openssl-dev                   # HTTP for the S3 store
   libexpat1-dev                          # XML of S3's answers (listings, errors)
   libcmocka-dev                          # unit tests

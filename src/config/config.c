@@ -1,7 +1,7 @@
 /*
  * config.c — reading coffer.yaml against tables of known keys.
  *
- * libfyaml turns the file into a tree of nodes that remember their line;
+ * libyaml turns the file into a tree of nodes that remember their line;
  * we walk that tree against tables. A table has one row per accepted key,
  * saying where its value goes and how it is read (string, true/false,
  * bounded whole number, one of a few words, list of strings, or a section
@@ -12,9 +12,9 @@
  *
  * Duplicate keys get through the YAML parser and are caught here, so that
  * the message says which key and where the first one was. Anchors and
- * aliases are followed; merge keys (<<) and tags other than YAML's own
- * (such as !env) are refused. Values are taken literally: no environment
- * expansion, no includes. The file holds paths to secrets, never secrets:
+ * aliases are followed (the parser resolves them); merge keys (<<) and
+ * tags other than YAML's own (such as !env) are refused. Values are taken
+ * literally: no environment expansion, no includes. The file holds paths to secrets, never secrets:
  * a "password" or "passphrase" key, or a password inside a database URL,
  * is refused, and the refusal never repeats the value.
  */
@@ -22,7 +22,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libfyaml.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +29,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <yaml.h>
 
 #include "repo/retention.h"
 #include "repo/tree.h"
@@ -52,13 +52,14 @@
 struct load {
     const char *file;
     struct error *err;
+    yaml_document_t *doc;   /* the document being read: nodes refer to each other by index in it */
 };
 
 struct field;
 
 /* Reads value (the node after "name:"; NULL for an empty value) into the
  * struct at base. key is the dotted key for messages; line is the key's. */
-typedef int (*field_read_fn)(struct load *ld, const struct field *f, struct fy_node *value,
+typedef int (*field_read_fn)(struct load *ld, const struct field *f, yaml_node_t *value,
                              const char *key, unsigned line, void *base);
 
 /* One accepted key. A table ends with a row whose name is NULL. */
@@ -78,17 +79,17 @@ struct field {
     const char *(*check)(const char *value);
 };
 
-static int read_string(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_bool(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_uint(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_choice(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_strings(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_sources(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_block(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_duration(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_size(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_percent(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
-static int read_checks(struct load *, const struct field *, struct fy_node *, const char *, unsigned, void *);
+static int read_string(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_bool(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_uint(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_choice(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_strings(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_sources(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_block(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_duration(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_size(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_percent(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_checks(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
 static const char *check_duration(const char *text);
 static const char *check_url_has_no_password(const char *url);
 
@@ -306,15 +307,61 @@ static void known_types(char *out, size_t size)
 
 /* ---- nodes ---- */
 
+static bool node_is_scalar(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE;
+}
+
+static bool node_is_sequence(const yaml_node_t *n)
+{
+    return n && n->type == YAML_SEQUENCE_NODE;
+}
+
+static bool node_is_mapping(const yaml_node_t *n)
+{
+    return n && n->type == YAML_MAPPING_NODE;
+}
+
+/* How many items a list has, or pairs a mapping has. */
+static size_t node_count(const yaml_node_t *n)
+{
+    if (node_is_sequence(n))
+        return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (node_is_mapping(n))
+        return (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    return 0;
+}
+
+/* Item i of list n, pair i of mapping n (i < node_count(n)). */
+static yaml_node_t *node_item(struct load *ld, const yaml_node_t *n, size_t i)
+{
+    return yaml_document_get_node(ld->doc, n->data.sequence.items.start[i]);
+}
+
+static yaml_node_pair_t *node_pair(const yaml_node_t *n, size_t i)
+{
+    return &n->data.mapping.pairs.start[i];
+}
+
+static yaml_node_t *pair_key(struct load *ld, const yaml_node_pair_t *p)
+{
+    return yaml_document_get_node(ld->doc, p->key);
+}
+
+static yaml_node_t *pair_value(struct load *ld, const yaml_node_pair_t *p)
+{
+    return yaml_document_get_node(ld->doc, p->value);
+}
+
 /* YAML's spellings of "no value": nothing at all, ~, null. */
-static bool node_is_null(struct fy_node *n)
+static bool node_is_null(const yaml_node_t *n)
 {
     if (!n)
         return true;
-    if (!fy_node_is_scalar(n) || fy_node_get_style(n) != FYNS_PLAIN)
+    if (!node_is_scalar(n) || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
-    size_t len = 0;
-    const char *s = fy_node_get_scalar(n, &len);
+    size_t len = n->data.scalar.length;
+    const char *s = (const char *)n->data.scalar.value;
     if (len == 0 || !s)
         return true;
     return (len == 1 && s[0] == '~') ||
@@ -323,41 +370,38 @@ static bool node_is_null(struct fy_node *n)
 
 /* The line a scalar starts on; fallback for anything without text of its
  * own (an empty value, a list, a mapping), whose key's line is meant. */
-static unsigned node_line(struct fy_node *n, unsigned fallback)
+static unsigned node_line(const yaml_node_t *n, unsigned fallback)
 {
-    if (!n || !fy_node_is_scalar(n))
+    if (!node_is_scalar(n))
         return fallback;
-    struct fy_token *t = fy_node_get_scalar_token(n);
-    const struct fy_mark *m = t ? fy_token_start_mark(t) : NULL;
-    return m && m->line >= 0 ? (unsigned)m->line + 1 : fallback;
+    return (unsigned)n->start_mark.line + 1;
 }
 
 /* The line of the first text inside n, for nodes no key introduces (the
- * whole document). */
-static unsigned node_first_line(struct fy_node *n, unsigned fallback)
+ * whole document). Looks a bounded depth down: an alias can make a list
+ * its own first item. */
+static unsigned node_first_line(struct load *ld, yaml_node_t *n, unsigned fallback)
 {
-    void *it = NULL;
-    if (n && fy_node_is_sequence(n))
-        return node_first_line(fy_node_sequence_iterate(n, &it), fallback);
-    if (n && fy_node_is_mapping(n)) {
-        struct fy_node_pair *p = fy_node_mapping_iterate(n, &it);
-        return p ? node_first_line(fy_node_pair_key(p), fallback) : fallback;
+    for (unsigned depth = 0; depth < 64 && n && !node_is_scalar(n); depth++) {
+        if (node_count(n) == 0)
+            return fallback;
+        n = node_is_sequence(n) ? node_item(ld, n, 0) : pair_key(ld, node_pair(n, 0));
     }
     return node_line(n, fallback);
 }
 
 /* How a value looks, for "expected X, got Y": a scalar quoted (shortened
  * past SHOWN_MAX), anything else by its kind. */
-static const char *node_describe(struct fy_node *n, char *buf, size_t size)
+static const char *node_describe(const yaml_node_t *n, char *buf, size_t size)
 {
     if (node_is_null(n))
         return "an empty value";
-    if (fy_node_is_mapping(n))
+    if (node_is_mapping(n))
         return "a mapping";
-    if (fy_node_is_sequence(n))
+    if (node_is_sequence(n))
         return "a list";
-    size_t len = 0;
-    const char *s = fy_node_get_scalar(n, &len);
+    size_t len = n->data.scalar.length;
+    const char *s = (const char *)n->data.scalar.value;
     if (len + 2 >= size)
         snprintf(buf, size, "\"%.*s...\"", (int)(size - 6), s);
     else
@@ -365,37 +409,16 @@ static const char *node_describe(struct fy_node *n, char *buf, size_t size)
     return buf;
 }
 
-/* Follows an alias (*name) to the node its anchor (&name) marks. */
-static int node_deref(struct load *ld, struct fy_node **n, const char *key, unsigned line)
-{
-    if (!*n || !fy_node_is_alias(*n))
-        return 0;
-    struct fy_node *target = fy_node_resolve_alias(*n);
-    if (!target) {
-        size_t len = 0;
-        const char *name = fy_node_get_scalar(*n, &len);
-        return fail(ld, node_line(*n, line), key, "alias *%.*s names no anchor (&%.*s) before it",
-                    (int)len, name ? name : "", (int)len, name ? name : "");
-    }
-    *n = target;
-    return 0;
-}
-
 /* The first pair of map whose key is name, or NULL. */
-static struct fy_node_pair *map_find(struct fy_node *map, const char *name)
+static yaml_node_pair_t *map_find(struct load *ld, const yaml_node_t *map, const char *name)
 {
     size_t name_len = strlen(name);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(map, &it))) {
-        struct fy_node *k = fy_node_pair_key(p);
-        if (k && fy_node_is_alias(k))
-            k = fy_node_resolve_alias(k);
-        if (!k || !fy_node_is_scalar(k))
+    for (size_t i = 0; i < node_count(map); i++) {
+        yaml_node_pair_t *p = node_pair(map, i);
+        yaml_node_t *k = pair_key(ld, p);
+        if (!node_is_scalar(k))
             continue;
-        size_t len = 0;
-        const char *s = fy_node_get_scalar(k, &len);
-        if (len == name_len && (len == 0 || memcmp(s, name, len) == 0))
+        if (k->data.scalar.length == name_len && memcmp(k->data.scalar.value, name, name_len) == 0)
             return p;
     }
     return NULL;
@@ -403,55 +426,47 @@ static struct fy_node_pair *map_find(struct fy_node *map, const char *name)
 
 /* The key of pair p of map as text. Refuses keys that are not plain text
  * and keys that map has already had; what says which ("key", "source name"). */
-static int map_key(struct load *ld, struct fy_node *map, struct fy_node_pair *p, const char *key,
+static int map_key(struct load *ld, const yaml_node_t *map, yaml_node_pair_t *p, const char *key,
                    unsigned line, const char *what, const char **name, unsigned *name_line)
 {
     char shown[SHOWN_MAX];
-    struct fy_node *k = fy_node_pair_key(p);
-    if (node_deref(ld, &k, key, line))
-        return -1;
+    yaml_node_t *k = pair_key(ld, p);
     *name_line = node_line(k, line);
-    if (!k || !fy_node_is_scalar(k))
+    if (!node_is_scalar(k))
         return fail(ld, *name_line, key, "a %s must be plain text, not %s", what,
                     node_describe(k, shown, sizeof shown));
-    *name = fy_node_get_scalar0(k);
-    if (!*name)
-        return fail(ld, *name_line, key, "cannot read a %s", what);
-    if (strlen(*name) != fy_node_get_scalar_length(k))
+    *name = (const char *)k->data.scalar.value;
+    if (strlen(*name) != k->data.scalar.length)
         return fail(ld, *name_line, key, "a %s contains a NUL byte", what);
-    struct fy_node_pair *first = map_find(map, *name);
+    yaml_node_pair_t *first = map_find(ld, map, *name);
     if (first && first != p)
         return fail(ld, *name_line, key, "duplicate %s \"%s\" (first on line %u)", what, *name,
-                    node_line(fy_node_pair_key(first), line));
+                    node_line(pair_key(ld, first), line));
     return 0;
 }
 
 /* The text of a scalar value. Refuses empty values, lists, mappings, tags
  * other than YAML's own, and NUL bytes; expected says what was wanted. */
-static int scalar_text(struct load *ld, struct fy_node *n, const char *key, unsigned line,
+static int scalar_text(struct load *ld, const yaml_node_t *n, const char *key, unsigned line,
                        const char *expected, const char **text, size_t *len)
 {
     char shown[SHOWN_MAX];
     line = node_line(n, line);
-    if (node_is_null(n) || !fy_node_is_scalar(n))
+    if (node_is_null(n) || !node_is_scalar(n))
         return fail(ld, line, key, "expected %s, got %s", expected, node_describe(n, shown, sizeof shown));
-    size_t tag_len = 0;
-    const char *tag = fy_node_get_tag(n, &tag_len);
-    if (tag && tag_len &&
-        (tag_len < strlen(YAML_TAG_PREFIX) || memcmp(tag, YAML_TAG_PREFIX, strlen(YAML_TAG_PREFIX)) != 0))
-        return fail(ld, line, key, "the tag %.*s is not supported: values are read literally, without expansion",
-                    (int)tag_len, tag);
-    *len = 0;
-    *text = fy_node_get_scalar(n, len);
-    if (!*text)
-        *text = "";
+    const char *tag = (const char *)n->tag;
+    if (tag && *tag && strncmp(tag, YAML_TAG_PREFIX, strlen(YAML_TAG_PREFIX)) != 0)
+        return fail(ld, line, key, "the tag %s is not supported: values are read literally, without expansion",
+                    tag);
+    *len = n->data.scalar.length;
+    *text = (const char *)n->data.scalar.value;
     if (memchr(*text, '\0', *len))
         return fail(ld, line, key, "the value contains a NUL byte");
     return 0;
 }
 
 /* A non-empty string value, checked by check (may be NULL), in new memory. */
-static int string_value(struct load *ld, struct fy_node *n, const char *key, unsigned line,
+static int string_value(struct load *ld, yaml_node_t *n, const char *key, unsigned line,
                         const char *(*check)(const char *), char **out)
 {
     const char *s;
@@ -483,7 +498,7 @@ static void strings_free(struct config_strings *list)
 
 /* ---- readers, one per kind of value ---- */
 
-static int read_string(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_string(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
@@ -497,7 +512,7 @@ static int read_string(struct load *ld, const struct field *f, struct fy_node *v
 
 /* YAML 1.2's spellings only: "yes", "on" and friends are refused rather
  * than guessed at. */
-static int read_bool(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_bool(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     static const char *const words_true[] = {"true", "True", "TRUE"};
@@ -523,7 +538,7 @@ static int read_bool(struct load *ld, const struct field *f, struct fy_node *val
 }
 
 /* Decimal digits only, within [f->min, f->max]. */
-static int read_uint(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_uint(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     unsigned *slot = (unsigned *)((char *)base + f->offset);
@@ -548,7 +563,7 @@ static int read_uint(struct load *ld, const struct field *f, struct fy_node *val
 }
 
 /* One of f->choices, stored as a string. */
-static int read_choice(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_choice(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
@@ -576,27 +591,25 @@ static int read_choice(struct load *ld, const struct field *f, struct fy_node *v
 }
 
 /* A list of non-empty strings, at least f->min of them; "[a, b]" or one "- item" a line. */
-static int read_strings(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_strings(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     struct config_strings *slot = (struct config_strings *)((char *)base + f->offset);
     char shown[SHOWN_MAX];
-    if (node_is_null(value) || !fy_node_is_sequence(value))
+    if (node_is_null(value) || !node_is_sequence(value))
         return fail(ld, node_line(value, line), key, "expected a list of strings, got %s",
                     node_describe(value, shown, sizeof shown));
-    size_t count = (size_t)fy_node_sequence_item_count(value);
+    size_t count = node_count(value);
     if (count < f->min)
         return fail(ld, line, key, "expected a list of at least %u string%s, got an empty list", f->min,
                     f->min == 1 ? "" : "s");
     strings_free(slot);
     slot->items = xcalloc(count, sizeof *slot->items);
-    void *it = NULL;
-    struct fy_node *item;
-    while (slot->count < count && (item = fy_node_sequence_iterate(value, &it))) {
+    while (slot->count < count) {
+        yaml_node_t *item = node_item(ld, value, slot->count);
         char item_key[KEY_MAX];
         snprintf(item_key, sizeof item_key, "%s[%zu]", key, slot->count);
-        if (node_deref(ld, &item, item_key, line) ||
-            string_value(ld, item, item_key, line, f->check, &slot->items[slot->count]))
+        if (string_value(ld, item, item_key, line, f->check, &slot->items[slot->count]))
             return -1;
         slot->count++;
     }
@@ -613,7 +626,7 @@ static bool is_secret_key(const char *name)
  * a source: the common keys, then its type's). key and line name the
  * mapping itself, for "missing required key" messages.
  */
-static int read_fields(struct load *ld, struct fy_node *map, const struct field *const *tables, void *base,
+static int read_fields(struct load *ld, yaml_node_t *map, const struct field *const *tables, void *base,
                        const char *key, unsigned line)
 {
     for (const struct field *const *t = tables; *t; t++)
@@ -621,9 +634,8 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
             if (f->dflt)
                 *(unsigned *)((char *)base + f->offset) = f->dflt;
 
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while ((p = fy_node_mapping_iterate(map, &it))) {
+    for (size_t i = 0; i < node_count(map); i++) {
+        yaml_node_pair_t *p = node_pair(map, i);
         const char *name;
         unsigned name_line;
         if (map_key(ld, map, p, key, line, "key", &name, &name_line))
@@ -652,14 +664,13 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
         }
         char sub[KEY_MAX];
         key_join(sub, key, name);
-        struct fy_node *value = fy_node_pair_value(p);
-        if (node_deref(ld, &value, sub, name_line) || f->read(ld, f, value, sub, name_line, base))
+        if (f->read(ld, f, pair_value(ld, p), sub, name_line, base))
             return -1;
     }
 
     for (const struct field *const *t = tables; *t; t++)
         for (const struct field *f = *t; f->name; f++)
-            if (f->is_required && !map_find(map, f->name))
+            if (f->is_required && !map_find(ld, map, f->name))
                 return fail(ld, line, key, "missing required key \"%s\"", f->name);
     return 0;
 }
@@ -668,13 +679,13 @@ static int read_fields(struct load *ld, struct fy_node *map, const struct field 
 
 /* A mapping whose keys f->block lists, into the struct at base + offset
  * (retention, health, objectives, drill); marks it is_set. */
-static int read_block(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_block(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                       unsigned line, void *base)
 {
     void *block = (char *)base + f->offset;
     char shown[SHOWN_MAX], known[512];
     const struct field *const tables[] = {f->block, NULL};
-    if (node_is_null(value) || !fy_node_is_mapping(value)) {
+    if (node_is_null(value) || !node_is_mapping(value)) {
         known_fields(tables, known, sizeof known);
         return fail(ld, node_line(value, line), key, "expected a mapping with keys %s, got %s", known,
                     node_describe(value, shown, sizeof shown));
@@ -686,7 +697,7 @@ static int read_block(struct load *ld, const struct field *f, struct fy_node *va
 }
 
 /* A string that parse turns into a number; fails with "not <what>". */
-static int read_number(struct load *ld, struct fy_node *value, const char *key, unsigned line,
+static int read_number(struct load *ld, yaml_node_t *value, const char *key, unsigned line,
                        int (*parse)(const char *text, uint64_t *out), const char *what, uint64_t *out)
 {
     char *text = NULL;
@@ -698,7 +709,7 @@ static int read_number(struct load *ld, struct fy_node *value, const char *key, 
 }
 
 /* "25h", "15m", "1h30m" into unsigned seconds. */
-static int read_duration(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_duration(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                          unsigned line, void *base)
 {
     static const char what[] = "a duration (use e.g. 90s, 15m, 1h30m, 25h, 2d; m is minutes)";
@@ -712,7 +723,7 @@ static int read_duration(struct load *ld, const struct field *f, struct fy_node 
 }
 
 /* "64M", "1GiB", "1000" into uint64_t bytes. */
-static int read_size(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_size(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     return read_number(ld, value, key, line, size_parse, "a size (use e.g. 1000, 64K, 10M, 2G; K, M and G are 1024-based)",
@@ -720,7 +731,7 @@ static int read_size(struct load *ld, const struct field *f, struct fy_node *val
 }
 
 /* "50%" or 50 into unsigned 0..100. */
-static int read_percent(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_percent(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     char *text = NULL, *end;
@@ -737,27 +748,24 @@ static int read_percent(struct load *ld, const struct field *f, struct fy_node *
 
 /* A list of {name, sql, expect} mappings, into the drill that f->offset's
  * checks member belongs to. */
-static int read_checks(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_checks(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     struct config_drill *drill = (struct config_drill *)((char *)base + f->offset - DRILL(checks));
     char shown[SHOWN_MAX];
-    if (node_is_null(value) || !fy_node_is_sequence(value))
+    if (node_is_null(value) || !node_is_sequence(value))
         return fail(ld, node_line(value, line), key, "expected a list of checks (each with name and sql), got %s",
                     node_describe(value, shown, sizeof shown));
-    size_t count = (size_t)fy_node_sequence_item_count(value);
+    size_t count = node_count(value);
     drill->checks = xcalloc(count ? count : 1, sizeof *drill->checks);
     const struct field *const tables[] = {check_fields, NULL};
-    void *it = NULL;
-    struct fy_node *item;
-    while (drill->check_count < count && (item = fy_node_sequence_iterate(value, &it))) {
+    while (drill->check_count < count) {
+        yaml_node_t *item = node_item(ld, value, drill->check_count);
         char item_key[KEY_MAX];
         snprintf(item_key, sizeof item_key, "%s[%zu]", key, drill->check_count);
         unsigned item_line = node_line(item, line);
         struct config_check *check = &drill->checks[drill->check_count++];
-        if (node_deref(ld, &item, item_key, item_line))
-            return -1;
-        if (node_is_null(item) || !fy_node_is_mapping(item))
+        if (node_is_null(item) || !node_is_mapping(item))
             return fail(ld, item_line, item_key, "expected a mapping with name and sql, got %s",
                         node_describe(item, shown, sizeof shown));
         if (read_fields(ld, item, tables, check, item_key, item_line) < 0)
@@ -810,29 +818,28 @@ static bool is_source_name(const char *s)
 
 /* One source: its type first (which decides the keys it may have), then
  * every key against the common table and its type's. */
-static int read_source(struct load *ld, struct config_source *src, struct fy_node *value, const char *key,
+static int read_source(struct load *ld, struct config_source *src, yaml_node_t *value, const char *key,
                        unsigned line)
 {
     char shown[SHOWN_MAX], types[256];
-    if (node_is_null(value) || !fy_node_is_mapping(value))
+    if (node_is_null(value) || !node_is_mapping(value))
         return fail(ld, node_line(value, line), key, "expected a mapping with the source's type and settings, got %s",
                     node_describe(value, shown, sizeof shown));
     known_types(types, sizeof types);
-    struct fy_node_pair *type_pair = map_find(value, "type");
-    struct fy_node_pair *merge_pair = map_find(value, "<<");
+    yaml_node_pair_t *type_pair = map_find(ld, value, "type");
+    yaml_node_pair_t *merge_pair = map_find(ld, value, "<<");
     if (!type_pair && merge_pair)   /* the type may hide in the merged mapping: say why it is not seen */
-        return fail(ld, node_line(fy_node_pair_key(merge_pair), line), key,
+        return fail(ld, node_line(pair_key(ld, merge_pair), line), key,
                     "merge keys (<<) are not supported; write the keys out");
     if (!type_pair)
         return fail(ld, line, key, "missing required key \"type\" (one of: %s)", types);
 
     char type_key[KEY_MAX];
     key_join(type_key, key, "type");
-    unsigned type_line = node_line(fy_node_pair_key(type_pair), line);
-    struct fy_node *type_node = fy_node_pair_value(type_pair);
+    unsigned type_line = node_line(pair_key(ld, type_pair), line);
+    yaml_node_t *type_node = pair_value(ld, type_pair);
     char *type = NULL;
-    if (node_deref(ld, &type_node, type_key, type_line) ||
-        string_value(ld, type_node, type_key, type_line, NULL, &type))
+    if (string_value(ld, type_node, type_key, type_line, NULL, &type))
         return -1;
     const struct source_type *st = source_types;
     while (st->name && strcmp(st->name, type))
@@ -848,19 +855,18 @@ static int read_source(struct load *ld, struct config_source *src, struct fy_nod
     return read_fields(ld, value, tables, src, key, line);
 }
 
-static int read_sources(struct load *ld, const struct field *f, struct fy_node *value, const char *key,
+static int read_sources(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     struct config *cfg = base;
     char shown[SHOWN_MAX];
-    if (node_is_null(value) || !fy_node_is_mapping(value))
+    if (node_is_null(value) || !node_is_mapping(value))
         return fail(ld, node_line(value, line), key, "expected a mapping of source names to their settings, got %s",
                     node_describe(value, shown, sizeof shown));
-    size_t count = (size_t)fy_node_mapping_item_count(value);
+    size_t count = node_count(value);
     cfg->sources = xcalloc(count, sizeof *cfg->sources);
-    void *it = NULL;
-    struct fy_node_pair *p;
-    while (cfg->source_count < count && (p = fy_node_mapping_iterate(value, &it))) {
+    while (cfg->source_count < count) {
+        yaml_node_pair_t *p = node_pair(value, cfg->source_count);
         const char *name;
         unsigned name_line;
         if (map_key(ld, value, p, key, line, "source name", &name, &name_line))
@@ -875,8 +881,7 @@ static int read_sources(struct load *ld, const struct field *f, struct fy_node *
         src->line = name_line;
         char sub[KEY_MAX];
         key_join(sub, key, name);
-        struct fy_node *settings = fy_node_pair_value(p);
-        if (node_deref(ld, &settings, sub, name_line) || read_source(ld, src, settings, sub, name_line))
+        if (read_source(ld, src, pair_value(ld, p), sub, name_line))
             return -1;
     }
     return 0;
@@ -933,18 +938,19 @@ const char *config_url_secret_problem(const char *url)
 
 /* ---- the file ---- */
 
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-}
-
+/* Reads at most CONFIG_SIZE_MAX + 1 bytes: enough for config_load_buffer
+ * to see that the file is too large without reading all of it. */
 static int read_file(const char *path, struct buf *out, struct error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return error_errno(err, errno, "cannot read config file %s", path);
-    for (;;) {
+    while (out->len <= CONFIG_SIZE_MAX) {
         buf_reserve(out, 64 << 10);
-        ssize_t n = read(fd, out->data + out->len, out->cap - out->len);
+        size_t room = out->cap - out->len;
+        if (room > CONFIG_SIZE_MAX + 1 - out->len)
+            room = CONFIG_SIZE_MAX + 1 - out->len;
+        ssize_t n = read(fd, out->data + out->len, room);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -955,97 +961,191 @@ static int read_file(const char *path, struct buf *out, struct error *err)
         if (n == 0)
             break;
         out->len += (size_t)n;
-        if (out->len > CONFIG_SIZE_MAX) {
-            close(fd);
-            return error_set(err, "config file %s is larger than %u KiB; is it the right file?", path,
-                             CONFIG_SIZE_MAX >> 10);
-        }
     }
     close(fd);
     return 0;
 }
 
-/* Sets the parser's first error as "<file>:<line>: invalid YAML: ..." and
- * returns -1, or returns 0 when the parser found nothing wrong. */
-static int yaml_error(struct load *ld, struct fy_parser *parser, struct fy_diag *diag)
+/* The line (from 1) that byte offset at of text lies on. */
+static unsigned line_at(const uint8_t *text, size_t at)
 {
-    void *it = NULL;
-    struct fy_diag_error *e;
-    while ((e = fy_diag_errors_iterate(diag, &it)))
-        if (e->type >= FYET_ERROR)
-            return fail(ld, e->line > 0 ? (unsigned)e->line : 1, NULL, "invalid YAML: %s",
-                        e->msg ? e->msg : "syntax error");
-    if (fy_parser_get_stream_error(parser) || fy_diag_got_error(diag))
-        return fail(ld, 1, NULL, "invalid YAML");
+    unsigned line = 1;
+    for (size_t i = 0; i < at; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
+/* The length of the UTF-8 sequence at p (left bytes available) and its
+ * code point, or 0 when it is not valid UTF-8 (a stray continuation byte,
+ * a truncated or overlong sequence, a surrogate, past U+10FFFF). */
+static size_t utf8_decode(const uint8_t *p, size_t left, uint32_t *cp)
+{
+    uint8_t b = p[0];
+    size_t len;
+    uint32_t min;
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    } else if (b >= 0xc2 && b <= 0xdf) {
+        len = 2, min = 0x80, *cp = b & 0x1f;
+    } else if (b >= 0xe0 && b <= 0xef) {
+        len = 3, min = 0x800, *cp = b & 0x0f;
+    } else if (b >= 0xf0 && b <= 0xf4) {
+        len = 4, min = 0x10000, *cp = b & 0x07;
+    } else {
+        return 0;
+    }
+    if (left < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3f);
+    }
+    if (*cp < min || *cp > 0x10ffff || (*cp >= 0xd800 && *cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* The characters YAML allows in a file (its c-printable set): tab, line
+ * breaks, and printable text; no other control characters, no U+FFFE/FFFF. */
+static bool is_yaml_printable(uint32_t cp)
+{
+    return cp == '\t' || cp == '\n' || cp == '\r' || (cp >= 0x20 && cp <= 0x7e) || cp == 0x85 ||
+           (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/*
+ * What the YAML parser is given must be a plausible coffer.yaml: at most
+ * CONFIG_SIZE_MAX bytes of UTF-8 text in YAML's character set, without
+ * directives (%YAML, %TAG), which coffer.yaml never needs. A damaged or
+ * wrong file is refused here, naming the line, before any parser sees it
+ * (issue #12, D12: two bytes, "%" and 0x8a, hung libfyaml's directive
+ * scanner forever).
+ */
+static int text_check(struct load *ld, const uint8_t *text, size_t len)
+{
+    if (len > CONFIG_SIZE_MAX)
+        return fail(ld, line_at(text, CONFIG_SIZE_MAX), NULL,
+                    "the file is larger than %u KiB, the limit for a config file; is it the right file?",
+                    CONFIG_SIZE_MAX >> 10);
+    size_t line_start = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = utf8_decode(text + i, len - i, &cp);
+        if (n == 0)
+            return fail(ld, line_at(text, i), NULL,
+                        "the file is not UTF-8 text (byte 0x%02x at column %zu); save it as UTF-8",
+                        text[i], i - line_start + 1);
+        if (!is_yaml_printable(cp))
+            return fail(ld, line_at(text, i), NULL,
+                        "the file contains the control character U+%04X (column %zu), which YAML does not allow",
+                        (unsigned)cp, i - line_start + 1);
+        if (cp == '%' && i == line_start)
+            return fail(ld, line_at(text, i), NULL,
+                        "YAML directives (%%YAML, %%TAG) are not supported in a config file; remove the line");
+        i += n;
+        if (cp == '\n' || (cp == '\r' && (i == len || text[i] != '\n')))
+            line_start = i;
+    }
     return 0;
 }
 
-static int read_root(struct load *ld, struct fy_node *root, struct config *cfg)
+/* Sets the parser's error as "<file>:<line>: invalid YAML: ..." and
+ * returns -1. */
+static int yaml_error(struct load *ld, const yaml_parser_t *parser, const uint8_t *text, size_t len)
+{
+    if (parser->error == YAML_MEMORY_ERROR)
+        return error_set(ld->err, "cannot read config file %s: out of memory", ld->file);
+    /* The reader knows only a byte offset; the others know a line. */
+    unsigned line = parser->error == YAML_READER_ERROR
+                        ? line_at(text, parser->problem_offset < len ? parser->problem_offset : len)
+                        : (unsigned)parser->problem_mark.line + 1;
+    const char *problem = parser->problem ? parser->problem : "syntax error";
+    size_t at = parser->problem_mark.index;
+    if (parser->error == YAML_COMPOSER_ERROR && !strcmp(problem, "found undefined alias") && at < len &&
+        text[at] == '*') {
+        const char *name = (const char *)text + at + 1;   /* text need not end in NUL: no strcspn */
+        size_t n = 0;
+        while (n < SHOWN_MAX && at + 1 + n < len && !strchr(" \t\r\n,[]{}", name[n]))
+            n++;
+        return fail(ld, line, NULL, "alias *%.*s names no anchor (&%.*s) before it", (int)n, name, (int)n, name);
+    }
+    if (parser->context)
+        return fail(ld, line, NULL, "invalid YAML: %s (%s on line %u)", problem, parser->context,
+                    (unsigned)parser->context_mark.line + 1);
+    return fail(ld, line, NULL, "invalid YAML: %s", problem);
+}
+
+static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
 {
     char shown[SHOWN_MAX];
     if (node_is_null(root))
         return fail(ld, 1, NULL, "the file has no settings (it is empty or only comments)");
-    if (!fy_node_is_mapping(root))
-        return fail(ld, node_first_line(root, 1), NULL,
+    if (!node_is_mapping(root))
+        return fail(ld, node_first_line(ld, root, 1), NULL,
                     "expected a mapping of settings (repository: ..., sources: ...) at the top level, got %s",
                     node_describe(root, shown, sizeof shown));
     const struct field *const tables[] = {config_fields, NULL};
     return read_fields(ld, root, tables, cfg, "", 1);
 }
 
-/* Parses text as one YAML document and reads it into cfg. */
-static int parse_text(struct load *ld, const struct buf *text, struct config *cfg)
+/* Parses the len bytes at text (UTF-8, checked) as one YAML document and
+ * reads it into cfg. Documents after the first would be ignored, so they
+ * are refused; an empty trailing "---" is harmless. */
+static int parse_text(struct load *ld, const uint8_t *text, size_t len, struct config *cfg)
 {
-    struct fy_diag_cfg diag_cfg;
-    fy_diag_cfg_default(&diag_cfg);
-    diag_cfg.fp = NULL;
-    diag_cfg.output_fn = diag_discard;
-    diag_cfg.colorize = false;
-    struct fy_diag *diag = fy_diag_create(&diag_cfg);
-    if (!diag)
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
         return error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
-    fy_diag_set_collect_errors(diag, true);
-    struct fy_parse_cfg parse_cfg = {
-        .flags = FYPCF_QUIET | FYPCF_ALLOW_DUPLICATE_KEYS,   /* duplicates are reported by map_key */
-        .diag = diag,
-    };
-    struct fy_parser *parser = fy_parser_create(&parse_cfg);
-    if (!parser) {
-        fy_diag_destroy(diag);
-        return error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
-    }
+    yaml_parser_set_input_string(&parser, len ? text : (const uint8_t *)"", len);
+    yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
 
     int rc = -1;
-    if (fy_parser_set_string(parser, text->len ? (const char *)text->data : "", text->len) != 0) {
-        error_set(ld->err, "cannot read config file %s: cannot start the YAML parser", ld->file);
-        goto out;
+    yaml_document_t doc, next;
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_error(ld, &parser, text, len);
+        yaml_parser_delete(&parser);
+        return -1;
     }
-    struct fy_document *doc = fy_parse_load_document(parser);
-    if (!doc) {
-        rc = yaml_error(ld, parser, diag);
-        if (rc == 0)
-            rc = read_root(ld, NULL, cfg);
-        goto out;
-    }
-    /* Documents after the first would be ignored; an empty trailing "---" is harmless. */
-    struct fy_document *next;
-    while ((next = fy_parse_load_document(parser))) {
-        struct fy_node *root = fy_document_root(next);
-        unsigned line = node_first_line(root, 1);
+    for (;;) {
+        if (!yaml_parser_load(&parser, &next)) {
+            yaml_error(ld, &parser, text, len);
+            goto out;
+        }
+        ld->doc = &next;
+        yaml_node_t *root = yaml_document_get_root_node(&next);
+        bool is_end = root == NULL;   /* the end of the stream is an empty document */
         bool is_empty = node_is_null(root);
-        fy_parse_document_destroy(parser, next);
+        unsigned line = node_first_line(ld, root, 1);
+        yaml_document_delete(&next);
+        ld->doc = NULL;
+        if (is_end)
+            break;
         if (!is_empty) {
             fail(ld, line, NULL, "the file holds more than one YAML document (---); coffer reads one");
-            fy_parse_document_destroy(parser, doc);
             goto out;
         }
     }
-    if (yaml_error(ld, parser, diag) == 0)
-        rc = read_root(ld, fy_document_root(doc), cfg);
-    fy_parse_document_destroy(parser, doc);
+    ld->doc = &doc;
+    rc = read_root(ld, yaml_document_get_root_node(&doc), cfg);
+    ld->doc = NULL;
 out:
-    fy_parser_destroy(parser);
-    fy_diag_destroy(diag);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int config_load_buffer(const char *name, const void *data, size_t len, struct config *out, struct error *err)
+{
+    memset(out, 0, sizeof *out);
+    struct load ld = {name, err, NULL};
+    if (text_check(&ld, data, len))
+        return -1;
+    out->path = xstrdup(name);
+    int rc = parse_text(&ld, data, len, out);
+    if (rc)
+        config_free(out);
     return rc;
 }
 
@@ -1057,12 +1157,8 @@ int config_load(const char *path, struct config *out, struct error *err)
         buf_free(&text);
         return -1;
     }
-    struct load ld = {path, err};
-    out->path = xstrdup(path);
-    int rc = parse_text(&ld, &text, out);
+    int rc = config_load_buffer(path, text.data, text.len, out, err);
     buf_free(&text);
-    if (rc)
-        config_free(out);
     return rc;
 }
 

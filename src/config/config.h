@@ -167,6 +167,15 @@ int config_load(const char *path, struct config *out, struct error *err);
  * line refuses such URLs too (anyone on the host reads /proc/PID/cmdline). */
 const char *config_url_secret_problem(const char *url);
 
+/*
+ * Like config_load, on len bytes at data (which need not end in NUL);
+ * name stands for the file in messages and in out->path. Text that is
+ * larger than 1 MiB, not UTF-8, holds control characters YAML forbids, or
+ * starts a line with a directive (%) is refused, naming the line, before
+ * the YAML parser sees it.
+ */
+int config_load_buffer(const char *name, const void *data, size_t len, struct config *out, struct error *err);
+
 /* The source called name, or NULL. */
 const struct config_source *config_find_source(const struct config *cfg, const char *name);
 

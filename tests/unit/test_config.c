@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -259,6 +261,21 @@ static void test_config_aliases_are_followed(void **state)
     assert_int_equal(cfg.sources[1].tags.count, 2);
     assert_string_equal(cfg.sources[1].tags.items[1], "y");
     config_free(&cfg);
+}
+
+/* An alias without its anchor is refused, naming the alias and its line. */
+static void test_config_alias_without_anchor(void **state)
+{
+    assert_load_fails(*state, "repository: /r\nsources:\n  b: {type: files, tags: *t, paths: [/b]}\n",
+                      "coffer.yaml:3: alias *t names no anchor (&t) before it");
+    assert_load_fails(*state, "repository: *r", "coffer.yaml:1: alias *r names no anchor (&r) before it");
+}
+
+/* An alias may make a list its own item: that is refused, not followed forever. */
+static void test_config_alias_cycle_is_refused(void **state)
+{
+    assert_load_fails(*state, "- &a [*a]\n", "coffer.yaml:1: expected a mapping of settings");
+    assert_load_fails(*state, "sources: &s {a: *s}\n", "coffer.yaml:1: sources.a: missing required key \"type\"");
 }
 
 /* A bool that is not true or false is refused, quoted as written. */
@@ -583,6 +600,127 @@ static void test_config_sources_must_be_mapping(void **state)
                       "coffer.yaml:2: sources.db: expected a mapping with the source's type and settings, got \"postgres\"");
 }
 
+/* Loads text (len bytes) in a child that SIGALRM kills after 5 seconds.
+ * Returns what the child found: 0 when config_load failed naming the
+ * file's first line, 1 when it loaded or failed otherwise, -1 when it was
+ * killed (the parser hung). */
+static int load_in_child_with_time_limit(struct fixture *f, const char *text, size_t len)
+{
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(text, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(5);
+        struct config cfg;
+        struct error err;
+        error_clear(&err);
+        int rc = config_load(f->path, &cfg, &err);
+        char want[160];
+        snprintf(want, sizeof want, "%s:1: ", f->path);
+        _exit(rc == -1 && strstr(err.msg, want) ? 0 : 1);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (WIFSIGNALED(status))
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+/* Issue #12, D12: the two bytes "%" 0x8a spun libfyaml's directive
+ * scanner forever; the load must fail at once, naming line 1. */
+static void test_config_damaged_directive_fails_in_time(void **state)
+{
+    int found = load_in_child_with_time_limit(*state, "%\x8a", 2);
+    if (found == -1)
+        print_error("config_load still running after 5 s: the YAML parser hangs\n");
+    assert_int_equal(found, 0);
+}
+
+/* Bytes that are not UTF-8 are refused, naming the line and the byte. */
+static void test_config_invalid_utf8_is_refused(void **state)
+{
+    assert_load_fails(*state, "repository: /r\nsources:\n  db: {type: postgres, url: \"x\xff\"}\n",
+                      "coffer.yaml:3: the file is not UTF-8 text (byte 0xff at column 31)");
+    assert_load_fails(*state, "repository: /\xc0\xaf\n", "coffer.yaml:1: the file is not UTF-8 text (byte 0xc0");
+    assert_load_fails(*state, "repository: /\xed\xa0\x80\n", "coffer.yaml:1: the file is not UTF-8 text");
+    assert_load_fails(*state, "repository: /r\xe2\x82", "coffer.yaml:1: the file is not UTF-8 text (byte 0xe2");
+}
+
+/* UTF-8 text beyond ASCII loads as written. */
+static void test_config_utf8_text_loads(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+
+    assert_int_equal(load_text(f, "repository: /srv/sauvegardes/caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x93\xa6\n", &cfg, &err), 0);
+
+    assert_string_equal(cfg.repository, "/srv/sauvegardes/caf\xc3\xa9-\xe2\x82\xac-\xf0\x9f\x93\xa6");
+    config_free(&cfg);
+}
+
+/* Control characters YAML forbids (NUL, BEL, ESC ...) are refused by line. */
+static void test_config_control_character_is_refused(void **state)
+{
+    assert_load_fails(*state, "repository: /r\npassword_file: /p\x1b[0m\n",
+                      "coffer.yaml:2: the file contains the control character U+001B (column 18)");
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    FILE *fp = fopen(f->path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite("repository: /r\0x\n", 1, 18, fp), 18);
+    assert_int_equal(fclose(fp), 0);
+    assert_int_equal(config_load(f->path, &cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "coffer.yaml:1: the file contains the control character U+0000"));
+}
+
+/* Directives (%YAML, %TAG) are refused, naming their line. */
+static void test_config_directive_is_refused(void **state)
+{
+    assert_load_fails(*state, "# settings\n%YAML 1.2\n---\nrepository: /r\n",
+                      "coffer.yaml:2: YAML directives (%YAML, %TAG) are not supported");
+}
+
+/* A file over 1 MiB is refused, naming the line where the limit falls. */
+static void test_config_too_large_is_refused(void **state)
+{
+    size_t size = (1u << 20) + 1;
+    char *text = malloc(size + 1);
+    assert_non_null(text);
+    memset(text, '#', size);
+    for (size_t i = 1023; i < size; i += 1024)
+        text[i] = '\n';
+    text[size] = '\0';
+
+    assert_load_fails(*state, text, "coffer.yaml:1025: the file is larger than 1024 KiB");
+
+    free(text);
+}
+
+/* config_load_buffer reads text from memory and names it as given. */
+static void test_config_load_buffer_names_what_it_reads(void **state)
+{
+    struct config cfg;
+    struct error err;
+
+    assert_int_equal(config_load_buffer("mem.yaml", example, strlen(example), &cfg, &err), 0);
+
+    assert_string_equal(cfg.path, "mem.yaml");
+    assert_int_equal(cfg.sources[0].jobs, 4);
+    config_free(&cfg);
+    /* Not NUL-terminated: the bytes after len are not read. */
+    assert_int_equal(config_load_buffer("mem.yaml", "repository: /r\nrepo: x", 15, &cfg, &err), 0);
+    assert_string_equal(cfg.repository, "/r");
+    config_free(&cfg);
+    assert_int_equal(config_load_buffer("mem.yaml", "repository: /r\nrepo: x", 22, &cfg, &err), -1);
+    assert_non_null(strstr(err.msg, "mem.yaml:2: unknown key \"repo\""));
+    assert_null(cfg.path);
+}
+
 /* A missing file is an ERR_NOT_FOUND error naming it. */
 static void test_config_load_missing_file(void **state)
 {
@@ -774,6 +912,8 @@ int main(void)
         T(test_config_values_are_not_expanded),
         T(test_config_custom_tag_is_refused),
         T(test_config_aliases_are_followed),
+        T(test_config_alias_without_anchor),
+        T(test_config_alias_cycle_is_refused),
         T(test_config_bad_bool_names_file_line_key),
         T(test_config_yes_is_not_a_bool),
         T(test_config_unknown_key_lists_known_keys),
@@ -808,6 +948,13 @@ int main(void)
         T(test_config_empty_value_is_refused),
         T(test_config_string_key_needs_string),
         T(test_config_sources_must_be_mapping),
+        T(test_config_damaged_directive_fails_in_time),
+        T(test_config_invalid_utf8_is_refused),
+        T(test_config_utf8_text_loads),
+        T(test_config_control_character_is_refused),
+        T(test_config_directive_is_refused),
+        T(test_config_too_large_is_refused),
+        T(test_config_load_buffer_names_what_it_reads),
         T(test_config_load_missing_file),
         T(test_config_free_is_idempotent),
         T(test_config_locate_explicit_wins),
