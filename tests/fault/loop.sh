@@ -307,7 +307,7 @@ for seed in $(seq "$FIRST" $((FIRST + SEEDS - 1))); do
     [ "$persist" = 1 ] && desc="$desc (persistent)"
     if (run_seed "$seed" "$variant" "$op" "$k" "$action" "$persist") >"$T/seed.log" 2>&1; then
         passed=$((passed + 1))
-        echo "$desc: ok ($(grep -m1 "^faulted run: " "$T/seed.log" | sed 's/^faulted run: //'))"
+        echo "$desc: ok ($(grep -m1 "^faulted run: " "$T/seed.log" | sed 's/^faulted run: //'))$(grep -m1 '^check of ' "$T/seed.log" | sed 's/^/; /')"
     else
         failed=$((failed + 1))
         failed_seeds+=("$seed")
