@@ -88,6 +88,29 @@ static int fsync_dir(const char *dir, struct error *err)
     return 0;
 }
 
+/* Creates dir (an existing one is fine) and makes its entry durable: the
+ * entry lives in the parent, which an fsync of the directory itself does
+ * not write, so without this a power cut could take a new data/3f folder,
+ * and the pack in it, away after the index naming the pack was synced.
+ * *is_missing_parent tells a failure for want of the parent apart. */
+static int mkdir_durable(const char *dir, bool *is_missing_parent, struct error *err)
+{
+    *is_missing_parent = false;
+    if (mkdir(dir, 0700) < 0) {
+        if (errno == EEXIST)
+            return 0;
+        *is_missing_parent = errno == ENOENT;
+        return error_errno(err, errno, "cannot create %s", dir);
+    }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        return fsync_dir(".", err);
+    slash[slash == parent ? 1 : 0] = '\0';
+    return fsync_dir(parent, err);
+}
+
 /* Creates the object's parent folders below the root (data/3f, keys, ...). */
 static int make_parents(const char *path, struct error *err)
 {
@@ -97,15 +120,15 @@ static int make_parents(const char *path, struct error *err)
     if (!slash)
         return 0;
     *slash = '\0';
-    if (mkdir(tmp, 0700) == 0 || errno == EEXIST)
+    bool is_missing_parent;
+    if (mkdir_durable(tmp, &is_missing_parent, err) == 0)
         return 0;
-    if (errno != ENOENT)
-        return error_errno(err, errno, "cannot create %s", tmp);
+    if (!is_missing_parent)
+        return -1;
+    error_clear(err);
     if (make_parents(tmp, err) < 0)
         return -1;
-    if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-        return error_errno(err, errno, "cannot create %s", tmp);
-    return 0;
+    return mkdir_durable(tmp, &is_missing_parent, err);
 }
 
 /* Writes data to a temporary name beside the object's and fsyncs it;
