@@ -502,6 +502,39 @@ static void report_dictionaries(struct checker *c, const struct snapshot *const 
     }
 }
 
+/* A snapshot forget removed that is there again: an old copy of the
+ * repository put back in part, or someone replaying deleted objects. */
+static void report_resurrected(struct checker *c, const struct snapshot_list *list)
+{
+    struct event_list events = {0};
+    struct error ignored;
+    if (list->count == 0 || event_list_load(c->repo, "forget", &events, &ignored) < 0)
+        return;
+    struct index *listed = index_new(); /* snapshot ids, the list position as "offset" */
+    for (size_t i = 0; i < list->count; i++) {
+        struct index_entry e = {.pack = INDEX_PACK_PENDING, .offset = (uint32_t)i};
+        memcpy(e.id, list->items[i].id, CRYPTO_ID_SIZE);
+        index_insert(listed, &e);
+    }
+    for (size_t e = 0; e < events.count; e++) {
+        json_t *ids = json_object_get(events.items[e].doc, "removed_ids");
+        for (size_t k = 0; k < json_array_size(ids); k++) {
+            const char *removed = json_string_value(json_array_get(ids, k));
+            uint8_t id[CRYPTO_ID_SIZE];
+            struct index_entry found;
+            if (!removed || hex_decode(removed, id, CRYPTO_ID_SIZE) < 0 || !index_find(listed, id, &found))
+                continue;
+            char when[32];
+            time_format_rfc3339((int64_t)events.items[e].time, when);
+            report(c, "snapshot %.8s (source %s) was removed by forget at %s and is back (an old copy of it was put "
+                   "back): remove it again with `coffer forget` if it is not wanted", removed,
+                   list->items[found.offset].source, when);
+        }
+    }
+    index_free(listed);
+    event_list_free(&events);
+}
+
 static bool is_read_pack(void *ctx, const uint8_t pack[CRYPTO_ID_SIZE])
 {
     const struct stored_pack *p = find_stored(ctx, pack);
@@ -562,6 +595,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     note_condemned_packs(&c);
     for (size_t i = 0; i < list.unreadable.count; i++)
         report(&c, "snapshot %s", list.unreadable.items[i]);
+    report_resurrected(&c, &list);
     snaps = xcalloc(list.count + 1, sizeof *snaps);
     for (size_t i = 0; i < list.count; i++)
         if (!opts->source || !strcmp(list.items[i].source, opts->source))

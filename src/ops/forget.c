@@ -118,8 +118,12 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
     rc = store_delete_many(repo->store, doomed, doomed_count, err);
     if (rc == 0 && !opts->is_dry_run) { /* what the next prune's snapshot count is measured against */
         struct error ignored;
-        json_t *doc = json_pack("{s:I, s:I}", "snapshots", (json_int_t)(list.count - doomed_count), "removed",
-                                (json_int_t)doomed_count);
+        /* The ids too: check reports a removed snapshot that comes back. */
+        json_t *ids = json_array();
+        for (size_t i = 0; i < doomed_count; i++)
+            json_array_append_new(ids, json_string(strrchr(doomed[i], '/') + 1));
+        json_t *doc = json_pack("{s:I, s:I, s:o}", "snapshots", (json_int_t)(list.count - doomed_count), "removed",
+                                (json_int_t)doomed_count, "removed_ids", ids);
         event_save(repo, "forget", doc, &ignored);
         json_decref(doc);
     }

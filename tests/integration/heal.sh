@@ -15,7 +15,8 @@
 #  3. a damaged index file: commands go on with a warning naming it; prune
 #     refuses; repair index rebuilds it from the packs; check passes;
 #  4. each repair with --dry-run changes nothing; repair snapshots writes a
-#     copy, tagged repaired, of a tree snapshot whose file is lost for good.
+#     copy, tagged repaired, of a tree snapshot whose file is lost for good;
+#  5. a snapshot forget removed, put back from an old copy, is reported.
 . "$(dirname "$0")/lib.sh"
 
 D=$T/data
@@ -161,5 +162,20 @@ run_c backup --name files "$D" --quiet
 expect_ok "backup after repair"
 restores_tree "${f1:0:16}" "the original after the backup that stored the lost file again"
 c_ok "check --read-data at the end (case 4)" check --read-data
+
+# --- 5. a forgotten snapshot put back (D11) -------------------------------------
+new_repo five
+run_c_in "$T/stream1" backup --stdin --name s --quiet
+expect_ok "first backup (case 5)"
+old=$(repo_snapshot s)
+run_c_in "$T/stream1" backup --stdin --name s --quiet
+expect_ok "second backup (case 5)"
+cp "$COFFER_REPOSITORY/snapshots/$old" "$T/kept-snapshot"
+c_ok "forget the first (case 5)" forget --keep-last 1 --source s
+c_ok "check after forget (case 5)" check
+cp "$T/kept-snapshot" "$COFFER_REPOSITORY/snapshots/$old"
+run_c check
+expect_rc 1 "check with a forgotten snapshot put back"
+expect_err_match "check with a forgotten snapshot put back" "snapshot ${old:0:8} .*was removed by forget at .* and is back"
 
 pass "a lost pack, a flipped byte and a damaged index file heal by check, repair and backup; dry runs change nothing"
