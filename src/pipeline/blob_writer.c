@@ -85,6 +85,7 @@ struct blob_writer {
     struct blob_writer_stats stats;
     const struct blob_dict *dict; /* for data blobs added from now on */
     struct job *batch;            /* being filled by the caller's thread, or NULL */
+    bool is_verifying;            /* each sealed blob is opened again before it goes into a pack */
 };
 
 static void fail_locked(struct blob_writer *w, const struct error *err)
@@ -157,7 +158,7 @@ static void *worker_main(void *arg)
 {
     struct blob_writer *w = arg;
     struct blob_codec *codec = blob_codec_new(w->repo->config.zstd_level);
-    struct buf sealed = BUF_INIT;
+    struct buf sealed = BUF_INIT, check = BUF_INIT;
     pthread_mutex_lock(&w->mutex);
     for (;;) {
         while (w->queue_count == 0 && !w->is_stopping_workers)
@@ -173,8 +174,14 @@ static void *worker_main(void *arg)
 
         for (size_t i = 0; i < job->count && !is_failed; i++) {
             const struct job_blob *b = &job->blobs[i];
+            struct error verify_err;
             blob_seal(w->repo, codec, b->dict, b->id, job->data.data + b->offset, b->len, &sealed);
+            bool is_bad = w->is_verifying && blob_verify_sealed(w->repo, codec, b->id, sealed.data, sealed.len,
+                                                                job->data.data + b->offset, b->len, &check,
+                                                                &verify_err) < 0;
             pthread_mutex_lock(&w->mutex);
+            if (is_bad)
+                fail_locked(w, &verify_err);
             is_failed = w->has_failed;
             if (!is_failed)
                 add_to_pack_locked(w, b, &sealed);
@@ -190,6 +197,7 @@ static void *worker_main(void *arg)
     }
     pthread_mutex_unlock(&w->mutex);
     buf_free(&sealed);
+    buf_free(&check);
     blob_codec_free(codec);
     return NULL;
 }
@@ -271,6 +279,12 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+bool blob_writer_verifies(void)
+{
+    const char *env = getenv("COFFER_VERIFY_WRITES");
+    return env ? strcmp(env, "0") != 0 : BLOB_WRITER_VERIFY_DEFAULT;
+}
+
 struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
 {
     struct blob_writer *w = xcalloc(1, sizeof *w);
@@ -280,6 +294,7 @@ struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
     pthread_cond_init(&w->job_free, NULL);
     pthread_cond_init(&w->pack_ready, NULL);
     pthread_cond_init(&w->pack_taken, NULL);
+    w->is_verifying = blob_writer_verifies();
     w->worker_count = workers ? workers : 1;
     w->job_total = BLOB_WRITER_QUEUE + w->worker_count;
     w->free_jobs = xcalloc(w->job_total, sizeof *w->free_jobs);

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
 #include "repo/repo.h"
 
 #define BLOB_WRITER_QUEUE 8
@@ -38,6 +40,14 @@ struct blob_writer;
 
 /* workers: number of compress/seal threads (at least 1). */
 struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers);
+
+/* Whether each sealed blob is opened again and compared with its content
+ * before it goes into a pack, as restic does since 0.17: bad memory or a
+ * bug on the write path then fails the backup instead of storing what
+ * cannot be read back. COFFER_VERIFY_WRITES=0 or 1 overrides the default
+ * (measured in bench/RESULTS.md, "Verify before upload"). */
+#define BLOB_WRITER_VERIFY_DEFAULT false
+bool blob_writer_verifies(void);
 
 /* Stores a blob unless the repository already has it, and puts its id in
  * id_out. The data is copied; the caller may reuse it at once. Fails if

@@ -609,12 +609,13 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct b
     out->len = plain->len + CRYPTO_SEAL_OVERHEAD;
 }
 
-int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-              const uint8_t *sealed, size_t len, struct buf *out, struct error *err)
+/* Decrypts and decompresses; blob_open adds the check against the id. */
+static int blob_unseal(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                       const uint8_t *sealed, size_t len, struct buf *out, struct error *err)
 {
     char short_id[17];
     struct buf *plain = &codec->scratch;
-    uint8_t ad[REPO_AD_MAX], check[CRYPTO_ID_SIZE];
+    uint8_t ad[REPO_AD_MAX];
     size_t ad_len = repo_object_ad(repo, OBJ_BLOB, id, ad);
     id_short(id, short_id);
     if (len < CRYPTO_SEAL_OVERHEAD + 1)
@@ -625,7 +626,6 @@ int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYP
         return error_setk(err, ERR_AUTH, "blob %s fails authentication (damaged data)", short_id);
     plain->len = len - CRYPTO_SEAL_OVERHEAD;
 
-    size_t start = out->len;
     if (plain->data[0] == BLOB_RAW) {
         buf_append(out, plain->data + 1, plain->len - 1);
     } else if (plain->data[0] == BLOB_ZSTD || plain->data[0] == BLOB_ZSTD_DICT) {
@@ -655,12 +655,43 @@ int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYP
     } else {
         return error_setk(err, ERR_AUTH, "blob %s has an unknown encoding %u", short_id, plain->data[0]);
     }
+    return 0;
+}
+
+int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+              const uint8_t *sealed, size_t len, struct buf *out, struct error *err)
+{
+    char short_id[17];
+    uint8_t check[CRYPTO_ID_SIZE];
+    size_t start = out->len;
+    if (blob_unseal(repo, codec, id, sealed, len, out, err) < 0) {
+        out->len = start;
+        return -1;
+    }
     id_hash(repo->hasher, out->data + start, out->len - start, check);
     if (memcmp(check, id, CRYPTO_ID_SIZE) != 0) {
         out->len = start;
+        id_short(id, short_id);
         return error_setk(err, ERR_AUTH, "blob %s content does not match its id", short_id);
     }
     return 0;
+}
+
+int blob_verify_sealed(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                       const uint8_t *sealed, size_t len, const uint8_t *data, size_t data_len, struct buf *scratch,
+                       struct error *err)
+{
+    char short_id[17];
+    buf_reset(scratch);
+    int rc = blob_unseal(repo, codec, id, sealed, len, scratch, err);
+    if (rc == 0 && (scratch->len != data_len || memcmp(scratch->data, data, data_len) != 0))
+        rc = error_setk(err, ERR_AUTH, "content differs");
+    if (rc < 0) {
+        id_short(id, short_id);
+        error_wrap(err, "blob %s does not read back as it was written (bad memory, or a bug in coffer: please "
+                   "report it); nothing was stored for it", short_id);
+    }
+    return rc;
 }
 
 bool blob_names_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *sealed, size_t len,

@@ -176,6 +176,13 @@ void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct b
 int blob_open(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
               const uint8_t *sealed, size_t len, struct buf *out, struct error *err);
 
+/* Opens a just-sealed blob again and compares it with data, the content it
+ * was sealed from (no hashing: the content is at hand): what the backup
+ * writes must read back before it is stored. ERR_AUTH when it does not. */
+int blob_verify_sealed(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
+                       const uint8_t *sealed, size_t len, const uint8_t *data, size_t data_len, struct buf *scratch,
+                       struct error *err);
+
 /* Whether a sealed blob opens and names a dictionary (copied to dict). */
 bool blob_names_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t *sealed, size_t len,
                            uint8_t dict[CRYPTO_ID_SIZE]);
