@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ struct tally {
     atomic_int runs[ITEMS];
     atomic_int running, most_running;
     size_t fail_at; /* ITEMS: never */
+    bool is_waiting_for_company; /* item 0 waits until another thread runs */
 };
 
 static int count_item(void *ctx, size_t item, struct error *err)
@@ -32,6 +34,10 @@ static int count_item(void *ctx, size_t item, struct error *err)
         ;
     if (item % 1000 == 0)
         usleep(2000); /* long enough for the other threads to be seen at work */
+    /* On a loaded machine the other threads may not have been scheduled
+     * yet: the first item waits (up to 5 s) until one of them runs too. */
+    for (int i = 0; item == 0 && t->is_waiting_for_company && i < 5000 && atomic_load(&t->most_running) < 2; i++)
+        usleep(1000);
     atomic_fetch_add(&t->runs[item], 1);
     atomic_fetch_sub(&t->running, 1);
     if (item == t->fail_at)
@@ -45,6 +51,7 @@ static void test_parallel_every_item_once(void **state)
     static struct tally t;
     memset(&t, 0, sizeof t);
     t.fail_at = ITEMS;
+    t.is_waiting_for_company = true;
     struct error err;
     assert_int_equal(parallel_for(ITEMS, 4, count_item, &t, &err), 0);
     for (size_t i = 0; i < ITEMS; i++)
