@@ -73,6 +73,7 @@ struct pack_state {
     uint8_t id[CRYPTO_ID_SIZE];
     uint64_t size;    /* of the file */
     uint64_t used;    /* sealed bytes of needed blobs */
+    bool has_dict_copy; /* holds the second copy of a dictionary: kept, never repacked */
     struct index_entry *entries; /* its blobs as the index has them */
     size_t count, capacity;
     enum { PACK_KEEP, PACK_REPACK, PACK_CONDEMN, PACK_DELETE, PACK_DROP } fate;
@@ -87,6 +88,7 @@ struct pruner {
     size_t pack_count;
     size_t sorted_count;      /* the indexed, sorted ones */
     uint32_t *state_of;       /* index pack number -> packs[] (a pack two index files list has two numbers) */
+    size_t state_count;       /* numbers in state_of */
     struct string_list index_files;     /* index/ and condemned/ files read at the start: all replaced */
     bool is_alone;                      /* the lock says nothing else may be running */
     struct prune_result *result;
@@ -186,6 +188,23 @@ static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t 
         ps->used += e->length;
 }
 
+/* A second copy of a dictionary keeps its pack (and the pack is never
+ * repacked, which would leave the dictionary in one copy). */
+static void collect_other(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
+{
+    struct pruner *p = ctx;
+    if (e->type != BLOB_DICT || e->pack == INDEX_PACK_PENDING || e->pack >= p->state_count)
+        return;
+    struct pack_state *ps = &p->packs[p->state_of[e->pack]];
+    if (ps->count == ps->capacity) {
+        ps->capacity = ps->capacity ? 2 * ps->capacity : 16;
+        ps->entries = xrealloc(ps->entries, ps->capacity * sizeof *ps->entries);
+    }
+    ps->entries[ps->count++] = *e;
+    ps->used += e->length;
+    ps->has_dict_copy = true;
+}
+
 static int by_id(const void *a, const void *b)
 {
     return memcmp(((const struct pack_state *)a)->id, ((const struct pack_state *)b)->id, CRYPTO_ID_SIZE);
@@ -215,6 +234,7 @@ static void list_indexed_packs(struct pruner *p)
         p->packs[i].is_indexed = true;
     p->pack_count = p->sorted_count = unique;
     p->state_of = xcalloc(numbers ? numbers : 1, sizeof *p->state_of);
+    p->state_count = numbers;
     for (size_t i = 0; i < numbers; i++) {
         uint8_t id[CRYPTO_ID_SIZE];
         index_pack_id(p->repo->index, (uint32_t)i, id);
@@ -274,6 +294,7 @@ static int judge(struct pruner *p, struct error *err)
         return -1;
     list_indexed_packs(p);
     index_each(p->repo->index, collect_entry, p);
+    index_each_other(p->repo->index, collect_other, p);
     if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
         return -1;
     struct prune_result *r = p->result;
@@ -294,7 +315,7 @@ static int judge(struct pruner *p, struct error *err)
         r->bytes_stored += ps->size;
         if (ps->used == 0) {
             doom(p, ps);
-        } else if ((double)unused > p->opts->max_unused * (double)ps->size) {
+        } else if ((double)unused > p->opts->max_unused * (double)ps->size && !ps->has_dict_copy) {
             ps->fate = PACK_REPACK; /* the old pack is condemned once its blobs are copied */
             r->packs_repacked++;
             r->bytes_rewritten += ps->used;

@@ -86,6 +86,17 @@ struct blob_writer {
     const struct blob_dict *dict; /* for data blobs added from now on */
     struct job *batch;            /* being filled by the caller's thread, or NULL */
     bool is_verifying;            /* each sealed blob is opened again before it goes into a pack */
+    struct dict_copy *copies;     /* dictionaries whose second copy waits for the next pack */
+    size_t copy_count;
+};
+
+/* A dictionary is stored in two packs: every blob compressed with it
+ * depends on it, and one damaged byte would otherwise take them all
+ * (docs/format.md, "Dictionaries"). The second copy goes into the next pack
+ * opened, so the two never share a pack. */
+struct dict_copy {
+    struct index_entry entry; /* of the first copy (its pack number) */
+    struct buf sealed;
 };
 
 static void fail_locked(struct blob_writer *w, const struct error *err)
@@ -136,10 +147,34 @@ static void hand_off_locked(struct blob_writer *w)
 }
 
 /* Appends a sealed blob to the pack being filled and records where. */
+/* Puts the waiting second copies of dictionaries into the pack being
+ * filled (a pack other than their first copy's); they are listed in its
+ * index record, and readers fall back on them (index_find_other). */
+static void add_dict_copies_locked(struct blob_writer *w)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < w->copy_count; i++) {
+        struct dict_copy *c = &w->copies[i];
+        if (c->entry.pack == w->filling->number) {
+            w->copies[kept++] = *c;
+            continue;
+        }
+        struct index_entry e = c->entry;
+        e.pack = w->filling->number;
+        e.length = (uint32_t)c->sealed.len;
+        e.offset = pack_builder_add(&w->filling->builder, e.id, e.type, c->sealed.data, c->sealed.len, e.raw_length);
+        index_insert(w->repo->index, &e); /* the first copy stays the one readers try first */
+        buf_free(&c->sealed);
+    }
+    w->copy_count = kept;
+}
+
 static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, const struct buf *sealed)
 {
-    if (!w->filling)
+    if (!w->filling) {
         w->filling = open_pack_new(w);
+        add_dict_copies_locked(w);
+    }
     struct index_entry e = {0};
     memcpy(e.id, b->id, CRYPTO_ID_SIZE);
     e.type = b->type;
@@ -148,6 +183,13 @@ static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, 
     e.raw_length = (uint32_t)b->len;
     e.offset = pack_builder_add(&w->filling->builder, b->id, b->type, sealed->data, sealed->len, e.raw_length);
     index_set_location(w->repo->index, &e);
+    if (b->type == BLOB_DICT) {
+        w->copies = xrealloc(w->copies, (w->copy_count + 1) * sizeof *w->copies);
+        struct dict_copy *c = &w->copies[w->copy_count++];
+        c->entry = e;
+        c->sealed = (struct buf)BUF_INIT;
+        buf_append(&c->sealed, sealed->data, sealed->len);
+    }
     w->stats.blobs_new++;
     w->stats.bytes_new += b->len;
     if (w->filling->builder.data.len >= w->repo->config.pack_size)
@@ -386,6 +428,11 @@ static void stop_threads(struct blob_writer *w)
     pthread_mutex_lock(&w->mutex);
     if (w->filling && w->filling->builder.record.count > 0 && !w->has_failed)
         hand_off_locked(w);
+    if (w->copy_count && !w->has_failed) { /* second copies still waiting: a small pack of their own */
+        w->filling = open_pack_new(w);
+        add_dict_copies_locked(w);
+        hand_off_locked(w);
+    }
     w->is_stopping_writer = true;
     pthread_cond_broadcast(&w->pack_ready);
     pthread_mutex_unlock(&w->mutex);
@@ -445,6 +492,9 @@ void blob_writer_free(struct blob_writer *w)
     for (size_t i = 0; i < w->unindexed_count; i++)
         pack_record_free(&w->unindexed[i]);
     free(w->unindexed);
+    for (size_t i = 0; i < w->copy_count; i++)
+        buf_free(&w->copies[i].sealed);
+    free(w->copies);
     open_pack_free(w->filling);
     open_pack_free(w->full);
     buf_free(&w->spare_pack);

@@ -291,6 +291,17 @@ void index_set_location(struct index *idx, const struct index_entry *entry)
     pthread_mutex_unlock(&idx->mutex);
 }
 
+void index_each_other(const struct index *idx, index_each_fn fn, void *ctx)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
+    for (size_t i = 0; i < idx->other_count; i++) {
+        const struct index_entry *e = &idx->others[i];
+        bool is_known = e->pack < idx->pack_count;
+        fn(ctx, e, is_known ? idx->packs[e->pack] : NULL, is_known ? idx->pack_flags[e->pack] : 0);
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
+}
+
 void index_each(const struct index *idx, index_each_fn fn, void *ctx)
 {
     pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);

@@ -120,6 +120,8 @@ void index_set_location(struct index *idx, const struct index_entry *entry);
  * in no set order, with the index locked: fn must not call back into it. */
 typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags);
 void index_each(const struct index *idx, index_each_fn fn, void *ctx);
+/* The same for the second and later copies (index_find_other's). */
+void index_each_other(const struct index *idx, index_each_fn fn, void *ctx);
 
 /* Index files (and condemned/ files, the same bytes). decode adds what it
  * reads to idx, its packs marked with pack_flags (0 for an index file). */

@@ -16,6 +16,7 @@
 #include "repo/dict.h"
 #include "repo/repo.h"
 #include "testing.h"
+#include "util/text.h"
 
 #define MIB (1024 * 1024)
 
@@ -163,12 +164,65 @@ static void test_dict_missing_dictionary_fails_open(void **state)
     buf_free(&out);
 }
 
+/* A dictionary is stored in two packs: with one byte of its first copy
+ * flipped, a blob compressed with it still opens, through the second copy,
+ * in a process that reads the index afresh. */
+static void test_dict_survives_a_damaged_copy(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct buf dict_content = BUF_INIT, sealed = BUF_INIT, out = BUF_INIT;
+    assert_int_equal(train(f, &dict_content), 0);
+    struct blob_writer *w = blob_writer_new(f->repo, 2);
+    uint8_t dict_id[CRYPTO_ID_SIZE];
+    assert_int_equal(blob_writer_add(w, BLOB_DICT, dict_content.data, dict_content.len, dict_id, &err), 0);
+    assert_int_equal(blob_writer_finish(w, &err), 0);
+    blob_writer_free(w);
+    struct index_entry first;
+    assert_true(index_find(f->repo->index, dict_id, &first));
+    uint8_t pack_id[CRYPTO_ID_SIZE];
+    index_pack_id(f->repo->index, first.pack, pack_id);
+    struct blob_dict *dict = blob_dict_new(dict_id, dict_content.data, dict_content.len, 3);
+    struct blob_codec *codec = blob_codec_new(3);
+    uint8_t id[CRYPTO_ID_SIZE];
+    id_hash(f->repo->hasher, f->text, 8192, id);
+    blob_seal(f->repo, codec, dict, id, f->text, 8192, &sealed);
+
+    char hex[65], path[400];
+    hex_encode(pack_id, CRYPTO_ID_SIZE, hex);
+    snprintf(path, sizeof path, "%s/repo/data/%.2s/%s", f->dir, hex, hex);
+    FILE *pack = fopen(path, "r+b");
+    assert_non_null(pack);
+    fseek(pack, (long)first.offset + (long)first.length / 2, SEEK_SET);
+    int c = fgetc(pack);
+    fseek(pack, (long)first.offset + (long)first.length / 2, SEEK_SET);
+    fputc(c ^ 0x40, pack);
+    fclose(pack);
+    char repo_dir[300];
+    snprintf(repo_dir, sizeof repo_dir, "%s/repo", f->dir);
+    struct repo *fresh = NULL;
+    assert_int_equal(repo_open(repo_dir, NULL, "pw", &fresh, &err), 0);
+    assert_int_equal(repo_load_index(fresh, &err), 0);
+
+    assert_int_equal(blob_open(fresh, codec, id, sealed.data, sealed.len, &out, &err), 0);
+
+    assert_int_equal(out.len, 8192);
+    assert_memory_equal(out.data, f->text, 8192);
+    repo_free(fresh);
+    blob_dict_free(dict);
+    blob_codec_free(codec);
+    buf_free(&dict_content);
+    buf_free(&sealed);
+    buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_dict_training_refuses_too_little_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dict_blobs_are_smaller_and_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dict_missing_dictionary_fails_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dict_survives_a_damaged_copy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
