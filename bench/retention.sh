@@ -115,6 +115,9 @@ coffer_before=$(dub "$CREPO") restic_before=$(dub "$RREPO")
 log "forget --prune with the runbook's policy"
 timed coffer-forget "$COFFER_BIN" forget --repo "$CREPO" "${POLICY[@]}" --prune
 timed restic-forget restic -r "$RREPO" forget "${POLICY[@]}" --prune
+# coffer frees the space in two prunes (the first condemns, the next
+# deletes: docs/retention.md); a daily forget --prune frees yesterday's.
+"$COFFER_BIN" prune --repo "$CREPO" --quiet
 coffer_after=$(dub "$CREPO") restic_after=$(dub "$RREPO")
 "$COFFER_BIN" snapshots --repo "$CREPO" --json >"$W/coffer-snapshots.json"
 restic -r "$RREPO" snapshots --json >"$W/restic-snapshots.json"
