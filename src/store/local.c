@@ -313,6 +313,36 @@ static int local_del(void *impl, const char *name, struct error *err)
     return 0;
 }
 
+/* An unlink is durable once its directory is synced: each directory the
+ * names lie in is synced once. Without it a power cut could bring back a
+ * snapshot forget removed after forget recorded that it did. */
+static int local_sync_deletes(void *impl, char *const *names, size_t count, struct error *err)
+{
+    struct local_store *ls = impl;
+    char **dirs = xcalloc(count, sizeof *dirs);
+    size_t dir_count = 0;
+    int rc = 0;
+    for (size_t i = 0; i < count; i++) {
+        char path[PATH_MAX];
+        local_path(ls, names[i], path);
+        char *slash = strrchr(path, '/');
+        if (slash)
+            *slash = '\0';
+        bool is_known = false;
+        for (size_t d = 0; d < dir_count && !is_known; d++)
+            is_known = !strcmp(dirs[d], path);
+        if (!is_known)
+            dirs[dir_count++] = xstrdup(path);
+    }
+    for (size_t d = 0; d < dir_count; d++) {
+        if (rc == 0 && fsync_dir(dirs[d], err) < 0 && err->kind != ERR_NOT_FOUND)
+            rc = -1;
+        free(dirs[d]);
+    }
+    free(dirs);
+    return rc;
+}
+
 static int local_size(void *impl, const char *name, uint64_t *size, struct error *err)
 {
     struct local_store *ls = impl;
@@ -344,6 +374,7 @@ const struct store_driver local_store_driver = {
     .get = local_get,
     .list = local_list,
     .del = local_del,
+    .sync_deletes = local_sync_deletes,
     .size = local_size,
     .free = local_free,
 };

@@ -99,7 +99,10 @@ static int delete_one(void *ctx, size_t item, struct error *err)
 int store_delete_many(struct store *s, char *const *names, size_t count, struct error *err)
 {
     struct delete_many dm = {s, names};
-    return parallel_for(count, store_parallel_requests(s), delete_one, &dm, err);
+    int rc = parallel_for(count, store_parallel_requests(s), delete_one, &dm, err);
+    if (rc == 0 && count && s->driver->sync_deletes)
+        rc = s->driver->sync_deletes(s->impl, names, count, err);
+    return rc;
 }
 
 int store_size(struct store *s, const char *name, uint64_t *size, struct error *err)

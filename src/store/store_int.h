@@ -18,6 +18,9 @@ struct store_driver {
                struct error *err);
     int (*list)(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err);
     int (*del)(void *impl, const char *name, struct error *err);
+    /* Makes the deletion of names durable (NULL: deletes are durable when
+     * del returns, as on S3). */
+    int (*sync_deletes)(void *impl, char *const *names, size_t count, struct error *err);
     int (*size)(void *impl, const char *name, uint64_t *size, struct error *err);
     void (*free)(void *impl);
 };

@@ -10,15 +10,6 @@ R=$COFFER_REPOSITORY
 
 list_packs() { (cd "$R/data" && find . -type f -printf '%P\n' | sort); }
 
-# flip_byte FILE OFFSET : xor one byte with 0x5a
-flip_byte() {
-    local f=$1 off=$2 b
-    b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
-    [ -n "$b" ] || fail "flip_byte: cannot read offset $off of $f"
-    printf "\\$(printf '%03o' $(((b ^ 0x5a) & 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
-    [ "$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')" != "$b" ] || fail "flip_byte did not change $f"
-}
-
 # data set A: tree of random files
 mkdir -p "$T/A/sub"
 for i in 1 2 3 4; do gen_random $((700000 + i * 1000)) "A$i" >"$T/A/sub/f$i.bin"; done

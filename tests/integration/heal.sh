@@ -76,7 +76,7 @@ f1=$(repo_snapshot files)
 pack=$(pack_of_newest)
 # A byte in the middle of the pack: inside the 2 MB random file's blobs.
 size=$(stat -c %s "$pack")
-printf '\xff' | dd of="$pack" bs=1 seek=$((size / 3)) conv=notrunc status=none
+flip_byte "$pack" $((size / 3))
 run_c check --read-data
 expect_rc 1 "check --read-data of a flipped byte"
 expect_err_match "check --read-data of a flipped byte" "pack [0-9a-f]+: blob [0-9a-f]+ fails authentication"
@@ -112,7 +112,7 @@ expect_ok "backup of the stream"
 run_c backup --name files "$D" --quiet
 expect_ok "backup of the tree"
 idx=$(find "$COFFER_REPOSITORY/index" -type f | head -n 1)
-printf '\x00\x01' | dd of="$idx" bs=1 seek=40 conv=notrunc status=none
+flip_byte "$idx" 40
 run_c snapshots
 expect_ok "snapshots beside a damaged index file"
 run_c check
@@ -137,7 +137,7 @@ expect_ok "backup of the tree"
 f1=$(repo_snapshot files)
 pack=$(pack_of_newest)
 size=$(stat -c %s "$pack")
-printf '\xff' | dd of="$pack" bs=1 seek=$((size / 3)) conv=notrunc status=none
+flip_byte "$pack" $((size / 3))
 run_c check --read-data
 expect_rc 1 "check --read-data of a flipped byte (case 4)"
 c_ok "repair packs (case 4)" repair packs

@@ -215,6 +215,15 @@ gen_text() {
         }
     }' | head -c "$((mb * 1024 * 1024))"
 }
+# flip_byte FILE OFFSET : xor one byte with 0x5a
+flip_byte() {
+    local f=$1 off=$2 b
+    b=$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')
+    [ -n "$b" ] || fail "flip_byte: cannot read offset $off of $f"
+    printf "\\$(printf '%03o' $(((b ^ 0x5a) & 255)))" | dd of="$f" bs=1 seek="$off" conv=notrunc status=none
+    [ "$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')" != "$b" ] || fail "flip_byte did not change $f"
+}
+
 # gen_random BYTES SEED : deterministic incompressible bytes on stdout
 gen_random() {
     openssl enc -aes-128-ctr -nosalt -pass "pass:coffer-seed-$2" -pbkdf2 -iter 1 \
