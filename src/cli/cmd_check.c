@@ -56,9 +56,12 @@ static void report_stale_lock(void *ctx, const struct lock_info *info)
         return;
     char when[32], line[512];
     time_format_rfc3339(info->time, when);
-    snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s (%s); `coffer unlock` removes it",
+    snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s (%s)%s",
              info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
-             info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes");
+             info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes",
+             info->is_orphaned ? "; any coffer that locks removes it (or `coffer unlock`)"
+                               : "; prune deletes nothing while it is there: if that process is gone, `coffer unlock` "
+                                 "removes it");
     json_array_append_new(r->stale_locks, json_string(line));
     if (!r->g->is_json)
         printf("stale lock: %s\n", line);

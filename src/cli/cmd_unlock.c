@@ -14,8 +14,10 @@ static const char help[] =
     "Removes stale locks: locks of coffer processes on this host that are gone, and\n"
     "locks not refreshed for 30 minutes (a running coffer refreshes its lock every 5).\n"
     "Other locks belong to running backups, restores or prunes: they are listed and\n"
-    "kept. coffer removes stale locks by itself when it needs to; this is for\n"
-    "looking, and for locks of another host whose coffer died.\n\n"
+    "kept. coffer removes locks of processes certainly gone by itself; an expired\n"
+    "lock may belong to a process that is stopped or suspended, so coffer only goes\n"
+    "on beside it, and prune deletes nothing while it is there. Remove one of another\n"
+    "host only when you know its coffer is gone.\n\n"
     "options:\n"
     "  --remove-all           remove every lock, live or not (only when no coffer runs\n"
     "                         against this repository on any host)\n" CLI_GLOBAL_HELP;
