@@ -19,8 +19,8 @@
 #
 # Environment: COFFER (the binary), FAULT_SHIM (default: libfaultshim.so
 # in the build tree beside COFFER), FAULT_ACTIONS (default "kill torn eio
-# enospc powerloss"). Adding a command: one case in setup_pristine and one
-# in command_args / must_exist.
+# enospc powerloss"). Adding a command (repair, say): a case in
+# setup_pristine, command_args, must_exist and run_seed's round 2.
 . "$(dirname "$0")/../integration/lib.sh"
 
 CMD=${1:?usage: loop.sh COMMAND [SEEDS [FIRST]]}
