@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # loop.sh — seeded fault injection for one coffer command.
 #
-#   tests/fault/loop.sh COMMAND [SEEDS [FIRST]]     COMMAND: backup prune forget copy
+#   tests/fault/loop.sh COMMAND [SEEDS [FIRST]]     COMMAND: backup prune forget copy repair
 #
 # Builds a small repository once (two tree snapshots and two stream
 # snapshots; for copy also a destination holding the older two), counts
@@ -27,7 +27,7 @@ CMD=${1:?usage: loop.sh COMMAND [SEEDS [FIRST]]}
 SEEDS=${2:-50}
 FIRST=${3:-1}
 TEST_NAME=fault-$CMD
-case $CMD in backup | prune | forget | copy) ;; *) fail "unknown command $CMD (backup, prune, forget, copy)" ;; esac
+case $CMD in backup | prune | forget | copy | repair) ;; *) fail "unknown command $CMD (backup, prune, forget, copy, repair)" ;; esac
 
 SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
 [ -f "$SHIM" ] || fail "fault shim not found: $SHIM (build the faultshim target, or set FAULT_SHIM)"
@@ -129,6 +129,10 @@ command_args() {
         prune) ARGS=(prune --quiet); IN=/dev/null ;;
         forget) ARGS=(forget --keep-last 1 --prune --quiet); IN=/dev/null ;;
         copy) ARGS=(copy --to "$W/dst" --to-password-file "$T/dst.pw" --quiet); IN=/dev/null ;;
+        # repair index rewrites every index file from the packs' headers;
+        # repair packs, on a repository whose packs check found whole, only
+        # reads: the index rebuild is the one that can lose something.
+        repair) ARGS=(repair index --quiet); IN=/dev/null ;;
     esac
 }
 variants() { [ "$CMD" = backup ] && echo 0 1 || echo 0; }
@@ -142,7 +146,7 @@ must_exist() {
     case $CMD:$1:$2 in
         backup:repo:*) awk '{ print $3 }' "$MAP" ;;
         prune:repo:* | forget:repo:*) echo "$newest_files $newest_db" ;;
-        copy:repo:*) awk '{ print $3 }' "$MAP" ;;
+        copy:repo:* | repair:repo:*) awk '{ print $3 }' "$MAP" ;;
         copy:dst:1) awk '$1 == "files" { print $3; exit }' "$MAP"; awk '$1 == "db" { print $3; exit }' "$MAP" ;;
         copy:dst:2) awk '{ print $3 }' "$MAP" ;;
     esac
@@ -263,6 +267,7 @@ run_seed() {
     case $CMD in
         backup) verify_repo repo 2 new ;;
         prune | forget) verify_repo repo 2 must ;;
+        repair) verify_repo repo 2 all ;;
         copy) verify_repo dst 2 all ;;
     esac
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # faults.sh — crash safety under injected faults: tests/fault/loop.sh for
-# backup, prune, forget and copy, FAULT_SEEDS (default 50) seeds each, so
+# backup, prune, forget, copy and repair (index), FAULT_SEEDS (default 50) seeds each, so
 # that every seed's kill, torn write, EIO, ENOSPC or power loss at the
 # k-th write/fsync/rename/link/unlink/mkdir/open leaves a repository that
 # opens, checks and restores every snapshot it must (see tests/fault/README.md).
@@ -10,7 +10,7 @@
 SEEDS=${FAULT_SEEDS:-50}
 JOBS=${FAULT_JOBS:-2}
 LOOP=$REPO_ROOT/tests/fault/loop.sh
-commands=(backup prune forget copy)
+commands=(backup prune forget copy repair)
 pids=() started=0
 for cmd in "${commands[@]}"; do
     while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
