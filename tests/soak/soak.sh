@@ -13,7 +13,7 @@ COFFER=${COFFER:-$ROOT/build/coffer}
 case $COFFER in /*) ;; *) COFFER=$PWD/$COFFER ;; esac
 SEEDS=${SOAK_SEEDS:-1000}
 FIRST=${SOAK_FIRST:-1}
-read -r -a commands <<<"${SOAK_COMMANDS:-backup prune forget copy}"
+read -r -a commands <<<"${SOAK_COMMANDS:-backup prune forget copy repair}"
 summary=() rc=0
 for cmd in "${commands[@]}"; do
     start=$SECONDS
