@@ -381,12 +381,13 @@ int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *er
         free(l.ids);
         return error_wrap(err, "cannot list the packs");
     }
-    qsort(l.ids, l.count, sizeof *l.ids, compare_ids);
+    if (l.count > 1)
+        qsort(l.ids, l.count, sizeof *l.ids, compare_ids);
     size_t n = 0;
     for (uint32_t i = 0; i < index_pack_count(repo->index); i++) {
         uint8_t id[CRYPTO_ID_SIZE];
         index_pack_id(repo->index, i, id);
-        if (!bsearch(id, l.ids, l.count, sizeof *l.ids, compare_ids) &&
+        if ((l.count == 0 || !bsearch(id, l.ids, l.count, sizeof *l.ids, compare_ids)) &&
             !(index_pack_flags(repo->index, i) & INDEX_PACK_MISSING)) {
             index_mark_pack(repo->index, i, INDEX_PACK_MISSING);
             n++;

@@ -20,6 +20,9 @@
 SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
 [ -f "$SHIM" ] || fail "the fault shim is not built ($SHIM)"
 command -v faketime >/dev/null || fail "faketime is not installed (scripts/install-deps.sh installs it)"
+# The shim and libfaketime stand in front of ASan's interceptors (in the
+# ASan build); ASan must not object.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
 
 gen_random 3000000 11 >"$T/x1"
 gen_random 3000000 12 >"$T/x2"
