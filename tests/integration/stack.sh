@@ -72,7 +72,7 @@ sources:
   logs:    { type: files, paths: [$APP/logs] }
   code:    { type: git, path: $APP/code }
   crm:     { type: command, command: [psql, -X, -At, -d, app, -c, "SELECT count(*) FROM users"], name: users.txt,
-             env: [PGHOST, PGPORT, PGUSER] }   # a command gets only the environment it names
+             env: [PGHOST, PGPORT, PGUSER, PGPASSFILE] }   # a command gets only the environment it names
 YAML
 export COFFER_CONFIG=$T/coffer.yaml
 
