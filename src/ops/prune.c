@@ -173,17 +173,24 @@ static int mark_all(struct pruner *p, struct error *err)
     return rc;
 }
 
-static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
+/* Files entry e under its pack's state; returns that state. */
+static struct pack_state *add_entry(struct pruner *p, const struct index_entry *e)
 {
-    struct pruner *p = ctx;
-    if (e->pack == INDEX_PACK_PENDING)
-        return;
     struct pack_state *ps = &p->packs[p->state_of[e->pack]];
     if (ps->count == ps->capacity) {
         ps->capacity = ps->capacity ? 2 * ps->capacity : 16;
         ps->entries = xrealloc(ps->entries, ps->capacity * sizeof *ps->entries);
     }
     ps->entries[ps->count++] = *e;
+    return ps;
+}
+
+static void collect_entry(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
+{
+    struct pruner *p = ctx;
+    if (e->pack == INDEX_PACK_PENDING)
+        return;
+    struct pack_state *ps = add_entry(p, e);
     if (index_find(p->used, e->id, NULL))
         ps->used += e->length;
 }
@@ -195,12 +202,7 @@ static void collect_other(void *ctx, const struct index_entry *e, const uint8_t 
     struct pruner *p = ctx;
     if (e->type != BLOB_DICT || e->pack == INDEX_PACK_PENDING || e->pack >= p->state_count)
         return;
-    struct pack_state *ps = &p->packs[p->state_of[e->pack]];
-    if (ps->count == ps->capacity) {
-        ps->capacity = ps->capacity ? 2 * ps->capacity : 16;
-        ps->entries = xrealloc(ps->entries, ps->capacity * sizeof *ps->entries);
-    }
-    ps->entries[ps->count++] = *e;
+    struct pack_state *ps = add_entry(p, e);
     ps->used += e->length;
     ps->has_dict_copy = true;
 }

@@ -24,6 +24,7 @@
  * is still unrestorable.
  */
 #include "ops/ops.h"
+#include "ops/repair_int.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -173,11 +174,9 @@ struct salvage {
     size_t written_count;
 };
 
-static void say(const struct repair_options *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(const struct repair_options *opts, const char *fmt, ...)
+void repair_say(const struct repair_options *opts, const char *fmt, ...)
 {
-    char line[ERROR_MSG_MAX + 256];
+    char line[ERROR_MSG_MAX + 4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
@@ -296,7 +295,7 @@ static int salvage_pack(struct salvage *s, const struct index_files *files, cons
                 rc = flush_salvaged(s, err);
         }
     }
-    say(s->opts, "pack %s: %llu blob%s %s, %llu lost%s", hex, (unsigned long long)saved, saved == 1 ? "" : "s",
+    repair_say(s->opts, "pack %s: %llu blob%s %s, %llu lost%s", hex, (unsigned long long)saved, saved == 1 ? "" : "s",
         s->opts->is_dry_run ? "can be saved" : "saved", (unsigned long long)lost,
         is_read ? "" : " (the pack cannot be read)");
     s->result->blobs_saved += saved;
@@ -350,7 +349,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
         if ((index_pack_flags(repo->index, p) & INDEX_PACK_MISSING) && !pack_set_has(&dropped, id)) {
             char hex[65];
             hex_encode(id, CRYPTO_ID_SIZE, hex);
-            say(opts, "pack %s: missing from the repository; %s from the index", hex,
+            repair_say(opts, "pack %s: missing from the repository; %s from the index", hex,
                 opts->is_dry_run ? "would be dropped" : "dropped");
             pack_set_add(&dropped, id);
         }

@@ -17,8 +17,8 @@
  * is still unrestorable after they ran.
  */
 #include "ops/ops.h"
+#include "ops/repair_int.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,18 +68,6 @@ struct repairer {
     size_t depth, cap;
 };
 
-static void say(const struct repair_options *opts, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void say(const struct repair_options *opts, const char *fmt, ...)
-{
-    char line[ERROR_MSG_MAX + 4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
-    va_end(ap);
-    if (opts->report)
-        opts->report(opts->ctx, line);
-}
 
 static char *join_path(const char *dir, const char *name)
 {
@@ -277,12 +265,12 @@ static int repair_one(struct repairer *r, const struct snapshot *snap, struct re
         return rc;
     result->snapshots_lost++;
     bool is_tree = is_tree_type(snap->type) && outcome != TREE_LOST && snap->dictionary_count == 0;
-    say(r->opts, "snapshot %.8s (source %s, %s) cannot restore %zu item%s%s:", hex, snap->source, when,
+    repair_say(r->opts, "snapshot %.8s (source %s, %s) cannot restore %zu item%s%s:", hex, snap->source, when,
         r->lost.count, r->lost.count == 1 ? "" : "s",
         is_tree ? (r->writer ? "; a repaired copy without them is stored" : "; repair snapshots stores a copy without them")
                 : "; it is a stream: back up the source again");
     for (size_t i = 0; i < r->lost.count; i++)
-        say(r->opts, "  %s", r->lost.items[i]);
+        repair_say(r->opts, "  %s", r->lost.items[i]);
     if (!is_tree || !r->writer)
         return 0;
     rc = blob_writer_finish(r->writer, err);
@@ -312,7 +300,7 @@ int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, s
         rc = snapshot_list_load(repo, &list, err);
     r.codec = blob_codec_new(repo->config.zstd_level);
     for (size_t i = 0; i < list.unreadable.count; i++)
-        say(opts, "%s cannot be read: it is left as it is", list.unreadable.items[i]);
+        repair_say(opts, "%s cannot be read: it is left as it is", list.unreadable.items[i]);
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
         bool is_repaired;
         if (!opts->is_dry_run)

@@ -393,30 +393,25 @@ int index_file_records(const uint8_t *data, size_t len, struct pack_record **out
     return 0;
 }
 
-/* Checks the whole file before adding anything: a malformed file adds no
- * entry, so skipping it (repo_load_index) leaves no half of it behind. */
+/* Reads the file as records first: a malformed file adds no entry, so
+ * skipping it (repo_load_index) leaves no half of it behind. */
 int index_file_decode(struct index *idx, const uint8_t *data, size_t len, uint8_t pack_flags, struct error *err)
 {
-    struct cursor c = cursor_of(data, len);
-    const uint8_t *magic = cursor_bytes(&c, 4);
-    if (!magic || memcmp(magic, INDEX_MAGIC, 4) != 0)
-        return error_set(err, "not an index file (bad magic)");
-    if (!is_well_formed(c))
-        return error_set(err, "index file is truncated or malformed");
-    uint32_t npacks = cursor_u32(&c);
-    for (uint32_t p = 0; p < npacks; p++) {
-        const uint8_t *pack_id = cursor_bytes(&c, CRYPTO_ID_SIZE);
-        uint32_t nblobs = cursor_u32(&c);
-        uint32_t pack = add_pack(idx, pack_id, pack_flags);
-        for (uint32_t b = 0; b < nblobs; b++) {
-            struct index_entry e = {.pack = pack};
-            memcpy(e.id, cursor_bytes(&c, CRYPTO_ID_SIZE), CRYPTO_ID_SIZE);
-            e.type = cursor_u8(&c);
-            e.offset = cursor_u32(&c);
-            e.length = cursor_u32(&c);
-            e.raw_length = cursor_u32(&c);
+    struct pack_record *recs;
+    size_t count;
+    if (index_file_records(data, len, &recs, &count, err) < 0)
+        return -1;
+    for (size_t p = 0; p < count; p++) {
+        uint32_t pack = add_pack(idx, recs[p].id, pack_flags);
+        for (size_t b = 0; b < recs[p].count; b++) {
+            const struct pack_blob *blob = &recs[p].blobs[b];
+            struct index_entry e = {.pack = pack, .type = blob->type, .offset = blob->offset,
+                                    .length = blob->length, .raw_length = blob->raw_length};
+            memcpy(e.id, blob->id, CRYPTO_ID_SIZE);
             index_insert(idx, &e);
         }
+        pack_record_free(&recs[p]);
     }
+    free(recs);
     return 0;
 }

@@ -46,6 +46,19 @@ pack_of_newest() { # the pack file written last
     find "$COFFER_REPOSITORY/data" -type f -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
 }
 repo_listing() { (cd "$COFFER_REPOSITORY" && find . -path ./locks -prune -o -type f -printf '%p %s\n' | sort); }
+# damaged_tree_repo NAME: a repository NAME with one snapshot of the tree
+# (its id in f1) and one byte of its pack flipped, inside the 2 MB random
+# file's blobs
+damaged_tree_repo() {
+    new_repo "$1"
+    run_c backup --name files "$D" --quiet
+    expect_ok "backup of the tree ($1)"
+    f1=$(repo_snapshot files)
+    local pack size
+    pack=$(pack_of_newest)
+    size=$(stat -c %s "$pack")
+    flip_byte "$pack" $((size / 3))
+}
 
 # --- 1. a lost pack --------------------------------------------------------
 new_repo one
@@ -69,14 +82,7 @@ grep -q "dropped from the index" "$T/out" || fail "repair packs does not say it 
 dumps_as "${s2:0:16}" s "$T/stream1" "new snapshot after repair packs"
 
 # --- 2. a flipped byte ----------------------------------------------------------
-new_repo two
-run_c backup --name files "$D" --quiet
-expect_ok "backup of the tree"
-f1=$(repo_snapshot files)
-pack=$(pack_of_newest)
-# A byte in the middle of the pack: inside the 2 MB random file's blobs.
-size=$(stat -c %s "$pack")
-flip_byte "$pack" $((size / 3))
+damaged_tree_repo two
 run_c check --read-data
 expect_rc 1 "check --read-data of a flipped byte"
 expect_err_match "check --read-data of a flipped byte" "pack [0-9a-f]+: blob [0-9a-f]+ fails authentication"
@@ -131,13 +137,7 @@ dumps_as latest s "$T/stream1" "after repair index"
 restores_tree latest "after repair index"
 
 # --- 4. a file lost for good: repair snapshots ------------------------------------
-new_repo four
-run_c backup --name files "$D" --quiet
-expect_ok "backup of the tree"
-f1=$(repo_snapshot files)
-pack=$(pack_of_newest)
-size=$(stat -c %s "$pack")
-flip_byte "$pack" $((size / 3))
+damaged_tree_repo four
 run_c check --read-data
 expect_rc 1 "check --read-data of a flipped byte (case 4)"
 c_ok "repair packs (case 4)" repair packs
