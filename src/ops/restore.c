@@ -367,15 +367,12 @@ struct restore_frame {
 static int reopen_parent(struct restorer *r, struct restore_frame *child, struct restore_frame *parent,
                          struct error *err)
 {
-    struct stat st;
-    int fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return error_errno(err, errno, "cannot go back up from %s", path_now(r));
-    if (fstat(fd, &st) < 0 || st.st_dev != parent->device || st.st_ino != parent->inode) {
-        close(fd);
+    int fd = dir_reopen_parent(child->fd, parent->device, parent->inode);
+    if (fd < 0 && errno == ESTALE)
         return error_set(err, "a directory above %s was moved or replaced during the restore; restore again",
                          path_now(r));
-    }
+    if (fd < 0)
+        return error_errno(err, errno, "cannot go back up from %s", path_now(r));
     parent->fd = fd;
     return 0;
 }

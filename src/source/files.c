@@ -34,6 +34,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "util/fdio.h"
+
 /* A file with other links, read already: its content for the next path. */
 struct seen_link {
     uint64_t device;
@@ -469,15 +471,12 @@ static int open_dir_at(int dirfd, const char *at)
 /* Opens the directory of frame parent again, from its child's descriptor. */
 static int reopen_parent(struct walk *w, const struct dir_frame *child, struct dir_frame *parent, struct error *err)
 {
-    struct stat st;
-    int fd = openat(child->fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return error_errno(err, errno, "cannot go back up from %s", path_now(w));
-    if (fstat(fd, &st) < 0 || st.st_dev != parent->device || st.st_ino != parent->inode) {
-        close(fd);
+    int fd = dir_reopen_parent(child->fd, parent->device, parent->inode);
+    if (fd < 0 && errno == ESTALE)
         return error_set(err, "a directory above %s was moved or replaced during the backup; back up again",
                          path_now(w));
-    }
+    if (fd < 0)
+        return error_errno(err, errno, "cannot go back up from %s", path_now(w));
     parent->fd = fd;
     return 0;
 }

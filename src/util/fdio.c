@@ -1,9 +1,12 @@
 /*
- * fdio.c — whole writes, and removing a scratch tree (see fdio.h).
+ * fdio.c — whole writes, removing a scratch tree, going back up a walk
+ * (see fdio.h).
  */
 #include "util/fdio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <ftw.h>
 #include <stdint.h>
 #include <unistd.h>
@@ -35,4 +38,19 @@ static int remove_one(const char *path, const struct stat *st, int flag, struct 
 int remove_tree(const char *path)
 {
     return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int dir_reopen_parent(int child_fd, dev_t device, ino_t inode)
+{
+    struct stat st;
+    int fd = openat(child_fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int failure = fstat(fd, &st) < 0 ? errno : st.st_dev != device || st.st_ino != inode ? ESTALE : 0;
+    if (failure) {
+        close(fd);
+        errno = failure;
+        return -1;
+    }
+    return fd;
 }

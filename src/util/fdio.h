@@ -1,5 +1,6 @@
 /*
- * fdio.h — whole writes to file descriptors, and removing a scratch tree.
+ * fdio.h — whole writes to file descriptors, removing a scratch tree, and
+ * going back up a directory walk that holds descriptors, not paths.
  *
  * write(2) may write less than asked (pipes, signals); every caller that
  * means "all of it" goes through here.
@@ -8,6 +9,7 @@
 #define COFFER_UTIL_FDIO_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Writes all len bytes, retrying short writes and EINTR; returns 0, or -1
  * with errno set. */
@@ -17,5 +19,11 @@ int write_all(int fd, const void *data, size_t len);
  * links out of it; returns 0, or -1 with errno set (what it could remove
  * is gone). */
 int remove_tree(const char *path);
+
+/* Opens the parent of the directory open as child_fd (its ".."), read-only,
+ * and checks that it is still the directory (device, inode) the walk came
+ * down from. Returns the descriptor; -1 with errno set, ESTALE when it is
+ * another directory now (moved or replaced meanwhile). */
+int dir_reopen_parent(int child_fd, dev_t device, ino_t inode);
 
 #endif
