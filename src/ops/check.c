@@ -132,10 +132,11 @@ static int collect_pack(void *ctx, const char *name, uint64_t size, struct error
     if (repo_object_id_from_name(name, id) < 0)
         return 0;
     c->packs = xrealloc(c->packs, (c->pack_count + 1) * sizeof *c->packs);
-    memcpy(c->packs[c->pack_count].id, id, CRYPTO_ID_SIZE);
-    c->packs[c->pack_count].size = size;
-    c->packs[c->pack_count].is_wanted = c->opts->source == NULL;
-    c->packs[c->pack_count++].is_unreadable = false;
+    struct stored_pack *p = &c->packs[c->pack_count++];
+    memset(p, 0, sizeof *p); /* every flag starts false */
+    memcpy(p->id, id, CRYPTO_ID_SIZE);
+    p->size = size;
+    p->is_wanted = c->opts->source == NULL;
     return 0;
 }
 
