@@ -132,7 +132,8 @@ c_ok "repair index --dry-run" repair index --dry-run
 repo_listing | cmp -s - "$T/before-dry" || fail "repair index --dry-run changed the repository"
 c_ok "repair index" repair index
 grep -q "rebuilt from 2 packs" "$T/out" || fail "repair index does not say what it rebuilt: $(cat "$T/out")"
-c_ok "check --read-data after repair index" check --read-data
+c_ok "check --read-data after repair index" check --read-data --json
+[ "$(jq_out '.packs_read')" = "$(jq_out '.packs')" ] || fail "check --read-data did not read every pack: $(cat "$T/out")"
 dumps_as latest s "$T/stream1" "after repair index"
 restores_tree latest "after repair index"
 
