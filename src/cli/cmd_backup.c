@@ -194,13 +194,15 @@ static int backup_source(struct cli_globals *g, struct repo *repo, const struct 
     } else if (!strcmp(src->type, "command")) {
         opts.kind = BACKUP_COMMAND;
         argv = xcalloc(src->command.count + 1, sizeof *argv);
-        memcpy(argv, src->command.items, src->command.count * sizeof *argv);
+        if (src->command.count)
+            memcpy(argv, src->command.items, src->command.count * sizeof *argv);
         char default_name[300];
         snprintf(default_name, sizeof default_name, "%s.out", src->name);
         command.argv = argv;
         command.name = src->file_name ? src->file_name : default_name;
         env_names = xcalloc(src->env.count + 1, sizeof *env_names);
-        memcpy(env_names, src->env.items, src->env.count * sizeof *env_names);
+        if (src->env.count) /* items is NULL for an empty list */
+            memcpy(env_names, src->env.items, src->env.count * sizeof *env_names);
         command.env = (const char *const *)env_names;
         opts.command = &command;
         code = run_backup(g, repo, &opts);

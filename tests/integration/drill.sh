@@ -122,7 +122,7 @@ c_ok "check of a healthy source" check --source uploads
 pack=$(find "$COFFER_REPOSITORY/data" -type f -size +100k | head -n 1)
 [ -n "$pack" ] || fail "no pack to damage"
 cp "$pack" "$T/pack-copy"
-printf '\xff' | dd of="$pack" bs=1 seek=5000 conv=notrunc 2>/dev/null
+flip_byte "$pack" 5000
 run_c check
 grep -q "(read" "$T/out" && fail "check without --read-data claims to have read data"
 grep -q "damage:" "$T/err" && fail "check without --read-data reports damage it could not have seen"

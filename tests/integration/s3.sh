@@ -73,7 +73,7 @@ c_ok "snapshots after 1,100 more" snapshots --json
 pack=$(find "$COFFER_S3_DIR" -path "*repo/data/*" -type f -size +1M -name "*._S3rver_object" | head -n 1)
 [ -n "$pack" ] || fail "no pack found in the server's directory"
 cp "$pack" "$T/pack-copy"
-printf '\xff' | dd of="$pack" bs=1 seek=1000 conv=notrunc 2>/dev/null
+flip_byte "$pack" 1000
 run_c check --read-data
 expect_rc 1 "check --read-data with a flipped byte on S3"
 grep -q "damage: pack" "$T/err" || { _show_last; fail "check does not name the damaged pack"; }
