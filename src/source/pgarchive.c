@@ -164,10 +164,17 @@ int pga_toc_parse(const uint8_t *data, size_t len, struct pga_toc *toc, struct e
         return 0;
     if (count < 0 || count > 10000000)
         return error_set(err, "archive's table of contents is damaged");
-    toc->entries = xcalloc(count ? (size_t)count : 1, sizeof *toc->entries);
+    /* The array grows with the entries read, not with the count the
+     * archive claims: 80 damaged bytes must not allocate a gigabyte. */
+    size_t capacity = 0;
     enum pga_section current = PGA_SECTION_PRE_DATA;
     for (int64_t i = 0; i < count && !c.is_short; i++) {
+        if (toc->count == capacity) {
+            capacity = capacity ? capacity * 2 : 64;
+            toc->entries = xrealloc(toc->entries, capacity * sizeof *toc->entries);
+        }
         struct pga_entry *e = &toc->entries[toc->count++];
+        memset(e, 0, sizeof *e);
         read_entry(&c, toc->version, e);
         if (!e->desc)
             e->desc = xstrdup("");
