@@ -19,7 +19,7 @@ static const char help[] =
     "Repairs a damaged repository as far as its data allows. Run `coffer check\n"
     "--read-data` first: it records what is damaged. Then:\n"
     "  index       rebuild the index from the packs' own headers (an index file is\n"
-    "              damaged or lost)\n"
+    "              damaged or lost); condemned packs stay condemned\n"
     "  packs       copy the intact blobs of damaged packs into new packs and drop the\n"
     "              damaged and the missing packs from the index; the next backup of\n"
     "              each source stores what was lost again, which makes every\n"
@@ -28,8 +28,10 @@ static const char help[] =
     "              copy without the unreadable files, tagged \"repaired\"\n"
     "Each takes the exclusive lock, writes new objects before it removes old ones\n"
     "(safe to interrupt; run it again), and ends by listing what is still\n"
-    "unrestorable. The usual order: check --read-data, repair packs, backup,\n"
-    "check --read-data.\n\n"
+    "unrestorable. What cannot be read for another reason than damage (an I/O\n"
+    "error, a timeout) is left as it is and named, and the command fails: run it\n"
+    "again once it can be read. The usual order: check --read-data, repair packs,\n"
+    "backup, check --read-data.\n\n"
     "options:\n"
     "  --dry-run              say what would be done, change nothing\n"
     "  --forget               snapshots: remove each original once its repaired copy\n"
@@ -53,9 +55,10 @@ static void print_result(struct repair_cli *r, const char *what, const struct re
 {
     const char *would = is_dry_run ? "would be " : "";
     if (r->lines) {
-        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "repair", what,
-                                "dry_run", is_dry_run, "packs", (json_int_t)res->packs, "blobs", (json_int_t)res->blobs,
-                                "packs_unreadable", (json_int_t)res->packs_unreadable, "files_replaced",
+        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "repair",
+                                what, "dry_run", is_dry_run, "packs", (json_int_t)res->packs, "blobs",
+                                (json_int_t)res->blobs, "packs_unreadable", (json_int_t)res->packs_unreadable,
+                                "packs_condemned", (json_int_t)res->packs_condemned, "files_replaced",
                                 (json_int_t)res->files_replaced, "packs_damaged", (json_int_t)res->packs_damaged,
                                 "packs_missing", (json_int_t)res->packs_missing, "packs_written",
                                 (json_int_t)res->packs_written, "blobs_saved", (json_int_t)res->blobs_saved,
@@ -70,8 +73,9 @@ static void print_result(struct repair_cli *r, const char *what, const struct re
     if (r->g->is_quiet)
         return;
     if (!strcmp(what, "index"))
-        printf("index %srebuilt from %llu packs (%llu blobs); %llu old index files %sreplaced; %llu packs with an "
-               "unreadable header\n", would, (unsigned long long)res->packs, (unsigned long long)res->blobs,
+        printf("index %srebuilt from %llu packs (%llu blobs; %llu condemned packs stay condemned); %llu old index "
+               "files %sreplaced; %llu packs with an unreadable header\n", would, (unsigned long long)res->packs,
+               (unsigned long long)res->blobs, (unsigned long long)res->packs_condemned,
                (unsigned long long)res->files_replaced, would, (unsigned long long)res->packs_unreadable);
     else if (!strcmp(what, "packs"))
         printf("%llu damaged pack%s: %llu blobs %ssaved into %llu new packs, %llu lost; %llu missing pack%s %sdropped "

@@ -187,7 +187,8 @@ struct repair_options {
 
 struct repair_result {
     uint64_t packs, blobs;       /* index: packs whose headers were read, and their blobs */
-    uint64_t packs_unreadable;   /* index: packs whose header cannot be read */
+    uint64_t packs_unreadable;   /* index: packs whose header cannot be read; packs: packs left as they are */
+    uint64_t packs_condemned;    /* index: packs that stay condemned */
     uint64_t files_replaced;     /* index: old index and condemned files */
     uint64_t packs_damaged;      /* packs: damaged packs salvaged */
     uint64_t packs_missing;      /* packs: indexed packs the store does not have */
@@ -198,12 +199,17 @@ struct repair_result {
 };
 
 /* Rebuilds the index from the packs' headers and replaces every index and
- * condemned file with it (the next prune judges the packs anew). */
+ * condemned file with it: a pack only condemned files listed stays
+ * condemned, a pack whose header cannot be read keeps its old records.
+ * When an old file or a pack cannot be read for another reason than
+ * damage, the old files are kept and it fails (run it again). */
 int ops_repair_index(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
                      struct error *err);
 
-/* Saves the intact blobs of the packs check recorded as damaged into new
- * packs, and drops those packs and the missing ones from the index. */
+/* Saves the intact blobs of the packs check recorded as damaged (and of
+ * those it recorded missing that are there after all) into new packs, and
+ * drops those packs and the missing ones from the index. A pack that
+ * cannot be read is left as it is, and it fails (run it again). */
 int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struct repair_result *result,
                      struct error *err);
 

@@ -13,6 +13,14 @@
  * RDB, a command's output) cannot be cut: a snapshot of one that lost a
  * piece is reported, and the next backup of its source is the cure.
  *
+ * A copy counts as lost only for what says so: not in the index, damaged
+ * (a damage record, or authentication failing now), or in a pack the store
+ * does not have (repair_load_index decides that afresh) — and then only if
+ * no other copy can be read, as repo_read_blob would. Any other failure to
+ * read (an I/O error, a timeout) stops the command before it writes or
+ * forgets anything: every snapshot is walked first, and only then are the
+ * repaired copies written and, with is_forget, the originals removed.
+ *
  * With is_dry_run it only reports, which is how the other repairs say what
  * is still unrestorable after they ran.
  */
@@ -23,6 +31,7 @@
 #include <string.h>
 
 #include "pipeline/blob_writer.h"
+#include "repo/damage.h"
 #include "repo/lock.h"
 #include "store/store.h"
 #include "util/text.h"
@@ -32,20 +41,33 @@ struct lost_scan {
     uint64_t lost; /* blobs of the content being looked at */
 };
 
+/* Whether a copy of the blob may be read: the one the index finds, or,
+ * where that one is damaged or its pack missing, another one. */
 static bool is_available(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
 {
-    struct index_entry e;
+    struct index_entry e, other;
     if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
         return false;
-    return !(e.flags & INDEX_BLOB_DAMAGED) && !(index_pack_flags(repo->index, e.pack) & INDEX_PACK_MISSING);
+    if (!(e.flags & INDEX_BLOB_DAMAGED) && !(index_pack_flags(repo->index, e.pack) & INDEX_PACK_MISSING))
+        return true;
+    return index_find_other(repo->index, &e, &other);
+}
+
+/* A failure to read that means the data is gone (rather than out of reach
+ * for now). */
+static bool is_lost(const struct error *err)
+{
+    return err->kind == ERR_NOT_FOUND || err->kind == ERR_AUTH;
 }
 
 static int count_lost(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
 {
     struct lost_scan *scan = ctx;
-    if (!is_available(scan->repo, id))
-        scan->lost++;
-    return 0;
+    if (is_available(scan->repo, id))
+        return 0;
+    scan->lost++;
+    /* A lost list: what it lists cannot be looked up, the walk ends. */
+    return type == BLOB_LIST ? error_setk(err, ERR_NOT_FOUND, "a list of the file's blobs is lost") : 0;
 }
 
 struct frame {
@@ -89,20 +111,41 @@ static void push(struct repairer *r, const uint8_t id[CRYPTO_ID_SIZE], char *pat
     f->path = path;
 }
 
-/* Opens the top frame's tree; false (and the path noted) if it is lost. */
-static bool open_frame(struct repairer *r, struct frame *f)
+/* The message for a read that failed for another reason than loss. */
+static int not_now(struct error *err, const struct error *why, const char *what, const char *path)
+{
+    *err = *why;
+    return error_wrap(err, "cannot read %s %s (nothing was written or forgotten; run `coffer repair snapshots` "
+                      "again once it can be read)", what, path);
+}
+
+/* Opens the frame's tree; *is_open false (and the path noted) if it is
+ * lost. Fails when it cannot be read for another reason. */
+static int open_frame(struct repairer *r, struct frame *f, bool *is_open, struct error *err)
 {
     struct buf raw = BUF_INIT;
-    struct error err;
-    bool is_open = is_available(r->repo, f->id) && repo_read_blob(r->repo, r->codec, f->id, &raw, &err) == 0 &&
-                   tree_decode(raw.data, raw.len, &f->tree, &err) == 0;
+    struct error why;
+    int rc = 0;
+    *is_open = false;
+    if (is_available(r->repo, f->id)) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/", f->path);
+        if (repo_read_blob(r->repo, r->codec, f->id, &raw, &why) < 0) {
+            if (!is_lost(&why))
+                rc = not_now(err, &why, "the directory listing of", path);
+        } else if (tree_decode(raw.data, raw.len, &f->tree, &why) < 0) {
+            rc = not_now(err, &why, "the directory listing of", path); /* authentic, but not a tree this coffer reads */
+        } else {
+            *is_open = true;
+        }
+    }
     buf_free(&raw);
-    if (!is_open) {
+    if (rc == 0 && !*is_open) {
         char line[4200];
         snprintf(line, sizeof line, "%s/ (the directory listing, and everything in it)", f->path);
         string_list_add(&r->lost, line);
     }
-    return is_open;
+    return rc;
 }
 
 /* Leaves node i out of the frame's tree. */
@@ -141,12 +184,13 @@ static int repair_tree(struct repairer *r, const uint8_t root[CRYPTO_ID_SIZE], e
 {
     enum walk_outcome child = TREE_SAME;
     uint8_t child_id[CRYPTO_ID_SIZE];
-    int rc = 0;
+    bool is_open;
     push(r, root, xstrdup(""));
-    if (!open_frame(r, &r->stack[0])) {
+    int rc = open_frame(r, &r->stack[0], &is_open, err);
+    if (rc < 0 || !is_open) {
         pop(r);
         *outcome = TREE_LOST;
-        return 0;
+        return rc;
     }
     while (r->depth > 0 && rc == 0) {
         struct frame *f = &r->stack[r->depth - 1];
@@ -166,13 +210,14 @@ static int repair_tree(struct repairer *r, const uint8_t root[CRYPTO_ID_SIZE], e
                 push(r, n->subtree, join_path(f->path, n->name));
                 f = NULL; /* the stack may have moved */
                 struct frame *sub = &r->stack[r->depth - 1];
-                if (!open_frame(r, sub)) {
+                rc = open_frame(r, sub, &is_open, err);
+                if (rc < 0 || !is_open) {
                     pop(r);
-                    child = TREE_LOST;
                     f = &r->stack[r->depth - 1];
+                    if (rc < 0)
+                        break;
                     drop_node(f, f->next - 1);
                     f->next--;
-                    child = TREE_SAME;
                     continue;
                 }
                 is_descending = true;
@@ -181,8 +226,14 @@ static int repair_tree(struct repairer *r, const uint8_t root[CRYPTO_ID_SIZE], e
             if (n->type == NODE_FILE) {
                 struct lost_scan scan = {r->repo, 0};
                 struct error walk_err;
-                if (content_walk_ids(r->repo, r->codec, &n->content, count_lost, &scan, &walk_err) < 0 ||
-                    scan.lost) {
+                int walked = content_walk_ids(r->repo, r->codec, &n->content, count_lost, &scan, &walk_err);
+                if (walked < 0 && !is_lost(&walk_err)) {
+                    char *path = join_path(f->path, n->name);
+                    rc = not_now(err, &walk_err, "the blob list of", path);
+                    free(path);
+                    break;
+                }
+                if (walked < 0 || scan.lost) {
                     char *path = join_path(f->path, n->name);
                     string_list_add(&r->lost, path);
                     free(path);
@@ -192,6 +243,8 @@ static int repair_tree(struct repairer *r, const uint8_t root[CRYPTO_ID_SIZE], e
             }
             f->next++;
         }
+        if (rc < 0)
+            break;
         if (is_descending)
             continue;
         f = &r->stack[r->depth - 1];
@@ -241,14 +294,16 @@ static bool is_tree_type(const char *type)
     return !strcmp(type, "files") || !strcmp(type, "env");
 }
 
-/* One snapshot: what it lacks, and for a tree the repaired copy. */
-static int repair_one(struct repairer *r, const struct snapshot *snap, struct repair_result *result, bool *is_repaired,
-                      struct error *err)
+/* One snapshot: what it lacks, reported; *needs_copy when it is a tree
+ * that a repaired copy can be made of. Writes nothing when r->writer is
+ * NULL. */
+static int scan_one(struct repairer *r, const struct snapshot *snap, struct repair_result *result, bool *needs_copy,
+                    uint8_t root[CRYPTO_ID_SIZE], struct error *err)
 {
     char hex[65], when[32];
     snapshot_id_hex(snap, hex);
     time_format_rfc3339(snap->time, when);
-    *is_repaired = false;
+    *needs_copy = false;
     string_list_free(&r->lost);
     for (size_t d = 0; d < snap->dictionary_count; d++)
         if (!is_available(r->repo, snap->dictionaries[d])) {
@@ -259,27 +314,43 @@ static int repair_one(struct repairer *r, const struct snapshot *snap, struct re
             string_list_add(&r->lost, line);
         }
     enum walk_outcome outcome = TREE_SAME;
-    uint8_t root[CRYPTO_ID_SIZE];
     int rc = repair_tree(r, snap->root, &outcome, root, err);
-    if (rc < 0 || r->lost.count == 0)
+    if (rc < 0 || r->lost.count == 0 || r->writer)
         return rc;
     result->snapshots_lost++;
     bool is_tree = is_tree_type(snap->type) && outcome != TREE_LOST && snap->dictionary_count == 0;
     repair_say(r->opts, "snapshot %.8s (source %s, %s) cannot restore %zu item%s%s:", hex, snap->source, when,
         r->lost.count, r->lost.count == 1 ? "" : "s",
-        is_tree ? (r->writer ? "; a repaired copy without them is stored" : "; repair snapshots stores a copy without them")
+        is_tree ? (!r->opts->is_dry_run ? "; a repaired copy without them is stored"
+                                        : "; repair snapshots stores a copy without them")
                 : "; it is a stream: back up the source again");
     for (size_t i = 0; i < r->lost.count; i++)
         repair_say(r->opts, "  %s", r->lost.items[i]);
-    if (!is_tree || !r->writer)
-        return 0;
-    rc = blob_writer_finish(r->writer, err);
-    if (rc == 0)
-        rc = save_repaired(r, snap, root, err);
-    if (rc == 0) {
-        result->snapshots_written++;
-        *is_repaired = true;
+    *needs_copy = is_tree;
+    return 0;
+}
+
+/* The repaired copy of a snapshot scan_one found lacking: its trees
+ * without what is lost, then the snapshot (*is_written). */
+static int write_repaired(struct repairer *r, const struct snapshot *snap, struct repair_result *result,
+                          bool *is_written, struct error *err)
+{
+    uint8_t root[CRYPTO_ID_SIZE];
+    bool needs_copy;
+    *is_written = false;
+    r->writer = blob_writer_new(r->repo, 1);
+    int rc = scan_one(r, snap, result, &needs_copy, root, err);
+    if (rc == 0 && r->lost.count) {
+        rc = blob_writer_finish(r->writer, err);
+        if (rc == 0)
+            rc = save_repaired(r, snap, root, err);
+        if (rc == 0) {
+            result->snapshots_written++;
+            *is_written = true;
+        }
     }
+    blob_writer_free(r->writer);
+    r->writer = NULL;
     return rc;
 }
 
@@ -290,25 +361,34 @@ int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, s
     struct snapshot_list list = {0};
     struct repairer r = {.repo = repo, .opts = opts};
     struct string_list forgotten = {0};
+    struct damage_list damage = {0};
+    bool *needs_copy = NULL;
+    size_t undecided = 0;
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, !opts->is_dry_run, &lock, err) < 0)
         return -1;
-    int rc = repo_load_index(repo, err);
-    if (rc == 0)
-        rc = repo_mark_missing_packs(repo, NULL, err);
+    int rc = repair_load_index(repo, opts, &damage, &undecided, err);
+    if (rc == 0 && undecided)
+        rc = error_set(err, "%zu pack%s could not be looked at (named above); nothing was written or forgotten: run "
+                       "`coffer repair snapshots` again", undecided, undecided == 1 ? "" : "s");
     if (rc == 0)
         rc = snapshot_list_load(repo, &list, err);
     r.codec = blob_codec_new(repo->config.zstd_level);
-    for (size_t i = 0; i < list.unreadable.count; i++)
+    for (size_t i = 0; rc == 0 && i < list.unreadable.count; i++)
         repair_say(opts, "%s cannot be read: it is left as it is", list.unreadable.items[i]);
+    /* Every snapshot is walked before anything is written: a read that
+     * fails for another reason than loss stops it with nothing changed. */
+    needs_copy = xcalloc(list.count + 1, sizeof *needs_copy);
     for (size_t i = 0; rc == 0 && i < list.count; i++) {
-        bool is_repaired;
-        if (!opts->is_dry_run)
-            r.writer = blob_writer_new(repo, 1);
-        rc = repair_one(&r, &list.items[i], result, &is_repaired, err);
-        blob_writer_free(r.writer);
-        r.writer = NULL;
-        if (rc == 0 && is_repaired && opts->is_forget) {
+        uint8_t root[CRYPTO_ID_SIZE];
+        rc = scan_one(&r, &list.items[i], result, &needs_copy[i], root, err);
+    }
+    for (size_t i = 0; rc == 0 && !opts->is_dry_run && i < list.count; i++) {
+        bool is_written;
+        if (!needs_copy[i])
+            continue;
+        rc = write_repaired(&r, &list.items[i], result, &is_written, err);
+        if (rc == 0 && is_written && opts->is_forget) {
             char name[96];
             repo_object_name(OBJ_SNAPSHOT, list.items[i].id, name);
             string_list_add(&forgotten, name);
@@ -317,6 +397,8 @@ int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, s
     /* The originals go only once every repaired copy is stored. */
     if (rc == 0 && forgotten.count)
         rc = store_delete_many(repo->store, forgotten.items, forgotten.count, err);
+    free(needs_copy);
+    damage_free(&damage);
     string_list_free(&forgotten);
     string_list_free(&r.lost);
     free(r.stack);

@@ -325,16 +325,16 @@ static int load_index_file(void *ctx, const char *name, uint64_t size, struct er
     return 0;
 }
 
-int repo_load_index(struct repo *repo, struct error *err)
+/* The index files not read yet; damage (when not NULL) is applied first,
+ * and its missing packs after when is_missing_applied. */
+static int load_index(struct repo *repo, const struct damage_list *damage, bool is_missing_applied,
+                      struct error *err)
 {
     static const enum object_kind kinds[] = {OBJ_INDEX, OBJ_CONDEMNED};
     /* Damage first: a damaged copy marked before the index files are read
      * gives way to a good copy of the same blob in a later file. */
-    struct damage_list damage = {0};
-    if (!repo->is_damage_read && damage_load(repo, &damage, err) < 0)
-        return -1;
-    repo->is_damage_read = true;
-    damage_apply_blobs(&damage, repo->index);
+    if (damage)
+        damage_apply_blobs(damage, repo->index);
     for (int round = 0; round < 3; round++) {
         struct index_load load = {.repo = repo};
         for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
@@ -347,9 +347,28 @@ int repo_load_index(struct repo *repo, struct error *err)
     }
     /* (Still changing after three rounds: a prune is replacing them; what
      * was read stands.) Missing packs are marked once their numbers exist. */
-    damage_apply_missing(&damage, repo->index);
-    damage_free(&damage);
+    if (damage && is_missing_applied)
+        damage_apply_missing(damage, repo->index);
     return 0;
+}
+
+int repo_load_index(struct repo *repo, struct error *err)
+{
+    struct damage_list damage = {0};
+    bool is_first = !repo->is_damage_read;
+    if (is_first && damage_load(repo, &damage, err) < 0)
+        return -1;
+    repo->is_damage_read = true;
+    int rc = load_index(repo, is_first ? &damage : NULL, true, err);
+    damage_free(&damage);
+    return rc;
+}
+
+int repo_load_index_with_damage(struct repo *repo, const struct damage_list *damage, struct error *err)
+{
+    const struct damage_list *first = repo->is_damage_read ? NULL : damage;
+    repo->is_damage_read = true;
+    return load_index(repo, first, false, err);
 }
 
 struct pack_listing {

@@ -108,6 +108,13 @@ void repo_free(struct repo *repo);
  * be listed. */
 int repo_load_index(struct repo *repo, struct error *err);
 
+/* repo_load_index for a repair, with the damage records the caller loaded
+ * (damage_load): their damaged copies are marked, but not their missing
+ * packs — an old check's word on what the store lacked; a repair lists the
+ * store afresh. Damage is applied only by the first load of a process. */
+struct damage_list;
+int repo_load_index_with_damage(struct repo *repo, const struct damage_list *damage, struct error *err);
+
 /* Lists the packs on the store and marks every indexed pack that is not
  * there INDEX_PACK_MISSING, so that a backup stores its blobs again instead
  * of deduplicating against them. *missing (may be NULL) gets the count. */
