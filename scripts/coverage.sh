@@ -32,7 +32,7 @@ cmake --build "$build" -j"$(nproc)" >"$build/build.log" 2>&1 ||
 find "$build" -name '*.gcda' -delete # counts of this run only
 mkdir -p "$out"
 
-(cd "$build" && ctest --timeout 900 -j1 "$@") >"$out/ctest.log" 2>&1
+(cd "$build" && ctest --output-on-failure --timeout 900 -j1 "$@") >"$out/ctest.log" 2>&1
 tests_rc=$?
 tail -n 3 "$out/ctest.log" | sed -n '/tests passed/p'
 
