@@ -5,12 +5,16 @@
  * conflicts and is not stale, delete ours and fail. Two processes racing
  * both see each other and both back off, which is safe.
  *
- * Only a lock whose process is certainly gone (this host, and another boot
- * or no such process) is ever removed by a locker. An expired lock of a
- * process that may still run (stopped, paused, on another host, or whose
- * clock disagrees with ours) lets others proceed beside it, but the
- * exclusive locker that sees one is told it is not alone, and prune then
- * deletes nothing (docs/retention.md, "Locks and deletion").
+ * Only a lock whose process is certainly gone is ever removed by a
+ * locker (is_orphaned: written in another boot of this machine, or its pid
+ * runs no such process in our kernel and pid namespace). An expired lock
+ * of a process that may still run (stopped, paused, on another machine,
+ * in another pid namespace, or whose clock disagrees with ours) lets
+ * others proceed beside it, but the exclusive locker that sees one is told
+ * it is not alone, and prune then deletes nothing (docs/retention.md,
+ * "Locks and deletion"). So is one that sees a lock the store failed to
+ * return. A lock object that is there but cannot be opened or parsed is
+ * a conflict for every locker (scan_lock says why).
  *
  * With atomic creates, an exclusive locker first creates the exclusive
  * object, which fails if another holds it (a stale holder's is removed
@@ -58,17 +62,69 @@ static int64_t boot_seconds(void)
     return (int64_t)now.tv_sec;
 }
 
-/* This boot's id: a pid from before a reboot names another process. */
-static void read_boot_id(char out[40])
+/* Who wrote a lock, as far as telling whether its process is gone needs:
+ * the machine (host name and machine id: cloned VMs or two
+ * "raspberrypi"s share a host name, not a machine id), the kernel run
+ * (boot id: the same boot id is the same kernel) and the pid namespace
+ * (a pid names a process only within its namespace). Empty or 0: unknown. */
+struct lock_identity {
+    char host[64];
+    char machine[33];
+    char boot[40];
+    uint64_t pidns;
+};
+
+/* The first line of a small file, "" if it cannot be read or does not fit:
+ * a value cut short could equal another's. */
+static void read_first_line(const char *path, char *out, size_t size)
 {
+    char line[128];
     out[0] = '\0';
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return;
-    if (!fgets(out, 40, f))
-        out[0] = '\0';
-    out[strcspn(out, "\n")] = '\0';
+    if (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (strlen(line) < size)
+            memcpy(out, line, strlen(line) + 1);
+    }
     fclose(f);
+}
+
+/* 32 lowercase hex digits (machine-id(5)); anything else, such as
+ * "uninitialized" early in a first boot, is no machine id. */
+static bool is_machine_id(const char *s)
+{
+    return strlen(s) == 32 && strspn(s, "0123456789abcdef") == 32;
+}
+
+/* The inode of our pid namespace: /proc/self/ns/pid links to "pid:[N]". */
+static uint64_t read_pidns(void)
+{
+    char link[64];
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    if (n <= 0)
+        return 0;
+    link[n] = '\0';
+    char *end;
+    if (strncmp(link, "pid:[", 5) != 0)
+        return 0;
+    unsigned long long inode = strtoull(link + 5, &end, 10);
+    return strcmp(end, "]") == 0 && inode <= (unsigned long long)INT64_MAX ? (uint64_t)inode : 0;
+}
+
+static void lock_identity_read(struct lock_identity *me)
+{
+    if (gethostname(me->host, sizeof me->host) < 0)
+        strcpy(me->host, "unknown");
+    me->host[sizeof me->host - 1] = '\0';
+    read_first_line("/etc/machine-id", me->machine, sizeof me->machine);
+    if (!is_machine_id(me->machine))
+        read_first_line("/var/lib/dbus/machine-id", me->machine, sizeof me->machine);
+    if (!is_machine_id(me->machine))
+        me->machine[0] = '\0';
+    read_first_line("/proc/sys/kernel/random/boot_id", me->boot, sizeof me->boot);
+    me->pidns = read_pidns();
 }
 
 /* A process's start time in clock ticks since boot (field 22 of
@@ -94,17 +150,15 @@ static uint64_t process_start(int pid)
 /* Writes the lock object; is_create_only fails (ERR_EXISTS) if it exists. */
 static int write_lock(struct repo_lock *lock, bool is_create_only, struct error *err)
 {
-    char host[64], when[32];
-    if (gethostname(host, sizeof host) < 0)
-        strcpy(host, "unknown");
-    host[63] = '\0';
+    char when[32];
+    struct lock_identity me;
+    lock_identity_read(&me);
     time_format_rfc3339((int64_t)time(NULL), when);
-    char boot[40];
-    read_boot_id(boot);
     int64_t written = boot_seconds();
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:I}", "time", when, "host", host, "pid", (int)getpid(),
-                            "exclusive", lock->is_exclusive, "nonce", lock->nonce, "boot", boot, "started",
-                            (json_int_t)process_start(getpid()));
+    json_t *doc = json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:I, s:s, s:I}", "time", when, "host", me.host, "pid",
+                            (int)getpid(), "exclusive", lock->is_exclusive, "nonce", lock->nonce, "boot", me.boot,
+                            "started", (json_int_t)process_start(getpid()), "machine", me.machine, "pidns",
+                            (json_int_t)me.pidns);
     char *text = json_dumps(doc, JSON_COMPACT);
     int rc = is_create_only ? repo_put_new_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err)
                             : repo_put_object(lock->repo, OBJ_LOCK, lock->id, text, strlen(text), err);
@@ -119,20 +173,25 @@ struct lock_scan {
     struct repo_lock *self;
     bool has_conflict;
     char holder[256];
+    const char *advice; /* what the refusal tells the user to do */
 };
 
-/* A lock left on this host by a process that is certainly gone: written
- * in another boot, or its pid runs no process, or runs one that started
- * at another time (the pid was reused). */
+/* A lock whose process is certainly gone. Its pid and start time say so
+ * only in our kernel (the same boot id) and our pid namespace: its pid
+ * runs no process, or one that started at another time (the pid was
+ * reused). Another boot says so only of this machine (our host name and
+ * our machine id): written before it last booted. Anything else, and
+ * anything unknown (fields an older coffer did not write, values we
+ * cannot read), may still run. */
 static bool is_orphaned(const struct lock_info *info)
 {
-    char me[64], boot[40];
-    if (gethostname(me, sizeof me) < 0 || strcmp(me, info->host) != 0 || info->pid <= 0)
+    struct lock_identity me;
+    lock_identity_read(&me);
+    if (!me.boot[0] || !info->boot[0])
         return false;
-    read_boot_id(boot);
-    if (info->boot[0] && boot[0] && strcmp(info->boot, boot) != 0)
-        return true;
-    if (info->pid == getpid())
+    if (strcmp(info->boot, me.boot) != 0)
+        return me.machine[0] && strcmp(info->machine, me.machine) == 0 && strcmp(info->host, me.host) == 0;
+    if (!me.pidns || info->pidns != me.pidns || info->pid <= 0 || info->pid == getpid())
         return false;
     if (kill(info->pid, 0) < 0 && errno == ESRCH)
         return true;
@@ -145,44 +204,78 @@ static bool is_expired(int64_t when)
     return (int64_t)time(NULL) - when > LOCK_STALE_SECONDS;
 }
 
-/* Reads the lock object name; false if it vanished or is not a lock. */
-static bool read_lock(struct repo *repo, const char *name, struct lock_info *info)
+/* What reading a lock object found. */
+enum lock_read {
+    LOCK_READ,        /* info is filled */
+    LOCK_ABSENT,      /* not found (it vanished since the listing), or the name is no lock's (a takeover marker) */
+    LOCK_UNREADABLE,  /* there, but it does not open or parse: damaged, or another version's (only id is set) */
+    LOCK_READ_FAILED, /* the store did not return it (err says why): it may be any lock */
+};
+
+/* Reads the lock object name. Not found is the only failure that says
+ * there is no lock: a timeout, a refusal or a server error says nothing
+ * about the lock, and is told apart from an object that does not open
+ * (ERR_AUTH from the store is a refusal, not damage). */
+static enum lock_read read_lock(struct repo *repo, const char *name, struct lock_info *info, struct error *err)
 {
-    uint8_t id[CRYPTO_ID_SIZE];
-    struct buf plain = BUF_INIT;
-    struct error ignored;
+    uint8_t id[CRYPTO_ID_SIZE], ad[REPO_AD_MAX];
+    struct buf raw = BUF_INIT, plain = BUF_INIT;
     memset(info, 0, sizeof *info);
     if (repo_object_id_from_name(name, id) < 0)
-        return false;
+        return LOCK_ABSENT;
     memcpy(info->id, id, CRYPTO_ID_SIZE);
-    /* A lock that vanished or cannot be read is one being removed. */
-    if (repo_get_object(repo, OBJ_LOCK, id, &plain, &ignored) < 0) {
-        buf_free(&plain);
-        return false;
+    if (store_get(repo->store, name, 0, STORE_TO_END, &raw, err) < 0) {
+        buf_free(&raw);
+        return err->kind == ERR_NOT_FOUND ? LOCK_ABSENT : LOCK_READ_FAILED;
     }
-    json_t *doc = json_loadb((const char *)plain.data, plain.len, 0, NULL);
+    size_t ad_len = repo_object_ad(repo, OBJ_LOCK, id, ad);
+    bool is_open = raw.len >= CRYPTO_SEAL_OVERHEAD;
+    if (is_open) {
+        buf_reserve(&plain, raw.len);
+        is_open = crypto_open(repo->key.enc, ad, ad_len, raw.data, raw.len, plain.data) == 0;
+        plain.len = is_open ? raw.len - CRYPTO_SEAL_OVERHEAD : 0;
+    }
+    buf_free(&raw);
+    json_t *doc = is_open ? json_loadb((const char *)plain.data, plain.len, 0, NULL) : NULL;
     buf_free(&plain);
     bool is_parsed = doc && lock_info_parse(doc, info) == 0;
     json_decref(doc);
-    if (!is_parsed)
-        return false;
+    if (!is_parsed) {
+        memset(info, 0, sizeof *info);
+        memcpy(info->id, id, CRYPTO_ID_SIZE);
+        return LOCK_UNREADABLE;
+    }
     info->is_orphaned = is_orphaned(info);
     info->is_expired = is_expired(info->time);
-    return true;
+    return LOCK_READ;
+}
+
+/* Copies a string field into out, or "" if it does not fit: a value cut
+ * short could equal ours and make a live lock look gone. */
+static void copy_field(char *out, size_t size, const char *value)
+{
+    size_t len = strlen(value);
+    if (len < size)
+        memcpy(out, value, len + 1);
+    else
+        out[0] = '\0';
 }
 
 int lock_info_parse(const json_t *doc, struct lock_info *info)
 {
-    const char *host = "?", *when_text = "", *nonce = "", *boot = "";
+    const char *host = "?", *when_text = "", *nonce = "", *boot = "", *machine = "";
     int is_exclusive = 0;
-    json_int_t started = 0;
-    if (json_unpack((json_t *)doc, "{s:s, s:s, s:i, s:b, s?s, s?s, s?I}", "host", &host, "time", &when_text, "pid",
-                    &info->pid, "exclusive", &is_exclusive, "nonce", &nonce, "boot", &boot, "started", &started) < 0 ||
+    json_int_t started = 0, pidns = 0;
+    if (json_unpack((json_t *)doc, "{s:s, s:s, s:i, s:b, s?s, s?s, s?I, s?s, s?I}", "host", &host, "time", &when_text,
+                    "pid", &info->pid, "exclusive", &is_exclusive, "nonce", &nonce, "boot", &boot, "started",
+                    &started, "machine", &machine, "pidns", &pidns) < 0 ||
         time_parse_rfc3339(when_text, &info->time, NULL) < 0 || started < 0)
         return -1;
     snprintf(info->host, sizeof info->host, "%s", host);
     snprintf(info->nonce, sizeof info->nonce, "%s", nonce);
-    snprintf(info->boot, sizeof info->boot, "%s", boot);
+    copy_field(info->boot, sizeof info->boot, boot);
+    copy_field(info->machine, sizeof info->machine, machine);
+    info->pidns = pidns > 0 ? (uint64_t)pidns : 0; /* not a namespace's inode: unknown */
     info->started = (uint64_t)started;
     info->is_exclusive = is_exclusive;
     return 0;
@@ -201,12 +294,52 @@ static void describe_holder(const struct lock_info *info, char *out, size_t size
              info->pid, info->host, when);
 }
 
+/* Tells the exclusive locker it is not alone, because of what. */
+static void set_not_alone(struct repo_lock *self, const char *what)
+{
+    if (self->is_exclusive && self->is_alone) {
+        self->is_alone = false;
+        snprintf(self->other, sizeof self->other, "%s", what);
+    }
+}
+
 static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *err)
 {
     struct lock_scan *scan = ctx;
     struct lock_info info;
-    struct error ignored;
-    if (!read_lock(scan->self->repo, name, &info) || is_own(scan->self, &info))
+    struct error one = {0}, ignored;
+    char what[256];
+    switch (read_lock(scan->self->repo, name, &info, &one)) {
+    case LOCK_ABSENT:
+        return 0;
+    case LOCK_READ_FAILED:
+        /* It may be the lock of a process that has the old index in
+         * memory: we go on (a store that fails a read may fail the next),
+         * but prune deletes nothing. */
+        snprintf(what, sizeof what, "%s could not be read (%s)", name, one.msg);
+        set_not_alone(scan->self, what);
+        return 0;
+    case LOCK_UNREADABLE:
+        /* There, but we cannot tell whose, how old or whether exclusive:
+         * it may be the live lock of a prune of another coffer version
+         * (where creates are not atomic an exclusive lock has a random id
+         * like this one). Even an exclusive locker does not go on beside
+         * it: two prunes at once each repack and rewrite the index under
+         * the other, which deferring deletion does not make safe. It never
+         * expires, so the message says how to remove it. */
+        if (!scan->has_conflict) {
+            scan->has_conflict = true;
+            snprintf(scan->holder, sizeof scan->holder, "%s cannot be read (damaged, or written by another version "
+                     "of coffer) and may be a live lock", name);
+            scan->advice = "if no coffer runs against this repository on any host, remove it with `coffer unlock "
+                           "--remove-all`";
+        }
+        set_not_alone(scan->self, scan->holder);
+        return 0;
+    case LOCK_READ:
+        break;
+    }
+    if (is_own(scan->self, &info))
         return 0;
     if (info.is_orphaned) {
         store_delete(scan->self->repo->store, name, &ignored); /* certainly dead: anyone may clear it */
@@ -215,13 +348,12 @@ static int scan_lock(void *ctx, const char *name, uint64_t size, struct error *e
          * go on beside it, but it may still hold the old index in memory
          * and write a snapshot that needs it, so an exclusive locker is
          * not alone and prune deletes nothing. */
-        if (scan->self->is_exclusive && scan->self->is_alone) {
-            scan->self->is_alone = false;
-            describe_holder(&info, scan->self->other, sizeof scan->self->other);
-        }
-    } else if (info.is_exclusive || scan->self->is_exclusive) {
+        describe_holder(&info, what, sizeof what);
+        set_not_alone(scan->self, what);
+    } else if ((info.is_exclusive || scan->self->is_exclusive) && !scan->has_conflict) {
         scan->has_conflict = true;
         describe_holder(&info, scan->holder, sizeof scan->holder);
+        scan->advice = "wait for it to finish, or remove the lock if that process is gone";
     }
     return 0;
 }
@@ -236,15 +368,19 @@ static int walk_lock(void *ctx, const char *name, uint64_t size, struct error *e
 {
     struct lock_walk *w = ctx;
     struct lock_info info;
-    uint64_t still;
-    struct error ignored;
-    if (read_lock(w->repo, name, &info)) {
-        w->fn(w->ctx, &info);
-    } else if (repo_object_id_from_name(name, info.id) == 0 && store_size(w->repo->store, name, &still, &ignored) == 0) {
+    switch (read_lock(w->repo, name, &info, err)) {
+    case LOCK_ABSENT:
+        return 0;
+    case LOCK_READ_FAILED:
+        return error_wrap(err, "cannot read lock %s", name);
+    case LOCK_UNREADABLE:
         snprintf(info.host, sizeof info.host, "?");
         info.is_unreadable = true; /* there, but damaged or not a lock: only --remove-all removes it */
-        w->fn(w->ctx, &info);
+        break;
+    case LOCK_READ:
+        break;
     }
+    w->fn(w->ctx, &info);
     return 0;
 }
 
@@ -264,14 +400,24 @@ int repo_lock_remove(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct
 /* Whether the lock object is still ours: a process stopped for longer than
  * LOCK_STALE_SECONDS may find its exclusive object taken over, and must not
  * write over the new holder's. */
-static bool is_still_held(struct repo_lock *lock)
+enum holding { HOLDING, HOLDING_LOST, HOLDING_UNKNOWN /* the store did not say */ };
+
+static enum holding check_holding(struct repo_lock *lock)
 {
     char name[96];
     struct lock_info info;
+    struct error ignored;
     if (!lock->is_sole)
-        return true;
+        return HOLDING;
     repo_object_name(OBJ_LOCK, lock->id, name);
-    return read_lock(lock->repo, name, &info) && is_own(lock, &info);
+    switch (read_lock(lock->repo, name, &info, &ignored)) {
+    case LOCK_READ_FAILED:
+        return HOLDING_UNKNOWN;
+    case LOCK_READ:
+        return is_own(lock, &info) ? HOLDING : HOLDING_LOST;
+    default:
+        return HOLDING_LOST;
+    }
 }
 
 static void *refresh_loop(void *arg)
@@ -280,14 +426,16 @@ static void *refresh_loop(void *arg)
     pthread_mutex_lock(&lock->mutex);
     while (!lock->is_stopping) {
         struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
+        clock_gettime(CLOCK_MONOTONIC, &deadline); /* the clock lock->wake waits on (repo_lock) */
         deadline.tv_sec += LOCK_REFRESH_SECONDS;
         if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
             struct error ignored;
-            if (!is_still_held(lock))
+            enum holding holding = check_holding(lock);
+            if (holding == HOLDING_LOST)
                 lock->is_lost = true;
-            else
+            else if (holding == HOLDING)
                 write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
+            /* HOLDING_UNKNOWN: asked again next time; repo_lock_check sees the age meanwhile */
         }
     }
     pthread_mutex_unlock(&lock->mutex);
@@ -322,10 +470,10 @@ static int remove_stale(struct repo_lock *lock, const char *name, const struct l
                           "exclusive lock (try again in a moment)");
     }
     struct lock_info now;
-    int rc = 0;
-    if (read_lock(lock->repo, name, &now) && !strcmp(now.nonce, stale->nonce))
-        rc = store_delete(lock->repo->store, name, err);
     struct error ignored;
+    int rc = 0;
+    if (read_lock(lock->repo, name, &now, &ignored) == LOCK_READ && !strcmp(now.nonce, stale->nonce))
+        rc = store_delete(lock->repo->store, name, err);
     store_delete(lock->repo->store, marker, &ignored);
     return rc;
 }
@@ -344,11 +492,20 @@ static int take_sole(struct repo_lock *lock, struct error *err)
         char name[96], holder[256];
         struct lock_info info;
         repo_object_name(OBJ_LOCK, lock->id, name);
-        if (!read_lock(lock->repo, name, &info)) {
+        switch (read_lock(lock->repo, name, &info, err)) {
+        case LOCK_ABSENT:
             if (attempt == 1)
-                return error_setk(err, ERR_LOCKED, "the repository is locked: %s cannot be read (if no prune or "
-                                  "forget runs, remove it with `coffer unlock --remove-all`)", name);
-            continue; /* being removed: try again */
+                return error_setk(err, ERR_LOCKED, "the repository is locked: %s comes and goes (another "
+                                  "process takes and releases it; try again in a moment)", name);
+            continue; /* removed meanwhile: try again */
+        case LOCK_READ_FAILED:
+            return error_wrap(err, "cannot read the exclusive lock %s", name);
+        case LOCK_UNREADABLE:
+            return error_setk(err, ERR_LOCKED, "the repository is locked: %s cannot be read (damaged, or written "
+                              "by another version of coffer; if no prune or forget runs, remove it with `coffer "
+                              "unlock --remove-all`)", name);
+        case LOCK_READ:
+            break;
         }
         describe_holder(&info, holder, sizeof holder);
         if (attempt == 1 || (!info.is_orphaned && !info.is_expired))
@@ -370,7 +527,10 @@ static void remove_own(struct repo_lock *lock)
     struct error ignored;
     struct lock_info info;
     repo_object_name(OBJ_LOCK, lock->id, name);
-    if (lock->is_sole && read_lock(lock->repo, name, &info) && !is_own(lock, &info))
+    /* Under the exclusive name, delete only what we can tell is ours: an
+     * object we cannot read may be another holder's (it is ours if this
+     * process is gone, and any locker here clears it then). */
+    if (lock->is_sole && (read_lock(lock->repo, name, &info, &ignored) != LOCK_READ || !is_own(lock, &info)))
         return;
     store_delete(lock->repo->store, name, &ignored);
 }
@@ -389,26 +549,37 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
         memset(lock->id, EXCLUSIVE_ID_BYTE, CRYPTO_ID_SIZE);
     else
         crypto_random(lock->id, CRYPTO_ID_SIZE);
+    /* The refresher waits on the monotonic clock: a step of the wall clock
+     * (NTP, a user) must neither skip refreshes nor run them in a burst. */
+    pthread_condattr_t wake_attr;
     pthread_mutex_init(&lock->mutex, NULL);
-    pthread_cond_init(&lock->wake, NULL);
+    pthread_condattr_init(&wake_attr);
+    pthread_condattr_setclock(&wake_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&lock->wake, &wake_attr);
+    pthread_condattr_destroy(&wake_attr);
     if ((lock->is_sole ? take_sole(lock, err) : write_lock(lock, false, err)) < 0) {
         pthread_mutex_destroy(&lock->mutex);
         pthread_cond_destroy(&lock->wake);
         free(lock);
         return err->kind == ERR_LOCKED ? -1 : error_wrap(err, "cannot lock the repository");
     }
-    struct lock_scan scan = {lock, false, ""};
-    if (store_list(repo->store, "locks", scan_lock, &scan, err) < 0 || scan.has_conflict) {
+    struct lock_scan scan = {lock, false, "", NULL};
+    int rc = store_list(repo->store, "locks", scan_lock, &scan, err);
+    if (rc == 0 && scan.has_conflict)
+        rc = error_setk(err, ERR_LOCKED, "the repository is locked: %s (%s)", scan.holder, scan.advice);
+    else if (rc < 0)
+        error_wrap(err, "cannot list locks");
+    int thread_rc = rc == 0 ? pthread_create(&lock->refresher, NULL, refresh_loop, lock) : 0;
+    if (thread_rc != 0)
+        rc = error_set(err, "cannot lock the repository: cannot start the thread that refreshes the lock: %s "
+                       "(too many threads or too little memory?)", strerror(thread_rc));
+    if (rc < 0) {
         remove_own(lock);
         pthread_mutex_destroy(&lock->mutex);
         pthread_cond_destroy(&lock->wake);
         free(lock);
-        if (scan.has_conflict)
-            return error_setk(err, ERR_LOCKED, "the repository is locked: %s (wait for it to finish, or remove "
-                              "the lock if that process is gone)", scan.holder);
-        return error_wrap(err, "cannot list locks");
+        return -1;
     }
-    pthread_create(&lock->refresher, NULL, refresh_loop, lock);
     *out = lock;
     return 0;
 }
@@ -429,7 +600,10 @@ int repo_lock_check(struct repo_lock *lock, struct error *err)
     bool is_lost = lock->is_lost;
     pthread_mutex_unlock(&lock->mutex);
     repo_object_name(OBJ_LOCK, lock->id, name);
-    if (is_lost || !read_lock(lock->repo, name, &info) || !is_own(lock, &info))
+    enum lock_read read = is_lost ? LOCK_READ : read_lock(lock->repo, name, &info, err);
+    if (read == LOCK_READ_FAILED)
+        return error_wrap(err, "cannot tell whether this process still holds its lock %s", name);
+    if (is_lost || read != LOCK_READ || !is_own(lock, &info))
         return error_setk(err, ERR_LOCKED, "this process no longer holds its lock (%s was removed or taken over "
                           "while it was stopped)", name);
     if (age > LOCK_STALE_SECONDS - LOCK_REFRESH_SECONDS)

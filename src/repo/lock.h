@@ -3,17 +3,22 @@
  *
  * Backups, restores and checks take shared locks; operations that delete
  * data (prune) take an exclusive one. A lock is refreshed every 5 minutes
- * by a background thread while held; a lock not refreshed for 30 minutes,
- * or one left on this host by a process that no longer runs, is stale and
- * ignored (and removed when an exclusive lock is taken).
+ * by a background thread while held; a lock not refreshed for 30 minutes
+ * is expired (others go on beside it, but an exclusive locker is not
+ * alone); one whose process is certainly gone (another boot of this
+ * machine, or no such process in this kernel and pid namespace: lock.c's
+ * is_orphaned) is removed by any locker. A lock object that cannot be
+ * opened or parsed refuses every locker; one the store fails to return
+ * makes an exclusive locker not alone.
  *
  * Where the store creates objects atomically (store_has_atomic_create: a
  * local directory, or an S3 server with conditional writes), an exclusive
  * lock is one well-known object, locks/eeee…, created only if absent: of
  * two prunes starting at once exactly one gets it, whatever the listing
- * shows; a stale one is removed by one process only (lock.c). Elsewhere it is a lock object like the others, and two exclusive
- * lockers are kept apart by writing first and listing after (see lock.c),
- * which needs a store whose listings show what was just written.
+ * shows; a stale one is removed by one process only (lock.c). Elsewhere it
+ * is a lock object like the others, and two exclusive lockers are kept
+ * apart by writing first and listing after (see lock.c), which needs a
+ * store whose listings show what was just written.
  */
 #ifndef COFFER_REPO_LOCK_H
 #define COFFER_REPO_LOCK_H
@@ -28,7 +33,8 @@
 
 struct repo_lock;
 
-/* Takes a lock; ERR_LOCKED names the holder when it conflicts. */
+/* Takes a lock; ERR_LOCKED names the holder when it conflicts (or the
+ * lock object that cannot be parsed, with what to do). */
 int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err);
 
 /* Stops refreshing and removes the lock; NULL is fine. */
@@ -36,9 +42,9 @@ void repo_unlock(struct repo_lock *lock);
 
 /* For an exclusive lock: whether, when it was taken, every other lock was
  * of a process certainly gone. False if an expired lock of a process that
- * may still run was there (or was taken over): that process may still use
- * what it read, so nothing may be deleted. *other (may be NULL) describes
- * it. */
+ * may still run was there (or was taken over), or one the store failed to
+ * return: that process may still use what it read, so nothing may be
+ * deleted. *other (may be NULL) describes it. */
 bool repo_lock_is_alone(const struct repo_lock *lock, const char **other);
 
 /* Whether this process still holds its lock: its object is there and its
@@ -56,10 +62,12 @@ struct lock_info {
     int pid;
     char nonce[33];   /* random per lock taken: tells apart holders of the exclusive object */
     int64_t time;     /* last written (taken or refreshed) */
-    char boot[40];    /* the holder's boot id ("" from older coffer) */
+    char boot[40];    /* the holder's boot id ("" from older coffer, or too long) */
+    char machine[33]; /* the holder's machine id ("": unknown, older coffer, or too long) */
+    uint64_t pidns;   /* the inode of the holder's pid namespace (0: unknown) */
     uint64_t started; /* the holder's start time in ticks since boot (0: unknown) */
     bool is_exclusive;
-    bool is_orphaned; /* its process is certainly gone: this host, and another boot or no such process */
+    bool is_orphaned; /* its process is certainly gone (lock.c's is_orphaned) */
     bool is_expired;  /* not refreshed for LOCK_STALE_SECONDS */
     bool is_unreadable; /* the object is there but cannot be opened (only id is set) */
 };

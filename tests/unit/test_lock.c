@@ -6,9 +6,14 @@
  * object locks/eeee…: a second exclusive or a shared locker is refused
  * while it lives, it is gone after unlocking, and a holder that died or
  * stopped refreshing it (older than LOCK_STALE_SECONDS) is taken over,
- * while a live holder's is left alone, even by our own unlock. One test,
- * skipped by default, shows a known bug: racing takeovers of a stale
- * exclusive object can leave two holders (see its comment).
+ * while a live holder's is left alone, even by our own unlock. Which
+ * locks count as certainly gone: ours (boot id and pid namespace) with a
+ * dead pid, or this machine's (host name and machine id) of another boot;
+ * not another machine's with our host name, not another pid namespace's,
+ * not an older coffer's without these fields. A lock that does not open
+ * or parse refuses every locker; one the store fails to return leaves the
+ * exclusive locker not alone; one that vanished is skipped. Racing
+ * takeovers of a stale exclusive object leave one holder.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +31,7 @@
 
 #include "repo/lock.h"
 #include "repo/repo.h"
+#include "store/store_int.h"
 #include "util/text.h"
 #include "testing.h"
 
@@ -73,20 +79,97 @@ static int lock_count(struct repo *repo)
     return n;
 }
 
-/* Writes a lock object as another process would have. */
-static void plant_lock(struct repo *repo, int pid, bool is_exclusive)
+/* This process's identity as a lock records it, read here independently
+ * of lock.c: the first line of a file (empty if unreadable), and the pid
+ * namespace's inode (0 if unknown). */
+static void first_line(const char *path, char *out, size_t size)
 {
-    char host[64], when[32];
-    gethostname(host, sizeof host);
-    time_format_rfc3339((int64_t)time(NULL), when);
-    json_t *doc = json_pack("{s:s, s:s, s:i, s:b}", "time", when, "host", host, "pid", pid, "exclusive", is_exclusive);
-    char *text = json_dumps(doc, JSON_COMPACT);
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f && !fgets(out, (int)size, f))
+        out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    if (f)
+        fclose(f);
+}
+
+static void our_boot(char out[64])
+{
+    first_line("/proc/sys/kernel/random/boot_id", out, 64);
+}
+
+static void our_machine(char out[64])
+{
+    first_line("/etc/machine-id", out, 64);
+    if (!out[0])
+        first_line("/var/lib/dbus/machine-id", out, 64);
+}
+
+static json_int_t our_pidns(void)
+{
+    char link[64] = "";
+    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    link[n > 0 ? n : 0] = '\0';
+    return strncmp(link, "pid:[", 5) == 0 ? (json_int_t)strtoull(link + 5, NULL, 10) : 0;
+}
+
+/* A pid that runs no process: a child's, once it has exited. */
+static int dead_pid(void)
+{
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    return (int)child;
+}
+
+/* Seals text as the lock object id (a random id if id is NULL). */
+static void put_lock_text(struct repo *repo, const char *text, size_t len, uint8_t id_out[CRYPTO_ID_SIZE])
+{
     uint8_t id[CRYPTO_ID_SIZE];
     struct error err;
     crypto_random(id, sizeof id);
-    assert_int_equal(repo_put_object(repo, OBJ_LOCK, id, text, strlen(text), &err), 0);
+    assert_int_equal(repo_put_object(repo, OBJ_LOCK, id, text, len, &err), 0);
+    if (id_out)
+        memcpy(id_out, id, CRYPTO_ID_SIZE);
+}
+
+/* Writes doc as a lock object of another process (random id); takes doc. */
+static void put_lock_doc(struct repo *repo, json_t *doc, uint8_t id_out[CRYPTO_ID_SIZE])
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    put_lock_text(repo, text, strlen(text), id_out);
     free(text);
     json_decref(doc);
+}
+
+/* A lock of another process of this machine, this boot and this pid
+ * namespace, written now, as the current coffer writes them. */
+static json_t *local_lock_doc(int pid, bool is_exclusive, int64_t when)
+{
+    char host[64], text_time[32], boot[64], machine[64];
+    gethostname(host, sizeof host);
+    our_boot(boot);
+    our_machine(machine);
+    time_format_rfc3339(when, text_time);
+    return json_pack("{s:s, s:s, s:i, s:b, s:s, s:s, s:s, s:I}", "time", text_time, "host", host, "pid", pid,
+                     "exclusive", is_exclusive, "nonce", "00112233445566778899aabbccddeeff", "boot", boot,
+                     "machine", machine, "pidns", our_pidns());
+}
+
+/* Writes a lock object as another process of this machine would have. */
+static void plant_lock(struct repo *repo, int pid, bool is_exclusive)
+{
+    put_lock_doc(repo, local_lock_doc(pid, is_exclusive, (int64_t)time(NULL)), NULL);
+}
+
+static bool has_lock(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    char name[96];
+    uint64_t size;
+    struct error err;
+    repo_object_name(OBJ_LOCK, id, name);
+    return store_size(repo->store, name, &size, &err) == 0;
 }
 
 /* The exclusive lock object's name where creates are atomic: 64 'e's. */
@@ -428,6 +511,254 @@ static void test_lock_unlock_leaves_another_holders_object(void **state)
     assert_string_equal(only_lock(f->repo).nonce, "fedcba9876543210fedcba9876543210");
 }
 
+/* An exclusive lock taken beside the expired lock doc describes (dead
+ * pid, written long ago): it must be taken, and whether the other's
+ * process counts as certainly gone shows in is_alone and in whether its
+ * object is still there. */
+static bool is_judged_gone(struct repo *repo, json_t *doc, const char **other_out)
+{
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(repo, doc, id);
+    assert_int_equal(repo_lock(repo, true, &excl, &err), 0);
+    const char *other = NULL;
+    bool is_alone = repo_lock_is_alone(excl, &other);
+    static char seen[256];
+    snprintf(seen, sizeof seen, "%s", other ? other : "");
+    if (other_out)
+        *other_out = seen;
+    repo_unlock(excl);
+    assert_int_equal(has_lock(repo, id), !is_alone); /* removed if and only if gone */
+    return is_alone;
+}
+
+static int64_t long_ago(void)
+{
+    return (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60;
+}
+
+/* Two machines with the same host name (cloned VMs, "raspberrypi") have
+ * different boot ids: a lock of the other, with another machine id, is
+ * not one of another boot of ours, so its process may still run. */
+static void test_lock_same_host_name_other_machine_may_run(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = local_lock_doc(dead_pid(), false, long_ago());
+    json_object_set_new(doc, "boot", json_string("00000000-1111-2222-3333-444444444444"));
+    json_object_set_new(doc, "machine", json_string("0123456789abcdef0123456789abcdef"));
+    const char *other = NULL;
+
+    assert_false(is_judged_gone(f->repo, doc, &other));
+
+    assert_non_null(strstr(other, "pid"));
+}
+
+/* A lock of an older coffer (no machine id) with our host name and another
+ * boot id may be another machine's: it may still run. */
+static void test_lock_other_boot_without_machine_id_may_run(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = local_lock_doc(dead_pid(), false, long_ago());
+    json_object_set_new(doc, "boot", json_string("00000000-1111-2222-3333-444444444444"));
+    json_object_del(doc, "machine");
+    json_object_del(doc, "pidns");
+
+    assert_false(is_judged_gone(f->repo, doc, NULL));
+}
+
+/* Our host name and machine id with another boot id: written before this
+ * machine last booted, certainly gone (even though it is fresh, and its
+ * pid runs a process now: our parent's). */
+static void test_lock_same_machine_other_boot_is_gone(void **state)
+{
+    struct fixture *f = *state;
+    char machine[64];
+    our_machine(machine);
+    if (!machine[0])
+        skip(); /* no machine id here: nothing is "another boot of ours" */
+    json_t *doc = local_lock_doc((int)getppid(), false, (int64_t)time(NULL));
+    json_object_set_new(doc, "boot", json_string("00000000-1111-2222-3333-444444444444"));
+
+    assert_true(is_judged_gone(f->repo, doc, NULL));
+}
+
+/* On our kernel but in another pid namespace (a container with the host's
+ * network and name): its pid means nothing here, so a pid that runs no
+ * process here says nothing: it may still run. */
+static void test_lock_other_pid_namespace_may_run(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = local_lock_doc(dead_pid(), false, long_ago());
+    json_object_set_new(doc, "pidns", json_integer(our_pidns() + 1));
+
+    assert_false(is_judged_gone(f->repo, doc, NULL));
+}
+
+/* A lock of our boot that does not say its pid namespace (older coffer)
+ * may still run, whatever its pid. */
+static void test_lock_unknown_pid_namespace_may_run(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = local_lock_doc(dead_pid(), false, long_ago());
+    json_object_del(doc, "pidns");
+
+    assert_false(is_judged_gone(f->repo, doc, NULL));
+}
+
+/* Our boot and our pid namespace, and its pid runs no process: gone, and
+ * the exclusive locker is alone. */
+static void test_lock_same_namespace_dead_pid_is_gone(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_true(is_judged_gone(f->repo, local_lock_doc(dead_pid(), false, long_ago()), NULL));
+}
+
+/* A lock whose process may still run keeps repo_locks_list's is_orphaned
+ * false, so `coffer unlock` keeps it too (until it expires). */
+static void test_lock_listing_keeps_other_machines_lock(void **state)
+{
+    struct fixture *f = *state;
+    json_t *doc = local_lock_doc(dead_pid(), false, (int64_t)time(NULL));
+    json_object_set_new(doc, "boot", json_string("00000000-1111-2222-3333-444444444444"));
+    json_object_set_new(doc, "machine", json_string("0123456789abcdef0123456789abcdef"));
+    put_lock_doc(f->repo, doc, NULL);
+
+    struct lock_info info = only_lock(f->repo);
+
+    assert_false(info.is_orphaned);
+    assert_string_equal(info.machine, "0123456789abcdef0123456789abcdef");
+}
+
+/* A lock object that is there but cannot be parsed may be a live lock
+ * (of another coffer version, maybe a prune): neither an exclusive nor a
+ * shared lock is taken beside it; ERR_LOCKED names the object and says
+ * what to do; the object is left. */
+static void refuse_beside(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    char name[96];
+    repo_object_name(OBJ_LOCK, id, name);
+    for (int is_exclusive = 0; is_exclusive < 2; is_exclusive++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(repo_lock(repo, is_exclusive, &lock, &err), -1);
+        assert_int_equal(err.kind, ERR_LOCKED);
+        assert_non_null(strstr(err.msg, name));
+        assert_non_null(strstr(err.msg, "coffer unlock"));
+    }
+    assert_true(has_lock(repo, id));
+    assert_int_equal(lock_count(repo), 1); /* ours were taken back */
+}
+
+static void test_lock_garbage_lock_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_text(f->repo, "this is not JSON {", 18, id);
+
+    refuse_beside(f->repo, id);
+}
+
+static void test_lock_other_versions_lock_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(f->repo, json_pack("{s:i, s:s}", "version", 9, "holder", "pid 12 on vm"), id);
+
+    refuse_beside(f->repo, id);
+}
+
+static void test_lock_unsealed_lock_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[CRYPTO_ID_SIZE], junk[100];
+    char name[96];
+    struct error err;
+    crypto_random(id, sizeof id);
+    crypto_random(junk, sizeof junk);
+    repo_object_name(OBJ_LOCK, id, name);
+    assert_int_equal(store_put(f->repo->store, name, junk, sizeof junk, &err), 0);
+
+    refuse_beside(f->repo, id);
+}
+
+/* A store whose get of one lock fails (with a given kind), for the tests
+ * of read failures: the local driver but for that. */
+static struct store_driver failing_driver;
+static const struct store_driver *real_driver;
+static char failing_name[96];
+static enum error_kind failing_kind;
+
+static int failing_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
+                       struct error *err)
+{
+    if (strcmp(name, failing_name) == 0)
+        return failing_kind == ERR_NOT_FOUND ? error_setk(err, ERR_NOT_FOUND, "%s: no such object", name)
+                                             : error_setk(err, failing_kind, "GET %s: timed out", name);
+    return real_driver->get(impl, name, offset, len, out, err);
+}
+
+static void fail_gets_of(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], enum error_kind kind)
+{
+    real_driver = repo->store->driver;
+    failing_driver = *real_driver;
+    failing_driver.get = failing_get;
+    repo_object_name(OBJ_LOCK, id, failing_name);
+    failing_kind = kind;
+    repo->store->driver = &failing_driver;
+}
+
+static void restore_driver(struct repo *repo)
+{
+    repo->store->driver = real_driver;
+}
+
+/* A lock the store fails to return (timeout, 5xx, refused: not "not
+ * found") may be any lock: the exclusive locker is not alone, and says
+ * which lock it could not read. */
+static void test_lock_failed_read_is_not_alone(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(f->repo, local_lock_doc((int)getppid(), false, (int64_t)time(NULL)), id);
+    const enum error_kind kinds[] = {ERR_GENERIC, ERR_AUTH};
+    for (size_t k = 0; k < 2; k++) {
+        fail_gets_of(f->repo, id, kinds[k]);
+
+        int rc = repo_lock(f->repo, true, &excl, &err);
+
+        assert_int_equal(rc, 0);
+        const char *other = NULL;
+        assert_false(repo_lock_is_alone(excl, &other));
+        assert_non_null(strstr(other, failing_name));
+        repo_unlock(excl);
+        restore_driver(f->repo);
+        assert_true(has_lock(f->repo, id));
+    }
+}
+
+/* A lock that vanished between the listing and the read (not found) is
+ * one being removed: skipped, the exclusive locker is alone. */
+static void test_lock_vanished_lock_is_skipped(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *excl = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(f->repo, local_lock_doc((int)getppid(), false, (int64_t)time(NULL)), id);
+    fail_gets_of(f->repo, id, ERR_NOT_FOUND);
+
+    assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
+
+    assert_true(repo_lock_is_alone(excl, NULL));
+    repo_unlock(excl);
+    restore_driver(f->repo);
+}
+
 /* Several processes take the exclusive lock at once over an expired
  * holder's object: at most one of them may hold it. (Before take_sole
  * serialized takeovers with a marker per stale nonce, 4 processes over an
@@ -512,6 +843,18 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_expired_exclusive_of_other_host_taken_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_live_exclusive_not_taken_over, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_unlock_leaves_another_holders_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_same_host_name_other_machine_may_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_boot_without_machine_id_may_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_same_machine_other_boot_is_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_pid_namespace_may_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_unknown_pid_namespace_may_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_same_namespace_dead_pid_is_gone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_listing_keeps_other_machines_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_garbage_lock_is_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_versions_lock_is_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_unsealed_lock_is_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_failed_read_is_not_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_vanished_lock_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_stale_takeover_race_has_one_holder, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
