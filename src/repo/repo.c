@@ -352,6 +352,20 @@ int repo_load_index(struct repo *repo, struct error *err)
     return 0;
 }
 
+void repo_drop_index(struct repo *repo)
+{
+    index_free(repo->index);
+    index_free(repo->index_files_read);
+    repo->index = index_new();
+    repo->index_files_read = index_new();
+    for (size_t i = 0; i < repo->index_problem_count; i++)
+        free(repo->index_problems[i]);
+    free(repo->index_problems);
+    repo->index_problems = NULL;
+    repo->index_problem_count = 0;
+    repo->is_damage_read = false;
+}
+
 struct pack_listing {
     uint8_t (*ids)[CRYPTO_ID_SIZE];
     size_t count, cap;
