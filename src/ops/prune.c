@@ -28,7 +28,9 @@
  *  2. judge each pack: no needed blob -> condemn it, or delete it if an
  *     earlier prune condemned it and this one is alone; more than
  *     max_unused of its bytes unneeded -> repack (the old pack is
- *     condemned); a condemned pack holding a needed blob -> keep it again;
+ *     condemned); a condemned pack holding a needed blob -> keep it again
+ *     (a needed blob whose first copy is damaged or in a missing pack is
+ *     needed in each other copy not known damaged: keep_good_copies);
  *     a pack on the store that no file lists (left by a crash, or being
  *     written by a stopped backup) -> condemn it with no blobs;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
@@ -207,6 +209,53 @@ static void collect_other(void *ctx, const struct index_entry *e, const uint8_t 
     ps->has_dict_copy = true;
 }
 
+/* The other copies of needed blobs, gathered with the index locked
+ * (index_each_other) and judged after it (keep_good_copies). */
+struct copies {
+    struct pruner *p;
+    struct index_entry *items;
+    size_t count, capacity;
+};
+
+static void collect_copy(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
+{
+    struct copies *c = ctx;
+    if (e->type == BLOB_DICT || e->pack == INDEX_PACK_PENDING || e->pack >= c->p->state_count ||
+        (e->flags & INDEX_BLOB_DAMAGED) || (pack_flags & INDEX_PACK_MISSING) || !index_find(c->p->used, e->id, NULL))
+        return; /* a dictionary's copies are kept anyway (collect_other) */
+    if (c->count == c->capacity) {
+        c->capacity = c->capacity ? 2 * c->capacity : 16;
+        c->items = xrealloc(c->items, c->capacity * sizeof *c->items);
+    }
+    c->items[c->count++] = *e;
+}
+
+/* A needed blob whose first copy is damaged or whose pack is missing is
+ * needed in every other copy that is not known damaged — one in a
+ * condemned pack too, which is then kept again: otherwise the pack holding
+ * the only good copy would look unneeded and be deleted. (The first copy
+ * stays the one the index finds: a damaged copy marked before the files
+ * were read gives way only to a usable one, never to a condemned pack's.)
+ * After the store was listed, so that a pack not stored counts as missing. */
+static void keep_good_copies(struct pruner *p)
+{
+    struct copies c = {.p = p};
+    index_each_other(p->repo->index, collect_copy, &c);
+    for (size_t i = 0; i < c.count; i++) {
+        const struct index_entry *e = &c.items[i];
+        struct index_entry first;
+        if (!index_find(p->repo->index, e->id, &first) || first.pack == INDEX_PACK_PENDING ||
+            first.pack >= p->state_count)
+            continue;
+        bool is_first_bad = (first.flags & INDEX_BLOB_DAMAGED) ||
+                            (index_pack_flags(p->repo->index, first.pack) & INDEX_PACK_MISSING) ||
+                            !p->packs[p->state_of[first.pack]].is_stored;
+        if (is_first_bad && p->state_of[e->pack] != p->state_of[first.pack])
+            add_entry(p, e)->used += e->length;
+    }
+    free(c.items);
+}
+
 static int by_id(const void *a, const void *b)
 {
     return memcmp(((const struct pack_state *)a)->id, ((const struct pack_state *)b)->id, CRYPTO_ID_SIZE);
@@ -299,6 +348,7 @@ static int judge(struct pruner *p, struct error *err)
     index_each_other(p->repo->index, collect_other, p);
     if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
         return -1;
+    keep_good_copies(p);
     struct prune_result *r = p->result;
     for (size_t i = 0; i < p->pack_count; i++) {
         struct pack_state *ps = &p->packs[i];
