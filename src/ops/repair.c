@@ -381,7 +381,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     for (size_t i = 0; i < dropped.count; i++)
         memcpy(condemned[i].id, dropped.ids[i], CRYPTO_ID_SIZE);
     if (rc == 0)
-        rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, err);
+        rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, NULL, err);
     free(condemned);
     if (rc == 0)
         rc = store_delete_many(repo->store, files.read.items, files.read.count, err);

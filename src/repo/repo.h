@@ -124,11 +124,12 @@ int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *er
 
 /* Writes index files (kind OBJ_INDEX) or condemned files (OBJ_CONDEMNED)
  * for packs, REPO_PACKS_PER_INDEX packs a file; adds the bytes written to
- * *bytes (may be NULL). */
+ * *bytes (may be NULL). ids (may be NULL) gets the files' ids, one per
+ * REPO_PACKS_PER_INDEX packs (rounded up), in the order written. */
 #define REPO_PACKS_PER_INDEX 64
 struct pack_record;
 int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct pack_record *packs, size_t count,
-                         uint64_t *bytes, struct error *err);
+                         uint64_t *bytes, uint8_t (*ids)[CRYPTO_ID_SIZE], struct error *err);
 int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
                      struct error *err);
 
