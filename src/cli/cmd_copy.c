@@ -143,6 +143,10 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
                opts.is_dry_run ? "would copy" : "copied", result.copied, result.copied == 1 ? "" : "s",
                result.already, read, stored);
     }
+    if (result.packs_missing) /* the backup's words for the same (backup.c) */
+        fprintf(stderr, "coffer: warning: %zu indexed pack%s not in the destination: what %s held was stored again "
+                "(run `coffer check` there to see which snapshots it affects)\n", result.packs_missing,
+                result.packs_missing == 1 ? " is" : "s are", result.packs_missing == 1 ? "it" : "they");
     secret_free(to_pass);
     repo_free(to);
     repo_free(from);

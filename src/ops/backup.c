@@ -165,6 +165,11 @@ out:
     blob_writer_free(blobs);
     blob_codec_free(codec);
     snapshot_list_free(&list);
+    /* What a failed run left in the index (reservations of blobs never
+     * stored, packs no index file names) must not serve the next source of
+     * the same process: it reads the index again (repo_drop_index). */
+    if (rc < 0)
+        repo_drop_index(repo);
     repo_unlock(lock);
     if (rc < 0)
         snapshot_free(result);

@@ -443,7 +443,12 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
             if (result->on_copied)
                 result->on_copied(result->ctx, snap, NULL);
         } else {
-            if (!has_indexes && (repo_load_index(from, err) < 0 || repo_load_index(to, err) < 0)) {
+            /* The destination's packs are listed after its index is read,
+             * as a backup does (backup.c): one lost there, that no damage
+             * record names, is then missing, and its blobs are stored again
+             * instead of deduplicated against. */
+            if (!has_indexes && (repo_load_index(from, err) < 0 || repo_load_index(to, err) < 0 ||
+                                 repo_mark_missing_packs(to, &result->packs_missing, err) < 0)) {
                 free(identity);
                 rc = -1;
                 break;

@@ -73,6 +73,7 @@ struct copy_result {
     size_t already;           /* the destination had them */
     uint64_t bytes_read;      /* content read from the source */
     uint64_t bytes_stored;    /* new bytes stored in the destination */
+    size_t packs_missing;     /* indexed in the destination but not there: their blobs were stored again */
     /* Called after each snapshot is copied (copy is NULL in a dry run). */
     void (*on_copied)(void *ctx, const struct snapshot *original, const struct snapshot *copy);
     void *ctx;

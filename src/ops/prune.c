@@ -28,7 +28,9 @@
  *  2. judge each pack: no needed blob -> condemn it, or delete it if an
  *     earlier prune condemned it and this one is alone; more than
  *     max_unused of its bytes unneeded -> repack (the old pack is
- *     condemned); a condemned pack holding a needed blob -> keep it again;
+ *     condemned); a condemned pack holding a needed blob -> keep it again
+ *     (a needed blob whose first copy is damaged or in a missing pack is
+ *     needed in each other copy not known damaged: keep_good_copies);
  *     a pack on the store that no file lists (left by a crash, or being
  *     written by a stopped backup) -> condemn it with no blobs;
  *  3. copy the needed blobs of packs to repack into new packs, each blob
@@ -37,9 +39,12 @@
  *     never recompressed or re-encrypted; one thread per CPU, each taking
  *     the next pack and filling new packs of its own;
  *  4. write a new index covering the kept and the new packs, then the new
- *     condemned files;
+ *     condemned files, then condemned files of their own for the packs to
+ *     delete;
  *  5. only then delete the old index files, then the old condemned files,
- *     and then — the lock still ours, checked — the packs to delete.
+ *     and then — the lock still ours, checked — the files listing the
+ *     packs to delete, and those packs (if the lock is not ours, they stay
+ *     condemned for the next prune).
  * A crash at any point leaves a repository in which every snapshot still
  * finds its blobs: before step 5 the old files and packs are all there;
  * during it, the new files already cover everything kept or condemned. At
@@ -90,6 +95,8 @@ struct pruner {
     uint32_t *state_of;       /* index pack number -> packs[] (a pack two index files list has two numbers) */
     size_t state_count;       /* numbers in state_of */
     struct string_list index_files;     /* index/ and condemned/ files read at the start: all replaced */
+    uint8_t (*doomed_files)[CRYPTO_ID_SIZE]; /* condemned/ files listing the packs to delete (step 4) */
+    size_t doomed_file_count;
     bool is_alone;                      /* the lock says nothing else may be running */
     struct prune_result *result;
 };
@@ -207,6 +214,53 @@ static void collect_other(void *ctx, const struct index_entry *e, const uint8_t 
     ps->has_dict_copy = true;
 }
 
+/* The other copies of needed blobs, gathered with the index locked
+ * (index_each_other) and judged after it (keep_good_copies). */
+struct copies {
+    struct pruner *p;
+    struct index_entry *items;
+    size_t count, capacity;
+};
+
+static void collect_copy(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags)
+{
+    struct copies *c = ctx;
+    if (e->type == BLOB_DICT || e->pack == INDEX_PACK_PENDING || e->pack >= c->p->state_count ||
+        (e->flags & INDEX_BLOB_DAMAGED) || (pack_flags & INDEX_PACK_MISSING) || !index_find(c->p->used, e->id, NULL))
+        return; /* a dictionary's copies are kept anyway (collect_other) */
+    if (c->count == c->capacity) {
+        c->capacity = c->capacity ? 2 * c->capacity : 16;
+        c->items = xrealloc(c->items, c->capacity * sizeof *c->items);
+    }
+    c->items[c->count++] = *e;
+}
+
+/* A needed blob whose first copy is damaged or whose pack is missing is
+ * needed in every other copy that is not known damaged — one in a
+ * condemned pack too, which is then kept again: otherwise the pack holding
+ * the only good copy would look unneeded and be deleted. (The first copy
+ * stays the one the index finds: a damaged copy marked before the files
+ * were read gives way only to a usable one, never to a condemned pack's.)
+ * After the store was listed, so that a pack not stored counts as missing. */
+static void keep_good_copies(struct pruner *p)
+{
+    struct copies c = {.p = p};
+    index_each_other(p->repo->index, collect_copy, &c);
+    for (size_t i = 0; i < c.count; i++) {
+        const struct index_entry *e = &c.items[i];
+        struct index_entry first;
+        if (!index_find(p->repo->index, e->id, &first) || first.pack == INDEX_PACK_PENDING ||
+            first.pack >= p->state_count)
+            continue;
+        bool is_first_bad = (first.flags & INDEX_BLOB_DAMAGED) ||
+                            (index_pack_flags(p->repo->index, first.pack) & INDEX_PACK_MISSING) ||
+                            !p->packs[p->state_of[first.pack]].is_stored;
+        if (is_first_bad && p->state_of[e->pack] != p->state_of[first.pack])
+            add_entry(p, e)->used += e->length;
+    }
+    free(c.items);
+}
+
 static int by_id(const void *a, const void *b)
 {
     return memcmp(((const struct pack_state *)a)->id, ((const struct pack_state *)b)->id, CRYPTO_ID_SIZE);
@@ -299,6 +353,7 @@ static int judge(struct pruner *p, struct error *err)
     index_each_other(p->repo->index, collect_other, p);
     if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
         return -1;
+    keep_good_copies(p);
     struct prune_result *r = p->result;
     for (size_t i = 0; i < p->pack_count; i++) {
         struct pack_state *ps = &p->packs[i];
@@ -477,7 +532,10 @@ static void kept_record(const struct pack_state *ps, struct pack_record *rec)
 
 /* Step 4: the index (kept and new packs), then the condemned files
  * (condemned and repacked packs, with their blobs, so that readers still
- * find them and a later prune can take one back). */
+ * find them and a later prune can take one back), then condemned files of
+ * their own for the packs to delete: until the lock is checked in step 5
+ * they are still condemned packs, and if the check fails they stay so
+ * (delete_old), instead of becoming packs that no file lists. */
 static int write_index(struct pruner *p, const struct repacking *r, struct error *err)
 {
     struct pack_record *all = xcalloc(p->pack_count + r->count + 1, sizeof *all);
@@ -496,7 +554,17 @@ static int write_index(struct pruner *p, const struct repacking *r, struct error
         if (p->packs[i].fate == PACK_CONDEMN || p->packs[i].fate == PACK_REPACK)
             kept_record(&p->packs[i], &all[n++]);
     if (rc == 0)
-        rc = repo_write_pack_list(p->repo, OBJ_CONDEMNED, all, n, NULL, err);
+        rc = repo_write_pack_list(p->repo, OBJ_CONDEMNED, all, n, NULL, NULL, err);
+    for (size_t i = 0; i < n; i++)
+        pack_record_free(&all[i]);
+    n = 0;
+    for (size_t i = 0; i < p->pack_count; i++)
+        if (p->packs[i].fate == PACK_DELETE)
+            kept_record(&p->packs[i], &all[n++]);
+    p->doomed_file_count = (n + REPO_PACKS_PER_INDEX - 1) / REPO_PACKS_PER_INDEX;
+    p->doomed_files = xcalloc(p->doomed_file_count + 1, sizeof *p->doomed_files);
+    if (rc == 0)
+        rc = repo_write_pack_list(p->repo, OBJ_CONDEMNED, all, n, NULL, p->doomed_files, err);
     for (size_t i = 0; i < n; i++)
         pack_record_free(&all[i]);
     free(all);
@@ -506,8 +574,8 @@ static int write_index(struct pruner *p, const struct repacking *r, struct error
 /* Step 5. */
 static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *err)
 {
-    char **names = xcalloc(p->index_files.count + p->pack_count + 1, sizeof *names);
-    size_t index_count = 0, pack_count = 0;
+    char **names = xcalloc(p->index_files.count + p->doomed_file_count + p->pack_count + 1, sizeof *names);
+    size_t index_count = 0, doomed_count = 0, pack_count = 0;
     for (size_t i = 0; i < p->index_files.count; i++) {
         uint8_t id[CRYPTO_ID_SIZE];
         const char *name = p->index_files.items[i];
@@ -516,11 +584,16 @@ static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *er
         names[index_count] = xcalloc(1, 96);
         repo_object_name(!strncmp(name, "condemned/", 10) ? OBJ_CONDEMNED : OBJ_INDEX, id, names[index_count++]);
     }
+    for (size_t i = 0; i < p->doomed_file_count; i++) {
+        names[index_count + doomed_count] = xcalloc(1, 96);
+        repo_object_name(OBJ_CONDEMNED, p->doomed_files[i], names[index_count + doomed_count++]);
+    }
+    char **packs = names + index_count + doomed_count;
     for (size_t i = 0; i < p->pack_count; i++) {
         struct pack_state *ps = &p->packs[i];
         if (ps->fate != PACK_DELETE)
             continue;
-        char *name = names[index_count + pack_count++] = xcalloc(1, 96);
+        char *name = packs[pack_count++] = xcalloc(1, 96);
         repo_object_name(OBJ_BLOB, ps->id, name);
     }
     /* Every old index and condemned file is gone before the first pack goes
@@ -528,16 +601,23 @@ static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *er
     int rc = store_delete_many(p->repo->store, names, index_count, err);
     /* Not needed for safety (see the top of this file), but a prune stopped
      * for so long that its lock was taken over leaves the deleting to the
-     * process that took it. */
+     * process that took it: the packs stay listed as condemned (step 4),
+     * so the next prune that is alone deletes them, or takes one back that
+     * a snapshot written meanwhile needs. */
     if (rc == 0 && pack_count && repo_lock_check(lock, err) < 0) {
         p->result->packs_condemned += p->result->packs_deleted;
         p->result->bytes_condemned += p->result->bytes_freed;
         p->result->packs_deleted = p->result->bytes_freed = 0;
-        rc = error_wrap(err, "the packs to delete were kept (the next prune deletes them)");
+        rc = error_wrap(err, "the packs to delete were kept, still condemned (the next prune deletes them)");
     }
+    /* The files listing the packs go first: a crash between the two leaves
+     * packs no file lists (the next prune condemns them), never a listed
+     * pack that is gone. */
     if (rc == 0)
-        rc = store_delete_many(p->repo->store, names + index_count, pack_count, err);
-    for (size_t i = 0; i < index_count + pack_count; i++)
+        rc = store_delete_many(p->repo->store, names + index_count, doomed_count, err);
+    if (rc == 0)
+        rc = store_delete_many(p->repo->store, packs, pack_count, err);
+    for (size_t i = 0; i < index_count + doomed_count + pack_count; i++)
         free(names[i]);
     free(names);
     return rc;
@@ -590,6 +670,7 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     free(p.packs);
     free(p.state_of);
     string_list_free(&p.index_files);
+    free(p.doomed_files);
     index_free(p.used);
     blob_codec_free(p.codec);
     repo_unlock(lock);

@@ -388,7 +388,7 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
     if (rc == 0 && !opts->is_dry_run) {
         rc = repo_write_index(repo, live, live_count, NULL, err);
         if (rc == 0)
-            rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, condemned_count, NULL, err);
+            rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, condemned_count, NULL, NULL, err);
         /* The new files cover every pack the old ones did: the old go only
          * after they are stored, and only when every old file and pack
          * was read or found damaged. */
@@ -690,7 +690,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
         for (size_t i = 0; i < dropped.count; i++)
             memcpy(condemned[i].id, dropped.ids[i], CRYPTO_ID_SIZE);
         if (rc == 0)
-            rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, err);
+            rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, NULL, err);
         free(condemned);
         if (rc == 0)
             rc = store_delete_many(repo->store, files.read.items, files.read.count, err);

@@ -144,6 +144,15 @@ static bool is_usable_locked(const struct index *idx, const struct index_entry *
     return !(e->flags & INDEX_BLOB_DAMAGED) && pack_flags == 0;
 }
 
+/* Whether a reader may try this copy: not known damaged, its pack not
+ * known missing. A condemned pack's copy is readable: the pack stays until
+ * a prune deletes it, and readers are meant to use it meanwhile. */
+static bool is_readable_locked(const struct index *idx, const struct index_entry *e)
+{
+    uint8_t pack_flags = e->pack < idx->pack_count ? idx->pack_flags[e->pack] : 0;
+    return e->pack != INDEX_PACK_PENDING && !(e->flags & INDEX_BLOB_DAMAGED) && !(pack_flags & INDEX_PACK_MISSING);
+}
+
 bool index_is_usable(const struct index *idx, const struct index_entry *e)
 {
     pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
@@ -266,7 +275,7 @@ bool index_find_other(struct index *idx, const struct index_entry *bad, struct i
             continue;
         if (is_damaged_copy_locked(idx, o))
             o->flags |= INDEX_BLOB_DAMAGED;
-        if (!is_usable_locked(idx, o))
+        if (!is_readable_locked(idx, o))
             continue;
         *out = *o;
         is_found = true;
@@ -295,9 +304,11 @@ void index_each_other(const struct index *idx, index_each_fn fn, void *ctx)
 {
     pthread_mutex_lock((pthread_mutex_t *)&idx->mutex);
     for (size_t i = 0; i < idx->other_count; i++) {
-        const struct index_entry *e = &idx->others[i];
-        bool is_known = e->pack < idx->pack_count;
-        fn(ctx, e, is_known ? idx->packs[e->pack] : NULL, is_known ? idx->pack_flags[e->pack] : 0);
+        struct index_entry e = idx->others[i];
+        bool is_known = e.pack < idx->pack_count;
+        if (is_damaged_copy_locked(idx, &e)) /* damage recorded after the copy was filed */
+            e.flags |= INDEX_BLOB_DAMAGED;
+        fn(ctx, &e, is_known ? idx->packs[e.pack] : NULL, is_known ? idx->pack_flags[e.pack] : 0);
     }
     pthread_mutex_unlock((pthread_mutex_t *)&idx->mutex);
 }

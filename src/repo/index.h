@@ -102,8 +102,10 @@ bool index_is_usable(const struct index *idx, const struct index_entry *e);
  * over a missing or damaged copy). */
 bool index_insert(struct index *idx, const struct index_entry *entry);
 
-/* Another copy of bad's blob (a second index file listed it in another
- * pack) that is usable, once bad has been found damaged or its pack
+/* Another copy of bad's blob (a second index file or a condemned file
+ * listed it in another pack) that is not known damaged and whose pack is
+ * not known missing — a condemned pack's copy included: it is readable
+ * until a prune deletes it — once bad has been found damaged or its pack
  * missing (index_add_damage, index_mark_pack); it then takes bad's place
  * for every later lookup. False if there is none. */
 bool index_find_other(struct index *idx, const struct index_entry *bad, struct index_entry *out);
@@ -120,7 +122,8 @@ void index_set_location(struct index *idx, const struct index_entry *entry);
  * in no set order, with the index locked: fn must not call back into it. */
 typedef void (*index_each_fn)(void *ctx, const struct index_entry *e, const uint8_t *pack_id, uint8_t pack_flags);
 void index_each(const struct index *idx, index_each_fn fn, void *ctx);
-/* The same for the second and later copies (index_find_other's). */
+/* The same for the second and later copies (index_find_other's), each
+ * marked INDEX_BLOB_DAMAGED if a damage record names it. */
 void index_each_other(const struct index *idx, index_each_fn fn, void *ctx);
 
 /* Index files (and condemned/ files, the same bytes). decode adds what it

@@ -371,6 +371,20 @@ int repo_load_index_with_damage(struct repo *repo, const struct damage_list *dam
     return load_index(repo, first, false, err);
 }
 
+void repo_drop_index(struct repo *repo)
+{
+    index_free(repo->index);
+    index_free(repo->index_files_read);
+    repo->index = index_new();
+    repo->index_files_read = index_new();
+    for (size_t i = 0; i < repo->index_problem_count; i++)
+        free(repo->index_problems[i]);
+    free(repo->index_problems);
+    repo->index_problems = NULL;
+    repo->index_problem_count = 0;
+    repo->is_damage_read = false;
+}
+
 struct pack_listing {
     uint8_t (*ids)[CRYPTO_ID_SIZE];
     size_t count, cap;
@@ -419,7 +433,7 @@ int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *er
 }
 
 int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct pack_record *packs, size_t count,
-                         uint64_t *bytes, struct error *err)
+                         uint64_t *bytes, uint8_t (*ids)[CRYPTO_ID_SIZE], struct error *err)
 {
     int rc = 0;
     for (size_t start = 0; start < count && rc == 0; start += REPO_PACKS_PER_INDEX) {
@@ -428,6 +442,8 @@ int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct 
         uint8_t id[CRYPTO_ID_SIZE];
         index_file_encode(packs + start, n, &plain);
         crypto_random(id, sizeof id);
+        if (ids)
+            memcpy(ids[start / REPO_PACKS_PER_INDEX], id, CRYPTO_ID_SIZE);
         rc = repo_put_object(repo, kind, id, plain.data, plain.len, err);
         if (rc == 0 && bytes)
             *bytes += plain.len + CRYPTO_SEAL_OVERHEAD;
@@ -439,7 +455,7 @@ int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct 
 int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
                      struct error *err)
 {
-    return repo_write_pack_list(repo, OBJ_INDEX, packs, count, bytes, err);
+    return repo_write_pack_list(repo, OBJ_INDEX, packs, count, bytes, NULL, err);
 }
 
 static int put_object(struct repo *repo, enum object_kind kind, const uint8_t id[CRYPTO_ID_SIZE],

@@ -67,7 +67,7 @@ struct repo {
     struct index *index_files_read; /* ids of the index and condemned files already in index */
     char **index_problems;          /* "index/<id>: why" for each file repo_load_index skipped */
     size_t index_problem_count;
-    bool is_damage_read;            /* damage/ records applied (once per process) */
+    bool is_damage_read;            /* damage/ records applied (once, until repo_drop_index) */
     struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
 };
@@ -99,7 +99,8 @@ void repo_free(struct repo *repo);
 /* Reads the index files not read yet into repo->index, then the
  * condemned/ files (their packs marked INDEX_PACK_CONDEMNED: readable, but
  * no backup deduplicates against them); a process that backs up several
- * sources reads each file once. A file that cannot be read or decoded is
+ * sources reads each file once (again only after a failed backup:
+ * repo_drop_index). A file that cannot be read or decoded is
  * skipped and named in repo->index_problems — one damaged file must not
  * stop every command; what it indexed is stored again by the next backup,
  * and `coffer repair index` rebuilds it. A file that vanished between the
@@ -115,6 +116,14 @@ int repo_load_index(struct repo *repo, struct error *err);
 struct damage_list;
 int repo_load_index_with_damage(struct repo *repo, const struct damage_list *damage, struct error *err);
 
+/* Forgets the in-memory index, its problems and its damage records, so
+ * that the next repo_load_index reads everything again from the store. A
+ * backup that failed leaves entries there that the store does not back up
+ * (blobs reserved but never stored, packs stored but named by no index
+ * file); a later backup by the same process must not deduplicate against
+ * them. Not thread-safe: nothing else may use the index meanwhile. */
+void repo_drop_index(struct repo *repo);
+
 /* Lists the packs on the store and marks every indexed pack that is not
  * there INDEX_PACK_MISSING, so that a backup stores its blobs again instead
  * of deduplicating against them. *missing (may be NULL) gets the count. */
@@ -122,11 +131,12 @@ int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *er
 
 /* Writes index files (kind OBJ_INDEX) or condemned files (OBJ_CONDEMNED)
  * for packs, REPO_PACKS_PER_INDEX packs a file; adds the bytes written to
- * *bytes (may be NULL). */
+ * *bytes (may be NULL). ids (may be NULL) gets the files' ids, one per
+ * REPO_PACKS_PER_INDEX packs (rounded up), in the order written. */
 #define REPO_PACKS_PER_INDEX 64
 struct pack_record;
 int repo_write_pack_list(struct repo *repo, enum object_kind kind, const struct pack_record *packs, size_t count,
-                         uint64_t *bytes, struct error *err);
+                         uint64_t *bytes, uint8_t (*ids)[CRYPTO_ID_SIZE], struct error *err);
 int repo_write_index(struct repo *repo, const struct pack_record *packs, size_t count, uint64_t *bytes,
                      struct error *err);
 

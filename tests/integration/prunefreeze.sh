@@ -14,7 +14,12 @@
 #     prune must take it back;
 #  3. a backup stopped after writing its pack but before its index file,
 #     two prunes beside it — they must delete nothing while its lock is
-#     there, and its snapshot must restore when it resumes.
+#     there, and its snapshot must restore when it resumes;
+#  4. a prune stopped as it deletes the old condemned files (about to delete
+#     a pack an earlier prune condemned) whose lock is removed meanwhile
+#     (`unlock --remove-all`): it keeps the pack, and says the next prune
+#     deletes it — which must be true: the pack is still listed as
+#     condemned, not left for two more prunes as a pack no file lists.
 . "$(dirname "$0")/lib.sh"
 
 SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
@@ -120,5 +125,31 @@ c_ok "prune again after case 3" prune
 dumps_as x "$T/x1" "case 3, after two prunes"
 dumps_as y "$T/y" "case 3"
 c_ok "check --read-data (case 3)" check --read-data
+
+# --- 4. a prune whose lock was removed while it was stopped ---------------------
+new_repo four
+stream_backup x "$T/x1"
+x1_pack=$(find "$COFFER_REPOSITORY/data" -type f)
+stream_backup x "$T/x2"
+stream_backup y "$T/y"
+c_ok "forget the first snapshot of x" forget --keep-last 1 --source x
+c_ok "prune that condemns x1's pack" prune --json
+[ "$(jq_out '.packs_condemned')" = 1 ] || fail "case 4: the first prune did not condemn x1's pack: $(cat "$T/out")"
+frozen unlink /condemned/ prune
+c_ok "remove every lock while the prune is stopped" unlock --remove-all
+resume
+[ "$RC" != 0 ] || fail "case 4: the prune whose lock was removed says it succeeded"
+grep -q "the packs to delete were kept" "$T/frozen.err" || { cat "$T/frozen.err" >&2; fail "case 4: the prune does not say it kept the packs"; }
+grep -q "the next prune deletes them" "$T/frozen.err" || { cat "$T/frozen.err" >&2; fail "case 4: the prune does not say the next prune deletes the packs"; }
+[ -f "$x1_pack" ] || fail "case 4: the prune whose lock was removed deleted x1's pack"
+dumps_as x "$T/x2" "case 4, after the prune that kept its packs"
+dumps_as y "$T/y" "case 4"
+c_ok "check --read-data (case 4)" check --read-data
+c_ok "the next prune (case 4)" prune --json
+[ "$(jq_out '.packs_deleted')" = 1 ] && [ ! -f "$x1_pack" ] ||
+    fail "case 4: the next prune did not delete the pack the stopped prune kept: $(cat "$T/out")"
+dumps_as x "$T/x2" "case 4, after the next prune"
+dumps_as y "$T/y" "case 4, after the next prune"
+c_ok "check --read-data after the next prune (case 4)" check --read-data
 
 pass "a stopped prune or backup beside a process whose clock is 2 h ahead loses nothing; deletion waits for every lock"
