@@ -167,7 +167,13 @@ static void compare_packs_with_index(struct checker *c)
         index_pack_id(c->repo->index, (uint32_t)i, indexed[i].id);
         if (!find_stored(c, indexed[i].id)) {
             hex_encode(indexed[i].id, CRYPTO_ID_SIZE, hex);
-            report(c, "pack %s is in the index but missing from the repository", hex);
+            /* A pack only condemned/ lists is on its way out (repair packs
+             * condemns a lost one): its absence is no damage by itself; a
+             * snapshot that needs one of its blobs is reported anyway. */
+            if (index_pack_flags(c->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED)
+                detail(c, "pack %s, condemned, is gone already (the next prune forgets it)", hex);
+            else
+                report(c, "pack %s is in the index but missing from the repository", hex);
         }
     }
     if (n > 1)

@@ -6,8 +6,9 @@
 # is copied (two packs in the destination), the destination's first pack
 # (data only) is deleted by hand, and a new snapshot of the same stream is
 # copied; it must dump byte-identical from the destination, and after
-# `repair packs` and a prune drop the lost pack, `check --read-data` passes
-# there and the first snapshot dumps too (its data was stored again); the
+# `repair packs` condemns the lost pack, `check --read-data` passes there
+# (before and after a prune) and the first snapshot dumps too (its data was
+# stored again); the
 # copy warns that the pack is missing. Before the fix
 # the second copy deduplicated against the lost pack and could not be read.
 . "$(dirname "$0")/lib.sh"
@@ -48,10 +49,13 @@ dst_dumps "${second:0:16}" "copied after a pack was lost"
 
 in_dst repair packs
 expect_ok "repair packs in the destination"
-in_dst prune # drops the lost pack, which repair packs condemned, from the lists
-expect_ok "prune in the destination"
+# The lost pack is condemned now: its absence is no damage.
 in_dst check --read-data
 expect_ok "check --read-data of the destination after repair packs"
+in_dst prune # drops the lost pack from the condemned lists
+expect_ok "prune in the destination"
+in_dst check --read-data
+expect_ok "check --read-data of the destination after the prune"
 dst_dumps "${first:0:16}" "the first copy, its data stored again by the second"
 dst_dumps "${second:0:16}" "after repair packs"
 
