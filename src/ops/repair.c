@@ -66,46 +66,14 @@ void repair_say(const struct repair_options *opts, const char *fmt, ...)
 /* ---- what the store has ------------------------------------------------ */
 
 /* Pack ids, sorted for lookup once filled. */
-struct id_list {
-    uint8_t (*ids)[CRYPTO_ID_SIZE];
-    size_t count, cap;
-};
-
-static int compare_ids(const void *a, const void *b)
-{
-    return memcmp(a, b, CRYPTO_ID_SIZE);
-}
-
-static int note_listed(void *ctx, const char *name, uint64_t size, struct error *err)
-{
-    struct id_list *l = ctx;
-    if (l->count == l->cap) {
-        l->cap = l->cap ? 2 * l->cap : 256;
-        l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
-    }
-    if (repo_object_id_from_name(name, l->ids[l->count]) == 0)
-        l->count++;
-    return 0;
-}
-
-static bool id_list_has(const struct id_list *l, const uint8_t id[CRYPTO_ID_SIZE])
-{
-    return l->count && bsearch(id, l->ids, l->count, sizeof *l->ids, compare_ids);
-}
-
 int repair_load_index(struct repo *repo, const struct repair_options *opts, struct damage_list *damage,
                       size_t *undecided, struct error *err)
 {
-    struct id_list listed = {0};
+    struct pack_ids listed;
     *undecided = 0;
-    if (damage_load(repo, damage, err) < 0 || repo_load_index_with_damage(repo, damage, err) < 0)
+    if (damage_load(repo, damage, err) < 0 || repo_load_index_with_damage(repo, damage, err) < 0 ||
+        repo_list_packs(repo, &listed, err) < 0)
         return -1;
-    if (store_list(repo->store, repo_object_folder(OBJ_BLOB), note_listed, &listed, err) < 0) {
-        free(listed.ids);
-        return error_wrap(err, "cannot list the packs");
-    }
-    if (listed.count > 1)
-        qsort(listed.ids, listed.count, sizeof *listed.ids, compare_ids);
     struct index *asked = index_new(); /* an id may have several numbers: one question each */
     for (uint32_t p = 0; p < index_pack_count(repo->index); p++) {
         uint8_t id[CRYPTO_ID_SIZE];
@@ -113,7 +81,7 @@ int repair_load_index(struct repo *repo, const struct repair_options *opts, stru
         uint64_t size;
         struct error why;
         index_pack_id(repo->index, p, id);
-        if (id_list_has(&listed, id) || !index_add_id(asked, id))
+        if (pack_ids_has(&listed, id) || !index_add_id(asked, id))
             continue;
         repo_object_name(OBJ_BLOB, id, name);
         if (store_size(repo->store, name, &size, &why) == 0)
@@ -128,7 +96,7 @@ int repair_load_index(struct repo *repo, const struct repair_options *opts, stru
         (*undecided)++;
     }
     index_free(asked);
-    free(listed.ids);
+    pack_ids_free(&listed);
     return 0;
 }
 

@@ -385,14 +385,9 @@ void repo_drop_index(struct repo *repo)
     repo->is_damage_read = false;
 }
 
-struct pack_listing {
-    uint8_t (*ids)[CRYPTO_ID_SIZE];
-    size_t count, cap;
-};
-
 static int note_pack(void *ctx, const char *name, uint64_t size, struct error *err)
 {
-    struct pack_listing *l = ctx;
+    struct pack_ids *l = ctx;
     if (l->count == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 256;
         l->ids = xrealloc(l->ids, l->cap * sizeof *l->ids);
@@ -407,26 +402,44 @@ static int compare_ids(const void *a, const void *b)
     return memcmp(a, b, CRYPTO_ID_SIZE);
 }
 
-int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *err)
+int repo_list_packs(struct repo *repo, struct pack_ids *out, struct error *err)
 {
-    struct pack_listing l = {0};
-    if (store_list(repo->store, repo_object_folder(OBJ_BLOB), note_pack, &l, err) < 0) {
-        free(l.ids);
+    memset(out, 0, sizeof *out);
+    if (store_list(repo->store, repo_object_folder(OBJ_BLOB), note_pack, out, err) < 0) {
+        pack_ids_free(out);
         return error_wrap(err, "cannot list the packs");
     }
-    if (l.count > 1)
-        qsort(l.ids, l.count, sizeof *l.ids, compare_ids);
+    if (out->count > 1)
+        qsort(out->ids, out->count, sizeof *out->ids, compare_ids);
+    return 0;
+}
+
+bool pack_ids_has(const struct pack_ids *l, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    return l->count && bsearch(id, l->ids, l->count, sizeof *l->ids, compare_ids);
+}
+
+void pack_ids_free(struct pack_ids *l)
+{
+    free(l->ids);
+    memset(l, 0, sizeof *l);
+}
+
+int repo_mark_missing_packs(struct repo *repo, size_t *missing, struct error *err)
+{
+    struct pack_ids l;
+    if (repo_list_packs(repo, &l, err) < 0)
+        return -1;
     size_t n = 0;
     for (uint32_t i = 0; i < index_pack_count(repo->index); i++) {
         uint8_t id[CRYPTO_ID_SIZE];
         index_pack_id(repo->index, i, id);
-        if ((l.count == 0 || !bsearch(id, l.ids, l.count, sizeof *l.ids, compare_ids)) &&
-            !(index_pack_flags(repo->index, i) & INDEX_PACK_MISSING)) {
+        if (!pack_ids_has(&l, id) && !(index_pack_flags(repo->index, i) & INDEX_PACK_MISSING)) {
             index_mark_pack(repo->index, i, INDEX_PACK_MISSING);
             n++;
         }
     }
-    free(l.ids);
+    pack_ids_free(&l);
     if (missing)
         *missing = n;
     return 0;

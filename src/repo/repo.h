@@ -124,6 +124,16 @@ int repo_load_index_with_damage(struct repo *repo, const struct damage_list *dam
  * them. Not thread-safe: nothing else may use the index meanwhile. */
 void repo_drop_index(struct repo *repo);
 
+/* The ids of the packs the store lists under data/, sorted, for
+ * pack_ids_has; free with pack_ids_free. */
+struct pack_ids {
+    uint8_t (*ids)[CRYPTO_ID_SIZE];
+    size_t count, cap;
+};
+int repo_list_packs(struct repo *repo, struct pack_ids *out, struct error *err);
+bool pack_ids_has(const struct pack_ids *l, const uint8_t id[CRYPTO_ID_SIZE]);
+void pack_ids_free(struct pack_ids *l);
+
 /* Lists the packs on the store and marks every indexed pack that is not
  * there INDEX_PACK_MISSING, so that a backup stores its blobs again instead
  * of deduplicating against them. *missing (may be NULL) gets the count. */
