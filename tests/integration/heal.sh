@@ -26,24 +26,10 @@ gen_random 2000000 22 >"$D/big"
 gen_text 1 23 >"$D/sub/text"
 echo small >"$D/small"
 
-repo_snapshot() { # newest snapshot id of source $1
-    run_c snapshots --json --source "$1"
-    expect_ok "snapshots of $1"
-    jq_out '.[-1].id'
-}
 dumps_as() { # dumps_as SNAPSHOT SOURCE FILE WHAT
     run_c dump "$1" --source "$2"
     expect_ok "dump of $2 $1 ($4)"
     cmp -s "$T/out" "$3" || fail "snapshot $1 of $2 does not dump as it was backed up ($4)"
-}
-restores_tree() { # restores_tree SNAPSHOT WHAT
-    rm -rf "$T/restored"
-    run_c restore "$1" --source files --to "$T/restored"
-    expect_ok "restore of files $1 ($2)"
-    diff -r "$D" "$T/restored$D" >/dev/null || fail "snapshot $1 of files does not restore as it was ($2)"
-}
-pack_of_newest() { # the pack file written last
-    find "$COFFER_REPOSITORY/data" -type f -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
 }
 repo_listing() { (cd "$COFFER_REPOSITORY" && find . -path ./locks -prune -o -type f -printf '%p %s\n' | sort); }
 # damaged_tree_repo NAME: a repository NAME with one snapshot of the tree

@@ -224,6 +224,25 @@ flip_byte() {
     [ "$(od -An -tu1 -j "$off" -N1 "$f" | tr -d ' ')" != "$b" ] || fail "flip_byte did not change $f"
 }
 
+# repo_snapshot SOURCE : the id of the newest snapshot of SOURCE
+repo_snapshot() { # newest snapshot id of source $1
+    run_c snapshots --json --source "$1"
+    expect_ok "snapshots of $1"
+    jq_out '.[-1].id'
+}
+# restores_tree SNAPSHOT WHAT : the snapshot of source "files" restores as
+# the tree $D is now; pack_of_newest : the pack file of the local
+# repository written last
+restores_tree() { # restores_tree SNAPSHOT WHAT
+    rm -rf "$T/restored"
+    run_c restore "$1" --source files --to "$T/restored"
+    expect_ok "restore of files $1 ($2)"
+    diff -r "$D" "$T/restored$D" >/dev/null || fail "snapshot $1 of files does not restore as it was ($2)"
+}
+pack_of_newest() { # the pack file written last
+    find "$COFFER_REPOSITORY/data" -type f -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
+}
+
 # gen_random BYTES SEED : deterministic incompressible bytes on stdout
 gen_random() {
     openssl enc -aes-128-ctr -nosalt -pass "pass:coffer-seed-$2" -pbkdf2 -iter 1 \

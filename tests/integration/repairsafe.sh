@@ -30,20 +30,6 @@ gen_text 1 32 >"$D/sub/text"
 echo small >"$D/small"
 gen_random 3000000 33 >"$T/stream1"
 
-repo_snapshot() { # newest snapshot id of source $1
-    run_c snapshots --json --source "$1"
-    expect_ok "snapshots of $1"
-    jq_out '.[-1].id'
-}
-restores_tree() { # restores_tree SNAPSHOT WHAT
-    rm -rf "$T/restored"
-    run_c restore "$1" --source files --to "$T/restored"
-    expect_ok "restore of files $1 ($2)"
-    diff -r "$D" "$T/restored$D" >/dev/null || fail "snapshot $1 of files does not restore as it was ($2)"
-}
-pack_of_newest() { # the pack file written last
-    find "$COFFER_REPOSITORY/data" -type f -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2
-}
 snapshot_count() {
     run_c snapshots --json
     expect_ok "snapshots"
