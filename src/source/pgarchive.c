@@ -53,15 +53,25 @@ static unsigned read_byte(struct toc_cursor *c)
     return take(c, 1) ? c->data[c->pos - 1] : 0;
 }
 
+/* An integer from its sign byte and int_size bytes of magnitude. A
+ * magnitude beyond int64_t (only a damaged archive has one) reads as the
+ * largest there is, which every caller's bounds then refuse. */
+static int64_t decode_int(const uint8_t *sign_and_magnitude, unsigned int_size)
+{
+    const uint8_t *p = sign_and_magnitude + 1;
+    uint64_t value = 0;
+    for (unsigned i = 0; i < int_size; i++)
+        value |= (uint64_t)p[i] << (8 * i);
+    if (value > INT64_MAX)
+        value = INT64_MAX;
+    return sign_and_magnitude[0] ? -(int64_t)value : (int64_t)value;
+}
+
 static int64_t read_int(struct toc_cursor *c)
 {
     if (!take(c, 1 + c->int_size))
         return 0;
-    const uint8_t *p = c->data + c->pos - c->int_size;
-    uint64_t value = 0;
-    for (unsigned i = 0; i < c->int_size; i++)
-        value |= (uint64_t)p[i] << (8 * i);
-    return p[-1] ? -(int64_t)value : (int64_t)value;
+    return decode_int(c->data + c->pos - c->int_size - 1, c->int_size);
 }
 
 /* Returns a NUL-terminated copy, NULL for an absent string (or when short). */
@@ -241,10 +251,7 @@ static bool gather_int(struct pga_data_reader *r, const uint8_t **data, size_t *
     *len -= n;
     if (r->number_have < 1 + r->int_size)
         return false;
-    uint64_t v = 0;
-    for (unsigned i = 0; i < r->int_size; i++)
-        v |= (uint64_t)r->number[1 + i] << (8 * i);
-    *value = r->number[0] ? -(int64_t)v : (int64_t)v;
+    *value = decode_int(r->number, r->int_size);
     r->number_have = 0;
     return true;
 }
