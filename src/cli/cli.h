@@ -65,6 +65,11 @@ int cli_fail(const struct error *err);
 /* Prints a usage error and returns EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* -1 (ERR_USAGE) for the test-only key-derivation level unless
+ * COFFER_TESTONLY_WEAK_KDF=1 is set (crypto.h): no user gets a key a
+ * passphrase guesser breaks in seconds by a typo or a copied script. */
+int cli_check_kdf_level(const char *level, struct error *err);
+
 /* EXIT_OK if the URL given to flag holds no secret; else a usage error
  * (exit 2) saying to use a password file: a command line is readable by
  * every user of the host in /proc/PID/cmdline. */

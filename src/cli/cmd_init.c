@@ -67,7 +67,8 @@ int cmd_init(struct cli_globals *g, int argc, char **argv)
     if (optind < argc)
         return cli_usage_error("init", "unexpected argument \"%s\"", argv[optind]);
     char *pass = NULL;
-    if (cli_resolve_globals(g, &err) < 0 || cli_passphrase(g, true, &pass, &err) < 0)
+    if (cli_check_kdf_level(init.kdf_level, &err) < 0 || cli_resolve_globals(g, &err) < 0 ||
+        cli_passphrase(g, true, &pass, &err) < 0)
         return cli_fail(&err);
     init.s3 = &g->s3;
     int rc = repo_init(g->repo, pass, &init, &err);

@@ -78,7 +78,7 @@ static int key_add_cmd(const struct cli_globals *g, struct repo *repo, const cha
         snprintf(level, sizeof level, "%s", kdf);
     else
         current_level(repo, level);
-    if (cli_new_passphrase(new_file, &pass, err) < 0)
+    if (cli_check_kdf_level(level, err) < 0 || cli_new_passphrase(new_file, &pass, err) < 0)
         return -1;
     int rc = key_file_create(repo->store, &repo->key, pass, level, name, err);
     cli_passphrase_free(pass);

@@ -218,6 +218,18 @@ int cli_check_url_flag(const char *command, const char *flag, const char *url)
                            "--db-password-file FILE (password_file in coffer.yaml)", flag);
 }
 
+int cli_check_kdf_level(const char *level, struct error *err)
+{
+    const char *allow = getenv("COFFER_TESTONLY_WEAK_KDF");
+    if (strcmp(level, KDF_LEVEL_TESTONLY) != 0 || (allow && strcmp(allow, "1") == 0))
+        return 0;
+    return error_setk(err, ERR_USAGE,
+                      "the key-derivation level \"%s\" is for coffer's own tests: a passphrase under it is "
+                      "guessed in no time (use interactive, moderate or sensitive; the test suite sets "
+                      "COFFER_TESTONLY_WEAK_KDF=1)",
+                      level);
+}
+
 int cli_usage_error(const char *command, const char *fmt, ...)
 {
     va_list ap;

@@ -137,6 +137,9 @@ int kdf_params_for_level(const char *level, struct kdf_params *params, struct er
     } else if (strcmp(level, "sensitive") == 0) {
         params->opslimit = crypto_pwhash_OPSLIMIT_SENSITIVE;
         params->memlimit = crypto_pwhash_MEMLIMIT_SENSITIVE;
+    } else if (strcmp(level, KDF_LEVEL_TESTONLY) == 0) {
+        params->opslimit = crypto_pwhash_OPSLIMIT_MIN;
+        params->memlimit = crypto_pwhash_MEMLIMIT_MIN;
     } else {
         return error_setk(err, ERR_USAGE,
                           "unknown key-derivation level \"%s\" (use interactive, moderate or sensitive)",

@@ -67,6 +67,13 @@ struct kdf_params {
     uint8_t salt[CRYPTO_SALT_SIZE];
 };
 
+/* The level for tests only: libsodium's minimum limits, so a key opens in
+ * microseconds, and a passphrase under it is guessed as fast. The command
+ * line takes it only with COFFER_TESTONLY_WEAK_KDF=1 (cli_check_kdf_level);
+ * the suite's thousands of opens would otherwise spend most of their time
+ * in Argon2. Opening such a key needs nothing: its limits are in range. */
+#define KDF_LEVEL_TESTONLY "testonly"
+
 /* Fills params for a named level with a fresh salt; -1 (ERR_USAGE) if unknown. */
 int kdf_params_for_level(const char *level, struct kdf_params *params, struct error *err);
 

@@ -100,13 +100,13 @@ backup_stream() { # backup_stream REPO N
 # Leaves $PRISTINE holding the w/ directory each seed starts from.
 setup_pristine() {
     mkdir -p "$W"
-    run_c init --kdf interactive --quiet
+    run_c init --kdf testonly --quiet
     expect_ok "init of the repository"
     tree_v1
     backup_tree "$W/repo"
     backup_stream "$W/repo" 1
     if [ "$CMD" = copy ]; then
-        run_c init --repo "$W/dst" --password-file "$T/dst.pw" --kdf interactive --quiet
+        run_c init --repo "$W/dst" --password-file "$T/dst.pw" --kdf testonly --quiet
         expect_ok "init of the destination"
         c_ok "setup copy" copy --to "$W/dst" --to-password-file "$T/dst.pw" --quiet
     fi

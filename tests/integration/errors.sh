@@ -103,6 +103,18 @@ usage "restore without snapshot" restore --to "$T/r"
 usage "restore without --to" restore latest --source base
 usage "bad --kdf value" init --kdf ludicrous --repo "$T/never"
 [ -e "$T/never" ] && fail "init with a bad --kdf created the repository"
+# The test-only key-derivation level is refused without the test suite's
+# switch, both asked for and inherited from the key in use (new_repo made
+# this repository's key with it).
+unset COFFER_TESTONLY_WEAK_KDF
+usage "--kdf testonly outside the tests" init --kdf testonly --repo "$T/never"
+[ -e "$T/never" ] && fail "init --kdf testonly without COFFER_TESTONLY_WEAK_KDF created the repository"
+expect_err_match "--kdf testonly outside the tests" 'COFFER_TESTONLY_WEAK_KDF'
+printf 'another pass\n' >"$T/another.pw"
+run_c key add --new-password-file "$T/another.pw"
+expect_rc 2 "key add inheriting the test-only level outside the tests"
+expect_err_match "key add inheriting the test-only level" 'for coffer.s own tests'
+export COFFER_TESTONLY_WEAK_KDF=1
 usage "bad --time value" backup --name x --time not-a-date "$T/src"
 usage "bad --read-data value" check --read-data=lots
 usage "key remove without id" key remove

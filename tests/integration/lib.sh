@@ -12,6 +12,10 @@ IT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$IT_DIR/../.." && pwd)
 
 COFFER=${COFFER:-$REPO_ROOT/build/coffer}
+# Repositories new_repo makes use the test-only key-derivation level
+# (crypto.h): thousands of opens would otherwise spend most of the suite's
+# time in Argon2. Tests of the real levels say --kdf interactive.
+export COFFER_TESTONLY_WEAK_KDF=1
 case $COFFER in /*) ;; *) COFFER=$PWD/$COFFER ;; esac
 
 fail() {
@@ -159,7 +163,7 @@ new_repo() {
     printf '%s\n' "$pw" >"$T/$name.pw"
     export COFFER_PASSWORD_FILE=$T/$name.pw
     unset COFFER_PASSWORD COFFER_NEW_PASSWORD
-    c_ok "init repository $name" init --kdf interactive
+    c_ok "init repository $name" init --kdf testonly
     case $COFFER_REPOSITORY in
         s3://*) [ -f "$(repo_files "$COFFER_REPOSITORY")/config._S3rver_object" ] ;;
         *) [ -f "$COFFER_REPOSITORY/config" ] ;;

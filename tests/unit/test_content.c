@@ -36,7 +36,7 @@ static int setup_with_chunks(void **state, const struct chunker_params *stream_c
 {
     struct error err = {0};
     struct fixture *f = calloc(1, sizeof *f);
-    struct repo_init_options opts = {.kdf_level = "interactive"};
+    struct repo_init_options opts = {.kdf_level = KDF_LEVEL_TESTONLY};
     repo_config_defaults(&opts.config);
     if (stream_chunks)
         opts.config.stream_chunks = *stream_chunks;

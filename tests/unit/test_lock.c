@@ -48,7 +48,7 @@ static int setup(void **state)
         return -1;
     char repo_dir[128];
     snprintf(repo_dir, sizeof repo_dir, "%s/repo", f->dir);
-    struct repo_init_options opts = {.kdf_level = "interactive"};
+    struct repo_init_options opts = {.kdf_level = KDF_LEVEL_TESTONLY};
     repo_config_defaults(&opts.config);
     if (repo_init(repo_dir, "pw", &opts, &err) < 0 || repo_open(repo_dir, NULL, "pw", &f->repo, &err) < 0)
         return -1;

@@ -398,7 +398,7 @@ static int repo_setup(void **state)
 {
     struct error err = {0};
     struct repo_fixture *f = calloc(1, sizeof *f);
-    struct repo_init_options opts = {.kdf_level = "interactive"};
+    struct repo_init_options opts = {.kdf_level = KDF_LEVEL_TESTONLY};
     repo_config_defaults(&opts.config);
     if (crypto_init(&err) < 0 || test_make_tmpdir(f->dir) < 0)
         return -1;
