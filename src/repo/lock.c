@@ -49,7 +49,7 @@ struct repo_lock {
     pthread_mutex_t mutex; /* guards written_at, is_lost and is_stopping */
     pthread_cond_t wake;
     bool is_stopping;
-    bool is_lost;       /* a refresh found another holder's object under our name */
+    bool is_lost;       /* a refresh found the exclusive object gone or another holder's */
     int64_t written_at; /* CLOCK_BOOTTIME seconds of the last successful write */
 };
 
@@ -420,6 +420,26 @@ static enum holding check_holding(struct repo_lock *lock)
     }
 }
 
+/* One refresh, with lock->mutex held. */
+static void refresh_locked(struct repo_lock *lock)
+{
+    struct error ignored;
+    enum holding holding = check_holding(lock);
+    if (holding == HOLDING_LOST)
+        lock->is_lost = true;
+    else if (holding == HOLDING)
+        write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
+    /* HOLDING_UNKNOWN: asked again next time; repo_lock_check sees the age meanwhile */
+}
+
+void repo_lock_refresh(struct repo_lock *lock)
+{
+    pthread_mutex_lock(&lock->mutex);
+    if (!lock->is_lost)
+        refresh_locked(lock);
+    pthread_mutex_unlock(&lock->mutex);
+}
+
 static void *refresh_loop(void *arg)
 {
     struct repo_lock *lock = arg;
@@ -428,15 +448,9 @@ static void *refresh_loop(void *arg)
         struct timespec deadline;
         clock_gettime(CLOCK_MONOTONIC, &deadline); /* the clock lock->wake waits on (repo_lock) */
         deadline.tv_sec += LOCK_REFRESH_SECONDS;
-        if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping) {
-            struct error ignored;
-            enum holding holding = check_holding(lock);
-            if (holding == HOLDING_LOST)
-                lock->is_lost = true;
-            else if (holding == HOLDING)
-                write_lock(lock, false, &ignored); /* a failed refresh is retried next time */
-            /* HOLDING_UNKNOWN: asked again next time; repo_lock_check sees the age meanwhile */
-        }
+        if (pthread_cond_timedwait(&lock->wake, &lock->mutex, &deadline) == ETIMEDOUT && !lock->is_stopping &&
+            !lock->is_lost)
+            refresh_locked(lock);
     }
     pthread_mutex_unlock(&lock->mutex);
     return NULL;

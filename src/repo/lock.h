@@ -53,6 +53,13 @@ bool repo_lock_is_alone(const struct repo_lock *lock, const char **other);
  * not. Prune calls it before deleting. */
 int repo_lock_check(struct repo_lock *lock, struct error *err);
 
+/* Refreshes the lock now, as its thread does every LOCK_REFRESH_SECONDS:
+ * rewrites its object if it is still this process's, or, if the exclusive
+ * object is gone or another holder's, marks the lock lost for good (and
+ * writes nothing: it must not overwrite the new holder's); if the store
+ * does not answer, does nothing. */
+void repo_lock_refresh(struct repo_lock *lock);
+
 
 
 /* A lock as its object says, and whether it is stale. */

@@ -13,7 +13,11 @@
  * not an older coffer's without these fields. A lock that does not open
  * or parse refuses every locker; one the store fails to return leaves the
  * exclusive locker not alone; one that vanished is skipped. Racing
- * takeovers of a stale exclusive object leave one holder.
+ * takeovers of a stale exclusive object leave one holder; a takeover
+ * under way (its marker) refuses others until its marker expires.
+ * repo_lock_check and repo_lock_refresh see a lock removed or taken over
+ * while its holder was stopped, and a refresh never writes over another
+ * holder's object.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -828,6 +832,228 @@ static void test_lock_stale_takeover_race_has_one_holder(void **state)
         fail_msg("%d of %d rounds ended with two exclusive holders at once", rounds_with_two, RACE_ROUNDS);
 }
 
+/* ---- takeover markers, holding checks, refreshes ---------------------- */
+
+#define STALE_NONCE "0123456789abcdef0123456789abcdef"
+
+/* The marker a process taking over the stale exclusive object of nonce
+ * STALE_NONCE creates, written at `when`. */
+static void plant_marker(struct repo *repo, int64_t when)
+{
+    char stamp[32];
+    struct error err;
+    snprintf(stamp, sizeof stamp, "%lld", (long long)when);
+    assert_int_equal(store_put(repo->store, "locks/takeover-" STALE_NONCE, stamp, strlen(stamp), &err), 0);
+}
+
+static void plant_stale_exclusive(struct repo *repo)
+{
+    char host[64];
+    gethostname(host, sizeof host);
+    plant_exclusive(repo, (int)getppid(), host, (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60, STALE_NONCE);
+}
+
+/* Another process is taking the stale object over (its marker is fresh):
+ * refused, the marker and the object left as they are. */
+static void test_lock_takeover_in_progress_refuses(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    char name[96];
+    exclusive_name(name);
+    plant_stale_exclusive(f->repo);
+    plant_marker(f->repo, (int64_t)time(NULL));
+
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), -1);
+
+    assert_int_equal(err.kind, ERR_LOCKED);
+    assert_non_null(strstr(err.msg, "taking over a stale exclusive lock"));
+    assert_true(has_object(f->repo, "locks/takeover-" STALE_NONCE));
+    assert_true(has_object(f->repo, name));
+}
+
+/* A marker whose taker died expires like a lock: the locker that finds it
+ * removes it and is refused this once; the next locker takes over. */
+static void test_lock_expired_marker_is_cleared(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    plant_stale_exclusive(f->repo);
+    plant_marker(f->repo, (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60);
+
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+    assert_false(has_object(f->repo, "locks/takeover-" STALE_NONCE));
+
+    memset(&err, 0, sizeof err);
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    assert_false(repo_lock_is_alone(lock, NULL)); /* the stale holder may still run */
+    assert_false(has_object(f->repo, "locks/takeover-" STALE_NONCE));
+    repo_unlock(lock);
+}
+
+/* The exclusive object is there but does not open: every locker refused,
+ * naming it and `coffer unlock --remove-all`; the object left. */
+static void test_lock_unreadable_exclusive_object_refuses(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[CRYPTO_ID_SIZE], junk[64];
+    char name[96];
+    struct error err;
+    exclusive_id(id);
+    exclusive_name(name);
+    crypto_random(junk, sizeof junk);
+    assert_int_equal(store_put(f->repo->store, name, junk, sizeof junk, &err), 0);
+
+    refuse_beside(f->repo, id);
+}
+
+/* The store fails to return the exclusive object that blocks us: an error
+ * saying so, not a takeover. */
+static void test_lock_exclusive_object_read_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    char host[64], name[96];
+    gethostname(host, sizeof host);
+    exclusive_id(id);
+    exclusive_name(name);
+    plant_exclusive(f->repo, (int)getppid(), host, (int64_t)time(NULL), "00112233445566778899aabbccddeeff");
+    fail_gets_of(f->repo, id, ERR_GENERIC);
+
+    int rc = repo_lock(f->repo, true, &lock, &err);
+
+    restore_driver(f->repo);
+    assert_int_equal(rc, -1);
+    assert_non_null(strstr(err.msg, "cannot read the exclusive lock"));
+    assert_true(has_object(f->repo, name));
+}
+
+/* `coffer unlock` and `check` list locks: one the store fails to return
+ * stops the listing with its name; one that vanished is left out. */
+static void test_lock_list_read_failures(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct infos infos = {0};
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(f->repo, local_lock_doc((int)getppid(), false, (int64_t)time(NULL)), id);
+
+    fail_gets_of(f->repo, id, ERR_GENERIC);
+    assert_int_equal(repo_locks_list(f->repo, remember_info, &infos, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read lock"));
+    restore_driver(f->repo);
+
+    fail_gets_of(f->repo, id, ERR_NOT_FOUND);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(repo_locks_list(f->repo, remember_info, &infos, &err), 0);
+    assert_int_equal(infos.count, 0);
+    restore_driver(f->repo);
+}
+
+/* repo_lock_check: our lock, fresh and ours, passes; once its object is
+ * removed (`unlock --remove-all` while we were stopped) or taken over, it
+ * fails with ERR_LOCKED; when the store does not answer, it fails saying
+ * it cannot tell. */
+static void test_lock_check_sees_loss(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    char host[64], name[96];
+    gethostname(host, sizeof host);
+    exclusive_id(id);
+    exclusive_name(name);
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    assert_int_equal(repo_lock_check(lock, &err), 0);
+
+    fail_gets_of(f->repo, id, ERR_GENERIC);
+    assert_int_equal(repo_lock_check(lock, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot tell whether this process still holds its lock"));
+    restore_driver(f->repo);
+
+    plant_exclusive(f->repo, 4242, host, (int64_t)time(NULL), "ffeeddccbbaa99887766554433221100");
+    memset(&err, 0, sizeof err);
+    assert_int_equal(repo_lock_check(lock, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+    assert_non_null(strstr(err.msg, "no longer holds its lock"));
+
+    assert_int_equal(store_delete(f->repo->store, name, &err), 0);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(repo_lock_check(lock, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+    repo_unlock(lock);
+}
+
+/* The lock object's time field, parsed. */
+static int64_t lock_time(struct repo *repo)
+{
+    struct lock_info info = only_lock(repo);
+    return info.time;
+}
+
+/* A refresh rewrites our object; a refresh that finds another holder's
+ * object under the exclusive name writes nothing (the new holder keeps
+ * its object) and the lock stays lost, even once the name is free again;
+ * a refresh the store does not answer changes nothing. */
+static void test_lock_refresh(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    char host[64], name[96];
+    gethostname(host, sizeof host);
+    exclusive_id(id);
+    exclusive_name(name);
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    /* Backdate our object by hand, as if written long ago by us. */
+    struct lock_info before = only_lock(f->repo);
+    assert_true(is_exclusive_id(before.id));
+    char old_time[32];
+    time_format_rfc3339((int64_t)time(NULL) - 600, old_time);
+    struct buf raw = BUF_INIT;
+    assert_int_equal(repo_get_object(f->repo, OBJ_LOCK, id, &raw, &err), 0);
+    json_t *doc = json_loadb((const char *)raw.data, raw.len, 0, NULL);
+    buf_free(&raw);
+    assert_non_null(doc);
+    json_object_set_new(doc, "time", json_string(old_time));
+    char *text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    assert_int_equal(repo_put_object(f->repo, OBJ_LOCK, id, text, strlen(text), &err), 0);
+    free(text);
+    assert_true(lock_time(f->repo) < (int64_t)time(NULL) - 500);
+
+    fail_gets_of(f->repo, id, ERR_GENERIC); /* the store does not answer: nothing written */
+    repo_lock_refresh(lock);
+    restore_driver(f->repo);
+    assert_true(lock_time(f->repo) < (int64_t)time(NULL) - 500);
+
+    repo_lock_refresh(lock); /* ours: rewritten now */
+    assert_true(lock_time(f->repo) >= (int64_t)time(NULL) - 5);
+    assert_int_equal(repo_lock_check(lock, &err), 0);
+
+    plant_exclusive(f->repo, 4242, host, (int64_t)time(NULL) - 100, "ffeeddccbbaa99887766554433221100");
+    repo_lock_refresh(lock); /* another's: left alone, the lock lost */
+    struct lock_info other = only_lock(f->repo);
+    assert_string_equal(other.nonce, "ffeeddccbbaa99887766554433221100");
+    assert_int_equal(other.pid, 4242);
+
+    assert_int_equal(store_delete(f->repo->store, name, &err), 0);
+    repo_lock_refresh(lock); /* lost for good: the free name is not taken back */
+    assert_false(has_object(f->repo, name));
+    memset(&err, 0, sizeof err);
+    assert_int_equal(repo_lock_check(lock, &err), -1);
+    assert_int_equal(err.kind, ERR_LOCKED);
+    repo_unlock(lock);
+    assert_false(has_object(f->repo, name));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -856,6 +1082,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_failed_read_is_not_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_vanished_lock_is_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_stale_takeover_race_has_one_holder, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_takeover_in_progress_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_expired_marker_is_cleared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_unreadable_exclusive_object_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_exclusive_object_read_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_list_read_failures, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_check_sees_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_refresh, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
