@@ -955,6 +955,19 @@ static void test_lock_list_read_failures(void **state)
     restore_driver(f->repo);
 }
 
+/* Takes the exclusive lock (the well-known object: id, name) and this
+ * host's name, for the tests that then take it away. */
+static struct repo_lock *hold_exclusive(struct repo *repo, uint8_t id[CRYPTO_ID_SIZE], char host[64], char name[96])
+{
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    gethostname(host, 64);
+    exclusive_id(id);
+    exclusive_name(name);
+    assert_int_equal(repo_lock(repo, true, &lock, &err), 0);
+    return lock;
+}
+
 /* repo_lock_check: our lock, fresh and ours, passes; once its object is
  * removed (`unlock --remove-all` while we were stopped) or taken over, it
  * fails with ERR_LOCKED; when the store does not answer, it fails saying
@@ -963,13 +976,9 @@ static void test_lock_check_sees_loss(void **state)
 {
     struct fixture *f = *state;
     struct error err = {0};
-    struct repo_lock *lock = NULL;
     uint8_t id[CRYPTO_ID_SIZE];
     char host[64], name[96];
-    gethostname(host, sizeof host);
-    exclusive_id(id);
-    exclusive_name(name);
-    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    struct repo_lock *lock = hold_exclusive(f->repo, id, host, name);
     assert_int_equal(repo_lock_check(lock, &err), 0);
 
     fail_gets_of(f->repo, id, ERR_GENERIC);
@@ -1005,13 +1014,9 @@ static void test_lock_refresh(void **state)
 {
     struct fixture *f = *state;
     struct error err = {0};
-    struct repo_lock *lock = NULL;
     uint8_t id[CRYPTO_ID_SIZE];
     char host[64], name[96];
-    gethostname(host, sizeof host);
-    exclusive_id(id);
-    exclusive_name(name);
-    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    struct repo_lock *lock = hold_exclusive(f->repo, id, host, name);
     /* Backdate our object by hand, as if written long ago by us. */
     struct lock_info before = only_lock(f->repo);
     assert_true(is_exclusive_id(before.id));
