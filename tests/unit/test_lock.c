@@ -1059,6 +1059,108 @@ static void test_lock_refresh(void **state)
     assert_false(has_object(f->repo, name));
 }
 
+/* ---- what the scan of the other locks makes of them ------------------- */
+
+/* Lock objects whose fields do not parse (a time that is no time, a
+ * negative start time) cannot be read: every locker refused. */
+static void test_lock_bad_fields_are_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    uint8_t id[CRYPTO_ID_SIZE];
+    json_t *doc = local_lock_doc((int)getppid(), false, (int64_t)time(NULL));
+    json_object_set_new(doc, "time", json_string("yesterday"));
+    put_lock_doc(f->repo, doc, id);
+    refuse_beside(f->repo, id);
+    assert_int_equal(repo_lock_remove(f->repo, id, &err), 0);
+
+    doc = local_lock_doc((int)getppid(), false, (int64_t)time(NULL));
+    json_object_set_new(doc, "started", json_integer(-5));
+    put_lock_doc(f->repo, doc, id);
+    refuse_beside(f->repo, id);
+}
+
+/* Of several locks in the way, the refusal names one (the first listed). */
+static void test_lock_several_conflicts_refuse_once(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    put_lock_text(f->repo, "not JSON", 8, NULL);
+    put_lock_text(f->repo, "not JSON either", 15, NULL);
+    plant_lock(f->repo, (int)getppid(), false);
+    plant_lock(f->repo, (int)getppid(), false);
+
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), -1);
+
+    assert_int_equal(err.kind, ERR_LOCKED);
+    bool names_unreadable = strstr(err.msg, "cannot be read") != NULL, names_live = strstr(err.msg, "held by");
+    assert_true(names_unreadable != names_live);
+    const char *name = strstr(err.msg, "locks/");
+    assert_true(name == NULL || strstr(name + 1, "locks/") == NULL);
+    assert_int_equal(lock_count(f->repo), 4);
+}
+
+/* A shared locker goes on beside an expired lock (it deletes nothing, so
+ * a stopped holder is no danger to it) and leaves it there. */
+static void test_lock_shared_beside_expired_lock(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    uint8_t id[CRYPTO_ID_SIZE];
+    put_lock_doc(f->repo, local_lock_doc((int)getppid(), true, (int64_t)time(NULL) - LOCK_STALE_SECONDS - 60), id);
+
+    assert_int_equal(repo_lock(f->repo, false, &lock, &err), 0);
+
+    assert_int_equal(lock_count(f->repo), 2);
+    repo_unlock(lock);
+    assert_true(has_lock(f->repo, id));
+}
+
+/* Names under locks/ that are no lock's (a takeover marker with no stale
+ * object to take over) are neither locks nor conflicts. */
+static void test_lock_other_names_are_no_locks(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    plant_marker(f->repo, (int64_t)time(NULL));
+    for (int is_exclusive = 0; is_exclusive < 2; is_exclusive++) {
+        assert_int_equal(repo_lock(f->repo, is_exclusive, &lock, &err), 0);
+        assert_true(repo_lock_is_alone(lock, NULL) == (bool)is_exclusive);
+        repo_unlock(lock);
+    }
+    assert_true(has_object(f->repo, "locks/takeover-" STALE_NONCE));
+}
+
+/* A store that cannot list the locks: no lock is taken, and none is left. */
+static int failing_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+{
+    if (strcmp(folder, "locks") == 0)
+        return error_set(err, "LIST locks/: connection reset");
+    return real_driver->list(impl, folder, fn, ctx, err);
+}
+
+static void test_lock_listing_failure_takes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL;
+    real_driver = f->repo->store->driver;
+    failing_driver = *real_driver;
+    failing_driver.list = failing_list;
+    for (int is_exclusive = 0; is_exclusive < 2; is_exclusive++) {
+        f->repo->store->driver = &failing_driver;
+        memset(&err, 0, sizeof err);
+        int rc = repo_lock(f->repo, is_exclusive, &lock, &err);
+        restore_driver(f->repo);
+        assert_int_equal(rc, -1);
+        assert_non_null(strstr(err.msg, "cannot list locks"));
+        assert_int_equal(lock_count(f->repo), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1094,6 +1196,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_list_read_failures, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_check_sees_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_bad_fields_are_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_several_conflicts_refuse_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_shared_beside_expired_lock, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_other_names_are_no_locks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_listing_failure_takes_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
