@@ -17,7 +17,8 @@
  * under way (its marker) refuses others until its marker expires.
  * repo_lock_check and repo_lock_refresh see a lock removed or taken over
  * while its holder was stopped, and a refresh never writes over another
- * holder's object.
+ * holder's object. Where creates are not atomic the exclusive lock is an
+ * object of its own id that refuses others just the same.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1161,6 +1162,56 @@ static void test_lock_listing_failure_takes_nothing(void **state)
     }
 }
 
+/* A lock object too short to hold a sealed text cannot be read. */
+static void test_lock_short_object_is_a_conflict(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t id[CRYPTO_ID_SIZE];
+    char name[96];
+    struct error err;
+    crypto_random(id, sizeof id);
+    repo_object_name(OBJ_LOCK, id, name);
+    assert_int_equal(store_put(f->repo->store, name, "short", 5, &err), 0);
+
+    refuse_beside(f->repo, id);
+}
+
+/* Where the store cannot create atomically (an S3 server without
+ * conditional writes), the exclusive lock is a lock object with an id of
+ * its own: a second exclusive locker and a shared one are refused beside
+ * it, a refresh rewrites it, and unlocking removes it. */
+static bool no_atomic_create(const void *impl)
+{
+    return false;
+}
+
+static void test_lock_exclusive_without_atomic_create(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct repo_lock *lock = NULL, *other = NULL;
+    real_driver = f->repo->store->driver;
+    failing_driver = *real_driver;
+    failing_driver.has_atomic_create = no_atomic_create;
+    f->repo->store->driver = &failing_driver;
+
+    assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
+    struct lock_info held = only_lock(f->repo);
+    assert_false(is_exclusive_id(held.id));
+    assert_true(held.is_exclusive);
+    for (int is_exclusive = 0; is_exclusive < 2; is_exclusive++) {
+        memset(&err, 0, sizeof err);
+        assert_int_equal(repo_lock(f->repo, is_exclusive, &other, &err), -1);
+        assert_int_equal(err.kind, ERR_LOCKED);
+    }
+    repo_lock_refresh(lock);
+    assert_int_equal(repo_lock_check(lock, &err), 0);
+    assert_int_equal(lock_count(f->repo), 1);
+    repo_unlock(lock);
+    assert_int_equal(lock_count(f->repo), 0);
+    restore_driver(f->repo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1201,6 +1252,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_shared_beside_expired_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_other_names_are_no_locks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_listing_failure_takes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_short_object_is_a_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_exclusive_without_atomic_create, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
