@@ -54,7 +54,7 @@ note "forget + prune kept the deep snapshot whole"
 
 # Copy to a second repository and restore from it.
 printf 'other\n' >"$T/dest.pw"
-COFFER_PASSWORD_FILE=$T/dest.pw c_ok "init the copy's destination" init --repo "$T/dest" --kdf interactive
+COFFER_PASSWORD_FILE=$T/dest.pw c_ok "init the copy's destination" init --repo "$T/dest" --kdf testonly
 c_ok "copy the deep snapshot" copy --to "$T/dest" --to-password-file "$T/dest.pw"
 COFFER_PASSWORD_FILE=$T/dest.pw c_ok "restore from the copy" restore --repo "$T/dest" latest deep --to "$T/r3"
 got=$(python3 "$HELPER" list "$(restored_path "$T/r3" "$SRC")")

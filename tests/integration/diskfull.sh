@@ -40,7 +40,7 @@ ls "$COFFER_REPOSITORY"/data/*/ 2>/dev/null | grep -q '\.tmp-' &&
 # untouched; with room again the same copy completes.
 run_c_in "$T/big.bin" backup --stdin --name big
 expect_ok "backup of the big stream"
-c_ok "init the copy's destination" init --repo "$T/dest" --kdf interactive
+c_ok "init the copy's destination" init --repo "$T/dest" --kdf testonly
 ( trap '' XFSZ; ulimit -f 2048; exec timeout -k 5 "$CMD_TIMEOUT" "$COFFER" copy --to "$T/dest" \
     >"$T/out" 2>"$T/err" )
 RC=$?

@@ -51,7 +51,7 @@ note "round trip: $(grep -c . "$T/sum-app") checksum lines equal"
 # The copy restores the same database and takes as little room: its small
 # dump chunks are compressed with the copied dictionary (without it they
 # took 18% more).
-c_ok "init a second repository" init --repo "$T/copy" --kdf interactive
+c_ok "init a second repository" init --repo "$T/copy" --kdf testonly
 c_ok "copy the database snapshot" copy --to "$T/copy"
 run_c snapshots --json --source db --repo "$T/copy"
 copy_added=$(jq_out '.[0].added')

@@ -24,7 +24,7 @@ same_chunks_repo() {
     export COFFER_REPOSITORY=$T/$1
     printf 'run fail %s\n' "$RANDOM" >"$T/$1.pw"
     export COFFER_PASSWORD_FILE=$T/$1.pw
-    c_ok "init $1" init --kdf interactive --stream-chunks 1M --file-chunks 1M
+    c_ok "init $1" init --kdf testonly --stream-chunks 1M --file-chunks 1M
 }
 # restores_as SOURCE FILE WHAT: the newest snapshot of SOURCE holds FILE's bytes
 restores_as() {

@@ -42,7 +42,7 @@ restores_all() {
     compare_trees "$T/tree" "$(restored_path "$T/restored" "$T/tree")" "the tree restored ($1)"
 }
 
-c_ok "init" init --kdf interactive
+c_ok "init" init --kdf testonly
 make_tree "$T/tree"
 c_ok "backup of a tree" backup "$T/tree"
 for n in 1 2 3; do
@@ -104,7 +104,7 @@ restores_all "after a prune with good listings"
 
 # ---- a prefix with '&': every listed key arrives as &amp; ---------------
 AMP=s3://$COFFER_S3_BUCKET/a\&b/repo
-c_ok "init under a prefix with &" init --repo "$AMP" --kdf interactive
+c_ok "init under a prefix with &" init --repo "$AMP" --kdf testonly
 c_ok "backup under a prefix with &" backup --repo "$AMP" "$T/tree"
 run_c_in "$T/stream-1" backup --repo "$AMP" --stdin --name s1
 expect_ok "backup of a stream under a prefix with &"

@@ -33,7 +33,7 @@ printf 'correct horse %s\n' "$RANDOM" >"$T/pw"
 export COFFER_PASSWORD_FILE=$T/pw
 
 c_ok "init on S3" init --kdf interactive
-run_c init --kdf interactive
+run_c init --kdf testonly
 expect_rc 1 "init where a repository exists"
 
 mkdir -p "$T/src/sub"
@@ -121,7 +121,7 @@ c_ok "check after the failed backup" check --read-data
 LOCAL=$T/local
 OTHER=$T/other
 printf 'other passphrase %s\n' "$RANDOM" >"$T/pw-other"
-c_ok "init a local repository" init --repo "$LOCAL" --kdf interactive
+c_ok "init a local repository" init --repo "$LOCAL" --kdf testonly
 make_tree "$T/tree"
 c_ok "local backup of a tree" backup --repo "$LOCAL" "$T/tree"
 gen_text 4 10 >"$T/db.sql"
@@ -131,7 +131,7 @@ printf 'changed\n' >>"$T/db.sql"
 run_c_in "$T/db.sql" backup --repo "$LOCAL" --stdin --name db
 expect_ok "second local backup of the stream"
 COPY=s3://$COFFER_S3_BUCKET/copy
-c_ok "init the S3 copy" init --repo "$COPY" --kdf interactive
+c_ok "init the S3 copy" init --repo "$COPY" --kdf testonly
 c_ok "copy --dry-run" copy --repo "$LOCAL" --to "$COPY" --dry-run
 grep -q "would copy 3 snapshots" "$T/out" || fail "dry run: $(cat "$T/out")"
 c_ok "copy --tag nightly" copy --repo "$LOCAL" --to "$COPY" --tag nightly
@@ -143,7 +143,7 @@ c_ok "copy again" copy --repo "$LOCAL" --to "$COPY"
 grep -q "copied 0 snapshots (3 already there)" "$T/out" || fail "a second copy: $(tail -n 1 "$T/out")"
 objects_after=$(find "$COFFER_S3_DIR" -path "*copy/*" -name "*._S3rver_object" | wc -l)
 [ "$objects_before" = "$objects_after" ] || fail "a second copy wrote objects ($objects_before -> $objects_after)"
-c_ok "init another local repository" init --repo "$OTHER" --kdf interactive --password-file "$T/pw-other"
+c_ok "init another local repository" init --repo "$OTHER" --kdf testonly --password-file "$T/pw-other"
 c_ok "copy S3 -> local" copy --repo "$COPY" --to "$OTHER" --to-password-file "$T/pw-other"
 run_c copy --repo "$OTHER" --password-file "$T/pw-other" --to "$LOCAL"
 expect_rc 1 "copy to a repository of another passphrase without --to-password-file"
@@ -195,7 +195,7 @@ YAML
 (
     unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY COFFER_S3_ENDPOINT COFFER_REPOSITORY COFFER_S3_RETRY_SECONDS
     export COFFER_CONFIG=$T/coffer.yaml
-    c_ok "init from coffer.yaml's s3: block" init --kdf interactive
+    c_ok "init from coffer.yaml's s3: block" init --kdf testonly
     run_c_in "$T/db.sql" backup --stdin --name db
     expect_ok "backup with credentials from a profile"
     c_ok "dump with credentials from a profile" dump latest --source db
@@ -279,7 +279,7 @@ second_prune_refused_then_cleared "$COPY"
 COFFER_S3_IGNORE_CONDITIONAL=1 "$REPO_ROOT/tests/s3/server.sh" start >/dev/null ||
     fail "cannot restart the test S3 server"
 OLD=s3://$COFFER_S3_BUCKET/old
-c_ok "init on a server without conditional writes" init --repo "$OLD" --kdf interactive
+c_ok "init on a server without conditional writes" init --repo "$OLD" --kdf testonly
 [ -z "$(find "$COFFER_S3_DIR" -path "*old/conditional-writes*")" ] ||
     fail "init recorded conditional writes on a server that ignores them"
 run_c_in "$T/db.sql" backup --repo "$OLD" --stdin --name db
@@ -299,12 +299,12 @@ eval "$("$REPO_ROOT/tests/s3/server.sh" env)"
 case $COFFER_S3_ENDPOINT in https://*) ;; *) fail "the TLS server's endpoint is $COFFER_S3_ENDPOINT" ;; esac
 TLSREPO=s3://$COFFER_S3_BUCKET/tls
 start=$SECONDS
-run_c init --repo "$TLSREPO" --kdf interactive
+run_c init --repo "$TLSREPO" --kdf testonly
 expect_rc 1 "init on a server whose CA is not trusted"
 expect_err_match "untrusted certificate" "certificate is not signed by a CA coffer trusts.*ca_file"
 [ $((SECONDS - start)) -le 5 ] || fail "an untrusted certificate was retried for $((SECONDS - start)) s"
 grep -q "tls/" "$COFFER_S3_DIR/proxy.log" && fail "a request got through an untrusted TLS connection"
-COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA c_ok "init with the CA given" init --repo "$TLSREPO" --kdf interactive
+COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA c_ok "init with the CA given" init --repo "$TLSREPO" --kdf testonly
 COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA run_c_in "$T/db.sql" backup --repo "$TLSREPO" --stdin --name db
 expect_ok "backup over TLS"
 COFFER_S3_CA_FILE=$COFFER_S3_TEST_CA c_ok "dump over TLS" dump --repo "$TLSREPO" latest --source db
