@@ -60,8 +60,6 @@ int repo_lock_check(struct repo_lock *lock, struct error *err);
  * does not answer, does nothing. */
 void repo_lock_refresh(struct repo_lock *lock);
 
-
-
 /* A lock as its object says, and whether it is stale. */
 struct lock_info {
     uint8_t id[CRYPTO_ID_SIZE];
