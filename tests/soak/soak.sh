@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # soak.sh — the long run of tests/fault/loop.sh, not in CI: SOAK_SEEDS
-# (default 1000) seeds for each of backup, prune, forget and copy, niced,
+# (default 1000) seeds for each of backup, prune, forget, copy and repair
+# (or SOAK_COMMANDS), niced,
 # one after the other, starting at seed SOAK_FIRST (default 1; CI's
 # faults.sh covers 1..50). Prints each loop's lines and summary, and a
 # final table; exits 1 if any seed failed. Record the results in
