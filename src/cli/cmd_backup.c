@@ -1,6 +1,7 @@
 /*
- * cmd_backup.c — `coffer backup`: a file tree or standard input into a new
- * snapshot.
+ * cmd_backup.c — `coffer backup`: the configured sources, or one made of
+ * the command line (paths, --stdin, --postgres URL, ...: the flags of the
+ * source types, source/types.c), each into a new snapshot.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,12 +16,11 @@
 #include "config/config.h"
 #include "crypto/crypto.h"
 #include "ops/ops.h"
-#include "source/postgres.h"
 #include "source/program.h"
-#include "source/redis.h"
+#include "source/types.h"
 #include "util/text.h"
 
-static const char help[] =
+static const char help_head[] =
     "usage: coffer backup [OPTIONS] [SOURCE...]\n"
     "       coffer backup [OPTIONS] PATH...\n"
     "       coffer backup --stdin --name NAME [OPTIONS] < stream\n\n"
@@ -32,24 +32,69 @@ static const char help[] =
     "options:\n"
     "  --name NAME      the source this snapshot belongs to (default: files, or\n"
     "                   stdin with --stdin)\n"
-    "  --stdin          back up standard input as one stream\n"
     "  --tag TAG        label the snapshot (repeat, or separate with commas):\n"
     "                   hourly, daily, weekly, monthly, yearly, manual, ...\n"
     "  --time TIME      record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z)\n"
     "                   instead of now, for imports and tests\n"
-    "  --force          read every file, even unchanged ones\n"
-    "  --postgres URL   back up a PostgreSQL database (libpq URL) with pg_dump\n"
-    "  --globals        with --postgres: also roles and tablespaces (pg_dumpall)\n"
-    "  --export TABLE   with --postgres: also export TABLE as JSON lines (repeat)\n"
-    "  --redis URL      back up a Redis server's RDB (redis://[user@]host[:port], or\n"
-    "                   rediss:// for TLS), taken over the replication protocol\n"
-    "  --tls-ca-file F  with a rediss:// URL: the CA certificates to trust (default:\n"
-    "                   the system's)\n"
-    "  --db-password-file F  with --postgres or --redis: the password (else the\n"
-    "                   URL, ~/.pgpass or PGPASSFILE)\n"
+    "  --force          read every file, even unchanged ones\n";
+/* ...then each source type's flags (source/types.c), then: */
+static const char help_tail[] =
     "  --workers N      compression threads (default: one per core)\n" CLI_GLOBAL_HELP
     "\nexit codes: 0 saved; 1 failed (no snapshot); 2 usage; 3 saved, but some files\n"
     "could not be read or changed while read (listed as warnings)\n";
+
+#define HELP_COLUMN 19      /* where a flag's description starts */
+#define TYPE_FLAG_BASE 1000 /* getopt values of the type flags: TYPE_FLAG_BASE + their index */
+#define TYPE_FLAGS_MAX 32
+
+/* Every type's flags, each name once (types sharing a flag describe it alike). */
+struct type_flags {
+    const struct source_flag *items[TYPE_FLAGS_MAX];
+    size_t count;
+};
+
+static void add_flag(struct type_flags *out, const struct source_flag *f)
+{
+    if (!f->name || out->count == TYPE_FLAGS_MAX)
+        return;
+    for (size_t i = 0; i < out->count; i++)
+        if (!strcmp(out->items[i]->name, f->name))
+            return;
+    out->items[out->count++] = f;
+}
+
+static void collect_flags(struct type_flags *out)
+{
+    out->count = 0;
+    for (const struct source_type *t = source_types; t->name; t++) {
+        add_flag(out, &t->flag);
+        for (size_t i = 0; i < SOURCE_FLAGS_MAX; i++)
+            add_flag(out, &t->flags[i]);
+    }
+}
+
+static void print_flag(const struct source_flag *f)
+{
+    char head[64];
+    int n = snprintf(head, sizeof head, "  --%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+    printf("%s%*s", head, n < HELP_COLUMN - 1 ? HELP_COLUMN - n : 2, "");
+    for (const char *p = f->help; *p; p++) {
+        putchar(*p);
+        if (*p == '\n')
+            printf("%*s", HELP_COLUMN, "");
+    }
+    putchar('\n');
+}
+
+static void print_help(void)
+{
+    struct type_flags flags;
+    collect_flags(&flags);
+    fputs(help_head, stdout);
+    for (size_t i = 0; i < flags.count; i++)
+        print_flag(flags.items[i]);
+    fputs(help_tail, stdout);
+}
 
 static void print_summary(const struct cli_globals *g, const struct snapshot *snap)
 {
@@ -88,27 +133,6 @@ static void add_tags(struct string_list *tags, const char *arg)
         if (*t && !string_list_has(tags, t))
             string_list_add(tags, t);
     free(copy);
-}
-
-/* Checks that the options name one kind of input, and fills defaults. */
-static int settle_kind(struct backup_options *opts, bool is_stdin, bool is_postgres, bool is_redis)
-{
-    static const char *const default_names[] = {"files", "stdin", "db", "cache"};
-    if (is_stdin + is_postgres + is_redis > 1)
-        return cli_usage_error("backup", "give one of --stdin, --postgres and --redis");
-    if ((is_stdin || is_postgres || is_redis) && opts->path_count)
-        return cli_usage_error("backup", "paths go with a file backup, not with --stdin, --postgres or --redis");
-    opts->kind = is_stdin ? BACKUP_STREAM : is_postgres ? BACKUP_POSTGRES : is_redis ? BACKUP_REDIS : BACKUP_FILES;
-    if (opts->kind == BACKUP_FILES && !opts->path_count)
-        return cli_usage_error("backup", "nothing to back up: give paths, --stdin, --postgres URL or --redis URL");
-    if (opts->kind == BACKUP_STREAM && isatty(STDIN_FILENO))
-        return cli_usage_error("backup", "--stdin reads a stream, but standard input is a terminal");
-    if (!opts->source)
-        opts->source = default_names[opts->kind];
-    const char *why = tree_path_problem(opts->source); /* a stream is stored under it */
-    if (why)
-        return cli_usage_error("backup", "--name \"%s\" %s: a snapshot cannot hold that name", opts->source, why);
-    return EXIT_OK;
 }
 
 /* Runs one backup and reports it; returns the exit code. */
@@ -153,97 +177,16 @@ static int worse(int a, int b)
     return a > b ? a : b;
 }
 
-/* Backs up one source as the config describes it. */
-static int backup_source(struct cli_globals *g, struct repo *repo, const struct config_source *src,
-                         const struct backup_options *base)
-{
-    struct backup_options opts = *base;
-    struct postgres_source pg = {0};
-    struct redis_source redis = {0};
-    struct command_source command = {0};
-    char **argv = NULL, **env_names = NULL;
-    struct string_list tags = {0};
-    opts.source = src->name;
-    for (size_t i = 0; i < base->tags.count; i++)
-        string_list_add(&tags, base->tags.items[i]);
-    for (size_t i = 0; i < src->tags.count; i++)
-        if (!string_list_has(&tags, src->tags.items[i]))
-            string_list_add(&tags, src->tags.items[i]);
-    opts.tags = tags;
-    int code;
-    if (!strcmp(src->type, "postgres") && src->format && strcmp(src->format, "custom")) {
-        fprintf(stderr, "coffer: %s:%u: source %s: format: directory is not supported yet (use custom)\n",
-                g->config->path, src->line, src->name);
-        code = EXIT_FAILURE_;
-    } else if (!strcmp(src->type, "postgres")) {
-        opts.kind = BACKUP_POSTGRES;
-        pg.url = src->url;
-        pg.password_file = src->password_file;
-        pg.has_globals = src->globals;
-        pg.exports = src->exports.items;
-        pg.export_count = src->exports.count;
-        opts.postgres = &pg;
-        code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "redis")) {
-        opts.kind = BACKUP_REDIS;
-        redis.url = src->url;
-        redis.password_file = src->password_file;
-        redis.tls_ca_file = src->tls_ca_file;
-        opts.redis = &redis;
-        code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "command")) {
-        opts.kind = BACKUP_COMMAND;
-        argv = xcalloc(src->command.count + 1, sizeof *argv);
-        if (src->command.count)
-            memcpy(argv, src->command.items, src->command.count * sizeof *argv);
-        char default_name[300];
-        snprintf(default_name, sizeof default_name, "%s.out", src->name);
-        command.argv = argv;
-        command.name = src->file_name ? src->file_name : default_name;
-        env_names = xcalloc(src->env.count + 1, sizeof *env_names);
-        if (src->env.count) /* items is NULL for an empty list */
-            memcpy(env_names, src->env.items, src->env.count * sizeof *env_names);
-        command.env = (const char *const *)env_names;
-        opts.command = &command;
-        code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "env")) {
-        static char *default_redact[] = {"KEY", "SECRET", "PASSWORD", "TOKEN"};
-        opts.kind = BACKUP_ENV;
-        opts.paths = src->paths.items;
-        opts.path_count = src->paths.count;
-        opts.redact = src->redact.count ? src->redact.items : default_redact;
-        opts.redact_count = src->redact.count ? src->redact.count : 4;
-        code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "git")) {
-        opts.kind = BACKUP_GIT;
-        opts.git_path = src->path;
-        code = run_backup(g, repo, &opts);
-    } else if (!strcmp(src->type, "files")) {
-        opts.kind = BACKUP_FILES;
-        opts.paths = src->paths.items;
-        opts.path_count = src->paths.count;
-        opts.exclude = src->exclude.items;
-        opts.exclude_count = src->exclude.count;
-        code = run_backup(g, repo, &opts);
-    } else {
-        fprintf(stderr, "coffer: %s:%u: source %s: type %s is not supported yet\n", g->config->path, src->line,
-                src->name, src->type);
-        code = EXIT_FAILURE_;
-    }
-    string_list_free(&tags);
-    free(argv);
-    free(env_names);
-    return code;
-}
 
-/* The application's revision for this run: git_revision_of, else the first
- * git source's repository; NULL (with a warning) when it cannot be read. */
+/* The application's revision for this run: git_revision_of, else the
+ * repository of the first source whose type records one; NULL (with a
+ * warning) when it cannot be read. */
 static char *run_revision(const struct config *cfg)
 {
     const char *path = cfg->git_revision_of;
     for (size_t i = 0; !path && i < cfg->source_count; i++)
-        if (!strcmp(cfg->sources[i].type, "git"))
-            path = cfg->sources[i].path;
+        if (cfg->sources[i].kind->revision_key)
+            path = config_source_string(&cfg->sources[i], cfg->sources[i].kind->revision_key);
     if (!path)
         return NULL;
     char head[128];
@@ -278,10 +221,10 @@ static int backup_configured(struct cli_globals *g, const struct backup_options 
     size_t total = count ? count : cfg->source_count;
     struct string_list failed = {0};
     for (size_t i = 0; i < total; i++) {
-        const struct config_source *src = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
-        int one = backup_source(g, repo, src, &opts);
+        opts.source = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
+        int one = run_backup(g, repo, &opts);
         if (one == EXIT_FAILURE_)
-            string_list_add(&failed, src->name);
+            string_list_add(&failed, opts.source->name);
         code = worse(code, one);
     }
     if (failed.count && total > 1) {
@@ -296,40 +239,181 @@ static int backup_configured(struct cli_globals *g, const struct backup_options 
     return code;
 }
 
+/* ---- a source made of the command line ---- */
+
+/* A type flag as given, in order. */
+struct given_flag {
+    const struct source_flag *flag;
+    const char *value;
+};
+
+static bool has_flag(const struct source_type *kind, const char *name)
+{
+    if (kind->flag.name && !strcmp(kind->flag.name, name))
+        return true;
+    for (size_t i = 0; i < SOURCE_FLAGS_MAX; i++)
+        if (kind->flags[i].name && !strcmp(kind->flags[i].name, name))
+            return true;
+    return false;
+}
+
+/* "--a, --b or --c": the flags that pick a type, of the types that take
+ * flag (NULL: of every type). */
+static void selectors(const char *flag, char *out, size_t size)
+{
+    size_t count = 0, used = 0, i = 0;
+    for (const struct source_type *t = source_types; t->name; t++)
+        count += t->flag.name && (!flag || has_flag(t, flag));
+    out[0] = '\0';
+    for (const struct source_type *t = source_types; t->name && used < size; t++) {
+        if (!t->flag.name || (flag && !has_flag(t, flag)))
+            continue;
+        i++;
+        used += (size_t)snprintf(out + used, size - used, "%s--%s", i == 1 ? "" : i == count ? " or " : ", ",
+                                 t->flag.name);
+    }
+}
+
+/* The type a bare PATH argument backs up: the one whose arguments fill a
+ * key and that no flag picks. */
+static const struct source_type *path_type(void)
+{
+    for (const struct source_type *t = source_types; t->name; t++)
+        if (t->arguments_key && !t->flag.name)
+            return t;
+    return NULL;
+}
+
+/* Which type the flags pick, checking that they agree; *kind is NULL when
+ * none does (paths, or configured sources). */
+static int pick_type(const struct given_flag *given, size_t count, const struct source_type **kind)
+{
+    char names[256];
+    *kind = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const struct source_type *t = source_types;
+        while (t->name && !(t->flag.name && !strcmp(t->flag.name, given[i].flag->name)))
+            t++;
+        if (!t->name)
+            continue;
+        if (*kind && *kind != t) {
+            selectors(NULL, names, sizeof names);
+            return cli_usage_error("backup", "give one of %s", names);
+        }
+        *kind = t;
+    }
+    return EXIT_OK;
+}
+
+/* Sets the source's keys from the flags and the remaining arguments, as
+ * coffer.yaml would, with the same checks. */
+static int fill_source(struct config_source *src, const struct given_flag *given, size_t count, char *const *args,
+                       size_t arg_count)
+{
+    const struct source_type *kind = src->kind;
+    char names[256];
+    struct error err;
+    for (size_t i = 0; i < count; i++) {
+        const struct source_flag *f = given[i].flag;
+        if (!has_flag(kind, f->name)) {
+            selectors(f->name, names, sizeof names);
+            return cli_usage_error("backup", "--%s goes with %s", f->name, names);
+        }
+        char flag[64];
+        snprintf(flag, sizeof flag, "--%s", f->name);
+        if (f->is_url && cli_check_url_flag("backup", flag, given[i].value) != EXIT_OK)
+            return EXIT_USAGE;
+        if (f->key && config_source_set(src, f->key, given[i].value, &err) < 0)
+            return cli_usage_error("backup", "%s: %s", flag, err.msg);
+    }
+    if (arg_count && !kind->arguments_key)
+        return cli_usage_error("backup", "paths go with a file backup, not with --%s", kind->flag.name);
+    for (size_t i = 0; i < arg_count; i++) {
+        struct stat st;
+        if (lstat(args[i], &st) < 0) {
+            error_errno(&err, errno, "cannot back up %s", args[i]);
+            return cli_fail(&err);
+        }
+        if (config_source_set(src, kind->arguments_key, args[i], &err) < 0)
+            return cli_usage_error("backup", "%s: %s", args[i], err.msg);
+    }
+    if (kind->reads_stdin && isatty(STDIN_FILENO))
+        return cli_usage_error("backup", "--%s reads a stream, but standard input is a terminal", kind->flag.name);
+    return EXIT_OK;
+}
+
+/* `coffer backup PATH...`, `--stdin`, `--postgres URL`, ...: one source
+ * made of the command line, backed up as a configured one would be. */
+static int backup_given(struct cli_globals *g, struct backup_options *opts, const char *name,
+                        const struct source_type *kind, const struct given_flag *given, size_t count, char *const *args,
+                        size_t arg_count)
+{
+    char names[256];
+    if (!kind && !arg_count && !count) {
+        selectors(NULL, names, sizeof names);
+        return cli_usage_error("backup", "nothing to back up: give paths, or one of %s", names);
+    }
+    if (!kind)
+        kind = path_type();
+    if (!name)
+        name = kind->default_name;
+    const char *why = tree_path_problem(name); /* a stream is stored under it */
+    if (why)
+        return cli_usage_error("backup", "--name \"%s\" %s: a snapshot cannot hold that name", name, why);
+    struct config_source src;
+    config_source_init(&src, kind, name);
+    int code = fill_source(&src, given, count, args, arg_count);
+    struct repo *repo = NULL;
+    struct error err;
+    if (code == EXIT_OK && cli_open_repo(g, &repo, &err) < 0)
+        code = cli_fail(&err);
+    if (code == EXIT_OK) {
+        opts->source = &src;
+        code = run_backup(g, repo, opts);
+    }
+    repo_free(repo);
+    config_source_free(&src);
+    return code;
+}
+
 int cmd_backup(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
+    static const struct option fixed[] = {
         {"name", required_argument, NULL, 'n'},
-        {"stdin", no_argument, NULL, 'i'},
         {"tag", required_argument, NULL, 't'},
         {"time", required_argument, NULL, 'T'},
         {"force", no_argument, NULL, 'f'},
         {"workers", required_argument, NULL, 'w'},
-        {"postgres", required_argument, NULL, 'P'},
-        {"globals", no_argument, NULL, 'G'},
-        {"export", required_argument, NULL, 'E'},
-        {"db-password-file", required_argument, NULL, 'D'},
-        {"redis", required_argument, NULL, 'R'},
-        {"tls-ca-file", required_argument, NULL, 'A'},
         CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
     };
-    struct backup_options opts = {0};
-    struct postgres_source pg = {0};
-    struct redis_source redis = {0};
-    struct string_list exports = {0};
-    struct repo *repo = NULL;
+    enum { FIXED_COUNT = sizeof fixed / sizeof fixed[0] };
+    struct type_flags flags;
+    collect_flags(&flags);
+    struct option options[FIXED_COUNT + TYPE_FLAGS_MAX + 1];
+    memcpy(options, fixed, sizeof fixed);
+    for (size_t i = 0; i < flags.count; i++)
+        options[FIXED_COUNT + i] = (struct option){flags.items[i]->name,
+                                                   flags.items[i]->arg ? required_argument : no_argument, NULL,
+                                                   TYPE_FLAG_BASE + (int)i};
+    options[FIXED_COUNT + flags.count] = (struct option){NULL, 0, NULL, 0};
+
+    struct backup_options opts = {.stdin_fd = STDIN_FILENO};
+    struct given_flag *given = xcalloc((size_t)argc + 1, sizeof *given);
+    size_t given_count = 0;
+    const char *name = NULL;
     struct error err;
-    bool is_stdin = false, is_postgres = false, is_redis = false;
     int opt, code = EXIT_OK;
     opterr = 0;
     while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         if (cli_global_option(g, opt, optarg))
             continue;
+        if (opt >= TYPE_FLAG_BASE && opt < TYPE_FLAG_BASE + (int)flags.count) {
+            given[given_count++] = (struct given_flag){flags.items[opt - TYPE_FLAG_BASE], optarg};
+            continue;
+        }
         switch (opt) {
-        case 'h': fputs(help, stdout); goto out;
-        case 'n': opts.source = optarg; break;
-        case 'i': is_stdin = true; break;
+        case 'h': print_help(); goto out;
+        case 'n': name = optarg; break;
         case 't': add_tags(&opts.tags, optarg); break;
         case 'T':
             if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0)
@@ -337,55 +421,34 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
             break;
         case 'f': opts.is_force = true; break;
         case 'w': opts.workers = (unsigned)atoi(optarg); break;
-        case 'P': is_postgres = true; pg.url = optarg; code = cli_check_url_flag("backup", "--postgres", optarg); break;
-        case 'G': pg.has_globals = true; break;
-        case 'E': string_list_add(&exports, optarg); break;
-        case 'D': pg.password_file = redis.password_file = optarg; break;
-        case 'R': is_redis = true; redis.url = optarg; code = cli_check_url_flag("backup", "--redis", optarg); break;
-        case 'A': redis.tls_ca_file = optarg; break;
         default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
         }
     }
-    if (code != EXIT_OK)
+    const struct source_type *kind = NULL;
+    if (code != EXIT_OK || (code = pick_type(given, given_count, &kind)) != EXIT_OK)
         goto out;
-    opts.paths = argv + optind;
-    opts.path_count = (size_t)(argc - optind);
-    if (!is_stdin && !is_postgres && !is_redis) {
+    char *const *args = argv + optind;
+    size_t arg_count = (size_t)(argc - optind);
+    if (!kind) {
         /* Names of configured sources, or nothing at all, mean the config. */
         if (cli_resolve_globals(g, &err) < 0) {
             code = cli_fail(&err);
             goto out;
         }
-        if (g->config && g->config->source_count && names_are_sources(g->config, opts.paths, opts.path_count)) {
-            if (opts.source)
+        if (g->config && g->config->source_count && names_are_sources(g->config, args, arg_count)) {
+            if (name)
                 code = cli_usage_error("backup", "--name does not go with configured sources (their names are used)");
+            else if (given_count)
+                code = cli_usage_error("backup", "--%s does not go with configured sources (set it in %s)",
+                                       given[0].flag->name, g->config->path);
             else
-                code = backup_configured(g, &opts, opts.paths, opts.path_count);
+                code = backup_configured(g, &opts, args, arg_count);
             goto out;
         }
     }
-    if ((code = settle_kind(&opts, is_stdin, is_postgres, is_redis)) != EXIT_OK)
-        goto out;
-    for (size_t i = 0; i < opts.path_count; i++) {
-        struct stat st;
-        if (lstat(opts.paths[i], &st) < 0) {
-            error_errno(&err, errno, "cannot back up %s", opts.paths[i]);
-            code = cli_fail(&err);
-            goto out;
-        }
-    }
-    opts.stdin_fd = STDIN_FILENO;
-    pg.exports = exports.items;
-    pg.export_count = exports.count;
-    opts.postgres = &pg;
-    opts.redis = &redis;
-    if (cli_open_repo(g, &repo, &err) < 0)
-        code = cli_fail(&err);
-    else
-        code = run_backup(g, repo, &opts);
+    code = backup_given(g, &opts, name, kind, given, given_count, args, arg_count);
 out:
-    repo_free(repo);
     string_list_free(&opts.tags);
-    string_list_free(&exports);
+    free(given);
     return code;
 }

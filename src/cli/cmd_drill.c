@@ -28,6 +28,7 @@
 #include "ops/ops.h"
 #include "repo/event.h"
 #include "repo/lock.h"
+#include "source/types.h"
 #include "util/fdio.h"
 #include "util/progress.h"
 #include "util/text.h"
@@ -142,17 +143,18 @@ static json_t *watch_child(pid_t pid, int fd)
  * where they were kept, or NULL. */
 static const char *clean_up(struct drill_run *run, bool is_ok, char *kept, size_t size)
 {
-    bool is_postgres = !strcmp(run->snap->type, "postgres");
+    const struct source_type *kind = source_type_find(run->snap->type);
+    bool has_server = kind && kind->has_scratch_server;
     if (!is_ok && run->settings->keep_on_failure && !stop_signal) {
-        if (is_postgres)
+        if (has_server)
             snprintf(kept, size, "database %s on the scratch server, and %s", run->scratch_db, run->scratch_dir);
         else
             snprintf(kept, size, "%s", run->scratch_dir);
         return kept;
     }
     struct error err;
-    if (is_postgres && run->opts.scratch_url &&
-        ops_drill_drop_database(run->opts.scratch_url, run->opts.password_file, run->scratch_db, &err) < 0)
+    if (has_server && kind->drill_drop && run->opts.scratch_url &&
+        kind->drill_drop(run->opts.scratch_url, run->opts.password_file, run->scratch_db, &err) < 0)
         fprintf(stderr, "coffer: warning: %s (drop database %s by hand)\n", err.msg, run->scratch_db);
     if (remove_tree(run->scratch_dir) < 0)
         fprintf(stderr, "coffer: warning: cannot remove %s: %s\n", run->scratch_dir, strerror(errno));
@@ -200,11 +202,11 @@ static int drill_source(struct repo *repo, const struct cli_globals *g, struct d
     run->opts = (struct drill_options){
         .scratch_dir = run->scratch_dir,
         .scratch_url = run->settings->scratch_url,
-        .password_file = run->src ? run->src->password_file : NULL,
+        .password_file = config_source_string(run->src, "password_file"),
         .scratch_db = run->scratch_db,
         .checks = run->settings->checks,
         .check_count = run->settings->check_count,
-        .jobs = jobs ? jobs : run->src && run->src->jobs ? run->src->jobs : 1,
+        .jobs = jobs ? jobs : config_source_uint(run->src, "jobs") ? config_source_uint(run->src, "jobs") : 1,
     };
     int pipe_fds[2];
     if (pipe(pipe_fds) < 0) {
@@ -320,6 +322,8 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv)
             continue;
         }
         run.src = g->config ? config_find_source(g->config, names[i]) : NULL;
+        if (run.src && strcmp(run.src->kind->name, run.snap->type))
+            run.src = NULL; /* the file's source of that name is another type now: its settings do not apply */
         run.settings = config_drill_for(g->config, run.src);
         run.objectives = config_objectives_for(g->config, run.src);
         int one = drill_source(repo, g, &run, jobs);

@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "ops/ops.h"
 #include "source/envfile.h"
-#include "source/redis.h"
+#include "source/types.h"
 #include "util/buf.h"
 #include "util/fdio.h"
 #include "util/text.h"
@@ -50,45 +50,6 @@ static const char restore_help[] =
     "stopping the server, putting the file at its dir/dbfilename, and starting it\n"
     "(with appendonly no, or AOF rebuilt after; see docs/redis.md).\n" CLI_GLOBAL_HELP;
 
-static bool is_database_url(const char *target)
-{
-    return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
-}
-
-/* A Redis snapshot restored to a path ending in .rdb is that file. */
-static bool is_rdb_path(const char *target)
-{
-    size_t len = strlen(target);
-    return len > 4 && strcmp(target + len - 4, ".rdb") == 0;
-}
-
-/* Writes the RDB to a temporary name beside path, then renames it over
- * path: a failed restore leaves no half-written dump.rdb behind. */
-static int restore_rdb_file(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
-                            struct error *err)
-{
-    size_t len = strlen(path) + 16;
-    char *tmp = xmalloc(len);
-    snprintf(tmp, len, "%s.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        error_errno(err, errno, "cannot create %s", tmp);
-        free(tmp);
-        return -1;
-    }
-    int rc = ops_dump(repo, snap, REDIS_RDB_NAME, fd, workers, err);
-    if (rc == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
-        rc = error_errno(err, errno, "cannot write %s", tmp);
-    if (close(fd) < 0 && rc == 0)
-        rc = error_errno(err, errno, "cannot write %s", tmp);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = error_errno(err, errno, "cannot rename %s to %s", tmp, path);
-    if (rc < 0)
-        unlink(tmp);
-    free(tmp);
-    return rc;
-}
-
 int cmd_restore(struct cli_globals *g, int argc, char **argv)
 {
     static const struct option options[] = {
@@ -105,7 +66,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct restore_options opts = {0};
-    struct db_restore_options db = {0};
+    struct restore_request req = {0};
     struct progress progress;
     const char *source = NULL;
     struct error err;
@@ -119,11 +80,11 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         case 'o': opts.target = optarg; break;
         case 's': source = optarg; break;
         case 'P': opts.path = optarg; break;
-        case 'w': opts.workers = db.workers = (unsigned)atoi(optarg); break;
-        case 'T': db.table = optarg; break;
-        case 'J': db.jobs = (unsigned)atoi(optarg); break;
-        case 'f': db.is_force = true; break;
-        case 'D': db.password_file = optarg; break;
+        case 'w': opts.workers = req.workers = (unsigned)atoi(optarg); break;
+        case 'T': req.table = optarg; break;
+        case 'J': req.jobs = (unsigned)atoi(optarg); break;
+        case 'f': req.is_force = true; break;
+        case 'D': req.password_file = optarg; break;
         default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
         }
     }
@@ -136,7 +97,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
         return cli_usage_error("restore", "unexpected argument \"%s\"", argv[optind]);
     if (!opts.target)
         return cli_usage_error("restore", "where to? give --to DIR");
-    if (is_database_url(opts.target) && cli_check_url_flag("restore", "--to", opts.target) != EXIT_OK)
+    if (strstr(opts.target, "://") && cli_check_url_flag("restore", "--to", opts.target) != EXIT_OK)
         return EXIT_USAGE;
     progress_init(&progress, "restore", g->is_quiet, g->is_json);
     opts.progress = &progress;
@@ -145,30 +106,24 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
     struct snapshot_list list = {0};
     struct string_list failures = {0};
     const struct snapshot *snap;
+    const struct source_target *target = NULL;
     int code = EXIT_OK;
-    db.target_url = opts.target;
-    if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0) {
+    req.target = opts.target;
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
+        ops_find_restore_target(snap, opts.target, &target, &err) < 0) {
         code = cli_fail(&err);
-    } else if (!strcmp(snap->type, "redis") && is_rdb_path(opts.target)) {
-        double started = progress_now();
-        if (restore_rdb_file(repo, snap, opts.target, opts.workers, &err) < 0)
-            code = cli_fail(&err);
-        else if (!g->is_quiet)
-            printf("restored snapshot of %s to %s in %.1f s\n", snap->source, opts.target, progress_now() - started);
-    } else if (is_database_url(opts.target)) {
-        double started = progress_now();
+    } else if (target) {
+        /* The configured source's settings (a database's jobs) apply if it is still of the snapshot's type. */
         const struct config_source *src = g->config ? config_find_source(g->config, snap->source) : NULL;
-        if (db.jobs == 0 && src && src->jobs > 1)
-            db.jobs = src->jobs; /* the source's jobs: in coffer.yaml */
-        enum db_restore_method method;
-        if (ops_restore_postgres(repo, snap, &db, &method, &err) < 0)
+        req.settings = src && !strcmp(src->kind->name, snap->type) ? src->settings : NULL;
+        double started = progress_now();
+        char note[256] = "", where[4200];
+        snprintf(where, sizeof where, "to %s", opts.target);
+        if (target->restore(repo, snap, &req, note, sizeof note, &err) < 0)
             code = cli_fail(&err);
-        else if (!g->is_quiet && method == DB_RESTORE_LOADED)
-            printf("restored snapshot of %s into the database in %.1f s (rows loaded over %u connections)\n",
-                   snap->source, progress_now() - started, db.jobs);
         else if (!g->is_quiet)
-            printf("restored snapshot of %s into the database in %.1f s%s\n", snap->source,
-                   progress_now() - started, method == DB_RESTORE_STAGED ? " (pg_restore --jobs, from a copy in $TMPDIR)" : "");
+            printf("restored snapshot of %s %s in %.1f s%s\n", snap->source, target->into ? target->into : where,
+                   progress_now() - started, note);
     } else {
         int rc = ops_restore(repo, snap, &opts, &failures, &err);
         progress_done(&progress);
@@ -223,33 +178,29 @@ static void collect_file(void *ctx, const char *path, const struct node *node)
         string_list_add(ctx, path);
 }
 
-/* The redact words recorded in an env snapshot's metadata. */
-static void redact_words(const struct snapshot *snap, struct string_list *words)
-{
-    json_t *meta = snap->meta_json ? json_loads(snap->meta_json, 0, NULL) : NULL;
-    size_t i;
-    json_t *w;
-    json_array_foreach(json_object_get(meta, "redact"), i, w)
-        if (json_is_string(w))
-            string_list_add(words, json_string_value(w));
-    json_decref(meta);
-}
-
-/* Prints an env snapshot's files (or the one at path) with secrets hidden;
+/* Prints the files of a snapshot whose type hides secrets (env; or the
+ * one at path) with the secrets hidden;
  * several files each after a "# ==> path <==" comment line. */
 static int dump_redacted(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
                          struct error *err)
 {
-    if (strcmp(snap->type, "env") != 0)
-        return error_setk(err, ERR_USAGE, "--redacted is for env snapshots; %s's snapshot holds %s", snap->source,
-                          snap->type);
+    const struct source_type *kind = source_type_find(snap->type);
+    if (!kind || !kind->redact_words) {
+        char types[256] = "";
+        size_t used = 0;
+        for (const struct source_type *t = source_types; t->name && used < sizeof types; t++)
+            if (t->redact_words)
+                used += (size_t)snprintf(types + used, sizeof types - used, "%s%s", used ? " or " : "", t->name);
+        return error_setk(err, ERR_USAGE, "--redacted is for %s snapshots; %s's snapshot holds %s", types,
+                          snap->source, snap->type);
+    }
     struct string_list files = {0}, words = {0};
     int rc = 0;
     if (path)
         string_list_add(&files, path);
     else
         rc = ops_ls(repo, snap, collect_file, &files, err);
-    redact_words(snap, &words);
+    kind->redact_words(snap, &words);
     struct buf text = BUF_INIT, out = BUF_INIT;
     for (size_t i = 0; i < files.count && rc == 0; i++) {
         buf_reset(&text);

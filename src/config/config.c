@@ -33,7 +33,7 @@
 
 #include "repo/retention.h"
 #include "repo/tree.h"
-#include "source/exclude.h"
+#include "source/types.h"
 #include "util/spawn.h"
 #include "store/s3.h"
 #include "util/buf.h"
@@ -55,41 +55,40 @@ struct load {
     yaml_document_t *doc;   /* the document being read: nodes refer to each other by index in it */
 };
 
-struct field;
-
 /* Reads value (the node after "name:"; NULL for an empty value) into the
  * struct at base. key is the dotted key for messages; line is the key's. */
-typedef int (*field_read_fn)(struct load *ld, const struct field *f, yaml_node_t *value,
+typedef int (*field_read_fn)(struct load *ld, const struct config_field *f, yaml_node_t *value,
                              const char *key, unsigned line, void *base);
 
-/* One accepted key. A table ends with a row whose name is NULL. */
-struct field {
-    const char *name;
-    field_read_fn read;
-    size_t offset;              /* where the value goes in the struct being filled */
-    bool is_required;
-    unsigned min, max;          /* read_uint: the accepted range; read_strings: min items */
-    unsigned dflt;              /* read_uint: the value when the key is absent */
-    const char *const *choices; /* read_choice: the accepted words, NULL-terminated */
-    const struct field *block;  /* read_block: the keys of the nested mapping, whose
-                                   struct starts with `bool is_set` */
-    /* read_string, read_strings: a further rule. Returns NULL, or why the
-     * value is refused — a reason that does not repeat the value, which may
-     * hold a secret. */
-    const char *(*check)(const char *value);
+/* A table and the struct its offsets point into: a source's keys are read
+ * into two structs at once (the common ones, its type's settings). */
+struct table_at {
+    const struct config_field *fields;
+    void *base;
 };
 
-static int read_string(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_bool(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_uint(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_choice(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_strings(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_sources(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_block(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_duration(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_size(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_percent(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
-static int read_checks(struct load *, const struct field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_string(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_bool(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_uint(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_choice(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_strings(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_sources(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_block(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_duration(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_size(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_percent(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_checks(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_type_drills(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+
+static int read_type_name(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+
+static const field_read_fn readers[] = {
+    [CONFIG_STRING] = read_string,     [CONFIG_BOOL] = read_bool,         [CONFIG_UINT] = read_uint,
+    [CONFIG_CHOICE] = read_choice,     [CONFIG_STRINGS] = read_strings,   [CONFIG_BLOCK] = read_block,
+    [CONFIG_DURATION] = read_duration, [CONFIG_SIZE] = read_size,         [CONFIG_PERCENT] = read_percent,
+    [CONFIG_SOURCES] = read_sources,   [CONFIG_CHECKS] = read_checks,     [CONFIG_TYPE_DRILLS] = read_type_drills,
+    [CONFIG_TYPE_NAME] = read_type_name,
+};
 static const char *check_duration(const char *text);
 static const char *check_url_has_no_password(const char *url);
 
@@ -104,159 +103,93 @@ static const char *check_url_has_no_password(const char *url);
 #define DRILL(member) offsetof(struct config_drill, member)
 #define CHECK(member) offsetof(struct config_check, member)
 
-static const struct field retention_fields[] = {
-    {.name = "last", .read = read_uint, .offset = RETENTION(last), .max = 1000000},
-    {.name = "hourly", .read = read_uint, .offset = RETENTION(hourly), .max = 1000000},
-    {.name = "daily", .read = read_uint, .offset = RETENTION(daily), .max = 1000000},
-    {.name = "weekly", .read = read_uint, .offset = RETENTION(weekly), .max = 1000000},
-    {.name = "monthly", .read = read_uint, .offset = RETENTION(monthly), .max = 1000000},
-    {.name = "yearly", .read = read_uint, .offset = RETENTION(yearly), .max = 1000000},
-    {.name = "within", .read = read_string, .offset = RETENTION(within), .check = check_duration},
-    {.name = "tags", .read = read_strings, .offset = RETENTION(tags)},
-    {.name = "timezone", .read = read_string, .offset = RETENTION(timezone)},
+static const struct config_field retention_fields[] = {
+    {.name = "last", .kind = CONFIG_UINT, .offset = RETENTION(last), .max = 1000000},
+    {.name = "hourly", .kind = CONFIG_UINT, .offset = RETENTION(hourly), .max = 1000000},
+    {.name = "daily", .kind = CONFIG_UINT, .offset = RETENTION(daily), .max = 1000000},
+    {.name = "weekly", .kind = CONFIG_UINT, .offset = RETENTION(weekly), .max = 1000000},
+    {.name = "monthly", .kind = CONFIG_UINT, .offset = RETENTION(monthly), .max = 1000000},
+    {.name = "yearly", .kind = CONFIG_UINT, .offset = RETENTION(yearly), .max = 1000000},
+    {.name = "within", .kind = CONFIG_STRING, .offset = RETENTION(within), .check = check_duration},
+    {.name = "tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)},
+    {.name = "timezone", .kind = CONFIG_STRING, .offset = RETENTION(timezone)},
     {.name = NULL},
 };
 
-static const struct field health_fields[] = {
-    {.name = "max_age", .read = read_duration, .offset = HEALTH(max_age), .dflt = CONFIG_DEFAULT_MAX_AGE},
-    {.name = "min_size", .read = read_size, .offset = HEALTH(min_size)},
-    {.name = "shrink_alert", .read = read_percent, .offset = HEALTH(shrink_alert),
+static const struct config_field health_fields[] = {
+    {.name = "max_age", .kind = CONFIG_DURATION, .offset = HEALTH(max_age), .dflt = CONFIG_DEFAULT_MAX_AGE},
+    {.name = "min_size", .kind = CONFIG_SIZE, .offset = HEALTH(min_size)},
+    {.name = "shrink_alert", .kind = CONFIG_PERCENT, .offset = HEALTH(shrink_alert),
      .dflt = CONFIG_DEFAULT_SHRINK_ALERT},
     {.name = NULL},
 };
 
-static const struct field objectives_fields[] = {
-    {.name = "rpo", .read = read_duration, .offset = OBJECTIVES(rpo)},
-    {.name = "rto", .read = read_duration, .offset = OBJECTIVES(rto)},
+static const struct config_field objectives_fields[] = {
+    {.name = "rpo", .kind = CONFIG_DURATION, .offset = OBJECTIVES(rpo)},
+    {.name = "rto", .kind = CONFIG_DURATION, .offset = OBJECTIVES(rto)},
     {.name = NULL},
 };
 
-static const struct field check_fields[] = {
-    {.name = "name", .read = read_string, .offset = CHECK(name), .is_required = true},
-    {.name = "sql", .read = read_string, .offset = CHECK(sql), .is_required = true},
-    {.name = "expect", .read = read_string, .offset = CHECK(expect)},
+static const struct config_field check_fields[] = {
+    {.name = "name", .kind = CONFIG_STRING, .offset = CHECK(name), .is_required = true},
+    {.name = "sql", .kind = CONFIG_STRING, .offset = CHECK(sql), .is_required = true},
+    {.name = "expect", .kind = CONFIG_STRING, .offset = CHECK(expect)},
     {.name = NULL},
 };
 
-static const struct field drill_fields[] = {
-    {.name = "scratch_url", .read = read_string, .offset = DRILL(scratch_url), .check = check_url_has_no_password},
-    {.name = "keep_on_failure", .read = read_bool, .offset = DRILL(keep_on_failure)},
-    {.name = "checks", .read = read_checks, .offset = DRILL(checks)},
-    {.name = NULL},
-};
-
-static const struct field drill_types_fields[] = {
-    {.name = "postgres", .read = read_block, .offset = offsetof(struct config, drill.postgres) - CONFIG(drill),
-     .block = drill_fields},
+static const struct config_field drill_fields[] = {
+    {.name = "scratch_url", .kind = CONFIG_STRING, .offset = DRILL(scratch_url), .check = check_url_has_no_password},
+    {.name = "keep_on_failure", .kind = CONFIG_BOOL, .offset = DRILL(keep_on_failure)},
+    {.name = "checks", .kind = CONFIG_CHECKS, .offset = DRILL(checks)},
     {.name = NULL},
 };
 
 #define S3(member) offsetof(struct config_s3, member)
 static const char *const true_false[] = {"true", "false", NULL};
 
-static const struct field storage_class_fields[] = {
-    {.name = "data", .read = read_string, .offset = S3(storage_class.data) - S3(storage_class),
+static const struct config_field storage_class_fields[] = {
+    {.name = "data", .kind = CONFIG_STRING, .offset = S3(storage_class.data) - S3(storage_class),
      .check = s3_check_storage_class},
-    {.name = "metadata", .read = read_string, .offset = S3(storage_class.metadata) - S3(storage_class),
+    {.name = "metadata", .kind = CONFIG_STRING, .offset = S3(storage_class.metadata) - S3(storage_class),
      .check = s3_check_storage_class},
     {.name = NULL},
 };
 
-static const struct field s3_fields[] = {
-    {.name = "endpoint", .read = read_string, .offset = S3(endpoint)},
-    {.name = "region", .read = read_string, .offset = S3(region)},
-    {.name = "path_style", .read = read_choice, .offset = S3(path_style), .choices = true_false},
-    {.name = "credentials_file", .read = read_string, .offset = S3(credentials_file)},
-    {.name = "profile", .read = read_string, .offset = S3(profile)},
-    {.name = "ca_file", .read = read_string, .offset = S3(ca_file)},
-    {.name = "connections", .read = read_uint, .offset = S3(connections), .min = 1, .max = 64},
-    {.name = "retry_time", .read = read_duration, .offset = S3(retry_time)},
-    {.name = "storage_class", .read = read_block, .offset = S3(storage_class), .block = storage_class_fields},
+static const struct config_field s3_fields[] = {
+    {.name = "endpoint", .kind = CONFIG_STRING, .offset = S3(endpoint)},
+    {.name = "region", .kind = CONFIG_STRING, .offset = S3(region)},
+    {.name = "path_style", .kind = CONFIG_CHOICE, .offset = S3(path_style), .choices = true_false},
+    {.name = "credentials_file", .kind = CONFIG_STRING, .offset = S3(credentials_file)},
+    {.name = "profile", .kind = CONFIG_STRING, .offset = S3(profile)},
+    {.name = "ca_file", .kind = CONFIG_STRING, .offset = S3(ca_file)},
+    {.name = "connections", .kind = CONFIG_UINT, .offset = S3(connections), .min = 1, .max = 64},
+    {.name = "retry_time", .kind = CONFIG_DURATION, .offset = S3(retry_time)},
+    {.name = "storage_class", .kind = CONFIG_BLOCK, .offset = S3(storage_class), .block = storage_class_fields},
     {.name = NULL},
 };
 
-static const struct field config_fields[] = {
-    {.name = "repository", .read = read_string, .offset = CONFIG(repository)},
-    {.name = "password_file", .read = read_string, .offset = CONFIG(password_file)},
-    {.name = "git_revision_of", .read = read_string, .offset = CONFIG(git_revision_of)},
-    {.name = "retention", .read = read_block, .offset = CONFIG(retention), .block = retention_fields},
-    {.name = "health", .read = read_block, .offset = CONFIG(health), .block = health_fields},
-    {.name = "objectives", .read = read_block, .offset = CONFIG(objectives), .block = objectives_fields},
-    {.name = "drill", .read = read_block, .offset = CONFIG(drill), .block = drill_types_fields},
-    {.name = "s3", .read = read_block, .offset = CONFIG(s3), .block = s3_fields},
-    {.name = "sources", .read = read_sources},
+static const struct config_field config_fields[] = {
+    {.name = "repository", .kind = CONFIG_STRING, .offset = CONFIG(repository)},
+    {.name = "password_file", .kind = CONFIG_STRING, .offset = CONFIG(password_file)},
+    {.name = "git_revision_of", .kind = CONFIG_STRING, .offset = CONFIG(git_revision_of)},
+    {.name = "retention", .kind = CONFIG_BLOCK, .offset = CONFIG(retention), .block = retention_fields},
+    {.name = "health", .kind = CONFIG_BLOCK, .offset = CONFIG(health), .block = health_fields},
+    {.name = "objectives", .kind = CONFIG_BLOCK, .offset = CONFIG(objectives), .block = objectives_fields},
+    {.name = "drill", .kind = CONFIG_TYPE_DRILLS},
+    {.name = "s3", .kind = CONFIG_BLOCK, .offset = CONFIG(s3), .block = s3_fields},
+    {.name = "sources", .kind = CONFIG_SOURCES},
     {.name = NULL},
 };
 
 /* Keys every source has, whatever its type. */
-static const struct field source_common_fields[] = {
-    {.name = "type", .read = read_string, .offset = SOURCE(type), .is_required = true},
-    {.name = "tags", .read = read_strings, .offset = SOURCE(tags)},
-    {.name = "retention", .read = read_block, .offset = SOURCE(retention), .block = retention_fields},
-    {.name = "health", .read = read_block, .offset = SOURCE(health), .block = health_fields},
-    {.name = "objectives", .read = read_block, .offset = SOURCE(objectives), .block = objectives_fields},
-    {.name = "drill", .read = read_block, .offset = SOURCE(drill), .block = drill_fields},
+static const struct config_field source_common_fields[] = {
+    {.name = "type", .kind = CONFIG_TYPE_NAME, .is_required = true},
+    {.name = "tags", .kind = CONFIG_STRINGS, .offset = SOURCE(tags)},
+    {.name = "retention", .kind = CONFIG_BLOCK, .offset = SOURCE(retention), .block = retention_fields},
+    {.name = "health", .kind = CONFIG_BLOCK, .offset = SOURCE(health), .block = health_fields},
+    {.name = "objectives", .kind = CONFIG_BLOCK, .offset = SOURCE(objectives), .block = objectives_fields},
+    {.name = "drill", .kind = CONFIG_BLOCK, .offset = SOURCE(drill), .block = drill_fields},
     {.name = NULL},
-};
-
-static const char *const postgres_formats[] = {"custom", "directory", NULL};
-
-static const struct field postgres_fields[] = {
-    {.name = "url", .read = read_string, .offset = SOURCE(url), .is_required = true,
-     .check = check_url_has_no_password},
-    {.name = "globals", .read = read_bool, .offset = SOURCE(globals)},
-    {.name = "exports", .read = read_strings, .offset = SOURCE(exports)},
-    {.name = "jobs", .read = read_uint, .offset = SOURCE(jobs), .min = 1, .max = 64, .dflt = 1},
-    {.name = "password_file", .read = read_string, .offset = SOURCE(password_file)},
-    {.name = "format", .read = read_choice, .offset = SOURCE(format), .choices = postgres_formats},
-    {.name = NULL},
-};
-
-static const struct field redis_fields[] = {
-    {.name = "url", .read = read_string, .offset = SOURCE(url), .is_required = true,
-     .check = check_url_has_no_password},
-    {.name = "password_file", .read = read_string, .offset = SOURCE(password_file)},
-    {.name = "tls_ca_file", .read = read_string, .offset = SOURCE(tls_ca_file)},
-    {.name = NULL},
-};
-
-static const struct field files_fields[] = {
-    {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
-    {.name = "exclude", .read = read_strings, .offset = SOURCE(exclude), .check = exclude_check},
-    {.name = NULL},
-};
-
-static const struct field env_fields[] = {
-    {.name = "paths", .read = read_strings, .offset = SOURCE(paths), .is_required = true, .min = 1},
-    {.name = "redact", .read = read_strings, .offset = SOURCE(redact)},
-    {.name = NULL},
-};
-
-static const struct field command_fields[] = {
-    {.name = "command", .read = read_strings, .offset = SOURCE(command), .is_required = true, .min = 1},
-    {.name = "env", .read = read_strings, .offset = SOURCE(env), .check = spawn_check_env_name},
-    {.name = "name", .read = read_string, .offset = SOURCE(file_name), .check = tree_path_problem},
-    {.name = NULL},
-};
-
-static const struct field git_fields[] = {
-    {.name = "path", .read = read_string, .offset = SOURCE(path), .is_required = true},
-    {.name = NULL},
-};
-
-struct source_type {
-    const char *name;
-    const struct field *fields;   /* the keys of this type, besides the common ones */
-};
-
-static const struct source_type source_types[] = {
-    {"postgres", postgres_fields},
-    {"redis", redis_fields},
-    {"files", files_fields},
-    {"env", env_fields},
-    {"command", command_fields},
-    {"git", git_fields},
-    {NULL, NULL},
 };
 
 /* ---- messages ---- */
@@ -286,23 +219,14 @@ static void key_join(char *out, const char *prefix, const char *name)
 }
 
 /* The names of a list of tables, "a, b, c", for "known: ..." in messages. */
-static void known_fields(const struct field *const *tables, char *out, size_t size)
+static void known_fields(const struct table_at *tables, char *out, size_t size)
 {
     size_t used = 0;
     out[0] = '\0';
-    for (; *tables; tables++)
-        for (const struct field *f = *tables; f->name; f++)
+    for (; tables->fields; tables++)
+        for (const struct config_field *f = tables->fields; f->name; f++)
             if (used < size)
                 used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", f->name);
-}
-
-static void known_types(char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (const struct source_type *t = source_types; t->name; t++)
-        if (used < size)
-            used += (size_t)snprintf(out + used, size - used, "%s%s", used ? ", " : "", t->name);
 }
 
 /* ---- nodes ---- */
@@ -469,8 +393,8 @@ static int scalar_text(struct load *ld, const yaml_node_t *n, const char *key, u
 static int string_value(struct load *ld, yaml_node_t *n, const char *key, unsigned line,
                         const char *(*check)(const char *), char **out)
 {
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     if (scalar_text(ld, n, key, line, "a string", &s, &len))
         return -1;
     if (len == 0)
@@ -498,7 +422,7 @@ static void strings_free(struct config_strings *list)
 
 /* ---- readers, one per kind of value ---- */
 
-static int read_string(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_string(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
@@ -512,7 +436,7 @@ static int read_string(struct load *ld, const struct field *f, yaml_node_t *valu
 
 /* YAML 1.2's spellings only: "yes", "on" and friends are refused rather
  * than guessed at. */
-static int read_bool(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_bool(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     static const char *const words_true[] = {"true", "True", "TRUE"};
@@ -538,7 +462,7 @@ static int read_bool(struct load *ld, const struct field *f, yaml_node_t *value,
 }
 
 /* Decimal digits only, within [f->min, f->max]. */
-static int read_uint(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_uint(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     unsigned *slot = (unsigned *)((char *)base + f->offset);
@@ -563,7 +487,7 @@ static int read_uint(struct load *ld, const struct field *f, yaml_node_t *value,
 }
 
 /* One of f->choices, stored as a string. */
-static int read_choice(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_choice(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     char **slot = (char **)((char *)base + f->offset);
@@ -591,7 +515,7 @@ static int read_choice(struct load *ld, const struct field *f, yaml_node_t *valu
 }
 
 /* A list of non-empty strings, at least f->min of them; "[a, b]" or one "- item" a line. */
-static int read_strings(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_strings(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     struct config_strings *slot = (struct config_strings *)((char *)base + f->offset);
@@ -622,17 +546,18 @@ static bool is_secret_key(const char *name)
 }
 
 /*
- * Reads mapping map against tables, a NULL-terminated list of tables (for
- * a source: the common keys, then its type's). key and line name the
- * mapping itself, for "missing required key" messages.
+ * Reads mapping map against tables (for a source: the common keys into the
+ * source, then its type's into its settings), a list ending with a NULL
+ * table. key and line name the mapping itself, for "missing required key"
+ * messages.
  */
-static int read_fields(struct load *ld, yaml_node_t *map, const struct field *const *tables, void *base,
-                       const char *key, unsigned line)
+static int read_fields(struct load *ld, yaml_node_t *map, const struct table_at *tables, const char *key,
+                       unsigned line)
 {
-    for (const struct field *const *t = tables; *t; t++)
-        for (const struct field *f = *t; f->name; f++)
+    for (const struct table_at *t = tables; t->fields; t++)
+        for (const struct config_field *f = t->fields; f->name; f++)
             if (f->dflt)
-                *(unsigned *)((char *)base + f->offset) = f->dflt;
+                *(unsigned *)((char *)t->base + f->offset) = f->dflt;
 
     for (size_t i = 0; i < node_count(map); i++) {
         yaml_node_pair_t *p = node_pair(map, i);
@@ -652,11 +577,10 @@ static int read_fields(struct load *ld, yaml_node_t *map, const struct field *co
                         "s3: credentials_file", name);
         if (!strcmp(name, "<<"))
             return fail(ld, name_line, key, "merge keys (<<) are not supported; write the keys out");
-        const struct field *f = NULL;
-        for (const struct field *const *t = tables; *t && !f; t++)
-            for (const struct field *g = *t; g->name && !f; g++)
-                if (!strcmp(g->name, name))
-                    f = g;
+        const struct config_field *f = NULL;
+        const struct table_at *t = tables;
+        for (; t->fields && !(f = config_field_find(t->fields, name)); t++)
+            ;
         if (!f) {
             char known[512];
             known_fields(tables, known, sizeof known);
@@ -664,12 +588,12 @@ static int read_fields(struct load *ld, yaml_node_t *map, const struct field *co
         }
         char sub[KEY_MAX];
         key_join(sub, key, name);
-        if (f->read(ld, f, pair_value(ld, p), sub, name_line, base))
+        if (readers[f->kind](ld, f, pair_value(ld, p), sub, name_line, t->base))
             return -1;
     }
 
-    for (const struct field *const *t = tables; *t; t++)
-        for (const struct field *f = *t; f->name; f++)
+    for (const struct table_at *t = tables; t->fields; t++)
+        for (const struct config_field *f = t->fields; f->name; f++)
             if (f->is_required && !map_find(ld, map, f->name))
                 return fail(ld, line, key, "missing required key \"%s\"", f->name);
     return 0;
@@ -679,18 +603,18 @@ static int read_fields(struct load *ld, yaml_node_t *map, const struct field *co
 
 /* A mapping whose keys f->block lists, into the struct at base + offset
  * (retention, health, objectives, drill); marks it is_set. */
-static int read_block(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_block(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                       unsigned line, void *base)
 {
     void *block = (char *)base + f->offset;
     char shown[SHOWN_MAX], known[512];
-    const struct field *const tables[] = {f->block, NULL};
+    const struct table_at tables[] = {{f->block, block}, {NULL, NULL}};
     if (node_is_null(value) || !node_is_mapping(value)) {
         known_fields(tables, known, sizeof known);
         return fail(ld, node_line(value, line), key, "expected a mapping with keys %s, got %s", known,
                     node_describe(value, shown, sizeof shown));
     }
-    if (read_fields(ld, value, tables, block, key, line) < 0)
+    if (read_fields(ld, value, tables, key, line) < 0)
         return -1;
     *(bool *)block = true;
     return 0;
@@ -709,7 +633,7 @@ static int read_number(struct load *ld, yaml_node_t *value, const char *key, uns
 }
 
 /* "25h", "15m", "1h30m" into unsigned seconds. */
-static int read_duration(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_duration(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                          unsigned line, void *base)
 {
     static const char what[] = "a duration (use e.g. 90s, 15m, 1h30m, 25h, 2d; m is minutes)";
@@ -723,7 +647,7 @@ static int read_duration(struct load *ld, const struct field *f, yaml_node_t *va
 }
 
 /* "64M", "1GiB", "1000" into uint64_t bytes. */
-static int read_size(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_size(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                      unsigned line, void *base)
 {
     return read_number(ld, value, key, line, size_parse, "a size (use e.g. 1000, 64K, 10M, 2G; K, M and G are 1024-based)",
@@ -731,7 +655,7 @@ static int read_size(struct load *ld, const struct field *f, yaml_node_t *value,
 }
 
 /* "50%" or 50 into unsigned 0..100. */
-static int read_percent(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_percent(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     char *text = NULL, *end;
@@ -748,7 +672,7 @@ static int read_percent(struct load *ld, const struct field *f, yaml_node_t *val
 
 /* A list of {name, sql, expect} mappings, into the drill that f->offset's
  * checks member belongs to. */
-static int read_checks(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_checks(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                        unsigned line, void *base)
 {
     struct config_drill *drill = (struct config_drill *)((char *)base + f->offset - DRILL(checks));
@@ -758,7 +682,6 @@ static int read_checks(struct load *ld, const struct field *f, yaml_node_t *valu
                     node_describe(value, shown, sizeof shown));
     size_t count = node_count(value);
     drill->checks = xcalloc(count ? count : 1, sizeof *drill->checks);
-    const struct field *const tables[] = {check_fields, NULL};
     while (drill->check_count < count) {
         yaml_node_t *item = node_item(ld, value, drill->check_count);
         char item_key[KEY_MAX];
@@ -768,7 +691,8 @@ static int read_checks(struct load *ld, const struct field *f, yaml_node_t *valu
         if (node_is_null(item) || !node_is_mapping(item))
             return fail(ld, item_line, item_key, "expected a mapping with name and sql, got %s",
                         node_describe(item, shown, sizeof shown));
-        if (read_fields(ld, item, tables, check, item_key, item_line) < 0)
+        const struct table_at tables[] = {{check_fields, check}, {NULL, NULL}};
+        if (read_fields(ld, item, tables, item_key, item_line) < 0)
             return -1;
     }
     return 0;
@@ -816,6 +740,14 @@ static bool is_source_name(const char *s)
     return true;
 }
 
+/* read_source has read the type already, to choose the table. */
+static int read_type_name(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
+                          unsigned line, void *base)
+{
+    (void)ld, (void)f, (void)value, (void)key, (void)line, (void)base;
+    return 0;
+}
+
 /* One source: its type first (which decides the keys it may have), then
  * every key against the common table and its type's. */
 static int read_source(struct load *ld, struct config_source *src, yaml_node_t *value, const char *key,
@@ -825,7 +757,7 @@ static int read_source(struct load *ld, struct config_source *src, yaml_node_t *
     if (node_is_null(value) || !node_is_mapping(value))
         return fail(ld, node_line(value, line), key, "expected a mapping with the source's type and settings, got %s",
                     node_describe(value, shown, sizeof shown));
-    known_types(types, sizeof types);
+    source_type_names(types, sizeof types);
     yaml_node_pair_t *type_pair = map_find(ld, value, "type");
     yaml_node_pair_t *merge_pair = map_find(ld, value, "<<");
     if (!type_pair && merge_pair)   /* the type may hide in the merged mapping: say why it is not seen */
@@ -841,21 +773,24 @@ static int read_source(struct load *ld, struct config_source *src, yaml_node_t *
     char *type = NULL;
     if (string_value(ld, type_node, type_key, type_line, NULL, &type))
         return -1;
-    const struct source_type *st = source_types;
-    while (st->name && strcmp(st->name, type))
-        st++;
-    if (!st->name) {
+    const struct source_type *kind = source_type_find(type);
+    if (!kind || !kind->fields) {
         fail(ld, node_line(type_node, type_line), key, "unknown source type \"%s\" (known: %s)", type, types);
         free(type);
         return -1;
     }
     free(type);
 
-    const struct field *const tables[] = {source_common_fields, st->fields, NULL};
-    return read_fields(ld, value, tables, src, key, line);
+    char *name = src->name;
+    unsigned name_line = src->line;
+    config_source_init(src, kind, name);
+    free(name);
+    src->line = name_line;
+    const struct table_at tables[] = {{source_common_fields, src}, {kind->fields, src->settings}, {NULL, NULL}};
+    return read_fields(ld, value, tables, key, line);
 }
 
-static int read_sources(struct load *ld, const struct field *f, yaml_node_t *value, const char *key,
+static int read_sources(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                         unsigned line, void *base)
 {
     struct config *cfg = base;
@@ -882,6 +817,40 @@ static int read_sources(struct load *ld, const struct field *f, yaml_node_t *val
         char sub[KEY_MAX];
         key_join(sub, key, name);
         if (read_source(ld, src, pair_value(ld, p), sub, name_line))
+            return -1;
+    }
+    return 0;
+}
+
+/* drill: {<type>: {scratch_url: ..., checks: ...}}: the drill settings of
+ * every source of that type without its own. */
+static int read_type_drills(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
+                            unsigned line, void *base)
+{
+    (void)f;
+    struct config *cfg = base;
+    char shown[SHOWN_MAX], types[256];
+    source_type_names(types, sizeof types);
+    if (node_is_null(value) || !node_is_mapping(value))
+        return fail(ld, node_line(value, line), key, "expected a mapping of source types (%s) to drill settings, got %s",
+                    types, node_describe(value, shown, sizeof shown));
+    size_t count = node_count(value);
+    cfg->type_drills = xcalloc(count ? count : 1, sizeof *cfg->type_drills);
+    for (size_t i = 0; i < count; i++) {
+        yaml_node_pair_t *p = node_pair(value, i);
+        const char *name;
+        unsigned name_line;
+        if (map_key(ld, value, p, key, line, "source type", &name, &name_line))
+            return -1;
+        const struct source_type *kind = source_type_find(name);
+        if (!kind || !kind->fields)
+            return fail(ld, name_line, key, "unknown source type \"%s\" (known: %s)", name, types);
+        struct config_type_drill *td = &cfg->type_drills[cfg->type_drill_count++];
+        td->kind = kind;
+        char sub[KEY_MAX];
+        key_join(sub, key, name);
+        const struct config_field block = {.name = name, .kind = CONFIG_BLOCK, .block = drill_fields};
+        if (read_block(ld, &block, pair_value(ld, p), sub, name_line, &td->drill) < 0)
             return -1;
     }
     return 0;
@@ -1086,8 +1055,8 @@ static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
         return fail(ld, node_first_line(ld, root, 1), NULL,
                     "expected a mapping of settings (repository: ..., sources: ...) at the top level, got %s",
                     node_describe(root, shown, sizeof shown));
-    const struct field *const tables[] = {config_fields, NULL};
-    return read_fields(ld, root, tables, cfg, "", 1);
+    const struct table_at tables[] = {{config_fields, cfg}, {NULL, NULL}};
+    return read_fields(ld, root, tables, "", 1);
 }
 
 /* Parses the len bytes at text (UTF-8, checked) as one YAML document and
@@ -1208,33 +1177,17 @@ void config_free(struct config *cfg)
 {
     if (!cfg)
         return;
-    for (size_t i = 0; i < cfg->source_count; i++) {
-        struct config_source *s = &cfg->sources[i];
-        free(s->name);
-        free(s->type);
-        strings_free(&s->tags);
-        free(s->url);
-        strings_free(&s->exports);
-        free(s->password_file);
-        free(s->format);
-        free(s->tls_ca_file);
-        strings_free(&s->paths);
-        strings_free(&s->exclude);
-        strings_free(&s->command);
-        strings_free(&s->env);
-        strings_free(&s->redact);
-        retention_free(&s->retention);
-        drill_free(&s->drill);
-        free(s->file_name);
-        free(s->path);
-    }
+    for (size_t i = 0; i < cfg->source_count; i++)
+        config_source_free(&cfg->sources[i]);
     free(cfg->sources);
     free(cfg->path);
     free(cfg->repository);
     free(cfg->password_file);
     free(cfg->git_revision_of);
     retention_free(&cfg->retention);
-    drill_free(&cfg->drill.postgres);
+    for (size_t i = 0; i < cfg->type_drill_count; i++)
+        drill_free(&cfg->type_drills[i].drill);
+    free(cfg->type_drills);
     free(cfg->s3.endpoint);
     free(cfg->s3.region);
     free(cfg->s3.path_style);
@@ -1244,6 +1197,140 @@ void config_free(struct config *cfg)
     free(cfg->s3.storage_class.data);
     free(cfg->s3.storage_class.metadata);
     memset(cfg, 0, sizeof *cfg);
+}
+
+/* ---- sources made by hand, and their keys by name ---- */
+
+const struct config_field *config_field_find(const struct config_field *table, const char *name)
+{
+    for (const struct config_field *f = table; f && f->name; f++)
+        if (!strcmp(f->name, name))
+            return f;
+    return NULL;
+}
+
+void config_fields_free(const struct config_field *table, void *base)
+{
+    for (const struct config_field *f = table; base && f && f->name; f++) {
+        void *slot = (char *)base + f->offset;
+        if (f->kind == CONFIG_STRING || f->kind == CONFIG_CHOICE) {
+            free(*(char **)slot);
+            *(char **)slot = NULL;
+        } else if (f->kind == CONFIG_STRINGS) {
+            strings_free(slot);
+        } else if (f->kind == CONFIG_BLOCK) {
+            config_fields_free(f->block, slot);
+        }
+    }
+}
+
+void config_source_init(struct config_source *src, const struct source_type *kind, const char *name)
+{
+    memset(src, 0, sizeof *src);
+    src->name = xstrdup(name);
+    src->kind = kind;
+    src->settings = xcalloc(1, kind->settings_size ? kind->settings_size : 1);
+    for (const struct config_field *f = kind->fields; f && f->name; f++)
+        if (f->dflt)
+            *(unsigned *)((char *)src->settings + f->offset) = f->dflt;
+}
+
+/* A number as config_source_set takes it: decimal digits in [min, max]. */
+static bool parse_bounded(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+    unsigned long v = 0;
+    size_t len = strlen(text);
+    if (len == 0 || len > 9 || strspn(text, "0123456789") != len)
+        return false;
+    v = strtoul(text, NULL, 10);
+    if (v < min || v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+int config_source_set(struct config_source *src, const char *key, const char *value, struct error *err)
+{
+    const struct config_field *f = config_field_find(src->kind->fields, key);
+    if (!f)
+        return error_setk(err, ERR_USAGE, "%s sources have no setting %s", src->kind->name, key);
+    void *slot = (char *)src->settings + f->offset;
+    const char *why = NULL;
+    if (f->kind == CONFIG_BOOL) {
+        *(bool *)slot = true;
+        return 0;
+    }
+    if (!value || !*value)
+        return error_setk(err, ERR_USAGE, "%s: expected a non-empty value", key);
+    if ((f->kind == CONFIG_STRING || f->kind == CONFIG_STRINGS) && f->check)
+        why = f->check(value);
+    if (why)
+        return error_setk(err, ERR_USAGE, "%s: %s", key, why);
+    if (f->kind == CONFIG_STRING) {
+        free(*(char **)slot);
+        *(char **)slot = xstrdup(value);
+    } else if (f->kind == CONFIG_STRINGS) {
+        struct config_strings *list = slot;
+        list->items = xrealloc(list->items, (list->count + 1) * sizeof *list->items);
+        list->items[list->count++] = xstrdup(value);
+    } else if (f->kind == CONFIG_UINT) {
+        if (!parse_bounded(value, f->min, f->max, slot))
+            return error_setk(err, ERR_USAGE, "%s: must be %u..%u", key, f->min, f->max);
+    } else if (f->kind == CONFIG_CHOICE) {
+        size_t i = 0;
+        while (f->choices[i] && strcmp(f->choices[i], value))
+            i++;
+        if (!f->choices[i])
+            return error_setk(err, ERR_USAGE, "%s: \"%s\" is not one of the accepted values", key, value);
+        free(*(char **)slot);
+        *(char **)slot = xstrdup(value);
+    } else {
+        return error_setk(err, ERR_USAGE, "%s cannot be set from the command line", key);
+    }
+    return 0;
+}
+
+void config_source_free(struct config_source *src)
+{
+    if (!src)
+        return;
+    free(src->name);
+    strings_free(&src->tags);
+    retention_free(&src->retention);
+    drill_free(&src->drill);
+    if (src->kind)
+        config_fields_free(src->kind->fields, src->settings);
+    free(src->settings);
+    memset(src, 0, sizeof *src);
+}
+
+/* Where key's value sits in src's settings, if its type has it as kind. */
+static void *source_slot(const struct config_source *src, const char *key, enum config_kind kind)
+{
+    const struct config_field *f = src && src->kind ? config_field_find(src->kind->fields, key) : NULL;
+    if (!f || f->kind != kind)
+        return NULL;
+    return (char *)src->settings + f->offset;
+}
+
+const char *config_source_string(const struct config_source *src, const char *key)
+{
+    char **slot = source_slot(src, key, CONFIG_STRING);
+    if (!slot)
+        slot = source_slot(src, key, CONFIG_CHOICE);
+    return slot ? *slot : NULL;
+}
+
+unsigned config_source_uint(const struct config_source *src, const char *key)
+{
+    unsigned *slot = source_slot(src, key, CONFIG_UINT);
+    return slot ? *slot : 0;
+}
+
+struct config_strings config_source_strings(const struct config_source *src, const char *key)
+{
+    struct config_strings *slot = source_slot(src, key, CONFIG_STRINGS);
+    return slot ? *slot : (struct config_strings){0};
 }
 
 struct config_health config_health_for(const struct config *cfg, const struct config_source *src)
@@ -1269,7 +1356,8 @@ const struct config_drill *config_drill_for(const struct config *cfg, const stru
     static const struct config_drill none;
     if (src && src->drill.is_set)
         return &src->drill;
-    if (cfg && src && !strcmp(src->type, "postgres") && cfg->drill.postgres.is_set)
-        return &cfg->drill.postgres;
+    for (size_t i = 0; cfg && src && i < cfg->type_drill_count; i++)
+        if (cfg->type_drills[i].kind == src->kind && cfg->type_drills[i].drill.is_set)
+            return &cfg->type_drills[i].drill;
     return &none;
 }

@@ -18,17 +18,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/field.h"
 #include "util/error.h"
+
+struct source_type;
 
 /* Where config_locate looks when neither --config nor $COFFER_CONFIG is set. */
 #define CONFIG_LOCAL_PATH "coffer.yaml"
 #define CONFIG_SYSTEM_PATH "/etc/coffer/coffer.yaml"
-
-/* A list of strings from the file, in file order; empty is {NULL, 0}. */
-struct config_strings {
-    char **items;
-    size_t count;
-};
 
 /* A retention policy (`retention:` at the top or in a source). */
 struct config_retention {
@@ -95,35 +92,25 @@ struct config_s3 {
     } storage_class;
 };
 
-/* One entry under `sources:`. Fields that belong to other types than this
- * source's stay zero (NULL, false, empty, 0). */
+/* One entry under `sources:`. Its type's own keys (source/types.h) are in
+ * settings, a struct of the type's making (postgres.h, redis.h, ...). */
 struct config_source {
     char *name;
-    char *type;               /* "postgres", "redis" or "files" */
-    unsigned line;            /* line of the source's name in the file, for messages */
+    const struct source_type *kind;
+    void *settings;           /* kind->settings_size bytes, laid out as kind->fields say */
+    unsigned line;            /* line of the source's name in the file, for messages; 0: the command line */
     struct config_strings tags;
     struct config_retention retention; /* overrides the top-level one when is_set */
     struct config_health health;       /* likewise */
     struct config_objectives objectives; /* likewise */
-    struct config_drill drill;         /* likewise (the top-level drill.postgres for postgres) */
-    /* postgres, redis */
-    char *url;                /* a libpq or redis:// URL, without a password */
-    bool globals;             /* also dump roles and tablespaces (pg_dumpall --globals-only) */
-    struct config_strings exports;
-    unsigned jobs;            /* 1..64 */
-    char *password_file;      /* postgres, redis; NULL: libpq's own ~/.pgpass or $PGPASSFILE, no AUTH */
-    char *format;             /* "custom", "directory" or NULL (the source decides) */
-    char *tls_ca_file;        /* redis with rediss://: the CAs to trust; NULL: the system's */
-    /* files, env */
-    struct config_strings paths;   /* at least one */
-    struct config_strings exclude;
-    struct config_strings redact;  /* env: words whose variables dump --redacted hides */
-    /* command */
-    struct config_strings command; /* argv, at least the program */
-    struct config_strings env;     /* variables passed to the command (names, or prefixes ending in *) */
-    char *file_name;          /* key "name": the output's file name in the snapshot */
-    /* git */
-    char *path;               /* the repository */
+    struct config_drill drill;         /* likewise (the top-level drill.<type> for its type) */
+};
+
+/* A top-level drill.<type> block: the drill settings of every source of
+ * that type that has none of its own. */
+struct config_type_drill {
+    const struct source_type *kind;
+    struct config_drill drill;
 };
 
 struct config {
@@ -135,10 +122,8 @@ struct config {
     struct config_health health;
     struct config_objectives objectives;
     struct config_s3 s3;
-    struct {
-        bool is_set;
-        struct config_drill postgres;
-    } drill;                  /* drill: {postgres: ...}: for every postgres source */
+    struct config_type_drill *type_drills; /* drill: {<type>: ...}, in file order */
+    size_t type_drill_count;
     struct config_source *sources;   /* in file order */
     size_t source_count;
 };
@@ -185,6 +170,26 @@ const struct config_source *config_find_source(const struct config *cfg, const c
 struct config_health config_health_for(const struct config *cfg, const struct config_source *src);
 struct config_objectives config_objectives_for(const struct config *cfg, const struct config_source *src);
 const struct config_drill *config_drill_for(const struct config *cfg, const struct config_source *src);
+
+/*
+ * A source made on the command line rather than read from the file:
+ * config_source_init gives it kind's defaults, config_source_set sets one
+ * key of kind's table from text as the file would (a bool key with value
+ * NULL is set true; a list key gets value added), checked the same way;
+ * err names the key. config_source_free releases it (also one that
+ * config_load made, which config_free frees).
+ */
+void config_source_init(struct config_source *src, const struct source_type *kind, const char *name);
+int config_source_set(struct config_source *src, const char *key, const char *value, struct error *err);
+void config_source_free(struct config_source *src);
+
+/* A key of the source's type, by its name in coffer.yaml: NULL, 0 or an
+ * empty list when the type has no such key or it was not set (src may be
+ * NULL). So that a command can use a setting several types share
+ * (password_file, jobs) without naming a type. */
+const char *config_source_string(const struct config_source *src, const char *key);
+unsigned config_source_uint(const struct config_source *src, const char *key);
+struct config_strings config_source_strings(const struct config_source *src, const char *key);
 
 /* Releases everything and leaves *cfg empty; accepts NULL and empty configs. */
 void config_free(struct config *cfg);

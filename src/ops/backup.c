@@ -13,12 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "repo/lock.h"
-#include "source/exclude.h"
-#include "source/postgres.h"
-#include "source/program.h"
-#include "source/redis.h"
 #include "source/source.h"
+#include "source/types.h"
 
 unsigned ops_default_workers(void)
 {
@@ -33,27 +31,16 @@ static void host_name(char out[64])
     out[63] = '\0';
 }
 
-/* The newest earlier files snapshot of the same source on this host. */
-static const struct snapshot *find_parent(const struct snapshot_list *list, const char *source, const char *host)
+/* The newest earlier snapshot of the same source and type on this host. */
+static const struct snapshot *find_parent(const struct snapshot_list *list, const char *source, const char *type,
+                                          const char *host)
 {
     for (size_t i = list->count; i-- > 0;) {
         const struct snapshot *s = &list->items[i];
-        if (strcmp(s->source, source) == 0 && strcmp(s->host, host) == 0 && strcmp(s->type, "files") == 0)
+        if (!strcmp(s->source, source) && !strcmp(s->host, host) && !strcmp(s->type, type))
             return s;
     }
     return NULL;
-}
-
-/* {"redact": [words]} for an env snapshot. */
-static char *redact_meta(char *const *words, size_t count)
-{
-    json_t *list = json_array();
-    for (size_t i = 0; i < count; i++)
-        json_array_append_new(list, json_string(words[i]));
-    json_t *meta = json_pack("{s:o}", "redact", list);
-    char *text = json_dumps(meta, JSON_COMPACT);
-    json_decref(meta);
-    return text;
 }
 
 /* A damaged index file or a missing pack does not stop a backup: what they
@@ -79,6 +66,11 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     double started = progress_now();
 
     memset(result, 0, sizeof *result);
+    const struct config_source *src = opts->source;
+    const struct source_type *kind = src->kind;
+    const char *why = kind->validate ? kind->validate(src->settings) : NULL;
+    if (why)
+        return error_setk(err, ERR_USAGE, "source %s: %s", src->name, why);
     if (repo_lock(repo, false, &lock, err) < 0)
         return -1;
     /* Packs are listed after the index is read: a pack a prune deleted in
@@ -105,15 +97,17 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
         result->time_ns = (int32_t)now.tv_nsec;
     }
     result->host = xstrdup(host);
-    result->source = xstrdup(opts->source);
-    static const char *type_names[] = {"files", "stream", "postgres", "redis", "command", "git", "env"};
-    result->type = xstrdup(type_names[opts->kind]);
+    result->source = xstrdup(src->name);
+    result->type = xstrdup(kind->name);
     result->run = opts->run ? xstrdup(opts->run) : NULL;
     result->revision = opts->revision ? xstrdup(opts->revision) : NULL;
     for (size_t i = 0; i < opts->tags.count; i++)
         string_list_add(&result->tags, opts->tags.items[i]);
+    for (size_t i = 0; i < src->tags.count; i++)
+        if (!string_list_has(&result->tags, src->tags.items[i]))
+            string_list_add(&result->tags, src->tags.items[i]);
 
-    const struct snapshot *parent = opts->kind == BACKUP_FILES ? find_parent(&list, opts->source, host) : NULL;
+    const struct snapshot *parent = kind->is_incremental ? find_parent(&list, src->name, kind->name, host) : NULL;
     if (parent) {
         result->has_parent = true;
         memcpy(result->parent, parent->id, CRYPTO_ID_SIZE);
@@ -122,35 +116,9 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
 
     blobs = blob_writer_new(repo, opts->workers ? opts->workers : ops_default_workers());
     codec = blob_codec_new(repo->config.zstd_level);
-    struct backup_ctx ctx = {result, repo, blobs, codec, &result->stats,
-                             &result->warnings, opts->progress, opts->is_force};
-    if (opts->kind == BACKUP_STREAM) {
-        rc = stream_backup(&ctx, opts->stdin_fd, opts->source, result->root, err);
-    } else if (opts->kind == BACKUP_POSTGRES) {
-        rc = postgres_backup(&ctx, opts->postgres, result->root, err);
-    } else if (opts->kind == BACKUP_REDIS) {
-        rc = redis_backup(&ctx, opts->redis, result->root, err);
-    } else if (opts->kind == BACKUP_COMMAND) {
-        rc = command_backup(&ctx, opts->command, result->root, err);
-    } else if (opts->kind == BACKUP_GIT) {
-        rc = git_backup(&ctx, opts->git_path, result->root, err);
-    } else {
-        for (size_t i = 0; i < opts->path_count; i++) {
-            char *abs = path_absolute(opts->paths[i]);
-            string_list_add(&result->paths, abs);
-            free(abs);
-        }
-        struct exclude *exclude = NULL;
-        if (opts->exclude_count &&
-            !(exclude = exclude_new((const char *const *)opts->exclude, opts->exclude_count, err)))
-            rc = -1;
-        else
-            rc = files_backup(&ctx, opts->paths, opts->path_count, exclude, parent ? parent->root : NULL,
-                              result->root, err);
-        exclude_free(exclude);
-        if (rc == 0 && opts->kind == BACKUP_ENV) /* the words dump --redacted hides */
-            result->meta_json = redact_meta(opts->redact, opts->redact_count);
-    }
+    struct backup_ctx ctx = {result, repo, blobs, codec, &result->stats, &result->warnings, opts->progress,
+                             opts->is_force, parent ? parent->root : NULL, opts->stdin_fd};
+    rc = kind->backup(&ctx, src->settings, err);
     if (rc == 0)
         rc = blob_writer_finish(blobs, err);
     if (rc == 0) {

@@ -21,24 +21,15 @@
 #include "ops/ops.h"
 #include "repo/index.h"
 #include "source/pgconn.h"
+#include "source/program.h"
 #include "source/redis.h"
+#include "source/types.h"
 #include "util/progress.h"
 #include "util/spawn.h"
 #include "util/text.h"
 
-/* One drill in progress: where its steps go, and its first failure. */
-struct drill {
-    struct repo *repo;
-    const struct snapshot *snap;
-    const struct drill_options *opts;
-    json_t *steps;
-    json_t *meta;       /* the snapshot's metadata, or NULL */
-    bool has_failed;
-    struct error first; /* the first failed step, as "step: detail" */
-};
-
 __attribute__((format(printf, 5, 6)))
-static void step(struct drill *d, const char *name, double started, bool is_ok, const char *fmt, ...)
+void drill_step(struct drill *d, const char *name, double started, bool is_ok, const char *fmt, ...)
 {
     char detail[ERROR_MSG_MAX];
     va_list ap;
@@ -91,7 +82,7 @@ static void check_tables(struct drill *d, PGconn *conn)
     double started = progress_now();
     json_t *rows = json_object_get(d->meta, "rows");
     if (!json_is_array(rows)) {
-        step(d, "tables and row counts", started, true,
+        drill_step(d, "tables and row counts", started, true,
              "skipped: the snapshot recorded no row counts (made by a coffer before 0.1.0's drills)");
         return;
     }
@@ -130,10 +121,10 @@ static void check_tables(struct drill *d, PGconn *conn)
         free(quoted);
     }
     if (missing || wrong)
-        step(d, "tables and row counts", started, false, "%zu of %zu tables differ: %s", missing + wrong, tables,
+        drill_step(d, "tables and row counts", started, false, "%zu of %zu tables differ: %s", missing + wrong, tables,
              detail);
     else
-        step(d, "tables and row counts", started, true, "%zu tables, %llu rows, as at backup", tables,
+        drill_step(d, "tables and row counts", started, true, "%zu tables, %llu rows, as at backup", tables,
              (unsigned long long)total);
 }
 
@@ -149,14 +140,14 @@ static void check_foreign_keys(struct drill *d, PGconn *conn)
     json_t *recorded = json_object_get(d->meta, "foreign_keys");
     long want = json_is_integer(recorded) ? (long)json_integer_value(recorded) : -1;
     if (!count || sscanf(count, "%lu %lu", &valid, &invalid) != 2)
-        step(d, "foreign keys", started, false, "cannot list them: %s", count ? "unexpected answer" : why);
+        drill_step(d, "foreign keys", started, false, "cannot list them: %s", count ? "unexpected answer" : why);
     else if (invalid)
-        step(d, "foreign keys", started, false, "%lu of %lu foreign keys are not validated", invalid, valid + invalid);
+        drill_step(d, "foreign keys", started, false, "%lu of %lu foreign keys are not validated", invalid, valid + invalid);
     else if (want >= 0 && (long)valid != want)
-        step(d, "foreign keys", started, false, "%lu foreign keys hold, but the dump has %ld: the restore could not "
+        drill_step(d, "foreign keys", started, false, "%lu foreign keys hold, but the dump has %ld: the restore could not "
              "create the others (rows break them)", valid, want);
     else
-        step(d, "foreign keys", started, true, "%lu foreign keys hold%s", valid, want >= 0 ? ", as in the dump" : "");
+        drill_step(d, "foreign keys", started, true, "%lu foreign keys hold%s", valid, want >= 0 ? ", as in the dump" : "");
     free(count);
 }
 
@@ -168,28 +159,28 @@ static void run_checks(struct drill *d, PGconn *conn)
         char why[512];
         char *got = query_value(conn, c->sql, why, sizeof why);
         if (!got)
-            step(d, c->name, started, false, "the query failed: %s", why);
+            drill_step(d, c->name, started, false, "the query failed: %s", why);
         else if (c->expect ? strcmp(got, c->expect) != 0 : strcmp(got, "t") != 0)
-            step(d, c->name, started, false, "got %s, expected %s", got, c->expect ? c->expect : "true");
+            drill_step(d, c->name, started, false, "got %s, expected %s", got, c->expect ? c->expect : "true");
         else
-            step(d, c->name, started, true, "got %s", got);
+            drill_step(d, c->name, started, true, "got %s", got);
         free(got);
     }
 }
 
-static void drill_postgres(struct drill *d)
+void ops_drill_postgres(struct drill *d)
 {
     const struct drill_options *o = d->opts;
     double started = progress_now();
     struct pg_target t;
     struct error err;
     if (!o->scratch_url) {
-        step(d, "restore", started, false,
+        drill_step(d, "restore", started, false,
              "no scratch server: set drill.postgres.scratch_url (or the source's drill.scratch_url) in coffer.yaml");
         return;
     }
     if (pg_target_open(o->scratch_url, o->password_file, &t, &err) < 0) {
-        step(d, "restore", started, false, "%s", err.msg);
+        drill_step(d, "restore", started, false, "%s", err.msg);
         return;
     }
     char *conninfo = pg_target_conninfo_for(&t, o->scratch_db);
@@ -197,7 +188,7 @@ static void drill_postgres(struct drill *d)
                                     .jobs = o->jobs ? o->jobs : 1};
     enum db_restore_method method;
     int rc = ops_restore_postgres(d->repo, d->snap, &ro, &method, &err);
-    step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored into a new database" : err.msg);
+    drill_step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored into a new database" : err.msg);
     PGconn *conn = pg_target_connect(&t, o->scratch_db, &err);
     if (conn) {
         check_tables(d, conn);
@@ -205,7 +196,7 @@ static void drill_postgres(struct drill *d)
         run_checks(d, conn);
         PQfinish(conn);
     } else if (rc == 0) {
-        step(d, "connect", progress_now(), false, "%s", err.msg);
+        drill_step(d, "connect", progress_now(), false, "%s", err.msg);
     }
     free(conninfo);
     pg_target_close(&t);
@@ -274,7 +265,7 @@ static void compare_keyspace(struct drill *d, const char *info, double started)
 {
     json_t *keys = json_object_get(d->meta, "keys"), *expires = json_object_get(d->meta, "expires");
     if (!json_is_object(keys)) {
-        step(d, "keys", started, true, "skipped: the snapshot recorded no key counts");
+        drill_step(d, "keys", started, true, "skipped: the snapshot recorded no key counts");
         return;
     }
     char detail[ERROR_MSG_MAX] = "";
@@ -299,13 +290,13 @@ static void compare_keyspace(struct drill *d, const char *info, double started)
         }
     }
     if (is_ok)
-        step(d, "keys", started, true, "%lld keys in %zu database%s, as at backup", total, json_object_size(keys),
+        drill_step(d, "keys", started, true, "%lld keys in %zu database%s, as at backup", total, json_object_size(keys),
              json_object_size(keys) == 1 ? "" : "s");
     else
-        step(d, "keys", started, false, "%s", detail);
+        drill_step(d, "keys", started, false, "%s", detail);
 }
 
-static void drill_redis(struct drill *d)
+void ops_drill_redis(struct drill *d)
 {
     double started = progress_now();
     struct error err;
@@ -317,7 +308,7 @@ static void drill_redis(struct drill *d)
                     : ops_dump(d->repo, d->snap, REDIS_RDB_NAME, fd, 0, &err);
     if (fd >= 0)
         close(fd);
-    step(d, "restore", started, rc == 0, "%s", rc == 0 ? "RDB written to the scratch directory" : err.msg);
+    drill_step(d, "restore", started, rc == 0, "%s", rc == 0 ? "RDB written to the scratch directory" : err.msg);
     if (rc < 0)
         return;
     started = progress_now();
@@ -328,14 +319,14 @@ static void drill_redis(struct drill *d)
                           "--daemonize", "no", NULL};
     struct child server;
     if (port < 0 || spawn_start(argv, NULL, SPAWN_NO_PIPE, &server, &err) < 0) {
-        step(d, "load", started, false, "cannot start redis-server: %s",
+        drill_step(d, "load", started, false, "cannot start redis-server: %s",
              port < 0 ? "no free loopback port" : err.kind == ERR_NOT_FOUND ? "install redis-server and redis-tools"
                                                                             : err.msg);
         return;
     }
     char info[8192];
     rc = wait_for_keyspace(port, info, sizeof info, &err);
-    step(d, "load", started, rc == 0, "%s", rc == 0 ? "a scratch redis-server loaded the RDB" : err.msg);
+    drill_step(d, "load", started, rc == 0, "%s", rc == 0 ? "a scratch redis-server loaded the RDB" : err.msg);
     if (rc == 0)
         compare_keyspace(d, info, progress_now());
     kill(server.pid, SIGTERM); /* save "": it exits without writing */
@@ -406,7 +397,7 @@ static void compare_file(void *ctx, const char *path, const struct node *node)
         snprintf(fc->first, sizeof fc->first, "%s: %s", path, err.msg);
 }
 
-static void drill_files(struct drill *d)
+void ops_drill_files(struct drill *d)
 {
     double started = progress_now();
     struct error err;
@@ -418,7 +409,7 @@ static void drill_files(struct drill *d)
     ro.progress = &quiet;
     struct string_list failures = {0};
     int rc = ops_restore(d->repo, d->snap, &ro, &failures, &err);
-    step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored to the scratch directory" : err.msg);
+    drill_step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored to the scratch directory" : err.msg);
     string_list_free(&failures);
     if (rc < 0)
         return;
@@ -430,28 +421,34 @@ static void drill_files(struct drill *d)
     char size[32];
     size_format(fc.bytes, size);
     if (rc < 0)
-        step(d, "content", started, false, "cannot list the snapshot: %s", err.msg);
+        drill_step(d, "content", started, false, "cannot list the snapshot: %s", err.msg);
     else if (fc.mismatched)
-        step(d, "content", started, false, "%zu of %zu files differ from the snapshot; first: %s", fc.mismatched,
+        drill_step(d, "content", started, false, "%zu of %zu files differ from the snapshot; first: %s", fc.mismatched,
              fc.files, fc.first);
     else
-        step(d, "content", started, true, "%zu file%s (%s) read back from disk match%s the snapshot", fc.files,
+        drill_step(d, "content", started, true, "%zu file%s (%s) read back from disk match%s the snapshot", fc.files,
              fc.files == 1 ? "" : "s", size, fc.files == 1 ? "es" : "");
-    if (!strcmp(d->snap->type, "git")) {
-        started = progress_now();
-        /* verify checks a bundle against a repository: an empty one here,
-         * as the bundle of every ref has no prerequisites. */
-        char bundle[4300], empty[4300], out[256];
-        snprintf(bundle, sizeof bundle, "%s/repo.bundle", root);
-        snprintf(empty, sizeof empty, "%s/verify.git", d->opts->scratch_dir);
-        const char *init[] = {"git", "init", "--quiet", "--bare", empty, NULL};
-        const char *verify[] = {"git", "-C", empty, "bundle", "verify", "--quiet", bundle, NULL};
-        const struct spawn_env git_env = {.pass = spawn_pass_git};
-        rc = spawn_read_output(init, &git_env, out, sizeof out, &err);
-        if (rc == 0)
-            rc = spawn_read_output(verify, &git_env, out, sizeof out, &err);
-        step(d, "git bundle verify", started, rc == 0, "%s", rc == 0 ? "the bundle is complete" : err.msg);
-    }
+}
+
+void ops_drill_git(struct drill *d)
+{
+    ops_drill_files(d);
+    if (d->has_failed)
+        return;
+    double started = progress_now();
+    struct error err;
+    /* verify checks a bundle against a repository: an empty one here, as
+     * the bundle of every ref has no prerequisites. */
+    char bundle[4300], empty[4300], out[256];
+    snprintf(bundle, sizeof bundle, "%s/restore/%s", d->opts->scratch_dir, GIT_BUNDLE_NAME);
+    snprintf(empty, sizeof empty, "%s/verify.git", d->opts->scratch_dir);
+    const char *init[] = {"git", "init", "--quiet", "--bare", empty, NULL};
+    const char *verify[] = {"git", "-C", empty, "bundle", "verify", "--quiet", bundle, NULL};
+    const struct spawn_env git_env = {.pass = spawn_pass_git};
+    int rc = spawn_read_output(init, &git_env, out, sizeof out, &err);
+    if (rc == 0)
+        rc = spawn_read_output(verify, &git_env, out, sizeof out, &err);
+    drill_step(d, "git bundle verify", started, rc == 0, "%s", rc == 0 ? "the bundle is complete" : err.msg);
 }
 
 int ops_drill(struct repo *repo, const struct snapshot *snap, const struct drill_options *opts, json_t *steps,
@@ -460,12 +457,8 @@ int ops_drill(struct repo *repo, const struct snapshot *snap, const struct drill
     struct drill d = {.repo = repo, .snap = snap, .opts = opts, .steps = steps};
     d.meta = snap->meta_json ? json_loads(snap->meta_json, 0, NULL) : NULL;
     double started = progress_now();
-    if (!strcmp(snap->type, "postgres"))
-        drill_postgres(&d);
-    else if (!strcmp(snap->type, "redis"))
-        drill_redis(&d);
-    else
-        drill_files(&d);
+    const struct source_type *kind = source_type_find(snap->type);
+    (kind && kind->drill ? kind->drill : ops_drill_files)(&d);
     *seconds = progress_now() - started;
     json_decref(d.meta);
     if (d.has_failed) {

@@ -37,6 +37,31 @@ struct drill_options {
     unsigned jobs;             /* postgres restore connections */
 };
 
+/* One drill in progress: where its steps go, and its first failure. A
+ * type's drill (its row's drill in source/types.h) adds its steps with
+ * drill_step. */
+struct drill {
+    struct repo *repo;
+    const struct snapshot *snap;
+    const struct drill_options *opts;
+    json_t *steps;
+    json_t *meta;       /* the snapshot's metadata, or NULL */
+    bool has_failed;
+    struct error first; /* the first failed step, as "step: detail" */
+};
+
+/* Appends step name, begun at started (progress_now), to d's steps. */
+__attribute__((format(printf, 5, 6)))
+void drill_step(struct drill *d, const char *name, double started, bool is_ok, const char *fmt, ...);
+
+/* The drills of the types (see the top of this file); a type without its
+ * own gets ops_drill_files. ops_drill_git is ops_drill_files and `git
+ * bundle verify`. */
+void ops_drill_postgres(struct drill *d);
+void ops_drill_redis(struct drill *d);
+void ops_drill_files(struct drill *d);
+void ops_drill_git(struct drill *d);
+
 /* Runs the drill; returns 0 when every step passed, -1 when one failed
  * (err: the first failure) or the drill could not run. *seconds is the
  * wall time from the restore's start to the end of the validation. */

@@ -134,7 +134,7 @@ static void judge_source(struct health_report *r, const struct snapshot_list *li
             (unsigned)(100.0 * (double)newest->stats.size / (double)previous->stats.size), b, rules.shrink_alert);
         todo(r, "find out what removed the data; until then keep (tag) the snapshot before, which still has it");
     }
-    if (previous && rules.shrink_alert && !strcmp(newest->type, "postgres"))
+    if (previous && rules.shrink_alert) /* a database's exported row counts, where the snapshots record them */
         judge_rows(r, source, newest, previous, rules.shrink_alert);
 }
 

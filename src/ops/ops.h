@@ -17,34 +17,11 @@
 #include "repo/tree.h"
 #include "util/progress.h"
 
-enum backup_kind {
-    BACKUP_FILES,    /* paths: a file tree */
-    BACKUP_STREAM,   /* stdin_fd: one stream */
-    BACKUP_POSTGRES, /* postgres: a database */
-    BACKUP_REDIS,    /* redis: a server's RDB */
-    BACKUP_COMMAND,  /* command: a program's output */
-    BACKUP_GIT,      /* git_path: a git bundle */
-    BACKUP_ENV,      /* paths: environment files, with redact words */
-};
-
-struct postgres_source;
-struct redis_source;
-struct command_source;
+struct config_source;
 
 struct backup_options {
-    const char *source;      /* snapshot's source name */
-    enum backup_kind kind;
-    char *const *paths;      /* BACKUP_FILES */
-    size_t path_count;
-    int stdin_fd;            /* BACKUP_STREAM */
-    const struct postgres_source *postgres; /* BACKUP_POSTGRES */
-    const struct redis_source *redis;       /* BACKUP_REDIS */
-    const struct command_source *command;   /* BACKUP_COMMAND */
-    const char *git_path;                   /* BACKUP_GIT */
-    char *const *exclude;                   /* BACKUP_FILES: patterns to leave out (source/exclude.h) */
-    size_t exclude_count;
-    char *const *redact;                    /* BACKUP_ENV: words for dump --redacted */
-    size_t redact_count;
+    const struct config_source *source; /* what to back up: its name, type and settings */
+    int stdin_fd;            /* what a stream source reads */
     const char *run;         /* run id shared by a configuration's snapshots, or NULL */
     const char *revision;    /* the application's git HEAD, or NULL */
     struct string_list tags;
@@ -56,7 +33,8 @@ struct backup_options {
 
 /* Backs up and saves a snapshot; result (owned by the caller, free with
  * snapshot_free) describes it. A backup that skipped unreadable files
- * succeeds with warnings in result->warnings. */
+ * succeeds with warnings in result->warnings. opts->tags are the run's;
+ * the source's own tags are added. */
 int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err);
 
 struct copy_options {
@@ -117,8 +95,27 @@ enum db_restore_method {
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
                          enum db_restore_method *method, struct error *err);
 
-/* Hands one file of a snapshot (the stream, for stream snapshots, when
- * path is NULL) to sink, in order. */
+/* The restore targets of the types (source/types.h): a database, one
+ * file of the snapshot written atomically. */
+struct restore_request;
+int ops_restore_database(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
+                         size_t note_size, struct error *err);
+
+/* Writes the file name of a snapshot to path: to a temporary name beside
+ * it, synced, then renamed over it, so that a failed restore leaves no
+ * half-written file. */
+int ops_restore_file(struct repo *repo, const struct snapshot *snap, const char *name, const char *path,
+                     unsigned workers, struct error *err);
+
+/* The target of snap's type that target names (*out; NULL: a directory).
+ * A URL (scheme://) that the type does not restore to is an error, not a
+ * directory of that name. */
+struct source_target;
+int ops_find_restore_target(const struct snapshot *snap, const char *target, const struct source_target **out,
+                            struct error *err);
+
+/* Hands one file of a snapshot (the stream, for a type that dumps whole,
+ * when path is NULL) to sink, in order. */
 int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
              content_sink_fn sink, void *ctx, struct error *err);
 

@@ -33,6 +33,7 @@
 #include "pipeline/blob_writer.h"
 #include "repo/damage.h"
 #include "repo/lock.h"
+#include "source/types.h"
 #include "store/store.h"
 #include "util/text.h"
 
@@ -291,7 +292,8 @@ static int save_repaired(struct repairer *r, const struct snapshot *snap, const 
 
 static bool is_tree_type(const char *type)
 {
-    return !strcmp(type, "files") || !strcmp(type, "env");
+    const struct source_type *kind = source_type_find(type);
+    return kind && kind->is_tree;
 }
 
 /* One snapshot: what it lacks, reported; *needs_copy when it is a tree

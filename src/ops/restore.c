@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include "pipeline/content.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
+#include "source/types.h"
 #include "util/fdio.h"
 
 static int load_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
@@ -593,7 +595,8 @@ int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, u
     } else {
         if (load_tree(repo, codec, snap->root, &holder, err) < 0)
             goto out;
-        if (strcmp(snap->type, "stream") != 0 || holder.count != 1) {
+        const struct source_type *kind = source_type_find(snap->type);
+        if (!kind || !kind->dumps_whole || holder.count != 1) {
             error_setk(err, ERR_USAGE, "snapshot is a file tree: name the file to dump (see `coffer ls`)");
             goto out;
         }
@@ -680,4 +683,44 @@ int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, 
     int rc = ls_walk(repo, codec, snap->root, fn, ctx, err);
     blob_codec_free(codec);
     return rc;
+}
+
+int ops_restore_file(struct repo *repo, const struct snapshot *snap, const char *name, const char *path,
+                     unsigned workers, struct error *err)
+{
+    size_t len = strlen(path) + 16;
+    char *tmp = xmalloc(len);
+    snprintf(tmp, len, "%s.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        error_errno(err, errno, "cannot create %s", tmp);
+        free(tmp);
+        return -1;
+    }
+    int rc = ops_dump(repo, snap, name, fd, workers, err);
+    if (rc == 0 && (fchmod(fd, 0600) < 0 || fsync(fd) < 0))
+        rc = error_errno(err, errno, "cannot write %s", tmp);
+    if (close(fd) < 0 && rc == 0)
+        rc = error_errno(err, errno, "cannot write %s", tmp);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = error_errno(err, errno, "cannot rename %s to %s", tmp, path);
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+int ops_find_restore_target(const struct snapshot *snap, const char *target, const struct source_target **out,
+                            struct error *err)
+{
+    const struct source_type *kind = source_type_find(snap->type);
+    *out = kind ? source_target_find(kind, target) : NULL;
+    if (*out || !strstr(target, "://"))
+        return 0;
+    char known[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; kind && i < SOURCE_TARGETS_MAX && kind->targets[i].matches; i++)
+        used += (size_t)snprintf(known + used, sizeof known - used, ", or %s", kind->targets[i].what);
+    return error_setk(err, ERR_USAGE, "snapshot of source %s holds %s, which does not restore to %.*s...: give a "
+                      "directory%s", snap->source, snap->type, (int)(strstr(target, "://") - target + 3), target, known);
 }

@@ -44,6 +44,7 @@
 #include "source/pgconn.h"
 #include "source/pgload.h"
 #include "source/postgres.h"
+#include "source/types.h"
 #include "util/buf.h"
 #include "util/fdio.h"
 #include "util/spawn.h"
@@ -438,6 +439,30 @@ static int restore_parallel(struct repo *repo, const struct snapshot *snap, cons
     return rc;
 }
 
+/* The postgres type's database target (source/types.h): the jobs of the
+ * request, else of the configured source, else 1. */
+int ops_restore_database(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
+                         size_t note_size, struct error *err)
+{
+    const struct postgres_settings *src = req->settings;
+    struct db_restore_options db = {
+        .target_url = req->target,
+        .password_file = req->password_file,
+        .table = req->table,
+        .jobs = req->jobs ? req->jobs : src && src->jobs ? src->jobs : 1,
+        .is_force = req->is_force,
+        .workers = req->workers,
+    };
+    enum db_restore_method method;
+    if (ops_restore_postgres(repo, snap, &db, &method, err) < 0)
+        return -1;
+    if (method == DB_RESTORE_LOADED)
+        snprintf(note, note_size, " (rows loaded over %u connections)", db.jobs);
+    else if (method == DB_RESTORE_STAGED)
+        snprintf(note, note_size, " (pg_restore --jobs, from a copy in $TMPDIR)");
+    return 0;
+}
+
 int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const struct db_restore_options *opts,
                          enum db_restore_method *method, struct error *err)
 {
@@ -445,9 +470,6 @@ int ops_restore_postgres(struct repo *repo, const struct snapshot *snap, const s
     enum db_restore_method ignored;
     if (!method)
         method = &ignored;
-    if (strcmp(snap->type, "postgres") != 0)
-        return error_setk(err, ERR_USAGE, "snapshot of source %s holds %s, not a PostgreSQL database: restore it to a directory",
-                          snap->source, snap->type);
     sweep_stale_temp(temp_dir());
     if (pg_target_open(opts->target_url, opts->password_file, &t, err) < 0)
         return -1;

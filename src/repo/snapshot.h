@@ -40,7 +40,7 @@ struct snapshot {
     int32_t time_ns; /* and nanoseconds: orders snapshots made in one second */
     char *host;
     char *source;
-    char *type;   /* "files", "stream", "postgres", "redis", "command" or "git" */
+    char *type;   /* the source type's name (source/types.h) */
     char *run;      /* shared by the snapshots of one `coffer backup` of a configuration, or NULL */
     char *revision; /* the application's git HEAD at that run, or NULL */
     char *origin;   /* a copy's original: "<repository id>/<snapshot id>" in hex, or NULL (copy.c) */

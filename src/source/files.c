@@ -654,3 +654,21 @@ int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const
     free(clean);
     return rc;
 }
+
+int files_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    const struct files_settings *src = settings;
+    for (size_t i = 0; i < src->paths.count; i++) {
+        char *abs = path_absolute(src->paths.items[i]);
+        string_list_add(&ctx->snapshot->paths, abs);
+        free(abs);
+    }
+    struct exclude *exclude = NULL;
+    if (src->exclude.count &&
+        !(exclude = exclude_new((const char *const *)src->exclude.items, src->exclude.count, err)))
+        return -1;
+    int rc = files_backup(ctx, src->paths.items, src->paths.count, exclude, ctx->parent_root, ctx->snapshot->root,
+                          err);
+    exclude_free(exclude);
+    return rc;
+}

@@ -28,7 +28,7 @@
 
 struct pg_backup {
     struct backup_ctx *ctx;
-    const struct postgres_source *src;
+    const struct postgres_settings *src;
     struct pg_target target;
     PGconn *conn;
     char snapshot_name[128]; /* exported transaction snapshot, or "" */
@@ -373,8 +373,8 @@ static int export_tables(struct pg_backup *pb, struct error *err)
     /* Exports change row by row like the dump: cut them as small, and the
      * dump's dictionary knows their values. */
     bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
-    for (size_t i = 0; i < pb->src->export_count && rc == 0; i++)
-        rc = export_table(pb, pb->src->exports[i], tables, err);
+    for (size_t i = 0; i < pb->src->exports.count && rc == 0; i++)
+        rc = export_table(pb, pb->src->exports.items[i], tables, err);
     if (rc < 0) {
         json_decref(tables);
         return -1;
@@ -401,9 +401,17 @@ static char *pg_dump_version(void)
     return spawn_read_line(argv, NULL, text, sizeof text, &ignored) == 0 ? xstrdup(text) : NULL;
 }
 
-int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                    struct error *err)
+const char *postgres_validate(const void *settings)
 {
+    const struct postgres_settings *src = settings;
+    if (src->format && strcmp(src->format, "custom"))
+        return "format: directory is not supported yet (use custom)";
+    return NULL;
+}
+
+int postgres_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    const struct postgres_settings *src = settings;
     struct pg_backup pb = {.ctx = ctx, .src = src};
     int rc = -1;
     if (pg_target_open(src->url, src->password_file, &pb.target, err) < 0)
@@ -418,12 +426,12 @@ int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, u
     free(version);
     if (dump_database(&pb, err) < 0)
         goto out;
-    if (src->has_globals && dump_globals(&pb, err) < 0)
+    if (src->globals && dump_globals(&pb, err) < 0)
         goto out;
-    if (src->export_count && export_tables(&pb, err) < 0)
+    if (src->exports.count && export_tables(&pb, err) < 0)
         goto out;
     PQclear(PQexec(pb.conn, "COMMIT"));
-    if (bundle_finish(&pb.bundle, root_out, err) < 0)
+    if (bundle_finish(&pb.bundle, ctx->snapshot->root, err) < 0)
         goto out;
     ctx->snapshot->meta_json = json_dumps(pb.meta, JSON_COMPACT);
     rc = 0;

@@ -21,19 +21,23 @@
 #define POSTGRES_DUMP_NAME "db.dump"
 #define POSTGRES_GLOBALS_NAME "globals.sql"
 
-struct postgres_source {
-    const char *url;
-    const char *password_file; /* NULL: the URL's password, or libpq's own lookup */
-    bool has_globals;
-    char *const *exports;
-    size_t export_count;
+/* A postgres source's coffer.yaml keys (its row in types.c reads them). */
+struct postgres_settings {
+    char *url;                     /* a libpq URL or key=value string, without a password */
+    bool globals;                  /* also roles and tablespaces (pg_dumpall --globals-only) */
+    struct config_strings exports; /* tables to export as JSON lines */
+    unsigned jobs;                 /* connections a restore or drill uses, 1..64 */
+    char *password_file;           /* NULL: libpq's own ~/.pgpass or $PGPASSFILE */
+    char *format;                  /* "custom", "directory" or NULL (custom) */
 };
 
-/* Backs up a database. Sets the snapshot's metadata (server version,
- * database size, largest tables, dump format, pg_dump version) and its
- * dictionary. A failed pg_dump fails the backup with pg_dump's own
- * message. */
-int postgres_backup(struct backup_ctx *ctx, const struct postgres_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                    struct error *err);
+/* Backs up a database (settings: struct postgres_settings) into
+ * ctx->snapshot: its root, its metadata (server version, database size,
+ * largest tables, dump format, pg_dump version) and its dictionary. A
+ * failed pg_dump fails the backup with pg_dump's own message. */
+int postgres_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+
+/* "format: ..." when the settings ask for what coffer cannot do yet, else NULL. */
+const char *postgres_validate(const void *settings);
 
 #endif

@@ -4,6 +4,7 @@
 #include "source/program.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,24 +30,38 @@ static int store_output(struct bundle *b, const char *const *argv, const struct 
     return bundle_end(b, name, err);
 }
 
-int command_backup(struct backup_ctx *ctx, const struct command_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                   struct error *err)
+/* A list as the NULL-terminated array spawn wants; caller frees the array. */
+static const char **terminated(const struct config_strings *list)
 {
+    const char **out = xcalloc(list->count + 1, sizeof *out);
+    for (size_t i = 0; i < list->count; i++)
+        out[i] = list->items[i];
+    return out;
+}
+
+int command_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    const struct command_settings *src = settings;
+    char default_name[300];
+    snprintf(default_name, sizeof default_name, "%s.out", ctx->snapshot->source);
+    const char **argv = terminated(&src->command), **names = terminated(&src->env);
     struct bundle b;
     bundle_init(&b, ctx);
-    struct spawn_env env = {.pass = src->env};
-    int rc = store_output(&b, (const char *const *)src->argv, &env, src->name, err);
+    struct spawn_env env = {.pass = names};
+    int rc = store_output(&b, argv, &env, src->name ? src->name : default_name, err);
     if (rc == 0)
-        rc = bundle_finish(&b, root_out, err);
+        rc = bundle_finish(&b, ctx->snapshot->root, err);
     if (rc == 0) {
-        json_t *meta = json_object(), *argv = json_array();
-        for (char *const *a = src->argv; *a; a++)
-            json_array_append_new(argv, json_string(*a));
-        json_object_set_new(meta, "command", argv);
+        json_t *meta = json_object(), *list = json_array();
+        for (size_t i = 0; i < src->command.count; i++)
+            json_array_append_new(list, json_string(src->command.items[i]));
+        json_object_set_new(meta, "command", list);
         ctx->snapshot->meta_json = json_dumps(meta, JSON_COMPACT);
         json_decref(meta);
     }
     bundle_free(&b);
+    free(argv);
+    free(names);
     return rc;
 }
 
@@ -60,8 +75,9 @@ int git_head(const char *path, char *out, size_t size, struct error *err)
     return 0;
 }
 
-int git_backup(struct backup_ctx *ctx, const char *path, uint8_t root_out[CRYPTO_ID_SIZE], struct error *err)
+int git_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
 {
+    const char *path = ((const struct git_settings *)settings)->path;
     char head[128], branch[256];
     struct error no_branch;
     if (git_head(path, head, sizeof head, err) < 0)
@@ -73,7 +89,7 @@ int git_backup(struct backup_ctx *ctx, const char *path, uint8_t root_out[CRYPTO
     const char *argv[] = {"git", "-C", path, "bundle", "create", "--quiet", "-", "--all", NULL};
     int rc = store_output(&b, argv, &git_env, GIT_BUNDLE_NAME, err);
     if (rc == 0)
-        rc = bundle_finish(&b, root_out, err);
+        rc = bundle_finish(&b, ctx->snapshot->root, err);
     if (rc == 0) {
         json_t *meta = json_pack("{s:s, s:s}", "path", path, "head", head);
         json_object_set_new(meta, "branch", is_detached ? json_null() : json_string(branch));

@@ -21,17 +21,23 @@
 
 #define GIT_BUNDLE_NAME "repo.bundle"
 
-struct command_source {
-    char *const *argv;   /* argv[0] is looked up in PATH; NULL-terminated */
-    const char *name;    /* the file's name in the snapshot */
-    const char *const *env; /* variables passed through (names or "PREFIX*"); NULL-terminated or NULL */
+/* A command source's coffer.yaml keys (its row in types.c reads them). */
+struct command_settings {
+    struct config_strings command; /* argv; argv[0] is looked up in PATH */
+    struct config_strings env;     /* variables passed through (names or "PREFIX*") */
+    char *name;                    /* the file's name in the snapshot; NULL: <source>.out */
 };
 
-int command_backup(struct backup_ctx *ctx, const struct command_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                   struct error *err);
+/* Runs the command (settings: struct command_settings) and stores its output. */
+int command_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
-/* Backs up the git repository at path (a working tree or a bare repository). */
-int git_backup(struct backup_ctx *ctx, const char *path, uint8_t root_out[CRYPTO_ID_SIZE], struct error *err);
+/* A git source's: the repository (a working tree or a bare repository). */
+struct git_settings {
+    char *path;
+};
+
+/* Backs up the repository (settings: struct git_settings) as one bundle. */
+int git_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
 /* The HEAD revision (40 hex digits) of the repository at path, into out
  * (at least 41 bytes). */

@@ -589,9 +589,9 @@ static int authenticate(struct rconn *c, const struct redis_url *u, struct error
     return rc;
 }
 
-int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                 struct error *err)
+int redis_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
 {
+    const struct redis_settings *src = settings;
     struct redis_url u;
     if (redis_url_parse(src->url, &u, err) < 0)
         return -1;
@@ -637,7 +637,7 @@ int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t
     if (rc == 0)
         rc = bundle_end(&bundle, REDIS_RDB_NAME, err);
     if (rc == 0)
-        rc = bundle_finish(&bundle, root_out, err);
+        rc = bundle_finish(&bundle, ctx->snapshot->root, err);
     if (rc == 0) {
         char version[5] = {0};
         memcpy(version, stream.head + 5, 4);

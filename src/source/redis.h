@@ -25,14 +25,15 @@
 
 #define REDIS_RDB_NAME "dump.rdb"
 
-struct redis_source {
-    const char *url;           /* redis[s]://[user[:password]@]host[:port][/db] */
-    const char *password_file; /* overrides a password in the URL; NULL: none */
-    const char *tls_ca_file;   /* rediss://: the CAs to trust; NULL: the system's */
+/* A redis source's coffer.yaml keys (its row in types.c reads them). */
+struct redis_settings {
+    char *url;           /* redis[s]://[user@]host[:port][/db], without a password */
+    char *password_file; /* the AUTH password; NULL: none */
+    char *tls_ca_file;   /* rediss://: the CAs to trust; NULL: the system's */
 };
 
-int redis_backup(struct backup_ctx *ctx, const struct redis_source *src, uint8_t root_out[CRYPTO_ID_SIZE],
-                 struct error *err);
+/* Backs up a server's RDB (settings: struct redis_settings) into ctx->snapshot. */
+int redis_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
 /* ---- the wire formats, for the fuzz harness (tests/fuzz/fuzz_redis.c) -- */
 

@@ -1,10 +1,12 @@
 /*
- * source.h — what a backup reads: a file tree or a stream.
+ * source.h — what every source gets to back up with, and the two shapes
+ * all of them produce: a file tree (files.c) or named streams (stream.c,
+ * bundle.h).
  *
  * A source turns its input into a root tree blob through the blob writer
  * and reports statistics and warnings (files it could not read, files that
- * changed while read) into the backup context. Later sources (PostgreSQL,
- * Redis, git, env files) produce streams or trees the same way.
+ * changed while read) into the backup context. Each type's backup
+ * function (types.h) has the same shape, so ops/backup.c runs any of them.
  */
 #ifndef COFFER_SOURCE_SOURCE_H
 #define COFFER_SOURCE_SOURCE_H
@@ -12,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "config/field.h"
 #include "pipeline/blob_writer.h"
 #include "pipeline/content.h"
 #include "repo/snapshot.h"
@@ -26,6 +29,8 @@ struct backup_ctx {
     struct string_list *warnings;
     struct progress *progress;
     bool is_force; /* reread files even where the parent says unchanged */
+    const uint8_t *parent_root; /* the root of the source's previous snapshot (incremental types), or NULL */
+    int stdin_fd;  /* what a stream backup reads */
 };
 
 struct exclude;
@@ -41,6 +46,19 @@ int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const
 /* Backs up everything readable from fd as one file named name. */
 int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root_out[CRYPTO_ID_SIZE],
                   struct error *err);
+
+/* A files source's coffer.yaml keys (its row in types.c reads them). */
+struct files_settings {
+    struct config_strings paths;   /* at least one */
+    struct config_strings exclude; /* patterns (exclude.h) */
+};
+
+/* The files type's backup (settings: struct files_settings): the paths,
+ * recorded absolute in the snapshot, against ctx->parent_root. */
+int files_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+
+/* The stdin type's: ctx->stdin_fd as one file named after the source. */
+int stream_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
 /* Makes an absolute, clean path ("/a/./b/../c/" -> "/a/c"); caller frees. */
 char *path_absolute(const char *path);

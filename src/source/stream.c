@@ -19,3 +19,9 @@ int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root
     bundle_free(&b);
     return rc;
 }
+
+int stream_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    (void)settings;
+    return stream_backup(ctx, ctx->stdin_fd, ctx->snapshot->source, ctx->snapshot->root, err);
+}

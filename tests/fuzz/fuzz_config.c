@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = config_load_buffer(NAME, text, size, &cfg, &err);
     if (rc == 0) {
         for (size_t i = 0; i < cfg.source_count; i++)
-            if (!cfg.sources[i].name || !cfg.sources[i].type || cfg.sources[i].line == 0)
+            if (!cfg.sources[i].name || !cfg.sources[i].kind || !cfg.sources[i].settings || cfg.sources[i].line == 0)
                 abort();   /* a source without a name, a type or a line */
         if (!cfg.path || strcmp(cfg.path, NAME) != 0)
             abort();

@@ -99,6 +99,15 @@ usage "unknown command" frobnicate
 usage "unknown option" snapshots --no-such-option
 usage "backup without paths" backup --name x
 usage "unknown backup option" backup --bogus "$T/src"
+# The source types' flags (source/types.c): each goes with the type it belongs to.
+usage "a type's flag without its type" backup --globals "$T/src"
+grep -Fq -- "--globals goes with --postgres" "$T/err" || { _show_last; fail "--globals without --postgres: message"; }
+usage "a shared flag with the wrong type" backup --stdin --db-password-file /nonexistent </dev/null
+grep -Fq -- "--db-password-file goes with --postgres or --redis" "$T/err" || { _show_last; fail "--db-password-file with --stdin: message"; }
+usage "two source types at once" backup --postgres postgresql://h/db --redis redis://h
+grep -Fq "give one of --postgres, --redis or --stdin" "$T/err" || { _show_last; fail "two types: message"; }
+usage "paths with a database" backup --postgres postgresql://h/db "$T/src"
+grep -Fq "paths go with a file backup, not with --postgres" "$T/err" || { _show_last; fail "paths with --postgres: message"; }
 usage "restore without snapshot" restore --to "$T/r"
 usage "restore without --to" restore latest --source base
 usage "bad --kdf value" init --kdf ludicrous --repo "$T/never"

@@ -20,6 +20,15 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "source/postgres.h"
+#include "source/redis.h"
+#include "source/source.h"
+#include "source/types.h"
+
+/* A source's settings, as its type's struct. */
+#define PG(src) ((const struct postgres_settings *)(src)->settings)
+#define REDIS(src) ((const struct redis_settings *)(src)->settings)
+#define FILES(src) ((const struct files_settings *)(src)->settings)
 #include "testing.h"
 
 struct fixture {
@@ -107,17 +116,17 @@ static void test_config_example_loads_every_field(void **state)
     assert_int_equal(cfg.source_count, 1);
     const struct config_source *db = &cfg.sources[0];
     assert_string_equal(db->name, "db");
-    assert_string_equal(db->type, "postgres");
+    assert_string_equal(db->kind->name, "postgres");
     assert_int_equal(db->line, 4);
-    assert_string_equal(db->url, "postgresql://postgres@127.0.0.1:5432/app");
-    assert_true(db->globals);
+    assert_string_equal(PG(db)->url, "postgresql://postgres@127.0.0.1:5432/app");
+    assert_true(PG(db)->globals);
     static const char *const exports[] = {"customer_configs", "conversations", "messages", "users", "scrape_jobs"};
-    assert_int_equal(db->exports.count, 5);
+    assert_int_equal(PG(db)->exports.count, 5);
     for (size_t i = 0; i < 5; i++)
-        assert_string_equal(db->exports.items[i], exports[i]);
-    assert_int_equal(db->jobs, 4);
-    assert_string_equal(db->password_file, "/etc/coffer/db-pass");
-    assert_null(db->format);
+        assert_string_equal(PG(db)->exports.items[i], exports[i]);
+    assert_int_equal(PG(db)->jobs, 4);
+    assert_string_equal(PG(db)->password_file, "/etc/coffer/db-pass");
+    assert_null(PG(db)->format);
     assert_int_equal(db->tags.count, 0);
     config_free(&cfg);
 }
@@ -135,12 +144,12 @@ static void test_config_defaults_fill_what_is_left_out(void **state)
     assert_null(cfg.password_file);
     assert_int_equal(cfg.source_count, 1);
     const struct config_source *db = &cfg.sources[0];
-    assert_false(db->globals);
-    assert_int_equal(db->exports.count, 0);
-    assert_null(db->exports.items);
-    assert_int_equal(db->jobs, 1);
-    assert_null(db->password_file);
-    assert_null(db->format);
+    assert_false(PG(db)->globals);
+    assert_int_equal(PG(db)->exports.count, 0);
+    assert_null(PG(db)->exports.items);
+    assert_int_equal(PG(db)->jobs, 1);
+    assert_null(PG(db)->password_file);
+    assert_null(PG(db)->format);
     assert_int_equal(db->tags.count, 0);
     config_free(&cfg);
 }
@@ -185,21 +194,20 @@ static void test_config_sources_keep_file_order_and_all_keys(void **state)
     assert_int_equal(cfg.source_count, 2);
     const struct config_source *home = &cfg.sources[0], *db = &cfg.sources[1];
     assert_string_equal(home->name, "home");
-    assert_string_equal(home->type, "files");
+    assert_string_equal(home->kind->name, "files");
     assert_int_equal(home->line, 2);
     assert_int_equal(home->tags.count, 1);
     assert_string_equal(home->tags.items[0], "nightly");
-    assert_int_equal(home->paths.count, 2);
-    assert_string_equal(home->paths.items[0], "/home");
-    assert_string_equal(home->paths.items[1], "/etc");
-    assert_int_equal(home->exclude.count, 1);
-    assert_string_equal(home->exclude.items[0], "*.tmp");
-    assert_null(home->url);
+    assert_int_equal(FILES(home)->paths.count, 2);
+    assert_string_equal(FILES(home)->paths.items[0], "/home");
+    assert_string_equal(FILES(home)->paths.items[1], "/etc");
+    assert_int_equal(FILES(home)->exclude.count, 1);
+    assert_string_equal(FILES(home)->exclude.items[0], "*.tmp");
     assert_string_equal(db->name, "app.db-2");
     assert_int_equal(db->line, 9);
-    assert_string_equal(db->url, "host=/run/postgresql dbname=app");
-    assert_string_equal(db->format, "directory");
-    assert_false(db->globals);
+    assert_string_equal(PG(db)->url, "host=/run/postgresql dbname=app");
+    assert_string_equal(PG(db)->format, "directory");
+    assert_false(PG(db)->globals);
     config_free(&cfg);
 }
 
@@ -218,7 +226,7 @@ static void test_config_find_source_by_name(void **state)
     const struct config_source *b = config_find_source(&cfg, "b");
 
     assert_non_null(b);
-    assert_string_equal(b->paths.items[0], "/b");
+    assert_string_equal(FILES(b)->paths.items[0], "/b");
     assert_null(config_find_source(&cfg, "c"));
     assert_null(config_find_source(&cfg, "B"));
     config_free(&cfg);
@@ -367,9 +375,9 @@ static void test_config_redis_source(void **state)
     assert_int_equal(load_text(f, text, &cfg, &err), 0);
     const struct config_source *cache = config_find_source(&cfg, "cache");
     assert_non_null(cache);
-    assert_string_equal(cache->type, "redis");
-    assert_string_equal(cache->url, "redis://127.0.0.1:6379");
-    assert_string_equal(cache->password_file, "/etc/coffer/redis-pass");
+    assert_string_equal(cache->kind->name, "redis");
+    assert_string_equal(REDIS(cache)->url, "redis://127.0.0.1:6379");
+    assert_string_equal(REDIS(cache)->password_file, "/etc/coffer/redis-pass");
     config_free(&cfg);
     assert_load_fails(f, "sources:\n  cache:\n    type: redis\n    url: redis://:hunter2@h:6379\n",
                       "coffer.yaml:4: sources.cache.url: the URL contains a password");
@@ -710,7 +718,7 @@ static void test_config_load_buffer_names_what_it_reads(void **state)
     assert_int_equal(config_load_buffer("mem.yaml", example, strlen(example), &cfg, &err), 0);
 
     assert_string_equal(cfg.path, "mem.yaml");
-    assert_int_equal(cfg.sources[0].jobs, 4);
+    assert_int_equal(PG(&cfg.sources[0])->jobs, 4);
     config_free(&cfg);
     /* Not NUL-terminated: the bytes after len are not read. */
     assert_int_equal(config_load_buffer("mem.yaml", "repository: /r\nrepo: x", 15, &cfg, &err), 0);
