@@ -14,9 +14,7 @@
 
 #include "cli/cli.h"
 #include "config/config.h"
-#include "crypto/crypto.h"
 #include "ops/ops.h"
-#include "source/program.h"
 #include "source/types.h"
 #include "util/text.h"
 
@@ -135,6 +133,22 @@ static void add_tags(struct string_list *tags, const char *arg)
     free(copy);
 }
 
+/* Reports one backup: its warnings and summary, or its failure; returns
+ * the exit code it asks for. */
+static int report_backup(const struct cli_globals *g, const struct snapshot *snap, const struct error *err)
+{
+    if (!snap)
+        return cli_fail(err);
+    for (size_t i = 0; i < snap->warnings.count; i++)
+        fprintf(stderr, "coffer: warning: %s\n", snap->warnings.items[i]);
+    print_summary(g, snap);
+    if (!snap->warnings.count)
+        return EXIT_OK;
+    fprintf(stderr, "coffer: the snapshot was saved, but %zu item%s could not be backed up as they were\n",
+            snap->warnings.count, snap->warnings.count == 1 ? "" : "s");
+    return EXIT_PARTIAL;
+}
+
 /* Runs one backup and reports it; returns the exit code. */
 static int run_backup(const struct cli_globals *g, struct repo *repo, struct backup_options *opts)
 {
@@ -145,18 +159,9 @@ static int run_backup(const struct cli_globals *g, struct repo *repo, struct bac
     opts->progress = &progress;
     int rc = ops_backup(repo, opts, &snap, &err);
     progress_done(&progress);
-    if (rc < 0)
-        return cli_fail(&err);
-    for (size_t i = 0; i < snap.warnings.count; i++)
-        fprintf(stderr, "coffer: warning: %s\n", snap.warnings.items[i]);
-    print_summary(g, &snap);
-    int code = EXIT_OK;
-    if (snap.warnings.count) {
-        fprintf(stderr, "coffer: the snapshot was saved, but %zu item%s could not be backed up as they were\n",
-                snap.warnings.count, snap.warnings.count == 1 ? "" : "s");
-        code = EXIT_PARTIAL;
-    }
-    snapshot_free(&snap);
+    int code = report_backup(g, rc == 0 ? &snap : NULL, &err);
+    if (rc == 0)
+        snapshot_free(&snap);
     return code;
 }
 
@@ -178,24 +183,31 @@ static int worse(int a, int b)
 }
 
 
-/* The application's revision for this run: git_revision_of, else the
- * repository of the first source whose type records one; NULL (with a
- * warning) when it cannot be read. */
-static char *run_revision(const struct config *cfg)
+/* What a configured run's callbacks share. */
+struct configured_run {
+    const struct cli_globals *g;
+    struct progress progress;
+    struct string_list failed;
+    int code;
+};
+
+static struct progress *start_source(void *ctx, const struct config_source *src)
 {
-    const char *path = cfg->git_revision_of;
-    for (size_t i = 0; !path && i < cfg->source_count; i++)
-        if (cfg->sources[i].kind->revision_key)
-            path = config_source_string(&cfg->sources[i], cfg->sources[i].kind->revision_key);
-    if (!path)
-        return NULL;
-    char head[128];
-    struct error err;
-    if (git_head(path, head, sizeof head, &err) < 0) {
-        fprintf(stderr, "coffer: warning: %s; snapshots will not record the application's revision\n", err.msg);
-        return NULL;
-    }
-    return xstrdup(head);
+    (void)src;
+    struct configured_run *cr = ctx;
+    progress_init(&cr->progress, "backup", cr->g->is_quiet, cr->g->is_json);
+    return &cr->progress;
+}
+
+static void source_done(void *ctx, const struct config_source *src, const struct snapshot *snap,
+                        const struct error *err)
+{
+    struct configured_run *cr = ctx;
+    progress_done(&cr->progress);
+    int one = report_backup(cr->g, snap, err);
+    if (one == EXIT_FAILURE_)
+        string_list_add(&cr->failed, src->name);
+    cr->code = worse(cr->code, one);
 }
 
 /* `coffer backup [NAME...]` with a config file: every source, or those named. */
@@ -206,37 +218,23 @@ static int backup_configured(struct cli_globals *g, const struct backup_options 
     struct error err;
     if (cli_open_repo(g, &repo, &err) < 0)
         return cli_fail(&err);
-    int code = EXIT_OK;
-    const struct config *cfg = g->config;
-    /* One run id for all the snapshots of this run, so that a restore can
-     * pick the database, the cache and the files of the same moment. */
-    uint8_t run_bytes[8];
-    char run[17];
-    crypto_random(run_bytes, sizeof run_bytes);
-    hex_encode(run_bytes, sizeof run_bytes, run);
-    char *revision = run_revision(cfg);
-    struct backup_options opts = *base;
-    opts.run = run;
-    opts.revision = revision;
-    size_t total = count ? count : cfg->source_count;
-    struct string_list failed = {0};
-    for (size_t i = 0; i < total; i++) {
-        opts.source = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
-        int one = run_backup(g, repo, &opts);
-        if (one == EXIT_FAILURE_)
-            string_list_add(&failed, opts.source->name);
-        code = worse(code, one);
-    }
-    if (failed.count && total > 1) {
-        fprintf(stderr, "coffer: %zu of %zu sources failed:", failed.count, total);
-        for (size_t i = 0; i < failed.count; i++)
-            fprintf(stderr, "%s %s", i ? "," : "", failed.items[i]);
+    struct configured_run cr = {.g = g, .code = EXIT_OK};
+    struct backup_run run = {.base = base, .start = start_source, .done = source_done, .ctx = &cr};
+    if (ops_backup_sources(repo, g->config, names, count, &run, &err) < 0)
+        cr.code = cli_fail(&err);
+    if (run.revision_problem[0])
+        fprintf(stderr, "coffer: warning: %s; snapshots will not record the application's revision\n",
+                run.revision_problem);
+    size_t total = run.saved + run.partial + run.failed;
+    if (cr.failed.count && total > 1) {
+        fprintf(stderr, "coffer: %zu of %zu sources failed:", cr.failed.count, total);
+        for (size_t i = 0; i < cr.failed.count; i++)
+            fprintf(stderr, "%s %s", i ? "," : "", cr.failed.items[i]);
         fprintf(stderr, " (the others were saved)\n");
     }
-    string_list_free(&failed);
-    free(revision);
+    string_list_free(&cr.failed);
     repo_free(repo);
-    return code;
+    return cr.code;
 }
 
 /* ---- a source made of the command line ---- */

@@ -14,9 +14,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "crypto/crypto.h"
 #include "repo/lock.h"
+#include "source/program.h"
 #include "source/source.h"
 #include "source/types.h"
+#include "util/text.h"
 
 unsigned ops_default_workers(void)
 {
@@ -142,4 +145,68 @@ out:
     if (rc < 0)
         snapshot_free(result);
     return rc;
+}
+
+/* The revision a run records, or NULL with why in problem. */
+static char *run_revision(const struct config *cfg, char *problem, size_t size)
+{
+    const char *path = cfg->git_revision_of;
+    for (size_t i = 0; !path && i < cfg->source_count; i++)
+        if (cfg->sources[i].kind->revision_key)
+            path = config_source_string(&cfg->sources[i], cfg->sources[i].kind->revision_key);
+    if (!path)
+        return NULL;
+    char head[128];
+    struct error err;
+    if (git_head(path, head, sizeof head, &err) < 0) {
+        snprintf(problem, size, "%s", err.msg);
+        return NULL;
+    }
+    return xstrdup(head);
+}
+
+int ops_backup_sources(struct repo *repo, const struct config *cfg, char *const *names, size_t count,
+                       struct backup_run *run, struct error *err)
+{
+    for (size_t i = 0; i < count; i++)
+        if (!config_find_source(cfg, names[i]))
+            return error_setk(err, ERR_USAGE, "%s names no source %s", cfg->path, names[i]);
+    /* One run id for all the snapshots of this run, so that a restore can
+     * pick the database, the cache and the files of the same moment. */
+    uint8_t run_bytes[8];
+    crypto_random(run_bytes, sizeof run_bytes);
+    hex_encode(run_bytes, sizeof run_bytes, run->run);
+    run->revision_problem[0] = '\0';
+    char *revision = run_revision(cfg, run->revision_problem, sizeof run->revision_problem);
+    struct backup_options opts = *run->base;
+    opts.run = run->run;
+    opts.revision = revision;
+    run->saved = run->partial = run->failed = 0;
+    size_t total = count ? count : cfg->source_count;
+    for (size_t i = 0; i < total; i++) {
+        opts.source = count ? config_find_source(cfg, names[i]) : &cfg->sources[i];
+        opts.progress = run->start ? run->start(run->ctx, opts.source) : NULL;
+        struct progress quiet;
+        if (!opts.progress) {
+            progress_init(&quiet, "backup", true, false);
+            opts.progress = &quiet;
+        }
+        struct snapshot snap;
+        struct error one;
+        if (ops_backup(repo, &opts, &snap, &one) < 0) {
+            run->failed++;
+            if (run->done)
+                run->done(run->ctx, opts.source, NULL, &one);
+            continue;
+        }
+        if (snap.warnings.count)
+            run->partial++;
+        else
+            run->saved++;
+        if (run->done)
+            run->done(run->ctx, opts.source, &snap, NULL);
+        snapshot_free(&snap);
+    }
+    free(revision);
+    return 0;
 }

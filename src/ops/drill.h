@@ -22,6 +22,7 @@
 #define COFFER_OPS_DRILL_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include "config/config.h"
@@ -67,6 +68,35 @@ void ops_drill_git(struct drill *d);
  * wall time from the restore's start to the end of the validation. */
 int ops_drill(struct repo *repo, const struct snapshot *snap, const struct drill_options *opts, json_t *steps,
               double *seconds, struct error *err);
+
+/*
+ * One source's drill as a command runs it (drill_job.c): scratch places
+ * made, ops_drill in a watched child process, the scratch places removed
+ * (or kept, with keep_on_failure, and named in the event), the result
+ * saved as a "drill" event. ops_drill_job returns -1 only when the drill
+ * could not start; a drill that fails is 0 with is_ok false. The caller
+ * fills the first block and frees the job with ops_drill_job_free.
+ */
+struct drill_job {
+    const struct snapshot *snap;
+    const struct config_source *src;     /* the configured source, or NULL */
+    const struct config_drill *settings; /* config_drill_for */
+    struct config_objectives objectives;
+    unsigned jobs;                       /* database connections; 0: the source's jobs, else 1 */
+    volatile sig_atomic_t *stop;         /* set (to a signal number) to stop the drill */
+
+    json_t *doc;                 /* the event as saved; NULL when stopped */
+    bool is_ok, is_rto_met;
+    int stopped_by;              /* the *stop value that stopped it, or 0 */
+    struct string_list warnings; /* scratch places not removed, the event not saved */
+
+    char scratch_dir[4096];
+    char scratch_db[96];
+    struct drill_options opts;
+};
+
+int ops_drill_job(struct repo *repo, struct drill_job *job, struct error *err);
+void ops_drill_job_free(struct drill_job *job);
 
 /* Drops a scratch database (and ends the sessions still in it). */
 int ops_drill_drop_database(const char *scratch_url, const char *password_file, const char *name,

@@ -37,6 +37,29 @@ struct backup_options {
  * the source's own tags are added. */
 int ops_backup(struct repo *repo, const struct backup_options *opts, struct snapshot *result, struct error *err);
 
+/*
+ * A run over configured sources (`coffer backup` with coffer.yaml, and the
+ * daemon's scheduled runs): every source of cfg, or the count named ones,
+ * one snapshot each, all with the same run id and the application's git
+ * revision (cfg's git_revision_of, else the first source whose type
+ * records one). A failed source does not stop the others. For each
+ * source, start (may be NULL) returns the progress to use (NULL: none),
+ * and done is called with its snapshot, or with NULL and the error.
+ */
+struct backup_run {
+    const struct backup_options *base;     /* tags, time, force, workers for every source */
+    struct progress *(*start)(void *ctx, const struct config_source *src);
+    void (*done)(void *ctx, const struct config_source *src, const struct snapshot *snap, const struct error *err);
+    void *ctx;
+    char run[17];                          /* out: the run id */
+    size_t saved, partial, failed;         /* out: partial: saved with warnings */
+    char revision_problem[ERROR_MSG_MAX];  /* out: why the revision is not recorded, or "" */
+};
+
+struct config;
+int ops_backup_sources(struct repo *repo, const struct config *cfg, char *const *names, size_t count,
+                       struct backup_run *run, struct error *err);
+
 struct copy_options {
     const char *source;       /* only this source's snapshots, or NULL: all */
     const char *const *tags;  /* only snapshots with every one of these tags */
