@@ -236,6 +236,7 @@ int spawn_read_output(const char *const *argv, const struct spawn_env *env, char
                       struct error *err)
 {
     struct child child;
+    out[0] = '\0'; /* callers may read the line even when the program never started */
     if (spawn_start(argv, env, SPAWN_READ_STDOUT, &child, err) < 0)
         return -1;
     size_t len = 0;
