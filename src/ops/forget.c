@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
 #include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -139,4 +140,70 @@ out:
     snapshot_list_free(&list);
     repo_unlock(lock);
     return rc;
+}
+
+/* A coffer.yaml retention mapping as a policy (strings borrowed from it). */
+static int policy_from_config(const struct config_retention *r, struct retention_policy *p, struct error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->counts[KEEP_LAST] = r->last;
+    p->counts[KEEP_HOURLY] = r->hourly;
+    p->counts[KEEP_DAILY] = r->daily;
+    p->counts[KEEP_WEEKLY] = r->weekly;
+    p->counts[KEEP_MONTHLY] = r->monthly;
+    p->counts[KEEP_YEARLY] = r->yearly;
+    p->tags = (const char *const *)r->tags.items;
+    p->tag_count = r->tags.count;
+    p->timezone = r->timezone;
+    return r->within ? retention_parse_duration(r->within, &p->within_seconds, err) : 0;
+}
+
+int ops_retention_plan_init(struct retention_plan *plan, const struct config *cfg,
+                            const struct retention_policy *flags, struct error *err)
+{
+    memset(plan, 0, sizeof *plan);
+    plan->cfg = cfg;
+    if (flags) {
+        plan->flags = *flags;
+        plan->has_flags = true;
+        return 0;
+    }
+    size_t n = cfg ? cfg->source_count : 0;
+    plan->from_file = xcalloc(n + 1, sizeof *plan->from_file);
+    bool has_any = cfg && cfg->retention.is_set;
+    for (size_t i = 0; i < n; i++) {
+        has_any |= cfg->sources[i].retention.is_set;
+        if (policy_from_config(&cfg->sources[i].retention, &plan->from_file[i], err) < 0)
+            goto fail;
+    }
+    if (cfg && policy_from_config(&cfg->retention, &plan->from_file[n], err) < 0)
+        goto fail;
+    if (!has_any) {
+        error_setk(err, ERR_USAGE, "no policy: give --keep-* flags, or retention: in coffer.yaml");
+        goto fail;
+    }
+    return 0;
+fail:
+    ops_retention_plan_free(plan);
+    return -1;
+}
+
+const struct retention_policy *ops_retention_policy_for(void *ctx, const char *source)
+{
+    const struct retention_plan *plan = ctx;
+    if (plan->has_flags)
+        return &plan->flags;
+    const struct config *cfg = plan->cfg;
+    if (!cfg)
+        return NULL;
+    for (size_t i = 0; i < cfg->source_count; i++)
+        if (!strcmp(cfg->sources[i].name, source) && cfg->sources[i].retention.is_set)
+            return &plan->from_file[i];
+    return cfg->retention.is_set ? &plan->from_file[cfg->source_count] : NULL;
+}
+
+void ops_retention_plan_free(struct retention_plan *plan)
+{
+    free(plan->from_file);
+    plan->from_file = NULL;
 }

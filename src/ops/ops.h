@@ -162,6 +162,26 @@ struct forget_options {
     bool is_force;              /* remove every snapshot of a source if the policy says so */
 };
 
+/*
+ * Which policy applies to each source: the flags' for every source when
+ * flags is given (a copy is kept), else coffer.yaml's — a source's own
+ * `retention:`, else the top-level one, else none (the source is left
+ * alone). Init fails (ERR_USAGE) when neither gives a policy, or a
+ * `within:` does not parse. ops_retention_policy_for has policy_for's
+ * shape: give it the plan as ctx.
+ */
+struct retention_plan {
+    struct retention_policy flags;
+    bool has_flags;
+    const struct config *cfg;
+    struct retention_policy *from_file; /* one per source of cfg, then the top level */
+};
+struct config;
+int ops_retention_plan_init(struct retention_plan *plan, const struct config *cfg,
+                            const struct retention_policy *flags, struct error *err);
+const struct retention_policy *ops_retention_policy_for(void *plan, const char *source);
+void ops_retention_plan_free(struct retention_plan *plan);
+
 /* Called for each judged snapshot, newest sources in name order. */
 typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict);
 

@@ -51,4 +51,27 @@ int key_find(struct store *store, const char *passphrase, struct master_key *mas
 /* Reads the public part of every key file (no passphrase needed). */
 int key_list(struct store *store, struct key_info **out, size_t *count, struct error *err);
 
+/* ---- the keys of an open repository (keyring.c), as `coffer key` and the
+ * daemon manage them ---- */
+
+struct repo;
+
+/* The kdf level of the key that opened repo ("moderate" if unknown), so
+ * that a new key costs the same by default; out holds 16 bytes. */
+void repo_key_level(struct repo *repo, char out[16]);
+
+/* Adds a key file wrapping repo's master key with passphrase (kdf_level
+ * NULL: repo_key_level). With is_replace the key that opened repo is then
+ * deleted: a changed passphrase. The new key's name goes to name_out. */
+int repo_key_add(struct repo *repo, const char *passphrase, const char *kdf_level, bool is_replace,
+                 char name_out[KEY_NAME_MAX], struct error *err);
+
+/* Deletes the key whose id starts with id_prefix: ERR_NOT_FOUND for none,
+ * ERR_USAGE when several match, an error for the key that opened repo.
+ * Its name goes to name_out. */
+int repo_key_remove(struct repo *repo, const char *id_prefix, char name_out[KEY_NAME_MAX], struct error *err);
+
+/* The id of a key file's name (keys/<id> -> <id>). */
+const char *repo_key_id(const char *name);
+
 #endif

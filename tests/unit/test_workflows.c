@@ -1,8 +1,9 @@
 /*
  * test_workflows.c — the workflows commands share, called without the CLI
  * (as the daemon will call them): a run over configured sources
- * (ops_backup_sources) and one source's drill with its scratch places and
- * event (ops_drill_job). Each runs on a real repository in a temporary
+ * (ops_backup_sources), one source's drill with its scratch places and
+ * event (ops_drill_job), which retention policy applies to a source
+ * (ops_retention_plan) and key rotation (repo_key_add, repo_key_remove). Each runs on a real repository in a temporary
  * directory; what is backed up is restored and compared byte for byte.
  */
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include "ops/drill.h"
 #include "ops/ops.h"
 #include "repo/event.h"
+#include "repo/keys.h"
 #include "repo/repo.h"
 #include "testing.h"
 
@@ -275,6 +277,75 @@ static void test_drill_job_cleans_up_and_records(void **state)
     assert_int_equal(events.count, 3);
     event_list_free(&events);
     snapshot_list_free(&list);
+    unsetenv("TMPDIR"); /* it named the fixture's directory, which teardown removes */
+}
+
+/* Policies from coffer.yaml: a source's own, else the top-level one;
+ * flags for everyone; neither: a usage error. */
+static void test_retention_plan_resolves_policies(void **state)
+{
+    (void)state;
+    const char *text = "retention: {daily: 3}\n"
+                       "sources:\n"
+                       "  a: {type: files, paths: [/a], retention: {last: 1, within: 2d}}\n"
+                       "  b: {type: files, paths: [/b]}\n";
+    struct config cfg;
+    struct error err;
+    assert_int_equal(config_load_buffer("r.yaml", text, strlen(text), &cfg, &err), 0);
+    struct retention_plan plan;
+    assert_int_equal(ops_retention_plan_init(&plan, &cfg, NULL, &err), 0);
+    const struct retention_policy *a = ops_retention_policy_for(&plan, "a"), *b = ops_retention_policy_for(&plan, "b");
+    assert_int_equal(a->counts[KEEP_LAST], 1);
+    assert_int_equal(a->within_seconds, 2 * 86400);
+    assert_int_equal(a->counts[KEEP_DAILY], 0);
+    assert_int_equal(b->counts[KEEP_DAILY], 3);
+    assert_ptr_equal(ops_retention_policy_for(&plan, "gone"), b); /* in the repository only: the top level */
+    ops_retention_plan_free(&plan);
+
+    struct retention_policy flags = {0};
+    flags.counts[KEEP_WEEKLY] = 5;
+    assert_int_equal(ops_retention_plan_init(&plan, &cfg, &flags, &err), 0);
+    assert_int_equal(ops_retention_policy_for(&plan, "a")->counts[KEEP_WEEKLY], 5);
+    ops_retention_plan_free(&plan);
+    config_free(&cfg);
+
+    text = "sources:\n  a: {type: files, paths: [/a]}\n";
+    assert_int_equal(config_load_buffer("r.yaml", text, strlen(text), &cfg, &err), 0);
+    assert_int_equal(ops_retention_plan_init(&plan, &cfg, NULL, &err), -1);
+    assert_int_equal(err.kind, ERR_USAGE);
+    assert_non_null(strstr(err.msg, "no policy"));
+    assert_int_equal(ops_retention_plan_init(&plan, NULL, NULL, &err), -1);
+    config_free(&cfg);
+}
+
+/* A changed passphrase opens the repository and the old one no longer
+ * does; a second key can be added and removed by its id prefix; the key
+ * in use cannot be removed. */
+static void test_key_rotation(void **state)
+{
+    struct fixture *f = *state;
+    char name[KEY_NAME_MAX], second[KEY_NAME_MAX], removed[KEY_NAME_MAX];
+    struct error err;
+    assert_int_equal(repo_key_add(f->repo, "new pass", "testonly", true, name, &err), 0);
+    struct repo *again = NULL;
+    assert_int_equal(repo_open(f->repo_dir, NULL, "new pass", &again, &err), 0);
+    repo_free(again);
+    again = NULL;
+    assert_int_equal(repo_open(f->repo_dir, NULL, "pw", &again, &err), -1);
+    assert_int_equal(err.kind, ERR_AUTH);
+
+    assert_int_equal(repo_key_add(f->repo, "second", "testonly", false, second, &err), 0);
+    assert_int_equal(repo_open(f->repo_dir, NULL, "second", &again, &err), 0);
+    repo_free(again);
+    assert_int_equal(repo_key_remove(f->repo, repo_key_id(name), removed, &err), -1); /* in use */
+    assert_int_equal(repo_key_remove(f->repo, "zzzz", removed, &err), -1);
+    assert_int_equal(err.kind, ERR_NOT_FOUND);
+    char prefix[9];
+    snprintf(prefix, sizeof prefix, "%.8s", repo_key_id(second));
+    assert_int_equal(repo_key_remove(f->repo, prefix, removed, &err), 0);
+    assert_string_equal(removed, second);
+    again = NULL;
+    assert_int_equal(repo_open(f->repo_dir, NULL, "second", &again, &err), -1);
 }
 
 int main(void)
@@ -282,6 +353,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_backup_sources_runs_every_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drill_job_cleans_up_and_records, setup, teardown),
+        cmocka_unit_test(test_retention_plan_resolves_policies),
+        cmocka_unit_test_setup_teardown(test_key_rotation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
