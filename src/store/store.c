@@ -1,5 +1,9 @@
 /*
  * store.c — picks a driver for a location and forwards calls to it.
+ *
+ * The store layer knows objects, not repositories: which objects make a
+ * repository, and what to tell a user who has none, is repo/'s business;
+ * where settings come from (coffer.yaml, the environment) is cli/'s.
  */
 #include "store/store_int.h"
 
@@ -15,13 +19,8 @@ int store_open(const char *location, const struct s3_settings *s3, bool is_creat
     void *impl;
     const struct store_driver *driver = &local_store_driver;
     if (strncmp(location, "s3://", 5) == 0) {
-        struct s3_settings from_env = {.path_style = -1};
-        if (!s3) {
-            if (s3_settings_from_env(&from_env, err) < 0)
-                return -1;
-            s3 = &from_env;
-        }
-        if (s3_store_open(location, s3, is_create, &impl, err) < 0)
+        static const struct s3_settings defaults = {.path_style = -1};
+        if (s3_store_open(location, s3 ? s3 : &defaults, is_create, &impl, err) < 0)
             return -1;
         driver = &s3_store_driver;
     } else if (local_store_open(location, is_create, &impl, err) < 0) {

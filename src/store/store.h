@@ -28,9 +28,11 @@ struct s3_settings;
 typedef int (*store_list_fn)(void *ctx, const char *name, uint64_t size, struct error *err);
 
 /* Opens the store at a location: a directory path, or s3://BUCKET/PREFIX
- * reached with s3 (NULL: settings from the environment alone). With
+ * reached with s3 (NULL: the defaults, without credentials; the store
+ * reads no environment). Without is_create, a location that is not there
+ * (a missing directory, a prefix with no objects) is ERR_NOT_FOUND. With
  * is_create, creates the directory if needed and fails unless it is empty
- * (S3: unless the prefix holds no repository). */
+ * (S3: any prefix will do). */
 int store_open(const char *location, const struct s3_settings *s3, bool is_create, struct store **out,
                struct error *err);
 void store_free(struct store *s);
