@@ -216,7 +216,7 @@ static int local_put_new(void *impl, const char *name, const void *data, size_t 
     return sync_parent(path, err);
 }
 
-static bool local_has_atomic_create(const void *impl)
+static bool local_has_atomic_create(void *impl)
 {
     (void)impl;
     return true;

@@ -574,9 +574,15 @@ static int s3_put_new(void *impl, const char *name, const void *data, size_t len
     return put_conditional(s, name, data, len, err);
 }
 
-static bool s3_has_atomic_create(const void *impl)
+/* A new store asked before its first write finds out now; if the server
+ * cannot be asked, the answer is no (a check and a put), which is safe. */
+static bool s3_has_atomic_create(void *impl)
 {
-    return ((const struct s3_store *)impl)->has_conditional_writes;
+    struct s3_store *s = impl;
+    struct error ignored;
+    if (probe_once(s, &ignored) < 0)
+        return false;
+    return s->has_conditional_writes;
 }
 
 static unsigned s3_parallel_uploads(const void *impl)

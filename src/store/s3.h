@@ -49,9 +49,9 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
 
 /* Opens s3://BUCKET[/PREFIX]: the bucket must answer; without is_create
  * the prefix must hold objects (ERR_NOT_FOUND if none: S3 has no empty
- * folders). With is_create, the first put finds out whether the server
- * honours conditional writes (If-None-Match: *) and records it for
- * store_put_new. */
+ * folders). With is_create, the first put (or store_has_atomic_create)
+ * finds out whether the server honours conditional writes
+ * (If-None-Match: *) and records it for store_put_new. */
 int s3_store_open(const char *location, const struct s3_settings *settings, bool is_create, void **impl,
                   struct error *err);
 

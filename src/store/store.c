@@ -26,12 +26,18 @@ int store_open(const char *location, const struct s3_settings *s3, bool is_creat
     } else if (local_store_open(location, is_create, &impl, err) < 0) {
         return -1;
     }
+    *out = store_new(driver, impl, location);
+    return 0;
+}
+
+struct store *store_new(const struct store_driver *driver, void *impl, const char *location)
+{
     struct store *s = xcalloc(1, sizeof *s);
     s->driver = driver;
     s->impl = impl;
     s->location = xstrdup(location);
-    *out = s;
-    return 0;
+    s->parallel_requests = driver->parallel_requests;
+    return s;
 }
 
 void store_free(struct store *s)
@@ -111,5 +117,5 @@ int store_size(struct store *s, const char *name, uint64_t *size, struct error *
 
 unsigned store_parallel_requests(const struct store *s)
 {
-    return s->driver->parallel_requests;
+    return s->parallel_requests;
 }
