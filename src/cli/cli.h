@@ -42,6 +42,15 @@ int cli_main(int argc, char **argv);
 /* Handles a global option inside a command's getopt loop; returns true if
  * opt was one. */
 bool cli_global_option(struct cli_globals *g, int opt, const char *arg);
+/* Sets what the environment says over what s holds: COFFER_S3_ENDPOINT,
+ * COFFER_S3_REGION (else AWS_REGION), COFFER_S3_PATH_STYLE (true/false),
+ * COFFER_S3_RETRY_SECONDS, COFFER_S3_CA_FILE, AWS_ACCESS_KEY_ID,
+ * AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; and, where s names none,
+ * AWS_SHARED_CREDENTIALS_FILE, AWS_PROFILE and HOME (whose
+ * .aws/credentials is read last). The strings stay the environment's. A
+ * malformed value fails (ERR_USAGE) naming the variable. The store reads
+ * no environment: this is where S3 settings get it. */
+int s3_settings_from_env(struct s3_settings *s, struct error *err);
 /* Loads the config file (if any) and fills unset globals from the
  * environment, then the file; fails (usage) with no repository. */
 int cli_resolve_globals(struct cli_globals *g, struct error *err);

@@ -29,6 +29,51 @@ bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
     return false;
 }
 
+static void env_over(const char **slot, const char *name)
+{
+    const char *v = getenv(name);
+    if (v && *v)
+        *slot = v;
+}
+
+static void env_under(const char **slot, const char *name)
+{
+    if (!*slot || !**slot)
+        *slot = getenv(name);
+}
+
+int s3_settings_from_env(struct s3_settings *s, struct error *err)
+{
+    env_over(&s->endpoint, "COFFER_S3_ENDPOINT");
+    env_over(&s->region, "AWS_REGION");
+    env_over(&s->region, "COFFER_S3_REGION");
+    const char *style = getenv("COFFER_S3_PATH_STYLE");
+    if (style && *style && strcmp(style, "true") && strcmp(style, "false"))
+        return error_setk(err, ERR_USAGE, "COFFER_S3_PATH_STYLE must be true or false");
+    if (style && *style)
+        s->path_style = !strcmp(style, "true");
+    const char *key = getenv("AWS_ACCESS_KEY_ID");
+    if (key && *key) { /* a key pair from the environment comes whole */
+        s->access_key = key;
+        s->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
+        s->session_token = getenv("AWS_SESSION_TOKEN");
+    }
+    const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
+    if (retry && *retry) {
+        char *end;
+        unsigned long seconds = strtoul(retry, &end, 10);
+        if (*end || retry[0] == '-' || seconds < 1 || seconds > 86400)
+            return error_setk(err, ERR_USAGE, "COFFER_S3_RETRY_SECONDS must be a whole number of seconds, 1 to 86400");
+        s->retry_seconds = (unsigned)seconds;
+    }
+    env_over(&s->ca_file, "COFFER_S3_CA_FILE");
+    /* Where coffer.yaml names a credentials file or profile, it wins. */
+    env_under(&s->credentials_file, "AWS_SHARED_CREDENTIALS_FILE");
+    env_under(&s->profile, "AWS_PROFILE");
+    env_under(&s->home, "HOME");
+    return 0;
+}
+
 /* The s3: block's settings, then the environment's over them. */
 static int s3_settings_from_config(const struct config *cfg, struct s3_settings *s, struct error *err)
 {

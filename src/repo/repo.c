@@ -166,27 +166,44 @@ static void repo_setup_keys(struct repo *repo)
     chunker_init(&repo->database_chunker, &repo->config.database_chunks, repo->key.chunk);
 }
 
-int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
-              struct error *err)
+static int check_init_options(const struct repo_init_options *opts, struct error *err)
+{
+    if (chunker_params_check(&opts->config.stream_chunks, err) < 0 ||
+        chunker_params_check(&opts->config.file_chunks, err) < 0)
+        return -1;
+    if (opts->config.zstd_level < -7 || opts->config.zstd_level > 19)
+        return error_setk(err, ERR_USAGE, "compression level %d is out of range (-7..19)", opts->config.zstd_level);
+    struct kdf_params probe;
+    return kdf_params_for_level(opts->kdf_level, &probe, err);
+}
+
+/* Whether the store may take a new repository: not one whose config is
+ * there already. */
+static int check_no_repository(struct store *store, struct error *err)
+{
+    uint64_t size;
+    struct error probe;
+    if (store_size(store, CONFIG_NAME, &size, &probe) == 0)
+        return error_set(err, "%s already holds a repository (its config exists)", store_location(store));
+    if (probe.kind != ERR_NOT_FOUND) {
+        *err = probe;
+        return error_wrap(err, "cannot reach %s", store_location(store));
+    }
+    return 0;
+}
+
+int repo_init_store(struct store *store, const char *passphrase, const struct repo_init_options *opts,
+                    struct error *err)
 {
     struct repo repo = {0};
     struct buf plain = BUF_INIT, object = BUF_INIT;
     char key_name[KEY_NAME_MAX];
     int rc = -1;
 
+    if (check_init_options(opts, err) < 0 || check_no_repository(store, err) < 0)
+        return -1;
     repo.config = opts->config;
-    if (chunker_params_check(&repo.config.stream_chunks, err) < 0 ||
-        chunker_params_check(&repo.config.file_chunks, err) < 0)
-        return -1;
-    if (repo.config.zstd_level < -7 || repo.config.zstd_level > 19)
-        return error_setk(err, ERR_USAGE, "compression level %d is out of range (-7..19)",
-                          repo.config.zstd_level);
-    /* Check the level before touching the disk, so a typo creates nothing. */
-    struct kdf_params probe;
-    if (kdf_params_for_level(opts->kdf_level, &probe, err) < 0)
-        return -1;
-    if (store_open(location, opts->s3, true, &repo.store, err) < 0)
-        return -1;
+    repo.store = store;
     crypto_random(repo.config.id, REPO_ID_SIZE);
     master_key_generate(&repo.key);
 
@@ -206,7 +223,20 @@ out:
     crypto_wipe(&repo.key, sizeof repo.key);
     buf_free(&plain);
     buf_free(&object);
-    store_free(repo.store);
+    return rc;
+}
+
+int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
+              struct error *err)
+{
+    struct store *store;
+    /* Checked before touching the disk, so a typo creates nothing. */
+    if (check_init_options(opts, err) < 0)
+        return -1;
+    if (store_open(location, opts->s3, true, &store, err) < 0)
+        return -1;
+    int rc = repo_init_store(store, passphrase, opts, err);
+    store_free(store);
     return rc;
 }
 
@@ -240,16 +270,20 @@ out:
     return rc;
 }
 
-int repo_open(const char *location, const struct s3_settings *s3, const char *passphrase, struct repo **out,
-              struct error *err)
+int repo_open_store(struct store *store, const char *passphrase, struct repo **out, struct error *err)
 {
     struct repo *repo = xcalloc(1, sizeof *repo);
     uint64_t size;
-    if (store_open(location, s3, false, &repo->store, err) < 0)
-        goto fail;
-    if (store_size(repo->store, CONFIG_NAME, &size, err) < 0) {
-        error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
-                   location);
+    struct error probe;
+    repo->store = store;
+    if (store_size(store, CONFIG_NAME, &size, &probe) < 0) {
+        if (probe.kind == ERR_NOT_FOUND) {
+            error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
+                       store_location(store));
+        } else {
+            *err = probe;
+            error_wrap(err, "cannot reach %s", store_location(store));
+        }
         goto fail;
     }
     if (key_find(repo->store, passphrase, &repo->key, repo->key_name, err) < 0)
@@ -267,11 +301,29 @@ fail:
     return -1;
 }
 
+int repo_open(const char *location, const struct s3_settings *s3, const char *passphrase, struct repo **out,
+              struct error *err)
+{
+    struct store *store;
+    if (store_open(location, s3, false, &store, err) < 0) {
+        if (err->kind == ERR_NOT_FOUND)
+            error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", location);
+        return -1;
+    }
+    if (repo_open_store(store, passphrase, out, err) < 0) {
+        store_free(store);
+        return -1;
+    }
+    (*out)->is_store_owned = true;
+    return 0;
+}
+
 void repo_free(struct repo *repo)
 {
     if (!repo)
         return;
-    store_free(repo->store);
+    if (repo->is_store_owned)
+        store_free(repo->store);
     id_hasher_free(repo->hasher);
     index_free(repo->index);
     index_free(repo->index_files_read);

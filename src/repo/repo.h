@@ -57,6 +57,7 @@ struct repo_config {
 
 struct repo {
     struct store *store;
+    bool is_store_owned; /* repo_free frees the store (repo_open's; not repo_open_store's) */
     struct repo_config config;
     struct master_key key;
     struct id_hasher *hasher;
@@ -76,7 +77,7 @@ struct repo {
 struct repo_init_options {
     const char *kdf_level; /* interactive, moderate (default) or sensitive */
     struct repo_config config;
-    const struct s3_settings *s3; /* how to reach an s3:// location; NULL: the environment */
+    const struct s3_settings *s3; /* how to reach an s3:// location; NULL: the defaults */
 };
 
 void repo_config_defaults(struct repo_config *config);
@@ -85,15 +86,24 @@ void repo_config_defaults(struct repo_config *config);
 void repo_config_encode(const struct repo_config *c, struct buf *out);
 int repo_config_decode(const uint8_t *data, size_t len, struct repo_config *c, struct error *err);
 
-/* Creates a repository at location (which must be empty or absent). */
+/* Creates a repository at location (which must be empty or absent; one
+ * whose config exists is refused). */
 int repo_init(const char *location, const char *passphrase, const struct repo_init_options *opts,
               struct error *err);
+/* Creates a repository in an open store (opts->s3 is not used); the
+ * caller keeps the store. Refused if the store holds a config already. */
+int repo_init_store(struct store *store, const char *passphrase, const struct repo_init_options *opts,
+                    struct error *err);
 
-/* Opens a repository with a passphrase; ERR_AUTH if no key accepts it.
- * s3 says how to reach an s3:// location (NULL: from the environment).
- * The index is not loaded: call repo_load_index when blobs are needed. */
+/* Opens a repository with a passphrase; ERR_AUTH if no key accepts it,
+ * ERR_NOT_FOUND (saying to run `coffer init`) if there is none. s3 says
+ * how to reach an s3:// location (NULL: the defaults). The index is not
+ * loaded: call repo_load_index when blobs are needed. */
 int repo_open(const char *location, const struct s3_settings *s3, const char *passphrase, struct repo **out,
               struct error *err);
+/* Opens the repository in an open store, which the caller keeps and frees
+ * after repo_free (tests open repositories on memory and fault stores). */
+int repo_open_store(struct store *store, const char *passphrase, struct repo **out, struct error *err);
 void repo_free(struct repo *repo);
 
 /* Reads the index files not read yet into repo->index, then the

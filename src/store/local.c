@@ -65,9 +65,9 @@ int local_store_open(const char *path, bool is_create, void **impl, struct error
             return error_set(err, "%s is not empty: a repository is created in a new or empty directory", path);
     } else {
         if (stat(path, &st) < 0)
-            return error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", path);
+            return error_errno(err, errno, "cannot open directory %s", path);
         if (!S_ISDIR(st.st_mode))
-            return error_set(err, "repository %s is not a directory", path);
+            return error_set(err, "%s is not a directory", path);
     }
     struct local_store *ls = xcalloc(1, sizeof *ls);
     ls->root = xstrdup(path);
@@ -216,7 +216,7 @@ static int local_put_new(void *impl, const char *name, const void *data, size_t 
     return sync_parent(path, err);
 }
 
-static bool local_has_atomic_create(const void *impl)
+static bool local_has_atomic_create(void *impl)
 {
     (void)impl;
     return true;

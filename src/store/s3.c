@@ -22,13 +22,15 @@
  * a small pool, so connections are reused.
  *
  * Create-only puts (locks) use conditional writes, If-None-Match: *, when
- * the server honours them: init tries one and records the answer in the
- * object "conditional-writes" beside config; without them a create-only
- * put is a HEAD and then a put.
+ * the server honours them: the first write to a store opened with
+ * is_create tries one and records the answer in the object
+ * "conditional-writes" under the prefix; without them a create-only put
+ * is a HEAD and then a put.
  *
- * Settings come from s3_settings (see s3.h): the endpoint, the region,
- * path-style addressing, the credentials (from the environment or a shared
- * credentials file, never from coffer.yaml).
+ * Settings come from s3_settings (see s3.h) and nowhere else: the driver
+ * reads no environment (the command layer does, s3_settings_from_env).
+ * Credentials are the settings' key pair or a shared credentials file,
+ * never coffer.yaml's text.
  */
 #include "store/s3.h"
 
@@ -70,47 +72,14 @@ struct s3_store {
     char *data_class;     /* or NULL */
     char *metadata_class; /* or NULL */
     bool has_conditional_writes;
+    bool is_probe_due; /* created, conditional writes not tried yet */
+    pthread_mutex_t probe_mutex; /* held while they are */
     pthread_mutex_t mutex;
     CURL **idle;
     size_t idle_count, idle_max;
 };
 
 /* ---- settings ------------------------------------------------------------ */
-
-static void env_over(const char **slot, const char *name)
-{
-    const char *v = getenv(name);
-    if (v && *v)
-        *slot = v;
-}
-
-int s3_settings_from_env(struct s3_settings *s, struct error *err)
-{
-    env_over(&s->endpoint, "COFFER_S3_ENDPOINT");
-    env_over(&s->region, "AWS_REGION");
-    env_over(&s->region, "COFFER_S3_REGION");
-    const char *style = getenv("COFFER_S3_PATH_STYLE");
-    if (style && *style && strcmp(style, "true") && strcmp(style, "false"))
-        return error_setk(err, ERR_USAGE, "COFFER_S3_PATH_STYLE must be true or false");
-    if (style && *style)
-        s->path_style = !strcmp(style, "true");
-    const char *key = getenv("AWS_ACCESS_KEY_ID");
-    if (key && *key) { /* a key pair from the environment comes whole */
-        s->access_key = key;
-        s->secret_key = getenv("AWS_SECRET_ACCESS_KEY");
-        s->session_token = getenv("AWS_SESSION_TOKEN");
-    }
-    const char *retry = getenv("COFFER_S3_RETRY_SECONDS");
-    if (retry && *retry) {
-        char *end;
-        unsigned long seconds = strtoul(retry, &end, 10);
-        if (*end || retry[0] == '-' || seconds < 1 || seconds > 86400)
-            return error_setk(err, ERR_USAGE, "COFFER_S3_RETRY_SECONDS must be a whole number of seconds, 1 to 86400");
-        s->retry_seconds = (unsigned)seconds;
-    }
-    env_over(&s->ca_file, "COFFER_S3_CA_FILE");
-    return 0;
-}
 
 const char *s3_check_storage_class(const char *name)
 {
@@ -484,9 +453,8 @@ static struct s3_call put_call(const struct s3_store *s, const char *name, const
                             .body = data, .body_len = len};
 }
 
-static int s3_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+static int put_plain(struct s3_store *s, const char *name, const void *data, size_t len, struct error *err)
 {
-    struct s3_store *s = impl;
     struct put_digests d;
     char *key = object_key(s, name);
     struct s3_call c = put_call(s, name, key, data, len, &d);
@@ -532,9 +500,66 @@ static int put_conditional(struct s3_store *s, const char *name, const void *dat
     return rc;
 }
 
+static int s3_del(void *impl, const char *name, struct error *err);
+
+/* Whether the server refuses a second If-None-Match: * put of one key, as
+ * S3 has since 2024; older S3-compatible servers ignore the header. */
+static int probe_conditional_writes(struct s3_store *s, bool *out, struct error *err)
+{
+    char name[64], hex[33];
+    uint8_t rnd[16];
+    crypto_random(rnd, sizeof rnd);
+    hex_encode(rnd, sizeof rnd, hex);
+    snprintf(name, sizeof name, "conditional-write-probe-%s", hex);
+    struct error first, second;
+    bool was_refused = false;
+    int rc = put_conditional(s, name, "1", 1, &first);
+    if (rc == 0)
+        was_refused = put_conditional(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
+    else /* a server that rejects the header (501, 400) may still take plain puts */
+        rc = put_plain(s, name, "1", 1, err);
+    struct error ignored;
+    s3_del(s, name, &ignored);
+    *out = was_refused;
+    return rc;
+}
+
+/* The first write to a store just created tries a conditional write and
+ * records the answer beside the objects. Not at open: a refused init must
+ * leave what it found untouched. */
+static int probe_once(struct s3_store *s, struct error *err)
+{
+    int rc = 0;
+    pthread_mutex_lock(&s->probe_mutex);
+    if (s->is_probe_due) {
+        bool has_conditional = false;
+        rc = probe_conditional_writes(s, &has_conditional, err);
+        if (rc == 0 && has_conditional)
+            rc = put_plain(s, FEATURES_OBJECT, "If-None-Match\n", 14, err);
+        if (rc == 0) {
+            s->has_conditional_writes = has_conditional;
+            s->is_probe_due = false;
+        } else {
+            error_wrap(err, "cannot create s3://%s/%s", s->bucket, s->prefix);
+        }
+    }
+    pthread_mutex_unlock(&s->probe_mutex);
+    return rc;
+}
+
+static int s3_put(void *impl, const char *name, const void *data, size_t len, struct error *err)
+{
+    struct s3_store *s = impl;
+    if (probe_once(s, err) < 0)
+        return -1;
+    return put_plain(s, name, data, len, err);
+}
+
 static int s3_put_new(void *impl, const char *name, const void *data, size_t len, struct error *err)
 {
     struct s3_store *s = impl;
+    if (probe_once(s, err) < 0)
+        return -1;
     if (!s->has_conditional_writes) { /* a check, then a put: racy, and said so in store.h */
         uint64_t size;
         struct error probe;
@@ -544,14 +569,20 @@ static int s3_put_new(void *impl, const char *name, const void *data, size_t len
             *err = probe;
             return -1;
         }
-        return s3_put(s, name, data, len, err);
+        return put_plain(s, name, data, len, err);
     }
     return put_conditional(s, name, data, len, err);
 }
 
-static bool s3_has_atomic_create(const void *impl)
+/* A new store asked before its first write finds out now; if the server
+ * cannot be asked, the answer is no (a check and a put), which is safe. */
+static bool s3_has_atomic_create(void *impl)
 {
-    return ((const struct s3_store *)impl)->has_conditional_writes;
+    struct s3_store *s = impl;
+    struct error ignored;
+    if (probe_once(s, &ignored) < 0)
+        return false;
+    return s->has_conditional_writes;
 }
 
 static unsigned s3_parallel_uploads(const void *impl)
@@ -687,6 +718,7 @@ static void s3_free(void *impl)
         curl_easy_cleanup(s->idle[i]);
     free(s->idle);
     pthread_mutex_destroy(&s->mutex);
+    pthread_mutex_destroy(&s->probe_mutex);
     free(s->bucket);
     free(s->prefix);
     free(s->endpoint);
@@ -737,18 +769,16 @@ static int take_credentials(struct s3_store *s, const struct s3_settings *settin
     }
     const char *path = settings->credentials_file;
     char home_file[4096];
-    if (!path || !*path)
-        path = getenv("AWS_SHARED_CREDENTIALS_FILE");
-    if ((!path || !*path) && getenv("HOME")) {
-        snprintf(home_file, sizeof home_file, "%s/.aws/credentials", getenv("HOME"));
+    if ((!path || !*path) && settings->home && *settings->home) {
+        snprintf(home_file, sizeof home_file, "%s/.aws/credentials", settings->home);
         if (access(home_file, F_OK) == 0)
             path = home_file;
     }
     if (!path || !*path)
         return error_setk(err, ERR_USAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
                           "or name a credentials_file in coffer.yaml's s3: block");
-    const char *profile = settings->profile && *settings->profile ? settings->profile : getenv("AWS_PROFILE");
-    if (s3_read_credentials(path, profile && *profile ? profile : "default", &s->access_key, &s->secret_key,
+    const char *profile = settings->profile && *settings->profile ? settings->profile : "default";
+    if (s3_read_credentials(path, profile, &s->access_key, &s->secret_key,
                             &s->session_token, err) < 0)
         return -1;
     if (s->session_token && !*s->session_token) {
@@ -756,28 +786,6 @@ static int take_credentials(struct s3_store *s, const struct s3_settings *settin
         s->session_token = NULL;
     }
     return 0;
-}
-
-/* Whether the server refuses a second If-None-Match: * put of one key, as
- * S3 has since 2024; older S3-compatible servers ignore the header. */
-static int probe_conditional_writes(struct s3_store *s, bool *out, struct error *err)
-{
-    char name[64], hex[33];
-    uint8_t rnd[16];
-    crypto_random(rnd, sizeof rnd);
-    hex_encode(rnd, sizeof rnd, hex);
-    snprintf(name, sizeof name, "conditional-write-probe-%s", hex);
-    struct error first, second;
-    bool was_refused = false;
-    int rc = put_conditional(s, name, "1", 1, &first);
-    if (rc == 0)
-        was_refused = put_conditional(s, name, "2", 1, &second) < 0 && second.kind == ERR_EXISTS;
-    else /* a server that rejects the header (501, 400) may still take plain puts */
-        rc = s3_put(s, name, "1", 1, err);
-    struct error ignored;
-    s3_del(s, name, &ignored);
-    *out = was_refused;
-    return rc;
 }
 
 int s3_store_open(const char *location, const struct s3_settings *settings, bool is_create, void **impl,
@@ -798,6 +806,7 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     curl_global_init(CURL_GLOBAL_DEFAULT); /* before any thread: it is not thread-safe */
     struct s3_store *s = xcalloc(1, sizeof *s);
     pthread_mutex_init(&s->mutex, NULL);
+    pthread_mutex_init(&s->probe_mutex, NULL);
     if (take_credentials(s, settings, err) < 0) {
         s3_free(s);
         return -1;
@@ -851,8 +860,14 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     s->idle_max = s->connections > S3_POOL_MIN ? s->connections : S3_POOL_MIN;
     s->idle = xcalloc(s->idle_max, sizeof *s->idle);
 
-    /* The bucket must answer, and init wants no repository there yet. */
-    struct s3_call bucket = {.method = "GET", .key = NULL, .query = "list-type=2&max-keys=1"};
+    /* The bucket must answer; and a prefix is there only while it holds
+     * objects (S3 has no folders), so opening one that holds none is
+     * ERR_NOT_FOUND, as opening a missing directory is. */
+    struct buf query = BUF_INIT;
+    buf_append(&query, "list-type=2&max-keys=1&prefix=", 30);
+    s3_uri_encode(s->prefix, false, &query);
+    buf_append(&query, "", 1);
+    struct s3_call bucket = {.method = "GET", .key = NULL, .query = (const char *)query.data};
     struct response answer = {0};
     int rc = send_with_retries(s, &bucket, &answer, err);
     if (rc == 0 && answer.status != 200) {
@@ -860,52 +875,39 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
         if (answer.status == 404)
             error_wrap(err, "bucket %s does not exist on %s (create it first)", s->bucket, s->endpoint);
     }
+    bool is_empty = false;
     if (rc == 0) { /* a website or proxy answering 200 is found out here, before anything reads its "list" */
         char what[320];
         snprintf(what, sizeof what, "S3 listing of bucket %.200s on %.80s", s->bucket, s->endpoint);
         struct s3xml_listing first;
         rc = s3xml_listing_parse(what, answer.content_type, answer.body.data, answer.body.len, &first, err);
-        if (rc == 0)
+        if (rc == 0) {
+            is_empty = first.count == 0;
             s3xml_listing_free(&first);
+        }
     }
     buf_free(&answer.body);
+    buf_free(&query);
+    if (rc == 0 && !is_create && is_empty)
+        rc = error_setk(err, ERR_NOT_FOUND, "%s holds no objects", location);
     if (rc < 0) {
         s3_free(s);
         return -1;
     }
-    uint64_t size;
-    struct error probe;
-    if (s3_size(s, "config", &size, &probe) == 0) {
-        if (is_create) {
-            s3_free(s);
-            return error_set(err, "%s already holds a repository (its config exists)", location);
-        }
-    } else if (probe.kind != ERR_NOT_FOUND) {
-        s3_free(s);
-        *err = probe;
-        return error_wrap(err, "cannot reach %s", location);
-    } else if (!is_create) {
-        s3_free(s);
-        return error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", location);
-    }
-    /* Conditional writes: tried once at init, then taken from the record. */
-    bool has_conditional = false;
+    /* Conditional writes: found out at the first write to a new store
+     * (s3_probe_once), afterwards taken from the record. */
     if (is_create) {
-        rc = probe_conditional_writes(s, &has_conditional, err);
-        if (rc == 0 && has_conditional)
-            rc = s3_put(s, FEATURES_OBJECT, "If-None-Match\n", 14, err);
+        s->is_probe_due = true;
     } else {
-        has_conditional = s3_size(s, FEATURES_OBJECT, &size, &probe) == 0;
-        if (!has_conditional && probe.kind != ERR_NOT_FOUND) {
+        uint64_t size;
+        struct error probe;
+        s->has_conditional_writes = s3_size(s, FEATURES_OBJECT, &size, &probe) == 0;
+        if (!s->has_conditional_writes && probe.kind != ERR_NOT_FOUND) {
+            s3_free(s);
             *err = probe;
-            rc = -1;
+            return error_wrap(err, "cannot open %s", location);
         }
     }
-    if (rc < 0) {
-        s3_free(s);
-        return error_wrap(err, "cannot %s %s", is_create ? "create" : "open", location);
-    }
-    s->has_conditional_writes = has_conditional;
     *impl = s;
     return 0;
 }

@@ -1,5 +1,9 @@
 /*
  * store.c — picks a driver for a location and forwards calls to it.
+ *
+ * The store layer knows objects, not repositories: which objects make a
+ * repository, and what to tell a user who has none, is repo/'s business;
+ * where settings come from (coffer.yaml, the environment) is cli/'s.
  */
 #include "store/store_int.h"
 
@@ -15,24 +19,25 @@ int store_open(const char *location, const struct s3_settings *s3, bool is_creat
     void *impl;
     const struct store_driver *driver = &local_store_driver;
     if (strncmp(location, "s3://", 5) == 0) {
-        struct s3_settings from_env = {.path_style = -1};
-        if (!s3) {
-            if (s3_settings_from_env(&from_env, err) < 0)
-                return -1;
-            s3 = &from_env;
-        }
-        if (s3_store_open(location, s3, is_create, &impl, err) < 0)
+        static const struct s3_settings defaults = {.path_style = -1};
+        if (s3_store_open(location, s3 ? s3 : &defaults, is_create, &impl, err) < 0)
             return -1;
         driver = &s3_store_driver;
     } else if (local_store_open(location, is_create, &impl, err) < 0) {
         return -1;
     }
+    *out = store_new(driver, impl, location);
+    return 0;
+}
+
+struct store *store_new(const struct store_driver *driver, void *impl, const char *location)
+{
     struct store *s = xcalloc(1, sizeof *s);
     s->driver = driver;
     s->impl = impl;
     s->location = xstrdup(location);
-    *out = s;
-    return 0;
+    s->parallel_requests = driver->parallel_requests;
+    return s;
 }
 
 void store_free(struct store *s)
@@ -112,5 +117,5 @@ int store_size(struct store *s, const char *name, uint64_t *size, struct error *
 
 unsigned store_parallel_requests(const struct store *s)
 {
-    return s->driver->parallel_requests;
+    return s->parallel_requests;
 }

@@ -28,12 +28,21 @@ struct s3_settings;
 typedef int (*store_list_fn)(void *ctx, const char *name, uint64_t size, struct error *err);
 
 /* Opens the store at a location: a directory path, or s3://BUCKET/PREFIX
- * reached with s3 (NULL: settings from the environment alone). With
+ * reached with s3 (NULL: the defaults, without credentials; the store
+ * reads no environment). Without is_create, a location that is not there
+ * (a missing directory, a prefix with no objects) is ERR_NOT_FOUND. With
  * is_create, creates the directory if needed and fails unless it is empty
- * (S3: unless the prefix holds no repository). */
+ * (S3: any prefix will do). */
 int store_open(const char *location, const struct s3_settings *s3, bool is_create, struct store **out,
                struct error *err);
 void store_free(struct store *s);
+
+/* A store in this process's memory (memory.c), empty, for tests: the
+ * local driver's semantics, gone when freed. */
+struct store *store_open_memory(void);
+/* A new memory store holding a copy of every object of s, which must be
+ * a memory store. */
+struct store *store_memory_clone(struct store *s);
 const char *store_location(const struct store *s);
 
 int store_put(struct store *s, const char *name, const void *data, size_t len, struct error *err);

@@ -12,7 +12,7 @@ struct store_driver {
     unsigned parallel_requests; /* see store_parallel_requests */
     int (*put)(void *impl, const char *name, const void *data, size_t len, struct error *err);
     int (*put_new)(void *impl, const char *name, const void *data, size_t len, struct error *err);
-    bool (*has_atomic_create)(const void *impl);
+    bool (*has_atomic_create)(void *impl); /* may ask the store (S3 finds out on first use) */
     unsigned (*parallel_uploads)(const void *impl);
     int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
                struct error *err);
@@ -29,7 +29,11 @@ struct store {
     const struct store_driver *driver;
     void *impl;
     char *location;
+    unsigned parallel_requests; /* the driver's, unless a wrapper set its inner store's */
 };
+
+/* A store for a driver's impl (which it then owns), named location. */
+struct store *store_new(const struct store_driver *driver, void *impl, const char *location);
 
 /* The local-directory driver. */
 int local_store_open(const char *path, bool is_create, void **impl, struct error *err);

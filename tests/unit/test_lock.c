@@ -1180,7 +1180,7 @@ static void test_lock_short_object_is_a_conflict(void **state)
  * conditional writes), the exclusive lock is a lock object with an id of
  * its own: a second exclusive locker and a shared one are refused beside
  * it, a refresh rewrites it, and unlocking removes it. */
-static bool no_atomic_create(const void *impl)
+static bool no_atomic_create(void *impl)
 {
     return false;
 }

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "store/s3.h"
 #include "util/secret.h"
 #include "testing.h"
