@@ -33,10 +33,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "ops/ops.h"
 #include "repo/keys.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
+#include "source/types.h"
 #include "store/fault.h"
 #include "store/store.h"
 #include "testing.h"
@@ -116,11 +118,14 @@ static void backup(struct repo *repo, int which)
     pthread_t feeder;
     assert_int_equal(pthread_create(&feeder, NULL, test_feed_pipe, &feed), 0);
     struct progress progress = {0};
-    struct backup_options opts = {.source = sources[which], .kind = BACKUP_STREAM, .stdin_fd = fds[0],
+    struct config_source src;
+    config_source_init(&src, source_type_find("stream"), sources[which]);
+    struct backup_options opts = {.source = &src, .stdin_fd = fds[0],
                                   .time = times[which], .workers = WORKERS, .progress = &progress};
     struct snapshot snap;
     struct error err = {0};
     int rc = ops_backup(repo, &opts, &snap, &err);
+    config_source_free(&src);
     pthread_join(feeder, NULL);
     close(fds[0]);
     if (rc < 0)
