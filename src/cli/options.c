@@ -54,7 +54,7 @@ static const struct opt *find_prefix(const struct opt_command *cmd, const char *
     const struct opt *tables[] = {cmd->options, cmd->common}, *match = NULL;
     for (size_t t = 0; t < 2; t++) {
         for (const struct opt *o = tables[t]; o && o->name; o++) {
-            if (len == 0 || strncmp(o->name, name, len) != 0)
+            if (len == 0 || o->is_hidden || strncmp(o->name, name, len) != 0)
                 continue;
             if (match)
                 return NULL;
@@ -351,6 +351,8 @@ void opt_print_help(const struct opt_command *cmd, FILE *out)
     size_t col = HELP_MIN_COLUMN;
     for (size_t t = 0; t < 2; t++) {
         for (const struct opt *o = tables[t]; o && o->name; o++) {
+            if (o->is_hidden)
+                continue;
             row_left(o, left, sizeof left);
             if (strlen(left) + 2 > col)
                 col = strlen(left) + 2;
@@ -359,6 +361,8 @@ void opt_print_help(const struct opt_command *cmd, FILE *out)
     fputs("\noptions:\n", out);
     for (size_t t = 0; t < 2; t++) {
         for (const struct opt *o = tables[t]; o && o->name; o++) {
+            if (o->is_hidden)
+                continue;
             row_left(o, left, sizeof left);
             fprintf(out, "%-*s", (int)col, left);
             print_wrapped(out, o->help ? o->help : "", col);

@@ -79,6 +79,9 @@ struct opt {
      * digit, so "--read-data --json" and "--read-data 10%" both work. */
     bool is_value_optional;
     bool *seen;         /* set to true when the option is given; may be NULL */
+    /* Read, but not listed by --help: an old spelling kept for scripts
+     * (restore's --target beside --to). */
+    bool is_hidden;
     const char *arg;    /* the placeholder --help shows for the value: "N", "NAME" */
     const char *help;   /* one line (wrapped by the printer; '\n' starts a new line) */
 };

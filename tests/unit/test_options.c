@@ -70,6 +70,7 @@ static void run_words(struct run *r, const char *const *words)
         {OPT_PERCENT("max-unused", &r->v.max_unused, 0, 100), .arg = "N%", .help = "repack above N% unused"},
         {OPT_SIZE("chunks", &r->v.chunks, 4 << 10, 4 << 20), .arg = "SIZE", .help = "average chunk size"},
         {OPT_CUSTOM("even", parse_even, &r->v.custom), .arg = "E", .help = "an even number"},
+        {OPT_STRING("target", &r->v.to), .arg = "DIR", .is_hidden = true, .help = "old name of --to"},
         {0},
     };
     const struct opt common[] = {
@@ -154,6 +155,11 @@ static void test_string_both_forms(void **state)
     run_free(&r);
     RUN(&r, "--to=/b", "--to", "/c");
     assert_string_equal(r.v.to, "/c");
+    run_free(&r);
+    /* a hidden row (an old spelling) is read like any other */
+    RUN(&r, "--target", "/old");
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(r.v.to, "/old");
     run_free(&r);
     /* "=" inside the value is the value's */
     RUN(&r, "--to=a=b");
@@ -429,6 +435,7 @@ static void test_help_lists_every_option(void **state)
                  "the eightieth column at least once, maybe twice"},
         {OPT_UINT("read-data", &pct, 1, 100), .unit = "%", .is_value_optional = true, .seen = &seen,
          .arg = "N%", .help = "read N percent"},
+        {OPT_STRING("old-spelling", &s), .arg = "X", .is_hidden = true, .help = "not listed"},
         {0},
     };
     const struct opt common[] = {
@@ -464,6 +471,7 @@ static void test_help_lists_every_option(void **state)
         assert_non_null(strstr(text, want[i]));
     }
     assert_non_null(strstr(text, "eightieth"));
+    assert_null(strstr(text, "old-spelling"));
     for (const char *line = text; *line;) {
         size_t l = strcspn(line, "\n");
         if (l > 80)
