@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "cli/options.h"
 #include "repo/repo.h"
 #include "store/s3.h"
 
@@ -39,7 +40,21 @@ int cli_main(int argc, char **argv);
 
 /* Shared by the commands (common.c). */
 
-/* Handles a global option inside a command's getopt loop; returns true if
+/* Reads a command's argv (argv[0] its name) against its option table and
+ * the options every command shares (--repo, --password-file, --config,
+ * --quiet, --json, --help), which go into g. Returns EXIT_OK with the
+ * other words in args: if args->is_help, the help has been printed and the
+ * command returns EXIT_OK. Else prints the usage error and returns
+ * EXIT_USAGE. The usual start of a command:
+ *     if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+ *         return code; */
+int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, char **argv, struct opt_args *args);
+/* EXIT_OK when args holds at most max words; else a usage error naming the
+ * first one too many. */
+int cli_args_at_most(const char *command, const struct opt_args *args, size_t max);
+
+/* For the commands still on getopt_long (backup, restore, dump, drill):
+ * handles a global option inside a command's getopt loop; returns true if
  * opt was one. */
 bool cli_global_option(struct cli_globals *g, int opt, const char *arg);
 /* Sets what the environment says over what s holds: COFFER_S3_ENDPOINT,
@@ -84,7 +99,8 @@ int cli_check_kdf_level(const char *level, struct error *err);
  * every user of the host in /proc/PID/cmdline. */
 int cli_check_url_flag(const char *command, const char *flag, const char *url);
 
-/* The option table entries every command shares (getopt_long). */
+/* The option table entries every command shares, for the commands still
+ * on getopt_long; cli_parse's table (common.c) says the same. */
 #define CLI_GLOBAL_OPTIONS                                      \
     {"repo", required_argument, NULL, 'r'},                     \
     {"password-file", required_argument, NULL, 'p'},            \
@@ -131,7 +147,6 @@ int cmd_repair(struct cli_globals *g, int argc, char **argv);
 
 /* Shared by prune and forget --prune. */
 struct prune_result;
-int cli_parse_max_unused(const char *command, const char *arg, double *out);
 void cli_print_prune(const struct cli_globals *g, const struct prune_result *r, bool is_dry_run);
 int cmd_key(struct cli_globals *g, int argc, char **argv);
 

@@ -2,7 +2,6 @@
  * cmd_browse.c — `coffer snapshots` and `coffer ls`: what is in the
  * repository.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,12 +10,8 @@
 #include "ops/ops.h"
 #include "util/text.h"
 
-static const char snapshots_help[] =
-    "usage: coffer snapshots [OPTIONS]\n\n"
-    "Lists snapshots, oldest first.\n\n"
-    "options:\n"
-    "  --source NAME          only snapshots of this source\n" CLI_GLOBAL_HELP
-    "\nWith --json: an array of objects with id, short_id, time (RFC 3339, UTC), source,\n"
+static const char snapshots_epilog[] =
+    "With --json: an array of objects with id, short_id, time (RFC 3339, UTC), source,\n"
     "type (files or stream), tags, host, paths, size (logical bytes), added (bytes this\n"
     "snapshot added to the repository), files, parent and warnings.\n";
 
@@ -56,14 +51,20 @@ static json_t *snapshot_json(const struct snapshot *s)
     return o;
 }
 
-static void print_table(const struct snapshot_list *list, const char *source)
+/* No sources given: every snapshot is shown. */
+static bool is_shown(const struct snapshot *s, const struct string_list *sources)
+{
+    return sources->count == 0 || string_list_has(sources, s->source);
+}
+
+static void print_table(const struct snapshot_list *list, const struct string_list *sources)
 {
     printf("%-8s  %-20s  %-12s  %-8s  %-10s  %10s  %10s  %s\n", "ID", "TIME", "SOURCE", "TYPE", "TAGS", "SIZE",
            "ADDED", "HOST");
     size_t shown = 0;
     for (size_t i = 0; i < list->count; i++) {
         const struct snapshot *s = &list->items[i];
-        if (source && strcmp(s->source, source) != 0)
+        if (!is_shown(s, sources))
             continue;
         char hex[65], when[32], size[32], added[32], tags[128] = "";
         snapshot_id_hex(s, hex);
@@ -83,55 +84,46 @@ static void print_table(const struct snapshot_list *list, const char *source)
 
 int cmd_snapshots(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"source", required_argument, NULL, 's'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
+    struct string_list sources = {0};
+    const struct opt options[] = {
+        {OPT_LIST("source", &sources), .arg = "NAME", .help = "only snapshots of this source (repeat for more)"},
+        {0},
     };
-    const char *source = NULL;
-    struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(snapshots_help, stdout); return EXIT_OK;
-        case 's': source = optarg; break;
-        default: return cli_usage_error("snapshots", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("snapshots", "unexpected argument \"%s\"", argv[optind]);
+    const struct opt_command command = {.name = "snapshots", .usage = "[--source NAME]... [OPTIONS]",
+                                        .description = "Lists snapshots, oldest first.", .options = options,
+                                        .epilog = snapshots_epilog};
+    struct opt_args args;
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
+    struct error err;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("snapshots", &args, 0)) != EXIT_OK)
+        goto out;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_load_snapshots(repo, &list, &err) < 0) {
-        repo_free(repo);
-        return cli_fail(&err);
+        code = cli_fail(&err);
+        goto out;
     }
     if (g->is_json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < list.count; i++)
-            if (!source || strcmp(list.items[i].source, source) == 0)
+            if (is_shown(&list.items[i], &sources))
                 json_array_append_new(arr, snapshot_json(&list.items[i]));
         json_dumpf(arr, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(arr);
     } else {
-        print_table(&list, source);
+        print_table(&list, &sources);
     }
+out:
     snapshot_list_free(&list);
     repo_free(repo);
-    return EXIT_OK;
+    string_list_free(&sources);
+    return code;
 }
 
-static const char ls_help[] =
-    "usage: coffer ls SNAPSHOT [SOURCE] [OPTIONS]\n\n"
+static const char ls_description[] =
     "Lists the entries of a snapshot, one path per line. SNAPSHOT is an id prefix\n"
-    "or \"latest\"; SOURCE (or --source) picks the source for \"latest\".\n\n"
-    "options:\n"
-    "  --source NAME          the source\n"
-    "  --long                 type, mode, size and time too\n" CLI_GLOBAL_HELP;
+    "or \"latest\"; SOURCE (or --source) picks the source for \"latest\".";
 
 struct ls_out {
     bool is_long;
@@ -183,40 +175,33 @@ int cli_pick_snapshot(struct repo *repo, const char *spec, const char *source, s
 
 int cmd_ls(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"source", required_argument, NULL, 's'},
-        {"long", no_argument, NULL, 'l'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct ls_out out = {0};
     const char *source = NULL;
+    const struct opt options[] = {
+        {OPT_STRING("source", &source), .arg = "NAME", .help = "the source (one: ls lists one snapshot)"},
+        {OPT_FLAG("long", &out.is_long), .help = "type, mode, size and time too"},
+        {0},
+    };
+    const struct opt_command command = {.name = "ls", .usage = "SNAPSHOT [SOURCE] [OPTIONS]",
+                                        .description = ls_description, .options = options};
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(ls_help, stdout); return EXIT_OK;
-        case 's': source = optarg; break;
-        case 'l': out.is_long = true; break;
-        default: return cli_usage_error("ls", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if (args.count == 0)
         return cli_usage_error("ls", "which snapshot? give an id prefix or \"latest\"");
-    const char *spec = argv[optind++];
-    if (optind < argc && !source)
-        source = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("ls", "unexpected argument \"%s\"", argv[optind]);
+    const char *spec = args.items[0];
+    size_t used = 1;
+    if (args.count > used && !source)
+        source = args.items[used++];
+    if ((code = cli_args_at_most("ls", &args, used)) != EXIT_OK)
+        return code;
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     const struct snapshot *snap;
     out.is_json = g->is_json;
     out.arr = json_array();
-    int code = EXIT_OK;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_ls(repo, snap, print_entry, &out, &err) < 0) {
         code = cli_fail(&err);

@@ -9,7 +9,6 @@
  * as an event in the repository, for `coffer status` and for the next
  * partial read.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,7 @@
 #include "repo/lock.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer check [--read-data | --read-data=N%] [--source NAME] [OPTIONS]\n\n"
+static const char description[] =
     "Verifies the repository: every index and snapshot opens, every blob a snapshot\n"
     "needs is indexed, every indexed pack exists. With --read-data it also reads every\n"
     "pack and authenticates, decompresses and hashes every blob; --read-data=10%\n"
@@ -32,13 +30,11 @@ static const char help[] =
     "them all. Then the health rules of coffer.yaml (health: max_age, min_size,\n"
     "shrink_alert) judge each source's newest snapshot. Problems go to stderr, one per\n"
     "line, naming the source, the rule or the damaged pack and snapshots, and what to\n"
-    "do. The result is recorded in the repository for `coffer status`.\n\n"
+    "do. The result is recorded in the repository for `coffer status`. With several\n"
+    "--source options each source is checked (and recorded) on its own, one after\n"
+    "the other: one summary line each, with --json one object per line.\n\n"
     "exit code: 0 healthy, 1 damage found or the check could not run, 3 a health rule\n"
-    "failed.\n\n"
-    "options:\n"
-    "  --read-data[=N%]       read and verify all stored data, or N percent of packs\n"
-    "  --source NAME          only this source's snapshots, packs and rules\n"
-    "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+    "failed.";
 
 struct check_report {
     const struct cli_globals *g;
@@ -134,64 +130,38 @@ static void print_summary(const struct check_options *opts, const struct check_r
                r->unindexed_packs == 1 ? "" : "s");
 }
 
-int cmd_check(struct cli_globals *g, int argc, char **argv)
+/* What every source's check of one command line shares. */
+struct check_request {
+    bool is_read_data;
+    unsigned percent; /* of the packs read, with is_read_data */
+    unsigned workers;
+    bool is_named;    /* several sources: each summary says which */
+};
+
+/* One check, of everything (source NULL) or of one source's snapshots,
+ * packs and rules: run, judged, recorded as an event, printed. Returns
+ * the exit code; *is_run is false when the check could not run at all. */
+static int check_one(struct repo *repo, const struct cli_globals *g, const struct check_request *req,
+                     const char *source, json_t *stale_locks, bool *is_run)
 {
-    static const struct option options[] = {
-        {"read-data", optional_argument, NULL, 'd'},
-        {"source", required_argument, NULL, 's'},
-        {"workers", required_argument, NULL, 'w'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct snapshot_list snapshots = {0};
-    struct check_options opts = {.snapshots = &snapshots};
-    unsigned percent = 100;
+    struct check_options opts = {.snapshots = &snapshots, .is_read_data = req->is_read_data, .source = source,
+                                 .workers = req->workers};
     struct progress progress;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 'd': {
-            opts.is_read_data = true;
-            if (optarg) {
-                char *end;
-                long pct = strtol(optarg, &end, 10);
-                if (end == optarg || (*end && strcmp(end, "%") != 0) || pct < 1 || pct > 100)
-                    return cli_usage_error("check", "bad --read-data value \"%s\" (use e.g. --read-data=10%%)", optarg);
-                percent = (unsigned)pct;
-            }
-            break;
-        }
-        case 's': opts.source = optarg; break;
-        case 'w': opts.workers = (unsigned)atoi(optarg); break;
-        default: return cli_usage_error("check", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("check", "unexpected argument \"%s\"", argv[optind]);
     progress_init(&progress, "check", g->is_quiet, g->is_json);
     opts.progress = &progress;
-    struct check_report report = {g, json_array(), json_array(), json_array()};
+    struct check_report report = {g, json_array(), json_array(), stale_locks};
     opts.report = report_damage;
     opts.detail = report_detail;
     opts.report_ctx = &report;
 
-    struct repo *repo = NULL;
     struct check_result result;
     struct health_report health = {0};
     int code = EXIT_OK;
-    if (cli_open_repo(g, &repo, &err) < 0) {
-        code = cli_fail(&err);
-        goto out;
-    }
-    struct error ignored;
-    repo_locks_list(repo, report_stale_lock, &report, &ignored);
+    *is_run = false;
     if (opts.is_read_data &&
-        ops_check_next_slice(repo, opts.source, percent, &opts.read_slice, &opts.read_slices, &err) < 0) {
+        ops_check_next_slice(repo, opts.source, req->percent, &opts.read_slice, &opts.read_slices, &err) < 0) {
         code = cli_fail(&err);
         goto out;
     }
@@ -202,17 +172,18 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         code = cli_fail(&err);
         goto out;
     }
+    *is_run = true;
     bool is_judged;
     judge_health(&result, &snapshots, g, opts.source, &health, &is_judged);
 
-    json_t *doc = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:b, s:b}",
+    json_t *doc = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:O, s:o, s:b, s:b}",
                             "source", opts.source, "read",
                             !opts.is_read_data ? "none" : opts.read_slices > 1 ? "slice" : "all", "read_slice",
                             (json_int_t)opts.read_slice, "read_slices", (json_int_t)opts.read_slices, "snapshots",
                             (json_int_t)result.snapshots, "packs", (json_int_t)result.packs, "packs_read",
                             (json_int_t)result.packs_read, "blobs_read", (json_int_t)result.blobs,
                             "unindexed_packs", (json_int_t)result.unindexed_packs, "damage", json_incref(report.damage),
-                            "stale_locks", json_incref(report.stale_locks), "health", health_json(&health),
+                            "stale_locks", stale_locks, "health", health_json(&health),
                             "health_judged", is_judged, "ok", !is_damaged && health.count == 0);
     if (is_damaged && result.todo)
         json_object_set_new(doc, "todo", json_string(result.todo));
@@ -224,8 +195,11 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         json_dumpf(doc, stdout, JSON_COMPACT);
         printf("\n");
     } else if (!g->is_quiet || is_damaged || health.count) {
+        if (req->is_named)
+            printf("source %s: ", source);
         print_summary(&opts, &result, &health, is_judged, is_damaged);
     }
+    fflush(stdout);
     json_decref(doc);
     if (is_damaged)
         code = cli_fail(&err);
@@ -236,7 +210,52 @@ out:
     health_report_free(&health);
     json_decref(report.damage);
     json_decref(report.damage_detail);
-    json_decref(report.stale_locks);
+    return code;
+}
+
+int cmd_check(struct cli_globals *g, int argc, char **argv)
+{
+    struct check_request req = {.percent = 100};
+    struct string_list sources = {0};
+    const struct opt options[] = {
+        {OPT_UINT("read-data", &req.percent, 1, 100), .unit = "%", .is_value_optional = true,
+         .seen = &req.is_read_data, .arg = "N%",
+         .help = "read and verify all stored data, or N percent of packs (--read-data 10% or --read-data=10%)"},
+        {OPT_LIST("source", &sources), .arg = "NAME",
+         .help = "only this source's snapshots, packs and rules (repeat for more)"},
+        {OPT_UINT("workers", &req.workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "check",
+                                        .usage = "[--read-data[=N%]] [--source NAME]... [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
+    struct repo *repo = NULL;
+    json_t *stale_locks = json_array();
+    struct error err;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("check", &args, 0)) != EXIT_OK)
+        goto out;
+    if (cli_open_repo(g, &repo, &err) < 0) {
+        code = cli_fail(&err);
+        goto out;
+    }
+    struct check_report locks = {g, NULL, NULL, stale_locks};
+    struct error ignored;
+    repo_locks_list(repo, report_stale_lock, &locks, &ignored);
+    req.is_named = sources.count > 1;
+    /* No --source: one check of everything. */
+    for (size_t i = 0; i < (sources.count ? sources.count : 1); i++) {
+        bool is_run;
+        int one = check_one(repo, g, &req, sources.count ? sources.items[i] : NULL, stale_locks, &is_run);
+        if (one != EXIT_OK && (code == EXIT_OK || (code == EXIT_PARTIAL && one != EXIT_PARTIAL)))
+            code = one; /* the first failure, else a health problem */
+        if (!is_run)
+            break;
+    }
+out:
+    json_decref(stale_locks);
+    string_list_free(&sources);
     repo_free(repo);
     return code;
 }

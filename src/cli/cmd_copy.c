@@ -2,7 +2,6 @@
  * cmd_copy.c — `coffer copy --to OTHER`: the snapshots this repository has
  * and OTHER lacks, copied into OTHER (ops/copy.c).
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +12,13 @@
 #include "util/secret.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer copy --to REPOSITORY [OPTIONS]\n\n"
+static const char description[] =
     "Copies every snapshot of the repository (--repo) that REPOSITORY lacks into\n"
     "REPOSITORY: a local directory or s3://BUCKET/PREFIX, created beforehand with\n"
     "`coffer init`. Each snapshot is re-encrypted with REPOSITORY's key and its\n"
     "data deduplicated against what REPOSITORY holds; a snapshot copied before, in\n"
     "either direction, is skipped, so running copy twice copies nothing the second\n"
-    "time. Both repositories stay readable and writable by backups meanwhile.\n\n"
-    "options:\n"
-    "  --to REPOSITORY          where to copy to (required)\n"
-    "  --to-password-file FILE  its passphrase (default: $COFFER_TO_PASSWORD_FILE, then\n"
-    "                           $COFFER_TO_PASSWORD, then the source repository's)\n"
-    "  --source NAME            only snapshots of this source\n"
-    "  --tag TAG                only snapshots with this tag (repeat: all of them)\n"
-    "  --dry-run                list what would be copied, copy nothing\n" CLI_GLOBAL_HELP;
+    "time. Both repositories stay readable and writable by backups meanwhile.";
 
 struct copy_print {
     const struct cli_globals *g;
@@ -75,50 +66,47 @@ static int to_passphrase(const struct cli_globals *g, const char *file, char **o
 
 int cmd_copy(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_GLOBAL_OPTIONS,
-        {"to", required_argument, NULL, 'T'},
-        {"to-password-file", required_argument, NULL, 'P'},
-        {"source", required_argument, NULL, 's'},
-        {"tag", required_argument, NULL, 't'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {NULL, 0, NULL, 0},
-    };
     const char *to_location = NULL, *to_password_file = NULL;
-    struct string_list tags = {0};
+    struct string_list tags = {0}, sources = {0};
     struct copy_options opts = {0};
+    const struct opt options[] = {
+        {OPT_STRING("to", &to_location), .arg = "REPOSITORY", .help = "where to copy to (required)"},
+        {OPT_STRING("to-password-file", &to_password_file), .arg = "FILE",
+         .help = "its passphrase (default: $COFFER_TO_PASSWORD_FILE, then $COFFER_TO_PASSWORD, then the source "
+                 "repository's)"},
+        /* A list, so that a second --source is refused rather than wins. */
+        {OPT_LIST("source", &sources), .arg = "NAME", .help = "only snapshots of this source (one)"},
+        {OPT_LIST("tag", &tags), .arg = "TAG", .help = "only snapshots with this tag (repeat: all of them)"},
+        {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "list what would be copied, copy nothing"},
+        {0},
+    };
+    const struct opt_command command = {.name = "copy", .usage = "--to REPOSITORY [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
+    struct repo *from = NULL, *to = NULL;
+    char *to_pass = NULL;
+    struct copy_result result = {.on_copied = print_copied};
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); string_list_free(&tags); return EXIT_OK;
-        case 'T': to_location = optarg; break;
-        case 'P': to_password_file = optarg; break;
-        case 's': opts.source = optarg; break;
-        case 't': string_list_add(&tags, optarg); break;
-        case 'n': opts.is_dry_run = true; break;
-        default: string_list_free(&tags); return cli_usage_error("copy", "unknown option %s", argv[optind - 1]);
-        }
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("copy", &args, 0)) != EXIT_OK)
+        goto out;
+    if (!to_location) {
+        code = cli_usage_error("copy", "--to REPOSITORY is required");
+        goto out;
     }
-    if (optind < argc || !to_location) {
-        string_list_free(&tags);
-        return optind < argc ? cli_usage_error("copy", "unexpected argument \"%s\"", argv[optind])
-                             : cli_usage_error("copy", "--to REPOSITORY is required");
+    if (sources.count > 1) {
+        code = cli_usage_error("copy", "--source: copy takes one source (run it once for each)");
+        goto out;
     }
+    opts.source = sources.count ? sources.items[0] : NULL;
     opts.tags = (const char *const *)tags.items;
     opts.tag_count = tags.count;
 
-    struct repo *from = NULL, *to = NULL;
-    char *to_pass = NULL;
     struct progress progress;
     struct copy_print print = {g, &progress};
     progress_init(&progress, "copy", g->is_quiet || opts.is_dry_run, g->is_json);
     opts.progress = &progress;
-    struct copy_result result = {.on_copied = print_copied, .ctx = &print};
-    int code = EXIT_OK;
+    result.ctx = &print;
     if (cli_open_repo(g, &from, &err) < 0) {
         code = cli_fail(&err);
     } else if (!strcmp(store_location(from->store), to_location)) {
@@ -147,9 +135,11 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
         fprintf(stderr, "coffer: warning: %zu indexed pack%s not in the destination: what %s held was stored again "
                 "(run `coffer check` there to see which snapshots it affects)\n", result.packs_missing,
                 result.packs_missing == 1 ? " is" : "s are", result.packs_missing == 1 ? "it" : "they");
+out:
     secret_free(to_pass);
     repo_free(to);
     repo_free(from);
     string_list_free(&tags);
+    string_list_free(&sources);
     return code;
 }

@@ -5,7 +5,6 @@
  * every source), else from coffer.yaml: a source's own `retention:`, or
  * the top-level one.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,31 +15,14 @@
 #include "ops/ops.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer forget [--keep-* N ...] [--source NAME] [--dry-run] [OPTIONS]\n\n"
+static const char description[] =
     "Removes the snapshots a retention policy does not keep. Each source's snapshots\n"
     "are judged on their own: a --keep-hourly N rule keeps the newest snapshot of\n"
     "each of the last N hours that have one (likewise daily, weekly by ISO week,\n"
     "monthly, yearly); a snapshot kept by any rule stays. The output says which\n"
     "rules kept each snapshot. Without --keep-* flags the policy is coffer.yaml's\n"
     "retention: (a source's own, else the top-level one). Only snapshots are\n"
-    "removed; their data stays until a prune.\n\n"
-    "options:\n"
-    "  --keep-last N          the N newest snapshots\n"
-    "  --keep-hourly N        the newest of each of the last N hours\n"
-    "  --keep-daily N         ... days\n"
-    "  --keep-weekly N        ... ISO weeks\n"
-    "  --keep-monthly N       ... months\n"
-    "  --keep-yearly N        ... years\n"
-    "  --keep-within D        every snapshot within D of the newest (90d, 2y6m, 36h)\n"
-    "  --keep-tag TAG         every snapshot tagged TAG (repeat)\n"
-    "  --timezone ZONE        periods in this zone (e.g. Europe/Berlin; default UTC)\n"
-    "  --source NAME          only this source (repeat)\n"
-    "  --dry-run              say what would be removed, remove nothing\n"
-    "  --prune                then prune (see coffer prune --help)\n"
-    "  --max-unused N%        with --prune: as for prune (default 5%)\n"
-    "  --force                remove even the last snapshot of a source (with --prune:\n"
-    "                         prune --force)\n" CLI_GLOBAL_HELP;
+    "removed; their data stays until a prune.";
 
 struct forget_cli {
     const struct cli_globals *g;
@@ -117,76 +99,61 @@ static void report(void *ctx, const struct snapshot *snap, const struct retentio
            reasons);
 }
 
-static int parse_count(const char *flag, const char *arg, unsigned *out)
+static int parse_within(const char *arg, void *to, struct error *err)
 {
-    char *end;
-    long n = strtol(arg, &end, 10);
-    if (end == arg || *end || n < 0 || n > 1000000)
-        return cli_usage_error("forget", "%s wants a whole number from 0 to 1000000, got \"%s\"", flag, arg);
-    *out = (unsigned)n;
-    return EXIT_OK;
+    return retention_parse_duration(arg, to, err);
 }
 
 int cmd_forget(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"keep-last", required_argument, NULL, KEEP_LAST + 1},
-        {"keep-hourly", required_argument, NULL, KEEP_HOURLY + 1},
-        {"keep-daily", required_argument, NULL, KEEP_DAILY + 1},
-        {"keep-weekly", required_argument, NULL, KEEP_WEEKLY + 1},
-        {"keep-monthly", required_argument, NULL, KEEP_MONTHLY + 1},
-        {"keep-yearly", required_argument, NULL, KEEP_YEARLY + 1},
-        {"keep-within", required_argument, NULL, 'W'},
-        {"keep-tag", required_argument, NULL, 'T'},
-        {"timezone", required_argument, NULL, 'Z'},
-        {"source", required_argument, NULL, 's'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"force", no_argument, NULL, 'f'},
-        {"prune", no_argument, NULL, 'P'},
-        {"max-unused", required_argument, NULL, 'm'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct forget_cli f = {.g = g};
     struct forget_options opts = {.policy_for = policy_for, .ctx = &f};
     struct prune_options prune = {.max_unused = 0.05};
     bool is_prune = false;
     struct string_list tags = {0}, sources = {0};
+    unsigned *counts = f.flags.counts;
+    const struct opt options[] = {
+        {OPT_UINT("keep-last", &counts[KEEP_LAST], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "the N newest snapshots"},
+        {OPT_UINT("keep-hourly", &counts[KEEP_HOURLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "the newest of each of the last N hours"},
+        {OPT_UINT("keep-daily", &counts[KEEP_DAILY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "... days"},
+        {OPT_UINT("keep-weekly", &counts[KEEP_WEEKLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "... ISO weeks"},
+        {OPT_UINT("keep-monthly", &counts[KEEP_MONTHLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "... months"},
+        {OPT_UINT("keep-yearly", &counts[KEEP_YEARLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+         .help = "... years"},
+        {OPT_CUSTOM("keep-within", parse_within, &f.flags.within_seconds), .seen = &f.has_flags, .arg = "D",
+         .help = "every snapshot within D of the newest (90d, 2y6m, 36h)"},
+        {OPT_LIST("keep-tag", &tags), .seen = &f.has_flags, .arg = "TAG",
+         .help = "every snapshot tagged TAG (repeat for more)"},
+        {OPT_STRING("timezone", &f.flags.timezone), .arg = "ZONE",
+         .help = "periods in this zone (e.g. Europe/Berlin; default UTC)"},
+        {OPT_LIST("source", &sources), .arg = "NAME", .help = "only this source (repeat for more)"},
+        {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "say what would be removed, remove nothing"},
+        {OPT_FLAG("prune", &is_prune), .help = "then prune (see coffer prune --help)"},
+        {OPT_PERCENT("max-unused", &prune.max_unused, 0, 100), .arg = "N%",
+         .help = "with --prune: as for prune (default 5%)"},
+        {OPT_FLAG("force", &opts.is_force),
+         .help = "remove even the last snapshot of a source (with --prune: prune --force)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "forget",
+                                        .usage = "[--keep-* N ...] [--source NAME]... [--dry-run] [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
     struct repo *repo = NULL;
     struct error err;
-    int opt, code = EXIT_OK;
-    opterr = 0;
-    while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        if (opt >= KEEP_LAST + 1 && opt <= KEEP_YEARLY + 1) {
-            code = parse_count(argv[optind - 1], optarg, &f.flags.counts[opt - 1]);
-            f.has_flags = true;
-            continue;
-        }
-        switch (opt) {
-        case 'h': fputs(help, stdout); goto out;
-        case 'W':
-            if (retention_parse_duration(optarg, &f.flags.within_seconds, &err) < 0)
-                code = cli_usage_error("forget", "--keep-within: %s", err.msg);
-            f.has_flags = true;
-            break;
-        case 'T': string_list_add(&tags, optarg); f.has_flags = true; break;
-        case 'Z': f.flags.timezone = optarg; break;
-        case 's': string_list_add(&sources, optarg); break;
-        case 'n': opts.is_dry_run = f.is_dry_run = true; break;
-        case 'f': opts.is_force = true; break;
-        case 'P': is_prune = true; break;
-        case 'm': code = cli_parse_max_unused("forget", optarg, &prune.max_unused); break;
-        default: code = cli_usage_error("forget", "unknown option %s", argv[optind - 1]); break;
-        }
-    }
-    if (code != EXIT_OK)
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
         goto out;
-    if (optind < argc) {
-        code = cli_usage_error("forget", "unexpected argument \"%s\" (sources go with --source)", argv[optind]);
+    if (args.count) {
+        code = cli_usage_error("forget", "unexpected argument \"%s\" (sources go with --source)", args.items[0]);
         goto out;
     }
+    f.is_dry_run = opts.is_dry_run;
     f.flags.tags = (const char *const *)tags.items;
     f.flags.tag_count = tags.count;
     opts.sources = (const char *const *)sources.items;

@@ -1,7 +1,6 @@
 /*
  * cmd_key.c — `coffer key`: the passphrases that open a repository.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,19 +9,11 @@
 #include "cli/cli.h"
 #include "repo/keys.h"
 
-static const char help[] =
-    "usage: coffer key list\n"
-    "       coffer key add [--kdf LEVEL] [--new-password-file FILE]\n"
-    "       coffer key remove ID\n"
-    "       coffer key passwd [--kdf LEVEL] [--new-password-file FILE]\n\n"
+static const char description[] =
     "Several passphrases may open one repository, each in its own key file.\n"
     "add creates another; remove deletes one (not the one in use); passwd replaces\n"
     "the one in use. The new passphrase comes from --new-password-file,\n"
-    "COFFER_NEW_PASSWORD_FILE, COFFER_NEW_PASSWORD or a prompt.\n\n"
-    "options:\n"
-    "  --kdf LEVEL            Argon2id cost of the new key: interactive, moderate,\n"
-    "                         sensitive (default: the level of the key in use)\n"
-    "  --new-password-file F  read the new passphrase from F\n" CLI_GLOBAL_HELP;
+    "COFFER_NEW_PASSWORD_FILE, COFFER_NEW_PASSWORD or a prompt.";
 
 static const char *key_id_of(const char *name)
 {
@@ -121,39 +112,40 @@ static int key_remove_cmd(const struct cli_globals *g, struct repo *repo, const 
 
 int cmd_key(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"kdf", required_argument, NULL, 'k'},
-        {"new-password-file", required_argument, NULL, 'n'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     const char *kdf = NULL, *new_file = NULL;
+    const struct opt options[] = {
+        {OPT_STRING("kdf", &kdf), .arg = "LEVEL",
+         .help = "Argon2id cost of the new key: interactive, moderate, sensitive (default: the level of the key in "
+                 "use)"},
+        {OPT_STRING("new-password-file", &new_file), .arg = "F", .help = "read the new passphrase from F"},
+        {0},
+    };
+    const struct opt_command command = {
+        .name = "key",
+        .usage = "list\nadd [--kdf LEVEL] [--new-password-file FILE]\nremove ID\n"
+                 "passwd [--kdf LEVEL] [--new-password-file FILE]",
+        .description = description,
+        .options = options,
+    };
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 'k': kdf = optarg; break;
-        case 'n': new_file = optarg; break;
-        default: return cli_usage_error("key", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if (args.count == 0)
         return cli_usage_error("key", "which action? list, add, remove ID or passwd");
-    const char *action = argv[optind++];
+    const char *action = args.items[0];
     const char *id = NULL;
+    size_t used = 1;
     if (!strcmp(action, "remove")) {
-        if (optind >= argc)
+        if (args.count < 2)
             return cli_usage_error("key", "which key? give its id (see `coffer key list`)");
-        id = argv[optind++];
+        id = args.items[used++];
     } else if (strcmp(action, "list") && strcmp(action, "add") && strcmp(action, "passwd")) {
         return cli_usage_error("key", "unknown action \"%s\" (list, add, remove or passwd)", action);
     }
-    if (optind < argc)
-        return cli_usage_error("key", "unexpected argument \"%s\"", argv[optind]);
+    if ((code = cli_args_at_most("key", &args, used)) != EXIT_OK)
+        return code;
     struct repo *repo = NULL;
     int rc = cli_open_repo(g, &repo, &err);
     if (rc == 0) {

@@ -1,7 +1,6 @@
 /*
  * cmd_prune.c — `coffer prune`: free the space of forgotten snapshots.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +10,7 @@
 #include "ops/ops.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer prune [--max-unused N%] [--dry-run] [--force] [OPTIONS]\n\n"
+static const char description[] =
     "Deletes the data no snapshot needs, in two steps: packs holding nothing needed\n"
     "are condemned (no backup uses them any more, restores still can), and deleted by\n"
     "the next prune if still unneeded; packs with more than --max-unused of their\n"
@@ -22,22 +20,7 @@ static const char help[] =
     "written before anything old is deleted, so an interrupted prune loses nothing;\n"
     "run it again to finish. Takes the exclusive lock: no backup runs meanwhile.\n"
     "Refuses when no snapshot is listed though the index holds data, or when fewer\n"
-    "than half the snapshots the last prune or forget left are listed.\n\n"
-    "options:\n"
-    "  --max-unused N%        rewrite packs with more than N% unused (default 5%)\n"
-    "  --dry-run              say what would be deleted and rewritten, change nothing\n"
-    "  --force                prune although the snapshot list is empty or shrank by\n"
-    "                         more than half\n" CLI_GLOBAL_HELP;
-
-int cli_parse_max_unused(const char *command, const char *arg, double *out)
-{
-    char *end;
-    double pct = strtod(arg, &end);
-    if (end == arg || (*end && strcmp(end, "%") != 0) || pct < 0 || pct > 100)
-        return cli_usage_error(command, "bad --max-unused \"%s\" (a percentage, e.g. 5%%)", arg);
-    *out = pct / 100.0;
-    return EXIT_OK;
-}
+    "than half the snapshots the last prune or forget left are listed.";
 
 void cli_print_prune(const struct cli_globals *g, const struct prune_result *r, bool is_dry_run)
 {
@@ -81,33 +64,24 @@ void cli_print_prune(const struct cli_globals *g, const struct prune_result *r, 
 
 int cmd_prune(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"max-unused", required_argument, NULL, 'm'},
-        {"dry-run", no_argument, NULL, 'n'},
-        {"force", no_argument, NULL, 'f'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct prune_options opts = {.max_unused = 0.05};
+    const struct opt options[] = {
+        {OPT_PERCENT("max-unused", &opts.max_unused, 0, 100), .arg = "N%",
+         .help = "rewrite packs with more than N% unused (default 5%)"},
+        {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "say what would be deleted and rewritten, change nothing"},
+        {OPT_FLAG("force", &opts.is_force),
+         .help = "prune although the snapshot list is empty or shrank by more than half"},
+        {0},
+    };
+    const struct opt_command command = {.name = "prune", .usage = "[--max-unused N%] [--dry-run] [--force] [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
     struct error err;
-    int opt, code = EXIT_OK;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 'm':
-            if ((code = cli_parse_max_unused("prune", optarg, &opts.max_unused)) != EXIT_OK)
-                return code;
-            break;
-        case 'n': opts.is_dry_run = true; break;
-        case 'f': opts.is_force = true; break;
-        default: return cli_usage_error("prune", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("prune", "unexpected argument \"%s\"", argv[optind]);
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if ((code = cli_args_at_most("prune", &args, 0)) != EXIT_OK)
+        return code;
     struct repo *repo = NULL;
     struct prune_result r;
     if (cli_open_repo(g, &repo, &err) < 0 || ops_prune(repo, &opts, &r, &err) < 0)

@@ -6,7 +6,6 @@
  * stores it again. Each ends by listing what is still unrestorable (a dry
  * run of repair snapshots on the repository as it is then).
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,8 +13,7 @@
 #include "cli/cli.h"
 #include "ops/ops.h"
 
-static const char help[] =
-    "usage: coffer repair index|packs|snapshots [--dry-run] [--forget] [OPTIONS]\n\n"
+static const char description[] =
     "Repairs a damaged repository as far as its data allows. Run `coffer check\n"
     "--read-data` first: it records what is damaged. Then:\n"
     "  index       rebuild the index from the packs' own headers (an index file is\n"
@@ -31,11 +29,7 @@ static const char help[] =
     "unrestorable. What cannot be read for another reason than damage (an I/O\n"
     "error, a timeout) is left as it is and named, and the command fails: run it\n"
     "again once it can be read. The usual order: check --read-data, repair packs,\n"
-    "backup, check --read-data.\n\n"
-    "options:\n"
-    "  --dry-run              say what would be done, change nothing\n"
-    "  --forget               snapshots: remove each original once its repaired copy\n"
-    "                         is stored\n" CLI_GLOBAL_HELP;
+    "backup, check --read-data.";
 
 struct repair_cli {
     const struct cli_globals *g;
@@ -109,36 +103,30 @@ static int report_still_lost(struct cli_globals *g, struct repair_cli *r, struct
 
 int cmd_repair(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"dry-run", no_argument, NULL, 'n'},
-        {"forget", no_argument, NULL, 'F'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct repair_options opts = {0};
+    const struct opt options[] = {
+        {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "say what would be done, change nothing"},
+        {OPT_FLAG("forget", &opts.is_forget),
+         .help = "snapshots: remove each original once its repaired copy is stored"},
+        {0},
+    };
+    const struct opt_command command = {.name = "repair", .usage = "index|packs|snapshots [--dry-run] [--forget] [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 'n': opts.is_dry_run = true; break;
-        case 'F': opts.is_forget = true; break;
-        default: return cli_usage_error("repair", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if (args.count == 0)
         return cli_usage_error("repair", "say what to repair: index, packs or snapshots");
-    const char *what = argv[optind];
+    const char *what = args.items[0];
     int (*repair)(struct repo *, const struct repair_options *, struct repair_result *, struct error *) =
         !strcmp(what, "index") ? ops_repair_index : !strcmp(what, "packs") ? ops_repair_packs
                                                   : !strcmp(what, "snapshots") ? ops_repair_snapshots : NULL;
     if (!repair)
         return cli_usage_error("repair", "unknown \"%s\": repair index, packs or snapshots", what);
-    if (optind + 1 < argc)
-        return cli_usage_error("repair", "unexpected argument \"%s\"", argv[optind + 1]);
+    if ((code = cli_args_at_most("repair", &args, 1)) != EXIT_OK)
+        return code;
     if (opts.is_forget && strcmp(what, "snapshots") != 0)
         return cli_usage_error("repair", "--forget goes with repair snapshots");
 
@@ -147,7 +135,6 @@ int cmd_repair(struct cli_globals *g, int argc, char **argv)
     opts.ctx = &r;
     struct repo *repo = NULL;
     struct repair_result res;
-    int code = EXIT_OK;
     if (cli_open_repo(g, &repo, &err) < 0 || repair(repo, &opts, &res, &err) < 0) {
         code = cli_fail(&err);
     } else {

@@ -1,7 +1,6 @@
 /*
  * cmd_stats.c — `coffer stats`: sizes, deduplication, what each source costs.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,14 +9,12 @@
 #include "ops/ops.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer stats [OPTIONS]\n\n"
+static const char description[] =
     "Prints the logical size of all snapshots (what restoring each would write),\n"
     "the bytes the repository stores, the deduplication ratio, and per source its\n"
     "snapshots, their logical size and the stored bytes no other source shares\n"
     "(what forgetting the source entirely and pruning would free). Also the stored\n"
-    "bytes no snapshot references any more, which a prune would free.\n\n"
-    "options:\n" CLI_GLOBAL_HELP;
+    "bytes no snapshot references any more, which a prune would free.";
 
 static double ratio(uint64_t a, uint64_t b)
 {
@@ -67,27 +64,18 @@ static void print_json(const struct stats_result *r)
 
 int cmd_stats(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        if (opt == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        return cli_usage_error("stats", "unknown option %s", argv[optind - 1]);
-    }
-    if (optind < argc)
-        return cli_usage_error("stats", "unexpected argument \"%s\"", argv[optind]);
+    const struct opt options[] = {{0}};
+    const struct opt_command command = {.name = "stats", .usage = "[OPTIONS]", .description = description,
+                                        .options = options};
+    struct opt_args args;
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if ((code = cli_args_at_most("stats", &args, 0)) != EXIT_OK)
+        return code;
     struct repo *repo = NULL;
     struct stats_result r;
-    int code = EXIT_OK;
+    struct error err;
     if (cli_open_repo(g, &repo, &err) < 0 || ops_stats(repo, &r, &err) < 0) {
         code = cli_fail(&err);
     } else {

@@ -7,7 +7,6 @@
  * and for each problem what to do about it. Reads only; exit code 3 when
  * any objective or rule is not met.
  */
-#include <getopt.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,17 +19,14 @@
 #include "repo/event.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer status [--source NAME] [OPTIONS]\n\n"
+static const char description[] =
     "For each source (those coffer.yaml names, else every source in the repository):\n"
     "the newest snapshot and its age against the RPO objective (objectives: rpo),\n"
     "its size against the snapshot before, the health rules (health:), the last\n"
     "check and the last drill with its RTO against the objective (objectives: rto),\n"
     "and what to do about each problem.\n\n"
     "exit code: 0 every objective and rule met, 3 otherwise, 1 the status could not\n"
-    "be read.\n\n"
-    "options:\n"
-    "  --source NAME          only this source\n" CLI_GLOBAL_HELP;
+    "be read.";
 
 __attribute__((format(printf, 4, 5)))
 static void problem(json_t *problems, const char *rule, const char *todo, const char *fmt, ...)
@@ -212,42 +208,45 @@ static void print_source(json_t *s, int64_t now)
                json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
 }
 
+/* The sources asked for, in the order given; else health.h's choice. The
+ * caller frees the array (the names belong to only, cfg or list). */
+static const char **status_sources(const struct snapshot_list *list, const struct config *cfg,
+                                   const struct string_list *only, size_t *count)
+{
+    if (!only->count)
+        return health_sources(list, cfg, NULL, count);
+    const char **names = xcalloc(only->count, sizeof *names);
+    for (size_t i = 0; i < only->count; i++)
+        names[i] = only->items[i];
+    *count = only->count;
+    return names;
+}
+
 int cmd_status(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"source", required_argument, NULL, 's'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
+    struct string_list only = {0};
+    const struct opt options[] = {
+        {OPT_LIST("source", &only), .arg = "NAME", .help = "only this source (repeat for more)"},
+        {0},
     };
-    const char *only = NULL;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 's': only = optarg; break;
-        default: return cli_usage_error("status", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("status", "unexpected argument \"%s\"", argv[optind]);
-
+    const struct opt_command command = {.name = "status", .usage = "[--source NAME]... [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     struct event_list events = {0};
     struct error err;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("status", &args, 0)) != EXIT_OK)
+        goto out;
     if (cli_open_repo(g, &repo, &err) < 0 || snapshot_list_load(repo, &list, &err) < 0 ||
         event_list_load(repo, NULL, &events, &err) < 0) {
-        int code = cli_fail(&err);
-        snapshot_list_free(&list);
-        repo_free(repo);
-        return code;
+        code = cli_fail(&err);
+        goto out;
     }
     int64_t now = (int64_t)time(NULL);
     size_t count;
-    const char **names = health_sources(&list, g->config, only, &count);
+    const char **names = status_sources(&list, g->config, &only, &count);
     json_t *sources = json_array();
     size_t problems = 0;
     for (size_t i = 0; i < count; i++) {
@@ -271,8 +270,11 @@ int cmd_status(struct cli_globals *g, int argc, char **argv)
         printf("\n%s\n", problems ? "NOT SAFE: see the problems above" : "all objectives and rules met");
     }
     json_decref(doc);
+    code = problems ? EXIT_PARTIAL : EXIT_OK;
+out:
     event_list_free(&events);
     snapshot_list_free(&list);
     repo_free(repo);
-    return problems ? EXIT_PARTIAL : EXIT_OK;
+    string_list_free(&only);
+    return code;
 }

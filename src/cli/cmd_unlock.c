@@ -1,7 +1,6 @@
 /*
  * cmd_unlock.c — `coffer unlock`: remove stale locks.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,18 +8,14 @@
 #include "repo/lock.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer unlock [--remove-all] [OPTIONS]\n\n"
+static const char description[] =
     "Removes stale locks: locks of coffer processes on this host that are gone, and\n"
     "locks not refreshed for 30 minutes (a running coffer refreshes its lock every 5).\n"
     "Other locks belong to running backups, restores or prunes: they are listed and\n"
     "kept. coffer removes locks of processes certainly gone by itself; an expired\n"
     "lock may belong to a process that is stopped or suspended, so coffer only goes\n"
     "on beside it, and prune deletes nothing while it is there. Remove one of another\n"
-    "host only when you know its coffer is gone.\n\n"
-    "options:\n"
-    "  --remove-all           remove every lock, live or not (only when no coffer runs\n"
-    "                         against this repository on any host)\n" CLI_GLOBAL_HELP;
+    "host only when you know its coffer is gone.";
 
 struct unlock_run {
     struct repo *repo;
@@ -73,28 +68,22 @@ static void one_lock(void *ctx, const struct lock_info *info)
 
 int cmd_unlock(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"remove-all", no_argument, NULL, 'a'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct unlock_run u = {0};
+    const struct opt options[] = {
+        {OPT_FLAG("remove-all", &u.is_remove_all),
+         .help = "remove every lock, live or not (only when no coffer runs against this repository on any host)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "unlock", .usage = "[--remove-all] [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 'a': u.is_remove_all = true; break;
-        default: return cli_usage_error("unlock", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return cli_usage_error("unlock", "unexpected argument \"%s\"", argv[optind]);
+    int code;
+    if ((code = cli_parse(g, &command, argc, argv, &args)) != EXIT_OK || args.is_help)
+        return code;
+    if ((code = cli_args_at_most("unlock", &args, 0)) != EXIT_OK)
+        return code;
     u.is_quiet = g->is_quiet;
-    int code = EXIT_OK;
     if (cli_open_repo(g, &u.repo, &err) < 0 || repo_locks_list(u.repo, one_lock, &u, &err) < 0)
         code = cli_fail(&err);
     else if (!g->is_quiet)

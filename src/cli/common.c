@@ -74,6 +74,41 @@ int s3_settings_from_env(struct s3_settings *s, struct error *err)
     return 0;
 }
 
+int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, char **argv, struct opt_args *args)
+{
+    const struct opt common[] = {
+        {OPT_STRING("repo", &g->repo), .arg = "REPO",
+         .help = "repository: a directory or s3://BUCKET/PREFIX (default: $COFFER_REPOSITORY, then coffer.yaml)"},
+        {OPT_STRING("password-file", &g->password_file), .arg = "FILE",
+         .help = "read the passphrase from FILE (default: $COFFER_PASSWORD_FILE, then $COFFER_PASSWORD, then a "
+                 "prompt on the terminal)"},
+        {OPT_STRING("config", &g->config_path), .arg = "FILE",
+         .help = "configuration file (default: $COFFER_CONFIG, ./coffer.yaml, /etc/coffer/coffer.yaml; see "
+                 "docs/config.md)"},
+        {OPT_FLAG("quiet", &g->is_quiet), .help = "no progress output"},
+        {OPT_FLAG("json", &g->is_json),
+         .help = "machine-readable output: JSON on stdout; backup, restore and check also print progress as JSON "
+                 "lines on stderr"},
+        {OPT_HELP("help"), .help = "this help"},
+        {0},
+    };
+    struct opt_command full = *cmd;
+    struct error err;
+    full.common = common;
+    if (opt_parse(&full, argc, argv, args, &err) < 0)
+        return cli_usage_error(cmd->name, "%s", err.msg);
+    if (args->is_help)
+        opt_print_help(&full, stdout);
+    return EXIT_OK;
+}
+
+int cli_args_at_most(const char *command, const struct opt_args *args, size_t max)
+{
+    if (args->count <= max)
+        return EXIT_OK;
+    return cli_usage_error(command, "unexpected argument \"%s\"", args->items[max]);
+}
+
 /* The s3: block's settings, then the environment's over them. */
 static int s3_settings_from_config(const struct config *cfg, struct s3_settings *s, struct error *err)
 {

@@ -126,12 +126,58 @@ expect_err_match "key add inheriting the test-only level" 'for coffer.s own test
 export COFFER_TESTONLY_WEAK_KDF=1
 usage "bad --time value" backup --name x --time not-a-date "$T/src"
 usage "bad --read-data value" check --read-data=lots
+# Numbers are range-checked with the option named (commands on the option
+# table, cli/options.c); none on it takes --jobs yet, check's --workers is
+# the same kind of row.
+usage "--workers 0" check --workers 0
+expect_err_match "--workers 0" '--workers: must be 1\.\.256'
+usage "--workers=0" check --workers=0
+expect_err_match "--workers=0" '--workers: must be 1\.\.256'
+usage "--workers abc" check --workers abc
+expect_err_match "--workers abc" '--workers: must be 1\.\.256'
+usage "--keep-last -1" forget --keep-last -1
+expect_err_match "--keep-last -1" '--keep-last: must be 0\.\.1000000'
+usage "--read-data 0%" check --read-data 0%
+expect_err_match "--read-data 0%" '--read-data: must be 1\.\.100%'
+usage "missing value" snapshots --source
+expect_err_match "missing value" '--source needs a value'
+expect_err_match "missing value" 'coffer snapshots --help'
+usage "unknown option with a value" stats --pasword-file="$GOOD_PW"
+expect_err_match "unknown option with a value" 'unknown option --pasword-file'
+expect_no_output_match "unknown option must not echo its value" "$GOOD_PW"
 usage "key remove without id" key remove
 usage "unknown key subcommand" key juggle
 run_c --help
 expect_ok "--help"
 grep -qi 'backup' "$T/out" || fail "--help does not mention the backup command"
 note "usage errors ok"
+
+# ------------------------------------------------------------ option forms
+# --read-data takes its percentage as --read-data=N% and as --read-data N%.
+run_c check --read-data=10% --json
+expect_ok "check --read-data=10%"
+[ "$(jq_out '.read')" = slice ] && [ "$(jq_out '.read_slices')" = 10 ] ||
+    fail "check --read-data=10% did not read a tenth: $(cat "$T/out")"
+run_c check --read-data 10% --json
+expect_ok "check --read-data 10%"
+[ "$(jq_out '.read')" = slice ] && [ "$(jq_out '.read_slices')" = 10 ] ||
+    fail "check --read-data 10% did not read a tenth: $(cat "$T/out")"
+run_c check --read-data --json
+expect_ok "check --read-data alone"
+[ "$(jq_out '.read')" = all ] || fail "check --read-data did not read everything: $(cat "$T/out")"
+# A repeated --source adds up: both sources' snapshots, not the last one's.
+c_ok "second source" backup --name other "$T/src"
+run_c snapshots --source base --source other --json
+expect_ok "snapshots --source base --source other"
+[ "$(jq_out '[.[].source] | unique | join(",")')" = "base,other" ] ||
+    fail "snapshots --source base --source other: $(jq -c '[.[].source]' "$T/out")"
+run_c snapshots --source=other --json
+[ "$(jq_out '[.[].source] | unique | join(",")')" = "other" ] ||
+    fail "snapshots --source=other: $(jq -c '[.[].source]' "$T/out")"
+run_c status --source base --source other --json
+[ "$(jq_out '[.sources[].source] | join(",")')" = "base,other" ] ||
+    fail "status --source base --source other: $(jq -c '[.sources[].source]' "$T/out")"
+note "option forms ok"
 
 # ------------------------------------------------------------ nonexistent source path
 run_c backup --name ghost "$T/does-not-exist"
