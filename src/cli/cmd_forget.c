@@ -26,44 +26,11 @@ static const char description[] =
 
 struct forget_cli {
     const struct cli_globals *g;
-    struct retention_policy flags;   /* from the flags */
-    bool has_flags;
-    struct retention_policy *config; /* one per config source, then the top level */
-    const struct config *cfg;
     json_t *json;
     const char *last_source;
     size_t kept, removed;
     bool is_dry_run;
 };
-
-/* A config retention mapping as a policy (strings borrowed from the config). */
-static int policy_from_config(const struct config_retention *r, struct retention_policy *p, struct error *err)
-{
-    memset(p, 0, sizeof *p);
-    p->counts[KEEP_LAST] = r->last;
-    p->counts[KEEP_HOURLY] = r->hourly;
-    p->counts[KEEP_DAILY] = r->daily;
-    p->counts[KEEP_WEEKLY] = r->weekly;
-    p->counts[KEEP_MONTHLY] = r->monthly;
-    p->counts[KEEP_YEARLY] = r->yearly;
-    p->tags = (const char *const *)r->tags.items;
-    p->tag_count = r->tags.count;
-    p->timezone = r->timezone;
-    return r->within ? retention_parse_duration(r->within, &p->within_seconds, err) : 0;
-}
-
-static const struct retention_policy *policy_for(void *ctx, const char *source)
-{
-    struct forget_cli *f = ctx;
-    if (f->has_flags)
-        return &f->flags;
-    if (!f->cfg)
-        return NULL;
-    for (size_t i = 0; i < f->cfg->source_count; i++)
-        if (!strcmp(f->cfg->sources[i].name, source) && f->cfg->sources[i].retention.is_set)
-            return &f->config[i];
-    return f->cfg->retention.is_set ? &f->config[f->cfg->source_count] : NULL;
-}
 
 static void report(void *ctx, const struct snapshot *snap, const struct retention_verdict *v)
 {
@@ -107,29 +74,32 @@ static int parse_within(const char *arg, void *to, struct error *err)
 int cmd_forget(struct cli_globals *g, int argc, char **argv)
 {
     struct forget_cli f = {.g = g};
-    struct forget_options opts = {.policy_for = policy_for, .ctx = &f};
+    struct retention_policy flags = {0};
+    bool has_flags = false;
+    struct retention_plan plan = {0};
+    struct forget_options opts = {.policy_for = ops_retention_policy_for, .ctx = &plan};
     struct prune_options prune = {.max_unused = 0.05};
     bool is_prune = false;
     struct string_list tags = {0}, sources = {0};
-    unsigned *counts = f.flags.counts;
+    unsigned *counts = flags.counts;
     const struct opt options[] = {
-        {OPT_UINT("keep-last", &counts[KEEP_LAST], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-last", &counts[KEEP_LAST], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "the N newest snapshots"},
-        {OPT_UINT("keep-hourly", &counts[KEEP_HOURLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-hourly", &counts[KEEP_HOURLY], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "the newest of each of the last N hours"},
-        {OPT_UINT("keep-daily", &counts[KEEP_DAILY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-daily", &counts[KEEP_DAILY], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "... days"},
-        {OPT_UINT("keep-weekly", &counts[KEEP_WEEKLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-weekly", &counts[KEEP_WEEKLY], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "... ISO weeks"},
-        {OPT_UINT("keep-monthly", &counts[KEEP_MONTHLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-monthly", &counts[KEEP_MONTHLY], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "... months"},
-        {OPT_UINT("keep-yearly", &counts[KEEP_YEARLY], 0, 1000000), .seen = &f.has_flags, .arg = "N",
+        {OPT_UINT("keep-yearly", &counts[KEEP_YEARLY], 0, 1000000), .seen = &has_flags, .arg = "N",
          .help = "... years"},
-        {OPT_CUSTOM("keep-within", parse_within, &f.flags.within_seconds), .seen = &f.has_flags, .arg = "D",
+        {OPT_CUSTOM("keep-within", parse_within, &flags.within_seconds), .seen = &has_flags, .arg = "D",
          .help = "every snapshot within D of the newest (90d, 2y6m, 36h)"},
-        {OPT_LIST("keep-tag", &tags), .seen = &f.has_flags, .arg = "TAG",
+        {OPT_LIST("keep-tag", &tags), .seen = &has_flags, .arg = "TAG",
          .help = "every snapshot tagged TAG (repeat for more)"},
-        {OPT_STRING("timezone", &f.flags.timezone), .arg = "ZONE",
+        {OPT_STRING("timezone", &flags.timezone), .arg = "ZONE",
          .help = "periods in this zone (e.g. Europe/Berlin; default UTC)"},
         {OPT_LIST("source", &sources), .arg = "NAME", .help = "only this source (repeat for more)"},
         {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "say what would be removed, remove nothing"},
@@ -154,30 +124,14 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     f.is_dry_run = opts.is_dry_run;
-    f.flags.tags = (const char *const *)tags.items;
-    f.flags.tag_count = tags.count;
+    flags.tags = (const char *const *)tags.items;
+    flags.tag_count = tags.count;
     opts.sources = (const char *const *)sources.items;
     opts.source_count = sources.count;
-    if (cli_open_repo(g, &repo, &err) < 0) {
+    if (cli_open_repo(g, &repo, &err) < 0 ||
+        ops_retention_plan_init(&plan, g->config, has_flags ? &flags : NULL, &err) < 0) {
         code = cli_fail(&err);
         goto out;
-    }
-    f.cfg = g->config;
-    if (!f.has_flags) {
-        size_t n = f.cfg ? f.cfg->source_count : 0;
-        f.config = xcalloc(n + 1, sizeof *f.config);
-        bool has_any = f.cfg && f.cfg->retention.is_set;
-        for (size_t i = 0; i < n && code == EXIT_OK; i++) {
-            has_any |= f.cfg->sources[i].retention.is_set;
-            if (policy_from_config(&f.cfg->sources[i].retention, &f.config[i], &err) < 0)
-                code = cli_fail(&err);
-        }
-        if (code == EXIT_OK && f.cfg && policy_from_config(&f.cfg->retention, &f.config[n], &err) < 0)
-            code = cli_fail(&err);
-        if (code == EXIT_OK && !has_any)
-            code = cli_usage_error("forget", "no policy: give --keep-* flags, or retention: in coffer.yaml");
-        if (code != EXIT_OK)
-            goto out;
     }
     if (g->is_json)
         f.json = json_array();
@@ -201,7 +155,7 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
     }
 out:
     json_decref(f.json);
-    free(f.config);
+    ops_retention_plan_free(&plan);
     string_list_free(&tags);
     string_list_free(&sources);
     repo_free(repo);

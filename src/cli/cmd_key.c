@@ -15,12 +15,6 @@ static const char description[] =
     "the one in use. The new passphrase comes from --new-password-file,\n"
     "COFFER_NEW_PASSWORD_FILE, COFFER_NEW_PASSWORD or a prompt.";
 
-static const char *key_id_of(const char *name)
-{
-    const char *slash = strrchr(name, '/');
-    return slash ? slash + 1 : name;
-}
-
 static int key_list_cmd(const struct cli_globals *g, struct repo *repo, struct error *err)
 {
     struct key_info *keys;
@@ -30,7 +24,7 @@ static int key_list_cmd(const struct cli_globals *g, struct repo *repo, struct e
     if (g->is_json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < count; i++)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", key_id_of(keys[i].name),
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", repo_key_id(keys[i].name),
                                                  "created", keys[i].created, "host", keys[i].host, "kdf",
                                                  keys[i].kdf, "current", !strcmp(keys[i].name, repo->key_name)));
         json_dumpf(arr, stdout, JSON_INDENT(2));
@@ -40,25 +34,10 @@ static int key_list_cmd(const struct cli_globals *g, struct repo *repo, struct e
         printf("  %-16s  %-20s  %-12s  %s\n", "ID", "CREATED", "KDF", "HOST");
         for (size_t i = 0; i < count; i++)
             printf("%c %.16s  %-20s  %-12s  %s\n", strcmp(keys[i].name, repo->key_name) ? ' ' : '*',
-                   key_id_of(keys[i].name), keys[i].created, keys[i].kdf, keys[i].host);
+                   repo_key_id(keys[i].name), keys[i].created, keys[i].kdf, keys[i].host);
     }
     free(keys);
     return 0;
-}
-
-/* The kdf level of the key in use, so new keys cost the same by default. */
-static void current_level(struct repo *repo, char out[16])
-{
-    struct key_info *keys;
-    size_t count;
-    struct error ignored;
-    snprintf(out, 16, "moderate");
-    if (key_list(repo->store, &keys, &count, &ignored) < 0)
-        return;
-    for (size_t i = 0; i < count; i++)
-        if (!strcmp(keys[i].name, repo->key_name) && keys[i].kdf[0])
-            snprintf(out, 16, "%s", keys[i].kdf);
-    free(keys);
 }
 
 static int key_add_cmd(const struct cli_globals *g, struct repo *repo, const char *kdf, const char *new_file,
@@ -68,46 +47,24 @@ static int key_add_cmd(const struct cli_globals *g, struct repo *repo, const cha
     if (kdf)
         snprintf(level, sizeof level, "%s", kdf);
     else
-        current_level(repo, level);
+        repo_key_level(repo, level);
     if (cli_check_kdf_level(level, err) < 0 || cli_new_passphrase(new_file, &pass, err) < 0)
         return -1;
-    int rc = key_file_create(repo->store, &repo->key, pass, level, name, err);
+    int rc = repo_key_add(repo, pass, level, is_replace, name, err);
     cli_passphrase_free(pass);
-    if (rc < 0)
-        return -1;
-    if (is_replace && store_delete(repo->store, repo->key_name, err) < 0)
-        return error_wrap(err, "the new key %s was added, but the old one could not be removed", key_id_of(name));
-    if (!g->is_quiet)
-        printf("%s key %.16s\n", is_replace ? "passphrase changed: new" : "added", key_id_of(name));
-    return 0;
+    if (rc == 0 && !g->is_quiet)
+        printf("%s key %.16s\n", is_replace ? "passphrase changed: new" : "added", repo_key_id(name));
+    return rc;
 }
 
 static int key_remove_cmd(const struct cli_globals *g, struct repo *repo, const char *id, struct error *err)
 {
-    struct key_info *keys;
-    size_t count;
-    if (key_list(repo->store, &keys, &count, err) < 0)
+    char name[KEY_NAME_MAX];
+    if (repo_key_remove(repo, id, name, err) < 0)
         return -1;
-    const struct key_info *match = NULL;
-    int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        if (strncmp(key_id_of(keys[i].name), id, strlen(id)) != 0)
-            continue;
-        if (match)
-            rc = error_setk(err, ERR_USAGE, "key id \"%s\" is ambiguous: give more digits", id);
-        match = &keys[i];
-    }
-    if (rc == 0 && !match)
-        rc = error_setk(err, ERR_NOT_FOUND, "no key \"%s\" (see `coffer key list`)", id);
-    if (rc == 0 && !strcmp(match->name, repo->key_name))
-        rc = error_set(err, "key %s is the one in use: open the repository with another passphrase "
-                        "to remove it, or use `coffer key passwd` to change it", id);
-    if (rc == 0)
-        rc = store_delete(repo->store, match->name, err);
-    if (rc == 0 && !g->is_quiet)
-        printf("removed key %.16s\n", key_id_of(match->name));
-    free(keys);
-    return rc;
+    if (!g->is_quiet)
+        printf("removed key %.16s\n", repo_key_id(name));
+    return 0;
 }
 
 int cmd_key(struct cli_globals *g, int argc, char **argv)
