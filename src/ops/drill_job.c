@@ -75,6 +75,8 @@ static void run_child(struct repo *repo, struct drill_job *run, int fd)
                             rc == 0 ? NULL : err.msg);
     char *text = json_dumps(out, JSON_COMPACT);
     write_all(fd, text, strlen(text));
+    free(text); /* the child exits at once, but leak checkers follow it */
+    json_decref(out);
     _exit(0);
 }
 

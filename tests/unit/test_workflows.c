@@ -22,6 +22,7 @@
 
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "ops/check_job.h"
 #include "ops/drill.h"
 #include "ops/ops.h"
 #include "repo/event.h"
@@ -318,6 +319,46 @@ static void test_retention_plan_resolves_policies(void **state)
     config_free(&cfg);
 }
 
+/* A check of one source: clean and recorded; after a pack is deleted,
+ * damage found, named and recorded, and no stale locks to report. */
+static void test_check_job_records_and_judges(void **state)
+{
+    struct fixture *f = *state;
+    struct backup_options base = {0};
+    struct backup_run run = {.base = &base};
+    struct error err;
+    char *names[] = {"a"};
+    assert_int_equal(ops_backup_sources(f->repo, &f->cfg, names, 1, &run, &err), 0);
+
+    json_t *locks = ops_check_stale_locks(f->repo);
+    assert_int_equal(json_array_size(locks), 0);
+    struct check_job job = {.source = "a", .cfg = &f->cfg, .stale_locks = locks};
+    assert_int_equal(ops_check_job(f->repo, &job, &err), 0);
+    assert_false(job.is_damaged);
+    assert_true(job.is_judged);
+    assert_int_equal(job.health.sources_judged, 1);
+    assert_int_equal(job.result.snapshots, 1);
+    assert_int_equal(json_array_size(job.damage), 0);
+    assert_true(json_is_true(json_object_get(job.doc, "ok")));
+    ops_check_job_free(&job);
+
+    delete_a_pack(f->repo_dir);
+    repo_drop_index(f->repo);
+    job = (struct check_job){.source = "a", .cfg = &f->cfg, .stale_locks = locks};
+    assert_int_equal(ops_check_job(f->repo, &job, &err), 0);
+    assert_true(job.is_damaged);
+    assert_true(json_array_size(job.damage) > 0);
+    assert_true(job.damage_err.msg[0] != '\0');
+    assert_true(json_is_false(json_object_get(job.doc, "ok")));
+    ops_check_job_free(&job);
+    json_decref(locks);
+
+    struct event_list events = {0};
+    assert_int_equal(event_list_load(f->repo, "check", &events, &err), 0);
+    assert_int_equal(events.count, 2);
+    event_list_free(&events);
+}
+
 /* A changed passphrase opens the repository and the old one no longer
  * does; a second key can be added and removed by its id prefix; the key
  * in use cannot be removed. */
@@ -354,6 +395,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backup_sources_runs_every_source, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drill_job_cleans_up_and_records, setup, teardown),
         cmocka_unit_test(test_retention_plan_resolves_policies),
+        cmocka_unit_test_setup_teardown(test_check_job_records_and_judges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_rotation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,129 @@
+/*
+ * check_job.c — a check with what a command does around it (check_job.h):
+ * the next slice of a partial read, ops_check, the health rules on the
+ * snapshots the check read, and the "check" event. `coffer check` prints
+ * what the job found; the daemon will run the same job on a schedule.
+ */
+#include "ops/check_job.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "repo/event.h"
+#include "repo/lock.h"
+#include "util/text.h"
+
+static void collect_damage(void *ctx, const char *line)
+{
+    struct check_job *job = ctx;
+    json_array_append_new(job->damage, json_string(line));
+    if (job->report)
+        job->report(job->report_ctx, line);
+}
+
+static void collect_detail(void *ctx, const char *line)
+{
+    struct check_job *job = ctx;
+    json_array_append_new(job->damage_detail, json_string(line));
+}
+
+static json_t *health_json(const struct health_report *h)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < h->count; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s}", "source", h->items[i].source, "rule",
+                                              h->items[i].rule, "what", h->items[i].what, "todo",
+                                              h->items[i].todo ? h->items[i].todo : ""));
+    return list;
+}
+
+/* Health rules apply to the sources coffer.yaml names, or to the one
+ * given; without a snapshot list the damage lines have said why. */
+static void judge_health(struct check_job *job)
+{
+    bool has_sources = job->source || (job->cfg && job->cfg->source_count);
+    job->is_judged = job->result.is_snapshot_list_read && has_sources;
+    if (job->is_judged)
+        health_evaluate(&job->snapshots, job->cfg, job->source, job->now ? job->now : (int64_t)time(NULL),
+                        &job->health);
+}
+
+static json_t *event_doc(const struct check_job *job)
+{
+    const struct check_options *o = &job->opts;
+    const struct check_result *r = &job->result;
+    json_t *locks = job->stale_locks ? json_incref(job->stale_locks) : json_array();
+    json_t *doc = json_pack("{s:s?, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:o, s:o, s:b, s:b}", "source",
+                            job->source, "read", !o->is_read_data ? "none" : o->read_slices > 1 ? "slice" : "all",
+                            "read_slice", (json_int_t)o->read_slice, "read_slices", (json_int_t)o->read_slices,
+                            "snapshots", (json_int_t)r->snapshots, "packs", (json_int_t)r->packs, "packs_read",
+                            (json_int_t)r->packs_read, "blobs_read", (json_int_t)r->blobs, "unindexed_packs",
+                            (json_int_t)r->unindexed_packs, "damage", job->damage, "stale_locks", locks, "health",
+                            health_json(&job->health), "health_judged", job->is_judged, "ok",
+                            !job->is_damaged && job->health.count == 0);
+    if (job->is_damaged && r->todo)
+        json_object_set_new(doc, "todo", json_string(r->todo));
+    return doc;
+}
+
+int ops_check_job(struct repo *repo, struct check_job *job, struct error *err)
+{
+    job->damage = json_array();
+    job->damage_detail = json_array();
+    job->opts = (struct check_options){.is_read_data = job->is_read_data, .source = job->source,
+                                       .workers = job->workers, .progress = job->progress,
+                                       .report = collect_damage, .detail = collect_detail, .report_ctx = job,
+                                       .snapshots = &job->snapshots};
+    if (job->is_read_data && ops_check_next_slice(repo, job->source, job->percent ? job->percent : 100,
+                                                  &job->opts.read_slice, &job->opts.read_slices, err) < 0)
+        return -1;
+    if (ops_check(repo, &job->opts, &job->result, &job->damage_err) < 0) {
+        if (job->result.errors == 0) { /* it could not run: nothing to record */
+            *err = job->damage_err;
+            return -1;
+        }
+        job->is_damaged = true;
+    }
+    judge_health(job);
+    job->doc = event_doc(job);
+    struct error record_err;
+    if (event_save(repo, "check", job->doc, &record_err) < 0)
+        string_list_add(&job->warnings, record_err.msg);
+    return 0;
+}
+
+void ops_check_job_free(struct check_job *job)
+{
+    json_decref(job->doc);
+    json_decref(job->damage);
+    json_decref(job->damage_detail);
+    health_report_free(&job->health);
+    snapshot_list_free(&job->snapshots);
+    string_list_free(&job->warnings);
+    job->doc = job->damage = job->damage_detail = NULL;
+}
+
+static void add_stale_lock(void *ctx, const struct lock_info *info)
+{
+    if (!info->is_orphaned && !info->is_expired)
+        return;
+    char when[32], line[512];
+    time_format_rfc3339(info->time, when);
+    snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s (%s)%s",
+             info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
+             info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes",
+             info->is_orphaned ? "; any coffer that locks removes it (or `coffer unlock`)"
+                               : "; prune deletes nothing while it is there: if that process is gone, `coffer unlock` "
+                                 "removes it");
+    json_array_append_new(ctx, json_string(line));
+}
+
+json_t *ops_check_stale_locks(struct repo *repo)
+{
+    json_t *lines = json_array();
+    struct error ignored;
+    repo_locks_list(repo, add_stale_lock, lines, &ignored);
+    return lines;
+}
