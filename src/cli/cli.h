@@ -53,10 +53,6 @@ int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, ch
  * first one too many. */
 int cli_args_at_most(const char *command, const struct opt_args *args, size_t max);
 
-/* For the commands still on getopt_long (backup, restore, dump, drill):
- * handles a global option inside a command's getopt loop; returns true if
- * opt was one. */
-bool cli_global_option(struct cli_globals *g, int opt, const char *arg);
 /* Sets what the environment says over what s holds: COFFER_S3_ENDPOINT,
  * COFFER_S3_REGION (else AWS_REGION), COFFER_S3_PATH_STYLE (true/false),
  * COFFER_S3_RETRY_SECONDS, COFFER_S3_CA_FILE, AWS_ACCESS_KEY_ID,
@@ -98,27 +94,6 @@ int cli_check_kdf_level(const char *level, struct error *err);
  * (exit 2) saying to use a password file: a command line is readable by
  * every user of the host in /proc/PID/cmdline. */
 int cli_check_url_flag(const char *command, const char *flag, const char *url);
-
-/* The option table entries every command shares, for the commands still
- * on getopt_long; cli_parse's table (common.c) says the same. */
-#define CLI_GLOBAL_OPTIONS                                      \
-    {"repo", required_argument, NULL, 'r'},                     \
-    {"password-file", required_argument, NULL, 'p'},            \
-    {"quiet", no_argument, NULL, 'q'},                          \
-    {"json", no_argument, NULL, 'j'},                           \
-    {"config", required_argument, NULL, 'C'},                   \
-    {"help", no_argument, NULL, 'h'}
-#define CLI_GLOBAL_HELP                                                              \
-    "  --repo REPO            repository: a directory or s3://BUCKET/PREFIX\n"        \
-    "                         (default: $COFFER_REPOSITORY, then coffer.yaml)\n"    \
-    "  --password-file FILE   read the passphrase from FILE (default: $COFFER_PASSWORD_FILE,\n" \
-    "                         then $COFFER_PASSWORD, then a prompt on the terminal)\n" \
-    "  --config FILE          configuration file (default: $COFFER_CONFIG, ./coffer.yaml,\n" \
-    "                         /etc/coffer/coffer.yaml; see docs/config.md)\n"     \
-    "  --quiet                no progress output\n"                                   \
-    "  --json                 machine-readable output: JSON on stdout; backup, restore\n" \
-    "                         and check also print progress as JSON lines on stderr\n" \
-    "  --help                 this help\n"
 
 /* Loads the snapshots and finds SPEC ("latest" or an id prefix) of source. */
 struct snapshot_list;

@@ -4,7 +4,6 @@
  * source types, source/types.c), each into a new snapshot.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,32 +17,19 @@
 #include "source/types.h"
 #include "util/text.h"
 
-static const char help_head[] =
-    "usage: coffer backup [OPTIONS] [SOURCE...]\n"
-    "       coffer backup [OPTIONS] PATH...\n"
-    "       coffer backup --stdin --name NAME [OPTIONS] < stream\n\n"
+static const char description[] =
     "With a configuration file (see --config), backs up every configured source, or\n"
     "the SOURCEs named, one snapshot each. Otherwise backs up files and directories\n"
     "(or standard input, or a database) into a new snapshot.\n"
     "Files unchanged since the source's previous snapshot (same size, mtime, ctime\n"
-    "and inode) are not read again.\n\n"
-    "options:\n"
-    "  --name NAME      the source this snapshot belongs to (default: files, or\n"
-    "                   stdin with --stdin)\n"
-    "  --tag TAG        label the snapshot (repeat, or separate with commas):\n"
-    "                   hourly, daily, weekly, monthly, yearly, manual, ...\n"
-    "  --time TIME      record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z)\n"
-    "                   instead of now, for imports and tests\n"
-    "  --force          read every file, even unchanged ones\n";
-/* ...then each source type's flags (source/types.c), then: */
-static const char help_tail[] =
-    "  --workers N      compression threads (default: one per core)\n" CLI_GLOBAL_HELP
-    "\nexit codes: 0 saved; 1 failed (no snapshot); 2 usage; 3 saved, but some files\n"
+    "and inode) are not read again.";
+
+static const char epilog[] =
+    "exit codes: 0 saved; 1 failed (no snapshot); 2 usage; 3 saved, but some files\n"
     "could not be read or changed while read (listed as warnings)\n";
 
-#define HELP_COLUMN 19      /* where a flag's description starts */
-#define TYPE_FLAG_BASE 1000 /* getopt values of the type flags: TYPE_FLAG_BASE + their index */
 #define TYPE_FLAGS_MAX 32
+#define FIXED_OPTIONS 5 /* --name, --tag, --time, --force, --workers */
 
 /* Every type's flags, each name once (types sharing a flag describe it alike). */
 struct type_flags {
@@ -69,29 +55,6 @@ static void collect_flags(struct type_flags *out)
         for (size_t i = 0; i < SOURCE_FLAGS_MAX; i++)
             add_flag(out, &t->flags[i]);
     }
-}
-
-static void print_flag(const struct source_flag *f)
-{
-    char head[64];
-    int n = snprintf(head, sizeof head, "  --%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
-    printf("%s%*s", head, n < HELP_COLUMN - 1 ? HELP_COLUMN - n : 2, "");
-    for (const char *p = f->help; *p; p++) {
-        putchar(*p);
-        if (*p == '\n')
-            printf("%*s", HELP_COLUMN, "");
-    }
-    putchar('\n');
-}
-
-static void print_help(void)
-{
-    struct type_flags flags;
-    collect_flags(&flags);
-    fputs(help_head, stdout);
-    for (size_t i = 0; i < flags.count; i++)
-        print_flag(flags.items[i]);
-    fputs(help_tail, stdout);
 }
 
 static void print_summary(const struct cli_globals *g, const struct snapshot *snap)
@@ -124,13 +87,24 @@ static void print_summary(const struct cli_globals *g, const struct snapshot *sn
     printf(", added %s to the repository in %.1f s\n", added, snap->stats.seconds);
 }
 
-static void add_tags(struct string_list *tags, const char *arg)
+/* --tag: repeatable, and each value may hold several, comma-separated. */
+static int add_tags(const char *arg, void *to, struct error *err)
 {
+    (void)err;
+    struct string_list *tags = to;
     char *copy = xstrdup(arg), *save = NULL;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
         if (*t && !string_list_has(tags, t))
             string_list_add(tags, t);
     free(copy);
+    return 0;
+}
+
+static int parse_time(const char *arg, void *to, struct error *err)
+{
+    if (time_parse_rfc3339(arg, to, NULL) < 0)
+        return error_setk(err, ERR_USAGE, "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", arg);
+    return 0;
 }
 
 /* Reports one backup: its warnings and summary, or its failure; returns
@@ -244,6 +218,22 @@ struct given_flag {
     const struct source_flag *flag;
     const char *value;
 };
+
+/* One type flag's row in the option table: where its values go. */
+struct type_flag_slot {
+    const struct source_flag *flag;
+    struct given_flag *given; /* shared by every slot */
+    size_t *given_count;
+    bool is_seen;             /* a switch (no value) was given */
+};
+
+static int take_type_flag(const char *arg, void *to, struct error *err)
+{
+    (void)err;
+    struct type_flag_slot *slot = to;
+    slot->given[(*slot->given_count)++] = (struct given_flag){slot->flag, arg};
+    return 0;
+}
 
 static bool has_flag(const struct source_type *kind, const char *name)
 {
@@ -376,75 +366,70 @@ static int backup_given(struct cli_globals *g, struct backup_options *opts, cons
 
 int cmd_backup(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option fixed[] = {
-        {"name", required_argument, NULL, 'n'},
-        {"tag", required_argument, NULL, 't'},
-        {"time", required_argument, NULL, 'T'},
-        {"force", no_argument, NULL, 'f'},
-        {"workers", required_argument, NULL, 'w'},
-        CLI_GLOBAL_OPTIONS,
+    struct backup_options opts = {.stdin_fd = STDIN_FILENO};
+    const char *name = NULL;
+    struct opt options[FIXED_OPTIONS + TYPE_FLAGS_MAX + 1] = {
+        {OPT_STRING("name", &name), .arg = "NAME",
+         .help = "the source this snapshot belongs to (default: files, or stdin with --stdin)"},
+        {OPT_CUSTOM("tag", add_tags, &opts.tags), .arg = "TAG",
+         .help = "label the snapshot (repeat, or separate with commas): hourly, daily, weekly, monthly, yearly, "
+                 "manual, ..."},
+        {OPT_CUSTOM("time", parse_time, &opts.time), .arg = "TIME",
+         .help = "record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z) instead of now, for imports and tests"},
+        {OPT_FLAG("force", &opts.is_force), .help = "read every file, even unchanged ones"},
+        {OPT_UINT("workers", &opts.workers, 1, 256), .arg = "N",
+         .help = "compression threads (default: one per core)"},
     };
-    enum { FIXED_COUNT = sizeof fixed / sizeof fixed[0] };
+    /* Then each source type's flags (source/types.c). */
     struct type_flags flags;
     collect_flags(&flags);
-    struct option options[FIXED_COUNT + TYPE_FLAGS_MAX + 1];
-    memcpy(options, fixed, sizeof fixed);
-    for (size_t i = 0; i < flags.count; i++)
-        options[FIXED_COUNT + i] = (struct option){flags.items[i]->name,
-                                                   flags.items[i]->arg ? required_argument : no_argument, NULL,
-                                                   TYPE_FLAG_BASE + (int)i};
-    options[FIXED_COUNT + flags.count] = (struct option){NULL, 0, NULL, 0};
-
-    struct backup_options opts = {.stdin_fd = STDIN_FILENO};
-    struct given_flag *given = xcalloc((size_t)argc + 1, sizeof *given);
+    struct given_flag *given = xcalloc((size_t)argc + TYPE_FLAGS_MAX, sizeof *given);
     size_t given_count = 0;
-    const char *name = NULL;
-    struct error err;
-    int opt, code = EXIT_OK;
-    opterr = 0;
-    while (code == EXIT_OK && (opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        if (opt >= TYPE_FLAG_BASE && opt < TYPE_FLAG_BASE + (int)flags.count) {
-            given[given_count++] = (struct given_flag){flags.items[opt - TYPE_FLAG_BASE], optarg};
-            continue;
-        }
-        switch (opt) {
-        case 'h': print_help(); goto out;
-        case 'n': name = optarg; break;
-        case 't': add_tags(&opts.tags, optarg); break;
-        case 'T':
-            if (time_parse_rfc3339(optarg, &opts.time, NULL) < 0)
-                code = cli_usage_error("backup", "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", optarg);
-            break;
-        case 'f': opts.is_force = true; break;
-        case 'w': opts.workers = (unsigned)atoi(optarg); break;
-        default: code = cli_usage_error("backup", "unknown option %s", argv[optind - 1]); break;
-        }
+    struct type_flag_slot slots[TYPE_FLAGS_MAX];
+    for (size_t i = 0; i < flags.count; i++) {
+        const struct source_flag *f = flags.items[i];
+        slots[i] = (struct type_flag_slot){f, given, &given_count, false};
+        struct opt *row = &options[FIXED_OPTIONS + i];
+        if (f->arg)
+            *row = (struct opt){OPT_CUSTOM(f->name, take_type_flag, &slots[i]), .arg = f->arg, .help = f->help};
+        else
+            *row = (struct opt){OPT_FLAG(f->name, &slots[i].is_seen), .help = f->help};
     }
+    const struct opt_command command = {.name = "backup",
+                                        .usage = "[OPTIONS] [SOURCE...]\n[OPTIONS] PATH...\n"
+                                                 "--stdin --name NAME [OPTIONS] < stream",
+                                        .description = description, .options = options, .epilog = epilog};
+    struct opt_args args;
+    struct error err;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
+        goto out;
+    for (size_t i = 0; i < flags.count; i++)
+        if (slots[i].is_seen)
+            given[given_count++] = (struct given_flag){slots[i].flag, NULL};
     const struct source_type *kind = NULL;
     if (code != EXIT_OK || (code = pick_type(given, given_count, &kind)) != EXIT_OK)
         goto out;
-    char *const *args = argv + optind;
-    size_t arg_count = (size_t)(argc - optind);
+    char *const *names = args.items;
+    size_t arg_count = args.count;
     if (!kind) {
         /* Names of configured sources, or nothing at all, mean the config. */
         if (cli_resolve_globals(g, &err) < 0) {
             code = cli_fail(&err);
             goto out;
         }
-        if (g->config && g->config->source_count && names_are_sources(g->config, args, arg_count)) {
+        if (g->config && g->config->source_count && names_are_sources(g->config, names, arg_count)) {
             if (name)
                 code = cli_usage_error("backup", "--name does not go with configured sources (their names are used)");
             else if (given_count)
                 code = cli_usage_error("backup", "--%s does not go with configured sources (set it in %s)",
                                        given[0].flag->name, g->config->path);
             else
-                code = backup_configured(g, &opts, args, arg_count);
+                code = backup_configured(g, &opts, names, arg_count);
             goto out;
         }
     }
-    code = backup_given(g, &opts, name, kind, given, given_count, args, arg_count);
+    code = backup_given(g, &opts, name, kind, given, given_count, names, arg_count);
 out:
     string_list_free(&opts.tags);
     free(given);

@@ -6,7 +6,6 @@
  * prints.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,12 +22,12 @@
 #include "repo/event.h"
 #include "repo/lock.h"
 #include "source/types.h"
+#include "util/buf.h"
 #include "util/fdio.h"
 #include "util/progress.h"
 #include "util/text.h"
 
-static const char help[] =
-    "usage: coffer drill [--source NAME] [OPTIONS]\n\n"
+static const char description[] =
     "Restores the newest snapshot of each source (those coffer.yaml names, else\n"
     "every source in the repository) into a scratch place, validates it, times it,\n"
     "and removes the scratch place again:\n"
@@ -44,10 +43,7 @@ static const char help[] =
     "status shows them). Ctrl-C stops the drill and removes its scratch places;\n"
     "keep_on_failure: true keeps a failed drill's for inspection.\n\n"
     "exit code: 0 every drill passed, 1 a drill failed, 3 all passed but one\n"
-    "missed its RTO objective.\n\n"
-    "options:\n"
-    "  --source NAME          drill only this source (repeat for more)\n"
-    "  --jobs N               database restore connections (default: the source's jobs)\n" CLI_GLOBAL_HELP;
+    "missed its RTO objective.";
 
 static volatile sig_atomic_t stop_signal;
 
@@ -105,41 +101,28 @@ static int drill_source(struct repo *repo, const struct cli_globals *g, struct d
 
 int cmd_drill(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"source", required_argument, NULL, 's'},
-        {"jobs", required_argument, NULL, 'j'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
-    const char *only = NULL;
+    struct string_list sources = {0};
     unsigned jobs = 0;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(help, stdout); return EXIT_OK;
-        case 's': only = optarg; break;
-        case 'j': {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 64)
-                return cli_usage_error("drill", "bad --jobs value \"%s\" (use 1 to 64)", optarg);
-            jobs = (unsigned)n;
-            break;
-        }
-        default: return cli_usage_error("drill", "unknown option %s", argv[optind - 1]);
-        }
+    const struct opt options[] = {
+        {OPT_LIST("source", &sources), .arg = "NAME", .help = "drill only this source (repeat for more)"},
+        {OPT_UINT("jobs", &jobs, 1, 64), .arg = "N",
+         .help = "database restore connections (default: the source's jobs)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "drill", .usage = "[--source NAME]... [OPTIONS]",
+                                        .description = description, .options = options};
+    struct opt_args args;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("drill", &args, 0)) != EXIT_OK) {
+        string_list_free(&sources);
+        return code;
     }
-    if (optind < argc)
-        return cli_usage_error("drill", "unexpected argument \"%s\"", argv[optind]);
 
     struct repo *repo = NULL;
     struct repo_lock *lock = NULL;
     struct snapshot_list list = {0};
     struct error err;
-    int code = EXIT_OK;
+    const char **names = NULL;
     if (cli_open_repo(g, &repo, &err) < 0 || repo_lock(repo, false, &lock, &err) < 0 ||
         snapshot_list_load(repo, &list, &err) < 0) {
         code = cli_fail(&err);
@@ -148,8 +131,13 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv)
     struct sigaction stop = {.sa_handler = on_stop}; /* no SA_RESTART: a read returns EINTR */
     sigaction(SIGINT, &stop, NULL);
     sigaction(SIGTERM, &stop, NULL);
-    size_t count;
-    const char **names = health_sources(&list, g->config, only, &count);
+    size_t count = sources.count;
+    if (count) { /* the sources named, in the order given */
+        names = xmalloc(count * sizeof *names);
+        memcpy(names, sources.items, count * sizeof *names);
+    } else {
+        names = health_sources(&list, g->config, NULL, &count);
+    }
     for (size_t i = 0; i < count && !stop_signal; i++) {
         struct drill_job run = {.jobs = jobs, .stop = &stop_signal};
         const struct snapshot *previous;
@@ -171,8 +159,9 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv)
         else if (one == EXIT_FAILURE_ || (one == EXIT_PARTIAL && code == EXIT_OK))
             code = one;
     }
-    free(names);
 out:
+    free(names);
+    string_list_free(&sources);
     snapshot_list_free(&list);
     repo_unlock(lock);
     repo_free(repo);

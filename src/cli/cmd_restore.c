@@ -2,7 +2,6 @@
  * cmd_restore.c — `coffer restore` and `coffer dump`: getting data back.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -19,82 +18,65 @@
 #include "util/fdio.h"
 #include "util/text.h"
 
-static const char restore_help[] =
-    "usage: coffer restore SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n"
-    "       coffer restore SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n"
-    "       coffer restore SNAPSHOT [SOURCE] --to FILE.rdb [OPTIONS]\n\n"
+static const char restore_description[] =
     "Restores a snapshot into DIR (created if needed), with modes, owners (as root),\n"
     "times and symlinks. A tree backed up from /srv/uploads lands in DIR/srv/uploads.\n"
     "SNAPSHOT is an id prefix or \"latest\"; SOURCE (or --source) picks the source.\n"
     "Existing files of the same names are replaced. Every byte is verified; items\n"
-    "that cannot be restored are listed and the command fails.\n\n"
-    "options:\n"
-    "  --to DIR               where to restore (required)\n"
-    "  --source NAME          the source\n"
-    "  --path PATH            only this file or directory of the snapshot\n"
-    "  --workers N            reader threads (default: one per core)\n\n"
+    "that cannot be restored are listed and the command fails.";
+
+static const char restore_epilog[] =
     "PostgreSQL snapshots restore into a database given by URL: it is created if\n"
     "missing, and filled with pg_restore --clean --if-exists --no-owner. A database\n"
-    "that already has tables is only restored into with --force. Restored to a\n"
-    "directory, they give the dump (db.dump), globals.sql and the JSON exports.\n"
-    "  --table NAME           restore only this table\n"
-    "  --jobs N               restore over N connections (default: the source's\n"
-    "                         jobs: in coffer.yaml, else 1); into an empty database\n"
-    "                         coffer loads every table over all N at once, with\n"
-    "                         --force pg_restore --jobs works from a copy in $TMPDIR\n"
-    "  --force                restore into a database that has tables\n"
-    "  --db-password-file F   the target database's password (else ~/.pgpass,\n"
-    "                         PGPASSFILE, or the URL)\n\n"
+    "that already has tables is only restored into with --force. Into an empty\n"
+    "database coffer loads every table over all --jobs connections at once; with\n"
+    "--force pg_restore --jobs works from a copy in $TMPDIR. Restored to a\n"
+    "directory, they give the dump (db.dump), globals.sql and the JSON exports.\n\n"
     "Redis snapshots restore to a file when --to ends in .rdb (replaced only once\n"
     "the whole file is written and verified), else to DIR/dump.rdb. Load it by\n"
     "stopping the server, putting the file at its dir/dbfilename, and starting it\n"
-    "(with appendonly no, or AOF rebuilt after; see docs/redis.md).\n" CLI_GLOBAL_HELP;
+    "(with appendonly no, or AOF rebuilt after; see docs/redis.md).\n";
 
 int cmd_restore(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"to", required_argument, NULL, 'o'},
-        {"target", required_argument, NULL, 'o'},
-        {"source", required_argument, NULL, 's'},
-        {"path", required_argument, NULL, 'P'},
-        {"workers", required_argument, NULL, 'w'},
-        {"table", required_argument, NULL, 'T'},
-        {"jobs", required_argument, NULL, 'J'},
-        {"force", no_argument, NULL, 'f'},
-        {"db-password-file", required_argument, NULL, 'D'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     struct restore_options opts = {0};
     struct restore_request req = {0};
     struct progress progress;
     const char *source = NULL;
+    const struct opt options[] = {
+        {OPT_STRING("to", &opts.target), .arg = "DIR|URL|FILE.rdb", .help = "where to restore (required)"},
+        {OPT_STRING("target", &opts.target), .is_hidden = true, .arg = "DIR", .help = "the old name of --to"},
+        {OPT_STRING("source", &source), .arg = "NAME", .help = "the source"},
+        {OPT_STRING("path", &opts.path), .arg = "PATH", .help = "only this file or directory of the snapshot"},
+        {OPT_UINT("workers", &opts.workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
+        {OPT_STRING("table", &req.table), .arg = "NAME", .help = "PostgreSQL: restore only this table"},
+        {OPT_UINT("jobs", &req.jobs, 1, 64), .arg = "N",
+         .help = "PostgreSQL: restore over N connections (default: the source's jobs in coffer.yaml, else 1)"},
+        {OPT_FLAG("force", &req.is_force), .help = "PostgreSQL: restore into a database that has tables"},
+        {OPT_STRING("db-password-file", &req.password_file), .arg = "F",
+         .help = "PostgreSQL: the target database's password (else ~/.pgpass, PGPASSFILE, or the URL)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "restore",
+                                        .usage = "SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n"
+                                                 "SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n"
+                                                 "SNAPSHOT [SOURCE] --to FILE.rdb [OPTIONS]",
+                                        .description = restore_description, .options = options,
+                                        .epilog = restore_epilog};
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(restore_help, stdout); return EXIT_OK;
-        case 'o': opts.target = optarg; break;
-        case 's': source = optarg; break;
-        case 'P': opts.path = optarg; break;
-        case 'w': opts.workers = req.workers = (unsigned)atoi(optarg); break;
-        case 'T': req.table = optarg; break;
-        case 'J': req.jobs = (unsigned)atoi(optarg); break;
-        case 'f': req.is_force = true; break;
-        case 'D': req.password_file = optarg; break;
-        default: return cli_usage_error("restore", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
+        return code;
+    req.workers = opts.workers;
+    if (args.count == 0)
         return cli_usage_error("restore", "which snapshot? give an id prefix or \"latest\"");
-    const char *spec = argv[optind++];
-    if (optind < argc && !source)
-        source = argv[optind++];
-    if (optind < argc)
-        return cli_usage_error("restore", "unexpected argument \"%s\"", argv[optind]);
+    const char *spec = args.items[0];
+    size_t used = 1;
+    if (args.count > used && !source)
+        source = args.items[used++];
+    if ((code = cli_args_at_most("restore", &args, used)) != EXIT_OK)
+        return code;
     if (!opts.target)
         return cli_usage_error("restore", "where to? give --to DIR");
     if (strstr(opts.target, "://") && cli_check_url_flag("restore", "--to", opts.target) != EXIT_OK)
@@ -107,7 +89,6 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
     struct string_list failures = {0};
     const struct snapshot *snap;
     const struct source_target *target = NULL;
-    int code = EXIT_OK;
     req.target = opts.target;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_find_restore_target(snap, opts.target, &target, &err) < 0) {
@@ -149,17 +130,10 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
     return code;
 }
 
-static const char dump_help[] =
-    "usage: coffer dump SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output\n\n"
+static const char dump_description[] =
     "Writes a stream snapshot, or one file of a tree snapshot (PATH, as backed up,\n"
     "e.g. /srv/uploads/a.png), to standard output. Every byte is verified before it\n"
-    "is written; damaged data stops the dump with an error.\n\n"
-    "options:\n"
-    "  --source NAME          the source (also the second argument, if it has no /)\n"
-    "  --redacted             for env snapshots: every file (or PATH), with the value\n"
-    "                         of each variable whose name holds a redact word\n"
-    "                         replaced by [REDACTED]; may go to a terminal\n"
-    "  --workers N            reader threads (default: one per core)\n" CLI_GLOBAL_HELP;
+    "is written; damaged data stops the dump with an error.";
 
 #define ENV_FILE_MAX (64u << 20) /* an env file larger than this is no env file */
 
@@ -227,47 +201,41 @@ static int dump_redacted(struct repo *repo, const struct snapshot *snap, const c
 
 int cmd_dump(struct cli_globals *g, int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"source", required_argument, NULL, 's'},
-        {"workers", required_argument, NULL, 'w'},
-        {"redacted", no_argument, NULL, 'R'},
-        CLI_GLOBAL_OPTIONS,
-        {NULL, 0, NULL, 0},
-    };
     const char *source = NULL, *path = NULL;
     unsigned workers = 0;
     bool is_redacted = false;
+    const struct opt options[] = {
+        {OPT_STRING("source", &source), .arg = "NAME",
+         .help = "the source (also the second argument, if it has no /)"},
+        {OPT_FLAG("redacted", &is_redacted),
+         .help = "for env snapshots: every file (or PATH), with the value of each variable whose name holds a "
+                 "redact word replaced by [REDACTED]; may go to a terminal"},
+        {OPT_UINT("workers", &workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
+        {0},
+    };
+    const struct opt_command command = {.name = "dump", .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output",
+                                        .description = dump_description, .options = options};
+    struct opt_args args;
     struct error err;
-    int opt;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (cli_global_option(g, opt, optarg))
-            continue;
-        switch (opt) {
-        case 'h': fputs(dump_help, stdout); return EXIT_OK;
-        case 's': source = optarg; break;
-        case 'w': workers = (unsigned)atoi(optarg); break;
-        case 'R': is_redacted = true; break;
-        default: return cli_usage_error("dump", "unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (optind >= argc)
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
+        return code;
+    if (args.count == 0)
         return cli_usage_error("dump", "which snapshot? give an id prefix or \"latest\"");
-    const char *spec = argv[optind++];
-    for (; optind < argc; optind++) {
-        if (!strchr(argv[optind], '/') && !source)
-            source = argv[optind];
+    const char *spec = args.items[0];
+    for (size_t i = 1; i < args.count; i++) {
+        if (!strchr(args.items[i], '/') && !source)
+            source = args.items[i];
         else if (!path)
-            path = argv[optind];
+            path = args.items[i];
         else
-            return cli_usage_error("dump", "unexpected argument \"%s\"", argv[optind]);
+            return cli_usage_error("dump", "unexpected argument \"%s\"", args.items[i]);
     }
     if (isatty(STDOUT_FILENO) && !is_redacted)
         return cli_usage_error("dump", "standard output is a terminal: redirect it to a file or a pipe");
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     const struct snapshot *snap;
-    int code = EXIT_OK;
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         (is_redacted ? dump_redacted(repo, snap, path, workers, &err)
                      : ops_dump(repo, snap, path, STDOUT_FILENO, workers, &err)) < 0)

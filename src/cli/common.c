@@ -17,18 +17,6 @@
 #include "util/buf.h"
 #include "util/secret.h"
 
-bool cli_global_option(struct cli_globals *g, int opt, const char *arg)
-{
-    switch (opt) {
-    case 'r': g->repo = arg; return true;
-    case 'p': g->password_file = arg; return true;
-    case 'q': g->is_quiet = true; return true;
-    case 'j': g->is_json = true; return true;
-    case 'C': g->config_path = arg; return true;
-    }
-    return false;
-}
-
 static void env_over(const char **slot, const char *name)
 {
     const char *v = getenv(name);

@@ -105,7 +105,7 @@ static const struct config_field git_fields[] = {
 /* ---- the table ---- */
 
 #define DB_PASSWORD_FLAG                                                                                      \
-    {"db-password-file", "F", "password_file", "with --postgres or --redis: the password (else the\n"         \
+    {"db-password-file", "F", "password_file", "with --postgres or --redis: the password (else the "         \
                                                "URL, ~/.pgpass or PGPASSFILE)"}
 
 const struct source_type source_types[] = {
@@ -130,9 +130,9 @@ const struct source_type source_types[] = {
         .name = "redis",
         .fields = redis_fields,
         .settings_size = sizeof(struct redis_settings),
-        .flag = {"redis", "URL", "url", "back up a Redis server's RDB (redis://[user@]host[:port], or\n"
+        .flag = {"redis", "URL", "url", "back up a Redis server's RDB (redis://[user@]host[:port], or "
                                         "rediss:// for TLS), taken over the replication protocol", true},
-        .flags = {{"tls-ca-file", "F", "tls_ca_file", "with a rediss:// URL: the CA certificates to trust (default:\n"
+        .flags = {{"tls-ca-file", "F", "tls_ca_file", "with a rediss:// URL: the CA certificates to trust (default: "
                                                       "the system's)"},
                   DB_PASSWORD_FLAG},
         .default_name = "cache",

@@ -38,7 +38,7 @@ struct source_flag {
     const char *name;   /* without "--" */
     const char *arg;    /* the argument's placeholder, or NULL for a switch */
     const char *key;    /* the coffer.yaml key it sets */
-    const char *help;   /* what it does; "\n" starts a continuation line */
+    const char *help;   /* what it does, one line (--help wraps it) */
     bool is_url;        /* its argument may carry a password: refused on a command line */
 };
 

@@ -126,9 +126,18 @@ expect_err_match "key add inheriting the test-only level" 'for coffer.s own test
 export COFFER_TESTONLY_WEAK_KDF=1
 usage "bad --time value" backup --name x --time not-a-date "$T/src"
 usage "bad --read-data value" check --read-data=lots
-# Numbers are range-checked with the option named (commands on the option
-# table, cli/options.c); none on it takes --jobs yet, check's --workers is
-# the same kind of row.
+# Numbers are range-checked with the option named (every command is on
+# the option table, cli/options.c); --jobs is 1..64 as in coffer.yaml.
+usage "restore --jobs 0" restore latest --to "$T/r" --jobs 0
+expect_err_match "restore --jobs 0" '--jobs: must be 1\.\.64'
+usage "restore --jobs=65" restore latest --to="$T/r" --jobs=65
+expect_err_match "restore --jobs=65" '--jobs: must be 1\.\.64'
+usage "drill --jobs 0" drill --jobs 0
+expect_err_match "drill --jobs 0" '--jobs: must be 1\.\.64'
+usage "backup --workers=0" backup --workers=0 "$T/src"
+expect_err_match "backup --workers=0" '--workers: must be 1\.\.256'
+usage "dump --workers abc" dump latest --workers abc
+expect_err_match "dump --workers abc" '--workers: must be 1\.\.256'
 usage "--workers 0" check --workers 0
 expect_err_match "--workers 0" '--workers: must be 1\.\.256'
 usage "--workers=0" check --workers=0
