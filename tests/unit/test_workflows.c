@@ -227,17 +227,24 @@ static void delete_a_pack(const char *repo_dir)
     assert_true(done);
 }
 
+/* Backs up the fixture's source "a" alone. */
+static void back_up_source_a(struct fixture *f)
+{
+    struct backup_options base = {0};
+    struct backup_run run = {.base = &base};
+    struct error err;
+    char *names[] = {"a"};
+    assert_int_equal(ops_backup_sources(f->repo, &f->cfg, names, 1, &run, &err), 0);
+}
+
 /* A drill passes on an intact snapshot, removes its scratch directory and
  * records its event; once a pack is gone it fails, and keep_on_failure
  * keeps the scratch directory and names it in the event. */
 static void test_drill_job_cleans_up_and_records(void **state)
 {
     struct fixture *f = *state;
-    struct backup_options base = {0};
-    struct backup_run run = {.base = &base};
     struct error err;
-    char *names[] = {"a"};
-    assert_int_equal(ops_backup_sources(f->repo, &f->cfg, names, 1, &run, &err), 0);
+    back_up_source_a(f);
     struct snapshot_list list = {0};
     assert_int_equal(snapshot_list_load(f->repo, &list, &err), 0);
     const struct snapshot *a = find_snapshot(&list, "a");
@@ -324,11 +331,8 @@ static void test_retention_plan_resolves_policies(void **state)
 static void test_check_job_records_and_judges(void **state)
 {
     struct fixture *f = *state;
-    struct backup_options base = {0};
-    struct backup_run run = {.base = &base};
     struct error err;
-    char *names[] = {"a"};
-    assert_int_equal(ops_backup_sources(f->repo, &f->cfg, names, 1, &run, &err), 0);
+    back_up_source_a(f);
 
     json_t *locks = ops_check_stale_locks(f->repo);
     assert_int_equal(json_array_size(locks), 0);
