@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "repo/blob.h"
 #include "repo/lock.h"
 #include "source/program.h"
 #include "source/source.h"

@@ -23,6 +23,7 @@
 
 #include "ops/reach.h"
 #include "pipeline/content.h"
+#include "repo/blob.h"
 #include "repo/damage.h"
 #include "repo/dict.h"
 #include "repo/event.h"

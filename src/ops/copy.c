@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/blob.h"
 #include "repo/dict.h"
 #include "repo/lock.h"
 #include "util/text.h"

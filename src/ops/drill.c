@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "ops/ops.h"
+#include "repo/blob.h"
 #include "repo/index.h"
 #include "source/pgconn.h"
 #include "source/program.h"

@@ -63,6 +63,7 @@
 #include <string.h>
 
 #include "ops/reach.h"
+#include "repo/blob.h"
 #include "repo/event.h"
 #include "repo/index.h"
 #include "repo/lock.h"

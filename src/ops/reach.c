@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/blob.h"
 #include "repo/repo.h"
 #include "repo/tree.h"
 

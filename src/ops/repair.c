@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/blob.h"
 #include "repo/damage.h"
 #include "repo/dict.h"
 #include "repo/lock.h"

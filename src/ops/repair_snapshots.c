@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "pipeline/blob_writer.h"
+#include "repo/blob.h"
 #include "repo/damage.h"
 #include "repo/lock.h"
 #include "source/types.h"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pipeline/content.h"
+#include "repo/blob.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
 #include "source/types.h"

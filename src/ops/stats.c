@@ -17,6 +17,7 @@
 
 #include "ops/reach.h"
 #include "pipeline/content.h"
+#include "repo/blob.h"
 #include "repo/index.h"
 #include "repo/lock.h"
 #include "repo/repo.h"

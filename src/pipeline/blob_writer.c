@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/blob.h"
 #include "repo/pack.h"
 
 /* An index file is written after this many packs, so an interrupted long

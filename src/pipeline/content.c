@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "pipeline/readahead.h"
+#include "repo/blob.h"
 
 /* ---- writing ---------------------------------------------------------- */
 

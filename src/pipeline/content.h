@@ -21,6 +21,8 @@
 #include "pipeline/blob_writer.h"
 #include "repo/tree.h"
 
+struct blob_codec;
+
 #define CONTENT_FANOUT 4096
 #define CONTENT_MAX_DEPTH 6
 

@@ -1,16 +1,16 @@
 /*
- * dict.c — training, preparing and caching zstd dictionaries (see dict.h).
+ * dict.c — training and preparing zstd dictionaries (see dict.h); pure
+ * zstd: the cache of a repository's dictionaries is blob.c's.
  */
 #include "repo/dict.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #define ZDICT_STATIC_LINKING_ONLY
 #include <zdict.h>
 #include <zstd.h>
 
-#include "repo/repo.h"
+#include "util/buf.h"
 
 struct blob_dict {
     uint8_t id[CRYPTO_ID_SIZE];
@@ -84,82 +84,4 @@ const void *blob_dict_cdict(const struct blob_dict *dict)
 const void *blob_dict_ddict(const struct blob_dict *dict)
 {
     return dict->ddict;
-}
-
-struct dict_cache {
-    pthread_mutex_t mutex;
-    struct blob_dict **dicts;
-    size_t count;
-};
-
-struct dict_cache *dict_cache_new(void)
-{
-    struct dict_cache *cache = xcalloc(1, sizeof *cache);
-    pthread_mutex_init(&cache->mutex, NULL);
-    return cache;
-}
-
-void dict_cache_free(struct dict_cache *cache)
-{
-    if (!cache)
-        return;
-    for (size_t i = 0; i < cache->count; i++)
-        blob_dict_free(cache->dicts[i]);
-    free(cache->dicts);
-    pthread_mutex_destroy(&cache->mutex);
-    free(cache);
-}
-
-const struct blob_dict *repo_dictionary_adopt(struct repo *repo, struct blob_dict *dict)
-{
-    struct dict_cache *cache = repo->dicts;
-    pthread_mutex_lock(&cache->mutex);
-    cache->dicts = xrealloc(cache->dicts, (cache->count + 1) * sizeof *cache->dicts);
-    cache->dicts[cache->count++] = dict;
-    pthread_mutex_unlock(&cache->mutex);
-    return dict;
-}
-
-const struct blob_dict *repo_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct error *err)
-{
-    struct dict_cache *cache = repo->dicts;
-    const struct blob_dict *found = NULL;
-    pthread_mutex_lock(&cache->mutex);
-    for (size_t i = 0; i < cache->count && !found; i++)
-        if (memcmp(cache->dicts[i]->id, id, CRYPTO_ID_SIZE) == 0)
-            found = cache->dicts[i];
-    pthread_mutex_unlock(&cache->mutex);
-    if (found)
-        return found;
-
-    /* Load outside the lock; two threads may both load, one copy stays. */
-    struct buf content = BUF_INIT;
-    struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
-    int rc = repo_read_blob(repo, codec, id, &content, err);
-    blob_codec_free(codec);
-    if (rc < 0) {
-        buf_free(&content);
-        return NULL;
-    }
-    struct blob_dict *dict = blob_dict_new(id, content.data, content.len, repo->config.zstd_level);
-    buf_free(&content);
-    if (!dict) {
-        char short_id[17];
-        id_short(id, short_id);
-        error_setk(err, ERR_AUTH, "dictionary %s is not a zstd dictionary", short_id);
-        return NULL;
-    }
-    pthread_mutex_lock(&cache->mutex);
-    for (size_t i = 0; i < cache->count && !found; i++)
-        if (memcmp(cache->dicts[i]->id, id, CRYPTO_ID_SIZE) == 0)
-            found = cache->dicts[i];
-    if (!found) {
-        cache->dicts = xrealloc(cache->dicts, (cache->count + 1) * sizeof *cache->dicts);
-        cache->dicts[cache->count++] = dict;
-        found = dict;
-        dict = NULL;
-    }
-    pthread_mutex_unlock(&cache->mutex);
-    blob_dict_free(dict);
-    return found;
 }

@@ -25,7 +25,6 @@
 #define DICT_TRAIN_BYTES (16u << 20) /* what a source reads before training */
 
 struct blob_dict;
-struct repo;
 
 /* Trains a dictionary from samples (concatenated, sizes[i] each) into out;
  * -1 when there is too little or too uniform data to learn from. */
@@ -39,17 +38,5 @@ const uint8_t *blob_dict_id(const struct blob_dict *dict);
 /* zstd's prepared forms (opaque here to keep zstd.h out of headers). */
 const void *blob_dict_cdict(const struct blob_dict *dict);
 const void *blob_dict_ddict(const struct blob_dict *dict);
-
-/* The dictionaries an open repository has loaded, by id. Thread-safe. */
-struct dict_cache;
-struct dict_cache *dict_cache_new(void);
-void dict_cache_free(struct dict_cache *cache);
-
-/* Hands a new dictionary to the repository's cache, which frees it with
- * the repository; returns it. */
-const struct blob_dict *repo_dictionary_adopt(struct repo *repo, struct blob_dict *dict);
-
-/* Finds or loads (reading the dictionary blob) a dictionary. */
-const struct blob_dict *repo_dictionary(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], struct error *err);
 
 #endif

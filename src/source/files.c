@@ -34,6 +34,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "repo/blob.h"
 #include "util/fdio.h"
 
 /* A file with other links, read already: its content for the next path. */

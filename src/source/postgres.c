@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "repo/blob.h"
 #include "repo/dict.h"
 #include "pipeline/readahead.h"
 #include "source/bundle.h"

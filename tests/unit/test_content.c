@@ -19,6 +19,7 @@
 
 #include "pipeline/blob_writer.h"
 #include "pipeline/content.h"
+#include "repo/blob.h"
 #include "repo/repo.h"
 #include "testing.h"
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pipeline/blob_writer.h"
+#include "repo/blob.h"
 #include "repo/dict.h"
 #include "repo/repo.h"
 #include "testing.h"
@@ -216,6 +217,41 @@ static void test_dict_survives_a_damaged_copy(void **state)
     buf_free(&out);
 }
 
+/* A dictionary is stored without one, so a "dictionary" blob that names
+ * a dictionary is damage: loading it is refused with an error that says
+ * so, and never follows the name (a dictionary naming itself would recurse
+ * without end). Here the blob asked for as a dictionary is a data blob
+ * compressed with a real one. */
+static void test_dict_naming_a_dictionary_is_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct error err = {0};
+    struct buf dict_content = BUF_INIT;
+    assert_int_equal(train(f, &dict_content), 0);
+    struct blob_writer *w = blob_writer_new(f->repo, 2);
+    uint8_t dict_id[CRYPTO_ID_SIZE], data_id[CRYPTO_ID_SIZE];
+    assert_int_equal(blob_writer_add(w, BLOB_DICT, dict_content.data, dict_content.len, dict_id, &err), 0);
+    const struct blob_dict *dict =
+        repo_dictionary_adopt(f->repo, blob_dict_new(dict_id, dict_content.data, dict_content.len, 3));
+    blob_writer_use_dictionary(w, dict);
+    assert_int_equal(blob_writer_add(w, BLOB_DATA, f->text, 8192, data_id, &err), 0);
+    assert_int_equal(blob_writer_finish(w, &err), 0);
+    blob_writer_free(w);
+
+    assert_null(repo_dictionary(f->repo, data_id, &err));
+    assert_non_null(strstr(err.msg, "names a dictionary itself"));
+
+    /* the data blob itself still reads, through the real dictionary */
+    struct buf out = BUF_INIT;
+    struct blob_codec *codec = blob_codec_new(3);
+    assert_int_equal(repo_read_blob(f->repo, codec, data_id, &out, &err), 0);
+    assert_int_equal(out.len, 8192);
+    assert_memory_equal(out.data, f->text, 8192);
+    blob_codec_free(codec);
+    buf_free(&out);
+    buf_free(&dict_content);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dict_blobs_are_smaller_and_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dict_missing_dictionary_fails_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dict_survives_a_damaged_copy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dict_naming_a_dictionary_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
