@@ -106,8 +106,11 @@ if unshare --pid --fork --kill-child --mount-proc true 2>/dev/null; then
     unshare --pid --fork --kill-child --mount-proc "$COFFER" backup --stdin --name y --quiet <&3 >/dev/null 2>&1 &
     HOLDER=$!
     on_exit "kill -9 $HOLDER 2>/dev/null"
-    for _ in $(seq 1 100); do [ "$(find "$COFFER_REPOSITORY/locks" -type f | wc -l)" -ge 1 ] && break; sleep 0.05; done
-    LOCK=$(find "$COFFER_REPOSITORY/locks" -type f | head -n 1)
+    # A lock is written to "NAME.tmp-*" and renamed: wait for the renamed
+    # one (the temporary name is gone a moment later).
+    lock_files() { find "$COFFER_REPOSITORY/locks" -type f ! -name '*.tmp-*'; }
+    for _ in $(seq 1 200); do [ -n "$(lock_files)" ] && break; sleep 0.05; done
+    LOCK=$(lock_files | head -n 1)
     [ -n "$LOCK" ] || fail "the backup in another pid namespace took no lock"
     run_c prune --json
     expect_rc 1 "prune beside a live backup in another pid namespace"

@@ -5,7 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 
 new_repo repo
-lock_count() { find "$COFFER_REPOSITORY/locks" -type f | wc -l; }
+# A lock is written to "NAME.tmp-*" and then renamed: count renamed ones.
+lock_count() { find "$COFFER_REPOSITORY/locks" -type f ! -name '*.tmp-*' | wc -l; }
 
 # A backup waiting on its input (a FIFO nobody writes to) holds a shared lock.
 mkfifo "$T/input"
