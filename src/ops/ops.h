@@ -150,6 +150,16 @@ int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, i
 typedef void (*ls_fn)(void *ctx, const char *path, const struct node *node);
 int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err);
 
+/* Calls fn for every regular file of a snapshot's tree, in path order
+ * ("/a/b"), under one shared lock, with a reader for its content
+ * (content_reader_copy); fn returning -1 (err set) stops the walk. For a
+ * target that takes files one at a time (restoring a bucket to S3). */
+struct content_reader;
+typedef int (*ops_file_fn)(void *ctx, const char *path, const struct node *node, struct content_reader *reader,
+                           struct error *err);
+int ops_each_file(struct repo *repo, const struct snapshot *snap, unsigned workers, ops_file_fn fn, void *ctx,
+                  struct error *err);
+
 /* ---- forget ---- */
 
 struct forget_options {

@@ -632,9 +632,12 @@ struct ls_frame {
     size_t path_len; /* the length of this directory's path */
 };
 
+/* What ls_walk calls for each entry; -1 (err set) stops the walk. */
+typedef int (*walk_fn)(void *ctx, const char *path, const struct node *node, struct error *err);
+
 /* Lists depth-first in name order, each directory before its entries,
  * with a stack of frames on the heap (see restore_walk). */
-static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], ls_fn fn,
+static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], walk_fn fn,
                    void *ctx, struct error *err)
 {
     struct ls_frame *frames = xcalloc(16, sizeof *frames);
@@ -655,7 +658,8 @@ static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t ro
         path.len = top->path_len + 1;
         path.data[top->path_len] = '/';
         buf_append(&path, n->name, strlen(n->name) + 1);
-        fn(ctx, (const char *)path.data, n);
+        if ((rc = fn(ctx, (const char *)path.data, n, err)) < 0)
+            break;
         if (n->type != NODE_DIR)
             continue;
         if (depth == cap) {
@@ -676,13 +680,56 @@ static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t ro
     return rc;
 }
 
+struct ls_call {
+    ls_fn fn;
+    void *ctx;
+};
+
+static int list_entry(void *arg, const char *path, const struct node *node, struct error *err)
+{
+    (void)err;
+    struct ls_call *call = arg;
+    call->fn(call->ctx, path, node);
+    return 0;
+}
+
 int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err)
 {
     if (repo_load_index(repo, err) < 0)
         return -1;
     struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
-    int rc = ls_walk(repo, codec, snap->root, fn, ctx, err);
+    struct ls_call call = {fn, ctx};
+    int rc = ls_walk(repo, codec, snap->root, list_entry, &call, err);
     blob_codec_free(codec);
+    return rc;
+}
+
+struct each_file {
+    ops_file_fn fn;
+    void *ctx;
+    struct content_reader *reader;
+};
+
+static int visit_file(void *arg, const char *path, const struct node *node, struct error *err)
+{
+    struct each_file *each = arg;
+    return node->type == NODE_FILE ? each->fn(each->ctx, path, node, each->reader, err) : 0;
+}
+
+int ops_each_file(struct repo *repo, const struct snapshot *snap, unsigned workers, ops_file_fn fn, void *ctx,
+                  struct error *err)
+{
+    struct repo_lock *lock = NULL;
+    if (repo_lock(repo, false, &lock, err) < 0)
+        return -1;
+    int rc = repo_load_index(repo, err);
+    struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
+    struct each_file each = {fn, ctx, content_reader_new(repo, workers ? workers : ops_default_workers())};
+    if (rc == 0)
+        rc = ls_walk(repo, codec, snap->root, visit_file, &each, err);
+    content_reader_free(each.reader);
+    blob_codec_free(codec);
+    repo_unlock(lock);
     return rc;
 }
 

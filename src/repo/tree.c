@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* CTR2 added a file's link count; CTR1 trees are still read (links 0). */
+/* CTR2 added a file's link count; CTR1 trees are still read (links 0).
+ * CTR3 adds a file's version string; a tree is written as CTR3 only when
+ * one of its files has a version (a bucket's objects), so the trees of
+ * every other source stay readable by a coffer that knows only CTR2. */
+#define TREE_MAGIC_V3 "CTR3"
 #define TREE_MAGIC "CTR2"
 #define TREE_MAGIC_V1 "CTR1"
 
@@ -101,6 +105,8 @@ static int check_encodable(const struct tree *tree, struct error *err)
                              n->name);
         if (n->type == NODE_SYMLINK && n->target && strlen(n->target) > UINT16_MAX)
             return error_set(err, "the target of symlink \"%s\" is longer than a snapshot holds", n->name);
+        if (n->version && strlen(n->version) > UINT16_MAX)
+            return error_set(err, "the version of \"%s\" is longer than a snapshot holds", n->name);
     }
     return 0;
 }
@@ -109,7 +115,10 @@ int tree_encode(const struct tree *tree, struct buf *out, struct error *err)
 {
     if (check_encodable(tree, err) < 0)
         return -1;
-    buf_append(out, TREE_MAGIC, 4);
+    bool has_versions = false;
+    for (size_t i = 0; i < tree->count && !has_versions; i++)
+        has_versions = tree->nodes[i].type == NODE_FILE && tree->nodes[i].version;
+    buf_append(out, has_versions ? TREE_MAGIC_V3 : TREE_MAGIC, 4);
     buf_append_u32(out, (uint32_t)tree->count);
     for (size_t i = 0; i < tree->count; i++) {
         const struct node *n = &tree->nodes[i];
@@ -130,6 +139,8 @@ int tree_encode(const struct tree *tree, struct buf *out, struct error *err)
             buf_append_u32(out, n->content.count);
             buf_append(out, n->content.ids, (size_t)n->content.count * CRYPTO_ID_SIZE);
             buf_append_u32(out, n->links);
+            if (has_versions)
+                append_string(out, n->version);
             break;
         case NODE_DIR:
             buf_append(out, n->subtree, CRYPTO_ID_SIZE);
@@ -158,7 +169,7 @@ static char *read_string(struct cursor *c)
     return s;
 }
 
-static int decode_node(struct cursor *c, struct node *n, bool has_links)
+static int decode_node(struct cursor *c, struct node *n, bool has_links, bool has_versions)
 {
     n->name = read_string(c);
     if (!n->name || tree_name_problem(n->name, TREE_NAME_FORMAT_MAX))
@@ -184,6 +195,15 @@ static int decode_node(struct cursor *c, struct node *n, bool has_links)
         n->content.ids = xmalloc(bytes ? bytes : 1);
         memcpy(n->content.ids, ids, bytes);
         n->links = has_links ? cursor_u32(c) : 0;
+        if (has_versions) {
+            n->version = read_string(c);
+            if (!n->version)
+                return -1;
+            if (!*n->version) { /* written for a file without one */
+                free(n->version);
+                n->version = NULL;
+            }
+        }
         break;
     }
     case NODE_DIR: {
@@ -218,10 +238,11 @@ int tree_decode(const uint8_t *data, size_t len, struct tree *tree, struct error
     uint32_t count = cursor_u32(&c);
     memset(tree, 0, sizeof *tree);
     bool is_v1 = magic && memcmp(magic, TREE_MAGIC_V1, 4) == 0;
-    if (!magic || (memcmp(magic, TREE_MAGIC, 4) != 0 && !is_v1) || c.is_bad)
+    bool is_v3 = magic && memcmp(magic, TREE_MAGIC_V3, 4) == 0;
+    if (!magic || (memcmp(magic, TREE_MAGIC, 4) != 0 && !is_v1 && !is_v3) || c.is_bad)
         return error_set(err, "tree blob has a bad header");
     for (uint32_t i = 0; i < count; i++) {
-        if (decode_node(&c, tree_add(tree), !is_v1) < 0) {
+        if (decode_node(&c, tree_add(tree), !is_v1, is_v3) < 0) {
             tree_free(tree);
             return error_set(err, "tree blob is malformed at entry %u", i);
         }
@@ -258,6 +279,7 @@ void node_free(struct node *node)
     free(node->name);
     free(node->content.ids);
     free(node->target);
+    free(node->version);
     memset(node, 0, sizeof *node);
 }
 

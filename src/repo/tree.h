@@ -56,6 +56,7 @@ struct node {
     uint64_t size;
     uint64_t rdev;                /* device nodes */
     uint32_t links;               /* NODE_FILE: st_nlink at backup; 0 in trees written before it was kept */
+    char *version;                /* NODE_FILE: the origin's tag for these bytes (an S3 ETag), owned, or NULL */
     struct content_ref content;   /* NODE_FILE */
     uint8_t subtree[CRYPTO_ID_SIZE]; /* NODE_DIR */
     char *target;                 /* NODE_SYMLINK, owned */

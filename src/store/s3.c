@@ -644,15 +644,18 @@ static int list_page(struct s3_store *s, const char *prefix, const char *token, 
 
 /* Every page, each one parsed strictly (s3xml.h): an answer that is not a
  * complete ListBucketResult fails the listing, so a proxy's error page
- * can never read as "no objects" and make prune delete what it holds. */
-static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+ * can never read as "no objects" and make prune delete what it holds.
+ * folder "" lists the whole prefix. */
+static int s3_list_entries(void *impl, const char *folder, store_entry_fn fn, void *ctx, struct error *err)
 {
     struct s3_store *s = impl;
     char *prefix = object_key(s, folder);
-    size_t plen = strlen(prefix) + 1; /* with the '/' */
-    prefix = xrealloc(prefix, plen + 1);
-    prefix[plen - 1] = '/';
-    prefix[plen] = '\0';
+    size_t plen = strlen(prefix);
+    if (*folder) { /* with the '/' */
+        prefix = xrealloc(prefix, plen + 2);
+        prefix[plen++] = '/';
+        prefix[plen] = '\0';
+    }
     struct s3xml_tokens seen = {0};
     int rc = 0;
     bool is_more = true;
@@ -665,11 +668,13 @@ static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, 
         struct s3xml_listing l = {0};
         rc = list_page(s, prefix, seen.count ? seen.tokens[seen.count - 1] : NULL, what, &l, err);
         for (size_t i = 0; rc == 0 && i < l.count; i++) {
-            if (strncmp(l.objects[i].key, prefix, plen))
-                rc = error_set(err, "%s holds key %.200s, which is not under the prefix asked for", what,
-                               l.objects[i].key);
-            else
-                rc = fn(ctx, l.objects[i].key + strlen(s->prefix), l.objects[i].size, err);
+            const struct s3xml_object *o = &l.objects[i];
+            if (strncmp(o->key, prefix, plen)) {
+                rc = error_set(err, "%s holds key %.200s, which is not under the prefix asked for", what, o->key);
+            } else {
+                struct store_entry e = {o->key + strlen(s->prefix), o->size, o->modified, o->etag};
+                rc = fn(ctx, &e, err);
+            }
         }
         is_more = rc == 0 && l.is_truncated;
         if (is_more)
@@ -679,6 +684,23 @@ static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, 
     s3xml_tokens_free(&seen);
     free(prefix);
     return rc;
+}
+
+struct name_listing {
+    store_list_fn fn;
+    void *ctx;
+};
+
+static int name_of_entry(void *arg, const struct store_entry *e, struct error *err)
+{
+    struct name_listing *l = arg;
+    return l->fn(l->ctx, e->name, e->size, err);
+}
+
+static int s3_list(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err)
+{
+    struct name_listing l = {fn, ctx};
+    return s3_list_entries(impl, folder, name_of_entry, &l, err);
 }
 
 static int s3_del(void *impl, const char *name, struct error *err)
@@ -742,6 +764,7 @@ const struct store_driver s3_store_driver = {
     .parallel_uploads = s3_parallel_uploads,
     .get = s3_get,
     .list = s3_list,
+    .list_entries = s3_list_entries,
     .del = s3_del,
     .size = s3_size,
     .free = s3_free,

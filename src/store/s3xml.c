@@ -33,7 +33,7 @@
 enum doc_kind { DOC_LISTING, DOC_ERROR };
 
 /* The leaf whose text is being collected. */
-enum field { F_NONE, F_KEY_COUNT, F_IS_TRUNCATED, F_NEXT_TOKEN, F_ENCODING, F_KEY, F_SIZE, F_CODE, F_MESSAGE };
+enum field { F_NONE, F_KEY_COUNT, F_IS_TRUNCATED, F_NEXT_TOKEN, F_ENCODING, F_KEY, F_SIZE, F_MODIFIED, F_ETAG, F_CODE, F_MESSAGE };
 
 struct parse {
     XML_Parser xp;
@@ -58,6 +58,7 @@ struct parse {
     char *key; /* current <Contents> */
     bool has_size;
     uint64_t size;
+    char *modified, *etag; /* current <Contents>'s, or NULL */
 
     /* error */
     struct s3xml_error *error;
@@ -223,6 +224,14 @@ static void on_start(void *ctx, const XML_Char *name, const XML_Char **attribute
             if (p->has_size)
                 fail(p, "has a <Contents> with two <Size> elements");
             begin_field(p, F_SIZE, "Size", NULL);
+        } else if (!strcmp(local, "LastModified")) {
+            if (p->modified)
+                fail(p, "has a <Contents> with two <LastModified> elements");
+            begin_field(p, F_MODIFIED, "LastModified", NULL);
+        } else if (!strcmp(local, "ETag")) {
+            if (p->etag)
+                fail(p, "has a <Contents> with two <ETag> elements");
+            begin_field(p, F_ETAG, "ETag", NULL);
         } else {
             skip_element(p);
         }
@@ -240,6 +249,7 @@ static void on_start(void *ctx, const XML_Char *name, const XML_Char **attribute
         p->is_in_contents = true;
         p->key = NULL;
         p->has_size = false;
+        p->modified = p->etag = NULL;
     } else if (!strcmp(local, "CommonPrefixes")) {
         p->listing->prefix_count++;
         skip_element(p);
@@ -309,6 +319,13 @@ static void end_field(struct parse *p)
             fail(p, "has <Size> '%s', not a number of bytes", shown);
         p->has_size = true;
         break;
+    case F_MODIFIED:
+    case F_ETAG: /* kept as sent: they are compared, never computed with */
+        if (len == 0)
+            fail(p, "has a <Contents> with an empty <%s>", p->field_name);
+        else
+            *(p->field == F_MODIFIED ? &p->modified : &p->etag) = text_dup(&p->text);
+        break;
     case F_CODE:
         if (len == 0)
             fail(p, "has an empty <Code>");
@@ -327,6 +344,15 @@ static void end_field(struct parse *p)
     p->field = F_NONE;
 }
 
+/* Frees what a <Contents> left half-read. */
+static void contents_free(struct parse *p)
+{
+    free(p->key);
+    free(p->modified);
+    free(p->etag);
+    p->key = p->modified = p->etag = NULL;
+}
+
 static void end_contents(struct parse *p)
 {
     struct s3xml_listing *l = p->listing;
@@ -336,16 +362,15 @@ static void end_contents(struct parse *p)
             quote_value(p->key, strlen(p->key), 60, shown, sizeof shown);
         fail(p, "has a <Contents>%s%s%s without a <%s>", p->key ? " for '" : "", shown, p->key ? "'" : "",
              p->key ? "Size" : "Key");
-        free(p->key);
-        p->key = NULL;
+        contents_free(p);
         return;
     }
     if (l->count == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
         l->objects = xrealloc(l->objects, p->cap * sizeof *l->objects);
     }
-    l->objects[l->count++] = (struct s3xml_object){p->key, p->size};
-    p->key = NULL;
+    l->objects[l->count++] = (struct s3xml_object){p->key, p->size, p->modified, p->etag};
+    p->key = p->modified = p->etag = NULL;
     p->is_in_contents = false;
 }
 
@@ -441,15 +466,18 @@ static void parse_free(struct parse *p)
 {
     buf_free(&p->text);
     free(p->root_ns);
-    free(p->key);
+    contents_free(p);
 }
 
 void s3xml_listing_free(struct s3xml_listing *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->count; i++)
+    for (size_t i = 0; i < l->count; i++) {
         free(l->objects[i].key);
+        free(l->objects[i].modified);
+        free(l->objects[i].etag);
+    }
     free(l->objects);
     free(l->next_token);
     memset(l, 0, sizeof *l);

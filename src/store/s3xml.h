@@ -7,8 +7,10 @@
  * a ListBucketResult root (no namespace, or S3's), a KeyCount equal to the
  * entries that came, an IsTruncated, a non-empty NextContinuationToken when
  * truncated, each <Contents> with one <Key> and one <Size> of plain decimal
- * digits. A body that is anything else — an HTML page from a proxy, XML cut
- * short, a page without its counts — is an error naming what was wrong,
+ * digits, and at most one non-empty <LastModified> and <ETag> (kept as
+ * sent: the bucket source compares them to know what changed). A body
+ * that is anything else — an HTML page from a proxy, XML cut short, a
+ * page without its counts — is an error naming what was wrong,
  * never an empty listing. Text is entity-decoded and may be of any length.
  *
  * Pure functions over bytes (expat underneath, no network), so the unit
@@ -26,6 +28,8 @@
 struct s3xml_object {
     char *key; /* decoded, non-empty, NUL-terminated (XML cannot carry a NUL) */
     uint64_t size;
+    char *modified; /* <LastModified> as sent ("2026-12-04T10:00:00.000Z"), or NULL if absent */
+    char *etag;     /* <ETag> as sent, quotes included, or NULL if absent */
 };
 
 /* One page of a ListObjectsV2 answer. Owns its strings. */

@@ -85,6 +85,26 @@ int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx,
     return s->driver->list(s->impl, folder, fn, ctx, err);
 }
 
+struct plain_listing {
+    store_entry_fn fn;
+    void *ctx;
+};
+
+static int entry_of_name(void *arg, const char *name, uint64_t size, struct error *err)
+{
+    struct plain_listing *l = arg;
+    struct store_entry e = {.name = name, .size = size};
+    return l->fn(l->ctx, &e, err);
+}
+
+int store_list_entries(struct store *s, const char *folder, store_entry_fn fn, void *ctx, struct error *err)
+{
+    if (s->driver->list_entries)
+        return s->driver->list_entries(s->impl, folder, fn, ctx, err);
+    struct plain_listing l = {fn, ctx};
+    return s->driver->list(s->impl, folder, entry_of_name, &l, err);
+}
+
 int store_delete(struct store *s, const char *name, struct error *err)
 {
     return s->driver->del(s->impl, name, err);

@@ -63,6 +63,20 @@ int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, 
 /* Lists every object below folder ("keys", "data", ...), in no set order. */
 int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx, struct error *err);
 
+/* What a listing knows of one object. */
+struct store_entry {
+    const char *name;     /* below the folder listed, as store_list names it */
+    uint64_t size;
+    const char *modified; /* when it was last written, as the store says it (S3: "2026-12-04T10:00:00.000Z"), or NULL */
+    const char *etag;     /* the store's tag for this version of its bytes (S3's ETag), or NULL */
+};
+typedef int (*store_entry_fn)(void *ctx, const struct store_entry *entry, struct error *err);
+
+/* Lists like store_list, with what the store knows of each object; folder
+ * "" lists every object of the store. A driver that keeps no dates or tags
+ * (local, memory) gives NULL for them. */
+int store_list_entries(struct store *s, const char *folder, store_entry_fn fn, void *ctx, struct error *err);
+
 /* Deleting a missing object is not an error. */
 int store_delete(struct store *s, const char *name, struct error *err);
 

@@ -17,6 +17,8 @@ struct store_driver {
     int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
                struct error *err);
     int (*list)(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err);
+    /* With dates and tags (NULL: store.c lists with list, and gives none). */
+    int (*list_entries)(void *impl, const char *folder, store_entry_fn fn, void *ctx, struct error *err);
     int (*del)(void *impl, const char *name, struct error *err);
     /* Makes the deletion of names durable (NULL: deletes are durable when
      * del returns, as on S3). */

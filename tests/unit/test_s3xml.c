@@ -70,6 +70,8 @@ static void test_s3xml_aws_page_is_read_whole(void **state)
     assert_int_equal(l.objects[0].size, 16777216);
     assert_string_equal(l.objects[1].key, "repo/data/00/ab");
     assert_int_equal(l.objects[1].size, 0);
+    assert_string_equal(l.objects[0].modified, "2024-05-01T10:00:00.000Z");
+    assert_string_equal(l.objects[1].etag, "\"0cc175b9c0f1b6a831c399e269772661\"");
     assert_false(l.is_truncated);
     assert_null(l.next_token);
     s3xml_listing_free(&l);
@@ -253,6 +255,10 @@ static void test_s3xml_entries_are_strict(void **state)
     assert_refused_with(ONE("<Key>a</Key><Key>b</Key><Size>1</Size>"), "two <Key> elements");
     assert_refused_with(ONE("<Key>a</Key><Size>1</Size><Size>1</Size>"), "two <Size> elements");
     assert_refused_with(ONE("<Key>a<b/></Key><Size>1</Size>"), "an element <b> inside <Key>");
+    assert_refused_with(ONE("<Key>a</Key><Size>1</Size><ETag>x</ETag><ETag>y</ETag>"), "two <ETag> elements");
+    assert_refused_with(ONE("<Key>a</Key><LastModified>t</LastModified><LastModified>t</LastModified><Size>1</Size>"),
+                        "two <LastModified> elements");
+    assert_refused_with(ONE("<Key>a</Key><Size>1</Size><ETag></ETag>"), "an empty <ETag>");
     static const char *const bad_sizes[] = {"", " 1", "1 ", "+1", "-1", "0x10", "1e3", "1.0", "18446744073709551616",
                                             "99999999999999999999", "000000000000000000001"};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
