@@ -145,7 +145,7 @@ static const struct config_field drill_fields[] = {
 };
 
 #define S3(member) offsetof(struct config_s3, member)
-static const char *const true_false[] = {"true", "false", NULL};
+const char *const config_true_false[] = {"true", "false", NULL};
 
 static const struct config_field storage_class_fields[] = {
     {.name = "data", .kind = CONFIG_STRING, .offset = S3(storage_class.data) - S3(storage_class),
@@ -158,7 +158,7 @@ static const struct config_field storage_class_fields[] = {
 static const struct config_field s3_fields[] = {
     {.name = "endpoint", .kind = CONFIG_STRING, .offset = S3(endpoint)},
     {.name = "region", .kind = CONFIG_STRING, .offset = S3(region)},
-    {.name = "path_style", .kind = CONFIG_CHOICE, .offset = S3(path_style), .choices = true_false},
+    {.name = "path_style", .kind = CONFIG_CHOICE, .offset = S3(path_style), .choices = config_true_false},
     {.name = "credentials_file", .kind = CONFIG_STRING, .offset = S3(credentials_file)},
     {.name = "profile", .kind = CONFIG_STRING, .offset = S3(profile)},
     {.name = "ca_file", .kind = CONFIG_STRING, .offset = S3(ca_file)},

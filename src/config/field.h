@@ -61,4 +61,7 @@ const struct config_field *config_field_find(const struct config_field *table, c
  * lists, nested blocks) and zeroes those members. */
 void config_fields_free(const struct config_field *table, void *base);
 
+/* The choices of a key that may also be left unset: "true", "false". */
+extern const char *const config_true_false[];
+
 #endif

@@ -199,6 +199,15 @@ bool content_is_reusable(struct repo *repo, struct blob_codec *codec, const stru
     return content_walk_ids(repo, codec, ref, check_reusable, repo, &ignored) == 0;
 }
 
+void content_ref_copy(struct content_ref *to, const struct content_ref *from)
+{
+    to->depth = from->depth;
+    to->count = from->count;
+    size_t bytes = (size_t)from->count * CRYPTO_ID_SIZE;
+    to->ids = xmalloc(bytes ? bytes : 1);
+    memcpy(to->ids, from->ids, bytes);
+}
+
 void content_ref_free(struct content_ref *ref)
 {
     free(ref->ids);

@@ -89,6 +89,8 @@ int content_walk_ids(struct repo *repo, struct blob_codec *codec, const struct c
  * again, which stores what was lost. */
 bool content_is_reusable(struct repo *repo, struct blob_codec *codec, const struct content_ref *ref);
 
+/* A copy of from's list (for a file reused from the parent snapshot). */
+void content_ref_copy(struct content_ref *to, const struct content_ref *from);
 void content_ref_free(struct content_ref *ref);
 
 #endif

@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,24 +61,7 @@ enum { ENTRY_DONE = 0, ENTRY_SKIPPED = 1, ENTRY_EXCLUDED = 2, ENTRY_DIR = 3 };
  * reopened through ".." when the walk returns to it (see walk_tree). */
 #define KEEP_OPEN 64
 
-static void warn(struct walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void warn(struct walk *w, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *text = xmalloc(len > 0 ? (size_t)len + 1 : 1);
-    text[0] = '\0';
-    va_start(ap, fmt);
-    if (len > 0)
-        vsnprintf(text, (size_t)len + 1, fmt, ap);
-    va_end(ap);
-    string_list_add(w->ctx->warnings, text);
-    free(text);
-    w->ctx->progress->errors++;
-}
+#define warn(w, ...) backup_warn((w)->ctx, __VA_ARGS__)
 
 static const char *path_now(const struct walk *w)
 {
@@ -163,15 +145,6 @@ static void links_free(struct walk *w)
         if (w->links[i].inode != 0)
             free(w->links[i].content.ids);
     free(w->links);
-}
-
-static void copy_content(struct content_ref *to, const struct content_ref *from)
-{
-    to->depth = from->depth;
-    to->count = from->count;
-    size_t bytes = (size_t)from->count * CRYPTO_ID_SIZE;
-    to->ids = xmalloc(bytes ? bytes : 1);
-    memcpy(to->ids, from->ids, bytes);
 }
 
 char *path_absolute(const char *path)
@@ -262,7 +235,7 @@ static int backup_file(struct walk *w, int dirfd, const char *at, const struct s
 {
     struct progress *p = w->ctx->progress;
     if (!w->ctx->is_force && is_unchanged(old, out) && content_is_reusable(w->ctx->repo, w->ctx->codec, &old->content)) {
-        copy_content(&out->content, &old->content);
+        content_ref_copy(&out->content, &old->content);
         w->ctx->stats->files_unchanged++;
         count_file(w, out);
         link_remember(w, st, out);
@@ -270,7 +243,7 @@ static int backup_file(struct walk *w, int dirfd, const char *at, const struct s
     }
     const struct seen_link *link = st->st_nlink > 1 ? link_find(w, out->device, out->inode) : NULL;
     if (link) { /* another path of a file read already: the same bytes */
-        copy_content(&out->content, &link->content);
+        content_ref_copy(&out->content, &link->content);
         out->size = link->size;
         count_file(w, out);
         return ENTRY_DONE;
@@ -395,30 +368,6 @@ static char **read_names(struct walk *w, int fd, size_t *count)
     return names;
 }
 
-/* Loads the parent's tree for a directory; an unreadable one just means
- * every file is read again. */
-static bool load_old_tree(struct walk *w, const uint8_t *id, struct tree *tree)
-{
-    struct buf raw = BUF_INIT;
-    struct error ignored;
-    bool is_loaded = id && repo_read_blob(w->ctx->repo, w->ctx->codec, id, &raw, &ignored) == 0 &&
-                     tree_decode(raw.data, raw.len, tree, &ignored) == 0;
-    buf_free(&raw);
-    return is_loaded;
-}
-
-static int store_tree(struct walk *w, struct tree *tree, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
-{
-    struct buf encoded = BUF_INIT;
-    tree_sort(tree);
-    int rc = tree_encode(tree, &encoded, err);
-    if (rc == 0)
-        rc = blob_writer_add(w->ctx->blobs, BLOB_TREE, encoded.data, encoded.len, id_out, err);
-    buf_free(&encoded);
-    w->ctx->stats->dirs++;
-    return rc;
-}
-
 struct dir_frame {
     struct tree tree;   /* being built */
     struct tree old;    /* the parent snapshot's, if has_old */
@@ -452,7 +401,7 @@ static void frame_start(struct walk *w, struct dir_frame *f, int fd, int error, 
     memset(f, 0, sizeof *f);
     f->fd = fd;
     f->path_len = w->path.len - 1;
-    f->has_old = load_old_tree(w, old_subtree, &f->old);
+    f->has_old = backup_load_parent_tree(w->ctx, old_subtree, &f->old);
     if (fd < 0) {
         warn(w, "cannot read directory %s: %s (stored empty)", path_now(w), strerror(error));
         return;
@@ -498,7 +447,7 @@ static int walk_tree(struct walk *w, int dirfd, const char *at, const uint8_t *o
         struct dir_frame *top = &frames[depth - 1];
         if (top->next == top->count) {
             uint8_t id[CRYPTO_ID_SIZE];
-            if ((rc = store_tree(w, &top->tree, id, err)) < 0)
+            if ((rc = backup_store_tree(w->ctx, &top->tree, id, err)) < 0)
                 break;
             if (depth == 1) {
                 memcpy(id_out, id, CRYPTO_ID_SIZE);
@@ -562,7 +511,7 @@ static int backup_ancestors(struct walk *w, const char *prefix, char *const *pat
                             const uint8_t *old_id, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
 {
     struct tree old = {0}, tree = {0};
-    bool has_old = load_old_tree(w, old_id, &old);
+    bool has_old = backup_load_parent_tree(w->ctx, old_id, &old);
     size_t prefix_len = strlen(prefix);
     int rc = 0;
     for (size_t i = 0; i < count && rc >= 0;) {
@@ -606,7 +555,7 @@ static int backup_ancestors(struct walk *w, const char *prefix, char *const *pat
         i = j;
     }
     if (rc >= 0)
-        rc = store_tree(w, &tree, id_out, err);
+        rc = backup_store_tree(w->ctx, &tree, id_out, err);
     tree_free(&tree);
     tree_free(&old);
     return rc < 0 ? -1 : 0;

@@ -34,6 +34,19 @@ struct backup_ctx {
 };
 
 struct exclude;
+struct tree;
+
+/* Adds a warning (printf-style) to the snapshot being made, and counts it
+ * in the progress line. */
+void backup_warn(struct backup_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Loads the parent snapshot's tree id (NULL: none) into tree; false if
+ * there is none or it cannot be read, which only means that every file
+ * below is read again. */
+bool backup_load_parent_tree(struct backup_ctx *ctx, const uint8_t *id, struct tree *tree);
+
+/* Sorts, encodes and stores a directory's tree, giving its id. */
+int backup_store_tree(struct backup_ctx *ctx, struct tree *tree, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err);
 
 /* Backs up paths (files or directories), leaving out what exclude (may be
  * NULL) matches. The root tree mirrors their absolute paths: /srv/uploads

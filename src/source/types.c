@@ -16,6 +16,7 @@
 #include "ops/drill.h"
 #include "ops/ops.h"
 #include "repo/tree.h"
+#include "source/bucket.h"
 #include "source/env.h"
 #include "source/exclude.h"
 #include "source/postgres.h"
@@ -102,6 +103,22 @@ static const struct config_field git_fields[] = {
     {.name = NULL},
 };
 
+/* ---- bucket ---- */
+
+#define BUCKET(member) offsetof(struct bucket_settings, member)
+
+static const struct config_field bucket_fields[] = {
+    {.name = "url", .kind = CONFIG_STRING, .offset = BUCKET(url), .is_required = true},
+    {.name = "endpoint", .kind = CONFIG_STRING, .offset = BUCKET(endpoint)},
+    {.name = "region", .kind = CONFIG_STRING, .offset = BUCKET(region)},
+    {.name = "path_style", .kind = CONFIG_CHOICE, .offset = BUCKET(path_style), .choices = config_true_false},
+    {.name = "credentials_file", .kind = CONFIG_STRING, .offset = BUCKET(credentials_file)},
+    {.name = "profile", .kind = CONFIG_STRING, .offset = BUCKET(profile)},
+    {.name = "ca_file", .kind = CONFIG_STRING, .offset = BUCKET(ca_file)},
+    {.name = "exclude", .kind = CONFIG_STRINGS, .offset = BUCKET(exclude), .check = exclude_check},
+    {.name = NULL},
+};
+
 /* ---- the table ---- */
 
 #define DB_PASSWORD_FLAG                                                                                      \
@@ -171,6 +188,18 @@ const struct source_type source_types[] = {
         .backup = git_backup,
         .revision_key = "path",
         .drill = ops_drill_git,
+    },
+    {
+        .name = "bucket",
+        .fields = bucket_fields,
+        .settings_size = sizeof(struct bucket_settings),
+        .default_name = "bucket",
+        .validate = bucket_validate,
+        .backup = bucket_backup,
+        .is_incremental = true,
+        .is_tree = true,
+        .targets = {{.what = "a bucket location (s3://BUCKET/PREFIX)", .matches = bucket_is_location,
+                     .restore = bucket_restore, .into = NULL}},
     },
     {
         .name = "stream", /* standard input: no coffer.yaml type, as a file has no stdin */

@@ -233,6 +233,7 @@ struct s3_call {
     const char *payload_hash; /* hex SHA-256 of the body, or NULL: computed */
     const char *storage_class; /* or NULL */
     bool is_create_only; /* If-None-Match: * */
+    const char *if_match; /* If-Match: this ETag (a read of one version), or NULL */
     const void *body;
     size_t body_len;
 };
@@ -280,6 +281,8 @@ static int send_once(struct s3_store *s, const struct s3_call *c, struct respons
         headers[n++] = (struct s3_header){"x-amz-storage-class", c->storage_class};
     if (c->is_create_only)
         headers[n++] = (struct s3_header){"if-none-match", "*"};
+    if (c->if_match)
+        headers[n++] = (struct s3_header){"if-match", c->if_match};
     if (s->session_token)
         headers[n++] = (struct s3_header){"x-amz-security-token", s->session_token};
     qsort(headers, n, sizeof *headers, header_cmp);
@@ -590,7 +593,10 @@ static unsigned s3_parallel_uploads(const void *impl)
     return ((const struct s3_store *)impl)->connections;
 }
 
-static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out, struct error *err)
+/* A GET of one version (If-Match: version) answered 412: the object was
+ * written again since it was listed. */
+static int s3_get_version(void *impl, const char *name, const char *version, uint64_t offset, uint64_t len,
+                          struct buf *out, struct error *err)
 {
     struct s3_store *s = impl;
     char range[64];
@@ -602,10 +608,13 @@ static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, s
         snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)offset,
                  (unsigned long long)(offset + len - 1));
     char *key = object_key(s, name);
-    struct s3_call c = {.method = "GET", .key = key, .query = "", .range = offset || len != STORE_TO_END ? range : NULL};
+    struct s3_call c = {.method = "GET", .key = key, .query = "", .range = offset || len != STORE_TO_END ? range : NULL,
+                        .if_match = version};
     struct response r = {0};
     int rc = send_with_retries(s, &c, &r, err);
-    if (rc == 0 && r.status != 200 && r.status != 206)
+    if (rc == 0 && r.status == 412 && version)
+        rc = error_setk(err, ERR_CHANGED, "S3 GET %s: the object changed since it was listed", key);
+    else if (rc == 0 && r.status != 200 && r.status != 206)
         rc = fail_status(&c, &r, err);
     if (rc == 0 && len != STORE_TO_END && r.body.len != len)
         rc = error_set(err, "S3 GET %s: %zu bytes came, %llu were asked for", key, r.body.len, (unsigned long long)len);
@@ -614,6 +623,11 @@ static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, s
     buf_free(&r.body);
     free(key);
     return rc;
+}
+
+static int s3_get(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out, struct error *err)
+{
+    return s3_get_version(impl, name, NULL, offset, len, out, err);
 }
 
 /* One page of a listing: 0 with *out parsed, or -1 with err naming the
@@ -763,6 +777,7 @@ const struct store_driver s3_store_driver = {
     .has_atomic_create = s3_has_atomic_create,
     .parallel_uploads = s3_parallel_uploads,
     .get = s3_get,
+    .get_version = s3_get_version,
     .list = s3_list,
     .list_entries = s3_list_entries,
     .del = s3_del,
@@ -911,7 +926,7 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     }
     buf_free(&answer.body);
     buf_free(&query);
-    if (rc == 0 && !is_create && is_empty)
+    if (rc == 0 && !is_create && is_empty && !settings->is_plain_bucket)
         rc = error_setk(err, ERR_NOT_FOUND, "%s holds no objects", location);
     if (rc < 0) {
         s3_free(s);
@@ -919,7 +934,9 @@ int s3_store_open(const char *location, const struct s3_settings *settings, bool
     }
     /* Conditional writes: found out at the first write to a new store
      * (s3_probe_once), afterwards taken from the record. */
-    if (is_create) {
+    if (settings->is_plain_bucket) {
+        s->has_conditional_writes = false; /* put_new is then a check and a put; nothing calls it */
+    } else if (is_create) {
         s->is_probe_due = true;
     } else {
         uint64_t size;

@@ -34,6 +34,10 @@ struct s3_settings {
     unsigned connections;      /* pack uploads in flight; 0: S3_DEFAULT_CONNECTIONS */
     const char *data_class;    /* storage class of packs (data/), or NULL: the bucket's default */
     const char *metadata_class; /* of everything else, or NULL */
+    /* A user's bucket, not a repository (the bucket source, and where it
+     * restores to): opening it needs no objects, and nothing is ever
+     * written to find out what the server can do (no probe objects). */
+    bool is_plain_bucket;
 };
 
 /* Whether a storage class can be read at once (not GLACIER or DEEP_ARCHIVE,
@@ -49,7 +53,7 @@ int s3_read_credentials(const char *path, const char *profile, char **access_key
 
 /* Opens s3://BUCKET[/PREFIX]: the bucket must answer; without is_create
  * the prefix must hold objects (ERR_NOT_FOUND if none: S3 has no empty
- * folders). With is_create, the first put (or store_has_atomic_create)
+ * folders), unless it is a plain bucket. With is_create, the first put (or store_has_atomic_create)
  * finds out whether the server honours conditional writes
  * (If-None-Match: *) and records it for store_put_new. */
 int s3_store_open(const char *location, const struct s3_settings *settings, bool is_create, void **impl,

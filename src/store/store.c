@@ -80,6 +80,14 @@ int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, 
     return s->driver->get(s->impl, name, offset, len, out, err);
 }
 
+int store_get_version(struct store *s, const char *name, const char *version, uint64_t offset, uint64_t len,
+                      struct buf *out, struct error *err)
+{
+    if (version && s->driver->get_version)
+        return s->driver->get_version(s->impl, name, version, offset, len, out, err);
+    return s->driver->get(s->impl, name, offset, len, out, err);
+}
+
 int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx, struct error *err)
 {
     return s->driver->list(s->impl, folder, fn, ctx, err);

@@ -60,6 +60,13 @@ bool store_has_atomic_create(const struct store *s);
 int store_get(struct store *s, const char *name, uint64_t offset, uint64_t len, struct buf *out,
               struct error *err);
 
+/* Like store_get, from the version of the object whose tag (a listing's
+ * etag) is version: ERR_CHANGED if the object has been written again since,
+ * so that the parts of a large object read one by one are of one version.
+ * A store without tags (version NULL, local, memory) reads as store_get. */
+int store_get_version(struct store *s, const char *name, const char *version, uint64_t offset, uint64_t len,
+                      struct buf *out, struct error *err);
+
 /* Lists every object below folder ("keys", "data", ...), in no set order. */
 int store_list(struct store *s, const char *folder, store_list_fn fn, void *ctx, struct error *err);
 

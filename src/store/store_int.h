@@ -16,6 +16,10 @@ struct store_driver {
     unsigned (*parallel_uploads)(const void *impl);
     int (*get)(void *impl, const char *name, uint64_t offset, uint64_t len, struct buf *out,
                struct error *err);
+    /* Reads only from the version tagged version (NULL: store.c reads with
+     * get, as a store without tags has one version). */
+    int (*get_version)(void *impl, const char *name, const char *version, uint64_t offset, uint64_t len,
+                       struct buf *out, struct error *err);
     int (*list)(void *impl, const char *folder, store_list_fn fn, void *ctx, struct error *err);
     /* With dates and tags (NULL: store.c lists with list, and gives none). */
     int (*list_entries)(void *impl, const char *folder, store_entry_fn fn, void *ctx, struct error *err);

@@ -24,6 +24,7 @@ enum error_kind {
     ERR_USAGE,       /* bad arguments from the user */
     ERR_CLOSED,      /* the reader of our output went away (EPIPE) */
     ERR_EXISTS,      /* a create-only put found the object there already */
+    ERR_CHANGED,     /* an object is no longer the version a read asked for */
 };
 
 struct error {

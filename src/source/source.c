@@ -1,0 +1,52 @@
+/*
+ * source.c — what the sources that build trees share (source.h): a
+ * warning into the snapshot, the parent snapshot's tree of a directory,
+ * and storing a finished tree. The files and bucket sources both build a
+ * tree per directory against the parent's; the pieces live here once.
+ */
+#include "source/source.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "repo/blob.h"
+
+void backup_warn(struct backup_ctx *ctx, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = xmalloc(len > 0 ? (size_t)len + 1 : 1);
+    text[0] = '\0';
+    va_start(ap, fmt);
+    if (len > 0)
+        vsnprintf(text, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    string_list_add(ctx->warnings, text);
+    free(text);
+    ctx->progress->errors++;
+}
+
+bool backup_load_parent_tree(struct backup_ctx *ctx, const uint8_t *id, struct tree *tree)
+{
+    struct buf raw = BUF_INIT;
+    struct error ignored;
+    bool is_loaded = id && repo_read_blob(ctx->repo, ctx->codec, id, &raw, &ignored) == 0 &&
+                     tree_decode(raw.data, raw.len, tree, &ignored) == 0;
+    buf_free(&raw);
+    return is_loaded;
+}
+
+int backup_store_tree(struct backup_ctx *ctx, struct tree *tree, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
+{
+    struct buf encoded = BUF_INIT;
+    tree_sort(tree);
+    int rc = tree_encode(tree, &encoded, err);
+    if (rc == 0)
+        rc = blob_writer_add(ctx->blobs, BLOB_TREE, encoded.data, encoded.len, id_out, err);
+    buf_free(&encoded);
+    ctx->stats->dirs++;
+    return rc;
+}
