@@ -109,7 +109,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
     result.ctx = &print;
     if (cli_open_repo(g, &from, &err) < 0) {
         code = cli_fail(&err);
-    } else if (!strcmp(store_location(from->store), to_location)) {
+    } else if (!strcmp(store_location(repo_store(from)), to_location)) {
         code = cli_usage_error("copy", "--to names the repository being copied from");
     } else if (to_passphrase(g, to_password_file, &to_pass, &err) < 0 ||
                repo_open(to_location, &g->s3, to_pass, &to, &err) < 0) {

@@ -19,21 +19,21 @@ static int key_list_cmd(const struct cli_globals *g, struct repo *repo, struct e
 {
     struct key_info *keys;
     size_t count;
-    if (key_list(repo->store, &keys, &count, err) < 0)
+    if (key_list(repo_store(repo), &keys, &count, err) < 0)
         return -1;
     if (g->is_json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < count; i++)
             json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", repo_key_id(keys[i].name),
                                                  "created", keys[i].created, "host", keys[i].host, "kdf",
-                                                 keys[i].kdf, "current", !strcmp(keys[i].name, repo->key_name)));
+                                                 keys[i].kdf, "current", !strcmp(keys[i].name, repo_key_name(repo))));
         json_dumpf(arr, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(arr);
     } else {
         printf("  %-16s  %-20s  %-12s  %s\n", "ID", "CREATED", "KDF", "HOST");
         for (size_t i = 0; i < count; i++)
-            printf("%c %.16s  %-20s  %-12s  %s\n", strcmp(keys[i].name, repo->key_name) ? ' ' : '*',
+            printf("%c %.16s  %-20s  %-12s  %s\n", strcmp(keys[i].name, repo_key_name(repo)) ? ' ' : '*',
                    repo_key_id(keys[i].name), keys[i].created, keys[i].kdf, keys[i].host);
     }
     free(keys);

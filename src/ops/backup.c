@@ -83,9 +83,9 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     if (repo_load_index(repo, err) < 0 || repo_mark_missing_packs(repo, &missing, err) < 0 ||
         snapshot_list_load(repo, &list, err) < 0)
         goto out;
-    for (size_t i = 0; i < repo->index_problem_count; i++)
+    for (size_t i = 0; repo_index_problem(repo, i); i++)
         warn_index_problem(result, "%s: skipped; what it indexed is stored again (rebuild it with `coffer repair index`)",
-                           repo->index_problems[i]);
+                           repo_index_problem(repo, i));
     if (missing)
         warn_index_problem(result, "%zu indexed pack%s not in the repository: what %s held is stored again (run "
                            "`coffer check` to see which snapshots it affects)", missing, missing == 1 ? " is" : "s are",
@@ -119,7 +119,7 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     }
 
     blobs = blob_writer_new(repo, opts->workers ? opts->workers : ops_default_workers());
-    codec = blob_codec_new(repo->config.zstd_level);
+    codec = repo_blob_codec_new(repo);
     struct backup_ctx ctx = {result, repo, blobs, codec, &result->stats, &result->warnings, opts->progress,
                              opts->is_force, parent ? parent->root : NULL, opts->stdin_fd};
     rc = kind->backup(&ctx, src->settings, err);

@@ -161,17 +161,18 @@ static void check_entry(void *ctx, const struct index_entry *e, const uint8_t *p
  * index names (leftovers of interrupted backups, for prune). */
 static void compare_packs_with_index(struct checker *c)
 {
-    size_t n = index_pack_count(c->repo->index);
+    struct index *idx = repo_index(c->repo);
+    size_t n = index_pack_count(idx);
     struct stored_pack *indexed = xcalloc(n ? n : 1, sizeof *indexed);
     for (size_t i = 0; i < n; i++) {
         char hex[65];
-        index_pack_id(c->repo->index, (uint32_t)i, indexed[i].id);
+        index_pack_id(idx, (uint32_t)i, indexed[i].id);
         if (!find_stored(c, indexed[i].id)) {
             hex_encode(indexed[i].id, CRYPTO_ID_SIZE, hex);
             /* A pack only condemned/ lists is on its way out (repair packs
              * condemns a lost one): its absence is no damage by itself; a
              * snapshot that needs one of its blobs is reported anyway. */
-            if (index_pack_flags(c->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED)
+            if (index_pack_flags(idx, (uint32_t)i) & INDEX_PACK_CONDEMNED)
                 detail(c, "pack %s, condemned, is gone already (the next prune forgets it)", hex);
             else
                 report(c, "pack %s is in the index but missing from the repository", hex);
@@ -189,13 +190,14 @@ static void compare_packs_with_index(struct checker *c)
  * prune to delete them, and a damaged one repair dropped is one of them. */
 static void note_condemned_packs(struct checker *c)
 {
-    size_t n = index_pack_count(c->repo->index);
+    struct index *idx = repo_index(c->repo);
+    size_t n = index_pack_count(idx);
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
             uint8_t id[CRYPTO_ID_SIZE];
-            index_pack_id(c->repo->index, (uint32_t)i, id);
+            index_pack_id(idx, (uint32_t)i, id);
             struct stored_pack *p = (struct stored_pack *)find_stored(c, id);
-            bool is_condemned = index_pack_flags(c->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED;
+            bool is_condemned = index_pack_flags(idx, (uint32_t)i) & INDEX_PACK_CONDEMNED;
             if (p && pass == 0 && is_condemned)
                 p->is_condemned = true;
             else if (p && pass == 1 && !is_condemned)
@@ -209,9 +211,9 @@ static bool is_primary_copy(struct checker *c, const uint8_t id[CRYPTO_ID_SIZE],
 {
     struct index_entry e;
     uint8_t where[CRYPTO_ID_SIZE];
-    if (!index_find(c->repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+    if (!index_find(repo_index(c->repo), id, &e) || e.pack == INDEX_PACK_PENDING)
         return false;
-    index_pack_id(c->repo->index, e.pack, where);
+    index_pack_id(repo_index(c->repo), e.pack, where);
     return memcmp(where, pack, CRYPTO_ID_SIZE) == 0;
 }
 
@@ -228,7 +230,7 @@ static int check_blob_id(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_
     struct walk_state *ws = ctx;
     if (index_find(ws->c->bad, id, NULL)) {
         ws->needs_bad = true;
-    } else if (!index_find(ws->c->repo->index, id, NULL)) {
+    } else if (!index_find(repo_index(ws->c->repo), id, NULL)) {
         char short_id[17];
         id_short(id, short_id);
         if (ws->is_reporting)
@@ -331,9 +333,9 @@ static void want_pack_of(void *ctx, const uint8_t id[CRYPTO_ID_SIZE])
     struct checker *c = ctx;
     struct index_entry e;
     uint8_t pack_id[CRYPTO_ID_SIZE];
-    if (!index_find(c->repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+    if (!index_find(repo_index(c->repo), id, &e) || e.pack == INDEX_PACK_PENDING)
         return;
-    index_pack_id(c->repo->index, e.pack, pack_id);
+    index_pack_id(repo_index(c->repo), e.pack, pack_id);
     struct stored_pack *p = (struct stored_pack *)find_stored(c, pack_id);
     if (p)
         p->is_wanted = true;
@@ -372,15 +374,14 @@ struct pack_reader {
 
 static void read_one_pack(struct checker *c, struct blob_codec *codec, const struct stored_pack *p)
 {
-    char name[96], hex[65];
+    char hex[65];
     struct buf data = BUF_INIT, content = BUF_INIT;
     struct pack_record rec = {0};
     struct error err;
-    repo_object_name(OBJ_BLOB, p->id, name);
     hex_encode(p->id, CRYPTO_ID_SIZE, hex);
     memcpy(rec.id, p->id, CRYPTO_ID_SIZE);
     ((struct stored_pack *)p)->is_read = true; /* each pack is read by one thread only */
-    if (store_get(c->repo->store, name, 0, STORE_TO_END, &data, &err) < 0 ||
+    if (repo_read_pack(c->repo, p->id, 0, STORE_TO_END, &data, &err) < 0 ||
         pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
         pthread_mutex_lock(&c->mutex);
         report(c, "pack %s: %s", hex, err.msg);
@@ -431,7 +432,7 @@ static void *pack_reader_main(void *arg)
 {
     struct pack_reader *pr = arg;
     struct checker *c = pr->c;
-    struct blob_codec *codec = blob_codec_new(c->repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(c->repo);
     for (;;) {
         pthread_mutex_lock(&c->mutex);
         size_t i = pr->next < pr->count ? pr->next++ : SIZE_MAX;
@@ -580,7 +581,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     pthread_mutex_init(&c.mutex, NULL);
     c.bad = index_new();
     c.visited = index_new();
-    c.codec = blob_codec_new(repo->config.zstd_level);
+    c.codec = repo_blob_codec_new(repo);
     /* Snapshots, then index files, then packs: a backup running meanwhile
      * writes in the opposite order (packs, index, snapshot), so whatever
      * an object read first refers to exists by the time it is listed. */
@@ -589,11 +590,11 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     else
         result->is_snapshot_list_read = true;
     int rc = repo_load_index(repo, err);
-    for (size_t i = 0; rc == 0 && i < repo->index_problem_count; i++)
+    for (size_t i = 0; rc == 0 && repo_index_problem(repo, i); i++)
         report(&c, "%s (what it indexed is stored again by the next backup; rebuild it with `coffer repair index`)",
-               repo->index_problems[i]);
+               repo_index_problem(repo, i));
     if (rc == 0)
-        rc = store_list(repo->store, "data", collect_pack, &c, err);
+        rc = store_list(repo_store(repo), "data", collect_pack, &c, err);
     if (rc < 0)
         goto out;
     if (c.pack_count > 1)
@@ -618,7 +619,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
             want_packs_of(&c, snaps, snap_count);
         read_packs(&c);
     }
-    index_each(repo->index, check_entry, &c);
+    index_each(repo_index(repo), check_entry, &c);
     report_dictionaries(&c, snaps, snap_count);
 
     struct walk_state ws = {&c, false, true};
@@ -646,7 +647,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
         }
     }
     record_damage(&c);
-    if (repo->index_problem_count)
+    if (repo_index_problem(repo, 0))
         result->todo = "coffer repair index, then coffer check --read-data";
     else if (c.found.count || c.found.missing_count)
         result->todo = "coffer repair packs, then coffer backup of the affected sources, then coffer check "

@@ -130,7 +130,7 @@ static int copy_ids(struct copy_run *run, const uint8_t *ids, size_t count, stru
     for (size_t i = 0; i < count && rc == 0; i++) {
         const uint8_t *id = ids + i * CRYPTO_ID_SIZE;
         struct index_entry e;
-        if (!index_find(run->from->index, id, &e)) {
+        if (!index_find(repo_index(run->from), id, &e)) {
             char shown[17];
             id_short(id, shown);
             rc = error_setk(err, ERR_NOT_FOUND, "blob %s is not in the source repository's index (run `coffer "
@@ -195,7 +195,7 @@ static int copy_content(struct copy_run *run, struct node *file, struct error *e
     struct content_writer cw;
     struct content_ref copied = {0};
     uint64_t size = 0;
-    content_writer_init(&cw, run->blobs, &run->to->stream_chunker);
+    content_writer_init(&cw, run->blobs, repo_stream_chunker(run->to));
     int rc = copy_level(run, file->content.depth, file->content.ids, file->content.count, &cw, err);
     if (rc == 0)
         rc = content_writer_finish(&cw, &copied, &size, err);
@@ -321,7 +321,7 @@ static int copy_dictionaries(struct copy_run *run, const struct snapshot *snap, 
                 rc = blob_writer_add(run->blobs, BLOB_DICT, plain.data, plain.len, to_id, err);
             if (rc == 0) {
                 newest = repo_dictionary_adopt(
-                    run->to, blob_dict_new(to_id, plain.data, plain.len, run->to->config.zstd_level));
+                    run->to, blob_dict_new(to_id, plain.data, plain.len, repo_config(run->to)->zstd_level));
                 id_map_put(&run->map, from_id, to_id);
             }
             buf_free(&plain);
@@ -343,7 +343,7 @@ static char *identity_of(const struct repo *repo, const struct snapshot *snap)
     if (snap->origin)
         return xstrdup(snap->origin);
     char repo_hex[2 * REPO_ID_SIZE + 1], snap_hex[65];
-    hex_encode(repo->config.id, REPO_ID_SIZE, repo_hex);
+    hex_encode(repo_config(repo)->id, REPO_ID_SIZE, repo_hex);
     snapshot_id_hex(snap, snap_hex);
     char *out = xmalloc(sizeof repo_hex + sizeof snap_hex + 1);
     sprintf(out, "%s/%s", repo_hex, snap_hex);
@@ -459,9 +459,9 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
                 opts->progress->total_bytes += snap->stats.size;
             unsigned workers = opts->workers ? opts->workers : ops_default_workers();
             if (!run.reader) { /* S3 answers each read slowly: keep more in flight */
-                unsigned readers = store_parallel_requests(from->store);
+                unsigned readers = store_parallel_requests(repo_store(from));
                 run.reader = content_reader_new(from, readers > workers ? readers : workers);
-                run.codec = blob_codec_new(to->config.zstd_level);
+                run.codec = repo_blob_codec_new(to);
             }
             run.blobs = blob_writer_new(to, workers);
             rc = copy_snapshot(&run, snap, identity, err);

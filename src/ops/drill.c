@@ -356,7 +356,7 @@ static int compare_blob(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_t
     if (type != BLOB_DATA)
         return 0;
     struct index_entry e;
-    if (!index_find(fc->d->repo->index, id, &e))
+    if (!index_find(repo_index(fc->d->repo), id, &e))
         return error_set(err, "a blob of the file is not in the index");
     buf_reset(&fc->chunk);
     buf_reserve(&fc->chunk, e.raw_length);
@@ -370,7 +370,7 @@ static int compare_blob(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_t
         have += (size_t)n;
     }
     uint8_t got[CRYPTO_ID_SIZE];
-    id_hash(fc->d->repo->hasher, fc->chunk.data, have, got);
+    repo_blob_id(fc->d->repo, fc->chunk.data, have, got);
     fc->bytes += have;
     if (memcmp(got, id, CRYPTO_ID_SIZE))
         return error_set(err, "its bytes differ from the snapshot's");
@@ -415,7 +415,7 @@ void ops_drill_files(struct drill *d)
     if (rc < 0)
         return;
     started = progress_now();
-    struct file_check fc = {.d = d, .root = root, .codec = blob_codec_new(d->repo->config.zstd_level)};
+    struct file_check fc = {.d = d, .root = root, .codec = repo_blob_codec_new(d->repo)};
     rc = repo_load_index(d->repo, &err) == 0 ? ops_ls(d->repo, d->snap, compare_file, &fc, &err) : -1;
     blob_codec_free(fc.codec);
     buf_free(&fc.chunk);

@@ -116,7 +116,7 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
             repo_object_name(OBJ_SNAPSHOT, grp->snaps[i]->id, name);
         }
     }
-    rc = store_delete_many(repo->store, doomed, doomed_count, err);
+    rc = store_delete_many(repo_store(repo), doomed, doomed_count, err);
     if (rc == 0 && !opts->is_dry_run) { /* what the next prune's snapshot count is measured against */
         struct error ignored;
         /* The ids too: check reports a removed snapshot that comes back. */

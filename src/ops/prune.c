@@ -105,7 +105,7 @@ struct pruner {
 static int mark_used(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type type, struct error *err)
 {
     struct pruner *p = ctx;
-    if (!index_find(p->repo->index, id, NULL)) {
+    if (!index_find(repo_index(p->repo), id, NULL)) {
         char short_id[17];
         id_short(id, short_id);
         return error_set(err, "blob %s is needed but not in the index: run `coffer check`; nothing was pruned",
@@ -145,10 +145,10 @@ static int check_snapshot_count(struct pruner *p, size_t listed, struct error *e
     if (p->opts->is_force)
         return 0;
     int64_t before = last_recorded_count(p->repo);
-    if (listed == 0 && index_blob_count(p->repo->index) > 0)
+    if (listed == 0 && index_blob_count(repo_index(p->repo)) > 0)
         return error_set(err, "no snapshot was listed, but the index holds %zu blobs; if the listing is right and "
                          "every snapshot was forgotten, run prune --force; nothing was pruned",
-                         index_blob_count(p->repo->index));
+                         index_blob_count(repo_index(p->repo)));
     if (before > 0 && (int64_t)listed * 2 < before)
         return error_set(err, "%zu snapshots were listed, but the last prune or forget left %lld; if that many were "
                          "removed on purpose, run prune --force; nothing was pruned", listed, (long long)before);
@@ -165,9 +165,9 @@ static int mark_all(struct pruner *p, struct error *err)
     if (list.unreadable.count)
         rc = error_set(err, "%s cannot be read; prune will not guess what it needs (run `coffer check`)",
                        list.unreadable.items[0]);
-    else if (p->repo->index_problem_count)
+    else if (repo_index_problem(p->repo, 0))
         rc = error_set(err, "%s; prune will not guess what it indexed (run `coffer repair index` first)",
-                       p->repo->index_problems[0]);
+                       repo_index_problem(p->repo, 0));
     else
         rc = check_snapshot_count(p, list.count, err);
     struct index *visited = index_new();
@@ -177,7 +177,7 @@ static int mark_all(struct pruner *p, struct error *err)
     index_free(visited);
     snapshot_list_free(&list);
     if (rc == 0)
-        index_each(p->repo->index, mark_always_needed, p);
+        index_each(repo_index(p->repo), mark_always_needed, p);
     return rc;
 }
 
@@ -245,16 +245,17 @@ static void collect_copy(void *ctx, const struct index_entry *e, const uint8_t *
  * After the store was listed, so that a pack not stored counts as missing. */
 static void keep_good_copies(struct pruner *p)
 {
+    struct index *idx = repo_index(p->repo);
     struct copies c = {.p = p};
-    index_each_other(p->repo->index, collect_copy, &c);
+    index_each_other(idx, collect_copy, &c);
     for (size_t i = 0; i < c.count; i++) {
         const struct index_entry *e = &c.items[i];
         struct index_entry first;
-        if (!index_find(p->repo->index, e->id, &first) || first.pack == INDEX_PACK_PENDING ||
+        if (!index_find(idx, e->id, &first) || first.pack == INDEX_PACK_PENDING ||
             first.pack >= p->state_count)
             continue;
         bool is_first_bad = (first.flags & INDEX_BLOB_DAMAGED) ||
-                            (index_pack_flags(p->repo->index, first.pack) & INDEX_PACK_MISSING) ||
+                            (index_pack_flags(idx, first.pack) & INDEX_PACK_MISSING) ||
                             !p->packs[p->state_of[first.pack]].is_stored;
         if (is_first_bad && p->state_of[e->pack] != p->state_of[first.pack])
             add_entry(p, e)->used += e->length;
@@ -278,10 +279,11 @@ static struct pack_state *find_pack(const struct pruner *p, const uint8_t id[CRY
  * pack number the index gave out. */
 static void list_indexed_packs(struct pruner *p)
 {
-    size_t numbers = index_pack_count(p->repo->index);
+    struct index *idx = repo_index(p->repo);
+    size_t numbers = index_pack_count(idx);
     p->packs = xcalloc(numbers ? numbers : 1, sizeof *p->packs);
     for (size_t i = 0; i < numbers; i++)
-        index_pack_id(p->repo->index, (uint32_t)i, p->packs[i].id);
+        index_pack_id(idx, (uint32_t)i, p->packs[i].id);
     qsort(p->packs, numbers, sizeof *p->packs, by_id);
     size_t unique = 0;
     for (size_t i = 0; i < numbers; i++)
@@ -294,9 +296,9 @@ static void list_indexed_packs(struct pruner *p)
     p->state_count = numbers;
     for (size_t i = 0; i < numbers; i++) {
         uint8_t id[CRYPTO_ID_SIZE];
-        index_pack_id(p->repo->index, (uint32_t)i, id);
+        index_pack_id(idx, (uint32_t)i, id);
         p->state_of[i] = (uint32_t)(find_pack(p, id) - p->packs);
-        if (!(index_pack_flags(p->repo->index, (uint32_t)i) & INDEX_PACK_CONDEMNED))
+        if (!(index_pack_flags(idx, (uint32_t)i) & INDEX_PACK_CONDEMNED))
             p->packs[p->state_of[i]].is_live = true;
     }
 }
@@ -319,13 +321,6 @@ static int note_stored_pack(void *ctx, const char *name, uint64_t size, struct e
     return 0;
 }
 
-static int note_index_file(void *ctx, const char *name, uint64_t size, struct error *err)
-{
-    struct pruner *p = ctx;
-    string_list_add(&p->index_files, name);
-    return 0;
-}
-
 /* An unneeded pack: deleted if an earlier prune condemned it and nothing
  * may be running beside this one, else condemned (again). */
 static void doom(struct pruner *p, struct pack_state *ps)
@@ -345,14 +340,13 @@ static void doom(struct pruner *p, struct pack_state *ps)
 /* Steps 1 and 2. */
 static int judge(struct pruner *p, struct error *err)
 {
-    if (store_list(p->repo->store, "index", note_index_file, p, err) < 0 ||
-        store_list(p->repo->store, "condemned", note_index_file, p, err) < 0 || repo_load_index(p->repo, err) < 0 ||
+    if (repo_list_index_files(p->repo, &p->index_files, err) < 0 || repo_load_index(p->repo, err) < 0 ||
         mark_all(p, err) < 0)
         return -1;
     list_indexed_packs(p);
-    index_each(p->repo->index, collect_entry, p);
-    index_each_other(p->repo->index, collect_other, p);
-    if (store_list(p->repo->store, "data", note_stored_pack, p, err) < 0)
+    index_each(repo_index(p->repo), collect_entry, p);
+    index_each_other(repo_index(p->repo), collect_other, p);
+    if (store_list(repo_store(p->repo), "data", note_stored_pack, p, err) < 0)
         return -1;
     keep_good_copies(p);
     struct prune_result *r = p->result;
@@ -414,10 +408,7 @@ static int flush_pack(struct repacking *r, struct pack_writer *w, struct error *
 {
     if (!w->is_open || w->builder.record.count == 0)
         return 0;
-    char name[96];
-    pack_builder_finish(r->p->repo, &w->builder);
-    repo_object_name(OBJ_BLOB, w->builder.record.id, name);
-    if (store_put(r->p->repo->store, name, w->builder.data.data, w->builder.data.len, err) < 0)
+    if (repo_put_pack(r->p->repo, &w->builder, err) < 0)
         return -1;
     pthread_mutex_lock(&r->mutex);
     r->p->result->packs_written++;
@@ -436,7 +427,7 @@ static int repack(struct repacking *r, struct pack_writer *w, const struct pack_
     char name[96];
     repo_object_name(OBJ_BLOB, ps->id, name);
     buf_reset(&w->file);
-    int rc = store_get(p->repo->store, name, 0, ps->size, &w->file, err);
+    int rc = repo_read_pack(p->repo, ps->id, 0, ps->size, &w->file, err);
     for (size_t i = 0; i < ps->count && rc == 0; i++) {
         const struct index_entry *e = &ps->entries[i];
         if (!index_find(p->used, e->id, NULL))
@@ -457,7 +448,7 @@ static int repack(struct repacking *r, struct pack_writer *w, const struct pack_
             w->is_open = true;
         }
         pack_builder_add(&w->builder, e->id, e->type, sealed, e->length, e->raw_length);
-        if (w->builder.data.len >= p->repo->config.pack_size)
+        if (pack_builder_is_full(p->repo, &w->builder))
             rc = flush_pack(r, w, err);
     }
     return rc;
@@ -492,7 +483,7 @@ static int repack_all(struct repacking *r, struct error *err)
     r->writer_count = ops_default_workers();
     r->writers = xcalloc(r->writer_count, sizeof *r->writers);
     for (unsigned i = 0; i < r->writer_count; i++)
-        r->writers[i].codec = blob_codec_new(p->repo->config.zstd_level);
+        r->writers[i].codec = repo_blob_codec_new(p->repo);
     int rc = parallel_for(todo_count, r->writer_count, repack_item, r, err);
     for (unsigned i = 0; i < r->writer_count && rc == 0; i++)
         rc = flush_pack(r, &r->writers[i], err);
@@ -599,7 +590,7 @@ static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *er
     }
     /* Every old index and condemned file is gone before the first pack goes
      * (store listings are in name order: index/ files are listed first). */
-    int rc = store_delete_many(p->repo->store, names, index_count, err);
+    int rc = store_delete_many(repo_store(p->repo), names, index_count, err);
     /* Not needed for safety (see the top of this file), but a prune stopped
      * for so long that its lock was taken over leaves the deleting to the
      * process that took it: the packs stay listed as condemned (step 4),
@@ -615,9 +606,9 @@ static int delete_old(struct pruner *p, struct repo_lock *lock, struct error *er
      * packs no file lists (the next prune condemns them), never a listed
      * pack that is gone. */
     if (rc == 0)
-        rc = store_delete_many(p->repo->store, names + index_count, doomed_count, err);
+        rc = store_delete_many(repo_store(p->repo), names + index_count, doomed_count, err);
     if (rc == 0)
-        rc = store_delete_many(p->repo->store, packs, pack_count, err);
+        rc = store_delete_many(repo_store(p->repo), packs, pack_count, err);
     for (size_t i = 0; i < index_count + doomed_count + pack_count; i++)
         free(names[i]);
     free(names);
@@ -647,7 +638,7 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     p.is_alone = repo_lock_is_alone(lock, &other);
     if (other)
         snprintf(result->not_alone_because, sizeof result->not_alone_because, "%s", other);
-    p.codec = blob_codec_new(repo->config.zstd_level);
+    p.codec = repo_blob_codec_new(repo);
     p.used = index_new();
     int rc = judge(&p, err);
     bool has_work = result->packs_deleted || result->packs_repacked || result->packs_condemned ||

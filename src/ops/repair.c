@@ -75,20 +75,21 @@ int repair_load_index(struct repo *repo, const struct repair_options *opts, stru
     if (damage_load(repo, damage, err) < 0 || repo_load_index_with_damage(repo, damage, err) < 0 ||
         repo_list_packs(repo, &listed, err) < 0)
         return -1;
+    struct index *idx = repo_index(repo);
     struct index *asked = index_new(); /* an id may have several numbers: one question each */
-    for (uint32_t p = 0; p < index_pack_count(repo->index); p++) {
+    for (uint32_t p = 0; p < index_pack_count(idx); p++) {
         uint8_t id[CRYPTO_ID_SIZE];
         char name[96], hex[65];
         uint64_t size;
         struct error why;
-        index_pack_id(repo->index, p, id);
+        index_pack_id(idx, p, id);
         if (pack_ids_has(&listed, id) || !index_add_id(asked, id))
             continue;
         repo_object_name(OBJ_BLOB, id, name);
-        if (store_size(repo->store, name, &size, &why) == 0)
+        if (store_size(repo_store(repo), name, &size, &why) == 0)
             continue; /* there, though the listing left it out */
         if (why.kind == ERR_NOT_FOUND) {
-            index_mark_pack(repo->index, p, INDEX_PACK_MISSING);
+            index_mark_pack(idx, p, INDEX_PACK_MISSING);
             continue;
         }
         hex_encode(id, CRYPTO_ID_SIZE, hex);
@@ -143,12 +144,6 @@ static int note_pack(void *ctx, const char *name, uint64_t size, struct error *e
     uint8_t id[CRYPTO_ID_SIZE];
     if (repo_object_id_from_name(name, id) == 0)
         add_stored(ctx, id, size);
-    return 0;
-}
-
-static int note_name(void *ctx, const char *name, uint64_t size, struct error *err)
-{
-    string_list_add(ctx, name);
     return 0;
 }
 
@@ -216,20 +211,18 @@ static int read_header(void *ctx, size_t item, struct error *unused)
 {
     struct rebuild *rb = ctx;
     struct stored *p = &rb->packs[item];
-    char name[96];
     struct buf tail = BUF_INIT;
     struct error err;
     if (p->why)
         return 0; /* its size could not be read */
-    repo_object_name(OBJ_BLOB, p->id, name);
     memcpy(p->record.id, p->id, CRYPTO_ID_SIZE);
     uint64_t want = p->size < TAIL_GUESS ? p->size : TAIL_GUESS;
-    int rc = store_get(rb->repo->store, name, p->size - want, want, &tail, &err);
+    int rc = repo_read_pack(rb->repo, p->id, p->size - want, want, &tail, &err);
     if (rc == 0 && pack_header_length(tail.data, tail.len) > tail.len &&
         pack_header_length(tail.data, tail.len) <= p->size) {
         want = pack_header_length(tail.data, tail.len);
         buf_reset(&tail);
-        rc = store_get(rb->repo->store, name, p->size - want, want, &tail, &err);
+        rc = repo_read_pack(rb->repo, p->id, p->size - want, want, &tail, &err);
     }
     if (rc == 0)
         rc = pack_header_read_tail(rb->repo, tail.data, tail.len, p->size, &p->record, &err);
@@ -264,7 +257,7 @@ static void look_for_unlisted(struct rebuild *rb, size_t listed, const struct ol
         uint64_t size;
         struct error err;
         repo_object_name(OBJ_BLOB, id, name);
-        if (store_size(rb->repo->store, name, &size, &err) == 0) {
+        if (store_size(repo_store(rb->repo), name, &size, &err) == 0) {
             add_stored(rb, id, size);
         } else if (err.kind != ERR_NOT_FOUND) {
             struct stored *p = add_stored(rb, id, 0);
@@ -298,9 +291,7 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
     memset(result, 0, sizeof *result);
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
-    int rc = store_list(repo->store, "index", note_name, &rb.old_files, err);
-    if (rc == 0)
-        rc = store_list(repo->store, "condemned", note_name, &rb.old_files, err);
+    int rc = repo_list_index_files(repo, &rb.old_files, err);
     for (size_t i = 0; rc == 0 && i < rb.old_files.count; i++)
         read_old_file(&rb, rb.old_files.items[i]);
     if (rb.live.count > 1)
@@ -308,14 +299,14 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
     if (rb.condemned.count > 1)
         qsort(rb.condemned.items, rb.condemned.count, sizeof *rb.condemned.items, compare_records);
     if (rc == 0)
-        rc = store_list(repo->store, repo_object_folder(OBJ_BLOB), note_pack, &rb, err);
+        rc = store_list(repo_store(repo), repo_object_folder(OBJ_BLOB), note_pack, &rb, err);
     if (rc == 0) {
         size_t listed = rb.count;
         if (listed > 1)
             qsort(rb.packs, listed, sizeof *rb.packs, compare_stored);
         look_for_unlisted(&rb, listed, &rb.live);
         look_for_unlisted(&rb, listed, &rb.condemned);
-        rc = parallel_for(rb.count, store_parallel_requests(repo->store), read_header, &rb, err);
+        rc = parallel_for(rb.count, store_parallel_requests(repo_store(repo)), read_header, &rb, err);
     }
     /* Borrowed records: the new index, and the new condemned files. */
     struct pack_record *live = xcalloc(rb.count + 1, sizeof *live), *condemned = xcalloc(rb.count + 1, sizeof *condemned);
@@ -362,7 +353,7 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
          * after they are stored, and only when every old file and pack
          * was read or found damaged. */
         if (rc == 0 && !rb.unread)
-            rc = store_delete_many(repo->store, rb.old_files.items, rb.old_files.count, err);
+            rc = store_delete_many(repo_store(repo), rb.old_files.items, rb.old_files.count, err);
     }
     if (rc == 0 && rb.unread)
         rc = error_set(err, "%zu object%s could not be read (named above), so the old index files are kept; "
@@ -414,10 +405,7 @@ static int flush_salvaged(struct salvage *s, struct error *err)
 {
     if (!s->is_open || s->builder.record.count == 0)
         return 0;
-    char name[96];
-    pack_builder_finish(s->repo, &s->builder);
-    repo_object_name(OBJ_BLOB, s->builder.record.id, name);
-    if (store_put(s->repo->store, name, s->builder.data.data, s->builder.data.len, err) < 0)
+    if (repo_put_pack(s->repo, &s->builder, err) < 0)
         return -1;
     s->written = xrealloc(s->written, (s->written_count + 1) * sizeof *s->written);
     s->written[s->written_count++] = s->builder.record;
@@ -489,7 +477,7 @@ enum salvage_outcome { PACK_SALVAGED, PACK_WHOLE, PACK_UNREAD };
 static int salvage_pack(struct salvage *s, const struct index_files *files, const uint8_t pack_id[CRYPTO_ID_SIZE],
                         bool is_damaged, enum salvage_outcome *outcome, struct error *err)
 {
-    char name[96], hex[65];
+    char hex[65];
     struct buf file = BUF_INIT, plain = BUF_INIT;
     struct error read_err;
     struct pack_blob *blobs = NULL;
@@ -498,7 +486,6 @@ static int salvage_pack(struct salvage *s, const struct index_files *files, cons
     uint64_t saved = 0, lost = 0;
     int rc = 0;
     struct index *seen = index_new();
-    repo_object_name(OBJ_BLOB, pack_id, name);
     hex_encode(pack_id, CRYPTO_ID_SIZE, hex);
     for (size_t r = 0; r < files->count; r++) {
         if (memcmp(files->records[r].id, pack_id, CRYPTO_ID_SIZE) != 0)
@@ -510,7 +497,7 @@ static int salvage_pack(struct salvage *s, const struct index_files *files, cons
             }
     }
     *outcome = PACK_SALVAGED;
-    if (count && store_get(s->repo->store, name, 0, STORE_TO_END, &file, &read_err) < 0) {
+    if (count && repo_read_pack(s->repo, pack_id, 0, STORE_TO_END, &file, &read_err) < 0) {
         repair_say(s->opts, "pack %s could not be read: %s; it is left as it is: run `coffer repair packs` again", hex,
             read_err.msg);
         *outcome = PACK_UNREAD;
@@ -540,7 +527,7 @@ static int salvage_pack(struct salvage *s, const struct index_files *files, cons
         }
         pack_builder_add(&s->builder, blobs[i].id, blobs[i].type, file.data + blobs[i].offset, blobs[i].length,
                          blobs[i].raw_length);
-        if (s->builder.data.len >= s->repo->config.pack_size)
+        if (pack_builder_is_full(s->repo, &s->builder))
             rc = flush_salvaged(s, err);
     }
     repair_say(s->opts, "pack %s: %llu blob%s %s, %llu lost", hex, (unsigned long long)saved, saved == 1 ? "" : "s",
@@ -595,15 +582,16 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
     void *list_ctx[2] = {&files, repo};
-    int rc = store_list(repo->store, "index", read_index_file, list_ctx, err);
+    int rc = store_list(repo_store(repo), "index", read_index_file, list_ctx, err);
     if (rc == 0)
         rc = repair_load_index(repo, opts, &damage, &undecided, err);
     if (rc < 0)
         goto out;
-    for (uint32_t p = 0; p < index_pack_count(repo->index); p++) {
+    struct index *idx = repo_index(repo);
+    for (uint32_t p = 0; p < index_pack_count(idx); p++) {
         uint8_t id[CRYPTO_ID_SIZE];
-        index_pack_id(repo->index, p, id);
-        if ((index_pack_flags(repo->index, p) & INDEX_PACK_MISSING) && !pack_set_has(&dropped, id)) {
+        index_pack_id(idx, p, id);
+        if ((index_pack_flags(idx, p) & INDEX_PACK_MISSING) && !pack_set_has(&dropped, id)) {
             char hex[65];
             hex_encode(id, CRYPTO_ID_SIZE, hex);
             repair_say(opts, "pack %s: missing from the repository; %s from the index", hex,
@@ -625,7 +613,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     for (size_t i = 0; i < damage.missing_count; i++)
         if (is_indexed_pack(&files, damage.missing[i]))
             pack_set_add(&to_read, damage.missing[i]);
-    s.codec = blob_codec_new(repo->config.zstd_level);
+    s.codec = repo_blob_codec_new(repo);
     for (size_t i = 0; i < to_read.count && rc == 0; i++) {
         enum salvage_outcome outcome;
         if (pack_set_has(&dropped, to_read.ids[i]))
@@ -662,7 +650,7 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
             rc = repo_write_pack_list(repo, OBJ_CONDEMNED, condemned, dropped.count, NULL, NULL, err);
         free(condemned);
         if (rc == 0)
-            rc = store_delete_many(repo->store, files.read.items, files.read.count, err);
+            rc = store_delete_many(repo_store(repo), files.read.items, files.read.count, err);
     }
     /* Last, the records of the packs dealt with go. What stays: the
      * records of every other pack (damage_replace keeps them), the

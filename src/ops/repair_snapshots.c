@@ -47,12 +47,13 @@ struct lost_scan {
  * where that one is damaged or its pack missing, another one. */
 static bool is_available(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
 {
+    struct index *idx = repo_index(repo);
     struct index_entry e, other;
-    if (!index_find(repo->index, id, &e) || e.pack == INDEX_PACK_PENDING)
+    if (!index_find(idx, id, &e) || e.pack == INDEX_PACK_PENDING)
         return false;
-    if (!(e.flags & INDEX_BLOB_DAMAGED) && !(index_pack_flags(repo->index, e.pack) & INDEX_PACK_MISSING))
+    if (!(e.flags & INDEX_BLOB_DAMAGED) && !(index_pack_flags(idx, e.pack) & INDEX_PACK_MISSING))
         return true;
-    return index_find_other(repo->index, &e, &other);
+    return index_find_other(idx, &e, &other);
 }
 
 /* A failure to read that means the data is gone (rather than out of reach
@@ -376,7 +377,7 @@ int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, s
                        "`coffer repair snapshots` again", undecided, undecided == 1 ? "" : "s");
     if (rc == 0)
         rc = snapshot_list_load(repo, &list, err);
-    r.codec = blob_codec_new(repo->config.zstd_level);
+    r.codec = repo_blob_codec_new(repo);
     for (size_t i = 0; rc == 0 && i < list.unreadable.count; i++)
         repair_say(opts, "%s cannot be read: it is left as it is", list.unreadable.items[i]);
     /* Every snapshot is walked before anything is written: a read that
@@ -399,7 +400,7 @@ int ops_repair_snapshots(struct repo *repo, const struct repair_options *opts, s
     }
     /* The originals go only once every repaired copy is stored. */
     if (rc == 0 && forgotten.count)
-        rc = store_delete_many(repo->store, forgotten.items, forgotten.count, err);
+        rc = store_delete_many(repo_store(repo), forgotten.items, forgotten.count, err);
     free(needs_copy);
     damage_free(&damage);
     string_list_free(&forgotten);

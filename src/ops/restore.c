@@ -549,7 +549,7 @@ int ops_restore(struct repo *repo, const struct snapshot *snap, const struct res
         goto out;
     if (repo_load_index(repo, err) < 0)
         goto out;
-    r.codec = blob_codec_new(repo->config.zstd_level);
+    r.codec = repo_blob_codec_new(repo);
     r.reader = content_reader_new(repo, opts->workers ? opts->workers : ops_default_workers());
     opts->progress->total_bytes = snap->stats.size;
     if (opts->path) {
@@ -589,7 +589,7 @@ int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, u
         return -1;
     if (repo_load_index(repo, err) < 0)
         goto out;
-    codec = blob_codec_new(repo->config.zstd_level);
+    codec = repo_blob_codec_new(repo);
     if (path) {
         if (find_node(repo, codec, snap->root, path, &holder, &node, err) < 0)
             goto out;
@@ -697,7 +697,7 @@ int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, 
 {
     if (repo_load_index(repo, err) < 0)
         return -1;
-    struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(repo);
     struct ls_call call = {fn, ctx};
     int rc = ls_walk(repo, codec, snap->root, list_entry, &call, err);
     blob_codec_free(codec);
@@ -723,7 +723,7 @@ int ops_each_file(struct repo *repo, const struct snapshot *snap, unsigned worke
     if (repo_lock(repo, false, &lock, err) < 0)
         return -1;
     int rc = repo_load_index(repo, err);
-    struct blob_codec *codec = blob_codec_new(repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(repo);
     struct each_file each = {fn, ctx, content_reader_new(repo, workers ? workers : ops_default_workers())};
     if (rc == 0)
         rc = ls_walk(repo, codec, snap->root, visit_file, &each, err);

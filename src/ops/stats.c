@@ -50,7 +50,7 @@ static int attribute(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_type
     e.type = (uint8_t)type;
     e.pack = INDEX_PACK_PENDING; /* not a pack: index_each must not look it up */
     e.offset = a->source;
-    e.length = index_find(a->repo->index, id, &stored) ? stored.length : 0;
+    e.length = index_find(repo_index(a->repo), id, &stored) ? stored.length : 0;
     index_insert(a->owners, &e);
     return 0;
 }
@@ -108,7 +108,7 @@ int ops_stats(struct repo *repo, struct stats_result *out, struct error *err)
     int rc = repo_load_index(repo, err);
     if (rc == 0)
         rc = snapshot_list_load(repo, &list, err);
-    a.codec = blob_codec_new(repo->config.zstd_level);
+    a.codec = repo_blob_codec_new(repo);
     a.owners = index_new();
     for (size_t i = 0; i < list.count && rc == 0; i++)
         source_number(out, list.items[i].source);
@@ -133,13 +133,13 @@ int ops_stats(struct repo *repo, struct stats_result *out, struct error *err)
     if (rc == 0) {
         index_each(a.owners, add_up, out);
         struct indexed_sum sum = {out, a.owners};
-        index_each(repo->index, add_indexed, &sum);
-        rc = store_list(repo->store, "data", add_file_size, &out->stored_bytes, err);
+        index_each(repo_index(repo), add_indexed, &sum);
+        rc = store_list(repo_store(repo), "data", add_file_size, &out->stored_bytes, err);
     }
     if (rc == 0)
-        rc = store_list(repo->store, "index", add_file_size, &out->stored_bytes, err);
+        rc = store_list(repo_store(repo), "index", add_file_size, &out->stored_bytes, err);
     if (rc == 0)
-        rc = store_list(repo->store, "snapshots", add_file_size, &out->stored_bytes, err);
+        rc = store_list(repo_store(repo), "snapshots", add_file_size, &out->stored_bytes, err);
     out->unreferenced_bytes = out->indexed_bytes > out->referenced_bytes ? out->indexed_bytes - out->referenced_bytes : 0;
     index_free(a.owners);
     blob_codec_free(a.codec);

@@ -117,11 +117,8 @@ static struct open_pack *open_pack_new(struct blob_writer *w)
     p->builder.data = w->spare_pack;
     w->spare_pack = (struct buf)BUF_INIT;
     pack_builder_start(&p->builder);
-    uint32_t largest = w->repo->config.file_chunks.max_size;
-    if (w->repo->config.stream_chunks.max_size > largest)
-        largest = w->repo->config.stream_chunks.max_size;
-    buf_reserve(&p->builder.data, w->repo->config.pack_size + largest + 4096);
-    p->number = index_add_pack(w->repo->index, p->builder.record.id);
+    pack_builder_reserve(w->repo, &p->builder);
+    p->number = index_add_pack(repo_index(w->repo), p->builder.record.id);
     return p;
 }
 
@@ -164,7 +161,7 @@ static void add_dict_copies_locked(struct blob_writer *w)
         e.pack = w->filling->number;
         e.length = (uint32_t)c->sealed.len;
         e.offset = pack_builder_add(&w->filling->builder, e.id, e.type, c->sealed.data, c->sealed.len, e.raw_length);
-        index_insert(w->repo->index, &e); /* the first copy stays the one readers try first */
+        index_insert(repo_index(w->repo), &e); /* the first copy stays the one readers try first */
         buf_free(&c->sealed);
     }
     w->copy_count = kept;
@@ -183,7 +180,7 @@ static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, 
     e.length = (uint32_t)sealed->len;
     e.raw_length = (uint32_t)b->len;
     e.offset = pack_builder_add(&w->filling->builder, b->id, b->type, sealed->data, sealed->len, e.raw_length);
-    index_set_location(w->repo->index, &e);
+    index_set_location(repo_index(w->repo), &e);
     if (b->type == BLOB_DICT) {
         w->copies = xrealloc(w->copies, (w->copy_count + 1) * sizeof *w->copies);
         struct dict_copy *c = &w->copies[w->copy_count++];
@@ -193,14 +190,14 @@ static void add_to_pack_locked(struct blob_writer *w, const struct job_blob *b, 
     }
     w->stats.blobs_new++;
     w->stats.bytes_new += b->len;
-    if (w->filling->builder.data.len >= w->repo->config.pack_size)
+    if (pack_builder_is_full(w->repo, &w->filling->builder))
         hand_off_locked(w);
 }
 
 static void *worker_main(void *arg)
 {
     struct blob_writer *w = arg;
-    struct blob_codec *codec = blob_codec_new(w->repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(w->repo);
     struct buf sealed = BUF_INIT, check = BUF_INIT;
     pthread_mutex_lock(&w->mutex);
     for (;;) {
@@ -274,10 +271,7 @@ static size_t take_unindexed_locked(struct blob_writer *w, size_t min, struct pa
 
 static int write_pack(struct blob_writer *w, struct open_pack *p, struct error *err)
 {
-    char name[96];
-    pack_builder_finish(w->repo, &p->builder);
-    repo_object_name(OBJ_BLOB, p->builder.record.id, name);
-    if (store_put(w->repo->store, name, p->builder.data.data, p->builder.data.len, err) < 0)
+    if (repo_put_pack(w->repo, &p->builder, err) < 0)
         return -1;
     struct pack_record *full = NULL;
     pthread_mutex_lock(&w->mutex);
@@ -347,7 +341,7 @@ struct blob_writer *blob_writer_new(struct repo *repo, unsigned workers)
     w->workers = xcalloc(w->worker_count, sizeof *w->workers);
     for (unsigned i = 0; i < w->worker_count; i++)
         pthread_create(&w->workers[i], NULL, worker_main, w);
-    w->writer_count = store_parallel_uploads(repo->store);
+    w->writer_count = store_parallel_uploads(repo_store(repo));
     if (w->writer_count < 1)
         w->writer_count = 1;
     w->writers = xcalloc(w->writer_count, sizeof *w->writers);
@@ -374,11 +368,11 @@ int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *d
                     uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
 {
     struct index_entry e = {0};
-    id_hash(w->repo->hasher, data, len, id_out);
+    repo_blob_id(w->repo, data, len, id_out);
     memcpy(e.id, id_out, CRYPTO_ID_SIZE);
     e.pack = INDEX_PACK_PENDING;
     e.type = (uint8_t)type;
-    bool is_new = index_insert(w->repo->index, &e); /* else known, or on its way */
+    bool is_new = index_insert(repo_index(w->repo), &e); /* else known, or on its way */
     if (!is_new) {
         pthread_mutex_lock(&w->mutex);
         int rc = w->has_failed ? (*err = w->failure, -1) : 0;

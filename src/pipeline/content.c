@@ -188,7 +188,7 @@ static int check_reusable(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob
 {
     struct repo *repo = ctx;
     struct index_entry e;
-    if (!index_find(repo->index, id, &e) || !index_is_usable(repo->index, &e))
+    if (!index_find(repo_index(repo), id, &e) || !index_is_usable(repo_index(repo), &e))
         return error_set(err, "not reusable");
     return 0;
 }
@@ -245,7 +245,7 @@ struct content_reader {
 static void *reader_main(void *arg)
 {
     struct content_reader *cr = arg;
-    struct blob_codec *codec = blob_codec_new(cr->repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(cr->repo);
     pthread_mutex_lock(&cr->mutex);
     for (;;) {
         while (cr->next_take == cr->next_submit && !cr->is_stopping)
@@ -275,7 +275,7 @@ struct content_reader *content_reader_new(struct repo *repo, unsigned workers)
     pthread_mutex_init(&cr->mutex, NULL);
     pthread_cond_init(&cr->work, NULL);
     pthread_cond_init(&cr->done, NULL);
-    cr->codec = blob_codec_new(repo->config.zstd_level);
+    cr->codec = repo_blob_codec_new(repo);
     cr->worker_count = workers ? workers : 1;
     cr->workers = xcalloc(cr->worker_count, sizeof *cr->workers);
     for (unsigned i = 0; i < cr->worker_count; i++)

@@ -18,7 +18,7 @@
 
 #include "repo/dict.h"
 #include "repo/index.h"
-#include "repo/repo.h"
+#include "repo/repo_int.h"
 #include "store/store.h"
 
 /* A blob's plaintext starts with one byte that says how it is stored. */
@@ -59,6 +59,16 @@ void blob_codec_free(struct blob_codec *codec)
     ZSTD_freeDCtx(codec->dctx);
     buf_free(&codec->scratch);
     free(codec);
+}
+
+struct blob_codec *repo_blob_codec_new(const struct repo *repo)
+{
+    return blob_codec_new(repo->config.zstd_level);
+}
+
+void repo_blob_id(const struct repo *repo, const void *data, size_t len, uint8_t id[CRYPTO_ID_SIZE])
+{
+    id_hash(repo->hasher, data, len, id);
 }
 
 void blob_seal(const struct repo *repo, struct blob_codec *codec, const struct blob_dict *dict,

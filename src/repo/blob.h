@@ -19,7 +19,12 @@ struct repo;
 /* Per-thread scratch for sealing and opening blobs. */
 struct blob_codec;
 struct blob_codec *blob_codec_new(int zstd_level);
+/* The same at the compression level of repo's config. */
+struct blob_codec *repo_blob_codec_new(const struct repo *repo);
 void blob_codec_free(struct blob_codec *codec);
+
+/* The id of a blob with this content: its hash keyed with repo's secret. */
+void repo_blob_id(const struct repo *repo, const void *data, size_t len, uint8_t id[CRYPTO_ID_SIZE]);
 
 /* Compresses (when it pays; with dict when not NULL) and seals a blob;
  * replaces out's contents. */

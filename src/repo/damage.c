@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/repo_int.h"
 #include "store/store.h"
 #include "util/parallel.h"
 #include "util/text.h"

@@ -9,12 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "repo/repo.h"
+#include "repo/repo_int.h"
 
 const char *repo_key_id(const char *name)
 {
     const char *slash = strrchr(name, '/');
     return slash ? slash + 1 : name;
+}
+
+const char *repo_key_name(const struct repo *repo)
+{
+    return repo->key_name;
 }
 
 void repo_key_level(struct repo *repo, char out[16])

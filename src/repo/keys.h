@@ -56,6 +56,9 @@ int key_list(struct store *store, struct key_info **out, size_t *count, struct e
 
 struct repo;
 
+/* The keys/<id> object that opened repo. */
+const char *repo_key_name(const struct repo *repo);
+
 /* The kdf level of the key that opened repo ("moderate" if unknown), so
  * that a new key costs the same by default; out holds 16 bytes. */
 void repo_key_level(struct repo *repo, char out[16]);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "repo/repo_int.h"
 #include "util/text.h"
 
 /* The one exclusive lock object's id where creates are atomic. */

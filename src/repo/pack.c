@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repo/repo_int.h"
+
 #define PACK_MAGIC "CPK1"
 #define PACK_HEADER_ENTRY 41
 
@@ -61,6 +63,35 @@ void pack_builder_free(struct pack_builder *pb)
 {
     buf_free(&pb->data);
     pack_record_free(&pb->record);
+}
+
+void pack_builder_reserve(const struct repo *repo, struct pack_builder *pb)
+{
+    uint32_t largest = repo->config.file_chunks.max_size;
+    if (repo->config.stream_chunks.max_size > largest)
+        largest = repo->config.stream_chunks.max_size;
+    buf_reserve(&pb->data, repo->config.pack_size + largest + 4096);
+}
+
+bool pack_builder_is_full(const struct repo *repo, const struct pack_builder *pb)
+{
+    return pb->data.len >= repo->config.pack_size;
+}
+
+int repo_put_pack(struct repo *repo, struct pack_builder *pb, struct error *err)
+{
+    char name[96];
+    pack_builder_finish(repo, pb);
+    repo_object_name(OBJ_BLOB, pb->record.id, name);
+    return store_put(repo->store, name, pb->data.data, pb->data.len, err);
+}
+
+int repo_read_pack(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], uint64_t offset, uint64_t len,
+                   struct buf *out, struct error *err)
+{
+    char name[96];
+    repo_object_name(OBJ_BLOB, id, name);
+    return store_get(repo->store, name, offset, len, out, err);
 }
 
 int pack_header_read(const struct repo *repo, const uint8_t *pack, size_t len, struct pack_record *rec,

@@ -30,6 +30,21 @@ void pack_builder_finish(const struct repo *repo, struct pack_builder *pb);
 
 void pack_builder_free(struct pack_builder *pb);
 
+/* Makes room in pb->data for a full pack of repo and one more chunk of the
+ * largest kind, so that filling it does not reallocate. */
+void pack_builder_reserve(const struct repo *repo, struct pack_builder *pb);
+
+/* Whether pb has reached repo's pack size: time to store it. */
+bool pack_builder_is_full(const struct repo *repo, const struct pack_builder *pb);
+
+/* Finishes pb (pack_builder_finish) and stores it as data/<xx>/<pack id>. */
+int repo_put_pack(struct repo *repo, struct pack_builder *pb, struct error *err);
+
+/* Reads len bytes (STORE_TO_END: all the rest) of pack id from offset;
+ * appends them to out. */
+int repo_read_pack(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], uint64_t offset, uint64_t len,
+                   struct buf *out, struct error *err);
+
 /* Reads the header of a whole pack held in memory into rec (rec->id must
  * be set to the pack's id) and checks that the blobs tile the pack. */
 int pack_header_read(const struct repo *repo, const uint8_t *pack, size_t len, struct pack_record *rec,

@@ -16,6 +16,8 @@
 #include "repo/blob.h"
 #include "repo/damage.h"
 #include "repo/keys.h"
+#include "repo/repo_int.h"
+#include "repo/snapshot.h"
 #include "util/parallel.h"
 #include "util/text.h"
 
@@ -334,6 +336,41 @@ void repo_free(struct repo *repo)
     free(repo);
 }
 
+struct store *repo_store(const struct repo *repo)
+{
+    return repo->store;
+}
+
+const struct repo_config *repo_config(const struct repo *repo)
+{
+    return &repo->config;
+}
+
+struct index *repo_index(const struct repo *repo)
+{
+    return repo->index;
+}
+
+const struct chunker *repo_stream_chunker(const struct repo *repo)
+{
+    return &repo->stream_chunker;
+}
+
+const struct chunker *repo_file_chunker(const struct repo *repo)
+{
+    return &repo->file_chunker;
+}
+
+const struct chunker *repo_database_chunker(const struct repo *repo)
+{
+    return &repo->database_chunker;
+}
+
+const char *repo_index_problem(const struct repo *repo, size_t i)
+{
+    return i < repo->index_problem_count ? repo->index_problems[i] : NULL;
+}
+
 struct index_load {
     struct repo *repo;
     enum object_kind kind;
@@ -431,6 +468,20 @@ void repo_drop_index(struct repo *repo)
     repo->index_problems = NULL;
     repo->index_problem_count = 0;
     repo->is_damage_read = false;
+}
+
+static int note_name(void *ctx, const char *name, uint64_t size, struct error *err)
+{
+    string_list_add(ctx, name);
+    return 0;
+}
+
+int repo_list_index_files(struct repo *repo, struct string_list *names, struct error *err)
+{
+    int rc = store_list(repo->store, repo_object_folder(OBJ_INDEX), note_name, names, err);
+    if (rc == 0)
+        rc = store_list(repo->store, repo_object_folder(OBJ_CONDEMNED), note_name, names, err);
+    return rc;
 }
 
 static int note_pack(void *ctx, const char *name, uint64_t size, struct error *err)

@@ -27,7 +27,6 @@
 #include "store/store.h"
 
 struct blob_dict;
-struct dict_cache;
 
 #define REPO_FORMAT_VERSION 1
 #define REPO_ID_SIZE 16
@@ -55,23 +54,9 @@ struct repo_config {
     uint32_t pack_size; /* a pack is closed once it reaches this many bytes */
 };
 
-struct repo {
-    struct store *store;
-    bool is_store_owned; /* repo_free frees the store (repo_open's; not repo_open_store's) */
-    struct repo_config config;
-    struct master_key key;
-    struct id_hasher *hasher;
-    struct chunker stream_chunker;
-    struct chunker file_chunker;
-    struct chunker database_chunker;
-    struct index *index;
-    struct index *index_files_read; /* ids of the index and condemned files already in index */
-    char **index_problems;          /* "index/<id>: why" for each file repo_load_index skipped */
-    size_t index_problem_count;
-    bool is_damage_read;            /* damage/ records applied (once, until repo_drop_index) */
-    struct dict_cache *dicts;
-    char key_name[80]; /* the keys/<id> object that opened it */
-};
+/* An open repository; its fields are repo/'s (repo_int.h). Outside code
+ * uses the accessors below and the functions of the repo/ headers. */
+struct repo;
 
 /* Options for init; repo_config_defaults fills the tunables. */
 struct repo_init_options {
@@ -106,12 +91,28 @@ int repo_open(const char *location, const struct s3_settings *s3, const char *pa
 int repo_open_store(struct store *store, const char *passphrase, struct repo **out, struct error *err);
 void repo_free(struct repo *repo);
 
-/* Reads the index files not read yet into repo->index, then the
+/* The store it lives in; the repository keeps it (see repo_open_store). */
+struct store *repo_store(const struct repo *repo);
+/* Its settings, as read from the config object. */
+const struct repo_config *repo_config(const struct repo *repo);
+/* The in-memory index; repo_drop_index replaces it, so hold it no longer
+ * than the call that asked for it. */
+struct index *repo_index(const struct repo *repo);
+/* The chunkers for streams, for the files of a tree and for database
+ * dumps, keyed with the repository secret. */
+const struct chunker *repo_stream_chunker(const struct repo *repo);
+const struct chunker *repo_file_chunker(const struct repo *repo);
+const struct chunker *repo_database_chunker(const struct repo *repo);
+/* The i-th index file repo_load_index skipped, as "index/<id>: why";
+ * NULL from the last one on. */
+const char *repo_index_problem(const struct repo *repo, size_t i);
+
+/* Reads the index files not read yet into the index (repo_index), then the
  * condemned/ files (their packs marked INDEX_PACK_CONDEMNED: readable, but
  * no backup deduplicates against them); a process that backs up several
  * sources reads each file once (again only after a failed backup:
  * repo_drop_index). A file that cannot be read or decoded is
- * skipped and named in repo->index_problems — one damaged file must not
+ * skipped and named by repo_index_problem — one damaged file must not
  * stop every command; what it indexed is stored again by the next backup,
  * and `coffer repair index` rebuilds it. A file that vanished between the
  * listing and the read (a prune replaced it) makes the listing run again,
@@ -133,6 +134,11 @@ int repo_load_index_with_damage(struct repo *repo, const struct damage_list *dam
  * file); a later backup by the same process must not deduplicate against
  * them. Not thread-safe: nothing else may use the index meanwhile. */
 void repo_drop_index(struct repo *repo);
+
+/* Appends to names the index/ files the store lists, then the
+ * condemned/ ones: the files a new index replaces (prune, repair index). */
+struct string_list;
+int repo_list_index_files(struct repo *repo, struct string_list *names, struct error *err);
 
 /* The ids of the packs the store lists under data/, sorted, for
  * pack_ids_has; free with pack_ids_free. */

@@ -17,7 +17,7 @@ void bundle_init(struct bundle *b, struct backup_ctx *ctx)
 {
     memset(b, 0, sizeof *b);
     b->ctx = ctx;
-    content_writer_init(&b->content, ctx->blobs, &ctx->repo->stream_chunker);
+    content_writer_init(&b->content, ctx->blobs, repo_stream_chunker(ctx->repo));
 }
 
 void bundle_use(struct bundle *b, const struct chunker *chunker, const struct blob_dict *dict)

@@ -588,7 +588,7 @@ int files_backup(struct backup_ctx *ctx, char *const *paths, size_t count, const
         }
         clean[kept++] = clean[i];
     }
-    content_writer_init(&w.content, ctx->blobs, &ctx->repo->file_chunker);
+    content_writer_init(&w.content, ctx->blobs, repo_file_chunker(ctx->repo));
     int rc;
     if (has_root) {
         path_set(&w, "/");

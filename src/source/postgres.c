@@ -162,12 +162,13 @@ static int train_dictionary(struct pg_backup *pb, struct sampler *s, struct erro
     int rc = 0;
     if (blob_dict_train(s->data.data, s->sizes, s->count, &content) == 0) {
         rc = blob_writer_add(pb->ctx->blobs, BLOB_DICT, content.data, content.len, id, err);
-        struct blob_dict *made = rc == 0 ? blob_dict_new(id, content.data, content.len, pb->ctx->repo->config.zstd_level)
+        struct blob_dict *made = rc == 0 ? blob_dict_new(id, content.data, content.len,
+                                                         repo_config(pb->ctx->repo)->zstd_level)
                                          : NULL;
         if (made) {
             pb->dict = repo_dictionary_adopt(pb->ctx->repo, made);
             snapshot_add_dictionary(pb->ctx->snapshot, id);
-            bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
+            bundle_use(&pb->bundle, repo_database_chunker(pb->ctx->repo), pb->dict);
         }
     }
     buf_free(&content);
@@ -183,7 +184,7 @@ static int store_database_stream(struct pg_backup *pb, int fd, struct error *err
     struct buf prefix = BUF_INIT;
     struct pg_rows rows;
     pg_rows_init(&rows);
-    bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, NULL);
+    bundle_use(&pb->bundle, repo_database_chunker(pb->ctx->repo), NULL);
     int rc = read_prefix(fd, &prefix, DICT_TRAIN_BYTES, err);
     if (rc == 0) {
         sampler_add(&samples, prefix.data, prefix.len, PREFIX_STRIDE);
@@ -250,7 +251,7 @@ static int run_dump(struct pg_backup *pb, const char *const *argv, const char *p
         return error_wrap(err, "cannot read %s's output", argv[0]);
     }
     rc = bundle_end(&pb->bundle, piece, err);
-    bundle_use(&pb->bundle, &pb->ctx->repo->stream_chunker, NULL);
+    bundle_use(&pb->bundle, repo_stream_chunker(pb->ctx->repo), NULL);
     return rc;
 }
 
@@ -373,7 +374,7 @@ static int export_tables(struct pg_backup *pb, struct error *err)
     json_object_set_new(pb->meta, "export_rows", json_object());
     /* Exports change row by row like the dump: cut them as small, and the
      * dump's dictionary knows their values. */
-    bundle_use(&pb->bundle, &pb->ctx->repo->database_chunker, pb->dict);
+    bundle_use(&pb->bundle, repo_database_chunker(pb->ctx->repo), pb->dict);
     for (size_t i = 0; i < pb->src->exports.count && rc == 0; i++)
         rc = export_table(pb, pb->src->exports.items[i], tables, err);
     if (rc < 0) {
@@ -388,7 +389,7 @@ static int export_tables(struct pg_backup *pb, struct error *err)
                                  json_object_get(pb->meta, "database_size"), "tables", tables, "encrypted", 1);
     char *text = json_dumps(manifest, JSON_INDENT(2));
     json_decref(manifest);
-    bundle_use(&pb->bundle, &pb->ctx->repo->stream_chunker, NULL);
+    bundle_use(&pb->bundle, repo_stream_chunker(pb->ctx->repo), NULL);
     rc = bundle_add_bytes(&pb->bundle, "exports/manifest.json", text, strlen(text), err);
     free(text);
     return rc;

@@ -17,6 +17,7 @@
 #include "crypto/crypto.h"
 #include "fuzzing.h"
 #include "repo/pack.h"
+#include "repo/repo_int.h" /* seals with the master key by hand */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

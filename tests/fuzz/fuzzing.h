@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "repo/repo.h"
+#include "repo/repo_int.h" /* fuzz_repo builds one by hand */
 
 #define FUZZ_CHECK(cond)                                                                 \
     do {                                                                                 \

@@ -24,6 +24,7 @@
 #include "repo/index.h"
 #include "repo/keys.h"
 #include "repo/pack.h"
+#include "repo/repo_int.h" /* opens with the master key by hand */
 #include "repo/snapshot.h"
 #include "repo/tree.h"
 #include "store/store.h"

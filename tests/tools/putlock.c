@@ -48,7 +48,7 @@ int main(int argc, char **argv)
     }
     crypto_random(id, sizeof id);
     repo_object_name(OBJ_LOCK, id, name);
-    if ((is_raw ? store_put(repo->store, name, content.data, content.len, &err)
+    if ((is_raw ? store_put(repo_store(repo), name, content.data, content.len, &err)
                 : repo_put_object(repo, OBJ_LOCK, id, content.data, content.len, &err)) < 0) {
         rc = fail(&err);
         goto out;

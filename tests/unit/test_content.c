@@ -118,7 +118,7 @@ static void store_fd(struct fixture *f, int fd, struct content_ref *ref, uint64_
     struct error err = {0};
     struct content_writer cw;
     struct blob_writer *w = blob_writer_new(f->repo, WORKERS);
-    content_writer_init(&cw, w, &f->repo->stream_chunker);
+    content_writer_init(&cw, w, repo_stream_chunker(f->repo));
 
     int rc = content_writer_read_fd(&cw, fd, NULL, NULL, &err);
     if (rc == 0)
@@ -329,7 +329,7 @@ static void test_content_writer_is_reusable_after_finish(void **state)
     uint64_t sizes[2] = {0, 0};
     struct content_writer cw;
     struct blob_writer *w = blob_writer_new(f->repo, WORKERS);
-    content_writer_init(&cw, w, &f->repo->stream_chunker);
+    content_writer_init(&cw, w, repo_stream_chunker(f->repo));
     for (size_t i = 0; i < 2; i++) {
         int fd = open_as_file(f, data[i], lens[i]);
         assert_int_equal(content_writer_read_fd(&cw, fd, NULL, NULL, &err), 0);
@@ -366,7 +366,7 @@ static void test_content_progress_grows_while_reading(void **state)
     uint64_t size = 0;
     struct content_writer cw;
     struct blob_writer *w = blob_writer_new(f->repo, WORKERS);
-    content_writer_init(&cw, w, &f->repo->stream_chunker);
+    content_writer_init(&cw, w, repo_stream_chunker(f->repo));
     int fd = open_as_file(f, data, len);
 
     assert_int_equal(content_writer_read_fd(&cw, fd, log_progress, &log, &err), 0);
@@ -398,7 +398,7 @@ static void test_content_walk_names_list_and_data_blobs(void **state)
     struct blob_writer_stats stats;
     store_content(f, data, len, &ref, &size, &stats);
     struct id_counts counts = {0, 0};
-    struct blob_codec *codec = blob_codec_new(f->repo->config.zstd_level);
+    struct blob_codec *codec = repo_blob_codec_new(f->repo);
 
     assert_int_equal(content_walk_ids(f->repo, codec, &ref, count_ids, &counts, &err), 0);
 
@@ -539,8 +539,8 @@ static void test_content_damaged_pack_fails_read(void **state)
     struct index_entry e;
     uint8_t pack_id[CRYPTO_ID_SIZE];
     char name[96], path[256], pack_short[17];
-    assert_true(index_find(f->repo->index, ref.ids, &e));
-    index_pack_id(f->repo->index, e.pack, pack_id);
+    assert_true(index_find(repo_index(f->repo), ref.ids, &e));
+    index_pack_id(repo_index(f->repo), e.pack, pack_id);
     repo_object_name(OBJ_BLOB, pack_id, name);
     id_short(pack_id, pack_short);
     snprintf(path, sizeof path, "%s/%s", f->location, name);

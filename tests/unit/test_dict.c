@@ -119,7 +119,7 @@ static void test_dict_blobs_are_smaller_and_round_trip(void **state)
 
     for (size_t off = 0; off + 8192 <= f->len; off += 8192 * 16) {
         uint8_t id[CRYPTO_ID_SIZE];
-        id_hash(f->repo->hasher, f->text + off, 8192, id);
+        repo_blob_id(f->repo, f->text + off, 8192, id);
         blob_seal(f->repo, codec, dict, id, f->text + off, 8192, &sealed);
         blob_seal(f->repo, codec, NULL, id, f->text + off, 8192, &plain_sealed);
         with += sealed.len;
@@ -152,7 +152,7 @@ static void test_dict_missing_dictionary_fails_open(void **state)
     struct blob_dict *dict = blob_dict_new(never_stored, dict_content.data, dict_content.len, 3);
     struct blob_codec *codec = blob_codec_new(3);
     uint8_t id[CRYPTO_ID_SIZE];
-    id_hash(f->repo->hasher, f->text, 8192, id);
+    repo_blob_id(f->repo, f->text, 8192, id);
     blob_seal(f->repo, codec, dict, id, f->text, 8192, &sealed);
 
     assert_int_equal(blob_open(f->repo, codec, id, sealed.data, sealed.len, &out, &err), -1);
@@ -180,13 +180,13 @@ static void test_dict_survives_a_damaged_copy(void **state)
     assert_int_equal(blob_writer_finish(w, &err), 0);
     blob_writer_free(w);
     struct index_entry first;
-    assert_true(index_find(f->repo->index, dict_id, &first));
+    assert_true(index_find(repo_index(f->repo), dict_id, &first));
     uint8_t pack_id[CRYPTO_ID_SIZE];
-    index_pack_id(f->repo->index, first.pack, pack_id);
+    index_pack_id(repo_index(f->repo), first.pack, pack_id);
     struct blob_dict *dict = blob_dict_new(dict_id, dict_content.data, dict_content.len, 3);
     struct blob_codec *codec = blob_codec_new(3);
     uint8_t id[CRYPTO_ID_SIZE];
-    id_hash(f->repo->hasher, f->text, 8192, id);
+    repo_blob_id(f->repo, f->text, 8192, id);
     blob_seal(f->repo, codec, dict, id, f->text, 8192, &sealed);
 
     char hex[65], path[400];

@@ -432,9 +432,7 @@ static int run_lock(struct repo *repo, struct repo *source, struct error *err)
 static int run_rotate_key(struct repo *repo, struct repo *source, struct error *err)
 {
     char name[KEY_NAME_MAX];
-    if (key_file_create(repo->store, &repo->key, NEW_PASS, KDF_LEVEL_TESTONLY, name, err) < 0)
-        return -1;
-    return store_delete(repo->store, repo->key_name, err);
+    return repo_key_add(repo, NEW_PASS, KDF_LEVEL_TESTONLY, true, name, err);
 }
 
 static void test_prune_survives_every_failure(void **state)

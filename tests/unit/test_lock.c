@@ -80,7 +80,7 @@ static int lock_count(struct repo *repo)
 {
     int n = 0;
     struct error err;
-    store_list(repo->store, "locks", count_locks, &n, &err);
+    store_list(repo_store(repo), "locks", count_locks, &n, &err);
     return n;
 }
 
@@ -174,7 +174,7 @@ static bool has_lock(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE])
     uint64_t size;
     struct error err;
     repo_object_name(OBJ_LOCK, id, name);
-    return store_size(repo->store, name, &size, &err) == 0;
+    return store_size(repo_store(repo), name, &size, &err) == 0;
 }
 
 /* The exclusive lock object's name where creates are atomic: 64 'e's. */
@@ -236,7 +236,7 @@ static bool has_object(struct repo *repo, const char *name)
 {
     uint64_t size;
     struct error err;
-    return store_size(repo->store, name, &size, &err) == 0;
+    return store_size(repo_store(repo), name, &size, &err) == 0;
 }
 
 static bool is_exclusive_id(const uint8_t id[CRYPTO_ID_SIZE])
@@ -310,7 +310,7 @@ static void test_lock_exclusive_is_the_well_known_object(void **state)
     struct repo_lock *excl = NULL;
     char name[96];
     exclusive_name(name);
-    assert_true(store_has_atomic_create(f->repo->store));
+    assert_true(store_has_atomic_create(repo_store(f->repo)));
 
     assert_int_equal(repo_lock(f->repo, true, &excl, &err), 0);
 
@@ -684,7 +684,7 @@ static void test_lock_unsealed_lock_is_a_conflict(void **state)
     crypto_random(id, sizeof id);
     crypto_random(junk, sizeof junk);
     repo_object_name(OBJ_LOCK, id, name);
-    assert_int_equal(store_put(f->repo->store, name, junk, sizeof junk, &err), 0);
+    assert_int_equal(store_put(repo_store(f->repo), name, junk, sizeof junk, &err), 0);
 
     refuse_beside(f->repo, id);
 }
@@ -707,17 +707,17 @@ static int failing_get(void *impl, const char *name, uint64_t offset, uint64_t l
 
 static void fail_gets_of(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], enum error_kind kind)
 {
-    real_driver = repo->store->driver;
+    real_driver = repo_store(repo)->driver;
     failing_driver = *real_driver;
     failing_driver.get = failing_get;
     repo_object_name(OBJ_LOCK, id, failing_name);
     failing_kind = kind;
-    repo->store->driver = &failing_driver;
+    repo_store(repo)->driver = &failing_driver;
 }
 
 static void restore_driver(struct repo *repo)
 {
-    repo->store->driver = real_driver;
+    repo_store(repo)->driver = real_driver;
 }
 
 /* A lock the store fails to return (timeout, 5xx, refused: not "not
@@ -827,7 +827,7 @@ static void test_lock_stale_takeover_race_has_one_holder(void **state)
         }
         assert_true(holders >= 1);
         rounds_with_two += holders > 1;
-        store_delete(f->repo->store, name, &err);
+        store_delete(repo_store(f->repo), name, &err);
     }
     if (rounds_with_two)
         fail_msg("%d of %d rounds ended with two exclusive holders at once", rounds_with_two, RACE_ROUNDS);
@@ -844,7 +844,7 @@ static void plant_marker(struct repo *repo, int64_t when)
     char stamp[32];
     struct error err;
     snprintf(stamp, sizeof stamp, "%lld", (long long)when);
-    assert_int_equal(store_put(repo->store, "locks/takeover-" STALE_NONCE, stamp, strlen(stamp), &err), 0);
+    assert_int_equal(store_put(repo_store(repo), "locks/takeover-" STALE_NONCE, stamp, strlen(stamp), &err), 0);
 }
 
 static void plant_stale_exclusive(struct repo *repo)
@@ -906,7 +906,7 @@ static void test_lock_unreadable_exclusive_object_refuses(void **state)
     exclusive_id(id);
     exclusive_name(name);
     crypto_random(junk, sizeof junk);
-    assert_int_equal(store_put(f->repo->store, name, junk, sizeof junk, &err), 0);
+    assert_int_equal(store_put(repo_store(f->repo), name, junk, sizeof junk, &err), 0);
 
     refuse_beside(f->repo, id);
 }
@@ -993,7 +993,7 @@ static void test_lock_check_sees_loss(void **state)
     assert_int_equal(err.kind, ERR_LOCKED);
     assert_non_null(strstr(err.msg, "no longer holds its lock"));
 
-    assert_int_equal(store_delete(f->repo->store, name, &err), 0);
+    assert_int_equal(store_delete(repo_store(f->repo), name, &err), 0);
     memset(&err, 0, sizeof err);
     assert_int_equal(repo_lock_check(lock, &err), -1);
     assert_int_equal(err.kind, ERR_LOCKED);
@@ -1050,7 +1050,7 @@ static void test_lock_refresh(void **state)
     assert_string_equal(other.nonce, "ffeeddccbbaa99887766554433221100");
     assert_int_equal(other.pid, 4242);
 
-    assert_int_equal(store_delete(f->repo->store, name, &err), 0);
+    assert_int_equal(store_delete(repo_store(f->repo), name, &err), 0);
     repo_lock_refresh(lock); /* lost for good: the free name is not taken back */
     assert_false(has_object(f->repo, name));
     memset(&err, 0, sizeof err);
@@ -1148,11 +1148,11 @@ static void test_lock_listing_failure_takes_nothing(void **state)
     struct fixture *f = *state;
     struct error err = {0};
     struct repo_lock *lock = NULL;
-    real_driver = f->repo->store->driver;
+    real_driver = repo_store(f->repo)->driver;
     failing_driver = *real_driver;
     failing_driver.list = failing_list;
     for (int is_exclusive = 0; is_exclusive < 2; is_exclusive++) {
-        f->repo->store->driver = &failing_driver;
+        repo_store(f->repo)->driver = &failing_driver;
         memset(&err, 0, sizeof err);
         int rc = repo_lock(f->repo, is_exclusive, &lock, &err);
         restore_driver(f->repo);
@@ -1171,7 +1171,7 @@ static void test_lock_short_object_is_a_conflict(void **state)
     struct error err;
     crypto_random(id, sizeof id);
     repo_object_name(OBJ_LOCK, id, name);
-    assert_int_equal(store_put(f->repo->store, name, "short", 5, &err), 0);
+    assert_int_equal(store_put(repo_store(f->repo), name, "short", 5, &err), 0);
 
     refuse_beside(f->repo, id);
 }
@@ -1190,10 +1190,10 @@ static void test_lock_exclusive_without_atomic_create(void **state)
     struct fixture *f = *state;
     struct error err = {0};
     struct repo_lock *lock = NULL, *other = NULL;
-    real_driver = f->repo->store->driver;
+    real_driver = repo_store(f->repo)->driver;
     failing_driver = *real_driver;
     failing_driver.has_atomic_create = no_atomic_create;
-    f->repo->store->driver = &failing_driver;
+    repo_store(f->repo)->driver = &failing_driver;
 
     assert_int_equal(repo_lock(f->repo, true, &lock, &err), 0);
     struct lock_info held = only_lock(f->repo);

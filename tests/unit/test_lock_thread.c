@@ -83,7 +83,7 @@ static int lock_count(struct repo *repo)
 {
     int n = 0;
     struct error err;
-    store_list(repo->store, "locks", count_locks, &n, &err);
+    store_list(repo_store(repo), "locks", count_locks, &n, &err);
     return n;
 }
 

@@ -15,6 +15,7 @@
 #include "repo/blob.h"
 #include "repo/pack.h"
 #include "repo/repo.h"
+#include "repo/repo_int.h" /* builds a repository by hand */
 #include "testing.h"
 
 #define BLOBS 5
