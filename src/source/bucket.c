@@ -502,7 +502,7 @@ int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *er
         sort_objects(&l);
         struct tree old;
         bool has_old = backup_load_parent_tree(ctx, ctx->parent_root, &old);
-        content_writer_init(&b.content, ctx->blobs, &ctx->repo->file_chunker);
+        content_writer_init(&b.content, ctx->blobs, repo_file_chunker(ctx->repo));
         int64_t newest;
         rc = build_folder(&b, l.items, 0, l.count, 0, has_old ? &old : NULL, ctx->snapshot->root, &newest, err);
         content_writer_free(&b.content);

@@ -348,7 +348,7 @@ static void test_config_missing_required_key(void **state)
 static void test_config_missing_type(void **state)
 {
     assert_load_fails(*state, "sources:\n  db:\n    url: x\n",
-                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, redis, files, env, command, git)");
+                      "coffer.yaml:2: sources.db: missing required key \"type\" (one of: postgres, redis, files, env, command, git, bucket)");
 }
 
 /* An unknown type is refused, listing the types. */
@@ -358,7 +358,7 @@ static void test_config_unknown_source_type(void **state)
                        "  db: {type: postgres, url: x}\n"
                        "  cache:\n"
                        "    type: redys\n";
-    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, redis, files, env, command, git)");
+    assert_load_fails(*state, text, "coffer.yaml:4: sources.cache: unknown source type \"redys\" (known: postgres, redis, files, env, command, git, bucket)");
 }
 
 /* A Redis source has a URL and a password file, and nothing of PostgreSQL's. */

@@ -69,7 +69,7 @@ static void test_names_list_the_file_types(void **state)
     (void)state;
     char names[256];
     source_type_names(names, sizeof names);
-    assert_string_equal(names, "postgres, redis, files, env, command, git");
+    assert_string_equal(names, "postgres, redis, files, env, command, git, bucket");
 }
 
 static void test_source_from_flags_is_checked_like_the_file(void **state)
