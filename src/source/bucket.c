@@ -95,46 +95,53 @@ static int append_part_of_name(struct buf *out, const char *name, size_t len)
     return 0;
 }
 
-char *bucket_key_of_path(const char *path)
+typedef int (*part_fn)(struct buf *out, const char *part, size_t len);
+
+/* Splits s at each '/', appends what fn makes of each part, joined by '/';
+ * NULL if fn refuses a part. */
+static char *map_parts(const char *s, part_fn fn)
 {
-    struct buf key = BUF_INIT;
-    for (const char *p = path;;) {
+    struct buf out = BUF_INIT;
+    for (const char *p = s;;) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (len == 0 || append_part_of_name(&key, p, len) < 0) {
-            buf_free(&key);
+        if (fn(&out, p, len) < 0) {
+            buf_free(&out);
             return NULL;
         }
         if (!slash)
             break;
-        buf_append(&key, "/", 1);
+        buf_append(&out, "/", 1);
         p = slash + 1;
     }
-    buf_append(&key, "", 1);
-    return (char *)key.data;
+    buf_append(&out, "", 1);
+    return (char *)out.data;
+}
+
+static int append_part_of_path_name(struct buf *out, const char *name, size_t len)
+{
+    return len == 0 ? -1 : append_part_of_name(out, name, len);
+}
+
+static int append_name_of_part(struct buf *out, const char *part, size_t len)
+{
+    char *name = bucket_name_of_part(part, len, false);
+    if (!name)
+        return -1;
+    buf_append(out, name, strlen(name));
+    free(name);
+    return 0;
+}
+
+char *bucket_key_of_path(const char *path)
+{
+    return map_parts(path, append_part_of_path_name);
 }
 
 /* The tree path of a key, each part a name; NULL if a part is too long. */
 static char *path_of_key(const char *key)
 {
-    struct buf path = BUF_INIT;
-    for (const char *p = key;;) {
-        const char *slash = strchr(p, '/');
-        size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        char *name = bucket_name_of_part(p, len, false);
-        if (!name) {
-            buf_free(&path);
-            return NULL;
-        }
-        buf_append(&path, name, strlen(name));
-        free(name);
-        if (!slash)
-            break;
-        buf_append(&path, "/", 1);
-        p = slash + 1;
-    }
-    buf_append(&path, "", 1);
-    return (char *)path.data;
+    return map_parts(key, append_name_of_part);
 }
 
 /* ---- settings and the connection -------------------------------------- */
@@ -296,7 +303,8 @@ static void sort_objects(struct listing *l)
         if (!name) { /* too long with the mark: kept out, said so */
             backup_warn(l->ctx, "%s: the key %.300s is also a folder's and too long to rename (skipped)", l->url,
                         o->key);
-            o->size = UINT64_MAX; /* dropped below */
+            free(o->path);
+            o->path = NULL; /* dropped below */
             continue;
         }
         char *path = xmalloc(keep + strlen(name) + 1);
@@ -309,9 +317,8 @@ static void sort_objects(struct listing *l)
     }
     size_t kept = 0;
     for (size_t i = 0; i < l->count; i++) {
-        if (l->items[i].size == UINT64_MAX) {
+        if (!l->items[i].path) {
             free(l->items[i].key);
-            free(l->items[i].path);
             free(l->items[i].etag);
         } else {
             l->items[kept++] = l->items[i];
