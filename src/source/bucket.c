@@ -488,21 +488,17 @@ static int build_folder(struct build *b, struct object *items, size_t lo, size_t
     return rc < 0 ? -1 : 0;
 }
 
-int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+int bucket_backup_store(struct backup_ctx *ctx, struct store *bucket, const struct bucket_settings *src,
+                        struct error *err)
 {
-    const struct bucket_settings *src = settings;
     struct exclude *exclude = NULL;
     if (src->exclude.count &&
         !(exclude = exclude_new((const char *const *)src->exclude.items, src->exclude.count, err)))
         return -1;
-    struct build b = {ctx, NULL, src->url, {0}, BUF_INIT, 0};
-    if (open_bucket(src, src->url, &b.bucket, err) < 0) {
-        exclude_free(exclude);
-        return -1;
-    }
+    struct build b = {ctx, bucket, src->url, {0}, BUF_INIT, 0};
     string_list_add(&ctx->snapshot->paths, src->url);
     struct listing l = {ctx, exclude, src->url, BUF_INIT, NULL, 0, 0};
-    int rc = store_list_entries(b.bucket, "", take_object, &l, err);
+    int rc = store_list_entries(bucket, "", take_object, &l, err);
     if (rc < 0)
         error_wrap(err, "cannot list bucket %s", src->url);
     if (rc == 0) {
@@ -518,8 +514,18 @@ int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *er
     }
     listing_free(&l);
     buf_free(&b.part);
-    store_free(b.bucket);
     exclude_free(exclude);
+    return rc;
+}
+
+int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    const struct bucket_settings *src = settings;
+    struct store *bucket;
+    if (open_bucket(src, src->url, &bucket, err) < 0)
+        return -1;
+    int rc = bucket_backup_store(ctx, bucket, src, err);
+    store_free(bucket);
     return rc;
 }
 
@@ -568,20 +574,27 @@ static int upload_file(void *ctx, const char *path, const struct node *node, str
     return rc;
 }
 
-int bucket_restore(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
-                   size_t note_size, struct error *err)
+int bucket_restore_store(struct repo *repo, const struct snapshot *snap, struct store *bucket,
+                         const struct restore_request *req, char *note, size_t note_size, struct error *err)
 {
-    struct upload u = {NULL, req->target, BUF_INIT, 0};
-    const struct bucket_settings *settings = req->settings;
-    if (open_bucket(settings, req->target, &u.bucket, err) < 0)
-        return -1;
+    struct upload u = {bucket, req->target, BUF_INIT, 0};
     int rc = 0;
     if (!req->is_force)
-        rc = store_list_entries(u.bucket, "", refuse_any, (void *)req->target, err);
+        rc = store_list_entries(bucket, "", refuse_any, (void *)req->target, err);
     if (rc == 0)
         rc = ops_each_file(repo, snap, req->workers, upload_file, &u, err);
     snprintf(note, note_size, " (%llu objects uploaded)", (unsigned long long)u.count);
     buf_free(&u.object);
-    store_free(u.bucket);
+    return rc;
+}
+
+int bucket_restore(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
+                   size_t note_size, struct error *err)
+{
+    struct store *bucket;
+    if (open_bucket(req->settings, req->target, &bucket, err) < 0)
+        return -1;
+    int rc = bucket_restore_store(repo, snap, bucket, req, note, note_size, err);
+    store_free(bucket);
     return rc;
 }

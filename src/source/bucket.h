@@ -52,6 +52,14 @@ const char *bucket_validate(const void *settings);
  * against ctx->parent_root. */
 int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
+/* The same, from a bucket already open (settings->url names it in the
+ * snapshot and in messages): what bucket_backup runs once it has reached
+ * the bucket, and what tests run on a memory store, which holds keys no
+ * S3 server takes ("a//b", "a/../../x"). */
+struct store;
+int bucket_backup_store(struct backup_ctx *ctx, struct store *bucket, const struct bucket_settings *settings,
+                        struct error *err);
+
 /* Whether a restore target is a bucket location (s3://...). */
 bool bucket_is_location(const char *target);
 
@@ -61,6 +69,10 @@ bool bucket_is_location(const char *target);
  * location that holds objects unless req->is_force. */
 int bucket_restore(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
                    size_t note_size, struct error *err);
+
+/* The same, into a bucket already open (req->target names it). */
+int bucket_restore_store(struct repo *repo, const struct snapshot *snap, struct store *bucket,
+                         const struct restore_request *req, char *note, size_t note_size, struct error *err);
 
 /* The tree name of one part of a key (len bytes, no '/'), to be freed, or
  * NULL when it would be longer than TREE_NAME_MAX. A part that is a name

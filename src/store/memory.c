@@ -154,8 +154,8 @@ static int memory_list(void *impl, const char *folder, store_list_fn fn, void *c
         const char *name = ms->objects[i].name;
         if (strncmp(name, folder, flen) != 0)
             break;
-        if (name[flen] != '/')
-            continue; /* "folder-x" sorts among them */
+        if (flen && name[flen] != '/')
+            continue; /* "folder-x" sorts among them; folder "" is the whole store */
         names = xrealloc(names, (count + 1) * sizeof *names);
         sizes = xrealloc(sizes, (count + 1) * sizeof *sizes);
         names[count] = xstrdup(name);
