@@ -95,6 +95,10 @@ int cli_check_kdf_level(const char *level, struct error *err);
  * every user of the host in /proc/PID/cmdline. */
 int cli_check_url_flag(const char *command, const char *flag, const char *url);
 
+/* An OPT_CUSTOM parser of tags into a struct string_list: repeatable,
+ * each value holding one or more, comma-separated, each kept once. */
+int cli_parse_tags(const char *arg, void *to, struct error *err);
+
 /* Loads the snapshots and finds SPEC ("latest" or an id prefix) of source. */
 struct snapshot_list;
 struct snapshot;
@@ -114,6 +118,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv);
 int cmd_drill(struct cli_globals *g, int argc, char **argv);
 int cmd_status(struct cli_globals *g, int argc, char **argv);
 int cmd_forget(struct cli_globals *g, int argc, char **argv);
+int cmd_tag(struct cli_globals *g, int argc, char **argv);
 int cmd_stats(struct cli_globals *g, int argc, char **argv);
 int cmd_copy(struct cli_globals *g, int argc, char **argv);
 int cmd_prune(struct cli_globals *g, int argc, char **argv);

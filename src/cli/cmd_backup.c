@@ -87,19 +87,6 @@ static void print_summary(const struct cli_globals *g, const struct snapshot *sn
     printf(", added %s to the repository in %.1f s\n", added, snap->stats.seconds);
 }
 
-/* --tag: repeatable, and each value may hold several, comma-separated. */
-static int add_tags(const char *arg, void *to, struct error *err)
-{
-    (void)err;
-    struct string_list *tags = to;
-    char *copy = xstrdup(arg), *save = NULL;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-        if (*t && !string_list_has(tags, t))
-            string_list_add(tags, t);
-    free(copy);
-    return 0;
-}
-
 static int parse_time(const char *arg, void *to, struct error *err)
 {
     if (time_parse_rfc3339(arg, to, NULL) < 0)
@@ -371,7 +358,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
     struct opt options[FIXED_OPTIONS + TYPE_FLAGS_MAX + 1] = {
         {OPT_STRING("name", &name), .arg = "NAME",
          .help = "the source this snapshot belongs to (default: files, or stdin with --stdin)"},
-        {OPT_CUSTOM("tag", add_tags, &opts.tags), .arg = "TAG",
+        {OPT_CUSTOM("tag", cli_parse_tags, &opts.tags), .arg = "TAG",
          .help = "label the snapshot (repeat, or separate with commas): hourly, daily, weekly, monthly, yearly, "
                  "manual, ..."},
         {OPT_CUSTOM("time", parse_time, &opts.time), .arg = "TIME",

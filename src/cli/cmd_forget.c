@@ -3,7 +3,8 @@
  *
  * The policy comes from the flags when any --keep-* flag is given (for
  * every source), else from coffer.yaml: a source's own `retention:`, or
- * the top-level one.
+ * the top-level one. Snapshots named on the command line are removed
+ * instead, with no policy.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -21,8 +22,15 @@ static const char description[] =
     "each of the last N hours that have one (likewise daily, weekly by ISO week,\n"
     "monthly, yearly); a snapshot kept by any rule stays. The output says which\n"
     "rules kept each snapshot. Without --keep-* flags the policy is coffer.yaml's\n"
-    "retention: (a source's own, else the top-level one). Only snapshots are\n"
-    "removed; their data stays until a prune.";
+    "retention: (a source's own, else the top-level one).\n"
+    "\n"
+    "A snapshot that fails its source's health rules (it shrank below shrink_alert\n"
+    "of the one before, or is below min_size) never fills a slot by itself: each\n"
+    "period also keeps its newest healthy snapshot, and the newest healthy snapshot\n"
+    "of a source is kept whatever the policy (--force removes it).\n"
+    "\n"
+    "With SNAPSHOT arguments (ids, id prefixes or \"latest\"), exactly those are\n"
+    "removed. Only snapshots are removed; their data stays until a prune.";
 
 struct forget_cli {
     const struct cli_globals *g;
@@ -32,7 +40,7 @@ struct forget_cli {
     bool is_dry_run;
 };
 
-static void report(void *ctx, const struct snapshot *snap, const struct retention_verdict *v)
+static void report(void *ctx, const struct snapshot *snap, const struct retention_verdict *v, const char *unhealthy)
 {
     struct forget_cli *f = ctx;
     char hex[65], when[40], reasons[128] = "";
@@ -51,9 +59,11 @@ static void report(void *ctx, const struct snapshot *snap, const struct retentio
     else
         f->removed++;
     if (f->json) {
-        json_array_append_new(f->json, json_pack("{s:s, s:s, s:s, s:s, s:o}", "source", snap->source, "id", hex,
-                                                  "time", when, "action", v->is_kept ? "keep" : "remove",
-                                                  "reasons", why));
+        json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:o}", "source", snap->source, "id", hex, "time", when,
+                                 "action", v->is_kept ? "keep" : "remove", "reasons", why);
+        if (unhealthy)
+            json_object_set_new(item, "unhealthy", json_string(unhealthy));
+        json_array_append_new(f->json, item);
         return;
     }
     json_decref(why);
@@ -62,8 +72,11 @@ static void report(void *ctx, const struct snapshot *snap, const struct retentio
     if (!f->last_source || strcmp(f->last_source, snap->source))
         printf("source %s:\n", snap->source);
     f->last_source = snap->source;
-    printf("  %-12s %.8s  %s  %s\n", v->is_kept ? "keep" : f->is_dry_run ? "would remove" : "remove", hex, when,
-           reasons);
+    char health[640] = "";
+    if (unhealthy)
+        snprintf(health, sizeof health, "%s(unhealthy: %s)", *reasons ? " " : "", unhealthy);
+    printf("  %-12s %.8s  %s  %s%s\n", v->is_kept ? "keep" : f->is_dry_run ? "would remove" : "remove", hex, when,
+           reasons, health);
 }
 
 static int parse_within(const char *arg, void *to, struct error *err)
@@ -77,7 +90,7 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
     struct retention_policy flags = {0};
     bool has_flags = false;
     struct retention_plan plan = {0};
-    struct forget_options opts = {.policy_for = ops_retention_policy_for, .ctx = &plan};
+    struct forget_options opts = {.policy_for = ops_retention_policy_for, .ctx = &plan, .cfg = g->config};
     struct prune_options prune = {.max_unused = 0.05};
     bool is_prune = false;
     struct string_list tags = {0}, sources = {0};
@@ -111,7 +124,8 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
         {0},
     };
     const struct opt_command command = {.name = "forget",
-                                        .usage = "[--keep-* N ...] [--source NAME]... [--dry-run] [OPTIONS]",
+                                        .usage = "[--keep-* N ...] [--source NAME]... [--dry-run] [OPTIONS]\n"
+                 "SNAPSHOT... [--dry-run] [--force]",
                                         .description = description, .options = options};
     struct opt_args args;
     struct repo *repo = NULL;
@@ -119,17 +133,20 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
     int code = cli_parse(g, &command, argc, argv, &args);
     if (code != EXIT_OK || args.is_help)
         goto out;
-    if (args.count) {
-        code = cli_usage_error("forget", "unexpected argument \"%s\" (sources go with --source)", args.items[0]);
+    if (args.count && has_flags) {
+        code = cli_usage_error("forget", "give either snapshots to remove (%s, ...) or --keep-* rules, not both",
+                               args.items[0]);
         goto out;
     }
+    opts.ids = (const char *const *)args.items;
+    opts.id_count = args.count;
     f.is_dry_run = opts.is_dry_run;
     flags.tags = (const char *const *)tags.items;
     flags.tag_count = tags.count;
     opts.sources = (const char *const *)sources.items;
     opts.source_count = sources.count;
     if (cli_open_repo(g, &repo, &err) < 0 ||
-        ops_retention_plan_init(&plan, g->config, has_flags ? &flags : NULL, &err) < 0) {
+        (!args.count && ops_retention_plan_init(&plan, g->config, has_flags ? &flags : NULL, &err) < 0)) {
         code = cli_fail(&err);
         goto out;
     }

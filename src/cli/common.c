@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "repo/snapshot.h"
 #include "util/buf.h"
 #include "util/secret.h"
 
@@ -296,6 +297,22 @@ int cli_check_kdf_level(const char *level, struct error *err)
                       "guessed in no time (use interactive, moderate or sensitive; the test suite sets "
                       "COFFER_TESTONLY_WEAK_KDF=1)",
                       level);
+}
+
+int cli_parse_tags(const char *arg, void *to, struct error *err)
+{
+    struct string_list *tags = to;
+    char *copy = xstrdup(arg), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t && rc == 0; t = strtok_r(NULL, ",", &save)) {
+        for (const char *c = t; *c && rc == 0; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                rc = error_setk(err, ERR_USAGE, "a tag holds no control characters");
+        if (rc == 0 && !string_list_has(tags, t))
+            string_list_add(tags, t);
+    }
+    free(copy);
+    return rc;
 }
 
 int cli_usage_error(const char *command, const char *fmt, ...)

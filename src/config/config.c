@@ -111,7 +111,8 @@ static const struct config_field retention_fields[] = {
     {.name = "monthly", .kind = CONFIG_UINT, .offset = RETENTION(monthly), .max = 1000000},
     {.name = "yearly", .kind = CONFIG_UINT, .offset = RETENTION(yearly), .max = 1000000},
     {.name = "within", .kind = CONFIG_STRING, .offset = RETENTION(within), .check = check_duration},
-    {.name = "tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)},
+    {.name = "keep_tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)},
+    {.name = "tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)}, /* the name before keep_tags */
     {.name = "timezone", .kind = CONFIG_STRING, .offset = RETENTION(timezone)},
     {.name = NULL},
 };

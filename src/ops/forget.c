@@ -3,10 +3,15 @@
  *
  * Only snapshot objects are deleted; the data they alone referenced stays
  * until a prune. Each source's snapshots are judged on their own, with the
- * policy policy_for gives for that source. Every source is judged before
+ * policy policy_for gives for that source, or by the ids named. Each
+ * snapshot is also judged by the source's health rules (health.h): one
+ * that fails them never fills a retention slot by itself, and the newest
+ * healthy snapshot of a source, the last good copy after a shrink, is kept
+ * whatever the policy unless forced. Every source is judged before
  * anything is deleted, so a refusal (a policy that would remove all of a
- * source's snapshots, an unknown time zone) changes nothing. Runs under the
- * exclusive lock: no backup or prune sees a half-forgotten repository.
+ * source's snapshots, an unknown time zone or id) changes nothing. Runs
+ * under the exclusive lock: no backup or prune sees a half-forgotten
+ * repository.
  */
 #include "ops/ops.h"
 
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "ops/health.h"
 #include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
@@ -23,8 +29,10 @@ struct source_group {
     const char *source;
     const struct snapshot **snaps;
     struct retention_verdict *verdicts;
+    bool *unhealthy;
+    char **why; /* of each unhealthy one */
     size_t count;
-    const struct retention_policy *policy;
+    bool is_judged;
 };
 
 static int by_source(const void *a, const void *b)
@@ -50,6 +58,8 @@ static struct source_group *group_by_source(const struct snapshot_list *list, si
         groups[n].snaps = xcalloc(j - i, sizeof *groups[n].snaps);
         memcpy(groups[n].snaps, all + i, (j - i) * sizeof *all);
         groups[n].verdicts = xcalloc(j - i, sizeof *groups[n].verdicts);
+        groups[n].unhealthy = xcalloc(j - i, sizeof *groups[n].unhealthy);
+        groups[n].why = xcalloc(j - i, sizeof *groups[n].why);
         n++;
         i = j;
     }
@@ -68,48 +78,123 @@ static bool is_wanted(const struct forget_options *opts, const char *source)
     return false;
 }
 
+/* The snapshots opts->ids name (each "latest" or a unique id prefix, of
+ * opts->sources when given), or NULL when one names none. */
+static const struct snapshot **find_named(const struct forget_options *opts, const struct snapshot_list *list,
+                                          struct error *err)
+{
+    const struct snapshot **named = xcalloc(opts->id_count + 1, sizeof *named);
+    for (size_t k = 0; k < opts->id_count; k++) {
+        const char *source = opts->source_count == 1 ? opts->sources[0] : NULL;
+        int rc = snapshot_find(list, opts->ids[k], source, &named[k], err);
+        if (rc == 0 && !is_wanted(opts, named[k]->source))
+            rc = error_setk(err, ERR_USAGE, "snapshot %s is of source %s, which no --source names", opts->ids[k],
+                            named[k]->source);
+        if (rc < 0) {
+            free(named);
+            return NULL;
+        }
+    }
+    return named;
+}
+
+/* Removes the group's snapshots that are named, keeps the rest. */
+static void judge_by_name(const struct snapshot **named, size_t named_count, struct source_group *grp)
+{
+    for (size_t i = 0; i < grp->count; i++) {
+        bool is_named = false;
+        for (size_t k = 0; k < named_count; k++)
+            is_named |= grp->snaps[i] == named[k];
+        grp->verdicts[i].is_kept = !is_named;
+        grp->is_judged |= is_named;
+    }
+}
+
+/* Keeps the newest healthy snapshot of the group, whatever removed it:
+ * after a shrink it is the last complete copy. A named id that is it is
+ * refused instead, so that the user knows. */
+static int keep_newest_healthy(const struct forget_options *opts, struct source_group *grp, struct error *err)
+{
+    const struct snapshot *newest = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < grp->count; i++) {
+        const struct snapshot *s = grp->snaps[i];
+        if (!grp->unhealthy[i] && (!newest || s->time > newest->time ||
+                                   (s->time == newest->time && s->time_ns > newest->time_ns))) {
+            newest = s;
+            at = i;
+        }
+    }
+    if (!newest || grp->verdicts[at].is_kept)
+        return 0;
+    if (opts->id_count) {
+        char hex[65];
+        snapshot_id_hex(newest, hex);
+        return error_setk(err, ERR_USAGE, "snapshot %.8s is the newest healthy snapshot of source %s (those after it "
+                                          "fail its health rules): add --force to remove it", hex, grp->source);
+    }
+    grp->verdicts[at].is_kept = true;
+    grp->verdicts[at].reasons |= 1u << KEEP_NEWEST_HEALTHY;
+    return 0;
+}
+
+/* Judges one source's snapshots: by the snapshots named (NULL: none are),
+ * or by its policy; grp->is_judged stays false when neither applies. */
+static int judge_group(const struct forget_options *opts, const struct snapshot **named, struct source_group *grp,
+                       struct error *err)
+{
+    const struct config_source *src = opts->cfg ? config_find_source(opts->cfg, grp->source) : NULL;
+    struct config_health rules = config_health_for(opts->cfg, src);
+    health_judge_each(&rules, grp->snaps, grp->count, grp->unhealthy, grp->why);
+    if (named) {
+        judge_by_name(named, opts->id_count, grp);
+    } else {
+        const struct retention_policy *policy = opts->policy_for(opts->ctx, grp->source);
+        if (!policy || retention_is_empty(policy))
+            return 0;
+        grp->is_judged = true;
+        if (retention_apply(policy, grp->snaps, grp->unhealthy, grp->count, grp->verdicts, err) < 0)
+            return error_wrap(err, "source %s", grp->source);
+    }
+    if (!grp->is_judged || opts->is_force)
+        return 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < grp->count; i++)
+        kept += grp->verdicts[i].is_kept;
+    if (kept == 0)
+        return error_setk(err, ERR_USAGE, "the %s would remove all %zu snapshots of source %s; add --force to do "
+                                          "that", named ? "snapshots named" : "policy", grp->count, grp->source);
+    return keep_newest_healthy(opts, grp, err);
+}
+
 int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
                struct error *err)
 {
     struct repo_lock *lock = NULL;
     struct snapshot_list list = {0};
     struct source_group *groups = NULL;
+    const struct snapshot **named = NULL;
     size_t group_count = 0;
     int rc = -1;
     if (repo_lock(repo, true, &lock, err) < 0)
         return -1;
     if (snapshot_list_load(repo, &list, err) < 0)
         goto out;
+    if (opts->id_count && !(named = find_named(opts, &list, err)))
+        goto out;
     groups = group_by_source(&list, &group_count);
-    for (size_t g = 0; g < group_count; g++) {
-        struct source_group *grp = &groups[g];
-        if (!is_wanted(opts, grp->source))
-            continue;
-        grp->policy = opts->policy_for(opts->ctx, grp->source);
-        if (!grp->policy || retention_is_empty(grp->policy))
-            continue;
-        if (retention_apply(grp->policy, grp->snaps, grp->count, grp->verdicts, err) < 0) {
-            error_wrap(err, "source %s", grp->source);
+    for (size_t g = 0; g < group_count; g++)
+        if (is_wanted(opts, groups[g].source) && judge_group(opts, named, &groups[g], err) < 0)
             goto out;
-        }
-        size_t kept = 0;
-        for (size_t i = 0; i < grp->count; i++)
-            kept += grp->verdicts[i].is_kept;
-        if (kept == 0 && !opts->is_force) {
-            error_setk(err, ERR_USAGE, "the policy would remove all %zu snapshots of source %s; add --force to do that",
-                       grp->count, grp->source);
-            goto out;
-        }
-    }
     /* Report every verdict, then delete the forgotten snapshots together. */
     char **doomed = xcalloc(list.count + 1, sizeof *doomed);
     size_t doomed_count = 0;
     for (size_t g = 0; g < group_count; g++) {
         struct source_group *grp = &groups[g];
-        if (!grp->policy || retention_is_empty(grp->policy))
+        if (!grp->is_judged)
             continue;
         for (size_t i = 0; i < grp->count; i++) {
-            report(ctx, grp->snaps[i], &grp->verdicts[i]);
+            report(ctx, grp->snaps[i], &grp->verdicts[i], grp->why[i]);
             if (grp->verdicts[i].is_kept || opts->is_dry_run)
                 continue;
             char *name = doomed[doomed_count++] = xcalloc(1, 96);
@@ -133,10 +218,15 @@ int ops_forget(struct repo *repo, const struct forget_options *opts, forget_repo
     free(doomed);
 out:
     for (size_t g = 0; g < group_count; g++) {
+        for (size_t i = 0; i < groups[g].count; i++)
+            free(groups[g].why[i]);
+        free(groups[g].why);
+        free(groups[g].unhealthy);
         free(groups[g].snaps);
         free(groups[g].verdicts);
     }
     free(groups);
+    free(named);
     snapshot_list_free(&list);
     repo_unlock(lock);
     return rc;

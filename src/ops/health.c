@@ -33,6 +33,17 @@ static void todo(struct health_report *r, const char *text)
     r->items[r->count - 1].todo = xstrdup(text);
 }
 
+/* The advice after a shrink: keep the snapshot before it, named. */
+static void todo_keep(struct health_report *r, const struct snapshot *before, const char *first)
+{
+    char hex[65], text[512];
+    snapshot_id_hex(before, hex);
+    snprintf(text, sizeof text, "%s; until then keep the snapshot before (%.8s), which still has it: "
+             "`coffer tag %.8s --add keep`, and forget with --keep-tag keep (or keep_tags: [keep] in "
+             "retention:); forget keeps it while it is the newest healthy snapshot", first, hex, hex);
+    todo(r, text);
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -93,11 +104,36 @@ static void judge_rows(struct health_report *r, const char *source, const struct
         if (was > 0 && is * 100 < was * (json_int_t)share) {
             add(r, source, "rows", "table %s has %lld rows, %lld%% of the %lld in the snapshot before (alert below %u%%)",
                 table, (long long)is, (long long)(is * 100 / was), (long long)was, share);
-            todo(r, "find out what deleted the rows; until then keep (tag) the snapshot before, which still has them");
+            todo_keep(r, previous, "find out what deleted the rows");
         }
     }
     json_decref(now);
     json_decref(before);
+}
+
+/* The rules on what a snapshot holds: min_size, and shrink_alert on its
+ * size and a database's row counts against the snapshot before (NULL:
+ * none). what names the snapshot in the sentences. */
+static void judge_content(struct health_report *r, const char *source, const struct config_health *rules,
+                          const struct snapshot *snap, const struct snapshot *before, const char *what)
+{
+    char a[32], b[32];
+    if (rules->min_size && snap->stats.size < rules->min_size) {
+        size_format(snap->stats.size, a);
+        size_format(rules->min_size, b);
+        add(r, source, "min_size", "%s holds %s, less than health.min_size %s", what, a, b);
+        todo(r, "look at what the source produced: a short dump or an empty directory is a failed backup");
+    }
+    if (before && rules->shrink_alert && before->stats.size > 0 &&
+        (double)snap->stats.size * 100 < (double)before->stats.size * rules->shrink_alert) {
+        size_format(snap->stats.size, a);
+        size_format(before->stats.size, b);
+        add(r, source, "shrink_alert", "%s holds %s, %u%% of the %s before it (alert below %u%%)", what, a,
+            (unsigned)(100.0 * (double)snap->stats.size / (double)before->stats.size), b, rules->shrink_alert);
+        todo_keep(r, before, "find out what removed the data");
+    }
+    if (before && rules->shrink_alert) /* a database's exported row counts, where the snapshots record them */
+        judge_rows(r, source, snap, before, rules->shrink_alert);
 }
 
 static void judge_source(struct health_report *r, const struct snapshot_list *list, const struct config *cfg,
@@ -120,22 +156,7 @@ static void judge_source(struct health_report *r, const struct snapshot_list *li
         add(r, source, "max_age", "the newest snapshot is %s old (health.max_age allows %s)", a, b);
         todo(r, "check that scheduled backups run and succeed (their log, or `coffer backup` by hand)");
     }
-    if (rules.min_size && newest->stats.size < rules.min_size) {
-        size_format(newest->stats.size, a);
-        size_format(rules.min_size, b);
-        add(r, source, "min_size", "the newest snapshot holds %s, less than health.min_size %s", a, b);
-        todo(r, "look at what the source produced: a short dump or an empty directory is a failed backup");
-    }
-    if (previous && rules.shrink_alert && previous->stats.size > 0 &&
-        (double)newest->stats.size * 100 < (double)previous->stats.size * rules.shrink_alert) {
-        size_format(newest->stats.size, a);
-        size_format(previous->stats.size, b);
-        add(r, source, "shrink_alert", "the newest snapshot holds %s, %u%% of the %s before it (alert below %u%%)", a,
-            (unsigned)(100.0 * (double)newest->stats.size / (double)previous->stats.size), b, rules.shrink_alert);
-        todo(r, "find out what removed the data; until then keep (tag) the snapshot before, which still has it");
-    }
-    if (previous && rules.shrink_alert) /* a database's exported row counts, where the snapshots record them */
-        judge_rows(r, source, newest, previous, rules.shrink_alert);
+    judge_content(r, source, &rules, newest, previous, "the newest snapshot");
 }
 
 void health_evaluate(const struct snapshot_list *list, const struct config *cfg, const char *source, int64_t now,
@@ -148,6 +169,39 @@ void health_evaluate(const struct snapshot_list *list, const struct config *cfg,
         judge_source(out, list, cfg, names[i], now);
     out->sources_judged = count;
     free(names);
+}
+
+struct placed {
+    const struct snapshot *snap;
+    size_t at; /* its index in the caller's array */
+};
+
+static int oldest_first(const void *a, const void *b)
+{
+    const struct snapshot *x = ((const struct placed *)a)->snap, *y = ((const struct placed *)b)->snap;
+    if (x->time != y->time)
+        return x->time < y->time ? -1 : 1;
+    if (x->time_ns != y->time_ns)
+        return x->time_ns < y->time_ns ? -1 : 1;
+    return memcmp(x->id, y->id, CRYPTO_ID_SIZE);
+}
+
+void health_judge_each(const struct config_health *rules, const struct snapshot *const *snaps, size_t count,
+                       bool *unhealthy, char **why)
+{
+    struct placed *order = xcalloc(count ? count : 1, sizeof *order);
+    for (size_t i = 0; i < count; i++)
+        order[i] = (struct placed){snaps[i], i};
+    qsort(order, count, sizeof *order, oldest_first);
+    for (size_t i = 0; i < count; i++) {
+        struct health_report r = {0};
+        judge_content(&r, order[i].snap->source, rules, order[i].snap, i ? order[i - 1].snap : NULL, "it");
+        unhealthy[order[i].at] = r.count > 0;
+        if (why)
+            why[order[i].at] = r.count ? xstrdup(r.items[0].what) : NULL;
+        health_report_free(&r);
+    }
+    free(order);
 }
 
 void health_report_free(struct health_report *report)

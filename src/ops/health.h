@@ -13,6 +13,7 @@
 #ifndef COFFER_OPS_HEALTH_H
 #define COFFER_OPS_HEALTH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -44,5 +45,14 @@ const char **health_sources(const struct snapshot_list *list, const struct confi
 /* The newest snapshot of a source and the one before it (either NULL). */
 void health_newest_two(const struct snapshot_list *list, const char *source, const struct snapshot **newest,
                        const struct snapshot **previous);
+
+/* Which of one source's snapshots fail the rules on what they hold
+ * (min_size; shrink_alert on the size and a database's row counts against
+ * the snapshot right before it of those given): what check says of the
+ * newest, said of each. snaps in any order; unhealthy[i] is for
+ * snaps[i], and why[i] (why may be NULL) is the first problem's sentence,
+ * or NULL, for the caller to free. */
+void health_judge_each(const struct config_health *rules, const struct snapshot *const *snaps, size_t count,
+                       bool *unhealthy, char **why);
 
 #endif

@@ -166,10 +166,13 @@ struct forget_options {
     /* The policy for a source, or NULL to leave the source alone. */
     const struct retention_policy *(*policy_for)(void *ctx, const char *source);
     void *ctx;
+    const char *const *ids;     /* remove these snapshots ("latest" or id prefixes) instead of applying policies */
+    size_t id_count;
+    const struct config *cfg;   /* the sources' health rules, or NULL: the defaults */
     const char *const *sources; /* only these sources; none: all */
     size_t source_count;
     bool is_dry_run;            /* judge and report, delete nothing */
-    bool is_force;              /* remove every snapshot of a source if the policy says so */
+    bool is_force;              /* remove a source's newest healthy snapshot, or all of them, if so judged */
 };
 
 /*
@@ -192,12 +195,38 @@ int ops_retention_plan_init(struct retention_plan *plan, const struct config *cf
 const struct retention_policy *ops_retention_policy_for(void *plan, const char *source);
 void ops_retention_plan_free(struct retention_plan *plan);
 
-/* Called for each judged snapshot, newest sources in name order. */
-typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict);
+/* Called for each judged snapshot, sources in name order; unhealthy is why
+ * the snapshot fails a health rule, or NULL. */
+typedef void (*forget_report_fn)(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict,
+                                 const char *unhealthy);
 
 /* Removes the snapshots the policies do not keep (data stays until prune). */
 int ops_forget(struct repo *repo, const struct forget_options *opts, forget_report_fn report, void *ctx,
                struct error *err);
+
+/* ---- tag ---- */
+
+struct tag_change {
+    struct string_list set; /* the tags become these (with is_set) ... */
+    bool is_set;
+    struct string_list add;    /* ... then these are added ... */
+    struct string_list remove; /* ... and these removed */
+};
+
+struct tag_request {
+    const char *const *specs; /* the snapshots: "latest" or unique id prefixes */
+    size_t count;
+    const char *source;       /* what "latest" is of, or NULL */
+    struct tag_change change;
+};
+
+/* Called for each snapshot named, after its tags changed (is_changed) or
+ * were already as asked. */
+typedef void (*tag_report_fn)(void *ctx, const struct snapshot *snap, bool is_changed);
+
+/* Changes the tags of the snapshots named; each keeps its id. A name that
+ * finds no snapshot fails before any is changed. */
+int ops_tag(struct repo *repo, const struct tag_request *req, tag_report_fn report, void *ctx, struct error *err);
 
 /* ---- prune ---- */
 

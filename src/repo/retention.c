@@ -14,7 +14,7 @@
 #include "util/buf.h"
 
 static const char *const rule_names[RETENTION_RULES] = {"last", "hourly", "daily", "weekly", "monthly", "yearly",
-                                                       "within", "tag"};
+                                                       "within", "tag", "newest healthy"};
 
 const char *retention_rule_name(enum retention_rule rule)
 {
@@ -77,8 +77,8 @@ static int newest_first(const void *a, const void *b)
     return memcmp(y->id, x->id, CRYPTO_ID_SIZE);
 }
 
-int retention_apply(const struct retention_policy *policy, const struct snapshot *const *snaps, size_t count,
-                    struct retention_verdict *verdicts, struct error *err)
+int retention_apply(const struct retention_policy *policy, const struct snapshot *const *snaps,
+                    const bool *unhealthy, size_t count, struct retention_verdict *verdicts, struct error *err)
 {
     struct dated *order = xcalloc(count ? count : 1, sizeof *order);
     int rc = 0;
@@ -130,6 +130,8 @@ int retention_apply(const struct retention_policy *policy, const struct snapshot
             if (has_last && b == last)
                 continue; /* an older snapshot of a period already kept */
             verdicts[order[i].index].reasons |= 1u << r;
+            if (unhealthy && unhealthy[order[i].index])
+                continue; /* kept, and the period waits for a healthy snapshot */
             has_last = true;
             last = b;
             left--;

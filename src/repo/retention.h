@@ -9,7 +9,11 @@
  * newest; "keep tag T" keeps every snapshot tagged T. A snapshot kept by
  * several rules is kept once, with every rule that kept it recorded. This
  * is restic's documented `forget` behaviour, so users can carry policies
- * over.
+ * over, with one difference: a snapshot that fails a health rule (it
+ * shrank, or is below min_size: ops/health.h) never fills a slot by
+ * itself. When it is the newest of its period it is kept, and the period
+ * also keeps its newest healthy snapshot, which is the one that counts;
+ * so a shrunken backup never pushes out the complete one before it.
  *
  * Periods are computed in UTC, or in the time zone named by the policy.
  * This module only decides; forget (ops) deletes.
@@ -25,7 +29,7 @@
 #include "util/error.h"
 
 enum retention_rule { KEEP_LAST, KEEP_HOURLY, KEEP_DAILY, KEEP_WEEKLY, KEEP_MONTHLY, KEEP_YEARLY, KEEP_WITHIN,
-                      KEEP_TAG, RETENTION_RULES };
+                      KEEP_TAG, KEEP_NEWEST_HEALTHY, RETENTION_RULES };
 
 struct retention_policy {
     unsigned counts[KEEP_WITHIN]; /* last, hourly, daily, weekly, monthly, yearly; 0 = rule off */
@@ -45,9 +49,11 @@ struct retention_verdict {
 bool retention_is_empty(const struct retention_policy *policy);
 
 /* Judges snaps (one source's snapshots, any order); verdicts[i] is for
- * snaps[i]. Fails only for an unknown time zone. */
-int retention_apply(const struct retention_policy *policy, const struct snapshot *const *snaps, size_t count,
-                    struct retention_verdict *verdicts, struct error *err);
+ * snaps[i], unhealthy[i] (unhealthy may be NULL: all healthy) says whether
+ * snaps[i] fails a health rule. Fails only for an unknown time zone.
+ * KEEP_NEWEST_HEALTHY is not set here: forget adds it (ops.h). */
+int retention_apply(const struct retention_policy *policy, const struct snapshot *const *snaps,
+                    const bool *unhealthy, size_t count, struct retention_verdict *verdicts, struct error *err);
 
 /* "last", "hourly", ... for messages and JSON. */
 const char *retention_rule_name(enum retention_rule rule);

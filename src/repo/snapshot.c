@@ -194,14 +194,19 @@ void snapshot_id_hex(const struct snapshot *snap, char out[65])
     hex_encode(snap->id, CRYPTO_ID_SIZE, out);
 }
 
-int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err)
+int snapshot_rewrite(struct repo *repo, const struct snapshot *snap, struct error *err)
 {
     struct buf text = BUF_INIT;
-    crypto_random(snap->id, CRYPTO_ID_SIZE);
     snapshot_encode(snap, &text);
     int rc = repo_put_object(repo, OBJ_SNAPSHOT, snap->id, text.data, text.len, err);
     buf_free(&text);
     return rc;
+}
+
+int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err)
+{
+    crypto_random(snap->id, CRYPTO_ID_SIZE);
+    return snapshot_rewrite(repo, snap, err);
 }
 
 static int compare_time(const void *a, const void *b)

@@ -64,6 +64,10 @@ void snapshot_free(struct snapshot *snap);
 /* Gives the snapshot a fresh id and stores it. */
 int snapshot_save(struct repo *repo, struct snapshot *snap, struct error *err);
 
+/* Stores the snapshot again under its id, replacing the document there in
+ * one put (its tags changed: ops/tag.c). */
+int snapshot_rewrite(struct repo *repo, const struct snapshot *snap, struct error *err);
+
 struct snapshot_list {
     struct snapshot *items; /* oldest first */
     size_t count;

@@ -7,11 +7,13 @@
  * Input: a first line, parsed as a duration; then one byte for each of the
  * counts last, hourly, daily, weekly, monthly, yearly (0..15), one byte
  * choosing a time zone, and 9-byte records of snapshots: a time (8 bytes,
- * folded into the years 0000..9999 that RFC 3339 can write) and a tag
- * byte. Whatever the rules, "keep last N" keeps the N newest, every
+ * folded into the years 0000..9999 that RFC 3339 can write) and a byte
+ * of flags (a tag; bit 2: it fails a health rule). Whatever the rules,
+ * "keep last N" keeps the N newest healthy snapshots, every
  * snapshot within the duration of the newest is kept, and the verdicts
  * count no more kept snapshots than there are.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t count = (size_t)(end - p) / 9;
     struct snapshot *snaps = calloc(count ? count : 1, sizeof *snaps);
     const struct snapshot **ptrs = calloc(count ? count : 1, sizeof *ptrs);
+    bool *unhealthy = calloc(count ? count : 1, sizeof *unhealthy);
+    size_t healthy = 0;
     for (size_t i = 0; i < count; i++, p += 9) {
         uint64_t raw = 0;
         for (int k = 0; k < 8; k++)
@@ -61,26 +65,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snaps[i].id[1] = (uint8_t)(i >> 8);
         if (p[8] & 1)
             string_list_add(&snaps[i].tags, tags[p[8] >> 1 & 1]);
+        unhealthy[i] = p[8] & 4;
+        healthy += !unhealthy[i];
         ptrs[i] = &snaps[i];
     }
     struct retention_verdict *verdicts = calloc(count ? count : 1, sizeof *verdicts);
-    if (retention_apply(&policy, ptrs, count, verdicts, &err) == 0) {
+    if (retention_apply(&policy, ptrs, unhealthy, count, verdicts, &err) == 0) {
         size_t kept_by_last = 0;
         int64_t newest = TIME_MIN;
         for (size_t i = 0; i < count; i++)
             if (snaps[i].time > newest)
                 newest = snaps[i].time;
         for (size_t i = 0; i < count; i++) {
-            kept_by_last += (verdicts[i].reasons >> KEEP_LAST) & 1;
+            kept_by_last += !unhealthy[i] && (verdicts[i].reasons >> KEEP_LAST & 1);
             FUZZ_CHECK(verdicts[i].is_kept == (verdicts[i].reasons != 0));
             if (within && newest - snaps[i].time <= within)
                 FUZZ_CHECK(verdicts[i].is_kept);
         }
-        FUZZ_CHECK(kept_by_last == (count < policy.counts[KEEP_LAST] ? count : policy.counts[KEEP_LAST]));
+        /* Unhealthy snapshots never fill one of the N slots. */
+        FUZZ_CHECK(kept_by_last == (healthy < policy.counts[KEEP_LAST] ? healthy : policy.counts[KEEP_LAST]));
     }
     for (size_t i = 0; i < count; i++)
         string_list_free(&snaps[i].tags);
     free(verdicts);
+    free(unhealthy);
     free(ptrs);
     free(snaps);
     return 0;

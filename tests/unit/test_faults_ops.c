@@ -145,7 +145,8 @@ static const struct retention_policy *policy_for(void *ctx, const char *source)
     return p->counts[KEEP_LAST] ? p : NULL;
 }
 
-static void ignore_verdict(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict)
+static void ignore_verdict(void *ctx, const struct snapshot *snap, const struct retention_verdict *verdict,
+                           const char *unhealthy)
 {
 }
 

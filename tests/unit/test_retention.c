@@ -124,7 +124,7 @@ static void check_policy(struct fixture *f, const struct retention_policy *p)
 {
     struct retention_verdict verdicts[SNAPS];
     struct error err;
-    assert_int_equal(retention_apply(p, f->ptrs, SNAPS, verdicts, &err), 0);
+    assert_int_equal(retention_apply(p, f->ptrs, NULL, SNAPS, verdicts, &err), 0);
     bool want[SNAPS];
     reference(f, p, want);
     size_t kept = 0;
@@ -175,7 +175,7 @@ static void test_retention_reasons_name_every_rule(void **state)
                                  .within_seconds = 60};
     struct retention_verdict verdicts[SNAPS];
     struct error err;
-    assert_int_equal(retention_apply(&p, f->ptrs, SNAPS, verdicts, &err), 0);
+    assert_int_equal(retention_apply(&p, f->ptrs, NULL, SNAPS, verdicts, &err), 0);
     unsigned all = 1u << KEEP_LAST | 1u << KEEP_DAILY | 1u << KEEP_YEARLY | 1u << KEEP_WITHIN;
     size_t with_all = 0;
     for (int i = 0; i < SNAPS; i++)
@@ -194,14 +194,42 @@ static void test_retention_timezone_moves_day_boundaries(void **state)
     struct retention_verdict v[2];
     struct error err;
     struct retention_policy utc = {.counts = {[KEEP_DAILY] = 5}};
-    assert_int_equal(retention_apply(&utc, two, 2, v, &err), 0);
+    assert_int_equal(retention_apply(&utc, two, NULL, 2, v, &err), 0);
     assert_true(v[0].is_kept && v[1].is_kept);
     struct retention_policy ny = {.counts = {[KEEP_DAILY] = 5}, .timezone = "America/New_York"};
-    assert_int_equal(retention_apply(&ny, two, 2, v, &err), 0);
+    assert_int_equal(retention_apply(&ny, two, NULL, 2, v, &err), 0);
     assert_true(!v[0].is_kept && v[1].is_kept);
     struct retention_policy bad = {.counts = {[KEEP_DAILY] = 5}, .timezone = "Mars/Olympus"};
-    assert_int_equal(retention_apply(&bad, two, 2, v, &err), -1);
+    assert_int_equal(retention_apply(&bad, two, NULL, 2, v, &err), -1);
     assert_non_null(strstr(err.msg, "Mars/Olympus"));
+}
+
+/* A snapshot that fails a health rule never fills a slot: three complete
+ * backups of one hour, then a shrunken one. The hour keeps the shrunken
+ * one (the newest) and its newest complete one; keep-last 2 keeps the
+ * shrunken one and the two newest complete ones. */
+static void test_retention_unhealthy_fills_no_slot(void **state)
+{
+    (void)state;
+    struct snapshot s[4] = {{.time = 1762074000}, {.time = 1762075200}, {.time = 1762076400}, {.time = 1762077000}};
+    const struct snapshot *ptrs[4];
+    for (int i = 0; i < 4; i++) {
+        s[i].id[0] = (uint8_t)(i + 1);
+        ptrs[i] = &s[3 - i]; /* any order */
+    }
+    bool unhealthy[4] = {true, false, false, false}; /* ptrs[0] is s[3], the newest */
+    struct retention_verdict v[4];
+    struct error err;
+    struct retention_policy hourly = {.counts = {[KEEP_HOURLY] = 24, [KEEP_DAILY] = 30}};
+    assert_int_equal(retention_apply(&hourly, ptrs, unhealthy, 4, v, &err), 0);
+    assert_true(v[0].is_kept && v[1].is_kept && !v[2].is_kept && !v[3].is_kept);
+    assert_true(v[1].reasons & (1u << KEEP_HOURLY) && v[1].reasons & (1u << KEEP_DAILY));
+    /* Without the health verdicts: restic's rule, the hour keeps only the newest. */
+    assert_int_equal(retention_apply(&hourly, ptrs, NULL, 4, v, &err), 0);
+    assert_true(v[0].is_kept && !v[1].is_kept && !v[2].is_kept && !v[3].is_kept);
+    struct retention_policy last = {.counts = {[KEEP_LAST] = 2}};
+    assert_int_equal(retention_apply(&last, ptrs, unhealthy, 4, v, &err), 0);
+    assert_true(v[0].is_kept && v[1].is_kept && v[2].is_kept && !v[3].is_kept);
 }
 
 /* Durations: units add up; junk is refused. */
@@ -250,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention_reasons_name_every_rule, setup, teardown),
         cmocka_unit_test(test_retention_timezone_moves_day_boundaries),
         cmocka_unit_test(test_retention_durations),
+        cmocka_unit_test(test_retention_unhealthy_fills_no_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
