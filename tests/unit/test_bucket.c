@@ -138,7 +138,7 @@ static int check_restored(const char *path, const struct stat *st, int flag, str
     FILE *fp = fopen(path, "rb");
     uint8_t *got = malloc(want.len + 1);
     size_t n = fp ? fread(got, 1, want.len + 1, fp) : 0;
-    if (!fp || n != want.len || (size_t)st->st_size != want.len || memcmp(got, want.data, n) != 0) {
+    if (!fp || n != want.len || (size_t)st->st_size != want.len || (n > 0 && memcmp(got, want.data, n) != 0)) {
         fprintf(stderr, "restored %s (key %s) differs from the object\n", path, key);
         walk_bad++;
     }
@@ -180,7 +180,7 @@ static int check_uploaded(void *arg, const struct store_entry *e, struct error *
         if (store_get(c->bucket, e->name, 0, STORE_TO_END, &got, err) < 0)
             return -1;
     }
-    if (i < 0 || got.len != want.len || memcmp(got.data, want.data, got.len) != 0) {
+    if (i < 0 || got.len != want.len || (got.len > 0 && memcmp(got.data, want.data, got.len) != 0)) {
         fprintf(stderr, "uploaded %s: not an object of the source, or other bytes\n", e->name);
         c->bad++;
     }
