@@ -5,35 +5,38 @@
 #include "cli/cli.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "crypto/crypto.h"
+#include "util/interrupt.h"
 
 struct command {
     const char *name;
     int (*run)(struct cli_globals *g, int argc, char **argv);
     const char *summary;
+    bool is_stoppable; /* Ctrl-C and SIGTERM stop it cleanly (util/interrupt.h) */
 };
 
 static const struct command commands[] = {
-    {"init", cmd_init, "create a repository"},
-    {"backup", cmd_backup, "back up files or a stream into a new snapshot"},
-    {"snapshots", cmd_snapshots, "list snapshots"},
-    {"ls", cmd_ls, "list the files in a snapshot"},
-    {"restore", cmd_restore, "restore a snapshot into a directory"},
-    {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout"},
-    {"check", cmd_check, "verify the repository and each source's health rules"},
-    {"drill", cmd_drill, "rehearse restores: restore, validate, time (the RTO), clean up"},
-    {"status", cmd_status, "are we safe? freshness, RPO and RTO, last check and drill"},
-    {"forget", cmd_forget, "remove the snapshots a retention policy does not keep, or those named"},
-    {"tag", cmd_tag, "add, remove or set the tags of snapshots"},
-    {"prune", cmd_prune, "delete the data no snapshot needs"},
-    {"repair", cmd_repair, "rebuild the index, salvage damaged packs, repair snapshots"},
-    {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)"},
-    {"stats", cmd_stats, "sizes, deduplication, and what each source costs"},
-    {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)"},
-    {"key", cmd_key, "list, add, remove keys, change a passphrase"},
+    {"init", cmd_init, "create a repository", false},
+    {"backup", cmd_backup, "back up files or a stream into a new snapshot", true},
+    {"snapshots", cmd_snapshots, "list snapshots", false},
+    {"ls", cmd_ls, "list the files in a snapshot", false},
+    {"restore", cmd_restore, "restore a snapshot into a directory", true},
+    {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout", true},
+    {"check", cmd_check, "verify the repository and each source's health rules", true},
+    {"drill", cmd_drill, "rehearse restores: restore, validate, time (the RTO), clean up", false},
+    {"status", cmd_status, "are we safe? freshness, RPO and RTO, last check and drill", false},
+    {"forget", cmd_forget, "remove the snapshots a retention policy does not keep, or those named", true},
+    {"tag", cmd_tag, "add, remove or set the tags of snapshots", false},
+    {"prune", cmd_prune, "delete the data no snapshot needs", true},
+    {"repair", cmd_repair, "rebuild the index, salvage damaged packs, repair snapshots", true},
+    {"unlock", cmd_unlock, "remove stale locks (of coffer processes that are gone)", false},
+    {"stats", cmd_stats, "sizes, deduplication, and what each source costs", false},
+    {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)", true},
+    {"key", cmd_key, "list, add, remove keys, change a passphrase", false},
 };
 
 static void print_help(FILE *out)
@@ -54,7 +57,10 @@ static void print_help(FILE *out)
           "  1  failure (the message says what failed and what to do)\n"
           "  2  usage error\n"
           "  3  it ran, but something needs attention: a backup saved without some\n"
-          "     files (the warnings name them), a health rule or an objective not met\n",
+          "     files (the warnings name them), a health rule or an objective not met\n"
+          "  130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: backup, restore, dump,\n"
+          "     check, forget, prune, repair and copy stop cleanly within a second or\n"
+          "     two, say what was kept, and leave no lock; a second signal quits at once\n",
           out);
 }
 
@@ -80,6 +86,8 @@ int cli_main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (!strcmp(argv[1], commands[i].name)) {
             struct cli_globals g = {0};
+            if (commands[i].is_stoppable)
+                interrupt_install();
             int code = commands[i].run(&g, argc - 1, argv + 1);
             cli_globals_free(&g);
             return code;

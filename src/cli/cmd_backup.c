@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "ops/ops.h"
 #include "source/types.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 static const char description[] =
@@ -182,7 +183,7 @@ static int backup_configured(struct cli_globals *g, const struct backup_options 
     struct configured_run cr = {.g = g, .code = EXIT_OK};
     struct backup_run run = {.base = base, .start = start_source, .done = source_done, .ctx = &cr};
     if (ops_backup_sources(repo, g->config, names, count, &run, &err) < 0)
-        cr.code = cli_fail(&err);
+        cr.code = err.kind == ERR_INTERRUPTED ? interrupt_exit_code() : cli_fail(&err); /* done said it */
     if (run.revision_problem[0])
         fprintf(stderr, "coffer: warning: %s; snapshots will not record the application's revision\n",
                 run.revision_problem);

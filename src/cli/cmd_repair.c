@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "ops/ops.h"
+#include "util/interrupt.h"
 
 static const char description[] =
     "Repairs a damaged repository as far as its data allows. Run `coffer check\n"
@@ -94,6 +95,12 @@ static int report_still_lost(struct cli_globals *g, struct repair_cli *r, struct
         return -1;
     int rc = ops_repair_snapshots(repo, &opts, &res, err);
     repo_free(repo);
+    if (rc < 0 && interrupt_signal()) { /* the repair itself is done: say so, not what the listing's walk says */
+        struct error stop;
+        interrupt_check(&stop);
+        error_setk(err, ERR_INTERRUPTED, "%s: the repair is done; the list of what is still unrestorable was not "
+                   "finished (`coffer check` gives it)", stop.msg);
+    }
     if (rc == 0 && !r->lines && !g->is_quiet)
         printf(res.snapshots_lost ? "to do: `coffer backup` of the sources named above stores what they lack again; "
                                     "then `coffer check --read-data`\n"

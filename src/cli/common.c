@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 #include "repo/snapshot.h"
 #include "util/buf.h"
+#include "util/interrupt.h"
 #include "util/secret.h"
 
 static void env_over(const char **slot, const char *name)
@@ -262,6 +263,8 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
 int cli_fail(const struct error *err)
 {
     fprintf(stderr, "coffer: %s\n", err->msg);
+    if (interrupt_signal()) /* whatever failed on the way out, the run was stopped */
+        return interrupt_exit_code();
     switch (err->kind) {
     case ERR_AUTH:
         if (strstr(err->msg, "passphrase"))

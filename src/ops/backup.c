@@ -20,6 +20,7 @@
 #include "source/program.h"
 #include "source/source.h"
 #include "source/types.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 unsigned ops_default_workers(void)
@@ -123,6 +124,12 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
     struct backup_ctx ctx = {result, repo, blobs, codec, &result->stats, &result->warnings, opts->progress,
                              opts->is_force, parent ? parent->root : NULL, opts->stdin_fd};
     rc = kind->backup(&ctx, src->settings, err);
+    if (rc < 0 && interrupt_signal()) { /* whatever failed first: a dump program gets Ctrl-C too */
+        char lost[300];
+        snprintf(lost, sizeof lost, "no snapshot of %s saved", src->name);
+        interrupt_check(err);
+        blob_writer_keep(blobs, lost, "the next backup", err);
+    }
     if (rc == 0)
         rc = blob_writer_finish(blobs, err);
     if (rc == 0) {
@@ -198,6 +205,11 @@ int ops_backup_sources(struct repo *repo, const struct config *cfg, char *const 
             run->failed++;
             if (run->done)
                 run->done(run->ctx, opts.source, NULL, &one);
+            if (one.kind == ERR_INTERRUPTED) { /* the sources after it are not started */
+                *err = one;
+                free(revision);
+                return -1;
+            }
             continue;
         }
         if (snap.warnings.count)

@@ -29,6 +29,7 @@
 #include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/pack.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 struct stored_pack {
@@ -264,8 +265,12 @@ static bool walk_enter(struct checker *c, bool is_reporting, const uint8_t id[CR
     struct buf raw = BUF_INIT;
     struct error err;
     check_blob_id(&f->state, id, BLOB_TREE, &err);
-    if (!f->state.needs_bad &&
-        (repo_read_blob(c->repo, c->codec, id, &raw, &err) < 0 || tree_decode(raw.data, raw.len, &f->tree, &err) < 0)) {
+    int rc = f->state.needs_bad ? 0 : repo_read_blob(c->repo, c->codec, id, &raw, &err);
+    if (rc < 0 && interrupt_signal()) { /* not damage: the check stops (ops_check) */
+        buf_free(&raw);
+        return false;
+    }
+    if (!f->state.needs_bad && (rc < 0 || tree_decode(raw.data, raw.len, &f->tree, &err) < 0)) {
         char short_id[17];
         id_short(id, short_id);
         if (is_reporting)
@@ -288,6 +293,11 @@ static bool walk_tree(struct walk_state *ws, const uint8_t id[CRYPTO_ID_SIZE])
     if (walk_enter(ws->c, ws->is_reporting, id, &frames[0], &needs_bad))
         depth = 1;
     while (depth > 0) {
+        if (interrupt_signal()) { /* ops_check stops before judging anything */
+            while (depth > 0)
+                tree_free(&frames[--depth].tree);
+            break;
+        }
         struct check_frame *top = &frames[depth - 1];
         if (top->next == top->tree.count) {
             struct index_entry mark = {0};
@@ -381,8 +391,12 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
     hex_encode(p->id, CRYPTO_ID_SIZE, hex);
     memcpy(rec.id, p->id, CRYPTO_ID_SIZE);
     ((struct stored_pack *)p)->is_read = true; /* each pack is read by one thread only */
-    if (repo_read_pack(c->repo, p->id, 0, STORE_TO_END, &data, &err) < 0 ||
-        pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
+    int rc = repo_read_pack(c->repo, p->id, 0, STORE_TO_END, &data, &err);
+    if (rc < 0 && interrupt_signal()) { /* not damage: the check stops */
+        buf_free(&data);
+        return;
+    }
+    if (rc < 0 || pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
         pthread_mutex_lock(&c->mutex);
         report(c, "pack %s: %s", hex, err.msg);
         ((struct stored_pack *)p)->is_unreadable = true; /* all its blobs are suspect */
@@ -435,7 +449,7 @@ static void *pack_reader_main(void *arg)
     struct blob_codec *codec = repo_blob_codec_new(c->repo);
     for (;;) {
         pthread_mutex_lock(&c->mutex);
-        size_t i = pr->next < pr->count ? pr->next++ : SIZE_MAX;
+        size_t i = pr->next < pr->count && !interrupt_signal() ? pr->next++ : SIZE_MAX;
         pthread_mutex_unlock(&c->mutex);
         if (i == SIZE_MAX)
             break;
@@ -480,7 +494,7 @@ static void read_packs(struct checker *c)
         pthread_mutex_lock(&c->mutex);
         progress->bytes = pr.bytes_read;
         progress->files = pr.finished;
-        is_done = pr.finished == count;
+        is_done = pr.finished == count || interrupt_signal(); /* the joins wait for the packs being read */
         pthread_mutex_unlock(&c->mutex);
         progress_update(progress);
     }
@@ -568,6 +582,17 @@ static void record_damage(struct checker *c)
     damage_free(&old);
 }
 
+/* 0, or -1 with ERR_INTERRUPTED saying how far the check came. */
+static int check_stopped(const struct checker *c, struct error *err)
+{
+    struct error stop;
+    if (interrupt_check(&stop) == 0)
+        return 0;
+    return error_setk(err, ERR_INTERRUPTED, "%s: check stopped, nothing recorded (%llu of %zu packs read, %llu "
+                      "problem%s reported)", stop.msg, (unsigned long long)c->result->packs_read, c->pack_count,
+                      (unsigned long long)c->result->errors, c->result->errors == 1 ? "" : "s");
+}
+
 int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result, struct error *err)
 {
     struct repo_lock *lock = NULL;
@@ -619,15 +644,21 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
             want_packs_of(&c, snaps, snap_count);
         read_packs(&c);
     }
+    /* Stopped: what was read so far is neither recorded nor judged, as a
+     * half-read repository would look damaged (or whole) for no reason. */
+    if ((rc = check_stopped(&c, err)) < 0)
+        goto out;
     index_each(repo_index(repo), check_entry, &c);
     report_dictionaries(&c, snaps, snap_count);
 
     struct walk_state ws = {&c, false, true};
-    for (size_t i = 0; i < snap_count; i++) {
+    for (size_t i = 0; i < snap_count && !interrupt_signal(); i++) {
         for (size_t d = 0; d < snaps[i]->dictionary_count; d++)
             check_blob_id(&ws, snaps[i]->dictionaries[d], BLOB_DICT, err);
         walk_tree(&ws, snaps[i]->root);
     }
+    if ((rc = check_stopped(&c, err)) < 0) /* during the walk */
+        goto out;
     if (result->errors > 0 || index_blob_count(c.bad) > 0) {
         /* Second pass: which snapshots need what is bad. The first pass
          * may have found bad blobs after walking trees that need them. */

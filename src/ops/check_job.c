@@ -80,7 +80,7 @@ int ops_check_job(struct repo *repo, struct check_job *job, struct error *err)
                                                   &job->opts.read_slice, &job->opts.read_slices, err) < 0)
         return -1;
     if (ops_check(repo, &job->opts, &job->result, &job->damage_err) < 0) {
-        if (job->result.errors == 0) { /* it could not run: nothing to record */
+        if (job->result.errors == 0 || job->damage_err.kind == ERR_INTERRUPTED) { /* nothing to record */
             *err = job->damage_err;
             return -1;
         }

@@ -28,6 +28,7 @@
 #include "repo/blob.h"
 #include "repo/dict.h"
 #include "repo/lock.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 /* ---- source id -> destination id ---------------------------------------- */
@@ -465,15 +466,21 @@ int ops_copy(struct repo *from, struct repo *to, const struct copy_options *opts
             }
             run.blobs = blob_writer_new(to, workers);
             rc = copy_snapshot(&run, snap, identity, err);
+            char shown[65];
+            snapshot_id_hex(snap, shown);
+            if (rc < 0 && interrupt_signal()) { /* the packs it stored are indexed for the next copy */
+                char lost[300];
+                snprintf(lost, sizeof lost, "snapshot %.8s of %s not copied (%zu copied before it)", shown,
+                         snap->source, result->copied);
+                interrupt_check(err);
+                blob_writer_keep(run.blobs, lost, "the next copy", err);
+            } else if (rc < 0) {
+                error_wrap(err, "cannot copy snapshot %.8s of %s", shown, snap->source);
+            } else { /* the source holds each identity once: no need to add it to present */
+                result->copied++;
+            }
             blob_writer_free(run.blobs);
             run.blobs = NULL;
-            if (rc == 0) { /* the source holds each identity once: no need to add it to present */
-                result->copied++;
-            } else {
-                char shown[65];
-                snapshot_id_hex(snap, shown);
-                error_wrap(err, "cannot copy snapshot %.8s of %s", shown, snap->source);
-            }
         }
         free(identity);
     }

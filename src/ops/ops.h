@@ -42,7 +42,8 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
  * daemon's scheduled runs): every source of cfg, or the count named ones,
  * one snapshot each, all with the same run id and the application's git
  * revision (cfg's git_revision_of, else the first source whose type
- * records one). A failed source does not stop the others. For each
+ * records one). A failed source does not stop the others; an interruption
+ * (ERR_INTERRUPTED, after done was called for its source) does. For each
  * source, start (may be NULL) returns the progress to use (NULL: none),
  * and done is called with its snapshot, or with NULL and the error.
  */

@@ -70,6 +70,7 @@
 #include "repo/pack.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "util/interrupt.h"
 #include "util/parallel.h"
 
 struct pack_state {
@@ -457,6 +458,8 @@ static int repack(struct repacking *r, struct pack_writer *w, const struct pack_
 static int repack_item(void *ctx, size_t item, struct error *err)
 {
     struct repacking *r = ctx;
+    if (interrupt_check(err) < 0)
+        return -1;
     struct pack_writer *w = NULL;
     pthread_mutex_lock(&r->mutex); /* at most writer_count calls run at once: one is free */
     for (unsigned i = 0; i < r->writer_count && !w; i++)
@@ -488,6 +491,22 @@ static int repack_all(struct repacking *r, struct error *err)
     for (unsigned i = 0; i < r->writer_count && rc == 0; i++)
         rc = flush_pack(r, &r->writers[i], err);
     return rc;
+}
+
+/* An interruption during step 3: nothing was deleted, and the packs
+ * written so far, which no index lists, are deleted again, so the
+ * repository is as it was. */
+static void unwrite_repacked(struct pruner *p, struct repacking *r, struct error *err)
+{
+    struct error why, stop;
+    int rc = repo_delete_packs(p->repo, r->records, r->count, &why);
+    interrupt_check(&stop);
+    if (rc < 0)
+        error_setk(err, ERR_INTERRUPTED, "%s: nothing deleted; packs repacked before the stop are left for the next "
+                   "prune (%s)", stop.msg, why.msg);
+    else
+        error_setk(err, ERR_INTERRUPTED, "%s: nothing deleted, the repository is as it was (%zu pack%s repacked "
+                   "before the stop removed again)", stop.msg, r->count, r->count == 1 ? "" : "s");
 }
 
 static void repacking_free(struct repacking *r)
@@ -648,7 +667,11 @@ int ops_prune(struct repo *repo, const struct prune_options *opts, struct prune_
     if (rc == 0 && !opts->is_dry_run && has_work) {
         pthread_mutex_init(&r.mutex, NULL);
         rc = repack_all(&r, err);
+        if (rc == 0) /* a stop while the last packs were repacked: still nothing deleted */
+            rc = interrupt_check(err);
         pthread_mutex_destroy(&r.mutex);
+        if (rc < 0 && interrupt_signal())
+            unwrite_repacked(&p, &r, err);
         if (rc == 0)
             rc = write_index(&p, &r, err);
         if (rc == 0)

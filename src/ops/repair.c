@@ -50,6 +50,7 @@
 #include "repo/lock.h"
 #include "repo/pack.h"
 #include "store/store.h"
+#include "util/interrupt.h"
 #include "util/parallel.h"
 #include "util/text.h"
 
@@ -207,9 +208,11 @@ static void read_old_file(struct rebuild *rb, const char *name)
 #define TAIL_GUESS (128u << 10)
 
 /* Reads one pack's header from its end. */
-static int read_header(void *ctx, size_t item, struct error *unused)
+static int read_header(void *ctx, size_t item, struct error *stop)
 {
     struct rebuild *rb = ctx;
+    if (interrupt_check(stop) < 0) /* before anything is written: the index stays as it was */
+        return -1;
     struct stored *p = &rb->packs[item];
     struct buf tail = BUF_INIT;
     struct error err;
@@ -226,6 +229,11 @@ static int read_header(void *ctx, size_t item, struct error *unused)
     }
     if (rc == 0)
         rc = pack_header_read_tail(rb->repo, tail.data, tail.len, p->size, &p->record, &err);
+    if (rc < 0 && interrupt_signal()) { /* not a finding about the pack */
+        buf_free(&tail);
+        pack_record_free(&p->record);
+        return interrupt_check(stop);
+    }
     if (rc < 0) {
         p->why = xstrdup(err.msg);
         p->why_kind = err.kind;
@@ -307,6 +315,8 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
         look_for_unlisted(&rb, listed, &rb.live);
         look_for_unlisted(&rb, listed, &rb.condemned);
         rc = parallel_for(rb.count, store_parallel_requests(repo_store(repo)), read_header, &rb, err);
+        if (rc == 0) /* a stop while the last headers were read: still nothing written */
+            rc = interrupt_check(err);
     }
     /* Borrowed records: the new index, and the new condemned files. */
     struct pack_record *live = xcalloc(rb.count + 1, sizeof *live), *condemned = xcalloc(rb.count + 1, sizeof *condemned);
@@ -362,6 +372,11 @@ int ops_repair_index(struct repo *repo, const struct repair_options *opts, struc
     free(condemned);
     rebuild_free(&rb);
     repo_unlock(lock);
+    if (rc < 0 && interrupt_signal()) { /* stopped while reading packs, before writing */
+        struct error stop;
+        interrupt_check(&stop);
+        return error_setk(err, ERR_INTERRUPTED, "%s: the index is as it was", stop.msg);
+    }
     return rc < 0 ? error_wrap(err, "cannot rebuild the index") : 0;
 }
 
@@ -618,6 +633,8 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
         enum salvage_outcome outcome;
         if (pack_set_has(&dropped, to_read.ids[i]))
             continue;
+        if ((rc = interrupt_check(err)) < 0)
+            break;
         rc = salvage_pack(&s, &files, to_read.ids[i], pack_set_has(&damaged, to_read.ids[i]), &outcome, err);
         if (outcome == PACK_SALVAGED) {
             pack_set_add(&dropped, to_read.ids[i]);
@@ -630,6 +647,10 @@ int ops_repair_packs(struct repo *repo, const struct repair_options *opts, struc
     }
     if (rc == 0 && !opts->is_dry_run)
         rc = flush_salvaged(&s, err);
+    if (rc < 0 && interrupt_signal() && s.written_count) { /* no index lists them: the repository is as it was */
+        struct error ignored;
+        repo_delete_packs(repo, s.written, s.written_count, &ignored);
+    }
     if (rc < 0 || opts->is_dry_run)
         goto out;
     if (dropped.count) {

@@ -24,6 +24,7 @@
 #include "repo/tree.h"
 #include "source/types.h"
 #include "util/fdio.h"
+#include "util/interrupt.h"
 
 static int load_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
                      struct tree *tree, struct error *err)
@@ -400,6 +401,8 @@ static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_S
         depth = 0;
     }
     while (depth > 0) {
+        if ((rc = interrupt_check(err)) < 0)
+            break; /* the file being written was removed; what is written stays */
         struct restore_frame *top = &frames[depth - 1];
         if (top->next == top->tree.count) {
             if (depth > 1) {
@@ -564,6 +567,12 @@ int ops_restore(struct repo *repo, const struct snapshot *snap, const struct res
     }
     if (rc == 0 && failures->count > 0)
         rc = error_set(err, "%zu item%s could not be restored", failures->count, failures->count == 1 ? "" : "s");
+    if (rc < 0 && interrupt_signal()) {
+        struct error stop;
+        interrupt_check(&stop);
+        error_setk(err, ERR_INTERRUPTED, "%s: the restore into %s is incomplete (%llu files written)", stop.msg,
+                   opts->target, (unsigned long long)opts->progress->files);
+    }
 out:
     content_reader_free(r.reader);
     blob_codec_free(r.codec);

@@ -13,12 +13,15 @@
 #include "pipeline/blob_writer.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "repo/blob.h"
 #include "repo/pack.h"
+#include "util/interrupt.h"
+#include "util/text.h"
 
 /* An index file is written after this many packs, so an interrupted long
  * backup leaves most of what it stored indexed and reusable. */
@@ -367,6 +370,8 @@ static void submit_batch(struct blob_writer *w)
 int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *data, size_t len,
                     uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
 {
+    if (interrupt_check(err) < 0)
+        return -1;
     struct index_entry e = {0};
     repo_blob_id(w->repo, data, len, id_out);
     memcpy(e.id, id_out, CRYPTO_ID_SIZE);
@@ -453,6 +458,34 @@ int blob_writer_finish(struct blob_writer *w, struct error *err)
         return error_wrap(err, "cannot store data");
     }
     return 0;
+}
+
+int blob_writer_keep(struct blob_writer *w, const char *lost, const char *next, struct error *err)
+{
+    pthread_mutex_lock(&w->mutex);
+    struct error stopped;
+    error_set(&stopped, "stopped");
+    fail_locked(w, &stopped); /* queued work is dropped, a pack being filled too */
+    pthread_mutex_unlock(&w->mutex);
+    stop_threads(w);
+    struct pack_record *rest = NULL;
+    pthread_mutex_lock(&w->mutex);
+    size_t count = take_unindexed_locked(w, 1, &rest);
+    pthread_mutex_unlock(&w->mutex);
+    struct error why;
+    char line[ERROR_MSG_MAX];
+    if (write_index(w, rest, count, &why) < 0) {
+        snprintf(line, sizeof line, "%s: %s; the packs stored before the stop are left for prune, as their index "
+                 "could not be written: %s", err->msg, lost, why.msg);
+    } else {
+        struct blob_writer_stats kept;
+        char size[32];
+        blob_writer_get_stats(w, &kept);
+        size_format(kept.bytes_stored, size);
+        snprintf(line, sizeof line, "%s: %s; %llu pack%s (%s) stored before the stop kept for %s", err->msg, lost,
+                 (unsigned long long)kept.packs, kept.packs == 1 ? "" : "s", size, next);
+    }
+    return error_setk(err, err->kind, "%s", line);
 }
 
 void blob_writer_get_stats(const struct blob_writer *w, struct blob_writer_stats *stats)

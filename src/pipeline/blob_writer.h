@@ -55,6 +55,15 @@ bool blob_writer_verifies(void);
 int blob_writer_add(struct blob_writer *w, enum blob_type type, const uint8_t *data, size_t len,
                     uint8_t id_out[CRYPTO_ID_SIZE], struct error *err);
 
+/* After an interruption (util/interrupt.h): stops the threads, dropping
+ * the blobs not yet in a stored pack, and writes the index of the packs
+ * stored so far, so that no pack of the run lies in the repository
+ * unindexed and the next run reuses their blobs. err, which holds the
+ * interruption, becomes the one line to print: "<err>: <lost>; N packs
+ * (SIZE) stored before the stop kept for <next>" (or why they are left
+ * for prune). Returns -1. */
+int blob_writer_keep(struct blob_writer *w, const char *lost, const char *next, struct error *err);
+
 /* Data blobs added from now on are compressed with dict (NULL: none). The
  * dictionary must outlive blob_writer_finish. */
 void blob_writer_use_dictionary(struct blob_writer *w, const struct blob_dict *dict);

@@ -9,9 +9,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/interrupt.h"
 
 #define BLOCKS 4
 #define BLOCK_SIZE (1u << 20)
@@ -121,8 +123,20 @@ int readahead_next(struct readahead *ra, const uint8_t **data, size_t *len, stru
         pthread_cond_broadcast(&ra->changed);
     }
     struct block *b = &ra->blocks[ra->next_take % BLOCKS];
-    while (!b->is_full && !(ra->is_eof && ra->next_take == ra->next_fill))
-        pthread_cond_wait(&ra->changed, &ra->mutex);
+    while (!b->is_full && !(ra->is_eof && ra->next_take == ra->next_fill)) {
+        if (interrupt_signal()) { /* the writer may be silent for hours: look at the flag each 100 ms */
+            pthread_mutex_unlock(&ra->mutex);
+            return interrupt_check(err);
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&ra->changed, &ra->mutex, &until);
+    }
     int rc = 0;
     if (!b->is_full) {
         *len = 0; /* end of input, everything consumed */

@@ -21,7 +21,8 @@ struct readahead;
 struct readahead *readahead_start(int fd);
 
 /* Waits for the next block: *len is 0 at end of input. The block stays
- * valid until the next call. Fails with the read error, once it happens. */
+ * valid until the next call. Fails with the read error, once it happens,
+ * and with ERR_INTERRUPTED once SIGINT or SIGTERM came (util/interrupt.h). */
 int readahead_next(struct readahead *ra, const uint8_t **data, size_t *len, struct error *err);
 
 /* Stops the thread (even if input remains) and frees everything. */

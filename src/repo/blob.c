@@ -20,6 +20,7 @@
 #include "repo/index.h"
 #include "repo/repo_int.h"
 #include "store/store.h"
+#include "util/interrupt.h"
 
 /* A blob's plaintext starts with one byte that says how it is stored. */
 enum blob_encoding { BLOB_RAW = 0, BLOB_ZSTD = 1, BLOB_ZSTD_DICT = 2 };
@@ -273,6 +274,8 @@ static int read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t 
 int repo_read_blob(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
                    struct buf *out, struct error *err)
 {
+    if (interrupt_check(err) < 0)
+        return -1;
     return read_blob(repo, codec, id, true, out, err);
 }
 

@@ -86,6 +86,20 @@ int repo_put_pack(struct repo *repo, struct pack_builder *pb, struct error *err)
     return store_put(repo->store, name, pb->data.data, pb->data.len, err);
 }
 
+int repo_delete_packs(struct repo *repo, const struct pack_record *records, size_t count, struct error *err)
+{
+    char **names = xcalloc(count + 1, sizeof *names);
+    for (size_t i = 0; i < count; i++) {
+        names[i] = xcalloc(1, 96);
+        repo_object_name(OBJ_BLOB, records[i].id, names[i]);
+    }
+    int rc = store_delete_many(repo->store, names, count, err);
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
 int repo_read_pack(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], uint64_t offset, uint64_t len,
                    struct buf *out, struct error *err)
 {

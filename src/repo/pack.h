@@ -40,6 +40,10 @@ bool pack_builder_is_full(const struct repo *repo, const struct pack_builder *pb
 /* Finishes pb (pack_builder_finish) and stores it as data/<xx>/<pack id>. */
 int repo_put_pack(struct repo *repo, struct pack_builder *pb, struct error *err);
 
+/* Deletes the count packs of records, which no index lists: what a run
+ * stopped before writing its index had stored (prune, repair). */
+int repo_delete_packs(struct repo *repo, const struct pack_record *records, size_t count, struct error *err);
+
 /* Reads len bytes (STORE_TO_END: all the rest) of pack id from offset;
  * appends them to out. */
 int repo_read_pack(struct repo *repo, const uint8_t id[CRYPTO_ID_SIZE], uint64_t offset, uint64_t len,

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "repo/blob.h"
+#include "util/interrupt.h"
 
 void backup_warn(struct backup_ctx *ctx, const char *fmt, ...)
 {
@@ -41,6 +42,8 @@ bool backup_load_parent_tree(struct backup_ctx *ctx, const uint8_t *id, struct t
 
 int backup_store_tree(struct backup_ctx *ctx, struct tree *tree, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)
 {
+    if (interrupt_check(err) < 0) /* a tree of unchanged files adds no blob before this */
+        return -1;
     struct buf encoded = BUF_INIT;
     tree_sort(tree);
     int rc = tree_encode(tree, &encoded, err);

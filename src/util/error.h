@@ -25,6 +25,7 @@ enum error_kind {
     ERR_CLOSED,      /* the reader of our output went away (EPIPE) */
     ERR_EXISTS,      /* a create-only put found the object there already */
     ERR_CHANGED,     /* an object is no longer the version a read asked for */
+    ERR_INTERRUPTED, /* SIGINT or SIGTERM asked the process to stop (util/interrupt.h) */
 };
 
 struct error {

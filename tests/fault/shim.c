@@ -11,7 +11,8 @@
  * kill. It is a test tool: nothing in coffer links it, and it trusts its
  * environment. Configuration (read once, at load; see README.md):
  *
- *   FAULT_OP       write fsync rename link unlink mkdir open connect any
+ *   FAULT_OP       write fsync rename link unlink mkdir open connect any,
+ *                  readopen (opens for reading; not part of any)
  *                  (a comma-separated list is accepted)
  *   FAULT_AT       k: act at the k-th counted call (1-based; 0 = never)
  *   FAULT_PATH     count only calls whose path (or the fd's path) contains it
@@ -62,8 +63,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-enum fault_op { OP_WRITE, OP_FSYNC, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR, OP_OPEN, OP_CONNECT, OP_COUNT };
-static const char *const op_names[OP_COUNT] = {"write", "fsync", "rename", "link", "unlink", "mkdir", "open", "connect"};
+/* OP_READ_OPEN (opens for reading) is last and apart: "any" does not include
+ * it and it is counted only when chosen, so the k of every other op stays
+ * what it was. It lets a test stop a command that only reads (check). */
+enum fault_op { OP_WRITE, OP_FSYNC, OP_RENAME, OP_LINK, OP_UNLINK, OP_MKDIR, OP_OPEN, OP_CONNECT, OP_READ_OPEN, OP_COUNT };
+static const char *const op_names[OP_COUNT] = {"write", "fsync", "rename", "link", "unlink", "mkdir", "open", "connect",
+                                               "readopen"};
 
 enum fault_action { ACT_NONE, ACT_KILL, ACT_TORN, ACT_EIO, ACT_ENOSPC, ACT_STOP, ACT_POWERLOSS };
 
@@ -686,10 +691,17 @@ int mkdirat(int dirfd, const char *path, mode_t mode)
 
 /* Opens that may create a file are counted (op "open"); with powerloss a
  * file they create is a new directory entry, and an O_TRUNC throws away
- * its durable bytes. */
+ * its durable bytes. Other opens count as "readopen" when it is chosen. */
 static int do_open(int dirfd, const char *path, int flags, mode_t mode, int variant)
 {
     if (!(flags & (O_CREAT | O_TMPFILE))) {
+        if (cfg.is_op[OP_READ_OPEN]) {
+            char a[PATH_MAX];
+            at_path(dirfd, path, a);
+            enum verdict v = consider(OP_READ_OPEN, a);
+            if (v == FAIL_EIO || v == FAIL_ENOSPC)
+                return fail_with(v);
+        }
         switch (variant) {
         case 0: return real_open(path, flags, mode);
         case 1: return real_open64(path, flags, mode);
@@ -810,7 +822,7 @@ static void parse_ops(const char *list)
     snprintf(buf, sizeof buf, "%s", list);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         for (int i = 0; i < OP_COUNT; i++)
-            if (strcmp(tok, "any") == 0 || strcmp(tok, op_names[i]) == 0)
+            if ((strcmp(tok, "any") == 0 && i != OP_READ_OPEN) || strcmp(tok, op_names[i]) == 0)
                 cfg.is_op[i] = true;
     }
 }
@@ -892,7 +904,8 @@ __attribute__((destructor)) static void shim_unload(void)
     char text[512];
     size_t n = 0;
     for (int i = 0; i < OP_COUNT; i++)
-        n += (size_t)snprintf(text + n, sizeof text - n, "%s %lu\n", op_names[i], atomic_load(&counts[i]));
+        if (i != OP_READ_OPEN || cfg.is_op[i])
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s %lu\n", op_names[i], atomic_load(&counts[i]));
     int fd = cfg.count_file ? real_open(cfg.count_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644) : 2;
     if (fd < 0)
         return;
