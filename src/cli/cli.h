@@ -34,6 +34,8 @@ struct cli_globals {
                                   environment (cli_resolve_globals) */
     bool is_quiet;
     bool is_json;
+    bool has_lock_wait;        /* --retry-lock given: lock_wait is it, else coffer.yaml's lock_wait: */
+    unsigned lock_wait;        /* seconds */
 };
 
 int cli_main(int argc, char **argv);
@@ -78,6 +80,9 @@ void cli_passphrase_free(char *pass);
 
 /* Resolves globals, asks for the passphrase and opens the repository. */
 int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err);
+/* Makes repo's lockers wait as --retry-lock, else coffer.yaml's lock_wait:,
+ * says (cli_open_repo does it; for a second repository such as copy's). */
+void cli_set_lock_wait(struct cli_globals *g, struct repo *repo);
 
 /* Prints "coffer: <message>" and a hint for the error's kind; returns
  * the exit code for it. */

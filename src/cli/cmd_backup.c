@@ -383,7 +383,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         else
             *row = (struct opt){OPT_FLAG(f->name, &slots[i].is_seen), .help = f->help};
     }
-    const struct opt_command command = {.name = "backup",
+    const struct opt_command command = {.name = "backup", .takes_lock = true,
                                         .usage = "[OPTIONS] [SOURCE...]\n[OPTIONS] PATH...\n"
                                                  "--stdin --name NAME [OPTIONS] < stream",
                                         .description = description, .options = options, .epilog = epilog};

@@ -128,7 +128,7 @@ int cmd_check(struct cli_globals *g, int argc, char **argv)
         {OPT_UINT("workers", &req.workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
         {0},
     };
-    const struct opt_command command = {.name = "check",
+    const struct opt_command command = {.name = "check", .takes_lock = true,
                                         .usage = "[--read-data[=N%]] [--source NAME]... [OPTIONS]",
                                         .description = description, .options = options};
     struct opt_args args;

@@ -64,6 +64,16 @@ static int to_passphrase(const struct cli_globals *g, const char *file, char **o
     return cli_passphrase(g, false, out, err);
 }
 
+/* The destination, whose lockers wait as this repository's do. */
+static int open_destination(struct cli_globals *g, const char *location, const char *pass, struct repo **out,
+                            struct error *err)
+{
+    if (repo_open(location, &g->s3, pass, out, err) < 0)
+        return -1;
+    cli_set_lock_wait(g, *out);
+    return 0;
+}
+
 int cmd_copy(struct cli_globals *g, int argc, char **argv)
 {
     const char *to_location = NULL, *to_password_file = NULL;
@@ -80,7 +90,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
         {OPT_FLAG("dry-run", &opts.is_dry_run), .help = "list what would be copied, copy nothing"},
         {0},
     };
-    const struct opt_command command = {.name = "copy", .usage = "--to REPOSITORY [OPTIONS]",
+    const struct opt_command command = {.name = "copy", .takes_lock = true, .usage = "--to REPOSITORY [OPTIONS]",
                                         .description = description, .options = options};
     struct opt_args args;
     struct repo *from = NULL, *to = NULL;
@@ -112,7 +122,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
     } else if (!strcmp(store_location(repo_store(from)), to_location)) {
         code = cli_usage_error("copy", "--to names the repository being copied from");
     } else if (to_passphrase(g, to_password_file, &to_pass, &err) < 0 ||
-               repo_open(to_location, &g->s3, to_pass, &to, &err) < 0) {
+               open_destination(g, to_location, to_pass, &to, &err) < 0) {
         error_wrap(&err, "destination %s", to_location);
         code = cli_fail(&err);
         if (err.kind == ERR_AUTH)

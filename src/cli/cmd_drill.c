@@ -109,7 +109,7 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv)
          .help = "database restore connections (default: the source's jobs)"},
         {0},
     };
-    const struct opt_command command = {.name = "drill", .usage = "[--source NAME]... [OPTIONS]",
+    const struct opt_command command = {.name = "drill", .takes_lock = true, .usage = "[--source NAME]... [OPTIONS]",
                                         .description = description, .options = options};
     struct opt_args args;
     int code = cli_parse(g, &command, argc, argv, &args);

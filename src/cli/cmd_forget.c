@@ -123,7 +123,7 @@ int cmd_forget(struct cli_globals *g, int argc, char **argv)
          .help = "remove even the last snapshot of a source (with --prune: prune --force)"},
         {0},
     };
-    const struct opt_command command = {.name = "forget",
+    const struct opt_command command = {.name = "forget", .takes_lock = true,
                                         .usage = "[--keep-* N ...] [--source NAME]... [--dry-run] [OPTIONS]\n"
                  "SNAPSHOT... [--dry-run] [--force]",
                                         .description = description, .options = options};

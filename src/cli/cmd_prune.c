@@ -73,7 +73,7 @@ int cmd_prune(struct cli_globals *g, int argc, char **argv)
          .help = "prune although the snapshot list is empty or shrank by more than half"},
         {0},
     };
-    const struct opt_command command = {.name = "prune", .usage = "[--max-unused N%] [--dry-run] [--force] [OPTIONS]",
+    const struct opt_command command = {.name = "prune", .takes_lock = true, .usage = "[--max-unused N%] [--dry-run] [--force] [OPTIONS]",
                                         .description = description, .options = options};
     struct opt_args args;
     struct error err;

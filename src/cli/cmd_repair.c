@@ -117,7 +117,7 @@ int cmd_repair(struct cli_globals *g, int argc, char **argv)
          .help = "snapshots: remove each original once its repaired copy is stored"},
         {0},
     };
-    const struct opt_command command = {.name = "repair", .usage = "index|packs|snapshots [--dry-run] [--forget] [OPTIONS]",
+    const struct opt_command command = {.name = "repair", .takes_lock = true, .usage = "index|packs|snapshots [--dry-run] [--forget] [OPTIONS]",
                                         .description = description, .options = options};
     struct opt_args args;
     struct error err;

@@ -57,7 +57,7 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
          .help = "PostgreSQL: the target database's password (else ~/.pgpass, PGPASSFILE, or the URL)"},
         {0},
     };
-    const struct opt_command command = {.name = "restore",
+    const struct opt_command command = {.name = "restore", .takes_lock = true,
                                         .usage = "SNAPSHOT [SOURCE] --to DIR [OPTIONS]\n"
                                                  "SNAPSHOT [SOURCE] --to postgresql://... [OPTIONS]\n"
                                                  "SNAPSHOT [SOURCE] --to FILE.rdb [OPTIONS]",
@@ -213,7 +213,7 @@ int cmd_dump(struct cli_globals *g, int argc, char **argv)
         {OPT_UINT("workers", &workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
         {0},
     };
-    const struct opt_command command = {.name = "dump", .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output",
+    const struct opt_command command = {.name = "dump", .takes_lock = true, .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS] > output",
                                         .description = dump_description, .options = options};
     struct opt_args args;
     struct error err;

@@ -65,7 +65,7 @@ static void print_json(const struct stats_result *r)
 int cmd_stats(struct cli_globals *g, int argc, char **argv)
 {
     const struct opt options[] = {{0}};
-    const struct opt_command command = {.name = "stats", .usage = "[OPTIONS]", .description = description,
+    const struct opt_command command = {.name = "stats", .takes_lock = true, .usage = "[OPTIONS]", .description = description,
                                         .options = options};
     struct opt_args args;
     int code;

@@ -55,7 +55,7 @@ int cmd_tag(struct cli_globals *g, int argc, char **argv)
         {OPT_STRING("source", &req.source), .arg = "NAME", .help = "the source \"latest\" is of"},
         {0},
     };
-    const struct opt_command command = {.name = "tag", .usage = "SNAPSHOT... (--add TAG | --remove TAG | --set TAG)...",
+    const struct opt_command command = {.name = "tag", .takes_lock = true, .usage = "SNAPSHOT... (--add TAG | --remove TAG | --set TAG)...",
                                         .description = description, .options = options};
     struct opt_args args;
     struct repo *repo = NULL;

@@ -14,10 +14,12 @@
 
 #include "config/config.h"
 #include "crypto/crypto.h"
+#include "repo/lock.h"
 #include "repo/snapshot.h"
 #include "util/buf.h"
 #include "util/interrupt.h"
 #include "util/secret.h"
+#include "util/text.h"
 
 static void env_over(const char **slot, const char *name)
 {
@@ -64,9 +66,20 @@ int s3_settings_from_env(struct s3_settings *s, struct error *err)
     return 0;
 }
 
+static int parse_lock_wait(const char *arg, void *to, struct error *err)
+{
+    struct cli_globals *g = to;
+    uint64_t seconds;
+    if (duration_parse(arg, &seconds) < 0 || seconds > UINT32_MAX)
+        return error_set(err, "not a duration: \"%s\" (use e.g. 30s, 10m, 1h30m; m is minutes)", arg);
+    g->lock_wait = (unsigned)seconds;
+    g->has_lock_wait = true;
+    return 0;
+}
+
 int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, char **argv, struct opt_args *args)
 {
-    const struct opt common[] = {
+    struct opt common[] = {
         {OPT_STRING("repo", &g->repo), .arg = "REPO",
          .help = "repository: a directory or s3://BUCKET/PREFIX (default: $COFFER_REPOSITORY, then coffer.yaml)"},
         {OPT_STRING("password-file", &g->password_file), .arg = "FILE",
@@ -75,6 +88,9 @@ int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, ch
         {OPT_STRING("config", &g->config_path), .arg = "FILE",
          .help = "configuration file (default: $COFFER_CONFIG, ./coffer.yaml, /etc/coffer/coffer.yaml; see "
                  "docs/config.md)"},
+        {OPT_CUSTOM("retry-lock", parse_lock_wait, g), .arg = "DURATION",
+         .help = "if another coffer holds a conflicting lock, wait up to DURATION (e.g. 30s, 10m, 1h) for it to go "
+                 "(default: coffer.yaml's lock_wait:, else fail at once)"},
         {OPT_FLAG("quiet", &g->is_quiet), .help = "no progress output"},
         {OPT_FLAG("json", &g->is_json),
          .help = "machine-readable output: JSON on stdout; backup, restore and check also print progress as JSON "
@@ -84,6 +100,8 @@ int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, ch
     };
     struct opt_command full = *cmd;
     struct error err;
+    if (!cmd->takes_lock) /* offered only where it means something */
+        memmove(&common[3], &common[4], sizeof common - 4 * sizeof *common);
     full.common = common;
     if (opt_parse(&full, argc, argv, args, &err) < 0)
         return cli_usage_error(cmd->name, "%s", err.msg);
@@ -257,7 +275,25 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
         return -1;
     int rc = repo_open(g->repo, &g->s3, pass, out, err);
     cli_passphrase_free(pass);
+    if (rc == 0)
+        cli_set_lock_wait(g, *out);
     return rc;
+}
+
+static void say_waiting(void *ctx, const char *why, unsigned seconds)
+{
+    const struct cli_globals *g = ctx;
+    char text[32];
+    duration_format(seconds, text);
+    if (!g->is_quiet)
+        fprintf(stderr, "coffer: %s; waiting up to %s for it to go\n", why, text);
+}
+
+void cli_set_lock_wait(struct cli_globals *g, struct repo *repo)
+{
+    struct repo_lock_wait wait = {g->has_lock_wait ? g->lock_wait : g->config ? g->config->lock_wait : 0, say_waiting,
+                                  g};
+    repo_set_lock_wait(repo, &wait);
 }
 
 int cli_fail(const struct error *err)

@@ -110,6 +110,7 @@ struct opt_command {
     const struct opt *options; /* the command's own */
     const struct opt *common;  /* those every command shares, listed after; may be NULL */
     const char *epilog;        /* printed as written after the options; may be NULL */
+    bool takes_lock;           /* it locks the repository: --retry-lock is among the common options */
 };
 
 /* The words of argv that are no options, in order, and whether --help was

@@ -173,6 +173,7 @@ static const struct config_field config_fields[] = {
     {.name = "repository", .kind = CONFIG_STRING, .offset = CONFIG(repository)},
     {.name = "password_file", .kind = CONFIG_STRING, .offset = CONFIG(password_file)},
     {.name = "git_revision_of", .kind = CONFIG_STRING, .offset = CONFIG(git_revision_of)},
+    {.name = "lock_wait", .kind = CONFIG_DURATION, .offset = CONFIG(lock_wait)},
     {.name = "retention", .kind = CONFIG_BLOCK, .offset = CONFIG(retention), .block = retention_fields},
     {.name = "health", .kind = CONFIG_BLOCK, .offset = CONFIG(health), .block = health_fields},
     {.name = "objectives", .kind = CONFIG_BLOCK, .offset = CONFIG(objectives), .block = objectives_fields},

@@ -118,6 +118,7 @@ struct config {
     char *repository;         /* NULL if not set */
     char *password_file;      /* NULL if not set */
     char *git_revision_of;    /* a git repository whose HEAD every snapshot records, or NULL */
+    unsigned lock_wait;       /* seconds a command waits for a conflicting lock to go (0: fails at once) */
     struct config_retention retention;
     struct config_health health;
     struct config_objectives objectives;

@@ -105,25 +105,36 @@ void ops_check_job_free(struct check_job *job)
     job->doc = job->damage = job->damage_detail = NULL;
 }
 
+struct stale_locks {
+    struct repo *repo;
+    json_t *lines;
+};
+
 static void add_stale_lock(void *ctx, const struct lock_info *info)
 {
+    struct stale_locks *stale = ctx;
     if (!info->is_orphaned && !info->is_expired)
         return;
-    char when[32], line[512];
+    char when[32], line[ERROR_MSG_MAX + 256];
+    struct error why;
     time_format_rfc3339(info->time, when);
-    snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s (%s)%s",
-             info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when,
-             info->is_orphaned ? "its process is gone" : "not refreshed for 30 minutes",
-             info->is_orphaned ? "; any coffer that locks removes it (or `coffer unlock`)"
-                               : "; prune deletes nothing while it is there: if that process is gone, `coffer unlock` "
-                                 "removes it");
-    json_array_append_new(ctx, json_string(line));
+    int n = snprintf(line, sizeof line, "%s lock of pid %d on %s, last refreshed %s ",
+                     info->is_exclusive ? "an exclusive" : "a shared", info->pid, info->host, when);
+    if (!info->is_orphaned)
+        snprintf(line + n, sizeof line - n, "(not refreshed for 30 minutes); prune deletes nothing while it is "
+                 "there: if that process is gone, `coffer unlock` removes it");
+    else if (repo_lock_remove(stale->repo, info->id, &why) == 0)
+        snprintf(line + n, sizeof line - n, "(its process is gone): removed");
+    else
+        snprintf(line + n, sizeof line - n, "(its process is gone): could not be removed (%s); the next coffer that "
+                 "locks tries again", why.msg);
+    json_array_append_new(stale->lines, json_string(line));
 }
 
 json_t *ops_check_stale_locks(struct repo *repo)
 {
-    json_t *lines = json_array();
+    struct stale_locks stale = {repo, json_array()};
     struct error ignored;
-    repo_locks_list(repo, add_stale_lock, lines, &ignored);
-    return lines;
+    repo_locks_list(repo, add_stale_lock, &stale, &ignored);
+    return stale.lines;
 }

@@ -52,10 +52,11 @@ struct check_job {
 int ops_check_job(struct repo *repo, struct check_job *job, struct error *err);
 void ops_check_job_free(struct check_job *job);
 
-/* The repository's locks worth a user's attention — those of processes
- * that are gone, and those not refreshed for the stale time — as lines
- * saying what to do. Read before the check takes its own lock, which
- * clears the first kind. The caller owns the array. */
+/* The repository's locks worth a user's attention, as lines: those of
+ * processes that are certainly gone, which it removes (as any locker
+ * would) and says so, and those not refreshed for the stale time, with
+ * what to do. Run before the check takes its own lock, which would clear
+ * the first kind unseen. The caller owns the array. */
 json_t *ops_check_stale_locks(struct repo *repo);
 
 #endif

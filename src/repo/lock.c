@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "repo/repo_int.h"
+#include "util/interrupt.h"
 #include "util/text.h"
 
 /* The one exclusive lock object's id where creates are atomic. */
@@ -550,7 +551,7 @@ static void remove_own(struct repo_lock *lock)
     store_delete(lock->repo->store, name, &ignored);
 }
 
-int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err)
+static int lock_once(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err)
 {
     struct repo_lock *lock = xcalloc(1, sizeof *lock);
     uint8_t nonce[16];
@@ -597,6 +598,63 @@ int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, stru
     }
     *out = lock;
     return 0;
+}
+
+void repo_set_lock_wait(struct repo *repo, const struct repo_lock_wait *wait)
+{
+    repo->lock_wait = *wait;
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+}
+
+/* Sleeps ms in steps of 100 ms, so that Ctrl-C is seen at once. */
+static int pause_ms(uint64_t ms, struct error *err)
+{
+    for (uint64_t slept = 0; slept < ms; slept += 100) {
+        if (interrupt_check(err) < 0)
+            return -1;
+        struct timespec step = {0, (long)((ms - slept < 100 ? ms - slept : 100) * 1000000)};
+        nanosleep(&step, NULL);
+    }
+    return interrupt_check(err);
+}
+
+int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err)
+{
+    const struct repo_lock_wait *wait = &repo->lock_wait;
+    uint64_t start = monotonic_ms(), deadline = start + (uint64_t)wait->seconds * 1000, backoff = 1000;
+    for (unsigned tries = 1;; tries++) {
+        if (lock_once(repo, is_exclusive, out, err) == 0)
+            return 0;
+        if (err->kind != ERR_LOCKED)
+            return -1;
+        char why[ERROR_MSG_MAX];
+        memcpy(why, err->msg, sizeof why);
+        if (wait->seconds == 0)
+            return error_setk(err, ERR_LOCKED, "%s; to wait for it instead, add --retry-lock DURATION (or lock_wait: "
+                              "in coffer.yaml)", why);
+        uint64_t now = monotonic_ms();
+        if (now >= deadline) {
+            char waited[32];
+            duration_format(wait->seconds, waited);
+            return error_setk(err, ERR_LOCKED, "%s (still, after waiting %s and %u tries)", why, waited, tries);
+        }
+        if (tries == 1 && wait->waiting)
+            wait->waiting(wait->ctx, why, wait->seconds);
+        uint8_t r;
+        crypto_random(&r, 1);
+        uint64_t pause = backoff * (192 + r / 2) / 256; /* 75% to 125% of the backoff */
+        if (pause > deadline - now)
+            pause = deadline - now;
+        if (pause_ms(pause, err) < 0)
+            return -1;
+        backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+    }
 }
 
 bool repo_lock_is_alone(const struct repo_lock *lock, const char **other)

@@ -33,8 +33,24 @@
 
 struct repo_lock;
 
-/* Takes a lock; ERR_LOCKED names the holder when it conflicts (or the
- * lock object that cannot be parsed, with what to do). */
+/* How repo_lock waits for a conflicting lock to go (restic's
+ * --retry-lock): up to seconds, trying again after 1 s, then 2, 4, ... at
+ * most 30 s apart, each pause a little random so that waiters do not move
+ * in step. waiting (may be NULL) is told once, when the first try is
+ * refused, why and for how long it waits. Ctrl-C ends the wait
+ * (ERR_INTERRUPTED). */
+struct repo_lock_wait {
+    unsigned seconds; /* 0: fail at once */
+    void (*waiting)(void *ctx, const char *why, unsigned seconds);
+    void *ctx;
+};
+
+/* Sets how the repository's lockers wait (default: they do not). */
+void repo_set_lock_wait(struct repo *repo, const struct repo_lock_wait *wait);
+
+/* Takes a lock, waiting as repo_set_lock_wait said; ERR_LOCKED names the
+ * holder when it conflicts (or the lock object that cannot be parsed, with
+ * what to do). */
 int repo_lock(struct repo *repo, bool is_exclusive, struct repo_lock **out, struct error *err);
 
 /* Stops refreshing and removes the lock; NULL is fine. */

@@ -7,6 +7,7 @@
 #ifndef COFFER_REPO_REPO_INT_H
 #define COFFER_REPO_REPO_INT_H
 
+#include "repo/lock.h"
 #include "repo/repo.h"
 
 struct dict_cache;
@@ -27,6 +28,7 @@ struct repo {
     bool is_damage_read;            /* damage/ records applied (once, until repo_drop_index) */
     struct dict_cache *dicts;
     char key_name[80]; /* the keys/<id> object that opened it */
+    struct repo_lock_wait lock_wait; /* how repo_lock waits for a conflicting lock */
 };
 
 #endif

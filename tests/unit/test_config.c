@@ -329,7 +329,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, retention, health, objectives, drill, s3, sources)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -909,6 +909,21 @@ static void test_config_s3_block(void **state)
     assert_load_fails(f, "s3:\n  path_style: yes\n", "s3.path_style");
 }
 
+static void test_config_lock_wait(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    assert_int_equal(load_text(f, "repository: /r\n", &cfg, &err), 0);
+    assert_int_equal(cfg.lock_wait, 0); /* by default a conflicting lock fails at once */
+    config_free(&cfg);
+    assert_int_equal(load_text(f, "lock_wait: 1m30s\n", &cfg, &err), 0);
+    assert_int_equal(cfg.lock_wait, 90); /* m is minutes, not months */
+    config_free(&cfg);
+    assert_load_fails(f, "lock_wait: soon\n", "lock_wait: not a duration");
+    assert_load_fails(f, "lock_wait: -1m\n", "lock_wait");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -928,6 +943,7 @@ int main(void)
         T(test_config_key_of_other_type_is_unknown),
         T(test_config_unknown_top_level_key),
         T(test_config_s3_block),
+        T(test_config_lock_wait),
         T(test_config_missing_required_key),
         T(test_config_missing_type),
         T(test_config_redis_source),
