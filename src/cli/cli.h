@@ -80,6 +80,9 @@ void cli_passphrase_free(char *pass);
 
 /* Resolves globals, asks for the passphrase and opens the repository. */
 int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err);
+/* Whether a snapshot path ("/srv/a/b") is prefix or inside it ("/srv/a",
+ * "/srv/a/"); a NULL prefix holds everything. */
+bool cli_is_under(const char *path, const char *prefix);
 /* Makes repo's lockers wait as --retry-lock, else coffer.yaml's lock_wait:,
  * says (cli_open_repo does it; for a second repository such as copy's). */
 void cli_set_lock_wait(struct cli_globals *g, struct repo *repo);

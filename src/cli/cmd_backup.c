@@ -136,6 +136,31 @@ static bool names_are_sources(const struct config *cfg, char *const *names, size
     return true;
 }
 
+/* A word that names no configured source and no file: most likely a
+ * misspelt source, so the error lists them. NULL if every word is one or
+ * the other (or has a slash: a path, whose error is the file's). */
+static const char *unknown_source(const struct config *cfg, char *const *names, size_t count)
+{
+    struct stat st;
+    for (size_t i = 0; i < count; i++)
+        if (!config_find_source(cfg, names[i]) && !strchr(names[i], '/') && lstat(names[i], &st) < 0)
+            return names[i];
+    return NULL;
+}
+
+static int refuse_unknown_source(const struct config *cfg, const char *word)
+{
+    struct string_list names = {0};
+    for (size_t i = 0; i < cfg->source_count; i++)
+        string_list_add(&names, cfg->sources[i].name);
+    string_list_sort(&names);
+    char shown[768];
+    string_list_join(&names, shown, sizeof shown);
+    string_list_free(&names);
+    return cli_usage_error("backup", "no source \"%s\" in %s (sources: %s), and no file of that name", word,
+                           cfg->path, shown);
+}
+
 /* The worse of two exit codes: failure over partial over success. */
 static int worse(int a, int b)
 {
@@ -414,6 +439,11 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
                                        given[0].flag->name, g->config->path);
             else
                 code = backup_configured(g, &opts, names, arg_count);
+            goto out;
+        }
+        const char *unknown = g->config && g->config->source_count ? unknown_source(g->config, names, arg_count) : NULL;
+        if (unknown) {
+            code = refuse_unknown_source(g->config, unknown);
             goto out;
         }
     }

@@ -122,13 +122,16 @@ out:
 }
 
 static const char ls_description[] =
-    "Lists the entries of a snapshot, one path per line. SNAPSHOT is an id prefix\n"
-    "or \"latest\"; SOURCE (or --source) picks the source for \"latest\".";
+    "Lists the entries of a snapshot, one path per line; with PATH (as backed up,\n"
+    "e.g. /srv/uploads) only that file or directory and what is in it. SNAPSHOT is\n"
+    "an id prefix or \"latest\"; SOURCE (or --source) picks the source for \"latest\".";
 
 struct ls_out {
     bool is_long;
     bool is_json;
     json_t *arr;
+    const char *under; /* PATH, or NULL */
+    size_t shown;
 };
 
 static const char *type_name(uint8_t type)
@@ -141,6 +144,9 @@ static void print_entry(void *ctx, const char *path, const struct node *n)
 {
     struct ls_out *out = ctx;
     char when[32];
+    if (!cli_is_under(path, out->under))
+        return;
+    out->shown++;
     time_format_rfc3339(n->mtime_ns / 1000000000, when);
     if (out->is_json) {
         json_array_append_new(out->arr, json_pack("{s:s, s:s, s:I, s:i, s:s}", "path", path, "type",
@@ -182,7 +188,7 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv)
         {OPT_FLAG("long", &out.is_long), .help = "type, mode, size and time too"},
         {0},
     };
-    const struct opt_command command = {.name = "ls", .usage = "SNAPSHOT [SOURCE] [OPTIONS]",
+    const struct opt_command command = {.name = "ls", .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS]",
                                         .description = ls_description, .options = options};
     struct opt_args args;
     struct error err;
@@ -192,11 +198,14 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv)
     if (args.count == 0)
         return cli_usage_error("ls", "which snapshot? give an id prefix or \"latest\"");
     const char *spec = args.items[0];
-    size_t used = 1;
-    if (args.count > used && !source)
-        source = args.items[used++];
-    if ((code = cli_args_at_most("ls", &args, used)) != EXIT_OK)
-        return code;
+    for (size_t i = 1; i < args.count; i++) {
+        if (!strchr(args.items[i], '/') && !source)
+            source = args.items[i];
+        else if (!out.under)
+            out.under = args.items[i];
+        else
+            return cli_usage_error("ls", "unexpected argument \"%s\"", args.items[i]);
+    }
     struct repo *repo = NULL;
     struct snapshot_list list = {0};
     const struct snapshot *snap;
@@ -204,6 +213,12 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv)
     out.arr = json_array();
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_ls(repo, snap, print_entry, &out, &err) < 0) {
+        code = cli_fail(&err);
+    } else if (out.under && out.shown == 0) {
+        char hex[65];
+        snapshot_id_hex(snap, hex);
+        error_setk(&err, ERR_NOT_FOUND, "snapshot %.8s holds nothing at %s (`coffer ls %.8s` lists what it holds)",
+                   hex, out.under, hex);
         code = cli_fail(&err);
     } else if (out.is_json) {
         json_dumpf(out.arr, stdout, JSON_INDENT(2));

@@ -22,8 +22,9 @@ static const char restore_description[] =
     "Restores a snapshot into DIR (created if needed), with modes, owners (as root),\n"
     "times and symlinks. A tree backed up from /srv/uploads lands in DIR/srv/uploads.\n"
     "SNAPSHOT is an id prefix or \"latest\"; SOURCE (or --source) picks the source.\n"
-    "Existing files of the same names are replaced. Every byte is verified; items\n"
-    "that cannot be restored are listed and the command fails.";
+    "DIR must be empty or new, unless --overwrite (then files of the same names are\n"
+    "replaced); --dry-run lists what would be written. Every byte is verified;\n"
+    "items that cannot be restored are listed and the command fails.";
 
 static const char restore_epilog[] =
     "PostgreSQL snapshots restore into a database given by URL: it is created if\n"
@@ -37,24 +38,68 @@ static const char restore_epilog[] =
     "stopping the server, putting the file at its dir/dbfilename, and starting it\n"
     "(with appendonly no, or AOF rebuilt after; see docs/redis.md).\n";
 
+struct would_write {
+    const struct restore_options *opts;
+    size_t files, replaced;
+    uint64_t bytes;
+};
+
+static void print_would_write(void *ctx, const char *path, const struct node *n)
+{
+    struct would_write *w = ctx;
+    if (!cli_is_under(path, w->opts->path))
+        return;
+    char where[8192], size[32];
+    struct stat st;
+    snprintf(where, sizeof where, "%s%s", w->opts->target, path);
+    bool is_there = lstat(where, &st) == 0;
+    if (n->type == NODE_DIR && is_there)
+        return; /* kept as it is, its entries listed */
+    size_format(n->size, size);
+    printf("%s%s%s%s%s\n", where, n->type == NODE_DIR ? "/" : "", n->type == NODE_FILE ? " " : "",
+           n->type == NODE_FILE ? size : "", is_there ? " (replaces what is there)" : "");
+    w->files += n->type != NODE_DIR;
+    w->replaced += is_there;
+    w->bytes += n->type == NODE_FILE ? n->size : 0;
+}
+
+/* restore --dry-run: what would be written under the target, nothing written. */
+static int list_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts)
+{
+    struct would_write w = {opts, 0, 0, 0};
+    struct error err;
+    if (ops_ls(repo, snap, print_would_write, &w, &err) < 0)
+        return cli_fail(&err);
+    char size[32];
+    size_format(w.bytes, size);
+    printf("would restore %zu entr%s (%s) to %s, replacing %zu; nothing written\n", w.files,
+           w.files == 1 ? "y" : "ies", size, opts->target, w.replaced);
+    return EXIT_OK;
+}
+
 int cmd_restore(struct cli_globals *g, int argc, char **argv)
 {
     struct restore_options opts = {0};
     struct restore_request req = {0};
     struct progress progress;
     const char *source = NULL;
+    bool is_dry_run = false;
     const struct opt options[] = {
         {OPT_STRING("to", &opts.target), .arg = "DIR|URL|FILE.rdb", .help = "where to restore (required)"},
         {OPT_STRING("target", &opts.target), .is_hidden = true, .arg = "DIR", .help = "the old name of --to"},
         {OPT_STRING("source", &source), .arg = "NAME", .help = "the source"},
         {OPT_STRING("path", &opts.path), .arg = "PATH", .help = "only this file or directory of the snapshot"},
         {OPT_UINT("workers", &opts.workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
+        {OPT_FLAG("overwrite", &opts.is_overwrite),
+         .help = "restore into a directory that is not empty, replacing its files of the same names"},
+        {OPT_FLAG("dry-run", &is_dry_run), .help = "list what would be written to DIR (and what it would replace); "
+                                                   "write nothing"},
         {OPT_STRING("table", &req.table), .arg = "NAME", .help = "PostgreSQL: restore only this table"},
         {OPT_UINT("jobs", &req.jobs, 1, 64), .arg = "N",
          .help = "PostgreSQL: restore over N connections (default: the source's jobs in coffer.yaml, else 1)"},
         {OPT_FLAG("force", &req.is_force), .help = "PostgreSQL: restore into a database that has tables"},
         {OPT_STRING("db-password-file", &req.password_file), .arg = "F",
-         .help = "PostgreSQL: the target database's password (else ~/.pgpass, PGPASSFILE, or the URL)"},
+         .help = "PostgreSQL: the target database's password (else the source's password_file in coffer.yaml, ~/.pgpass, PGPASSFILE, or the URL)"},
         {0},
     };
     const struct opt_command command = {.name = "restore", .takes_lock = true,
@@ -93,6 +138,11 @@ int cmd_restore(struct cli_globals *g, int argc, char **argv)
     if (cli_open_repo(g, &repo, &err) < 0 || cli_pick_snapshot(repo, spec, source, &list, &snap, &err) < 0 ||
         ops_find_restore_target(snap, opts.target, &target, &err) < 0) {
         code = cli_fail(&err);
+    } else if (is_dry_run && target) {
+        code = cli_usage_error("restore", "--dry-run lists the files of a restore to a directory; a restore %s "
+                               "writes nothing before it checks the target", target->into ? target->into : "there");
+    } else if (is_dry_run) {
+        code = list_restore(repo, snap, &opts);
     } else if (target) {
         /* The configured source's settings (a database's jobs) apply if it is still of the snapshot's type. */
         const struct config_source *src = g->config ? config_find_source(g->config, snap->source) : NULL;

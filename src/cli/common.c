@@ -280,6 +280,16 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
     return rc;
 }
 
+bool cli_is_under(const char *path, const char *prefix)
+{
+    if (!prefix)
+        return true;
+    size_t len = strlen(prefix);
+    while (len > 1 && prefix[len - 1] == '/')
+        len--;
+    return !strncmp(path, prefix, len) && (path[len] == '\0' || path[len] == '/' || (len == 1 && prefix[0] == '/'));
+}
+
 static void say_waiting(void *ctx, const char *why, unsigned seconds)
 {
     const struct cli_globals *g = ctx;

@@ -91,10 +91,14 @@ struct restore_options {
     const char *path;        /* only this path of the snapshot, or NULL */
     unsigned workers;
     struct progress *progress;
+    bool is_overwrite;       /* restore into a directory that is not empty, replacing its files of the same names */
 };
 
-/* Restores a snapshot's tree under target. Files that cannot be restored
- * are listed in failures and restoring goes on; the call then fails. */
+/* Restores a snapshot's tree under target. A target that exists and is
+ * not empty is refused (ERR_USAGE) unless is_overwrite: a restore to the
+ * wrong place (--to /) must not silently replace a live tree. Files that
+ * cannot be restored are listed in failures and restoring goes on; the
+ * call then fails. */
 int ops_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts,
                 struct string_list *failures, struct error *err);
 

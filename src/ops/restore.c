@@ -9,6 +9,7 @@
  */
 #include "ops/ops.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -533,12 +534,36 @@ static int restore_path(struct restorer *r, const char *path, const struct node 
     return rc;
 }
 
+/* A target that is there and holds anything (or is no directory). */
+static int refuse_non_empty(const char *target, struct error *err)
+{
+    DIR *dir = opendir(target);
+    if (!dir) {
+        if (errno == ENOENT)
+            return 0;
+        if (errno == ENOTDIR)
+            return error_setk(err, ERR_USAGE, "%s is not a directory: give a directory to restore into", target);
+        return error_errno(err, errno, "cannot open %s", target);
+    }
+    bool is_empty = true;
+    for (struct dirent *e; is_empty && (e = readdir(dir));)
+        is_empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(dir);
+    if (is_empty)
+        return 0;
+    return error_setk(err, ERR_USAGE, "%s is not empty: restoring there replaces its files of the same names; add "
+                      "--overwrite to do that, or restore into a new directory (--dry-run lists what would be "
+                      "written)", target);
+}
+
 int ops_restore(struct repo *repo, const struct snapshot *snap, const struct restore_options *opts,
                 struct string_list *failures, struct error *err)
 {
     struct repo_lock *lock = NULL;
     struct restorer r = {repo, NULL, NULL, opts->progress, failures, geteuid() == 0, BUF_INIT, 0, -1, {0}};
     int rc = -1;
+    if (!opts->is_overwrite && refuse_non_empty(opts->target, err) < 0)
+        return -1;
     if (make_dirs(opts->target, err) < 0)
         return -1;
     r.base_fd = open(opts->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -585,6 +610,54 @@ out:
 
 /* ---- dump ------------------------------------------------------------- */
 
+/* What `dump` prints without a path (source_type's main_stream), among
+ * the nodes at the top of the snapshot; NULL if nothing is. */
+static const struct node *main_stream(const struct snapshot *snap, const struct tree *top)
+{
+    const struct source_type *kind = source_type_find(snap->type);
+    for (size_t i = 0; kind && kind->main_stream && i < top->count; i++)
+        if (!strcmp(top->nodes[i].name, kind->main_stream))
+            return &top->nodes[i];
+    if (kind && !kind->main_stream && !kind->is_tree && top->count == 1)
+        return &top->nodes[0];
+    return NULL;
+}
+
+typedef int (*walk_fn)(void *ctx, const char *path, const struct node *node, struct error *err);
+static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], walk_fn fn,
+                   void *ctx, struct error *err);
+
+struct some_files {
+    struct string_list paths;
+    size_t count;
+};
+
+static int note_file(void *ctx, const char *path, const struct node *node, struct error *err)
+{
+    (void)err;
+    struct some_files *some = ctx;
+    if (node->type == NODE_FILE && some->count++ < 5)
+        string_list_add(&some->paths, path);
+    return 0;
+}
+
+/* The "name the file" error, with the first files the snapshot holds. */
+static int refuse_without_path(struct repo *repo, struct blob_codec *codec, const struct snapshot *snap,
+                               struct error *err)
+{
+    struct some_files some = {{0}, 0};
+    struct error ignored;
+    ls_walk(repo, codec, snap->root, note_file, &some, &ignored);
+    char held[ERROR_MSG_MAX / 2];
+    string_list_join(&some.paths, held, sizeof held);
+    string_list_free(&some.paths);
+    char hex[65];
+    snapshot_id_hex(snap, hex);
+    return error_setk(err, ERR_USAGE, "snapshot %.8s of %s holds %zu file%s: name the one to dump, e.g. `coffer dump "
+                      "%.8s PATH` (%s%s; `coffer ls %.8s` lists them all)", hex, snap->source, some.count,
+                      some.count == 1 ? "" : "s", hex, held[0] ? held : "none", some.count > 5 ? ", ..." : "", hex);
+}
+
 int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, unsigned workers,
              content_sink_fn sink, void *ctx, struct error *err)
 {
@@ -605,12 +678,10 @@ int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, u
     } else {
         if (load_tree(repo, codec, snap->root, &holder, err) < 0)
             goto out;
-        const struct source_type *kind = source_type_find(snap->type);
-        if (!kind || !kind->dumps_whole || holder.count != 1) {
-            error_setk(err, ERR_USAGE, "snapshot is a file tree: name the file to dump (see `coffer ls`)");
+        if (!(node = main_stream(snap, &holder))) {
+            refuse_without_path(repo, codec, snap, err);
             goto out;
         }
-        node = &holder.nodes[0];
     }
     if (node->type != NODE_FILE) {
         error_setk(err, ERR_USAGE, "%s is not a regular file", path ? path : node->name);
@@ -641,9 +712,7 @@ struct ls_frame {
     size_t path_len; /* the length of this directory's path */
 };
 
-/* What ls_walk calls for each entry; -1 (err set) stops the walk. */
-typedef int (*walk_fn)(void *ctx, const char *path, const struct node *node, struct error *err);
-
+/* ls_walk calls walk_fn for each entry; -1 (err set) stops the walk. */
 /* Lists depth-first in name order, each directory before its entries,
  * with a stack of frames on the heap (see restore_walk). */
 static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], walk_fn fn,

@@ -48,6 +48,7 @@
 #include "util/buf.h"
 #include "util/fdio.h"
 #include "util/spawn.h"
+#include "util/text.h"
 
 static int query_failed(PGconn *conn, PGresult *res, const char *what, struct error *err)
 {
@@ -439,6 +440,49 @@ static int restore_parallel(struct repo *repo, const struct snapshot *snap, cons
     return rc;
 }
 
+/* Whether name (as pg_restore --table takes it: "users" or
+ * "public.users") is table t ("schema.table"). */
+static bool is_table(const char *t, const char *name)
+{
+    const char *dot = strchr(t, '.');
+    return !strcmp(t, name) || (dot && !strcmp(dot + 1, name));
+}
+
+/* --table of a table the snapshot does not hold fails before the target
+ * is touched: pg_restore would restore nothing and succeed. A snapshot
+ * that records no tables is left to pg_restore. */
+static int check_table_held(const struct snapshot *snap, const char *name, struct error *err)
+{
+    struct table_rows *tables;
+    long count = postgres_snapshot_tables(snap, &tables);
+    bool is_held = count < 0;
+    for (long i = 0; i < count && !is_held; i++)
+        is_held = is_table(tables[i].name, name);
+    if (is_held) {
+        table_rows_free(tables, count > 0 ? (size_t)count : 0);
+        return 0;
+    }
+    char similar[600] = "";
+    size_t used = 0, shown = 0;
+    for (long i = 0; i < count && shown < 5; i++) {
+        const char *dot = strchr(tables[i].name, '.'), *bare = dot ? dot + 1 : tables[i].name;
+        if (text_distance(bare, name) > 2 && !strstr(bare, name) && !strstr(name, bare))
+            continue;
+        int n = snprintf(similar + used, sizeof similar - used, "%s%s", shown ? ", " : "", tables[i].name);
+        if (n < 0 || (size_t)n >= sizeof similar - used)
+            break;
+        used += (size_t)n;
+        shown++;
+    }
+    char hex[65];
+    snapshot_id_hex(snap, hex);
+    error_setk(err, ERR_USAGE, "snapshot %.8s of %s holds no table \"%s\"%s%s%s (it holds %ld table%s); nothing was "
+               "restored", hex, snap->source, name, shown ? " (similar: " : "", similar, shown ? ")" : "", count,
+               count == 1 ? "" : "s");
+    table_rows_free(tables, (size_t)count);
+    return -1;
+}
+
 /* The postgres type's database target (source/types.h): the jobs of the
  * request, else of the configured source, else 1. */
 int ops_restore_database(struct repo *repo, const struct snapshot *snap, const struct restore_request *req, char *note,
@@ -447,13 +491,15 @@ int ops_restore_database(struct repo *repo, const struct snapshot *snap, const s
     const struct postgres_settings *src = req->settings;
     struct db_restore_options db = {
         .target_url = req->target,
-        .password_file = req->password_file,
+        .password_file = req->password_file ? req->password_file : src ? src->password_file : NULL,
         .table = req->table,
         .jobs = req->jobs ? req->jobs : src && src->jobs ? src->jobs : 1,
         .is_force = req->is_force,
         .workers = req->workers,
     };
     enum db_restore_method method;
+    if (req->table && check_table_held(snap, req->table, err) < 0)
+        return -1;
     if (ops_restore_postgres(repo, snap, &db, &method, err) < 0)
         return -1;
     if (method == DB_RESTORE_LOADED)

@@ -25,6 +25,32 @@ bool string_list_has(const struct string_list *list, const char *s)
     return false;
 }
 
+static int compare_items(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void string_list_sort(struct string_list *list)
+{
+    if (list->count > 1)
+        qsort(list->items, list->count, sizeof *list->items, compare_items);
+}
+
+void string_list_join(const struct string_list *list, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < list->count; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", list->items[i]);
+        if (n < 0 || (size_t)n >= size - used) {
+            if (size > 4)
+                strcpy(out + size - 4, "...");
+            return;
+        }
+        used += (size_t)n;
+    }
+}
+
 void string_list_free(struct string_list *list)
 {
     for (size_t i = 0; i < list->count; i++)
@@ -258,6 +284,26 @@ void snapshot_list_free(struct snapshot_list *list)
     memset(list, 0, sizeof *list);
 }
 
+/* "latest" without a source, in a repository of several: which one is
+ * meant cannot be guessed (the newest is often the smallest, a .env). */
+static int refuse_ambiguous_latest(const struct snapshot_list *list, struct error *err)
+{
+    struct string_list names = {0};
+    for (size_t i = 0; i < list->count; i++)
+        if (!string_list_has(&names, list->items[i].source))
+            string_list_add(&names, list->items[i].source);
+    if (names.count < 2) {
+        string_list_free(&names);
+        return 0;
+    }
+    string_list_sort(&names);
+    char shown[ERROR_MSG_MAX / 2];
+    string_list_join(&names, shown, sizeof shown);
+    string_list_free(&names);
+    return error_setk(err, ERR_USAGE, "\"latest\" of which source? The repository holds %s: add --source NAME",
+                      shown);
+}
+
 int snapshot_find(const struct snapshot_list *list, const char *spec, const char *source,
                   const struct snapshot **out, struct error *err)
 {
@@ -265,6 +311,8 @@ int snapshot_find(const struct snapshot_list *list, const char *spec, const char
     bool is_latest = strcmp(spec, "latest") == 0;
     if (!is_latest && !is_hex(spec))
         return error_setk(err, ERR_USAGE, "\"%s\" is not a snapshot id (give a hex id prefix or \"latest\")", spec);
+    if (is_latest && !source && refuse_ambiguous_latest(list, err) < 0)
+        return -1;
     size_t prefix_len = strlen(spec);
     for (size_t i = list->count; i-- > 0;) {
         const struct snapshot *s = &list->items[i];

@@ -22,6 +22,10 @@ struct string_list {
 
 void string_list_add(struct string_list *list, const char *s);
 bool string_list_has(const struct string_list *list, const char *s);
+/* Sorts the items in strcmp order. */
+void string_list_sort(struct string_list *list);
+/* "a, b, c" into out (cut short, with "...", if it does not fit). */
+void string_list_join(const struct string_list *list, char *out, size_t size);
 void string_list_free(struct string_list *list);
 
 struct snapshot_stats {

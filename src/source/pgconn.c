@@ -165,6 +165,12 @@ PGconn *pg_target_connect(const struct pg_target *t, const char *dbname, struct 
         char what[300];
         snprintf(what, sizeof what, "cannot connect to database %s", dbname ? dbname : t->dbname);
         pg_conn_error(conn, what, err);
+        if (strstr(err->msg, "password")) { /* say where coffer looks for it */
+            char said[ERROR_MSG_MAX];
+            memcpy(said, err->msg, sizeof said);
+            error_set(err, "%s (the password comes from --db-password-file, else the source's password_file: in "
+                      "coffer.yaml, else ~/.pgpass or PGPASSFILE)", said);
+        }
         PQfinish(conn);
         return NULL;
     }

@@ -24,6 +24,7 @@
 #include "source/bundle.h"
 #include "source/pgconn.h"
 #include "source/pgrows.h"
+#include "source/types.h"
 #include "util/spawn.h"
 #include "util/text.h"
 
@@ -446,4 +447,33 @@ out:
     bundle_free(&pb.bundle);
     pg_target_close(&pb.target);
     return rc;
+}
+
+long postgres_snapshot_tables(const struct snapshot *snap, struct table_rows **out)
+{
+    *out = NULL;
+    json_t *meta = snap->meta_json ? json_loads(snap->meta_json, 0, NULL) : NULL;
+    json_t *rows = json_object_get(meta, "rows");
+    if (!json_is_array(rows)) {
+        json_decref(meta);
+        return -1;
+    }
+    size_t count = 0;
+    struct table_rows *list = xcalloc(json_array_size(rows) + 1, sizeof *list);
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row) {
+        const char *schema = json_string_value(json_object_get(row, "schema"));
+        const char *table = json_string_value(json_object_get(row, "table"));
+        json_t *n = json_object_get(row, "rows");
+        if (!table || !json_is_integer(n))
+            continue;
+        char name[600];
+        snprintf(name, sizeof name, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
+        list[count].name = xstrdup(name);
+        list[count++].rows = json_integer_value(n);
+    }
+    json_decref(meta);
+    *out = list;
+    return (long)count;
 }

@@ -37,6 +37,11 @@ struct postgres_settings {
  * failed pg_dump fails the backup with pg_dump's own message. */
 int postgres_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
+/* The tables snap's metadata says its dump holds, with their row counts
+ * (meta "rows", counted while the dump was read): see source_type.tables. */
+struct table_rows;
+long postgres_snapshot_tables(const struct snapshot *snap, struct table_rows **out);
+
 /* "format: ..." when the settings ask for what coffer cannot do yet, else NULL. */
 const char *postgres_validate(const void *settings);
 

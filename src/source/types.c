@@ -140,6 +140,8 @@ const struct source_type source_types[] = {
         .targets = {{.what = "a database URL (postgresql://...)", .matches = is_database_url, .is_url = true,
                      .restore = ops_restore_database, .into = "into the database"}},
         .drill = ops_drill_postgres,
+        .main_stream = POSTGRES_DUMP_NAME,
+        .tables = postgres_snapshot_tables,
         .has_scratch_server = true,
         .drill_drop = ops_drill_drop_database,
     },
@@ -156,6 +158,7 @@ const struct source_type source_types[] = {
         .backup = redis_backup,
         .targets = {{.what = "a file ending in .rdb", .matches = is_rdb_path, .restore = restore_rdb}},
         .drill = ops_drill_redis,
+        .main_stream = REDIS_RDB_NAME,
     },
     {
         .name = "files",
@@ -188,6 +191,7 @@ const struct source_type source_types[] = {
         .backup = git_backup,
         .revision_key = "path",
         .drill = ops_drill_git,
+        .main_stream = GIT_BUNDLE_NAME,
     },
     {
         .name = "bucket",
@@ -207,10 +211,16 @@ const struct source_type source_types[] = {
         .default_name = "stdin",
         .reads_stdin = true,
         .backup = stream_source_backup,
-        .dumps_whole = true,
     },
     {.name = NULL},
 };
+
+void table_rows_free(struct table_rows *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        free(list[i].name);
+    free(list);
+}
 
 const struct source_type *source_type_find(const char *name)
 {

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/field.h"
 #include "util/error.h"
@@ -66,6 +67,15 @@ struct source_target {
     const char *into;
 };
 
+/* A table of a database snapshot, with the rows the snapshot holds. */
+struct table_rows {
+    char *name; /* "schema.table" */
+    int64_t rows;
+};
+
+/* Frees the count tables of list. */
+void table_rows_free(struct table_rows *list, size_t count);
+
 #define SOURCE_TARGETS_MAX 2
 #define SOURCE_FLAGS_MAX 4
 
@@ -91,11 +101,19 @@ struct source_type {
     int (*backup)(struct backup_ctx *ctx, const void *settings, struct error *err);
     bool is_incremental;       /* files unchanged since the previous snapshot are not read again */
     bool is_tree;              /* a tree of the user's files, which repair can copy without the lost ones */
-    bool dumps_whole;          /* `dump` without a path prints its one file */
+    /* What `dump` without a path prints: this file at the top of the
+     * snapshot ("db.dump"); NULL: the snapshot's only file, if it is not a
+     * tree of the user's files (a stream, a command's output). */
+    const char *main_stream;
     /* The words `dump --redacted` hides, from a snapshot; NULL: the type
      * has no secrets to hide and no --redacted. */
     void (*redact_words)(const struct snapshot *snap, struct string_list *words);
     const char *revision_key;  /* the key of a git repository whose HEAD a run records, or NULL */
+    /* The tables a database snapshot records it holds (restore --table,
+     * diff): their count, or -1 when the snapshot records none (an older
+     * coffer, a dump whose rows were not counted); *out for
+     * table_rows_free. NULL: the type holds no tables. */
+    long (*tables)(const struct snapshot *snap, struct table_rows **out);
     struct source_target targets[SOURCE_TARGETS_MAX];
     /* drill: restores into the scratch directory (or database) and
      * validates (drill.h); has_scratch_server: it needs a scratch_url, and

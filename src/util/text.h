@@ -35,6 +35,10 @@ int size_parse(const char *s, uint64_t *bytes);
  * "1h30m", "25h", "2d", "1w" ("0s" is 0); returns 0, or -1 on anything
  * else, overflow included. */
 int duration_parse(const char *s, uint64_t *seconds);
+/* The edits (insert, delete, replace a byte) that make a into b, for
+ * "did you mean" lists; names longer than 63 bytes count as far apart. */
+unsigned text_distance(const char *a, const char *b);
+
 /* "2d 3h", "1h 30m", "45s": the two largest units, into out[32]. */
 void duration_format(uint64_t seconds, char out[32]);
 

@@ -270,7 +270,9 @@ static int find(const struct snapshot_list *list, const char *spec, const char *
     return rc;
 }
 
-/* "latest" is the newest snapshot of all. */
+/* "latest" without a source is the newest snapshot when the repository
+ * holds one source; with several it cannot be guessed: a usage error
+ * naming them. */
 static void test_snapshot_find_latest(void **state)
 {
     struct snapshot_list list;
@@ -278,8 +280,16 @@ static void test_snapshot_find_latest(void **state)
     size_t index = 99;
     make_list(&list);
 
-    assert_int_equal(find(&list, "latest", NULL, &index, &err), 0);
+    assert_int_equal(find(&list, "latest", NULL, &index, &err), -1);
+    assert_int_equal(err.kind, ERR_USAGE);
+    assert_non_null(strstr(err.msg, "The repository holds db, files: add --source NAME"));
+    assert_int_equal(index, 99);
 
+    free(list.items[1].source);
+    free(list.items[3].source);
+    list.items[1].source = xstrdup("db");
+    list.items[3].source = xstrdup("db");
+    assert_int_equal(find(&list, "latest", NULL, &index, &err), 0);
     assert_int_equal(index, 3);
     snapshot_list_free(&list);
 }

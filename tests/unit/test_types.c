@@ -150,7 +150,9 @@ static void test_targets_and_facts(void **state)
     assert_null(source_target_find(redis, "/tmp/rdb"));
     assert_null(source_target_find(files, "postgresql://h/app"));
     assert_true(files->is_incremental && files->is_tree);
-    assert_true(stream->dumps_whole && stream->reads_stdin);
+    assert_true(!stream->main_stream && !stream->is_tree && stream->reads_stdin); /* dump prints its one file */
+    assert_string_equal(pg->main_stream, "db.dump");
+    assert_string_equal(redis->main_stream, "dump.rdb");
     assert_null(stream->fields); /* not a coffer.yaml type */
     assert_true(pg->has_scratch_server);
     assert_non_null(source_type_find("env")->redact_words);

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# friction.sh — the sharp edges a new user hit (#14 item 3), against a real
+# PostgreSQL and Redis started here (ports of their own).
+#   - restore/dump "latest" without --source in a repository of several
+#     sources: exit 2, listing them (it used to take the newest, a .env);
+#   - `coffer backup NAME` of no configured source and no file: exit 2,
+#     listing the sources;
+#   - `dump latest --source S` prints the source's main stream: the dump of
+#     postgres, the RDB of redis, a command's output; byte-identical to
+#     `restore`'s; a file tree says "name the file" and lists what it holds;
+#   - restore into a database takes the source's password_file, and a
+#     wrong password names the settings;
+#   - restore --table of a table the snapshot lacks fails before touching
+#     the target, naming similar tables;
+#   - restore into a non-empty directory needs --overwrite; --dry-run
+#     lists what would be written and writes nothing; ls SNAPSHOT PATH.
+. "$(dirname "$0")/lib.sh"
+
+PG=$REPO_ROOT/tests/pg
+RT=$REPO_ROOT/tests/redis
+export COFFER_PG_DIR=$T/pg COFFER_PG_PORT=${COFFER_PG_FRICTION_PORT:-25451}
+"$PG/server.sh" start >/dev/null || fail "cannot start the test PostgreSQL server"
+on_exit '"$PG/server.sh" stop >/dev/null 2>&1'
+eval "$("$PG/server.sh" env)"
+export COFFER_REDIS_DIR=$T/redis COFFER_REDIS_PORT=${COFFER_REDIS_FRICTION_PORT:-26399}
+"$RT/server.sh" start >/dev/null || fail "cannot start the test redis-server"
+on_exit 'COFFER_REDIS_DIR=$T/redis "$RT/server.sh" stop >/dev/null 2>&1'
+"$RT/populate.sh" 2000 || fail "cannot fill the test redis-server"
+
+URL=postgresql://postgres@127.0.0.1:$COFFER_PG_PORT
+PASSFILE=$COFFER_PG_DIR/password
+psql_q() { psql "$URL/$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
+PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q postgres "CREATE DATABASE shop" || fail "cannot create the test database"
+PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q shop "CREATE TABLE customers (id int PRIMARY KEY, name text);
+    CREATE TABLE orders (id int PRIMARY KEY, customer int REFERENCES customers, total numeric);
+    INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 500) g;
+    INSERT INTO orders SELECT g, 1 + g % 500, g * 1.5 FROM generate_series(1, 3000) g;" ||
+    fail "cannot fill the test database"
+
+new_repo repo
+mkdir -p "$T/site/public" "$T/app"
+printf 'hello\n' >"$T/site/public/index.html"
+gen_random 50000 site >"$T/site/public/logo.png"
+printf 'DATABASE_URL=postgres://app@db/app\nAPP_KEY=k\n' >"$T/app/.env"
+cat >"$T/coffer.yaml" <<YAML
+repository: $COFFER_REPOSITORY
+password_file: $COFFER_PASSWORD_FILE
+sources:
+  db:
+    type: postgres
+    url: $URL/shop
+    password_file: $PASSFILE
+  cache:
+    type: redis
+    url: redis://127.0.0.1:$COFFER_REDIS_PORT
+  site:
+    type: files
+    paths: [$T/site]
+  report:
+    type: command
+    command: [sh, -c, "echo report line; seq 1 1000"]
+  config:
+    type: env
+    paths: [$T/app/.env]
+YAML
+export COFFER_CONFIG=$T/coffer.yaml
+c_ok "configured backup of five sources" backup
+
+# ---------------------------------------------------------------- latest of which source?
+for cmd in "restore latest --to $T/where" "dump latest" "ls latest"; do
+    run_c $cmd
+    expect_rc 2 "$cmd without --source"
+    expect_err_match "$cmd without --source" '"latest" of which source\? The repository holds cache, config, db, report, site: add --source NAME'
+done
+[ -e "$T/where" ] && fail "restore latest without --source wrote something"
+
+# ---------------------------------------------------------------- backup NAME that is nothing
+run_c backup dbb
+expect_rc 2 "backup of a misspelt source"
+expect_err_match "backup dbb" 'no source "dbb" in .*coffer.yaml \(sources: cache, config, db, report, site\)'
+
+# ---------------------------------------------------------------- dump prints the main stream
+timeout 120 "$COFFER" dump latest --source db >"$T/db.dump" 2>"$T/err" || { cat "$T/err" >&2; fail "dump latest --source db"; }
+c_ok "restore db to a directory" restore latest --source db --to "$T/dbdir"
+cmp -s "$T/db.dump" "$T/dbdir/db.dump" || fail "dump of db is not the snapshot's db.dump"
+pg_restore -l "$T/db.dump" | grep -q "TABLE DATA public orders" || fail "the dump of db is not a pg_dump archive with orders"
+timeout 120 "$COFFER" dump latest --source cache >"$T/cache.rdb" 2>"$T/err" || { cat "$T/err" >&2; fail "dump latest --source cache"; }
+[ "$(head -c 5 "$T/cache.rdb")" = REDIS ] || fail "the dump of cache is not an RDB"
+c_ok "restore cache to an rdb" restore latest --source cache --to "$T/restored.rdb"
+cmp -s "$T/cache.rdb" "$T/restored.rdb" || fail "dump of cache differs from its restore"
+timeout 120 "$COFFER" dump latest --source report >"$T/report.out" 2>"$T/err" || { cat "$T/err" >&2; fail "dump latest --source report"; }
+diff <(sh -c "echo report line; seq 1 1000") "$T/report.out" >/dev/null || fail "dump of report is not the command's output"
+run_c dump latest --source site
+expect_rc 2 "dump of a file tree without a path"
+expect_err_match "dump of a tree" "holds 2 files: name the one to dump, e.g. .coffer dump [0-9a-f]{8} PATH. \($T/site/public/index.html, $T/site/public/logo.png;"
+timeout 60 "$COFFER" dump latest --source site "$T/site/public/logo.png" | cmp -s - "$T/site/public/logo.png" ||
+    fail "dump of one file of a tree differs"
+
+# ---------------------------------------------------------------- restore into a database
+# No --db-password-file and no PGPASSFILE: the source's password_file is used.
+unset PGPASSFILE PGPASSWORD
+c_ok "restore into a new database with the source's password_file" restore latest --source db --to "$URL/shop_copy"
+[ "$(PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q shop_copy 'SELECT count(*) FROM orders')" = 3000 ] ||
+    fail "the restored database does not hold the 3000 orders"
+printf 'wrong\n' >"$T/wrong.pw"
+run_c restore latest --source db --to "$URL/shop_other" --db-password-file "$T/wrong.pw"
+expect_nonzero "restore with a wrong password"
+expect_err_match "wrong password" "password authentication failed.*--db-password-file.*password_file"
+expect_no_output_match "wrong password" "wrong"
+
+# ---------------------------------------------------------------- --table of a table it lacks
+run_c restore latest --source db --to "$URL/shop_one" --table order
+expect_rc 2 "restore --table of a table the snapshot lacks"
+expect_err_match "missing table" 'holds no table "order" \(similar: public.orders\) \(it holds 2 tables\); nothing was restored'
+[ "$(PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q postgres "SELECT count(*) FROM pg_database WHERE datname = 'shop_one'")" = 0 ] ||
+    fail "restore --table of a missing table created the target database"
+c_ok "restore --table orders" restore latest --source db --to "$URL/shop_one" --table orders
+[ "$(PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q shop_one 'SELECT count(*) FROM orders')" = 3000 ] ||
+    fail "restore --table orders did not restore the orders"
+
+# ---------------------------------------------------------------- non-empty directories, --dry-run, ls PATH
+mkdir -p "$T/live"
+printf 'live data\n' >"$T/live/keep.txt"
+run_c restore latest --source site --to "$T/live"
+expect_rc 2 "restore into a non-empty directory"
+expect_err_match "non-empty" "is not empty: .*add --overwrite"
+[ "$(ls "$T/live")" = keep.txt ] || fail "the refused restore wrote into the directory"
+run_c restore latest --source site --to "$T/live" --dry-run
+expect_ok "restore --dry-run"
+grep -q "^$T/live$T/site/public/logo.png 48.8 KiB$" "$T/out" || fail "--dry-run does not list logo.png with its size: $(cat "$T/out")"
+grep -q "would restore .* to $T/live, replacing 0; nothing written" "$T/out" || fail "--dry-run has no summary"
+[ "$(ls "$T/live")" = keep.txt ] || fail "--dry-run wrote something"
+c_ok "restore --overwrite" restore latest --source site --to "$T/live" --overwrite
+cmp -s "$T/site/public/logo.png" "$T/live$T/site/public/logo.png" || fail "--overwrite did not restore logo.png"
+run_c restore latest --source site --to "$T/live" --dry-run
+grep -q "logo.png 48.8 KiB (replaces what is there)" "$T/out" || fail "--dry-run does not say what it would replace"
+run_c ls latest --source site "$T/site/public"
+expect_ok "ls with a path"
+[ "$(cat "$T/out")" = "$(printf '%s\n' "$T/site/public" "$T/site/public/index.html" "$T/site/public/logo.png")" ] ||
+    fail "ls PATH lists $(cat "$T/out")"
+run_c ls latest --source site "$T/site/nothing"
+expect_rc 1 "ls of a path the snapshot lacks"
+expect_err_match "ls missing path" "holds nothing at $T/site/nothing"
+
+pass "latest needs a source, misspelt sources listed, dump prints each type's stream, restore takes password_file and checks --table first, --overwrite, --dry-run, ls PATH"
