@@ -31,6 +31,11 @@ fi
 
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The release run has the long randomised rounds in full; under ASan
+# (several times slower) fewer of them find the memory errors, and keep the
+# whole run under an hour: fault seeds 50 -> 20, kill rounds 20 -> 10, the
+# prune race 180 s -> 60 s.
+export FAULT_SEEDS=${FAULT_SEEDS:-20} KILL_ROUNDS=${KILL_ROUNDS:-10} COFFER_PRUNE_RACE_SECONDS=${COFFER_PRUNE_RACE_SECONDS:-60}
 if scripts/build.sh --sanitize; then
   run_suite build-asan "ASan+UBSan build"
 else

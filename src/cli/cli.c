@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"stats", cmd_stats, "sizes, deduplication, and what each source costs", false},
     {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)", true},
     {"key", cmd_key, "list, add, remove keys, change a passphrase", false},
+    {"config", cmd_config, "check coffer.yaml, and reach every source and the repository", false},
 };
 
 static void print_help(FILE *out)

@@ -58,8 +58,17 @@ struct backup_run {
 };
 
 struct config;
+struct config_source;
 int ops_backup_sources(struct repo *repo, const struct config *cfg, char *const *names, size_t count,
                        struct backup_run *run, struct error *err);
+
+/* `coffer config check`: reaches each source of cfg (or the count named;
+ * an unknown name is ERR_USAGE) as a backup would, backing up nothing
+ * (ops/probe.c). report gets each source with what answered, or why it
+ * could not be reached. Returns how many could not, or -1. */
+typedef void (*probe_report_fn)(void *ctx, const struct config_source *src, const char *what, const char *why);
+int ops_probe_sources(const struct config *cfg, char *const *names, size_t count, probe_report_fn report, void *ctx,
+                      struct error *err);
 
 struct copy_options {
     const char *source;       /* only this source's snapshots, or NULL: all */

@@ -529,6 +529,28 @@ int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *er
     return rc;
 }
 
+static int stop_at_first(void *ctx, const struct store_entry *e, struct error *err)
+{
+    (void)e;
+    *(bool *)ctx = true;
+    return error_setk(err, ERR_EXISTS, "found"); /* ends the listing: one object is enough */
+}
+
+int bucket_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    const struct bucket_settings *src = settings;
+    struct store *bucket;
+    bool has_one = false;
+    if (open_bucket(src, src->url, &bucket, err) < 0)
+        return -1;
+    int rc = store_list_entries(bucket, "", stop_at_first, &has_one, err);
+    store_free(bucket);
+    if (rc < 0 && !has_one)
+        return error_wrap(err, "cannot list %s", src->url);
+    snprintf(what, size, "%s answers%s", src->url, has_one ? "" : " (no objects yet)");
+    return 0;
+}
+
 /* ---- restoring to a bucket -------------------------------------------- */
 
 struct upload {

@@ -51,6 +51,8 @@ const char *bucket_validate(const void *settings);
 /* Backs up the objects below settings->url into ctx->snapshot's root,
  * against ctx->parent_root. */
 int bucket_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+/* Its probe: the credentials are read and the bucket lists. */
+int bucket_probe(const void *settings, char *what, size_t size, struct error *err);
 
 /* The same, from a bucket already open (settings->url names it in the
  * snapshot and in messages): what bucket_backup runs once it has reached

@@ -35,3 +35,8 @@ void env_redact_words(const struct snapshot *snap, struct string_list *words)
             string_list_add(words, json_string_value(w));
     json_decref(meta);
 }
+
+int env_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    return source_probe_paths(&((const struct env_settings *)settings)->paths, what, size, err);
+}

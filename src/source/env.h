@@ -20,6 +20,8 @@ struct env_settings {
 
 /* Backs up the files (settings: struct env_settings) with their redact words. */
 int env_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+/* Its probe: every file readable. */
+int env_probe(const void *settings, char *what, size_t size, struct error *err);
 
 /* The redact words recorded in an env snapshot's metadata, into words. */
 void env_redact_words(const struct snapshot *snap, struct string_list *words);

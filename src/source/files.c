@@ -622,3 +622,8 @@ int files_source_backup(struct backup_ctx *ctx, const void *settings, struct err
     exclude_free(exclude);
     return rc;
 }
+
+int files_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    return source_probe_paths(&((const struct files_settings *)settings)->paths, what, size, err);
+}

@@ -477,3 +477,19 @@ long postgres_snapshot_tables(const struct snapshot *snap, struct table_rows **o
     *out = list;
     return (long)count;
 }
+
+int postgres_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    const struct postgres_settings *src = settings;
+    struct pg_target t;
+    if (pg_target_open(src->url, src->password_file, &t, err) < 0)
+        return -1;
+    PGconn *conn = pg_target_connect(&t, NULL, err);
+    if (conn) {
+        int version = PQserverVersion(conn);
+        snprintf(what, size, "PostgreSQL %d.%d, database %s", version / 10000, version % 10000, t.dbname);
+        PQfinish(conn);
+    }
+    pg_target_close(&t);
+    return conn ? 0 : -1;
+}

@@ -42,6 +42,9 @@ int postgres_backup(struct backup_ctx *ctx, const void *settings, struct error *
 struct table_rows;
 long postgres_snapshot_tables(const struct snapshot *snap, struct table_rows **out);
 
+/* Its probe: connects as a backup would, with the source's password. */
+int postgres_probe(const void *settings, char *what, size_t size, struct error *err);
+
 /* "format: ..." when the settings ask for what coffer cannot do yet, else NULL. */
 const char *postgres_validate(const void *settings);
 

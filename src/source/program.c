@@ -3,10 +3,12 @@
  */
 #include "source/program.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "source/bundle.h"
 #include "util/spawn.h"
@@ -100,4 +102,37 @@ int git_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
         error_wrap(err, "cannot bundle the git repository %s", path);
     bundle_free(&b);
     return rc;
+}
+
+int command_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    const char *program = ((const struct command_settings *)settings)->command.items[0];
+    if (strchr(program, '/')) {
+        if (access(program, X_OK) < 0)
+            return error_errno(err, errno, "cannot run %s", program);
+        snprintf(what, size, "%s can be run", program);
+        return 0;
+    }
+    const char *path = getenv("PATH");
+    char candidate[4096];
+    for (const char *p = path ? path : "/usr/bin:/bin"; *p;) {
+        size_t len = strcspn(p, ":");
+        snprintf(candidate, sizeof candidate, "%.*s/%s", (int)len, p, program);
+        if (len && access(candidate, X_OK) == 0) {
+            snprintf(what, size, "%s is %s", program, candidate);
+            return 0;
+        }
+        p += len + (p[len] == ':');
+    }
+    return error_setk(err, ERR_NOT_FOUND, "%s is not installed (not found in PATH)", program);
+}
+
+int git_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    const char *path = ((const struct git_settings *)settings)->path;
+    char head[128];
+    if (git_head(path, head, sizeof head, err) < 0)
+        return -1;
+    snprintf(what, size, "HEAD %.12s", head);
+    return 0;
 }

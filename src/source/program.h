@@ -39,6 +39,11 @@ struct git_settings {
 /* Backs up the repository (settings: struct git_settings) as one bundle. */
 int git_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
 
+/* The probes: the command's program is found (in PATH, or as given); the
+ * repository's HEAD can be read. */
+int command_probe(const void *settings, char *what, size_t size, struct error *err);
+int git_probe(const void *settings, char *what, size_t size, struct error *err);
+
 /* The HEAD revision (40 hex digits) of the repository at path, into out
  * (at least 41 bytes). */
 int git_head(const char *path, char *out, size_t size, struct error *err);

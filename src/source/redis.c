@@ -589,21 +589,57 @@ static int authenticate(struct rconn *c, const struct redis_url *u, struct error
     return rc;
 }
 
-int redis_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+/* The server's address, with the password of the URL or password_file. */
+static int source_url(const struct redis_settings *src, struct redis_url *u, struct error *err)
 {
-    const struct redis_settings *src = settings;
-    struct redis_url u;
-    if (redis_url_parse(src->url, &u, err) < 0)
+    if (redis_url_parse(src->url, u, err) < 0)
         return -1;
     if (src->password_file) {
         char *password = NULL;
         if (secret_read_file(src->password_file, "the Redis password", &password, err) < 0) {
-            redis_url_free(&u);
+            redis_url_free(u);
             return -1;
         }
-        secret_free(u.password);
-        u.password = password;
+        secret_free(u->password);
+        u->password = password;
     }
+    return 0;
+}
+
+int redis_probe(const void *settings, char *what, size_t size, struct error *err)
+{
+    const struct redis_settings *src = settings;
+    struct redis_url u;
+    if (source_url(src, &u, err) < 0)
+        return -1;
+    char where[300], *info = NULL;
+    snprintf(where, sizeof where, "%s:%s", u.host, u.port);
+    struct rconn c;
+    int rc = conn_connect(&c, &u, src->tls_ca_file, where, err);
+    if (rc == 0) {
+        rc = authenticate(&c, &u, err);
+        const char *args[] = {"INFO", "server"};
+        if (rc == 0)
+            rc = conn_call(&c, args, 2, &info, "INFO failed", err);
+        conn_close(&c);
+    }
+    if (rc == 0) {
+        const char *v = strstr(info, "redis_version:");
+        snprintf(what, size, "Redis %.*s at %s", v ? (int)strcspn(v + 14, "\r\n") : 1, v ? v + 14 : "?", where);
+    } else {
+        error_wrap(err, "cannot reach Redis at %s", where);
+    }
+    free(info);
+    redis_url_free(&u);
+    return rc;
+}
+
+int redis_backup(struct backup_ctx *ctx, const void *settings, struct error *err)
+{
+    const struct redis_settings *src = settings;
+    struct redis_url u;
+    if (source_url(src, &u, err) < 0)
+        return -1;
     char where[300];
     snprintf(where, sizeof where, "%s:%s", u.host, u.port);
     struct rconn c;

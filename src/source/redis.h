@@ -34,6 +34,8 @@ struct redis_settings {
 
 /* Backs up a server's RDB (settings: struct redis_settings) into ctx->snapshot. */
 int redis_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+/* Its probe: connects and authenticates as a backup would, and asks INFO. */
+int redis_probe(const void *settings, char *what, size_t size, struct error *err);
 
 /* ---- the wire formats, for the fuzz harness (tests/fuzz/fuzz_redis.c) -- */
 

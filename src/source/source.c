@@ -9,6 +9,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "repo/blob.h"
 #include "util/interrupt.h"
@@ -52,4 +55,22 @@ int backup_store_tree(struct backup_ctx *ctx, struct tree *tree, uint8_t id_out[
     buf_free(&encoded);
     ctx->stats->dirs++;
     return rc;
+}
+
+int source_probe_paths(const struct config_strings *paths, char *what, size_t size, struct error *err)
+{
+    for (size_t i = 0; i < paths->count; i++) {
+        const char *path = paths->items[i];
+        DIR *dir = opendir(path);
+        if (dir) {
+            closedir(dir);
+            continue;
+        }
+        if (errno != ENOTDIR)
+            return error_errno(err, errno, "cannot read %s", path);
+        if (access(path, R_OK) < 0)
+            return error_errno(err, errno, "cannot read %s", path);
+    }
+    snprintf(what, size, "%zu path%s readable", paths->count, paths->count == 1 ? "" : "s");
+    return 0;
 }

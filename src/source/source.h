@@ -61,6 +61,10 @@ int stream_backup(struct backup_ctx *ctx, int fd, const char *name, uint8_t root
                   struct error *err);
 
 /* A files source's coffer.yaml keys (its row in types.c reads them). */
+/* The probe (source_type.probe) of sources that read paths: each one is
+ * there and readable (a directory: listable). */
+int source_probe_paths(const struct config_strings *paths, char *what, size_t size, struct error *err);
+
 struct files_settings {
     struct config_strings paths;   /* at least one */
     struct config_strings exclude; /* patterns (exclude.h) */
@@ -69,6 +73,8 @@ struct files_settings {
 /* The files type's backup (settings: struct files_settings): the paths,
  * recorded absolute in the snapshot, against ctx->parent_root. */
 int files_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err);
+/* Its probe: every path readable. */
+int files_probe(const void *settings, char *what, size_t size, struct error *err);
 
 /* The stdin type's: ctx->stdin_fd as one file named after the source. */
 int stream_source_backup(struct backup_ctx *ctx, const void *settings, struct error *err);

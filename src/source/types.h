@@ -99,6 +99,10 @@ struct source_type {
     const char *(*validate)(const void *settings);
     /* Backs up: sets ctx->snapshot's root, and its paths or metadata. */
     int (*backup)(struct backup_ctx *ctx, const void *settings, struct error *err);
+    /* `coffer config check`: reaches what a backup would read (connects,
+     * authenticates, opens the paths) without backing anything up; what
+     * gets a few words on what answered ("PostgreSQL 15.4, database app"). */
+    int (*probe)(const void *settings, char *what, size_t size, struct error *err);
     bool is_incremental;       /* files unchanged since the previous snapshot are not read again */
     bool is_tree;              /* a tree of the user's files, which repair can copy without the lost ones */
     /* What `dump` without a path prints: this file at the top of the

@@ -142,4 +142,25 @@ run_c ls latest --source site "$T/site/nothing"
 expect_rc 1 "ls of a path the snapshot lacks"
 expect_err_match "ls missing path" "holds nothing at $T/site/nothing"
 
-pass "latest needs a source, misspelt sources listed, dump prints each type's stream, restore takes password_file and checks --table first, --overwrite, --dry-run, ls PATH"
+# ---------------------------------------------------------------- coffer config check
+c_ok "config check with every source reachable" config check
+for s in "db (postgres): ok: PostgreSQL 15" "cache (redis): ok: Redis " "site (files): ok: 1 path readable" \
+    "report (command): ok: sh is " "config (env): ok: 1 path readable" "repository: ok: "; do
+    grep -qF "$s" "$T/out" || fail "config check lacks \"$s\": $(cat "$T/out")"
+done
+[ "$(grep -c ': ok: ' "$T/out")" = 6 ] || fail "config check does not print one line per source and the repository"
+before=$(snapshot_ids db | wc -l)
+sed -e "s|password_file: $PASSFILE|password_file: $T/wrong.pw|" -e "s|paths: \[$T/site\]|paths: [$T/gone]|" \
+    "$T/coffer.yaml" >"$T/broken.yaml"
+run_c config check --config "$T/broken.yaml"
+expect_rc 1 "config check with a wrong password and a missing path"
+grep -q "^db (postgres): FAILED: .*password authentication failed" "$T/out" || fail "config check does not name db's failure: $(cat "$T/out")"
+grep -q "^site (files): FAILED: cannot read $T/gone" "$T/out" || fail "config check does not name the missing path"
+grep -q "^cache (redis): ok" "$T/out" || fail "config check stops at the first failure"
+run_c config check --json --config "$T/broken.yaml"
+[ "$(jq_out '[.sources[] | select(.ok == false) | .source] | join(",")')" = db,site ] || fail "config check --json: $(cat "$T/out")"
+[ "$(snapshot_ids db | wc -l)" = "$before" ] || fail "config check backed something up"
+run_c config check nosuch
+expect_rc 2 "config check of an unknown source"
+
+pass "config check reaches every source; latest needs a source, misspelt sources listed, dump prints each type's stream, restore takes password_file and checks --table first, --overwrite, --dry-run, ls PATH"
