@@ -466,7 +466,7 @@ long postgres_snapshot_tables(const struct snapshot *snap, struct table_rows **o
         const char *schema = json_string_value(json_object_get(row, "schema"));
         const char *table = json_string_value(json_object_get(row, "table"));
         json_t *n = json_object_get(row, "rows");
-        if (!table || !json_is_integer(n))
+        if (!table || !*table || !json_is_integer(n))
             continue;
         char name[600];
         snprintf(name, sizeof name, "%s%s%s", schema ? schema : "", schema ? "." : "", table);

@@ -1,13 +1,18 @@
 /*
  * fuzz_snapshot.c — snapshot documents (repo/snapshot.c's snapshot_decode):
  * the JSON plaintext of snapshots/<id> once opened. A snapshot that decodes
- * must encode again and decode to the same time, source and root.
+ * must encode again and decode to the same time, source and root. Its
+ * metadata's table list (postgres_snapshot_tables, for restore --table and
+ * diff) is read from whatever the document holds: -1 or that many named
+ * tables, never a crash.
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzzing.h"
 #include "repo/snapshot.h"
+#include "source/postgres.h"
+#include "source/types.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -25,6 +30,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(back.tags.count == snap.tags.count);
         snapshot_free(&back);
         buf_free(&again);
+        struct table_rows *tables;
+        long count = postgres_snapshot_tables(&snap, &tables);
+        FUZZ_CHECK(count >= -1);
+        FUZZ_CHECK(count != -1 || tables == NULL);
+        for (long i = 0; i < count; i++)
+            FUZZ_CHECK(tables[i].name && tables[i].name[0]);
+        table_rows_free(tables, count > 0 ? (size_t)count : 0);
     }
     snapshot_free(&snap);
     return 0;
