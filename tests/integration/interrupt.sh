@@ -13,9 +13,8 @@
 # A second Ctrl-C quits at once and the repository is still whole.
 . "$(dirname "$0")/lib.sh"
 
-SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
-[ -f "$SHIM" ] || fail "fault shim not built: $SHIM"
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 # the shim is preloaded before the ASan runtime
+use_fault_shim
+FROZEN_OUT=$T/out FROZEN_ERR=$T/err # what interrupt reads
 MiB=1048576
 
 new_repo repo
@@ -40,24 +39,6 @@ wait_gone() {
     kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "coffer did not stop within 20 s of the signal"; }
     wait "$pid"
     RC=$?
-}
-
-# frozen OP PATH K ARGS... : starts coffer ARGS with the shim stopping it at
-# its K-th OP under PATH; returns once it is stopped there (pid in FROZEN)
-frozen() {
-    local op=$1 path=$2 k=$3
-    shift 3
-    rm -f "$T/mark"
-    FAULT_OP=$op FAULT_PATH=$path FAULT_AT=$k FAULT_ACTION=stop FAULT_MARK=$T/mark LD_PRELOAD=$SHIM \
-        "$COFFER" "$@" >"$T/out" 2>"$T/err" </dev/null &
-    FROZEN=$!
-    on_exit "kill -CONT $FROZEN 2>/dev/null; kill -9 $FROZEN 2>/dev/null"
-    for _ in $(seq 1 600); do
-        [ -f "$T/mark" ] && [ "$(awk '{ print $3 }' "/proc/$FROZEN/stat" 2>/dev/null)" = T ] && return 0
-        kill -0 "$FROZEN" 2>/dev/null || { cat "$T/err" >&2; fail "coffer $* ended before its ${k}th $op under $path"; }
-        sleep 0.1
-    done
-    fail "coffer $* never reached its ${k}th $op under $path"
 }
 
 # interrupt SIGNAL WHAT : sends SIGNAL to the frozen process, lets it go on,

@@ -355,3 +355,31 @@ compare_trees() {
 restored_path() { printf '%s/%s' "$1" "${2#/}"; }
 
 sha_of() { sha256sum | cut -d' ' -f1; }
+
+# ---------------------------------------------------------------- the fault shim, and freezing a command mid-work
+# use_fault_shim : SHIM is the fault shim (tests/fault/), failing the test if
+# it is not built; ASan is told that the shim is preloaded before it
+use_fault_shim() {
+    SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
+    [ -f "$SHIM" ] || fail "the fault shim is not built ($SHIM)"
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+}
+# frozen OP PATH K ARGS... : starts coffer ARGS with the shim stopping it
+# (SIGSTOP) at its K-th OP under PATH, and returns once it is stopped there:
+# pid in FROZEN, output in ${FROZEN_OUT:-$T/frozen.out} and
+# ${FROZEN_ERR:-$T/frozen.err}, stdin from ${FROZEN_STDIN:-/dev/null}
+frozen() {
+    local op=$1 path=$2 k=$3 err=${FROZEN_ERR:-$T/frozen.err}
+    shift 3
+    rm -f "$T/mark"
+    FAULT_OP=$op FAULT_PATH=$path FAULT_AT=$k FAULT_ACTION=stop FAULT_MARK=$T/mark LD_PRELOAD=$SHIM \
+        "$COFFER" "$@" >"${FROZEN_OUT:-$T/frozen.out}" 2>"$err" <"${FROZEN_STDIN:-/dev/null}" &
+    FROZEN=$!
+    on_exit "kill -CONT $FROZEN 2>/dev/null; kill -9 $FROZEN 2>/dev/null"
+    for _ in $(seq 1 600); do
+        [ -f "$T/mark" ] && [ "$(awk '{ print $3 }' "/proc/$FROZEN/stat" 2>/dev/null)" = T ] && return 0
+        kill -0 "$FROZEN" 2>/dev/null || { cat "$err" >&2; fail "coffer $* ended before its ${k}th $op under $path"; }
+        sleep 0.1
+    done
+    fail "coffer $* never reached its ${k}th $op under $path"
+}

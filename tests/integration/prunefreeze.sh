@@ -22,12 +22,10 @@
 #     condemned, not left for two more prunes as a pack no file lists.
 . "$(dirname "$0")/lib.sh"
 
-SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
-[ -f "$SHIM" ] || fail "the fault shim is not built ($SHIM)"
+use_fault_shim
 command -v faketime >/dev/null || fail "faketime is not installed (scripts/install-deps.sh installs it)"
-# The shim and libfaketime stand in front of ASan's interceptors (in the
-# ASan build); ASan must not object.
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+# libfaketime stands in front of ASan's interceptors too (use_fault_shim
+# tells ASan not to object).
 
 gen_random 3000000 11 >"$T/x1"
 gen_random 3000000 12 >"$T/x2"
@@ -46,23 +44,6 @@ dumps_as() {
     expect_ok "dump of $1"
     cmp -s "$T/out" "$2" || fail "the newest snapshot of $1 does not dump as $2 was ($3)"
 }
-# frozen PREFIX OP PATH CMD...: starts coffer CMD under the shim, stopping
-# it at its first OP under PATH; sets FROZEN to its pid once it stopped
-frozen() {
-    local op=$1 path=$2
-    shift 2
-    rm -f "$T/mark"
-    FAULT_OP=$op FAULT_PATH=$path FAULT_AT=1 FAULT_ACTION=stop FAULT_MARK=$T/mark LD_PRELOAD=$SHIM \
-        "$COFFER" "$@" >"$T/frozen.out" 2>"$T/frozen.err" <"${FROZEN_STDIN:-/dev/null}" &
-    FROZEN=$!
-    for _ in $(seq 1 300); do
-        [ -f "$T/mark" ] && break
-        kill -0 "$FROZEN" 2>/dev/null || { cat "$T/frozen.err" >&2; fail "coffer $* ended before reaching its first $op under $path"; }
-        sleep 0.1
-    done
-    [ -f "$T/mark" ] || fail "coffer $* never reached its first $op under $path"
-    on_exit "kill -CONT $FROZEN 2>/dev/null; kill -9 $FROZEN 2>/dev/null"
-}
 # resume: lets the frozen process go on and waits for it; its exit code in RC
 resume() {
     kill -CONT "$FROZEN"
@@ -78,7 +59,7 @@ stream_backup y "$T/y"
 c_ok "forget the first snapshot of x" forget --keep-last 1 --source x
 c_ok "prune that condemns x1's pack" prune --json
 [ "$(jq_out '.packs_condemned')" -ge 1 ] || fail "case 1: the first prune condemned nothing"
-frozen unlink /data/ prune
+frozen unlink /data/ 1 prune
 stream_backup x "$T/x1" faketime -f +2h
 resume
 [ "$RC" = 0 ] || { cat "$T/frozen.err" >&2; fail "case 1: the resumed prune failed"; }
@@ -94,7 +75,7 @@ new_repo two
 stream_backup x "$T/x1"
 stream_backup x "$T/x2"
 c_ok "forget the first snapshot of x" forget --keep-last 1 --source x
-frozen open /index/ prune
+frozen open /index/ 1 prune
 # Beside it, x1's data again: the index the backup reads still lists the
 # pack the stopped prune has judged unneeded, so the backup reuses it.
 stream_backup x "$T/x1" faketime -f +2h
@@ -111,7 +92,7 @@ c_ok "check --read-data after the prunes (case 2)" check --read-data
 # --- 3. a backup stopped before its index file, prunes beside it ---------------
 new_repo three
 stream_backup y "$T/y"
-FROZEN_STDIN=$T/x1 frozen open /index/ backup --stdin --name x --quiet
+FROZEN_STDIN=$T/x1 frozen open /index/ 1 backup --stdin --name x --quiet
 for i in 1 2; do
     faketime -f +2h "$COFFER" prune --json >"$T/out" 2>"$T/err" || { cat "$T/err" >&2; fail "case 3: prune $i beside the stopped backup failed"; }
     [ "$(jq_out '.packs_deleted')" = 0 ] || fail "case 3: prune $i deleted packs while a stopped backup's lock was there: $(cat "$T/out")"
@@ -135,7 +116,7 @@ stream_backup y "$T/y"
 c_ok "forget the first snapshot of x" forget --keep-last 1 --source x
 c_ok "prune that condemns x1's pack" prune --json
 [ "$(jq_out '.packs_condemned')" = 1 ] || fail "case 4: the first prune did not condemn x1's pack: $(cat "$T/out")"
-frozen unlink /condemned/ prune
+frozen unlink /condemned/ 1 prune
 c_ok "remove every lock while the prune is stopped" unlock --remove-all
 resume
 [ "$RC" != 0 ] || fail "case 4: the prune whose lock was removed says it succeeded"

@@ -15,9 +15,7 @@
 # snapshot needed blobs no index file listed.
 . "$(dirname "$0")/lib.sh"
 
-SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
-[ -f "$SHIM" ] || fail "the fault shim is not built ($SHIM)"
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+use_fault_shim
 
 # same_chunks_repo NAME: a repository whose streams and files are cut alike
 same_chunks_repo() {
