@@ -13,7 +13,7 @@ coffer=${1:-build/coffer}
   echo '```'
   "$coffer" --help
   echo '```'
-  for cmd in init backup snapshots ls restore dump check drill status forget tag prune repair stats copy unlock key config; do
+  for cmd in init backup snapshots ls find diff restore dump check drill status forget tag prune repair stats copy unlock key config; do
     echo
     echo "## coffer $cmd"
     echo

@@ -24,6 +24,8 @@ static const struct command commands[] = {
     {"backup", cmd_backup, "back up files or a stream into a new snapshot", true},
     {"snapshots", cmd_snapshots, "list snapshots", false},
     {"ls", cmd_ls, "list the files in a snapshot", false},
+    {"find", cmd_find, "find files by name or path across snapshots", false},
+    {"diff", cmd_diff, "what changed between two snapshots: files, and tables' rows", false},
     {"restore", cmd_restore, "restore a snapshot into a directory", true},
     {"dump", cmd_dump, "write a stream, or one file of a snapshot, to stdout", true},
     {"check", cmd_check, "verify the repository and each source's health rules", true},

@@ -120,6 +120,8 @@ int cmd_init(struct cli_globals *g, int argc, char **argv);
 int cmd_backup(struct cli_globals *g, int argc, char **argv);
 int cmd_snapshots(struct cli_globals *g, int argc, char **argv);
 int cmd_ls(struct cli_globals *g, int argc, char **argv);
+int cmd_find(struct cli_globals *g, int argc, char **argv);
+int cmd_diff(struct cli_globals *g, int argc, char **argv);
 int cmd_restore(struct cli_globals *g, int argc, char **argv);
 int cmd_dump(struct cli_globals *g, int argc, char **argv);
 int cmd_check(struct cli_globals *g, int argc, char **argv);

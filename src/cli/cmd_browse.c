@@ -1,6 +1,6 @@
 /*
- * cmd_browse.c — `coffer snapshots` and `coffer ls`: what is in the
- * repository.
+ * cmd_browse.c — `coffer snapshots`, `coffer ls` and `coffer find`: what
+ * is in the repository.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -129,35 +129,42 @@ static const char ls_description[] =
 struct ls_out {
     bool is_long;
     bool is_json;
+    bool is_find; /* lines start with the snapshot's id, time and source */
     json_t *arr;
     const char *under; /* PATH, or NULL */
     size_t shown;
+    const struct snapshot *last; /* of the last entry shown (find) */
+    size_t snapshots;            /* how many snapshots had an entry shown (find) */
 };
 
-static const char *type_name(uint8_t type)
-{
-    static const char *names[] = {"?", "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket"};
-    return type < 8 ? names[type] : "?";
-}
-
-static void print_entry(void *ctx, const char *path, const struct node *n)
+static void print_entry(void *ctx, const struct snapshot *snap, const char *path, const struct node *n)
 {
     struct ls_out *out = ctx;
-    char when[32];
+    char when[32], hex[65], snap_time[32];
     if (!cli_is_under(path, out->under))
         return;
     out->shown++;
+    if (out->last != snap)
+        out->snapshots++, out->last = snap;
     time_format_rfc3339(n->mtime_ns / 1000000000, when);
+    snapshot_id_hex(snap, hex);
+    time_format_rfc3339(snap->time, snap_time);
     if (out->is_json) {
-        json_array_append_new(out->arr, json_pack("{s:s, s:s, s:I, s:i, s:s}", "path", path, "type",
-                                                  type_name(n->type), "size", (json_int_t)n->size, "mode",
-                                                  (int)n->mode, "mtime", when));
-    } else if (out->is_long) {
-        printf("%-7s %04o %12llu %s %s%s%s\n", type_name(n->type), n->mode, (unsigned long long)n->size, when,
-               path, n->target ? " -> " : "", n->target ? n->target : "");
-    } else {
-        puts(path);
+        json_t *entry = json_pack("{s:s, s:s, s:I, s:i, s:s}", "path", path, "type", node_type_name(n->type), "size",
+                                  (json_int_t)n->size, "mode", (int)n->mode, "mtime", when);
+        if (out->is_find)
+            json_object_update_new(entry, json_pack("{s:s, s:s, s:s}", "snapshot", hex, "snapshot_time", snap_time,
+                                                    "source", snap->source));
+        json_array_append_new(out->arr, entry);
+        return;
     }
+    if (out->is_find)
+        printf("%.8s  %s  %-12s  ", hex, snap_time, snap->source);
+    if (out->is_long)
+        printf("%-7s %04o %12llu %s %s%s%s\n", node_type_name(n->type), n->mode, (unsigned long long)n->size, when,
+               path, n->target ? " -> " : "", n->target ? n->target : "");
+    else
+        puts(path);
 }
 
 /* Parses "SNAPSHOT [SOURCE]" plus --source; shared by ls, restore, dump. */
@@ -188,7 +195,7 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv)
         {OPT_FLAG("long", &out.is_long), .help = "type, mode, size and time too"},
         {0},
     };
-    const struct opt_command command = {.name = "ls", .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS]",
+    const struct opt_command command = {.name = "ls", .takes_lock = true, .usage = "SNAPSHOT [SOURCE] [PATH] [OPTIONS]",
                                         .description = ls_description, .options = options};
     struct opt_args args;
     struct error err;
@@ -227,5 +234,93 @@ int cmd_ls(struct cli_globals *g, int argc, char **argv)
     json_decref(out.arr);
     snapshot_list_free(&list);
     repo_free(repo);
+    return code;
+}
+
+static const char find_description[] =
+    "Lists the entries matching PATTERN in every snapshot (oldest first), or in those\n"
+    "of --source, or the --snapshot ones: a line per match with the snapshot's id,\n"
+    "time and source. PATTERN is written as an `exclude:` pattern of coffer.yaml:\n"
+    "  *.env, id_rsa      no slash: the entry's name, at any depth\n"
+    "  uploads/           a trailing slash: directories only\n"
+    "  /srv/app/**/*.yml  a slash inside: the whole path as backed up\n"
+    "  * ? [a-z] [!a-z]   as in fnmatch(3), never matching a slash\n"
+    "Exits 1 when nothing matches. Only trees are read, never file contents.";
+
+static const char find_epilog[] =
+    "With --json: an array of the entries of `ls --json` (path, type, size, mode, mtime)\n"
+    "with snapshot (its id), snapshot_time and source.\n";
+
+/* The snapshots find searches: the --snapshot ones, else every one (of the
+ * --source ones, when given), oldest first. */
+static int pick_searched(const struct snapshot_list *list, const struct string_list *specs,
+                         const struct string_list *sources, const struct snapshot ***out, size_t *count,
+                         struct error *err)
+{
+    *out = xcalloc(list->count + specs->count + 1, sizeof **out);
+    *count = 0;
+    for (size_t i = 0; i < specs->count; i++) {
+        const char *source = sources->count == 1 ? sources->items[0] : NULL;
+        if (snapshot_find(list, specs->items[i], source, &(*out)[*count], err) < 0)
+            return -1;
+        (*count)++;
+    }
+    for (size_t i = 0; specs->count == 0 && i < list->count; i++)
+        if (is_shown(&list->items[i], sources))
+            (*out)[(*count)++] = &list->items[i];
+    return 0;
+}
+
+int cmd_find(struct cli_globals *g, int argc, char **argv)
+{
+    struct ls_out out = {.is_find = true};
+    struct string_list sources = {0}, specs = {0};
+    const struct opt options[] = {
+        {OPT_LIST("source", &sources), .arg = "NAME", .help = "only snapshots of this source (repeat for more)"},
+        {OPT_LIST("snapshot", &specs), .arg = "ID", .help = "only this snapshot (an id prefix or \"latest\"; repeat for more)"},
+        {OPT_FLAG("long", &out.is_long), .help = "type, mode, size and time too"},
+        {0},
+    };
+    const struct opt_command command = {.name = "find", .takes_lock = true, .usage = "PATTERN [OPTIONS]",
+                                        .description = find_description, .options = options,
+                                        .epilog = find_epilog};
+    struct opt_args args;
+    struct repo *repo = NULL;
+    struct snapshot_list list = {0};
+    const struct snapshot **searched = NULL;
+    size_t count = 0;
+    struct error err;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
+        goto out;
+    if (args.count == 0) {
+        code = cli_usage_error("find", "find what? give a PATTERN, such as '*.env' or /srv/app/uploads/");
+        goto out;
+    }
+    if ((code = cli_args_at_most("find", &args, 1)) != EXIT_OK)
+        goto out;
+    out.is_json = g->is_json;
+    out.arr = json_array();
+    if (cli_open_repo(g, &repo, &err) < 0 || cli_load_snapshots(repo, &list, &err) < 0 ||
+        pick_searched(&list, &specs, &sources, &searched, &count, &err) < 0 ||
+        ops_find(repo, searched, count, args.items[0], print_entry, &out, &err) < 0) {
+        code = cli_fail(&err);
+    } else if (out.shown == 0) {
+        error_setk(&err, ERR_NOT_FOUND, "nothing matches \"%s\" in the %zu snapshot%s searched", args.items[0], count,
+                   count == 1 ? "" : "s");
+        code = cli_fail(&err);
+    } else if (out.is_json) {
+        json_dumpf(out.arr, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+    } else {
+        printf("%zu match%s in %zu of %zu snapshots\n", out.shown, out.shown == 1 ? "" : "es", out.snapshots, count);
+    }
+out:
+    json_decref(out.arr);
+    free(searched);
+    snapshot_list_free(&list);
+    repo_free(repo);
+    string_list_free(&sources);
+    string_list_free(&specs);
     return code;
 }

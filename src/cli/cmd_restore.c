@@ -44,8 +44,9 @@ struct would_write {
     uint64_t bytes;
 };
 
-static void print_would_write(void *ctx, const char *path, const struct node *n)
+static void print_would_write(void *ctx, const struct snapshot *snap, const char *path, const struct node *n)
 {
+    (void)snap;
     struct would_write *w = ctx;
     if (!cli_is_under(path, w->opts->path))
         return;
@@ -196,8 +197,9 @@ static int sink_to_buf(void *ctx, const uint8_t *data, size_t len, struct error 
     return 0;
 }
 
-static void collect_file(void *ctx, const char *path, const struct node *node)
+static void collect_file(void *ctx, const struct snapshot *snap, const char *path, const struct node *node)
 {
+    (void)snap;
     if (node->type == NODE_FILE)
         string_list_add(ctx, path);
 }

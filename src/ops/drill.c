@@ -377,8 +377,9 @@ static int compare_blob(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_t
     return 0;
 }
 
-static void compare_file(void *ctx, const char *path, const struct node *node)
+static void compare_file(void *ctx, const struct snapshot *snap, const char *path, const struct node *node)
 {
+    (void)snap;
     struct file_check *fc = ctx;
     if (node->type != NODE_FILE)
         return;

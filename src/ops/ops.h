@@ -160,9 +160,36 @@ int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, u
 int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, int fd, unsigned workers,
              struct error *err);
 
-/* Calls fn for every entry of a snapshot, with its path. */
-typedef void (*ls_fn)(void *ctx, const char *path, const struct node *node);
-int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err);
+/* ---- ls, find, diff (browse.c): trees only, under a shared lock ---- */
+
+/* Calls fn for every entry of a snapshot, with its path ("/srv/a.txt"),
+ * each directory before what is in it, in name order. */
+typedef void (*entry_fn)(void *ctx, const struct snapshot *snap, const char *path, const struct node *node);
+int ops_ls(struct repo *repo, const struct snapshot *snap, entry_fn fn, void *ctx, struct error *err);
+
+/* Calls fn for every entry whose path matches pattern (the language of a
+ * source's `exclude:`, source/exclude.h; a bad one is ERR_USAGE naming
+ * what is wrong) in each of the count snapshots, in the order given. */
+int ops_find(struct repo *repo, const struct snapshot *const *snaps, size_t count, const char *pattern, entry_fn fn,
+             void *ctx, struct error *err);
+
+/* What changed at a path from one snapshot to another. A directory whose
+ * entries changed is not itself reported; what changed in it is. */
+enum diff_change {
+    DIFF_ADDED,    /* only after: a new entry (and everything in a new directory) */
+    DIFF_REMOVED,  /* only before */
+    DIFF_CONTENT,  /* a file's bytes, a symlink's target, a device's number */
+    DIFF_TYPE,     /* a file became a directory, a symlink, ... */
+    DIFF_METADATA, /* the same content; mode, owner or mtime changed */
+};
+/* before and after: the entry on each side, NULL where it is absent. */
+typedef void (*diff_fn)(void *ctx, enum diff_change change, const char *path, const struct node *before,
+                        const struct node *after);
+/* Calls fn for every path that differs, in name order, each directory's
+ * own change before what is in it; directories with the same tree on
+ * both sides are not read. */
+int ops_diff(struct repo *repo, const struct snapshot *before, const struct snapshot *after, diff_fn fn, void *ctx,
+             struct error *err);
 
 /* Calls fn for every regular file of a snapshot's tree, in path order
  * ("/a/b"), under one shared lock, with a reader for its content

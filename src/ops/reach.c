@@ -15,6 +15,7 @@
 #include "repo/blob.h"
 #include "repo/repo.h"
 #include "repo/tree.h"
+#include "repo/walk.h"
 
 struct reach_frame {
     struct tree tree;
@@ -37,12 +38,7 @@ static int enter_tree(struct repo *repo, struct blob_codec *codec, const uint8_t
     }
     struct reach_frame *f = &(*frames)[*depth];
     memset(f, 0, sizeof *f);
-    struct buf raw = BUF_INIT;
-    int rc = repo_read_blob(repo, codec, id, &raw, err);
-    if (rc == 0)
-        rc = tree_decode(raw.data, raw.len, &f->tree, err);
-    buf_free(&raw);
-    if (rc < 0)
+    if (repo_read_tree(repo, codec, id, &f->tree, err) < 0)
         return -1;
     (*depth)++;
     return 0;

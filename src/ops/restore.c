@@ -23,20 +23,10 @@
 #include "repo/blob.h"
 #include "repo/lock.h"
 #include "repo/tree.h"
+#include "repo/walk.h"
 #include "source/types.h"
 #include "util/fdio.h"
 #include "util/interrupt.h"
-
-static int load_tree(struct repo *repo, struct blob_codec *codec, const uint8_t id[CRYPTO_ID_SIZE],
-                     struct tree *tree, struct error *err)
-{
-    struct buf raw = BUF_INIT;
-    int rc = repo_read_blob(repo, codec, id, &raw, err);
-    if (rc == 0)
-        rc = tree_decode(raw.data, raw.len, tree, err);
-    buf_free(&raw);
-    return rc;
-}
 
 /* Finds the entry at path ("/srv/a.txt" or "srv/a.txt") below root. On
  * success *node points into *holder, which the caller frees. */
@@ -57,7 +47,7 @@ static int find_node(struct repo *repo, struct blob_codec *codec, const uint8_t 
         if (*node)
             memcpy(current, (*node)->subtree, CRYPTO_ID_SIZE);
         tree_free(holder);
-        if (load_tree(repo, codec, current, holder, err) < 0) {
+        if (repo_read_tree(repo, codec, current, holder, err) < 0) {
             rc = -1;
             break;
         }
@@ -396,7 +386,7 @@ static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_S
         frames[0].device = st.st_dev;
         frames[0].inode = st.st_ino;
     }
-    if (load_tree(r->repo, r->codec, id, &frames[0].tree, err) < 0) {
+    if (repo_read_tree(r->repo, r->codec, id, &frames[0].tree, err) < 0) {
         record_failure(r, err->msg);
         close(fd);
         depth = 0;
@@ -432,7 +422,7 @@ static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_S
             continue;
         }
         struct tree tree;
-        if (load_tree(r->repo, r->codec, n->subtree, &tree, err) < 0) {
+        if (repo_read_tree(r->repo, r->codec, n->subtree, &tree, err) < 0) {
             record_failure(r, err->msg);
             close(child_fd);
             set_metadata(r, top->fd, n);
@@ -623,10 +613,6 @@ static const struct node *main_stream(const struct snapshot *snap, const struct 
     return NULL;
 }
 
-typedef int (*walk_fn)(void *ctx, const char *path, const struct node *node, struct error *err);
-static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], walk_fn fn,
-                   void *ctx, struct error *err);
-
 struct some_files {
     struct string_list paths;
     size_t count;
@@ -647,7 +633,7 @@ static int refuse_without_path(struct repo *repo, struct blob_codec *codec, cons
 {
     struct some_files some = {{0}, 0};
     struct error ignored;
-    ls_walk(repo, codec, snap->root, note_file, &some, &ignored);
+    repo_walk_tree(repo, codec, snap->root, note_file, &some, &ignored);
     char held[ERROR_MSG_MAX / 2];
     string_list_join(&some.paths, held, sizeof held);
     string_list_free(&some.paths);
@@ -676,7 +662,7 @@ int ops_read(struct repo *repo, const struct snapshot *snap, const char *path, u
         if (find_node(repo, codec, snap->root, path, &holder, &node, err) < 0)
             goto out;
     } else {
-        if (load_tree(repo, codec, snap->root, &holder, err) < 0)
+        if (repo_read_tree(repo, codec, snap->root, &holder, err) < 0)
             goto out;
         if (!(node = main_stream(snap, &holder))) {
             refuse_without_path(repo, codec, snap, err);
@@ -704,84 +690,6 @@ int ops_dump(struct repo *repo, const struct snapshot *snap, const char *path, i
     return ops_read(repo, snap, path, workers, sink_to_fd, &sink, err);
 }
 
-/* ---- ls --------------------------------------------------------------- */
-
-struct ls_frame {
-    struct tree tree;
-    size_t next;     /* the next node of tree to list */
-    size_t path_len; /* the length of this directory's path */
-};
-
-/* ls_walk calls walk_fn for each entry; -1 (err set) stops the walk. */
-/* Lists depth-first in name order, each directory before its entries,
- * with a stack of frames on the heap (see restore_walk). */
-static int ls_walk(struct repo *repo, struct blob_codec *codec, const uint8_t root[CRYPTO_ID_SIZE], walk_fn fn,
-                   void *ctx, struct error *err)
-{
-    struct ls_frame *frames = xcalloc(16, sizeof *frames);
-    size_t depth = 1, cap = 16;
-    struct buf path = BUF_INIT;
-    buf_append(&path, "", 1);
-    int rc = load_tree(repo, codec, root, &frames[0].tree, err);
-    if (rc < 0)
-        depth = 0;
-    while (depth > 0) {
-        struct ls_frame *top = &frames[depth - 1];
-        if (top->next == top->tree.count) {
-            tree_free(&top->tree);
-            depth--;
-            continue;
-        }
-        const struct node *n = &top->tree.nodes[top->next++];
-        path.len = top->path_len + 1;
-        path.data[top->path_len] = '/';
-        buf_append(&path, n->name, strlen(n->name) + 1);
-        if ((rc = fn(ctx, (const char *)path.data, n, err)) < 0)
-            break;
-        if (n->type != NODE_DIR)
-            continue;
-        if (depth == cap) {
-            cap *= 2;
-            frames = xrealloc(frames, cap * sizeof *frames);
-        }
-        struct ls_frame *f = &frames[depth];
-        memset(f, 0, sizeof *f);
-        f->path_len = path.len - 1;
-        if ((rc = load_tree(repo, codec, n->subtree, &f->tree, err)) < 0)
-            break;
-        depth++;
-    }
-    while (depth > 0)
-        tree_free(&frames[--depth].tree);
-    free(frames);
-    buf_free(&path);
-    return rc;
-}
-
-struct ls_call {
-    ls_fn fn;
-    void *ctx;
-};
-
-static int list_entry(void *arg, const char *path, const struct node *node, struct error *err)
-{
-    (void)err;
-    struct ls_call *call = arg;
-    call->fn(call->ctx, path, node);
-    return 0;
-}
-
-int ops_ls(struct repo *repo, const struct snapshot *snap, ls_fn fn, void *ctx, struct error *err)
-{
-    if (repo_load_index(repo, err) < 0)
-        return -1;
-    struct blob_codec *codec = repo_blob_codec_new(repo);
-    struct ls_call call = {fn, ctx};
-    int rc = ls_walk(repo, codec, snap->root, list_entry, &call, err);
-    blob_codec_free(codec);
-    return rc;
-}
-
 struct each_file {
     ops_file_fn fn;
     void *ctx;
@@ -804,7 +712,7 @@ int ops_each_file(struct repo *repo, const struct snapshot *snap, unsigned worke
     struct blob_codec *codec = repo_blob_codec_new(repo);
     struct each_file each = {fn, ctx, content_reader_new(repo, workers ? workers : ops_default_workers())};
     if (rc == 0)
-        rc = ls_walk(repo, codec, snap->root, visit_file, &each, err);
+        rc = repo_walk_tree(repo, codec, snap->root, visit_file, &each, err);
     content_reader_free(each.reader);
     blob_codec_free(codec);
     repo_unlock(lock);

@@ -258,6 +258,12 @@ int tree_decode(const uint8_t *data, size_t len, struct tree *tree, struct error
     return 0;
 }
 
+const char *node_type_name(uint8_t type)
+{
+    static const char *const names[] = {"?", "file", "dir", "symlink", "fifo", "chardev", "blockdev", "socket"};
+    return type < sizeof names / sizeof names[0] ? names[type] : "?";
+}
+
 const struct node *tree_find(const struct tree *tree, const char *name)
 {
     size_t lo = 0, hi = tree->count;

@@ -96,6 +96,9 @@ void tree_sort(struct tree *tree);
  * sorted, or a symlink target is longer than the format holds. */
 int tree_encode(const struct tree *tree, struct buf *out, struct error *err);
 int tree_decode(const uint8_t *data, size_t len, struct tree *tree, struct error *err);
+/* "file", "dir", "symlink", ... as ls and diff print them; "?" for a
+ * type no writer uses. */
+const char *node_type_name(uint8_t type);
 /* Binary search in a sorted tree; NULL if absent. */
 const struct node *tree_find(const struct tree *tree, const char *name);
 void tree_free(struct tree *tree);

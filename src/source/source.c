@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "repo/blob.h"
+#include "repo/walk.h"
 #include "util/interrupt.h"
 
 void backup_warn(struct backup_ctx *ctx, const char *fmt, ...)
@@ -35,12 +36,8 @@ void backup_warn(struct backup_ctx *ctx, const char *fmt, ...)
 
 bool backup_load_parent_tree(struct backup_ctx *ctx, const uint8_t *id, struct tree *tree)
 {
-    struct buf raw = BUF_INIT;
     struct error ignored;
-    bool is_loaded = id && repo_read_blob(ctx->repo, ctx->codec, id, &raw, &ignored) == 0 &&
-                     tree_decode(raw.data, raw.len, tree, &ignored) == 0;
-    buf_free(&raw);
-    return is_loaded;
+    return id && repo_read_tree(ctx->repo, ctx->codec, id, tree, &ignored) == 0;
 }
 
 int backup_store_tree(struct backup_ctx *ctx, struct tree *tree, uint8_t id_out[CRYPTO_ID_SIZE], struct error *err)

@@ -13,7 +13,8 @@
 #   - restore --table of a table the snapshot lacks fails before touching
 #     the target, naming similar tables;
 #   - restore into a non-empty directory needs --overwrite; --dry-run
-#     lists what would be written and writes nothing; ls SNAPSHOT PATH.
+#     lists what would be written and writes nothing; ls SNAPSHOT PATH;
+#   - diff of two database snapshots names the tables whose rows changed.
 . "$(dirname "$0")/lib.sh"
 
 PG=$REPO_ROOT/tests/pg
@@ -142,7 +143,23 @@ run_c ls latest --source site "$T/site/nothing"
 expect_rc 1 "ls of a path the snapshot lacks"
 expect_err_match "ls missing path" "holds nothing at $T/site/nothing"
 
-# ---------------------------------------------------------------- coffer config check
+# ---------------------------------------------------------------- diff of two database snapshots
+PGPASSFILE=$COFFER_PG_DIR/pgpass psql_q shop "INSERT INTO orders SELECT g, 1 + g % 500, g FROM generate_series(3001, 3200) g;
+    CREATE TABLE audit (at timestamptz); INSERT INTO audit SELECT now() FROM generate_series(1, 7);" ||
+    fail "cannot change the test database"
+c_ok "a second backup of db" backup db
+run_c diff latest --source db
+expect_ok "diff latest --source db (with the snapshot before)"
+grep -q "^M /db.dump$" "$T/out" || fail "diff does not say db.dump changed: $(cat "$T/out")"
+grep -q "^M public.orders  3000 -> 3200 (+200)$" "$T/out" || fail "diff does not give orders' rows: $(cat "$T/out")"
+grep -q "^+ public.audit  7 rows$" "$T/out" || fail "diff does not list the new table audit: $(cat "$T/out")"
+grep -q "customers" "$T/out" && fail "diff lists customers, whose rows did not change"
+grep -q "; 2 tables with other row counts$" "$T/out" || fail "diff's summary does not count 2 tables: $(cat "$T/out")"
+run_c diff latest --source db --json
+[ "$(jq_out '[.tables[] | select(.name == "public.orders") | .before, .after] | map(tostring) | join(",")')" = 3000,3200 ] ||
+    fail "diff --json tables: $(cat "$T/out")"
+[ "$(jq_out '.tables[] | select(.name == "public.audit") | .before')" = null ] || fail "diff --json: audit had rows before"
+
 c_ok "config check with every source reachable" config check
 for s in "db (postgres): ok: PostgreSQL 15" "cache (redis): ok: Redis " "site (files): ok: 1 path readable" \
     "report (command): ok: sh is " "config (env): ok: 1 path readable" "repository: ok: "; do
@@ -163,4 +180,4 @@ run_c config check --json --config "$T/broken.yaml"
 run_c config check nosuch
 expect_rc 2 "config check of an unknown source"
 
-pass "config check reaches every source; latest needs a source, misspelt sources listed, dump prints each type's stream, restore takes password_file and checks --table first, --overwrite, --dry-run, ls PATH"
+pass "config check reaches every source; latest needs a source, misspelt sources listed, dump prints each type's stream, restore takes password_file and checks --table first, --overwrite, --dry-run, ls PATH, diff gives tables' rows"

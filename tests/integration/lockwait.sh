@@ -12,9 +12,7 @@
 # Ctrl-C ends a wait at once (130). A bad duration is a usage error.
 . "$(dirname "$0")/lib.sh"
 
-SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
-[ -f "$SHIM" ] || fail "fault shim not built: $SHIM"
-export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 # the shim is preloaded before the ASan runtime
+use_fault_shim
 
 new_repo repo
 R=$COFFER_REPOSITORY
@@ -28,17 +26,8 @@ hold_exclusive() {
     gen_random 200000 "$RANDOM" >"$T/src/churn.bin"
     c_ok "a backup to give prune work" backup --name files "$T/src"
     c_ok "forget all but the newest" forget --source files --keep-last 1
-    rm -f "$T/mark"
-    FAULT_OP=write FAULT_PATH=$R/index/ FAULT_AT=1 FAULT_ACTION=stop FAULT_MARK=$T/mark LD_PRELOAD=$SHIM \
-        "$COFFER" prune >"$T/holder.out" 2>"$T/holder.err" </dev/null &
-    HOLDER=$!
-    on_exit "kill -CONT $HOLDER 2>/dev/null; kill -9 $HOLDER 2>/dev/null"
-    for _ in $(seq 1 300); do
-        [ -f "$T/mark" ] && [ "$(awk '{ print $3 }' "/proc/$HOLDER/stat" 2>/dev/null)" = T ] && return 0
-        kill -0 "$HOLDER" 2>/dev/null || { cat "$T/holder.err" >&2; fail "the holding prune ended before writing its index"; }
-        sleep 0.1
-    done
-    fail "the holding prune never reached its index write"
+    FROZEN_OUT=$T/holder.out FROZEN_ERR=$T/holder.err frozen write "$R/index/" 1 prune
+    HOLDER=$FROZEN
 }
 release() {
     kill -CONT "$HOLDER"
@@ -53,6 +42,12 @@ took=$(($(date +%s%3N) - start))
 expect_rc 1 "backup beside a prune, without a wait"
 expect_err_match "the refusal" "locked: an exclusive lock held by pid $HOLDER.*--retry-lock DURATION.*lock_wait:"
 [ "$took" -lt 5000 ] || fail "the refusal took $took ms"
+# ls, find and diff read trees that a prune may delete: they take a shared lock too
+for cmd in "ls latest" "find a.bin" "diff latest latest"; do
+    run_c $cmd
+    expect_rc 1 "$cmd beside a prune"
+    expect_err_match "$cmd beside a prune" "locked: an exclusive lock held by pid $HOLDER.*--retry-lock DURATION"
+done
 
 # ---------------------------------------------------------------- --retry-lock 2s: gives up after about 2 s
 start=$(date +%s%3N)
