@@ -261,7 +261,8 @@ int cmd_dump(struct cli_globals *g, int argc, char **argv)
          .help = "the source (also the second argument, if it has no /)"},
         {OPT_FLAG("redacted", &is_redacted),
          .help = "for env snapshots: every file (or PATH), with the value of each variable whose name holds a "
-                 "redact word replaced by [REDACTED]; may go to a terminal"},
+                 "redact word (or whose value matches a value: pattern) and every URL's password replaced by "
+                 "[REDACTED]; may go to a terminal"},
         {OPT_UINT("workers", &workers, 1, 256), .arg = "N", .help = "reader threads (default: one per core)"},
         {0},
     };

@@ -2,13 +2,14 @@
  * envfile.c — a copy of a .env file with the secrets taken out, for review.
  *
  * One pass over the text, a line (or a multi-line value) at a time; every
- * byte not part of a redacted value is appended as it is, so the output
- * differs from the input only where a value was replaced. The rules, and
+ * byte not part of a redacted value or a URL's password is appended as it
+ * is, so the output differs from the input only where a secret was. The rules, and
  * why each ambiguity is settled the way it is, are in envfile.h.
  */
 #include "source/envfile.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 struct assignment {
@@ -79,9 +80,16 @@ static size_t after_eol(const char *t, size_t len, size_t end)
     return end + 1;
 }
 
+static bool is_value_pattern(const char *word)
+{
+    return !strncmp(word, ENVFILE_VALUE_PREFIX, strlen(ENVFILE_VALUE_PREFIX));
+}
+
 static bool name_matches(const char *name, size_t name_len, const char *const *words, size_t word_count)
 {
     for (size_t w = 0; w < word_count; w++) {
+        if (is_value_pattern(words[w]))
+            continue;
         size_t word_len = strlen(words[w]);
         for (size_t at = 0; at + word_len <= name_len; at++) {
             size_t k = 0;
@@ -169,6 +177,87 @@ static size_t comment_start(const char *t, size_t from, size_t to)
     return to;
 }
 
+/* Whether the len bytes at text match the glob pattern: * any bytes, ?
+ * one byte, \ makes the next byte literal; bytewise, case-sensitive. */
+static bool glob_matches(const char *pattern, const char *text, size_t len)
+{
+    size_t p = 0, i = 0, star_p = SIZE_MAX, star_i = 0; /* where to go back to after a mismatch */
+    while (i < len) {
+        if (pattern[p] == '*') {
+            star_p = ++p;
+            star_i = i;
+            continue;
+        }
+        bool is_any = pattern[p] == '?';
+        size_t lit = pattern[p] == '\\' && pattern[p + 1] ? p + 1 : p;
+        if (pattern[p] && (is_any || pattern[lit] == text[i])) {
+            p = lit + 1;
+            i++;
+        } else if (star_p != SIZE_MAX) {
+            p = star_p;
+            i = ++star_i;
+        } else {
+            return false;
+        }
+    }
+    while (pattern[p] == '*')
+        p++;
+    return pattern[p] == '\0';
+}
+
+/* Whether the value of a (its text inside the quotes, or up to an inline
+ * comment) matches one of the value: patterns among words. */
+static bool value_matches(const char *t, size_t len, const struct assignment *a, const char *const *words,
+                          size_t word_count)
+{
+    size_t from = a->value, to;
+    if (from < len && is_quote(t[from])) {
+        to = closing_quote(t, len, from);
+        from++;
+    } else {
+        to = comment_start(t, from, line_end(t, len, from));
+        while (to > from && is_blank(t[to - 1]))
+            to--;
+    }
+    for (size_t w = 0; w < word_count; w++)
+        if (is_value_pattern(words[w]) &&
+            glob_matches(words[w] + strlen(ENVFILE_VALUE_PREFIX), t + from, to - from))
+            return true;
+    return false;
+}
+
+static bool ends_url(char c)
+{
+    return is_blank(c) || c == '\n' || c == '\r' || is_quote(c);
+}
+
+/* Appends t[from, to) with the userinfo password of every URL in it
+ * replaced (envfile.h): after "://", up to the last @ before the URL
+ * ends (a blank, a quote, a line end), what follows the first : — or,
+ * without a :, all of it. */
+static void append_hiding_userinfo(const char *t, size_t from, size_t to, struct buf *out)
+{
+    size_t i = from;
+    for (size_t s = from; s + 3 <= to; s++) {
+        if (memcmp(t + s, "://", 3) != 0)
+            continue;
+        size_t start = s + 3, end = start, at = 0;
+        for (; end < to && !ends_url(t[end]); end++)
+            if (t[end] == '@')
+                at = end;
+        if (at) {
+            const char *colon = memchr(t + start, ':', at - start);
+            size_t hide = colon ? (size_t)(colon - t) + 1 : start;
+            buf_append(out, t + i, hide - i);
+            if (at > hide)
+                buf_append(out, ENVFILE_REDACTED, strlen(ENVFILE_REDACTED));
+            i = at;
+        }
+        s = end > s ? end - 1 : s;
+    }
+    buf_append(out, t + i, to - i);
+}
+
 /* The line ending at the very end of the text, if it comes after from. */
 static size_t final_eol_len(const char *t, size_t len, size_t from)
 {
@@ -197,7 +286,7 @@ static size_t redact_assignment(const char *t, size_t len, size_t start, const s
         size_t end = line_end(t, len, close + 1);
         size_t next = after_eol(t, len, end);
         if (is_blank_or_comment(t, close + 1, end))
-            buf_append(out, t + close, next - close);
+            append_hiding_userinfo(t, close, next, out);
         else {
             buf_append_u8(out, (uint8_t)t[close]);
             buf_append(out, t + end, next - end);
@@ -216,7 +305,7 @@ static size_t redact_assignment(const char *t, size_t len, size_t start, const s
     size_t next = after_eol(t, len, end);
     buf_append(out, t + start, v - start);
     buf_append(out, ENVFILE_REDACTED, strlen(ENVFILE_REDACTED));
-    buf_append(out, t + cut, next - cut);
+    append_hiding_userinfo(t, cut, next, out);
     return next;
 }
 
@@ -245,13 +334,14 @@ void envfile_redact(const char *text, size_t len, const char *const *words, size
         size_t next = after_eol(text, len, end);
         struct assignment a;
         if (!parse_assignment(text, pos, end, &a)) {
-            buf_append(out, text + pos, next - pos);
+            append_hiding_userinfo(text, pos, next, out);
             pos = next;
-        } else if (name_matches(text + a.name, a.name_len, words, word_count)) {
+        } else if (name_matches(text + a.name, a.name_len, words, word_count) ||
+                   value_matches(text, len, &a, words, word_count)) {
             pos = redact_assignment(text, len, pos, &a, out);
         } else {
             next = copied_assignment_end(text, len, next, &a);
-            buf_append(out, text + pos, next - pos);
+            append_hiding_userinfo(text, pos, next, out);
             pos = next;
         }
     }

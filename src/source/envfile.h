@@ -17,10 +17,22 @@
  * assignment) is copied unchanged.
  *
  * A name matches when it contains one of the words as a substring, ignoring
- * ASCII case: with "key", API_KEY and keyboard_layout both match. Only names
- * are looked at, never values: a value that happens to contain a word is
- * not evidence of anything, and the words are meant as a list of names that
- * hold secrets.
+ * ASCII case: with "key", API_KEY and keyboard_layout both match. A word
+ * that starts with "value:" is a pattern for values instead: the rest is a
+ * glob (* any bytes, ? one, \ makes the next literal; bytewise, case
+ * matters) that must match the whole value — the text inside its quotes,
+ * or up to an inline comment — as in "value:sk_live_*" or "value:AKIA*",
+ * so that a secret is hidden whatever its variable is called. Value
+ * patterns are for secrets with a shape; a value that merely contains a
+ * name word is not evidence of anything.
+ *
+ * URL passwords are hidden in every line, whatever the variable is called
+ * and whatever the words, comments included: in DATABASE_URL=postgres://
+ * app:hunter2@db/app the output has postgres://app:[REDACTED]@db/app. After
+ * "://", up to the last @ before the URL ends (a blank, a quote or a line
+ * end), what follows the first : is replaced — or all of the user part when
+ * it has no : (https://TOKEN@github.com). A @ in a URL's path can so hide
+ * more than a password, never less.
  *
  * The three dialects disagree at the edges, so this reads every variable
  * the way that leaks least: a redacted value is taken to end as late as any
@@ -47,7 +59,8 @@
  *    unquoted value without an inline comment runs on over a lone \r to
  *    the next \n (Compose). A UTF-8 byte-order mark at the start is kept
  *    and skipped.
- * Comment lines are copied as they are, even one like `# API_KEY=old`.
+ * Comment lines are copied as they are, even one like `# API_KEY=old`,
+ * but for the passwords of the URLs in them.
  */
 #ifndef COFFER_SOURCE_ENVFILE_H
 #define COFFER_SOURCE_ENVFILE_H
@@ -58,13 +71,16 @@
 
 /* What a redacted value is replaced with. */
 #define ENVFILE_REDACTED "[REDACTED]"
+/* The start of a word that is a pattern for values, not names. */
+#define ENVFILE_VALUE_PREFIX "value:"
 
 /* Appends to out (without resetting it) the len bytes of .env text with
  * the value of every variable whose name contains one of the word_count
- * words (ASCII case-insensitive; an empty word matches every name) replaced
- * by ENVFILE_REDACTED. With no words the output equals the input. text
- * need not be NUL-terminated and may hold any bytes. Cannot fail; uses
- * memory linear in len. */
+ * words (ASCII case-insensitive; an empty word matches every name), or
+ * whose value matches one of the value: patterns, replaced by
+ * ENVFILE_REDACTED, and every URL's password too. With no words and no
+ * "://" the output equals the input. text need not be NUL-terminated and
+ * may hold any bytes. Cannot fail; uses memory linear in len. */
 void envfile_redact(const char *text, size_t len, const char *const *words, size_t word_count, struct buf *out);
 
 #endif

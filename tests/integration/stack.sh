@@ -28,7 +28,8 @@ printf 'print("hello")\n' >"$APP/code/app.py"
 git -C "$APP/code" add -A
 git -C "$APP/code" -c user.email=t@example.com -c user.name=test commit -qm "first" || fail "cannot commit"
 head=$(git -C "$APP/code" rev-parse HEAD)
-secret1=sk_live_$RANDOM$RANDOM secret2=pw$RANDOM$RANDOM secret3=tok$RANDOM$RANDOM
+secret1=sk_live_$RANDOM$RANDOM secret2=pw$RANDOM$RANDOM secret3=tok$RANDOM$RANDOM secret4=hunter$RANDOM$RANDOM
+secret5=sk_live_$RANDOM$RANDOM$RANDOM
 cat >"$APP/.env.production" <<ENV
 # production settings
 APP_NAME=shop
@@ -42,6 +43,9 @@ abc$secret1
 -----END KEY-----"
 GREETING="hello
 world"
+DATABASE_URL=postgres://app:$secret4@db:5432/app
+# was: redis://:$secret4@old-cache:6379
+BILLING=$secret5
 ENV
 cat >"$T/env-expected" <<ENV
 # ==> $APP/.env.production <==
@@ -55,6 +59,9 @@ GITHUB_TOKEN='[REDACTED]'
 TLS_PRIVATE_KEY="[REDACTED]"
 GREETING="hello
 world"
+DATABASE_URL=postgres://app:[REDACTED]@db:5432/app
+# was: redis://:[REDACTED]@old-cache:6379
+BILLING=[REDACTED]
 ENV
 gen_random 200000 7 >"$APP/uploads/2025/photo.jpg"
 mkdir -p "$APP/uploads/cache"
@@ -67,7 +74,7 @@ cat >"$T/coffer.yaml" <<YAML
 sources:
   db:      { type: postgres, url: "postgresql://postgres@127.0.0.1:$COFFER_PG_PORT/app", password_file: $COFFER_PG_DIR/password }
   cache:   { type: redis, url: "redis://127.0.0.1:$COFFER_REDIS_PORT" }
-  config:  { type: env, paths: [$APP/.env.production], redact: [KEY, SECRET, PASSWORD, TOKEN] }
+  config:  { type: env, paths: [$APP/.env.production], redact: [KEY, SECRET, PASSWORD, TOKEN, "value:sk_live_*"] }
   uploads: { type: files, paths: [$APP/uploads], exclude: ["*.tmp", "cache/"] }
   logs:    { type: files, paths: [$APP/logs] }
   code:    { type: git, path: $APP/code }
@@ -99,7 +106,7 @@ c_ok "restore config" restore latest config --to "$T/r-config"
 cmp -s "$APP/.env.production" "$(restored_path "$T/r-config" "$APP/.env.production")" || fail "restored .env differs"
 c_ok "redacted view of the env files" dump latest config --redacted
 diff -u "$T/env-expected" "$T/out" >&2 || fail "the redacted view is not the file with exactly the secret values hidden"
-for secret in "$secret1" "$secret2" "$secret3"; do
+for secret in "$secret1" "$secret2" "$secret3" "$secret4" "$secret5"; do
     grep -qF "$secret" "$T/out" && fail "the redacted view shows a secret"
 done
 c_ok "restore uploads" restore latest uploads --to "$T/r-uploads"

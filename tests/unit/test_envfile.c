@@ -236,6 +236,53 @@ static void test_envfile_values_are_never_matched(void **state)
     expect_unchanged("HELP=\"set API_KEY and PASSWORD\"\nURL=https://x/?token=abc\n");
 }
 
+/* The password of a URL is hidden whatever the variable is called (the
+ * user part whole when it has no ':', as in a DSN or a token), in comment
+ * lines too; a URL without one is copied as it is. */
+static void test_envfile_url_password_hidden_whatever_the_name(void **state)
+{
+    (void)state;
+    expect_redacted("DATABASE_URL=postgres://app:hunter2@db/app\n", "DATABASE_URL=postgres://app:[REDACTED]@db/app\n");
+    expect_redacted("CACHE=redis://:pw@cache:6379/0\r\n", "CACHE=redis://:[REDACTED]@cache:6379/0\r\n");
+    expect_redacted("REPO=\"https://ghp_abc@github.com/o/r\" # ci\n", "REPO=\"https://[REDACTED]@github.com/o/r\" # ci\n");
+    expect_redacted("SENTRY_DSN=https://abc123@o1.ingest.sentry.io/5\n", "SENTRY_DSN=https://[REDACTED]@o1.ingest.sentry.io/5\n");
+    expect_redacted("# was: postgres://u:oldpw@db/app\n", "# was: postgres://u:[REDACTED]@db/app\n");
+    expect_redacted("X=mysql://u:p@ss@h/db\n", "X=mysql://u:[REDACTED]@h/db\n");
+    expect_redacted("X=mysql://u:p/ss@h/db\n", "X=mysql://u:[REDACTED]@h/db\n");
+    expect_redacted("HOSTS=redis://:a@h1,redis://:b@h2 other://x\n", "HOSTS=redis://:[REDACTED]@h2 other://x\n");
+    expect_redacted("DB: postgres://app:pw@db/app\n", "DB: postgres://app:[REDACTED]@db/app\n");
+    expect_redacted("API_KEY=postgres://u:p@h\n", "API_KEY=[REDACTED]\n");
+    expect_unchanged("X=postgres://app:@db/app\nY=https://example.com/a?b=c\nZ=://@\n");
+    /* hiding twice changes nothing more */
+    expect_redacted("U=postgres://app:[REDACTED]@db/app\n", "U=postgres://app:[REDACTED]@db/app\n");
+}
+
+/* "value:GLOB" words match whole values, quoted or not, whatever the name. */
+static void test_envfile_value_patterns(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"TOKEN", "value:sk_live_*", "value:AKIA????????????????", "value:a\\*b"};
+    struct {
+        const char *in, *want;
+    } cases[] = {
+        {"STRIPE=sk_live_abc\n", "STRIPE=[REDACTED]\n"},
+        {"STRIPE='sk_live_abc' # prod\n", "STRIPE='[REDACTED]' # prod\n"},
+        {"STRIPE=sk_live_abc  # prod\n", "STRIPE=[REDACTED]  # prod\n"},
+        {"OTHER=sk_test_x\n", "OTHER=sk_test_x\n"},
+        {"OTHER=my_sk_live_x\n", "OTHER=my_sk_live_x\n"},
+        {"AWS=AKIAABCDEFGHIJKLMNOP\n", "AWS=[REDACTED]\n"},
+        {"AWS=AKIAABCDEFGHIJKLMNO\n", "AWS=AKIAABCDEFGHIJKLMNO\n"},
+        {"STAR=a*b\nNOT=axb\n", "STAR=[REDACTED]\nNOT=axb\n"},
+        {"value=sk_test\n", "value=sk_test\n"}, /* a value: word is never a name word */
+        {"MY_TOKEN=x\n", "MY_TOKEN=[REDACTED]\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = redact_with(cases[i].in, words, sizeof words / sizeof words[0]);
+        assert_string_equal(got, cases[i].want);
+        free(got);
+    }
+}
+
 /* `NAME: value` (Compose, Node) is an assignment too. */
 static void test_envfile_colon_separator(void **state)
 {
@@ -443,6 +490,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_envfile_plain_value_redacted),
+        cmocka_unit_test(test_envfile_url_password_hidden_whatever_the_name),
+        cmocka_unit_test(test_envfile_value_patterns),
         cmocka_unit_test(test_envfile_double_quoted_keeps_quotes),
         cmocka_unit_test(test_envfile_single_quoted_keeps_comment),
         cmocka_unit_test(test_envfile_empty_values_redacted),
