@@ -7,6 +7,7 @@
 #ifndef COFFER_CLI_CLI_H
 #define COFFER_CLI_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "cli/options.h"
@@ -83,6 +84,11 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err);
 /* Whether a snapshot path ("/srv/a/b") is prefix or inside it ("/srv/a",
  * "/srv/a/"); a NULL prefix holds everything. */
 bool cli_is_under(const char *path, const char *prefix);
+
+/* Prints an event document (check, drill) as one JSON line, its times
+ * (time, snapshot_time: Unix seconds as recorded) as RFC 3339 UTC
+ * strings, as every --json output writes times. */
+void cli_print_event_json(const json_t *doc);
 /* Makes repo's lockers wait as --retry-lock, else coffer.yaml's lock_wait:,
  * says (cli_open_repo does it; for a second repository such as copy's). */
 void cli_set_lock_wait(struct cli_globals *g, struct repo *repo);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -88,10 +89,23 @@ static void print_summary(const struct cli_globals *g, const struct snapshot *sn
     printf(", added %s to the repository in %.1f s\n", added, snap->stats.seconds);
 }
 
+/* The furthest ahead --time may be: clocks differ a little, but a snapshot
+ * dated later would pass for the newest (RPO met, retention keeping it)
+ * until that date. */
+#define BACKUP_TIME_AHEAD_MAX 300
+
 static int parse_time(const char *arg, void *to, struct error *err)
 {
-    if (time_parse_rfc3339(arg, to, NULL) < 0)
+    int64_t *when = to;
+    if (time_parse_rfc3339(arg, when, NULL) < 0)
         return error_setk(err, ERR_USAGE, "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", arg);
+    int64_t ahead = *when - (int64_t)time(NULL);
+    if (ahead > BACKUP_TIME_AHEAD_MAX) {
+        char by[32];
+        duration_format((uint64_t)ahead, by);
+        return error_setk(err, ERR_USAGE, "%s is %s in the future: a snapshot dated then would count as the newest "
+                          "until that date; give a time in the past (or within 5 minutes of now)", arg, by);
+    }
     return 0;
 }
 

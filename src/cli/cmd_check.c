@@ -102,8 +102,7 @@ static int check_one(struct repo *repo, const struct cli_globals *g, const struc
         fprintf(stderr, "coffer: warning: %s\n", job.warnings.items[i]);
     if (g->is_json) {
         json_object_set(job.doc, "damage_detail", job.damage_detail);
-        json_dumpf(job.doc, stdout, JSON_COMPACT);
-        printf("\n");
+        cli_print_event_json(job.doc);
     } else if (!g->is_quiet || job.is_damaged || job.health.count) {
         if (req->is_named)
             printf("source %s: ", source);

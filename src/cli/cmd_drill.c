@@ -62,7 +62,8 @@ static void print_result(const struct drill_job *run, json_t *doc)
     printf("drill %s (snapshot %.8s of %s): %s in %s", run->snap->source, id, when, is_ok ? "passed" : "FAILED", took);
     if (run->objectives.rto) {
         duration_format(run->objectives.rto, rto);
-        printf(" (RTO objective %s: %s)", rto, seconds <= run->objectives.rto ? "met" : "MISSED");
+        printf(" (RTO objective %s: %s)", rto,
+               !is_ok ? "not met: nothing usable was restored" : run->is_rto_met ? "met" : "MISSED");
     }
     printf("\n");
     size_t i;
@@ -91,8 +92,7 @@ static int drill_source(struct repo *repo, const struct cli_globals *g, struct d
         return 128 + job->stopped_by;
     }
     if (g->is_json) {
-        json_dumpf(job->doc, stdout, JSON_COMPACT);
-        printf("\n");
+        cli_print_event_json(job->doc);
     } else {
         print_result(job, job->doc);
     }

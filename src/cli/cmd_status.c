@@ -39,6 +39,13 @@ static void problem(json_t *problems, const char *rule, const char *todo, const 
     json_array_append_new(problems, json_pack("{s:s, s:s, s:s}", "rule", rule, "what", what, "todo", todo));
 }
 
+/* The event's time as RFC 3339 in when; returns when. */
+static const char *event_when(const struct event *e, char when[32])
+{
+    time_format_rfc3339((int64_t)e->time, when);
+    return when;
+}
+
 /* The newest check that covered this source (its own, or of everything). */
 static const struct event *last_check(const struct event_list *events, const char *source)
 {
@@ -51,6 +58,10 @@ static const struct event *last_check(const struct event_list *events, const cha
     return mine;
 }
 
+/* How far ahead of this host's clock a snapshot may be dated before it is
+ * a problem: clocks differ a little. */
+#define STATUS_CLOCK_SKEW_MAX 300
+
 static json_t *source_status(const struct snapshot_list *list, const struct event_list *events,
                              const struct config *cfg, const char *source, int64_t now)
 {
@@ -60,10 +71,10 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
     json_t *out = json_pack("{s:s}", "source", source);
     const struct snapshot *newest, *previous;
     health_newest_two(list, source, &newest, &previous);
-    char a[32], b[32];
+    char a[32], b[32], when[32];
 
     if (newest) {
-        char id[65], when[32];
+        char id[65];
         snapshot_id_hex(newest, id);
         time_format_rfc3339(newest->time, when);
         json_object_set_new(out, "type", json_string(newest->type));
@@ -72,6 +83,15 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
                                                      (json_int_t)newest->stats.size));
         if (previous)
             json_object_set_new(out, "previous_size", json_integer((json_int_t)previous->stats.size));
+        if (newest->time > now + STATUS_CLOCK_SKEW_MAX) {
+            duration_format((uint64_t)(newest->time - now), a);
+            snprintf(b, sizeof b, "%.8s", id);
+            char todo[300];
+            snprintf(todo, sizeof todo, "check the clock of %s (or the --time it was given); once a backup with the "
+                     "right date exists, `coffer forget %s` removes this one", newest->host, b);
+            problem(problems, "future", todo, "the newest snapshot is dated %s, %s in the future: until then it counts "
+                    "as the newest whatever happens (RPO met, retention keeping it)", when, a);
+        }
         if (objectives.rpo) {
             bool is_met = now - newest->time <= (int64_t)objectives.rpo;
             json_object_set_new(out, "rpo", json_pack("{s:I, s:b}", "seconds", (json_int_t)objectives.rpo, "met",
@@ -94,7 +114,7 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
     if (check) {
         json_t *d = check->doc;
         json_t *damage = json_object_get(d, "damage");
-        json_object_set_new(out, "last_check", json_pack("{s:I, s:s, s:b}", "time", (json_int_t)check->time, "read",
+        json_object_set_new(out, "last_check", json_pack("{s:s, s:s, s:b}", "time", event_when(check, when), "read",
                                                          json_string_value(json_object_get(d, "read")), "damage",
                                                          json_array_size(damage) > 0));
         const char *todo = json_string_value(json_object_get(d, "todo"));
@@ -112,7 +132,7 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
         json_t *d = drill->doc;
         double rto = json_real_value(json_object_get(d, "rto_seconds"));
         bool is_ok = json_is_true(json_object_get(d, "ok"));
-        json_object_set_new(out, "last_drill", json_pack("{s:I, s:b, s:f, s:s?}", "time", (json_int_t)drill->time,
+        json_object_set_new(out, "last_drill", json_pack("{s:s, s:b, s:f, s:s?}", "time", event_when(drill, when),
                                                          "ok", is_ok, "rto_seconds", rto, "error",
                                                          json_string_value(json_object_get(d, "error"))));
         if (!is_ok) {
@@ -152,9 +172,9 @@ static void print_age(int64_t seconds)
 /* "  check    <time>, <age> ago" for an event (its "time" field). */
 static void print_event_start(const char *label, json_t *event, int64_t now)
 {
-    char when[32];
-    int64_t time = json_integer_value(json_object_get(event, "time"));
-    time_format_rfc3339(time, when);
+    const char *when = json_string_value(json_object_get(event, "time"));
+    int64_t time = 0;
+    time_parse_rfc3339(when, &time, NULL);
     printf("  %-8s %s, ", label, when);
     print_age(now - time);
 }

@@ -280,6 +280,30 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err)
     return rc;
 }
 
+/* Replaces the number at key (Unix seconds, maybe with a fraction) by its
+ * RFC 3339 UTC string. */
+static void time_to_text(json_t *doc, const char *key)
+{
+    json_t *value = json_object_get(doc, key);
+    if (!json_is_number(value))
+        return;
+    double t = json_number_value(value);
+    int64_t seconds = (int64_t)t;
+    char when[40];
+    time_format_rfc3339_precise(seconds, (int32_t)((t - (double)seconds) * 1e3) * 1000000, when);
+    json_object_set_new(doc, key, json_string(when));
+}
+
+void cli_print_event_json(const json_t *doc)
+{
+    json_t *out = json_deep_copy(doc);
+    time_to_text(out, "time");
+    time_to_text(out, "snapshot_time");
+    json_dumpf(out, stdout, JSON_COMPACT);
+    fputc('\n', stdout);
+    json_decref(out);
+}
+
 bool cli_is_under(const char *path, const char *prefix)
 {
     if (!prefix)

@@ -411,7 +411,10 @@ void ops_drill_files(struct drill *d)
     ro.progress = &quiet;
     struct string_list failures = {0};
     int rc = ops_restore(d->repo, d->snap, &ro, &failures, &err);
-    drill_step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored to the scratch directory" : err.msg);
+    if (rc < 0 && failures.count > 0) /* the drill prints no list: name the first */
+        drill_step(d, "restore", started, false, "%s (first: %s)", err.msg, failures.items[0]);
+    else
+        drill_step(d, "restore", started, rc == 0, "%s", rc == 0 ? "restored to the scratch directory" : err.msg);
     string_list_free(&failures);
     if (rc < 0)
         return;

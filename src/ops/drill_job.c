@@ -177,7 +177,8 @@ int ops_drill_job(struct repo *repo, struct drill_job *run, struct error *err)
     char id[65];
     snapshot_id_hex(run->snap, id);
     double seconds = result ? json_real_value(json_object_get(result, "seconds")) : 0;
-    run->is_rto_met = !run->objectives.rto || seconds <= run->objectives.rto;
+    /* A drill that failed restored nothing usable: no objective is met. */
+    run->is_rto_met = run->is_ok && (!run->objectives.rto || seconds <= run->objectives.rto);
     json_t *steps = json_incref(json_object_get(result, "steps"));
     if (!json_is_array(steps)) {
         json_decref(steps);

@@ -118,6 +118,7 @@ struct restorer {
     size_t base_len;   /* path[0, base_len) is the restore target */
     int base_fd;       /* the restore target */
     struct link_map links;
+    size_t damaged;    /* failures because the repository lacks or holds damaged data the snapshot needs */
 };
 
 static void path_push(struct restorer *r, const char *name)
@@ -146,6 +147,16 @@ static void record_failure(struct restorer *r, const char *why)
     string_list_add(r->failures, line);
     free(line);
     r->progress->errors++;
+}
+
+/* A failure whose error may be the repository's: missing or damaged data
+ * (ERR_NOT_FOUND, ERR_AUTH) is counted as such, so that the summary can
+ * send the user to check and repair rather than to the target's disk. */
+static void record_read_failure(struct restorer *r, const struct error *err)
+{
+    if (err->kind == ERR_NOT_FOUND || err->kind == ERR_AUTH)
+        r->damaged++;
+    record_failure(r, err->msg);
 }
 
 static size_t link_slot(const struct link_map *m, uint64_t device, uint64_t inode)
@@ -290,7 +301,7 @@ static void restore_file(struct restorer *r, int dirfd, const struct node *n)
         rc = error_errno(&err, errno, "cannot write %s", path_now(r));
     if (rc < 0) {
         unlinkat(dirfd, n->name, 0);
-        record_failure(r, err.msg);
+        record_read_failure(r, &err);
         return;
     }
     r->progress->files++;
@@ -387,7 +398,7 @@ static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_S
         frames[0].inode = st.st_ino;
     }
     if (repo_read_tree(r->repo, r->codec, id, &frames[0].tree, err) < 0) {
-        record_failure(r, err->msg);
+        record_read_failure(r, err);
         close(fd);
         depth = 0;
     }
@@ -423,7 +434,7 @@ static int restore_walk(struct restorer *r, int fd, const uint8_t id[CRYPTO_ID_S
         }
         struct tree tree;
         if (repo_read_tree(r->repo, r->codec, n->subtree, &tree, err) < 0) {
-            record_failure(r, err->msg);
+            record_read_failure(r, err);
             close(child_fd);
             set_metadata(r, top->fd, n);
             path_cut(r, top->path_len);
@@ -550,7 +561,7 @@ int ops_restore(struct repo *repo, const struct snapshot *snap, const struct res
                 struct string_list *failures, struct error *err)
 {
     struct repo_lock *lock = NULL;
-    struct restorer r = {repo, NULL, NULL, opts->progress, failures, geteuid() == 0, BUF_INIT, 0, -1, {0}};
+    struct restorer r = {repo, NULL, NULL, opts->progress, failures, geteuid() == 0, BUF_INIT, 0, -1, {0}, 0};
     int rc = -1;
     if (!opts->is_overwrite && refuse_non_empty(opts->target, err) < 0)
         return -1;
@@ -580,7 +591,11 @@ int ops_restore(struct repo *repo, const struct snapshot *snap, const struct res
     } else {
         rc = restore_walk(&r, dup(r.base_fd), snap->root, err);
     }
-    if (rc == 0 && failures->count > 0)
+    if (rc == 0 && failures->count > 0 && r.damaged > 0)
+        rc = error_set(err, "%zu item%s could not be restored, %zu because the repository lacks or holds damaged "
+                       "data the snapshot needs: run `coffer check --read-data` (it records the damage), then "
+                       "`coffer repair packs`", failures->count, failures->count == 1 ? "" : "s", r.damaged);
+    else if (rc == 0 && failures->count > 0)
         rc = error_set(err, "%zu item%s could not be restored", failures->count, failures->count == 1 ? "" : "s");
     if (rc < 0 && interrupt_signal()) {
         struct error stop;

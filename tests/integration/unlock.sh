@@ -31,13 +31,18 @@ grep -q "unlock" "$T/out" && fail "check tells the user to unlock a lock it remo
 hold_lock dead2
 kill -9 "$HOLDER"
 sleep 0.2
-c_ok "unlock" unlock
-grep -q "removed shared lock .* of pid $HOLDER .*(its process is gone)" "$T/out" || fail "unlock does not say what it removed and why"
+c_ok "unlock --json" unlock --json
+jq -e --argjson pid "$HOLDER" '.removed == 1 and .kept == 0 and (.locks | length) == 1 and (.locks[0] | .state == "removed"
+    and .why == "its process is gone" and .exclusive == false and .pid == $pid and (.id | test("^[0-9a-f]{8}$"))
+    and (.refreshed | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")))' "$T/out" >/dev/null ||
+    fail "unlock --json does not describe the stale lock it removed: $(cat "$T/out")"
 [ "$(lock_count)" = 0 ] || fail "unlock left the stale lock"
 
 hold_lock live
 c_ok "unlock beside a live backup" unlock
 grep -q "kept shared lock .* of pid $HOLDER .*(live)" "$T/out" || fail "unlock does not keep the live lock"
+c_ok "unlock --json beside a live backup" unlock --json
+[ "$(jq_out '[.locks[0].state, (.locks[0].why // "null")] | join(",")')" = kept,null ] || fail "unlock --json of a live lock: $(cat "$T/out")"
 [ "$(lock_count)" = 1 ] || fail "unlock removed a live lock"
 c_ok "unlock --remove-all" unlock --remove-all
 [ "$(lock_count)" = 0 ] || fail "unlock --remove-all left a lock"
@@ -55,6 +60,9 @@ expect_rc 1 "prune beside a damaged exclusive lock object"
 expect_err_match "damaged lock" "locks/e+ cannot be read .*coffer unlock --remove-all"
 c_ok "unlock beside a damaged lock" unlock
 grep -q "kept unreadable lock" "$T/out" || fail "unlock does not show the damaged lock: $(cat "$T/out")"
+c_ok "unlock --json beside a damaged lock" unlock --json
+jq -e '.kept == 1 and .locks[0].state == "kept" and .locks[0].why == "unreadable" and .locks[0].pid == null' "$T/out" >/dev/null ||
+    fail "unlock --json of a damaged lock: $(cat "$T/out")"
 [ -f "$excl" ] || fail "unlock without --remove-all removed the damaged lock"
 c_ok "unlock --remove-all of a damaged lock" unlock --remove-all
 [ -f "$excl" ] && fail "unlock --remove-all left the damaged lock"
