@@ -21,4 +21,7 @@ coffer=${1:-build/coffer}
     "$coffer" "$cmd" --help
     echo '```'
   done
+  echo
+  # The JSON schema, written by hand (tests/integration/consistency.sh checks it)
+  sed -e '1s/^# /## /' -e '2,$s/^## /### /' docs/json-output.md
 } > docs/cli.md

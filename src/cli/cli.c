@@ -61,6 +61,9 @@ static void print_help(FILE *out)
           "  2  usage error\n"
           "  3  it ran, but something needs attention: a backup saved without some\n"
           "     files (the warnings name them), a health rule or an objective not met\n"
+          "  10 no repository at the location (create one with `coffer init`)\n"
+          "  11 the repository is locked by another coffer (see --retry-lock)\n"
+          "  12 wrong passphrase: it opens none of the repository's keys\n"
           "  130, 143  stopped by Ctrl-C (SIGINT) or SIGTERM: backup, restore, dump,\n"
           "     check, forget, prune, repair and copy stop cleanly within a second or\n"
           "     two, say what was kept, and leave no lock; a second signal quits at once\n",

@@ -23,6 +23,12 @@ enum exit_code {
     EXIT_USAGE = 2,    /* bad arguments */
     EXIT_PARTIAL = 3,  /* it ran, but something needs attention: a backup saved without some
                           files, a health rule or an objective not met */
+    /* Failures a script may want to tell apart (restic's numbers, so that
+     * scripts written for it read coffer's the same way). Each is also a
+     * failure: scripts that test for non-zero see them as before. */
+    EXIT_NO_REPO = 10,    /* no repository at the location (ERR_NO_REPO) */
+    EXIT_LOCKED = 11,     /* another coffer holds a conflicting lock, after any --retry-lock wait */
+    EXIT_PASSPHRASE = 12, /* the passphrase opens none of the repository's keys */
 };
 
 /* Options every command accepts. */

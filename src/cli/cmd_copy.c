@@ -125,7 +125,7 @@ int cmd_copy(struct cli_globals *g, int argc, char **argv)
                open_destination(g, to_location, to_pass, &to, &err) < 0) {
         error_wrap(&err, "destination %s", to_location);
         code = cli_fail(&err);
-        if (err.kind == ERR_AUTH)
+        if (err.kind == ERR_PASSPHRASE)
             fputs("        (the destination's passphrase comes from --to-password-file, COFFER_TO_PASSWORD_FILE\n"
                   "        or COFFER_TO_PASSWORD; without them it is this repository's)\n", stderr);
     } else if (ops_copy(from, to, &opts, &result, &err) < 0) {

@@ -336,12 +336,16 @@ int cli_fail(const struct error *err)
     if (interrupt_signal()) /* whatever failed on the way out, the run was stopped */
         return interrupt_exit_code();
     switch (err->kind) {
+    case ERR_PASSPHRASE:
+        fputs("        (check COFFER_PASSWORD_FILE / --password-file; `coffer key list` shows the keys)\n", stderr);
+        return EXIT_PASSPHRASE;
     case ERR_AUTH:
-        if (strstr(err->msg, "passphrase"))
-            fputs("        (check COFFER_PASSWORD_FILE / --password-file; `coffer key list` shows the keys)\n", stderr);
-        else
-            fputs("        (the data is damaged or was written with another key; run `coffer check --read-data`)\n", stderr);
+        fputs("        (the data is damaged or was written with another key; run `coffer check --read-data`)\n", stderr);
         return EXIT_FAILURE_;
+    case ERR_NO_REPO:
+        return EXIT_NO_REPO;
+    case ERR_LOCKED:
+        return EXIT_LOCKED;
     case ERR_USAGE:
         return EXIT_USAGE;
     default:

@@ -186,11 +186,11 @@ int key_find(struct store *store, const char *passphrase, struct master_key *mas
         error_set(err, "%s; and %zu more key files of repository %s cannot be used", other.msg, other_failures - 1,
                   store_location(store));
     else if (rc < 0 && auth_failures == 1)
-        error_setk(err, ERR_AUTH, "wrong passphrase, or the key file %s of repository %s is damaged%s%s",
+        error_setk(err, ERR_PASSPHRASE, "wrong passphrase, or the key file %s of repository %s is damaged%s%s",
                    auth_failed, store_location(store), other_failures ? "; also: " : "",
                    other_failures ? other.msg : "");
     else if (rc < 0 && auth_failures > 1)
-        error_setk(err, ERR_AUTH, "wrong passphrase: none of the %zu keys of repository %s accepts it "
+        error_setk(err, ERR_PASSPHRASE, "wrong passphrase: none of the %zu keys of repository %s accepts it "
                    "(or they are damaged)%s%s", auth_failures, store_location(store),
                    other_failures ? "; also: " : "", other_failures ? other.msg : "");
     name_list_free(&list);

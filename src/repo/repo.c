@@ -244,7 +244,7 @@ static int read_config(struct repo *repo, struct error *err)
     int rc = -1;
     if (store_get(repo->store, CONFIG_NAME, 0, STORE_TO_END, &raw, err) < 0) {
         if (err->kind == ERR_NOT_FOUND)
-            error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
+            error_setk(err, ERR_NO_REPO, "%s is not a coffer repository (no config; create one with `coffer init`)",
                        store_location(repo->store));
         goto out;
     }
@@ -276,7 +276,7 @@ int repo_open_store(struct store *store, const char *passphrase, struct repo **o
     repo->store = store;
     if (store_size(store, CONFIG_NAME, &size, &probe) < 0) {
         if (probe.kind == ERR_NOT_FOUND) {
-            error_setk(err, ERR_NOT_FOUND, "%s is not a coffer repository (no config; create one with `coffer init`)",
+            error_setk(err, ERR_NO_REPO, "%s is not a coffer repository (no config; create one with `coffer init`)",
                        store_location(store));
         } else {
             *err = probe;
@@ -305,7 +305,7 @@ int repo_open(const char *location, const struct s3_settings *s3, const char *pa
     struct store *store;
     if (store_open(location, s3, false, &store, err) < 0) {
         if (err->kind == ERR_NOT_FOUND)
-            error_setk(err, ERR_NOT_FOUND, "repository %s does not exist (create it with `coffer init`)", location);
+            error_setk(err, ERR_NO_REPO, "repository %s does not exist (create it with `coffer init`)", location);
         return -1;
     }
     if (repo_open_store(store, passphrase, out, err) < 0) {

@@ -26,6 +26,8 @@ enum error_kind {
     ERR_EXISTS,      /* a create-only put found the object there already */
     ERR_CHANGED,     /* an object is no longer the version a read asked for */
     ERR_INTERRUPTED, /* SIGINT or SIGTERM asked the process to stop (util/interrupt.h) */
+    ERR_NO_REPO,     /* no repository at the location: it does not exist, or holds no config */
+    ERR_PASSPHRASE,  /* the passphrase opens none of the repository's keys */
 };
 
 struct error {

@@ -52,6 +52,25 @@ for cmd in "snapshots" "ls latest" "find b.txt" "diff latest" "forget --keep-las
     times_are_text "$cmd"
 done
 
+# ---------------------------------------------------------------- the documented keys (docs/json-output.md)
+c_ok "tag for the schema check" tag latest --add schema
+grep -E '^\| `[a-z]+` \| (array|object) \|' "$REPO_ROOT/docs/json-output.md" >"$T/schema"
+[ "$(wc -l <"$T/schema")" -ge 10 ] || fail "docs/json-output.md's table of keys is gone"
+while IFS='|' read -r _ cmd shape keys _; do
+    cmd=$(echo "$cmd" | tr -d ' `') shape=$(echo "$shape" | tr -d ' ') keys=$(echo "$keys" | tr -d ' ')
+    case $cmd in
+        ls) args="ls latest" ;; find) args="find b.txt" ;; diff) args="diff latest" ;;
+        forget) args="forget --keep-last 5 --dry-run" ;; tag) args="tag latest --add schema2" ;;
+        *) args=$cmd ;;
+    esac
+    run_c $args --json
+    [ "$RC" = 0 ] || [ "$RC" = 3 ] || { _show_last; fail "$args --json failed"; }
+    if [ "$shape" = array ]; then filter='if type == "array" and length > 0 then .[0] | keys | join(",") else "not an array" end'
+    else filter='if type == "object" then keys | join(",") else "not an object" end'; fi
+    got=$(jq -r "$filter" "$T/out")
+    [ "$got" = "$keys" ] || fail "$args --json: keys $got, docs/json-output.md says $keys"
+done <"$T/schema"
+
 # ---------------------------------------------------------------- a snapshot from a clock days ahead
 printf 'later\n' >"$T/src/c.txt"
 NO_FAKE_STAT=1 FAKETIME='+3d' LD_PRELOAD=${FAKETIME_LIB:-/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1} \

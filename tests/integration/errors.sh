@@ -20,7 +20,7 @@ for how in file env flag; do
              export COFFER_PASSWORD_FILE=$T/repo.pw; LAST_CMD="COFFER_PASSWORD=<wrong> coffer snapshots" ;;
         flag) run_c snapshots --password-file "$T/bad.pw" ;;   # flag overrides a correct env file
     esac
-    expect_rc 1 "wrong passphrase ($how)"
+    expect_rc 12 "wrong passphrase ($how)"
     expect_err_line "wrong passphrase ($how)"
     expect_err_match "wrong passphrase ($how)" 'pass(phrase|word)'
     expect_no_output_match "wrong passphrase ($how) must not echo the secret" "$BAD_PW"
@@ -39,16 +39,16 @@ note "wrong passphrase ok"
 
 # ------------------------------------------------------------ missing repository
 run_c snapshots --repo "$T/no-such-repo"
-expect_rc 1 "missing repository"
+expect_rc 10 "missing repository"
 expect_err_line "missing repository"
 expect_err_match "missing repository" 'not found|does not exist|no such|not a .*repository|no repository|init'
 [ -e "$T/no-such-repo" ] && fail "snapshots on a missing repository created $T/no-such-repo"
 run_c backup --repo "$T/no-such-repo" --name x "$T/src"
-expect_rc 1 "backup into missing repository"
+expect_rc 10 "backup into missing repository"
 [ -e "$T/no-such-repo" ] && fail "backup into a missing repository created $T/no-such-repo"
 mkdir "$T/empty-dir-repo"
 run_c snapshots --repo "$T/empty-dir-repo"
-expect_rc 1 "empty directory as repository"
+expect_rc 10 "empty directory as repository"
 expect_err_line "empty directory as repository"
 note "missing repository ok"
 

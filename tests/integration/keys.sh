@@ -17,7 +17,7 @@ opens() { # opens PWFILE -> sets RC of `snapshots`
 assert_opens() { opens "$1"; expect_ok "$2"; }
 assert_refused() {
     opens "$1"
-    expect_rc 1 "$2"
+    expect_rc 12 "$2"
     expect_err_match "$2" 'pass(phrase|word)|key'
 }
 assert_no_secrets() { # in $T/out and $T/err

@@ -113,7 +113,7 @@ if unshare --pid --fork --kill-child --mount-proc true 2>/dev/null; then
     LOCK=$(lock_files | head -n 1)
     [ -n "$LOCK" ] || fail "the backup in another pid namespace took no lock"
     run_c prune --json
-    expect_rc 1 "prune beside a live backup in another pid namespace"
+    expect_rc 11 "prune beside a live backup in another pid namespace"
     expect_err_match "prune beside a backup in another pid namespace" "locked: a shared lock held by pid 1 "
     [ -f "$LOCK" ] || fail "prune removed the lock of a live backup in another pid namespace"
     kill -9 "$HOLDER" # unshare waits out a TERM; its death kills the backup (--kill-child)
@@ -139,11 +139,11 @@ for kind in sealed raw; do
     fi
     name=${LOCK#"$COFFER_REPOSITORY/"}
     run_c prune --json
-    expect_rc 1 "prune beside an unparseable lock ($kind)"
+    expect_rc 11 "prune beside an unparseable lock ($kind)"
     expect_err_match "prune beside an unparseable lock ($kind)" "locked: $name cannot be read.*coffer unlock --remove-all"
     [ "$(packs)" = "$before" ] || fail "prune beside an unparseable lock ($kind) removed files under data/"
     run_c backup --stdin --name y --quiet
-    expect_rc 1 "backup beside an unparseable lock ($kind)"
+    expect_rc 11 "backup beside an unparseable lock ($kind)"
     expect_err_match "backup beside an unparseable lock ($kind)" "locked: $name cannot be read"
     c_ok "unlock beside an unparseable lock ($kind)" unlock
     grep -q "kept unreadable lock" "$T/out" || fail "unlock does not show the unparseable lock ($kind): $(cat "$T/out")"

@@ -39,13 +39,13 @@ hold_exclusive
 start=$(date +%s%3N)
 run_c backup --name files "$T/src"
 took=$(($(date +%s%3N) - start))
-expect_rc 1 "backup beside a prune, without a wait"
+expect_rc 11 "backup beside a prune, without a wait"
 expect_err_match "the refusal" "locked: an exclusive lock held by pid $HOLDER.*--retry-lock DURATION.*lock_wait:"
 [ "$took" -lt 5000 ] || fail "the refusal took $took ms"
 # ls, find and diff read trees that a prune may delete: they take a shared lock too
 for cmd in "ls latest" "find a.bin" "diff latest latest"; do
     run_c $cmd
-    expect_rc 1 "$cmd beside a prune"
+    expect_rc 11 "$cmd beside a prune"
     expect_err_match "$cmd beside a prune" "locked: an exclusive lock held by pid $HOLDER.*--retry-lock DURATION"
 done
 
@@ -53,7 +53,7 @@ done
 start=$(date +%s%3N)
 run_c backup --name files --retry-lock 2s "$T/src"
 took=$(($(date +%s%3N) - start))
-expect_rc 1 "backup with --retry-lock 2s beside a prune that does not end"
+expect_rc 11 "backup with --retry-lock 2s beside a prune that does not end"
 expect_err_match "the refusal after the wait" "still, after waiting 2s and [0-9]+ tries"
 expect_err_match "the notice" "waiting up to 2s for it to go"
 [ "$took" -ge 1900 ] && [ "$took" -lt 6000 ] || fail "--retry-lock 2s gave up after $took ms"

@@ -146,7 +146,7 @@ objects_after=$(find "$COFFER_S3_DIR" -path "*copy/*" -name "*._S3rver_object" |
 c_ok "init another local repository" init --repo "$OTHER" --kdf testonly --password-file "$T/pw-other"
 c_ok "copy S3 -> local" copy --repo "$COPY" --to "$OTHER" --to-password-file "$T/pw-other"
 run_c copy --repo "$OTHER" --password-file "$T/pw-other" --to "$LOCAL"
-expect_rc 1 "copy to a repository of another passphrase without --to-password-file"
+expect_rc 12 "copy to a repository of another passphrase without --to-password-file"
 expect_err_match "destination passphrase" "destination .*wrong passphrase"
 expect_err_match "destination passphrase hint" "passphrase comes from --to-password-file"
 c_ok "copy back to the first" copy --repo "$OTHER" --password-file "$T/pw-other" --to "$LOCAL" --to-password-file "$T/pw"
@@ -262,7 +262,7 @@ catch_prune() {
 # HELD holds the lock; killed, its stale lock is cleared by the next prune.
 second_prune_refused_then_cleared() {
     run_c prune --repo "$1"
-    expect_rc 1 "a second prune while the first holds the exclusive lock"
+    expect_rc 11 "a second prune while the first holds the exclusive lock"
     expect_err_match "second prune" "locked: an exclusive lock held by pid $HELD"
     disown "$HELD" # no "Killed" notice from the shell
     kill -9 "$HELD"

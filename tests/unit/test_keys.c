@@ -151,7 +151,7 @@ static void test_key_find_reports_a_malformed_key_file_as_damaged(void **state)
     assert_int_equal(store_delete(f->store, f->good, &err), 0);
     struct master_key opened;
     assert_int_equal(key_find(f->store, "right", &opened, name, &err), -1);
-    assert_int_not_equal(err.kind, ERR_AUTH);
+    assert_int_not_equal(err.kind, ERR_PASSPHRASE);
     assert_non_null(strstr(err.msg, planted));
     assert_non_null(strstr(err.msg, "is damaged"));
     assert_null(strstr(err.msg, "wrong passphrase"));
@@ -166,7 +166,7 @@ static void test_key_find_says_wrong_passphrase_or_damaged(void **state)
     struct master_key opened;
     struct error err = {0};
     assert_int_equal(key_find(f->store, "wrong", &opened, name, &err), -1);
-    assert_int_equal(err.kind, ERR_AUTH);
+    assert_int_equal(err.kind, ERR_PASSPHRASE);
     assert_non_null(strstr(err.msg, "wrong passphrase, or the key file"));
     assert_non_null(strstr(err.msg, f->good));
 }

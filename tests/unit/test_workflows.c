@@ -377,7 +377,7 @@ static void test_key_rotation(void **state)
     repo_free(again);
     again = NULL;
     assert_int_equal(repo_open(f->repo_dir, NULL, "pw", &again, &err), -1);
-    assert_int_equal(err.kind, ERR_AUTH);
+    assert_int_equal(err.kind, ERR_PASSPHRASE);
 
     assert_int_equal(repo_key_add(f->repo, "second", "testonly", false, second, &err), 0);
     assert_int_equal(repo_open(f->repo_dir, NULL, "second", &again, &err), 0);
