@@ -88,7 +88,7 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
             snprintf(b, sizeof b, "%.8s", id);
             char todo[300];
             snprintf(todo, sizeof todo, "check the clock of %s (or the --time it was given); once a backup with the "
-                     "right date exists, `coffer forget %s` removes this one", newest->host, b);
+                     "right date exists, `coffer forget %s --force` removes this one", newest->host, b);
             problem(problems, "future", todo, "the newest snapshot is dated %s, %s in the future: until then it counts "
                     "as the newest whatever happens (RPO met, retention keeping it)", when, a);
         }
