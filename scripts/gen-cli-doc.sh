@@ -4,6 +4,8 @@
 # fails when docs/cli.md is out of date: rerun this script then.
 set -euo pipefail
 coffer=${1:-build/coffer}
+# The schema is read from this checkout, whatever folder docs/cli.md is written in.
+root=$(cd "$(dirname "$0")/.." && pwd)
 {
   echo "# coffer command reference"
   echo
@@ -23,5 +25,5 @@ coffer=${1:-build/coffer}
   done
   echo
   # The JSON schema, written by hand (tests/integration/consistency.sh checks it)
-  sed -e '1s/^# /## /' -e '2,$s/^## /### /' docs/json-output.md
+  sed -e '1s/^# /## /' -e '2,$s/^## /### /' "$root/docs/json-output.md"
 } > docs/cli.md

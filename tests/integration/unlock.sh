@@ -56,7 +56,7 @@ excl=$COFFER_REPOSITORY/locks/$(printf 'e%.0s' $(seq 1 64))
 mkdir -p "$COFFER_REPOSITORY/locks"
 head -c 100 /dev/urandom >"$excl"
 run_c prune
-expect_rc 1 "prune beside a damaged exclusive lock object"
+expect_rc 11 "prune beside a damaged exclusive lock object (locked: exit 11)"
 expect_err_match "damaged lock" "locks/e+ cannot be read .*coffer unlock --remove-all"
 c_ok "unlock beside a damaged lock" unlock
 grep -q "kept unreadable lock" "$T/out" || fail "unlock does not show the damaged lock: $(cat "$T/out")"
