@@ -118,10 +118,13 @@ static json_t *source_status(const struct snapshot_list *list, const struct even
                                                          json_string_value(json_object_get(d, "read")), "damage",
                                                          json_array_size(damage) > 0));
         const char *todo = json_string_value(json_object_get(d, "todo"));
+        json_t *first = json_array_get(damage, 0); /* an object; a line in checks before objects */
+        const char *what = json_is_string(first) ? json_string_value(first)
+                                                 : json_string_value(json_object_get(first, "what"));
         if (json_array_size(damage))
             problem(problems, "damage", todo ? todo : "coffer check --read-data (it records what is damaged), then "
                                                       "coffer repair packs",
-                    "the last check found damage: %s", json_string_value(json_array_get(damage, 0)));
+                    "the last check found damage: %s", what ? what : "(not said)");
     } else {
         problem(problems, "check", "run `coffer check` (and regularly `coffer check --read-data=10%`)",
                 "the repository was never checked");

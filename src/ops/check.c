@@ -5,9 +5,11 @@
  * refers to is indexed, and every indexed pack exists and is long enough.
  * With --read-data: packs (all, a slice, or those of one source) are read
  * whole, their headers opened and every blob decrypted, decompressed and
- * hashed against its id, on worker threads. Damaged or missing blobs are then traced back
- * to the snapshots that need them, so the report says which restores would
- * fail. Blobs that fail because the dictionary they were compressed with
+ * hashed against its id, on worker threads. Damaged or missing blobs are
+ * then traced back to the snapshots that need them, so the report says
+ * which restores would fail, and each problem (check_problem: a kind, the
+ * pack and blob, the snapshots it hurts, check_hurt.h) names them too.
+ * Blobs that fail because the dictionary they were compressed with
  * cannot be read are reported once per dictionary (each one only to
  * detail, i.e. --json). What was found damaged or missing is recorded in a
  * damage/ object (damage.h), so that backups store it again; that and its
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ops/check_hurt.h"
 #include "ops/reach.h"
 #include "pipeline/content.h"
 #include "repo/blob.h"
@@ -62,18 +65,46 @@ struct dict_damage {
     char why[ERROR_MSG_MAX];
 };
 
-static void report(struct checker *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Counts a problem of kind (check_problem) about pack and blob (either
+ * may be NULL), keeps it for the result and passes its line on. Called
+ * with the mutex held where threads run; the pointer returned is good
+ * until the next report. */
+static struct check_problem *report(struct checker *c, const char *kind, const uint8_t *pack, const uint8_t *blob,
+                                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void report(struct checker *c, const char *fmt, ...)
+static struct check_problem *report(struct checker *c, const char *kind, const uint8_t *pack, const uint8_t *blob,
+                                    const char *fmt, ...)
 {
     char line[ERROR_MSG_MAX + 128];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    c->result->errors++;
+    struct check_result *r = c->result;
+    r->errors++;
+    r->problems = xrealloc(r->problems, (r->problem_count + 1) * sizeof *r->problems);
+    struct check_problem *p = &r->problems[r->problem_count++];
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    if ((p->has_pack = pack != NULL))
+        memcpy(p->pack, pack, CRYPTO_ID_SIZE);
+    if ((p->has_blob = blob != NULL))
+        memcpy(p->blob, blob, CRYPTO_ID_SIZE);
+    p->what = xstrdup(line);
     if (c->opts->report)
         c->opts->report(c->opts->report_ctx, line);
+    return p;
+}
+
+void check_result_free(struct check_result *result)
+{
+    for (size_t i = 0; i < result->problem_count; i++) {
+        string_list_free(&result->problems[i].snapshots);
+        free(result->problems[i].what);
+    }
+    free(result->problems);
+    result->problems = NULL;
+    result->problem_count = 0;
 }
 
 /* A line only for --json: one of many that a reported line sums up. */
@@ -176,7 +207,8 @@ static void compare_packs_with_index(struct checker *c)
             if (index_pack_flags(idx, (uint32_t)i) & INDEX_PACK_CONDEMNED)
                 detail(c, "pack %s, condemned, is gone already (the next prune forgets it)", hex);
             else
-                report(c, "pack %s is in the index but missing from the repository", hex);
+                report(c, "pack_missing", indexed[i].id, NULL, "pack %s is in the index but missing from the repository",
+                       hex);
         }
     }
     if (n > 1)
@@ -210,12 +242,8 @@ static void note_condemned_packs(struct checker *c)
  * readers use). */
 static bool is_primary_copy(struct checker *c, const uint8_t id[CRYPTO_ID_SIZE], const uint8_t pack[CRYPTO_ID_SIZE])
 {
-    struct index_entry e;
     uint8_t where[CRYPTO_ID_SIZE];
-    if (!index_find(repo_index(c->repo), id, &e) || e.pack == INDEX_PACK_PENDING)
-        return false;
-    index_pack_id(repo_index(c->repo), e.pack, where);
-    return memcmp(where, pack, CRYPTO_ID_SIZE) == 0;
+    return index_find_pack(repo_index(c->repo), id, where) && memcmp(where, pack, CRYPTO_ID_SIZE) == 0;
 }
 
 /* ---- walking snapshots ------------------------------------------------ */
@@ -235,7 +263,7 @@ static int check_blob_id(void *ctx, const uint8_t id[CRYPTO_ID_SIZE], enum blob_
         char short_id[17];
         id_short(id, short_id);
         if (ws->is_reporting)
-            report(ws->c, "blob %s is referenced but not in the index", short_id);
+            report(ws->c, "blob_unindexed", NULL, id, "blob %s is referenced but not in the index", short_id);
         mark_bad(ws->c, id);
         ws->needs_bad = true;
     }
@@ -273,8 +301,9 @@ static bool walk_enter(struct checker *c, bool is_reporting, const uint8_t id[CR
     if (!f->state.needs_bad && (rc < 0 || tree_decode(raw.data, raw.len, &f->tree, &err) < 0)) {
         char short_id[17];
         id_short(id, short_id);
+        uint8_t pack[CRYPTO_ID_SIZE];
         if (is_reporting)
-            report(c, "tree %s: %s", short_id, err.msg);
+            report(c, "tree", index_find_pack(repo_index(c->repo), id, pack) ? pack : NULL, id, "tree %s: %s", short_id, err.msg);
         mark_bad(c, id);
         f->state.needs_bad = true;
     }
@@ -398,7 +427,7 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
     }
     if (rc < 0 || pack_header_read(c->repo, data.data, data.len, &rec, &err) < 0) {
         pthread_mutex_lock(&c->mutex);
-        report(c, "pack %s: %s", hex, err.msg);
+        report(c, "pack_unreadable", p->id, NULL, "pack %s: %s", hex, err.msg);
         ((struct stored_pack *)p)->is_unreadable = true; /* all its blobs are suspect */
         c->result->packs_read++;
         pthread_mutex_unlock(&c->mutex);
@@ -422,10 +451,10 @@ static void read_one_pack(struct checker *c, struct blob_codec *codec, const str
                 detail(c, "pack %s: %s", hex, err.msg);
                 damage_add_blob(&c->found, b->id, p->id, DAMAGE_CAUSE_DICTIONARY);
             } else if (is_primary_copy(c, b->id, p->id)) {
-                report(c, "pack %s: %s", hex, err.msg);
+                report(c, "blob_damaged", p->id, b->id, "pack %s: %s", hex, err.msg);
                 damage_add_blob(&c->found, b->id, p->id, err.msg);
             } else { /* another copy serves readers: no snapshot is hurt */
-                report(c, "pack %s: %s (another copy of it serves restores)", hex, err.msg);
+                report(c, "copy_damaged", p->id, b->id, "pack %s: %s (another copy of it serves restores)", hex, err.msg);
                 damage_add_blob(&c->found, b->id, p->id, err.msg);
             }
             if (is_dict_cause || is_primary_copy(c, b->id, p->id))
@@ -511,17 +540,21 @@ static void report_dictionaries(struct checker *c, const struct snapshot *const 
     for (size_t i = 0; i < c->dict_count; i++) {
         const struct dict_damage *d = &c->dicts[i];
         char dict_short[17];
-        size_t users = 0;
+        struct string_list users = {0};
         id_short(d->id, dict_short);
         for (size_t s = 0; s < count; s++)
             for (size_t k = 0; k < snaps[s]->dictionary_count; k++)
                 if (!memcmp(snaps[s]->dictionaries[k], d->id, CRYPTO_ID_SIZE)) {
-                    users++;
+                    char hex[65];
+                    snapshot_id_hex(snaps[s], hex);
+                    string_list_add(&users, hex);
                     break;
                 }
-        report(c, "dictionary %s cannot be read (%s): %llu blob%s compressed with it cannot be opened, in %zu "
-               "snapshot%s that name it", dict_short, d->why, (unsigned long long)d->blobs, d->blobs == 1 ? "" : "s",
-               users, users == 1 ? "" : "s");
+        struct check_problem *p =
+            report(c, "dictionary", NULL, d->id, "dictionary %s cannot be read (%s): %llu blob%s compressed with "
+                   "it cannot be opened, in %zu snapshot%s that name it", dict_short, d->why,
+                   (unsigned long long)d->blobs, d->blobs == 1 ? "" : "s", users.count, users.count == 1 ? "" : "s");
+        p->snapshots = users;
     }
 }
 
@@ -549,13 +582,31 @@ static void report_resurrected(struct checker *c, const struct snapshot_list *li
                 continue;
             char when[32];
             time_format_rfc3339((int64_t)events.items[e].time, when);
-            report(c, "snapshot %.8s (source %s) was removed by forget at %s and is back (an old copy of it was put "
-                   "back): remove it again with `coffer forget` if it is not wanted", removed,
-                   list->items[found.offset].source, when);
+            struct check_problem *p =
+                report(c, "snapshot_resurrected", NULL, NULL, "snapshot %.8s (source %s) was removed by forget at %s "
+                       "and is back (an old copy of it was put back): remove it again with `coffer forget` if it is "
+                       "not wanted", removed, list->items[found.offset].source, when);
+            string_list_add(&p->snapshots, removed);
         }
     }
     index_free(listed);
     event_list_free(&events);
+}
+
+/* A snapshot object that cannot be read: the line snapshot_list_load
+ * wrote ("snapshots/<id>: why"), with the id when it has one. */
+static void report_unreadable_snapshot(struct checker *c, const char *line)
+{
+    static const char prefix[] = "snapshots/";
+    uint8_t id[CRYPTO_ID_SIZE];
+    struct check_problem *p = report(c, "snapshot_unreadable", NULL, NULL, "snapshot %s", line);
+    char hex_id[2 * CRYPTO_ID_SIZE + 1];
+    snprintf(hex_id, sizeof hex_id, "%s", strncmp(line, prefix, sizeof prefix - 1) ? "" : line + sizeof prefix - 1);
+    if (hex_decode(hex_id, id, CRYPTO_ID_SIZE) == 0) {
+        char hex[65];
+        hex_encode(id, CRYPTO_ID_SIZE, hex);
+        string_list_add(&p->snapshots, hex);
+    }
 }
 
 static bool is_read_pack(void *ctx, const uint8_t pack[CRYPTO_ID_SIZE])
@@ -578,7 +629,8 @@ static void record_damage(struct checker *c)
     if (rc == 0 && (old.name_count || has_found))
         rc = damage_replace(c->repo, &old, &c->found, is_read_pack, c, &err);
     if (rc < 0 && has_found)
-        report(c, "%s (backups may deduplicate against the damage until a check can record it)", err.msg);
+        report(c, "record", NULL, NULL, "%s (backups may deduplicate against the damage until a check can record it)",
+               err.msg);
     damage_free(&old);
 }
 
@@ -611,13 +663,13 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
      * writes in the opposite order (packs, index, snapshot), so whatever
      * an object read first refers to exists by the time it is listed. */
     if (snapshot_list_load(repo, &list, err) < 0)
-        report(&c, "%s", err->msg);
+        report(&c, "snapshot_list", NULL, NULL, "%s", err->msg);
     else
         result->is_snapshot_list_read = true;
     int rc = repo_load_index(repo, err);
     for (size_t i = 0; rc == 0 && repo_index_problem(repo, i); i++)
-        report(&c, "%s (what it indexed is stored again by the next backup; rebuild it with `coffer repair index`)",
-               repo_index_problem(repo, i));
+        report(&c, "index", NULL, NULL, "%s (what it indexed is stored again by the next backup; rebuild it with "
+               "`coffer repair index`)", repo_index_problem(repo, i));
     if (rc == 0)
         rc = store_list(repo_store(repo), "data", collect_pack, &c, err);
     if (rc < 0)
@@ -628,7 +680,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     compare_packs_with_index(&c);
     note_condemned_packs(&c);
     for (size_t i = 0; i < list.unreadable.count; i++)
-        report(&c, "snapshot %s", list.unreadable.items[i]);
+        report_unreadable_snapshot(&c, list.unreadable.items[i]);
     report_resurrected(&c, &list);
     snaps = xcalloc(list.count + 1, sizeof *snaps);
     for (size_t i = 0; i < list.count; i++)
@@ -664,6 +716,7 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
          * may have found bad blobs after walking trees that need them. */
         index_free(c.visited);
         c.visited = index_new();
+        bool *is_hurt = xcalloc(snap_count + 1, sizeof *is_hurt);
         for (size_t i = 0; i < snap_count; i++) {
             struct walk_state trace = {&c, false, false};
             for (size_t d = 0; d < snaps[i]->dictionary_count; d++)
@@ -672,10 +725,15 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
                 char hex[65], when[32];
                 snapshot_id_hex(snaps[i], hex);
                 time_format_rfc3339(snaps[i]->time, when);
-                report(&c, "snapshot %.8s (source %s, %s) cannot be fully restored: it needs missing or damaged data",
-                       hex, snaps[i]->source, when);
+                struct check_problem *p =
+                    report(&c, "snapshot", NULL, NULL, "snapshot %.8s (source %s, %s) cannot be fully restored: it "
+                           "needs missing or damaged data", hex, snaps[i]->source, when);
+                string_list_add(&p->snapshots, hex);
+                is_hurt[i] = true;
             }
         }
+        check_name_hurt(repo, c.codec, c.bad, c.visited, result, snaps, snap_count, is_hurt);
+        free(is_hurt);
     }
     record_damage(&c);
     if (repo_index_problem(repo, 0))

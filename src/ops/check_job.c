@@ -15,12 +15,37 @@
 #include "repo/lock.h"
 #include "util/text.h"
 
-static void collect_damage(void *ctx, const char *line)
+static void pass_damage_on(void *ctx, const char *line)
 {
     struct check_job *job = ctx;
-    json_array_append_new(job->damage, json_string(line));
     if (job->report)
         job->report(job->report_ctx, line);
+}
+
+static json_t *id_json(bool has_id, const uint8_t id[CRYPTO_ID_SIZE])
+{
+    char hex[2 * CRYPTO_ID_SIZE + 1];
+    if (!has_id)
+        return json_null();
+    hex_encode(id, CRYPTO_ID_SIZE, hex);
+    return json_string(hex);
+}
+
+/* The problems as the event and --json give them: {kind, pack, blob,
+ * snapshots, what}, ids in full or null (docs/json-output.md). */
+static json_t *damage_json(const struct check_result *r)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; i < r->problem_count; i++) {
+        const struct check_problem *p = &r->problems[i];
+        json_t *snapshots = json_array();
+        for (size_t k = 0; k < p->snapshots.count; k++)
+            json_array_append_new(snapshots, json_string(p->snapshots.items[k]));
+        json_array_append_new(list, json_pack("{s:s, s:o, s:o, s:o, s:s}", "kind", p->kind, "pack",
+                                              id_json(p->has_pack, p->pack), "blob", id_json(p->has_blob, p->blob),
+                                              "snapshots", snapshots, "what", p->what));
+    }
+    return list;
 }
 
 static void collect_detail(void *ctx, const char *line)
@@ -70,16 +95,17 @@ static json_t *event_doc(const struct check_job *job)
 
 int ops_check_job(struct repo *repo, struct check_job *job, struct error *err)
 {
-    job->damage = json_array();
     job->damage_detail = json_array();
     job->opts = (struct check_options){.is_read_data = job->is_read_data, .source = job->source,
                                        .workers = job->workers, .progress = job->progress,
-                                       .report = collect_damage, .detail = collect_detail, .report_ctx = job,
+                                       .report = pass_damage_on, .detail = collect_detail, .report_ctx = job,
                                        .snapshots = &job->snapshots};
     if (job->is_read_data && ops_check_next_slice(repo, job->source, job->percent ? job->percent : 100,
                                                   &job->opts.read_slice, &job->opts.read_slices, err) < 0)
         return -1;
-    if (ops_check(repo, &job->opts, &job->result, &job->damage_err) < 0) {
+    int rc = ops_check(repo, &job->opts, &job->result, &job->damage_err);
+    job->damage = damage_json(&job->result);
+    if (rc < 0) {
         if (job->result.errors == 0 || job->damage_err.kind == ERR_INTERRUPTED) { /* nothing to record */
             *err = job->damage_err;
             return -1;
@@ -100,6 +126,7 @@ void ops_check_job_free(struct check_job *job)
     json_decref(job->damage);
     json_decref(job->damage_detail);
     health_report_free(&job->health);
+    check_result_free(&job->result);
     snapshot_list_free(&job->snapshots);
     string_list_free(&job->warnings);
     job->doc = job->damage = job->damage_detail = NULL;

@@ -41,7 +41,7 @@ struct check_job {
     bool is_judged;             /* health rules applied (coffer.yaml names sources, or source given) */
     bool is_damaged;
     struct error damage_err;
-    json_t *damage;             /* the damage lines */
+    json_t *damage;             /* result.problems as JSON objects (docs/json-output.md) */
     json_t *damage_detail;      /* the blobs damage lines sum up, for --json */
     json_t *doc;                /* the event as saved (without damage_detail) */
     struct string_list warnings; /* the event not saved */

@@ -384,6 +384,23 @@ struct check_options {
     struct snapshot_list *snapshots;
 };
 
+/* One problem a check found, as --json and the "check" event give it. The
+ * kinds (docs/json-output.md): snapshot_list, index, snapshot_unreadable,
+ * snapshot_resurrected, pack_missing, pack_unreadable, blob_unindexed,
+ * tree, blob_damaged, copy_damaged (another copy serves restores),
+ * dictionary, snapshot (it needs missing or damaged data), record (the
+ * damage record could not be written). */
+struct check_problem {
+    const char *kind;
+    bool has_pack, has_blob;
+    uint8_t pack[CRYPTO_ID_SIZE]; /* the pack it is in or about */
+    uint8_t blob[CRYPTO_ID_SIZE]; /* the blob (tree, dictionary) it is about */
+    /* Ids (hex) of the snapshots it keeps from being fully restored; for a
+     * dictionary, those that name it; for a snapshot problem, that one. */
+    struct string_list snapshots;
+    char *what;                   /* the line `report` received */
+};
+
 struct check_result {
     uint64_t snapshots;     /* walked (of the source, with one) */
     uint64_t packs;
@@ -393,9 +410,15 @@ struct check_result {
     uint64_t unindexed_packs;  /* leftovers of interrupted backups */
     bool is_snapshot_list_read; /* the snapshots folder could be listed */
     const char *todo;          /* when damage was found: the commands that heal it, in order */
+    struct check_problem *problems; /* each one reported, in order (errors of them) */
+    size_t problem_count;
 };
 
-/* Checks the repository; fails when it found errors (each reported). */
+void check_result_free(struct check_result *result);
+
+/* Checks the repository; fails when it found errors (each reported, and
+ * in result->problems: free it with check_result_free, whatever this
+ * returns). */
 int ops_check(struct repo *repo, const struct check_options *opts, struct check_result *result,
               struct error *err);
 

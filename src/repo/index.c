@@ -182,6 +182,15 @@ bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struc
     return is_found;
 }
 
+bool index_find_pack(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], uint8_t pack[CRYPTO_ID_SIZE])
+{
+    struct index_entry e;
+    if (!index_find(idx, id, &e) || e.pack == INDEX_PACK_PENDING)
+        return false;
+    index_pack_id(idx, e.pack, pack);
+    return true;
+}
+
 static int compare_pairs(const void *a, const void *b)
 {
     return memcmp(a, b, 2 * CRYPTO_ID_SIZE);

@@ -92,6 +92,10 @@ void index_add_damage(struct index *idx, const uint8_t *pairs, size_t count);
 /* Copies the entry for id into out; false if unknown. */
 bool index_find(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], struct index_entry *out);
 
+/* The id of the pack readers take blob id from; false if the blob is
+ * unknown or not in a pack yet. */
+bool index_find_pack(const struct index *idx, const uint8_t id[CRYPTO_ID_SIZE], uint8_t pack[CRYPTO_ID_SIZE]);
+
 /* Whether a backup may deduplicate against this entry: on its way into a
  * pack, or in a pack neither condemned nor missing, and not damaged. */
 bool index_is_usable(const struct index *idx, const struct index_entry *e);

@@ -8,9 +8,12 @@
 #     days ahead, made with faketime) is a problem in status (exit 3);
 #   - a drill of a damaged repository fails, never says its RTO objective
 #     was met, says the repository is damaged and names check --read-data;
-#     so does restore.
+#     so does restore;
+#   - check --json's damage entries are {kind, pack, blob, snapshots, what}
+#     naming the snapshots each problem keeps from being restored.
 . "$(dirname "$0")/lib.sh"
 command -v faketime >/dev/null || fail "faketime is not installed (scripts/install-deps.sh installs it)"
+allow_preload # libfaketime, in the ASan run
 
 new_repo repo
 mkdir -p "$T/src"
@@ -99,4 +102,36 @@ run_c restore latest --source files --to "$T/restored"
 expect_rc 1 "restore from a repository whose packs are gone"
 expect_err_match "restore of damaged data" "because the repository lacks or holds damaged data the snapshot needs: run .coffer check --read-data."
 
-pass "times in every --json are RFC 3339; --time ahead refused; a future-dated snapshot is a status problem; a drill of damaged data fails and says so"
+# ---------------------------------------------------------------- damage entries are objects
+# {kind, pack, blob, snapshots, what}: a missing pack names every snapshot
+# that needs it; each such snapshot is a problem of its own.
+all_ids=$(snapshot_ids files | sort | paste -sd, -)
+run_c check --json
+expect_rc 1 "check of a repository whose packs are gone"
+jq -e 'all(.damage[]; (keys == ["blob", "kind", "pack", "snapshots", "what"]) and (.snapshots | type) == "array"
+        and (.what | type) == "string")' "$T/out" >/dev/null || fail "check --json damage entries are not {kind, pack, blob, snapshots, what}: $(head -c 800 "$T/out")"
+[ "$(jq_out '[.damage[] | select(.kind == "pack_missing") | .pack | test("^[0-9a-f]{64}$")] | (length > 0 and all)')" = true ] ||
+    fail "check --json names no missing pack by its id: $(head -c 800 "$T/out")"
+[ "$(jq_out '[.damage[] | select(.kind == "pack_missing") | .snapshots[]] | unique | join(",")')" = "$all_ids" ] ||
+    fail "the missing packs do not name the snapshots that need them ($all_ids): $(head -c 800 "$T/out")"
+[ "$(jq_out '[.damage[] | select(.kind == "snapshot") | .snapshots[0]] | sort | join(",")')" = "$all_ids" ] ||
+    fail "each snapshot that cannot be restored is not a problem naming it: $(head -c 800 "$T/out")"
+run_c status --json
+[ "$(jq_out '[.sources[0].problems[] | select(.rule == "damage") | .what | test("missing from the repository")] | any')" = true ] ||
+    fail "status does not quote the first damage of the last check: $(head -c 800 "$T/out")"
+
+# One damaged blob (a byte of a.bin's data flipped in its pack): a
+# blob_damaged entry names the pack, the blob and both snapshots holding
+# a.bin; the other blobs of the pack hurt nobody.
+for p in $(find "$COFFER_REPOSITORY/data" -type f -name '*.gone'); do mv "$p" "${p%.gone}"; done
+c_ok "check once the packs are back" check
+big=$(find "$COFFER_REPOSITORY/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2)
+printf '\xff' | dd of="$big" bs=1 seek=4096 conv=notrunc status=none
+run_c check --read-data --json
+expect_rc 1 "check --read-data of a flipped byte"
+jq -e --arg pack "$(basename "$big")" --arg ids "$all_ids" '[.damage[] | select(.kind == "blob_damaged")] |
+        length == 1 and .[0].pack == $pack and (.[0].blob | test("^[0-9a-f]{64}$"))
+        and (.[0].snapshots | sort | join(",")) == $ids' "$T/out" >/dev/null ||
+    fail "the damaged blob is not one entry naming its pack, itself and both snapshots: $(head -c 1200 "$T/out")"
+
+pass "times in every --json are RFC 3339; --time ahead refused; a future-dated snapshot is a status problem; a drill of damaged data fails and says so; damage entries are objects naming pack, blob and snapshots"

@@ -357,12 +357,17 @@ restored_path() { printf '%s/%s' "$1" "${2#/}"; }
 sha_of() { sha256sum | cut -d' ' -f1; }
 
 # ---------------------------------------------------------------- the fault shim, and freezing a command mid-work
+# allow_preload : tells ASan (in the sanitized run) not to refuse a library
+# LD_PRELOADed before it — the fault shim, libfaketime
+allow_preload() {
+    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+}
 # use_fault_shim : SHIM is the fault shim (tests/fault/), failing the test if
-# it is not built; ASan is told that the shim is preloaded before it
+# it is not built
 use_fault_shim() {
     SHIM=${FAULT_SHIM:-$(dirname "$COFFER")/tests/fault/libfaultshim.so}
     [ -f "$SHIM" ] || fail "the fault shim is not built ($SHIM)"
-    export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+    allow_preload
 }
 # frozen OP PATH K ARGS... : starts coffer ARGS with the shim stopping it
 # (SIGSTOP) at its K-th OP under PATH, and returns once it is stopped there:

@@ -263,6 +263,7 @@ static void assert_whole(struct store *store, const char *pass, const char *othe
     memset(&cres, 0, sizeof cres);
     if (ops_check(repo, &copts, &cres, &err) < 0 || cres.errors)
         fail_msg("%s: check finds %llu errors: %s", what, (unsigned long long)cres.errors, err.msg);
+    check_result_free(&cres);
 
     struct snapshot_list list = {0};
     assert_int_equal(snapshot_list_load(repo, &list, &err), 0);
@@ -412,7 +413,9 @@ static int run_check(struct repo *repo, struct repo *source, struct error *err)
     struct check_options opts = {.is_read_data = true, .workers = WORKERS, .progress = &progress};
     struct check_result result;
     memset(&result, 0, sizeof result);
-    return ops_check(repo, &opts, &result, err);
+    int rc = ops_check(repo, &opts, &result, err);
+    check_result_free(&result);
+    return rc;
 }
 
 static int run_lock(struct repo *repo, struct repo *source, struct error *err)

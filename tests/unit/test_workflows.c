@@ -353,6 +353,20 @@ static void test_check_job_records_and_judges(void **state)
     assert_true(job.is_damaged);
     assert_true(json_array_size(job.damage) > 0);
     assert_true(job.damage_err.msg[0] != '\0');
+    /* The missing pack is an object naming it, and the one snapshot,
+     * which is also a problem of its own. */
+    json_t *first = json_array_get(job.damage, 0), *last = json_array_get(job.damage, json_array_size(job.damage) - 1);
+    char snapshot_hex[65];
+    snapshot_id_hex(&job.snapshots.items[0], snapshot_hex);
+    assert_string_equal(json_string_value(json_object_get(first, "kind")), "pack_missing");
+    assert_int_equal(strlen(json_string_value(json_object_get(first, "pack"))), 64);
+    assert_true(json_is_null(json_object_get(first, "blob")));
+    assert_int_equal(json_array_size(json_object_get(first, "snapshots")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(first, "snapshots"), 0)), snapshot_hex);
+    assert_non_null(strstr(json_string_value(json_object_get(first, "what")), "missing"));
+    assert_string_equal(json_string_value(json_object_get(last, "kind")), "snapshot");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(last, "snapshots"), 0)), snapshot_hex);
+    assert_int_equal(job.result.problem_count, json_array_size(job.damage));
     assert_true(json_is_false(json_object_get(job.doc, "ok")));
     ops_check_job_free(&job);
     json_decref(locks);
