@@ -20,6 +20,7 @@ packages=(
   git                                    # git source and its tests
   curl                                   # tests/s3/selftest.sh
   faketime                               # tests: a process whose clock runs ahead (prunefreeze.sh)
+  tzdata                                 # time zones: retention buckets, the schedule's cron times
   python3                                # tests: deeptree.py walks a 10,000-level tree
 )
 

@@ -33,11 +33,13 @@
 
 #include "repo/retention.h"
 #include "repo/tree.h"
+#include "sched/cron.h"
 #include "source/types.h"
 #include "util/spawn.h"
 #include "store/s3.h"
 #include "util/buf.h"
 #include "util/text.h"
+#include "util/tz.h"
 
 /* A config file is a few dozen lines; anything this large is the wrong file. */
 #define CONFIG_SIZE_MAX (1u << 20)
@@ -81,15 +83,19 @@ static int read_checks(struct load *, const struct config_field *, yaml_node_t *
 static int read_type_drills(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
 
 static int read_type_name(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_map(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_list(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
 
 static const field_read_fn readers[] = {
     [CONFIG_STRING] = read_string,     [CONFIG_BOOL] = read_bool,         [CONFIG_UINT] = read_uint,
     [CONFIG_CHOICE] = read_choice,     [CONFIG_STRINGS] = read_strings,   [CONFIG_BLOCK] = read_block,
     [CONFIG_DURATION] = read_duration, [CONFIG_SIZE] = read_size,         [CONFIG_PERCENT] = read_percent,
     [CONFIG_SOURCES] = read_sources,   [CONFIG_CHECKS] = read_checks,     [CONFIG_TYPE_DRILLS] = read_type_drills,
-    [CONFIG_TYPE_NAME] = read_type_name,
+    [CONFIG_TYPE_NAME] = read_type_name, [CONFIG_MAP] = read_map,           [CONFIG_LIST] = read_list,
 };
 static const char *check_duration(const char *text);
+static const char *check_timezone(const char *zone);
+static bool is_source_name(const char *s);
 static const char *check_url_has_no_password(const char *url);
 
 /* ---- the tables: what coffer.yaml may say (docs/config.md explains each key) ---- */
@@ -113,7 +119,7 @@ static const struct config_field retention_fields[] = {
     {.name = "within", .kind = CONFIG_STRING, .offset = RETENTION(within), .check = check_duration},
     {.name = "keep_tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)},
     {.name = "tags", .kind = CONFIG_STRINGS, .offset = RETENTION(tags)}, /* the name before keep_tags */
-    {.name = "timezone", .kind = CONFIG_STRING, .offset = RETENTION(timezone)},
+    {.name = "timezone", .kind = CONFIG_STRING, .offset = RETENTION(timezone), .check = check_timezone},
     {.name = NULL},
 };
 
@@ -142,6 +148,37 @@ static const struct config_field drill_fields[] = {
     {.name = "scratch_url", .kind = CONFIG_STRING, .offset = DRILL(scratch_url), .check = check_url_has_no_password},
     {.name = "keep_on_failure", .kind = CONFIG_BOOL, .offset = DRILL(keep_on_failure)},
     {.name = "checks", .kind = CONFIG_CHECKS, .offset = DRILL(checks)},
+    {.name = NULL},
+};
+
+#define JOB(member) offsetof(struct config_job, member)
+#define SCHEDULE(member) offsetof(struct config_schedule, member)
+
+static const char *const overlap_choices[] = {"skip", "queue", NULL};
+
+static const struct config_field job_check_fields[] = {
+    {.name = "read_data", .kind = CONFIG_PERCENT, .offset = JOB(check.read_data) - JOB(check)},
+    {.name = NULL},
+};
+
+static const struct config_field job_fields[] = {
+    {.name = "cron", .kind = CONFIG_STRING, .offset = JOB(cron), .is_required = true},
+    {.name = "backup", .kind = CONFIG_STRINGS, .offset = JOB(backup), .min = 1, .is_word_ok = true},
+    {.name = "tag", .kind = CONFIG_STRING, .offset = JOB(tag)},
+    {.name = "forget", .kind = CONFIG_BOOL, .offset = JOB(forget)},
+    {.name = "prune", .kind = CONFIG_BOOL, .offset = JOB(prune)},
+    {.name = "check", .kind = CONFIG_BLOCK, .offset = JOB(check), .block = job_check_fields},
+    {.name = "drill", .kind = CONFIG_STRINGS, .offset = JOB(drill), .min = 1, .is_word_ok = true},
+    {.name = "monitor", .kind = CONFIG_BOOL, .offset = JOB(monitor)},
+    {.name = "overlap", .kind = CONFIG_CHOICE, .offset = JOB(overlap), .choices = overlap_choices},
+    {.name = NULL},
+};
+
+static const struct config_field schedule_fields[] = {
+    {.name = "timezone", .kind = CONFIG_STRING, .offset = SCHEDULE(timezone), .check = check_timezone},
+    {.name = "jitter", .kind = CONFIG_DURATION, .offset = SCHEDULE(jitter)},
+    {.name = "jobs", .kind = CONFIG_MAP, .offset = SCHEDULE(jobs), .block = job_fields,
+     .item_size = sizeof(struct config_job), .is_required = true},
     {.name = NULL},
 };
 
@@ -180,6 +217,8 @@ static const struct config_field config_fields[] = {
     {.name = "drill", .kind = CONFIG_TYPE_DRILLS},
     {.name = "s3", .kind = CONFIG_BLOCK, .offset = CONFIG(s3), .block = s3_fields},
     {.name = "sources", .kind = CONFIG_SOURCES},
+    {.name = "schedule", .kind = CONFIG_BLOCK, .offset = CONFIG(schedule), .block = schedule_fields},
+    {.name = "state_dir", .kind = CONFIG_STRING, .offset = CONFIG(state_dir)},
     {.name = NULL},
 };
 
@@ -522,6 +561,14 @@ static int read_strings(struct load *ld, const struct config_field *f, yaml_node
 {
     struct config_strings *slot = (struct config_strings *)((char *)base + f->offset);
     char shown[SHOWN_MAX];
+    if (f->is_word_ok && node_is_scalar(value) && !node_is_null(value)) {
+        strings_free(slot);
+        slot->items = xcalloc(1, sizeof *slot->items);
+        if (string_value(ld, value, key, line, f->check, &slot->items[0]))
+            return -1;
+        slot->count = 1;
+        return 0;
+    }
     if (node_is_null(value) || !node_is_sequence(value))
         return fail(ld, node_line(value, line), key, "expected a list of strings, got %s",
                     node_describe(value, shown, sizeof shown));
@@ -603,22 +650,95 @@ static int read_fields(struct load *ld, yaml_node_t *map, const struct table_at 
 
 /* ---- nested mappings and their values ---- */
 
+/* A mapping of fields' keys into the struct at target. */
+static int read_mapping(struct load *ld, const struct config_field *fields, yaml_node_t *value, const char *key,
+                        unsigned line, void *target)
+{
+    char shown[SHOWN_MAX], known[512];
+    const struct table_at tables[] = {{fields, target}, {NULL, NULL}};
+    if (node_is_null(value) || !node_is_mapping(value)) {
+        known_fields(tables, known, sizeof known);
+        return fail(ld, node_line(value, line), key, "expected a mapping with keys %s, got %s", known,
+                    node_describe(value, shown, sizeof shown));
+    }
+    return read_fields(ld, value, tables, key, line);
+}
+
 /* A mapping whose keys f->block lists, into the struct at base + offset
  * (retention, health, objectives, drill); marks it is_set. */
 static int read_block(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
                       unsigned line, void *base)
 {
     void *block = (char *)base + f->offset;
-    char shown[SHOWN_MAX], known[512];
-    const struct table_at tables[] = {{f->block, block}, {NULL, NULL}};
-    if (node_is_null(value) || !node_is_mapping(value)) {
-        known_fields(tables, known, sizeof known);
-        return fail(ld, node_line(value, line), key, "expected a mapping with keys %s, got %s", known,
-                    node_describe(value, shown, sizeof shown));
-    }
-    if (read_fields(ld, value, tables, key, line) < 0)
+    if (read_mapping(ld, f->block, value, key, line, block) < 0)
         return -1;
     *(bool *)block = true;
+    return 0;
+}
+
+/* Room for count items of f->item_size bytes at the struct config_items
+ * at base + f->offset. */
+static struct config_items *items_make(const struct config_field *f, void *base, size_t count)
+{
+    struct config_items *items = (struct config_items *)((char *)base + f->offset);
+    items->items = xcalloc(count ? count : 1, f->item_size);
+    items->count = 0;
+    return items;
+}
+
+static struct config_item *item_at(const struct config_field *f, const struct config_items *items, size_t i)
+{
+    return (struct config_item *)((char *)items->items + i * f->item_size);
+}
+
+/* A mapping of names (as source names are made) to mappings of
+ * f->block's keys (schedule: jobs:). */
+static int read_map(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
+                    unsigned line, void *base)
+{
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !node_is_mapping(value))
+        return fail(ld, node_line(value, line), key, "expected a mapping of names to their settings, got %s",
+                    node_describe(value, shown, sizeof shown));
+    struct config_items *items = items_make(f, base, node_count(value));
+    while (items->count < node_count(value)) {
+        yaml_node_pair_t *p = node_pair(value, items->count);
+        const char *name;
+        unsigned name_line;
+        if (map_key(ld, value, p, key, line, "name", &name, &name_line))
+            return -1;
+        if (!is_source_name(name))
+            return fail(ld, name_line, key, "name \"%s\" is not allowed: use letters, digits, '_', '.' and '-', "
+                        "not starting with '.' or '-'", name);
+        struct config_item *item = item_at(f, items, items->count++);
+        item->name = xstrdup(name);
+        item->line = name_line;
+        char sub[KEY_MAX];
+        key_join(sub, key, name);
+        if (read_mapping(ld, f->block, pair_value(ld, p), sub, name_line, item) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A list of mappings of f->block's keys. */
+static int read_list(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
+                     unsigned line, void *base)
+{
+    char shown[SHOWN_MAX];
+    if (node_is_null(value) || !node_is_sequence(value))
+        return fail(ld, node_line(value, line), key, "expected a list of mappings, got %s",
+                    node_describe(value, shown, sizeof shown));
+    struct config_items *items = items_make(f, base, node_count(value));
+    while (items->count < node_count(value)) {
+        yaml_node_t *node = node_item(ld, value, items->count);
+        char sub[KEY_MAX];
+        snprintf(sub, sizeof sub, "%s[%zu]", key, items->count);
+        struct config_item *item = item_at(f, items, items->count++);
+        item->line = node_line(node, line);
+        if (read_mapping(ld, f->block, node, sub, item->line, item) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -705,6 +825,13 @@ static const char *check_duration(const char *text)
     int64_t seconds;
     struct error err;
     return retention_parse_duration(text, &seconds, &err) < 0 ? "not a duration (use e.g. 90d, 2y6m, 36h)" : NULL;
+}
+
+static const char *check_timezone(const char *zone)
+{
+    struct error err;
+    return tz_check(zone, &err) < 0 ? "unknown time zone (use a name such as Europe/Berlin, as in "
+                                      "/usr/share/zoneinfo, or UTC)" : NULL;
 }
 
 static void retention_free(struct config_retention *r)
@@ -1048,6 +1175,61 @@ static int yaml_error(struct load *ld, const yaml_parser_t *parser, const uint8_
     return fail(ld, line, NULL, "invalid YAML: %s", problem);
 }
 
+bool config_is_all(const struct config_strings *list)
+{
+    return list->count == 1 && !strcmp(list->items[0], "all");
+}
+
+/* The sources a job names: "all" alone, or sources of the file. */
+static int check_job_sources(struct load *ld, const struct config *cfg, const struct config_job *job,
+                             const char *action, const struct config_strings *names)
+{
+    char key[KEY_MAX];
+    snprintf(key, sizeof key, "schedule.jobs.%s.%s", job->head.name, action);
+    if (config_is_all(names))
+        return cfg->source_count ? 0 : fail(ld, job->head.line, key, "\"all\", but the file names no sources");
+    for (size_t i = 0; i < names->count; i++) {
+        if (config_find_source(cfg, names->items[i]))
+            continue;
+        char known[256] = "";
+        for (size_t k = 0; k < cfg->source_count; k++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", k ? ", " : "", cfg->sources[k].name);
+        return fail(ld, job->head.line, key, "no source \"%s\" in the file (sources: %s; or \"all\")",
+                    names->items[i], cfg->source_count ? known : "none");
+    }
+    return 0;
+}
+
+/* What the schedule's keys cannot say alone: cron lines that read and come
+ * round, a known zone, jobs that do something with sources that exist. */
+static int check_schedule(struct load *ld, const struct config *cfg)
+{
+    const struct config_schedule *sc = &cfg->schedule;
+    struct error why;
+    if (!sc->is_set)
+        return 0;
+    for (size_t i = 0; i < sc->jobs.count; i++) {
+        const struct config_job *job = &((const struct config_job *)sc->jobs.items)[i];
+        char key[KEY_MAX];
+        struct cron cron;
+        int64_t next;
+        snprintf(key, sizeof key, "schedule.jobs.%s", job->head.name);
+        if (cron_parse(job->cron, &cron, &why) < 0 || cron_next(&cron, sc->timezone, (int64_t)time(NULL), &next,
+                                                                &why) < 0)
+            return fail(ld, job->head.line, key, "%s", why.msg);
+        if (!job->backup.count && !job->forget && !job->prune && !job->check.is_set && !job->drill.count &&
+            !job->monitor)
+            return fail(ld, job->head.line, key, "the job does nothing: give it backup, forget, prune, check, drill "
+                        "or monitor");
+        if (job->tag && !job->backup.count)
+            return fail(ld, job->head.line, key, "tag: only a job that backs up tags snapshots");
+        if ((job->backup.count && check_job_sources(ld, cfg, job, "backup", &job->backup) < 0) ||
+            (job->drill.count && check_job_sources(ld, cfg, job, "drill", &job->drill) < 0))
+            return -1;
+    }
+    return 0;
+}
+
 static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
 {
     char shown[SHOWN_MAX];
@@ -1058,7 +1240,9 @@ static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
                     "expected a mapping of settings (repository: ..., sources: ...) at the top level, got %s",
                     node_describe(root, shown, sizeof shown));
     const struct table_at tables[] = {{config_fields, cfg}, {NULL, NULL}};
-    return read_fields(ld, root, tables, "", 1);
+    if (read_fields(ld, root, tables, "", 1) < 0)
+        return -1;
+    return check_schedule(ld, cfg);
 }
 
 /* Parses the len bytes at text (UTF-8, checked) as one YAML document and
@@ -1198,6 +1382,8 @@ void config_free(struct config *cfg)
     free(cfg->s3.ca_file);
     free(cfg->s3.storage_class.data);
     free(cfg->s3.storage_class.metadata);
+    config_fields_free(schedule_fields, &cfg->schedule);
+    free(cfg->state_dir);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -1222,6 +1408,15 @@ void config_fields_free(const struct config_field *table, void *base)
             strings_free(slot);
         } else if (f->kind == CONFIG_BLOCK) {
             config_fields_free(f->block, slot);
+        } else if (f->kind == CONFIG_MAP || f->kind == CONFIG_LIST) {
+            struct config_items *items = slot;
+            for (size_t i = 0; i < items->count; i++) {
+                struct config_item *item = item_at(f, items, i);
+                free(item->name);
+                config_fields_free(f->block, item);
+            }
+            free(items->items);
+            memset(items, 0, sizeof *items);
         }
     }
 }

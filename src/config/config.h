@@ -113,6 +113,34 @@ struct config_type_drill {
     struct config_drill drill;
 };
 
+/* One job of `schedule: jobs:`: when it runs and what it does, in this
+ * order when it does several (docs/config.md). */
+struct config_job {
+    struct config_item head;       /* the job's name, and its line */
+    char *cron;                    /* checked: sched/cron.h reads it */
+    struct config_strings backup;  /* the sources it backs up; ["all"]: every one */
+    char *tag;                     /* added to each snapshot it makes */
+    bool forget;                   /* the retention policies */
+    bool prune;
+    struct {
+        bool is_set;
+        unsigned read_data;        /* percent of the packs read; 0: the structure only */
+    } check;
+    struct config_strings drill;   /* the sources it drills; ["all"]: every one */
+    bool monitor;                  /* the status rules, free space, the daemon's own failures */
+    char *overlap;                 /* its next time comes while it runs: "skip" (NULL) or "queue" */
+};
+
+/* `schedule:` — what `coffer daemon` runs, and when. */
+struct config_schedule {
+    bool is_set;
+    char *timezone;                /* the zone cron times are read in; NULL: UTC */
+    unsigned jitter;               /* seconds: each job starts a stable delay in [0, jitter) late */
+    struct config_items jobs;      /* struct config_job, in file order */
+};
+
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/coffer"
+
 struct config {
     char *path;               /* the file read */
     char *repository;         /* NULL if not set */
@@ -127,7 +155,12 @@ struct config {
     size_t type_drill_count;
     struct config_source *sources;   /* in file order */
     size_t source_count;
+    struct config_schedule schedule;
+    char *state_dir;          /* the daemon's run ledger; NULL: CONFIG_DEFAULT_STATE_DIR */
 };
+
+/* Whether list names every source: the one word "all". */
+bool config_is_all(const struct config_strings *list);
 
 /*
  * Finds the file: explicit_path (from --config) if not NULL, else

@@ -20,6 +20,20 @@ struct config_strings {
     size_t count;
 };
 
+/* A mapping of names to blocks, or a list of blocks: count items of the
+ * row's item_size bytes, each starting with a struct config_item. */
+struct config_items {
+    void *items;
+    size_t count;
+};
+
+/* The head of each item: its name (a mapping's key; NULL in a list) and
+ * line, for messages. */
+struct config_item {
+    char *name;
+    unsigned line;
+};
+
 /* How a key's value is read, and what sits at its offset. */
 enum config_kind {
     CONFIG_STRING,    /* char *: a non-empty string */
@@ -31,6 +45,8 @@ enum config_kind {
     CONFIG_DURATION,  /* unsigned seconds: "90s", "15m", "25h", "7d" */
     CONFIG_SIZE,      /* uint64_t bytes: "500MB", "2GiB" */
     CONFIG_PERCENT,   /* unsigned: "50%" */
+    CONFIG_MAP,       /* struct config_items: a mapping of names to blocks with block's keys */
+    CONFIG_LIST,      /* struct config_items: a list of blocks with block's keys */
     /* config.c's own sections, which no source type uses: */
     CONFIG_SOURCES,   /* the sources: mapping */
     CONFIG_CHECKS,    /* a drill's list of validation queries */
@@ -47,7 +63,9 @@ struct config_field {
     unsigned min, max;          /* CONFIG_UINT: the accepted range; CONFIG_STRINGS: min items */
     unsigned dflt;              /* CONFIG_UINT, _DURATION, _PERCENT: the value when the key is absent */
     const char *const *choices; /* CONFIG_CHOICE: the accepted words, NULL-terminated */
-    const struct config_field *block; /* CONFIG_BLOCK: the keys of the nested mapping */
+    const struct config_field *block; /* CONFIG_BLOCK, _MAP, _LIST: the keys of the nested mapping(s) */
+    size_t item_size;           /* CONFIG_MAP, CONFIG_LIST: the size of an item */
+    bool is_word_ok;            /* CONFIG_STRINGS: one string alone is a list of it (`backup: all`) */
     /* CONFIG_STRING, CONFIG_STRINGS: a further rule. Returns NULL, or why
      * the value is refused — a reason that does not repeat the value,
      * which may hold a secret. */

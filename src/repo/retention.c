@@ -4,7 +4,6 @@
 #include "repo/retention.h"
 
 #include <ctype.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 
 #include "util/buf.h"
+#include "util/tz.h"
 
 static const char *const rule_names[RETENTION_RULES] = {"last", "hourly", "daily", "weekly", "monthly", "yearly",
                                                        "within", "tag", "newest healthy"};
@@ -28,10 +28,6 @@ bool retention_is_empty(const struct retention_policy *policy)
             return false;
     return policy->within_seconds == 0 && policy->tag_count == 0;
 }
-
-/* localtime_r in another zone needs TZ set for the process: one caller at
- * a time. */
-static pthread_mutex_t tz_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 /* The period a time falls in, as a number that differs between periods. */
 static int64_t bucket(enum retention_rule rule, const struct tm *tm)
@@ -81,40 +77,15 @@ int retention_apply(const struct retention_policy *policy, const struct snapshot
                     const bool *unhealthy, size_t count, struct retention_verdict *verdicts, struct error *err)
 {
     struct dated *order = xcalloc(count ? count : 1, sizeof *order);
-    int rc = 0;
-    pthread_mutex_lock(&tz_mutex);
-    char *saved_tz = getenv("TZ") ? xstrdup(getenv("TZ")) : NULL;
-    if (policy->timezone) {
-        setenv("TZ", policy->timezone, 1);
-        tzset();
-    }
-    for (size_t i = 0; i < count; i++) {
-        time_t t = (time_t)snaps[i]->time;
-        order[i].snap = snaps[i];
-        order[i].index = i;
-        if (policy->timezone)
-            localtime_r(&t, &order[i].tm);
-        else
-            gmtime_r(&t, &order[i].tm);
-    }
-    if (policy->timezone) {
-        /* glibc falls back to UTC for a zone it does not know: check the name. */
-        char path[512];
-        snprintf(path, sizeof path, "/usr/share/zoneinfo/%s", policy->timezone);
-        FILE *f = strstr(policy->timezone, "..") ? NULL : fopen(path, "rb");
-        if (!f)
-            rc = error_setk(err, ERR_USAGE, "unknown time zone \"%s\" (a name such as Europe/Berlin)",
-                            policy->timezone);
-        else
-            fclose(f);
-        if (saved_tz)
-            setenv("TZ", saved_tz, 1);
-        else
-            unsetenv("TZ");
-        tzset();
-    }
-    free(saved_tz);
-    pthread_mutex_unlock(&tz_mutex);
+    int64_t *times = xcalloc(count ? count : 1, sizeof *times);
+    struct tm *local = xcalloc(count ? count : 1, sizeof *local);
+    for (size_t i = 0; i < count; i++)
+        times[i] = snaps[i]->time;
+    int rc = tz_local_many(policy->timezone, times, count, local, err);
+    for (size_t i = 0; i < count && rc == 0; i++)
+        order[i] = (struct dated){.snap = snaps[i], .index = i, .tm = local[i]};
+    free(times);
+    free(local);
     if (rc < 0) {
         free(order);
         return -1;

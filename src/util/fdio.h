@@ -15,6 +15,12 @@
  * with errno set. */
 int write_all(int fd, const void *data, size_t len);
 
+/* Replaces the file at path with len bytes at data (mode for a new one):
+ * written to a temporary name beside it, fsynced, renamed over it, and
+ * the directory fsynced, so a crash leaves the old file or the new one.
+ * Returns 0, or -1 with errno set (the old file untouched). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
 /* Removes a directory and everything below it, never following symbolic
  * links out of it; returns 0, or -1 with errno set (what it could remove
  * is gone). */

@@ -329,7 +329,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources, schedule, state_dir)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -924,10 +924,83 @@ static void test_config_lock_wait(void **state)
     assert_load_fails(f, "lock_wait: -1m\n", "lock_wait");
 }
 
+/* schedule: jobs with their actions, "all" as one word, the zone; and
+ * every way a job can be wrong, named by its line and key. */
+static void test_config_schedule(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    const char *text = "sources:\n"
+                       "  db: {type: files, paths: [/a]}\n"
+                       "  cache: {type: files, paths: [/b]}\n"
+                       "state_dir: /var/tmp/coffer\n"
+                       "schedule:\n"
+                       "  timezone: Europe/Berlin\n"
+                       "  jitter: 5m\n"
+                       "  jobs:\n"
+                       "    hourly: { cron: \"0 * * * *\", backup: [db], tag: hourly }\n"
+                       "    daily: { cron: \"0 2 * * *\", backup: all, tag: daily, overlap: queue }\n"
+                       "    retention: { cron: \"30 5 * * *\", forget: true, prune: true }\n"
+                       "    verify: { cron: \"0 6 * * *\", check: { read_data: 10% } }\n"
+                       "    drill: { cron: \"0 3 * * 0\", drill: all }\n"
+                       "    monitor: { cron: \"*/15 * * * *\", monitor: true }\n";
+    assert_int_equal(load_text(f, text, &cfg, &err), 0);
+    assert_string_equal(cfg.state_dir, "/var/tmp/coffer");
+    assert_true(cfg.schedule.is_set);
+    assert_string_equal(cfg.schedule.timezone, "Europe/Berlin");
+    assert_int_equal(cfg.schedule.jitter, 300);
+    assert_int_equal(cfg.schedule.jobs.count, 6);
+    const struct config_job *jobs = cfg.schedule.jobs.items;
+    assert_string_equal(jobs[0].head.name, "hourly");
+    assert_int_equal(jobs[0].head.line, 9);
+    assert_int_equal(jobs[0].backup.count, 1);
+    assert_string_equal(jobs[0].backup.items[0], "db");
+    assert_false(config_is_all(&jobs[0].backup));
+    assert_true(config_is_all(&jobs[1].backup));
+    assert_string_equal(jobs[1].overlap, "queue");
+    assert_null(jobs[0].overlap);
+    assert_true(jobs[2].forget && jobs[2].prune);
+    assert_true(jobs[3].check.is_set);
+    assert_int_equal(jobs[3].check.read_data, 10);
+    assert_true(config_is_all(&jobs[4].drill));
+    assert_true(jobs[5].monitor);
+    config_free(&cfg);
+
+    const char *head = "sources:\n  db: {type: files, paths: [/a]}\nschedule:\n  jobs:\n";
+    char bad[1024];
+    static const struct {
+        const char *job, *says;
+    } cases[] = {
+        {"    j: { cron: \"0 2 * *\", backup: all }\n", "coffer.yaml:5: schedule.jobs.j: cron line \"0 2 * *\" has 4 fields"},
+        {"    j: { cron: \"0 25 * * *\", backup: all }\n", "the hour field \"25\" is not valid"},
+        {"    j: { cron: \"0 0 31 2 *\", backup: all }\n", "names no time in the next nine years"},
+        {"    j: { cron: \"0 2 * * *\", backup: [web] }\n", "schedule.jobs.j.backup: no source \"web\" in the file (sources: db; or \"all\")"},
+        {"    j: { cron: \"0 2 * * *\", drill: [web] }\n", "schedule.jobs.j.drill: no source \"web\""},
+        {"    j: { cron: \"0 2 * * *\" }\n", "the job does nothing"},
+        {"    j: { cron: \"0 2 * * *\", forget: true, tag: x }\n", "only a job that backs up tags snapshots"},
+        {"    j: { backup: all }\n", "missing required key \"cron\""},
+        {"    j: { cron: \"0 2 * * *\", backup: all, overlap: twice }\n", "overlap"},
+        {"    j: { cron: \"0 2 * * *\", backup: all, every: 2h }\n", "unknown key \"every\""},
+        {"    j: { cron: \"0 2 * * *\", check: { read_data: 200% } }\n", "not a percentage"},
+        {"    .j: { cron: \"0 2 * * *\", backup: all }\n", "name \".j\" is not allowed"},
+        {"    j: [0 2 * * *]\n", "expected a mapping with keys cron"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(bad, sizeof bad, "%s%s", head, cases[i].job);
+        assert_load_fails(f, bad, cases[i].says);
+    }
+    assert_load_fails(f, "schedule:\n  timezone: Mars/Olympus\n  jobs: {}\n",
+                      "coffer.yaml:2: schedule.timezone: unknown time zone");
+    assert_load_fails(f, "schedule:\n  timezone: UTC\n", "schedule: missing required key \"jobs\"");
+    assert_load_fails(f, "retention:\n  daily: 7\n  timezone: Nowhere/Else\n", "retention.timezone: unknown time zone");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_config_example_loads_every_field),
+        T(test_config_schedule),
         T(test_config_defaults_fill_what_is_left_out),
         T(test_config_sources_are_optional),
         T(test_config_sources_keep_file_order_and_all_keys),

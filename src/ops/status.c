@@ -1,0 +1,178 @@
+/*
+ * status.c — the answer to "are we safe?" for each source (status.h): the
+ * newest snapshot against the RPO objective and the clock, the health
+ * rules, the last check and the last drill against the RTO objective,
+ * each problem with what to do. `coffer status` prints it; the daemon's
+ * monitor job raises its problems as alerts.
+ */
+#include "ops/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "ops/health.h"
+#include "util/buf.h"
+#include "util/text.h"
+
+__attribute__((format(printf, 4, 5)))
+static void problem(json_t *problems, const char *rule, const char *todo, const char *fmt, ...)
+{
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    json_array_append_new(problems, json_pack("{s:s, s:s, s:s}", "rule", rule, "what", what, "todo", todo));
+}
+
+/* The event's time as RFC 3339 in when; returns when. */
+static const char *event_when(const struct event *e, char when[32])
+{
+    time_format_rfc3339((int64_t)e->time, when);
+    return when;
+}
+
+/* The newest check that covered this source (its own, or of everything). */
+static const struct event *last_check(const struct event_list *events, const char *source)
+{
+    const struct event *mine = event_latest(events, "check", source), *all = NULL;
+    for (size_t i = events->count; i-- > 0 && !all;)
+        if (!strcmp(events->items[i].kind, "check") && !json_string_value(json_object_get(events->items[i].doc, "source")))
+            all = &events->items[i];
+    if (!mine || (all && all->time > mine->time))
+        return all;
+    return mine;
+}
+
+/* How far ahead of this host's clock a snapshot may be dated before it is
+ * a problem: clocks differ a little. */
+#define STATUS_CLOCK_SKEW_MAX 300
+
+json_t *ops_source_status(const struct snapshot_list *list, const struct event_list *events,
+                             const struct config *cfg, const char *source, int64_t now)
+{
+    const struct config_source *src = cfg ? config_find_source(cfg, source) : NULL;
+    struct config_objectives objectives = config_objectives_for(cfg, src);
+    json_t *problems = json_array();
+    json_t *out = json_pack("{s:s}", "source", source);
+    const struct snapshot *newest, *previous;
+    health_newest_two(list, source, &newest, &previous);
+    char a[32], b[32], when[32];
+
+    if (newest) {
+        char id[65];
+        snapshot_id_hex(newest, id);
+        time_format_rfc3339(newest->time, when);
+        json_object_set_new(out, "type", json_string(newest->type));
+        json_object_set_new(out, "newest", json_pack("{s:s, s:s, s:I, s:I}", "id", id, "time", when, "age_seconds",
+                                                     (json_int_t)(now - newest->time), "size",
+                                                     (json_int_t)newest->stats.size));
+        if (previous)
+            json_object_set_new(out, "previous_size", json_integer((json_int_t)previous->stats.size));
+        if (newest->time > now + STATUS_CLOCK_SKEW_MAX) {
+            duration_format((uint64_t)(newest->time - now), a);
+            snprintf(b, sizeof b, "%.8s", id);
+            char todo[300];
+            snprintf(todo, sizeof todo, "check the clock of %s (or the --time it was given); once a backup with the "
+                     "right date exists, `coffer forget %s --force` removes this one", newest->host, b);
+            problem(problems, "future", todo, "the newest snapshot is dated %s, %s in the future: until then it counts "
+                    "as the newest whatever happens (RPO met, retention keeping it)", when, a);
+        }
+        if (objectives.rpo) {
+            bool is_met = now - newest->time <= (int64_t)objectives.rpo;
+            json_object_set_new(out, "rpo", json_pack("{s:I, s:b}", "seconds", (json_int_t)objectives.rpo, "met",
+                                                      is_met));
+            if (!is_met) {
+                duration_format((uint64_t)(now - newest->time), a);
+                duration_format(objectives.rpo, b);
+                problem(problems, "rpo", "back up more often (the schedule), or check that backups succeed",
+                        "the newest snapshot is %s old: data since then would be lost (RPO objective %s)", a, b);
+            }
+        }
+    }
+    struct health_report health;
+    health_evaluate(list, cfg, source, now, &health);
+    for (size_t i = 0; i < health.count; i++)
+        problem(problems, health.items[i].rule, health.items[i].todo, "%s", health.items[i].what);
+    health_report_free(&health);
+
+    const struct event *check = last_check(events, source);
+    if (check) {
+        json_t *d = check->doc;
+        json_t *damage = json_object_get(d, "damage");
+        json_object_set_new(out, "last_check", json_pack("{s:s, s:s, s:b}", "time", event_when(check, when), "read",
+                                                         json_string_value(json_object_get(d, "read")), "damage",
+                                                         json_array_size(damage) > 0));
+        const char *todo = json_string_value(json_object_get(d, "todo"));
+        json_t *first = json_array_get(damage, 0); /* an object; a line in checks before objects */
+        const char *what = json_is_string(first) ? json_string_value(first)
+                                                 : json_string_value(json_object_get(first, "what"));
+        if (json_array_size(damage))
+            problem(problems, "damage", todo ? todo : "coffer check --read-data (it records what is damaged), then "
+                                                      "coffer repair packs",
+                    "the last check found damage: %s", what ? what : "(not said)");
+    } else {
+        problem(problems, "check", "run `coffer check` (and regularly `coffer check --read-data=10%`)",
+                "the repository was never checked");
+    }
+
+    const struct event *drill = event_latest(events, "drill", source);
+    if (drill) {
+        json_t *d = drill->doc;
+        double rto = json_real_value(json_object_get(d, "rto_seconds"));
+        bool is_ok = json_is_true(json_object_get(d, "ok"));
+        json_object_set_new(out, "last_drill", json_pack("{s:s, s:b, s:f, s:s?}", "time", event_when(drill, when),
+                                                         "ok", is_ok, "rto_seconds", rto, "error",
+                                                         json_string_value(json_object_get(d, "error"))));
+        if (!is_ok) {
+            char failed[512] = "";
+            size_t i;
+            json_t *step;
+            json_array_foreach(json_object_get(d, "steps"), i, step) {
+                size_t used = strlen(failed);
+                if (!json_is_true(json_object_get(step, "ok")))
+                    snprintf(failed + used, sizeof failed - used, "%s%s", used ? ", " : "",
+                             json_string_value(json_object_get(step, "name")));
+            }
+            problem(problems, "drill", "fix what the drill found (`coffer drill --source NAME` shows each step)",
+                    "the last drill failed at: %s", failed[0] ? failed : "its start (the process died)");
+        }
+        if (objectives.rto && rto > objectives.rto) {
+            duration_format(objectives.rto, b);
+            problem(problems, "rto", "make the restore faster (restore --jobs, a closer server) or revise the objective",
+                    "the last drill took %.1f s, more than the RTO objective %s", rto, b);
+        }
+    } else if (objectives.rto) {
+        problem(problems, "drill", "run `coffer drill` to measure the RTO", "no drill has measured the RTO yet");
+    }
+    if (objectives.rto)
+        json_object_set_new(out, "rto_objective", json_integer((json_int_t)objectives.rto));
+    json_object_set_new(out, "problems", problems);
+    return out;
+}
+
+json_t *ops_status(const struct snapshot_list *list, const struct event_list *events, const struct config *cfg,
+                   const char *const *only, size_t only_count, int64_t now)
+{
+    size_t count;
+    const char **names;
+    if (only_count) {
+        names = xcalloc(only_count, sizeof *names);
+        memcpy(names, only, only_count * sizeof *names);
+        count = only_count;
+    } else {
+        names = health_sources(list, cfg, NULL, &count);
+    }
+    json_t *sources = json_array();
+    size_t problems = 0;
+    for (size_t i = 0; i < count; i++) {
+        json_t *s = ops_source_status(list, events, cfg, names[i], now);
+        problems += json_array_size(json_object_get(s, "problems"));
+        json_array_append_new(sources, s);
+    }
+    free(names);
+    return json_pack("{s:o, s:I, s:b}", "sources", sources, "problems", (json_int_t)problems, "ok", problems == 0);
+}
