@@ -40,6 +40,9 @@ static const struct command commands[] = {
     {"copy", cmd_copy, "copy snapshots another repository lacks into it (local, S3)", true},
     {"key", cmd_key, "list, add, remove keys, change a passphrase", false},
     {"config", cmd_config, "check coffer.yaml, and reach every source and the repository", false},
+    {"daemon", cmd_daemon, "run coffer.yaml's schedule: backups, retention, checks, drills, monitoring", true},
+    {"schedule", cmd_schedule, "when each scheduled job runs next, and how it last went", false},
+    {"log", cmd_log, "what the scheduled runs did: outcome, actions, errors", false},
 };
 
 static void print_help(FILE *out)

@@ -91,9 +91,11 @@ int cli_open_repo(struct cli_globals *g, struct repo **out, struct error *err);
  * "/srv/a/"); a NULL prefix holds everything. */
 bool cli_is_under(const char *path, const char *prefix);
 
-/* Prints an event document (check, drill) as one JSON line, its times
- * (time, snapshot_time: Unix seconds as recorded) as RFC 3339 UTC
- * strings, as every --json output writes times. */
+/* An event document (check, drill, run) as --json gives it: a copy whose
+ * times (time and every *_time: Unix seconds as recorded) are RFC 3339
+ * UTC strings, as every --json output writes times. The caller owns it. */
+json_t *cli_event_json(const json_t *doc);
+/* Prints it as one JSON line. */
 void cli_print_event_json(const json_t *doc);
 /* Makes repo's lockers wait as --retry-lock, else coffer.yaml's lock_wait:,
  * says (cli_open_repo does it; for a second repository such as copy's). */
@@ -114,6 +116,11 @@ int cli_check_kdf_level(const char *level, struct error *err);
  * (exit 2) saying to use a password file: a command line is readable by
  * every user of the host in /proc/PID/cmdline. */
 int cli_check_url_flag(const char *command, const char *flag, const char *url);
+
+/* An OPT_CUSTOM parser of a time (RFC 3339) into an int64_t, refusing
+ * one more than 5 minutes ahead of this host's clock (backup --time,
+ * daemon --now: a snapshot dated later would pass for the newest). */
+int cli_parse_time(const char *arg, void *to, struct error *err);
 
 /* An OPT_CUSTOM parser of tags into a struct string_list: repeatable,
  * each value holding one or more, comma-separated, each kept once. */
@@ -152,5 +159,8 @@ int cmd_repair(struct cli_globals *g, int argc, char **argv);
 struct prune_result;
 void cli_print_prune(const struct cli_globals *g, const struct prune_result *r, bool is_dry_run);
 int cmd_key(struct cli_globals *g, int argc, char **argv);
+int cmd_daemon(struct cli_globals *g, int argc, char **argv);
+int cmd_schedule(struct cli_globals *g, int argc, char **argv);
+int cmd_log(struct cli_globals *g, int argc, char **argv);
 
 #endif

@@ -89,26 +89,6 @@ static void print_summary(const struct cli_globals *g, const struct snapshot *sn
     printf(", added %s to the repository in %.1f s\n", added, snap->stats.seconds);
 }
 
-/* The furthest ahead --time may be: clocks differ a little, but a snapshot
- * dated later would pass for the newest (RPO met, retention keeping it)
- * until that date. */
-#define BACKUP_TIME_AHEAD_MAX 300
-
-static int parse_time(const char *arg, void *to, struct error *err)
-{
-    int64_t *when = to;
-    if (time_parse_rfc3339(arg, when, NULL) < 0)
-        return error_setk(err, ERR_USAGE, "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", arg);
-    int64_t ahead = *when - (int64_t)time(NULL);
-    if (ahead > BACKUP_TIME_AHEAD_MAX) {
-        char by[32];
-        duration_format((uint64_t)ahead, by);
-        return error_setk(err, ERR_USAGE, "%s is %s in the future: a snapshot dated then would count as the newest "
-                          "until that date; give a time in the past (or within 5 minutes of now)", arg, by);
-    }
-    return 0;
-}
-
 /* Reports one backup: its warnings and summary, or its failure; returns
  * the exit code it asks for. */
 static int report_backup(const struct cli_globals *g, const struct snapshot *snap, const struct error *err)
@@ -401,7 +381,7 @@ int cmd_backup(struct cli_globals *g, int argc, char **argv)
         {OPT_CUSTOM("tag", cli_parse_tags, &opts.tags), .arg = "TAG",
          .help = "label the snapshot (repeat, or separate with commas): hourly, daily, weekly, monthly, yearly, "
                  "manual, ..."},
-        {OPT_CUSTOM("time", parse_time, &opts.time), .arg = "TIME",
+        {OPT_CUSTOM("time", cli_parse_time, &opts.time), .arg = "TIME",
          .help = "record this time (RFC 3339, e.g. 2025-01-05T02:00:00Z) instead of now, for imports and tests"},
         {OPT_FLAG("force", &opts.is_force), .help = "read every file, even unchanged ones"},
         {OPT_UINT("workers", &opts.workers, 1, 256), .arg = "N",

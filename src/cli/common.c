@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -294,11 +295,23 @@ static void time_to_text(json_t *doc, const char *key)
     json_object_set_new(doc, key, json_string(when));
 }
 
-void cli_print_event_json(const json_t *doc)
+json_t *cli_event_json(const json_t *doc)
 {
     json_t *out = json_deep_copy(doc);
-    time_to_text(out, "time");
-    time_to_text(out, "snapshot_time");
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(out, tmp, key, value) {
+        size_t len = strlen(key);
+        if (!strcmp(key, "time") || (len > 5 && !strcmp(key + len - 5, "_time")))
+            time_to_text(out, key);
+    }
+    return out;
+}
+
+void cli_print_event_json(const json_t *doc)
+{
+    json_t *out = cli_event_json(doc);
     json_dumpf(out, stdout, JSON_COMPACT);
     fputc('\n', stdout);
     json_decref(out);
@@ -401,4 +414,24 @@ int cli_usage_error(const char *command, const char *fmt, ...)
     fprintf(stderr, "\n        (see `coffer %s --help`)\n", command);
     va_end(ap);
     return EXIT_USAGE;
+}
+
+/* The furthest ahead --time may be: clocks differ a little, but a snapshot
+ * dated later would pass for the newest (RPO met, retention keeping it)
+ * until that date. */
+#define BACKUP_TIME_AHEAD_MAX 300
+
+int cli_parse_time(const char *arg, void *to, struct error *err)
+{
+    int64_t *when = to;
+    if (time_parse_rfc3339(arg, when, NULL) < 0)
+        return error_setk(err, ERR_USAGE, "bad time \"%s\" (use RFC 3339, e.g. 2025-01-05T02:00:00Z)", arg);
+    int64_t ahead = *when - (int64_t)time(NULL);
+    if (ahead > BACKUP_TIME_AHEAD_MAX) {
+        char by[32];
+        duration_format((uint64_t)ahead, by);
+        return error_setk(err, ERR_USAGE, "%s is %s in the future: a snapshot dated then would count as the newest "
+                          "until that date; give a time in the past (or within 5 minutes of now)", arg, by);
+    }
+    return 0;
 }

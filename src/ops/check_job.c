@@ -90,6 +90,8 @@ static json_t *event_doc(const struct check_job *job)
                             !job->is_damaged && job->health.count == 0);
     if (job->is_damaged && r->todo)
         json_object_set_new(doc, "todo", json_string(r->todo));
+    if (job->now) /* the daemon's clock (--now) */
+        json_object_set_new(doc, "time", json_integer((json_int_t)job->now));
     return doc;
 }
 

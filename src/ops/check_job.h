@@ -30,7 +30,7 @@ struct check_job {
     unsigned workers;           /* 0: one per core */
     const struct config *cfg;   /* the health rules; may be NULL */
     json_t *stale_locks;        /* lines recorded in the event (ops_check_stale_locks); may be NULL */
-    int64_t now;                /* the health rules' clock; 0: time(NULL) */
+    int64_t now;                /* the health rules' clock and the event's time; 0: time(NULL) */
     struct progress *progress;  /* may be NULL */
     void (*report)(void *ctx, const char *line); /* each damage line as found; may be NULL */
     void *report_ctx;

@@ -84,6 +84,7 @@ struct drill_job {
     struct config_objectives objectives;
     unsigned jobs;                       /* database connections; 0: the source's jobs, else 1 */
     volatile sig_atomic_t *stop;         /* set (to a signal number) to stop the drill */
+    int64_t now;                         /* the event's time; 0: the host's clock */
 
     json_t *doc;                 /* the event as saved; NULL when stopped */
     bool is_ok, is_rto_met;

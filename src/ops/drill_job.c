@@ -192,6 +192,8 @@ int ops_drill_job(struct repo *repo, struct drill_job *run, struct error *err)
                                 : "the drill process died before it reported",
                          "kept", kept);
     json_decref(result);
+    if (run->now) /* the daemon's clock (--now) */
+        json_object_set_new(run->doc, "time", json_integer((json_int_t)run->now));
     struct error save_err;
     if (event_save(repo, "drill", run->doc, &save_err) < 0)
         add_warning(run, "%s", save_err.msg);

@@ -17,9 +17,11 @@ int event_save(struct repo *repo, const char *kind, json_t *doc, struct error *e
         strcpy(host, "unknown");
     host[sizeof host - 1] = '\0';
     json_object_set_new(doc, "kind", json_string(kind));
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_object_set_new(doc, "time", json_real((double)now.tv_sec + (double)(now.tv_nsec / 1000) / 1e6));
+    if (!json_is_number(json_object_get(doc, "time"))) { /* the caller's clock (daemon --now), else the host's */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        json_object_set_new(doc, "time", json_real((double)now.tv_sec + (double)(now.tv_nsec / 1000) / 1e6));
+    }
     json_object_set_new(doc, "host", json_string(host));
     json_object_set_new(doc, "coffer_version", json_string(COFFER_VERSION));
     char *text = json_dumps(doc, JSON_COMPACT);

@@ -6,8 +6,9 @@
  * previous one read.
  *
  * A document is a JSON object; event_save adds "kind", "time" (unix
- * seconds, a fraction to the microsecond), "host" and "coffer_version" to
- * what the caller put in it.
+ * seconds, a fraction to the microsecond; unless the caller set it, as
+ * `coffer daemon --now` does), "host" and "coffer_version" to what the
+ * caller put in it.
  * Events are small and few (one per check or drill run); nothing deletes
  * them yet.
  */

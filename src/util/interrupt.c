@@ -34,6 +34,11 @@ int interrupt_signal(void)
     return received;
 }
 
+volatile sig_atomic_t *interrupt_flag(void)
+{
+    return &received;
+}
+
 int interrupt_check(struct error *err)
 {
     int signo = received;

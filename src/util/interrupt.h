@@ -18,6 +18,8 @@
 #ifndef COFFER_UTIL_INTERRUPT_H
 #define COFFER_UTIL_INTERRUPT_H
 
+#include <signal.h>
+
 #include "util/error.h"
 
 /* Installs the SIGINT and SIGTERM handlers. */
@@ -25,6 +27,9 @@ void interrupt_install(void);
 
 /* The signal received (SIGINT, SIGTERM), or 0. */
 int interrupt_signal(void);
+
+/* The flag itself, for code that takes a stop flag (ops/drill.h). */
+volatile sig_atomic_t *interrupt_flag(void);
 
 /* 0, or -1 with ERR_INTERRUPTED ("interrupted by SIGINT") once a signal came. */
 int interrupt_check(struct error *err);

@@ -1,0 +1,354 @@
+/*
+ * cmd_daemon.c — `coffer daemon`: the schedule of coffer.yaml run without
+ * a person, and `coffer schedule list`: when each job runs next.
+ *
+ * The daemon opens the repository once, then repeats one step of the
+ * scheduler (ops/schedule.h) until nothing is due, prints a line per job
+ * it dealt with, and sleeps until the next job is due — on the wall clock,
+ * so a clock set forward or a machine waking from sleep does not delay
+ * it. SIGTERM or SIGINT stops the running job cleanly (its slot stays
+ * taken) and ends the daemon with exit code 0; SIGHUP reloads coffer.yaml,
+ * keeping the old settings when the new file does not load. With --once
+ * it does what is due and exits; --now TIME makes it act as if the clock
+ * read TIME (for cron-driven setups and for walking through days of
+ * schedule in a test).
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "ops/schedule.h"
+#include "sched/cron.h"
+#include "sched/ledger.h"
+#include "util/interrupt.h"
+#include "util/text.h"
+#include "util/tz.h"
+
+static const char daemon_description[] =
+    "Runs the jobs of coffer.yaml's schedule: (backups with their tags, forget and\n"
+    "prune, check, drill, monitor) at their cron times, one at a time. A run ledger\n"
+    "in state_dir: (default /var/lib/coffer) remembers which slot of each job was\n"
+    "dealt with: after downtime each job whose time passed runs once (not when its\n"
+    "next run is due within a quarter of its period), and a restart never runs a\n"
+    "slot twice. Every run is recorded in the repository (see `coffer log`).\n"
+    "SIGTERM stops the running job cleanly and exits 0; SIGHUP reloads coffer.yaml.\n\n"
+    "exit code (--once): 0 every job ran ok or nothing was due, 3 a job needs\n"
+    "attention (warnings, a rule not met, skipped or missed), 1 a job failed.";
+
+static const char schedule_description[] =
+    "coffer schedule list: each job of coffer.yaml's schedule with its cron line,\n"
+    "what it does, its next times (in the schedule's timezone, jitter included) and\n"
+    "how its last run went (from the run ledger in state_dir).";
+
+static volatile sig_atomic_t is_reload_asked;
+
+static void on_hup(int signo)
+{
+    (void)signo;
+    is_reload_asked = 1;
+}
+
+/* What a job does, as "backup db, cache (tag daily); prune". */
+static void job_actions(const struct config_job *job, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    const struct {
+        bool is_on;
+        const char *name;
+        const struct config_strings *names;
+    } parts[] = {
+        {job->backup.count > 0, "backup", &job->backup}, {job->forget, "forget", NULL},
+        {job->prune, "prune", NULL},                     {job->check.is_set, "check", NULL},
+        {job->drill.count > 0, "drill", &job->drill},    {job->monitor, "monitor", NULL},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].is_on)
+            continue;
+        n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", n ? "; " : "", parts[i].name);
+        for (size_t k = 0; parts[i].names && k < parts[i].names->count; k++)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", k ? ", " : " ",
+                                  parts[i].names->items[k]);
+        if (!strcmp(parts[i].name, "backup") && job->tag)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " (tag %s)", job->tag);
+        if (!strcmp(parts[i].name, "check") && job->check.read_data)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " --read-data=%u%%", job->check.read_data);
+    }
+}
+
+/* One line per job dealt with: when, which, how it went, what each action did. */
+static void print_run(const struct cli_globals *g, const struct job_run *run)
+{
+    if (g->is_json) {
+        cli_print_event_json(run->doc);
+        return;
+    }
+    char when[32];
+    time_format_rfc3339(run->now, when);
+    printf("%s %s: %s", when, run->job->head.name, job_outcome_name(run->outcome));
+    if (run->passed > 1)
+        printf(" (one run for %u slots that passed)", run->passed);
+    size_t i;
+    json_t *a;
+    json_array_foreach(run->actions, i, a)
+        printf("%s %s: %s", i ? ";" : " —", json_string_value(json_object_get(a, "action")),
+               json_string_value(json_object_get(a, "what")));
+    if (!json_array_size(run->actions) && run->first.msg[0])
+        printf(" — %s", run->first.msg);
+    printf("\n");
+    for (size_t w = 0; w < run->warnings.count; w++)
+        printf("  warning: %s\n", run->warnings.items[w]);
+    fflush(stdout);
+}
+
+static int worse_code(int code, enum job_outcome outcome)
+{
+    int one = outcome == JOB_FAILED ? EXIT_FAILURE_ : outcome == JOB_OK || outcome == JOB_STOPPED ? EXIT_OK
+                                                                                                   : EXIT_PARTIAL;
+    return one == EXIT_FAILURE_ || code == EXIT_FAILURE_ ? EXIT_FAILURE_ : one > code ? one : code;
+}
+
+/* Deals with every job due at now (the clock's, or fixed); returns the
+ * exit code their outcomes ask for, or -1 when the ledger failed (err). */
+static int run_due(struct cli_globals *g, struct repo *repo, int64_t fixed_now, int *code, struct error *err)
+{
+    struct timespec started, at;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (;;) {
+        if (interrupt_signal())
+            return 0;
+        struct job_run run;
+        struct sched_clock clock = {.now = fixed_now ? fixed_now : (int64_t)time(NULL), .is_fixed = fixed_now != 0};
+        clock_gettime(CLOCK_MONOTONIC, &at);
+        if (fixed_now)
+            clock.event_time = (double)fixed_now + (double)(at.tv_sec - started.tv_sec) +
+                               (double)(at.tv_nsec - started.tv_nsec) / 1e9 + 1e-6;
+        int rc = ops_schedule_step(repo, g->config, &clock, &run, err);
+        if (rc <= 0)
+            return rc;
+        print_run(g, &run);
+        *code = worse_code(*code, run.outcome);
+        ops_job_run_free(&run);
+    }
+}
+
+/* Sleeps until when (wall clock), or a signal. */
+static void sleep_until(int64_t when)
+{
+    struct timespec deadline = {.tv_sec = (time_t)when, .tv_nsec = 0};
+    while (!interrupt_signal() && !is_reload_asked &&
+           clock_nanosleep(CLOCK_REALTIME, TIMER_ABSTIME, &deadline, NULL) == EINTR)
+        ;
+}
+
+/* SIGHUP: coffer.yaml again; a file that does not load leaves the old one. */
+static void reload_config(struct cli_globals *g)
+{
+    struct config *fresh = xcalloc(1, sizeof *fresh);
+    struct error err;
+    is_reload_asked = 0;
+    if (config_load(g->config->path, fresh, &err) < 0 || !fresh->schedule.is_set) {
+        fprintf(stderr, "coffer: daemon: %s not reloaded, the schedule goes on as before: %s\n", g->config->path,
+                fresh->schedule.is_set || err.msg[0] ? err.msg : "it has no schedule:");
+        config_free(fresh);
+        free(fresh);
+        return;
+    }
+    config_free(g->config);
+    free(g->config);
+    g->config = fresh;
+    fprintf(stderr, "coffer: daemon: %s reloaded (%zu jobs)\n", fresh->path, fresh->schedule.jobs.count);
+}
+
+static int need_schedule(struct cli_globals *g, const char *command)
+{
+    struct error err;
+    if (cli_resolve_globals(g, &err) < 0)
+        return cli_fail(&err);
+    if (!g->config || !g->config->schedule.is_set || !g->config->schedule.jobs.count)
+        return cli_usage_error(command, "%s has no schedule: with jobs (see docs/config.md, \"schedule\")",
+                               g->config ? g->config->path : "no coffer.yaml was found, so it");
+    return EXIT_OK;
+}
+
+int cmd_daemon(struct cli_globals *g, int argc, char **argv)
+{
+    bool is_once = false;
+    int64_t fixed_now = 0;
+    const struct opt options[] = {
+        {OPT_FLAG("once", &is_once), .help = "do what is due now, then exit (for cron, and tests)"},
+        {OPT_CUSTOM("now", cli_parse_time, &fixed_now), .arg = "TIME",
+         .help = "act as if the clock read TIME (RFC 3339): run what is due then, date snapshots and events by it"},
+        {0},
+    };
+    const struct opt_command command = {.name = "daemon", .takes_lock = true, .usage = "[--once] [--now TIME]",
+                                        .description = daemon_description, .options = options};
+    struct opt_args args;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("daemon", &args, 0)) != EXIT_OK ||
+        (code = need_schedule(g, "daemon")) != EXIT_OK)
+        return code;
+    if (fixed_now && !is_once)
+        return cli_usage_error("daemon", "--now needs --once (a daemon that keeps running follows the clock)");
+    struct repo *repo = NULL;
+    struct error err;
+    if (cli_open_repo(g, &repo, &err) < 0)
+        return cli_fail(&err);
+    struct sigaction hup = {.sa_handler = on_hup}; /* no SA_RESTART: the sleep returns */
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
+    if (!is_once && !g->is_quiet)
+        fprintf(stderr, "coffer: daemon: %zu jobs of %s, state in %s\n", g->config->schedule.jobs.count,
+                g->config->path, ops_state_dir(g->config));
+    for (;;) {
+        if (run_due(g, repo, fixed_now, &code, &err) < 0) {
+            code = cli_fail(&err);
+            break;
+        }
+        if (is_once || interrupt_signal())
+            break;
+        int64_t when;
+        const char *next;
+        if (ops_schedule_next(g->config, (int64_t)time(NULL), &when, &next, &err) < 0) {
+            code = cli_fail(&err);
+            break;
+        }
+        sleep_until(when);
+        if (is_reload_asked)
+            reload_config(g);
+    }
+    if (interrupt_signal() && !g->is_quiet)
+        fprintf(stderr, "coffer: daemon: stopped by %s\n", interrupt_signal() == SIGINT ? "SIGINT" : "SIGTERM");
+    repo_free(repo);
+    return interrupt_signal() ? EXIT_OK : code;
+}
+
+/* ---- coffer schedule list --------------------------------------------- */
+
+#define NEXT_TIMES 5
+
+static json_t *job_json(const struct config *cfg, const struct config_job *job, const struct ledger_job *last,
+                        int64_t now, struct error *err)
+{
+    struct cron c;
+    unsigned jitter = ops_schedule_jitter(cfg, job);
+    json_t *next = json_array();
+    int64_t t = now - (int64_t)jitter;
+    if (cron_parse(job->cron, &c, err) < 0) {
+        json_decref(next);
+        return NULL;
+    }
+    for (int i = 0; i < NEXT_TIMES; i++) {
+        char when[32];
+        if (cron_next(&c, cfg->schedule.timezone, t, &t, err) < 0) {
+            json_decref(next);
+            return NULL;
+        }
+        time_format_rfc3339(t + (int64_t)jitter, when);
+        json_array_append_new(next, json_string(when));
+    }
+    char actions[512], started[32], ended[32];
+    job_actions(job, actions, sizeof actions);
+    json_t *last_json = json_null();
+    if (last && last->outcome[0]) {
+        time_format_rfc3339(last->started, started);
+        time_format_rfc3339(last->ended, ended);
+        last_json = json_pack("{s:s, s:s?, s:s?, s:s?}", "outcome", last->outcome, "started",
+                              last->started ? started : NULL, "ended", last->ended ? ended : NULL, "error",
+                              last->error);
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "job", job->head.name, "cron", job->cron, "does",
+                     actions, "timezone", cfg->schedule.timezone ? cfg->schedule.timezone : "UTC", "jitter_seconds",
+                     (json_int_t)jitter, "next", next, "last", last_json);
+}
+
+static void print_job(const json_t *j, const char *zone)
+{
+    printf("%s  (%s)  %s\n", json_string_value(json_object_get(j, "job")),
+           json_string_value(json_object_get(j, "cron")), json_string_value(json_object_get(j, "does")));
+    size_t i;
+    json_t *t;
+    printf("  next  ");
+    json_array_foreach(json_object_get(j, "next"), i, t) {
+        int64_t when;
+        struct tm tm;
+        struct error err;
+        char local[40];
+        time_parse_rfc3339(json_string_value(t), &when, NULL);
+        if (tz_local(zone, when, &tm, &err) == 0)
+            strftime(local, sizeof local, "%a %Y-%m-%d %H:%M %Z", &tm);
+        else
+            snprintf(local, sizeof local, "%s", json_string_value(t));
+        printf("%s%s", i ? ", " : "", local);
+    }
+    printf("\n");
+    json_t *last = json_object_get(j, "last");
+    if (json_is_object(last))
+        printf("  last  %s, ended %s%s%s\n", json_string_value(json_object_get(last, "outcome")),
+               json_string_value(json_object_get(last, "ended")) ? json_string_value(json_object_get(last, "ended"))
+                                                                  : "-",
+               json_string_value(json_object_get(last, "error")) ? ": " : "",
+               json_string_value(json_object_get(last, "error")) ? json_string_value(json_object_get(last, "error"))
+                                                                   : "");
+    else
+        printf("  last  never run\n");
+}
+
+int cmd_schedule(struct cli_globals *g, int argc, char **argv)
+{
+    int64_t now = 0;
+    const struct opt options[] = {
+        {OPT_CUSTOM("now", cli_parse_time, &now), .arg = "TIME", .help = "the next times after TIME, not now"},
+        {0},
+    };
+    const struct opt_command command = {.name = "schedule", .usage = "list [OPTIONS]",
+                                        .description = schedule_description, .options = options};
+    struct opt_args args;
+    int code = cli_parse(g, &command, argc, argv, &args);
+    if (code != EXIT_OK || args.is_help)
+        return code;
+    if (args.count != 1 || strcmp(args.items[0], "list"))
+        return cli_usage_error("schedule", args.count ? "unknown \"%s\": the subcommand is list" :
+                                                        "say what to do: coffer schedule list", args.count ? args.items[0] : "");
+    if ((code = need_schedule(g, "schedule")) != EXIT_OK)
+        return code;
+    if (!now)
+        now = (int64_t)time(NULL);
+    struct ledger l;
+    struct error err, ledger_err;
+    bool has_ledger = ledger_open(ops_state_dir(g->config), &l, &ledger_err) == 0;
+    if (!has_ledger && !g->is_quiet)
+        fprintf(stderr, "coffer: warning: the last runs are not known: %s\n", ledger_err.msg);
+    json_t *jobs = json_array();
+    const struct config_schedule *sc = &g->config->schedule;
+    for (size_t i = 0; i < sc->jobs.count && code == EXIT_OK; i++) {
+        const struct config_job *job = &((const struct config_job *)sc->jobs.items)[i];
+        const struct ledger_job *last = NULL;
+        for (size_t k = 0; has_ledger && k < l.count && !last; k++)
+            if (!strcmp(l.jobs[k].name, job->head.name))
+                last = &l.jobs[k];
+        json_t *j = job_json(g->config, job, last, now, &err);
+        if (!j)
+            code = cli_fail(&err);
+        else
+            json_array_append_new(jobs, j);
+    }
+    if (has_ledger)
+        ledger_close(&l);
+    if (code == EXIT_OK && g->is_json) {
+        json_dumpf(jobs, stdout, JSON_COMPACT);
+        printf("\n");
+    } else if (code == EXIT_OK) {
+        size_t i;
+        json_t *j;
+        json_array_foreach(jobs, i, j)
+            print_job(j, sc->timezone);
+    }
+    json_decref(jobs);
+    return code;
+}

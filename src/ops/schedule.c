@@ -1,0 +1,186 @@
+/*
+ * schedule.c — one step of the scheduler (schedule.h): the ledger read
+ * under its lock, the most overdue job chosen, its slot taken, the job run
+ * with the ledger unlocked, the outcome written back.
+ */
+#include "ops/schedule.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/cron.h"
+#include "sched/ledger.h"
+#include "sched/plan.h"
+#include "util/buf.h"
+#include "util/text.h"
+
+const char *ops_state_dir(const struct config *cfg)
+{
+    return cfg && cfg->state_dir ? cfg->state_dir : CONFIG_DEFAULT_STATE_DIR;
+}
+
+static const struct config_job *job_at(const struct config *cfg, size_t i)
+{
+    return &((const struct config_job *)cfg->schedule.jobs.items)[i];
+}
+
+unsigned ops_schedule_jitter(const struct config *cfg, const struct config_job *job)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) < 0)
+        strcpy(host, "unknown");
+    host[sizeof host - 1] = '\0';
+    return sched_jitter(host, job->head.name, cfg->schedule.jitter);
+}
+
+/* What is due of job at now, by the ledger. */
+static int job_due(const struct config *cfg, const struct config_job *job, struct ledger *l, int64_t now,
+                   struct sched_due *due, struct error *err)
+{
+    struct cron c;
+    struct ledger_job *lj = ledger_job(l, job->head.name, now);
+    if (cron_parse(job->cron, &c, err) < 0)
+        return -1;
+    return sched_due(&c, cfg->schedule.timezone, ops_schedule_jitter(cfg, job), lj->since, lj->slot, now, due, err);
+}
+
+/* The due job with the earliest slot (the file's order between equals):
+ * its index, or -1. */
+static int pick_job(const struct config *cfg, struct ledger *l, int64_t now, struct sched_due *picked,
+                    struct error *err)
+{
+    int best = -1;
+    for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
+        struct sched_due due;
+        if (job_due(cfg, job_at(cfg, i), l, now, &due, err) < 0)
+            return -2;
+        if (due.slot && (best < 0 || due.slot < picked->slot)) {
+            best = (int)i;
+            *picked = due;
+        }
+    }
+    return best;
+}
+
+static void record_outcome(struct ledger_job *lj, const struct job_run *run, int64_t ended)
+{
+    snprintf(lj->outcome, sizeof lj->outcome, "%s", job_outcome_name(run->outcome));
+    free(lj->error);
+    lj->error = run->first.msg[0] ? xstrdup(run->first.msg) : NULL;
+    if (run->outcome == JOB_SKIPPED) {
+        lj->skipped_in_a_row++;
+        return;
+    }
+    if (run->outcome == JOB_MISSED)
+        return;
+    lj->skipped_in_a_row = 0;
+    lj->ended = ended;
+    if (run->outcome <= JOB_PARTIAL) {
+        lj->last_ok = ended;
+        lj->failed_in_a_row = 0;
+    } else if (run->outcome == JOB_FAILED) {
+        lj->failed_in_a_row++;
+    }
+}
+
+int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
+                      struct job_run *run, struct error *err)
+{
+    int64_t now = clock->now;
+    const char *dir = ops_state_dir(cfg);
+    struct ledger l;
+    struct sched_due due;
+    memset(run, 0, sizeof *run);
+    if (ledger_open(dir, &l, err) < 0)
+        return -1;
+    int i = pick_job(cfg, &l, now, &due, err);
+    if (i < 0) {
+        int rc = i == -1 ? ledger_save(&l, err) : -1; /* a new job's since is kept */
+        ledger_close(&l);
+        return rc < 0 ? -1 : 0;
+    }
+    const struct config_job *job = job_at(cfg, (size_t)i);
+    struct ledger_job *lj = ledger_job(&l, job->head.name, now);
+    *run = (struct job_run){.cfg = cfg, .job = job, .now = now, .is_clock_fixed = clock->is_fixed,
+                            .event_time = clock->event_time, .slot = due.slot, .passed = due.passed};
+    int run_fd = due.is_too_late ? -1 : ledger_run_lock(dir, job->head.name);
+    bool is_busy = !due.is_too_late && run_fd < 0;
+    if (is_busy && errno != EWOULDBLOCK) {
+        error_set(err, "cannot take the run lock of job %s in %s: %s", job->head.name, dir, strerror(errno));
+        ledger_close(&l);
+        return -1;
+    }
+    if (is_busy && job->overlap && !strcmp(job->overlap, "queue")) { /* left for a later step */
+        ledger_close(&l);
+        return 0;
+    }
+    lj->slot = due.slot; /* taken before anything runs: never twice */
+    if (run_fd < 0) {
+        char why[256], next[32];
+        time_format_rfc3339(due.next_slot, next);
+        if (is_busy)
+            snprintf(why, sizeof why, "its previous run still runs");
+        else
+            snprintf(why, sizeof why, "%u slot%s passed while no coffer daemon ran, and the next (%s) is near",
+                     due.passed, due.passed == 1 ? "" : "s", next);
+        struct error record_err;
+        if (ops_job_record_not_run(repo, run, is_busy ? JOB_SKIPPED : JOB_MISSED, why, &record_err) < 0)
+            string_list_add(&run->warnings, record_err.msg);
+        error_setk(&run->first, ERR_GENERIC, "%s", why);
+        record_outcome(lj, run, now);
+        int rc = ledger_save(&l, err);
+        ledger_close(&l);
+        return rc < 0 ? -1 : 1;
+    }
+    lj->started = now;
+    snprintf(lj->outcome, sizeof lj->outcome, "running");
+    if (ledger_save(&l, err) < 0) {
+        ledger_close(&l);
+        close(run_fd);
+        return -1;
+    }
+    ledger_close(&l);
+
+    struct error record_err;
+    int recorded = ops_job_run(repo, run, &record_err);
+    int64_t ended = run->is_clock_fixed ? now : (int64_t)time(NULL);
+    if (recorded < 0)
+        string_list_add(&run->warnings, record_err.msg);
+    int rc = ledger_open(dir, &l, err);
+    if (rc == 0) {
+        record_outcome(ledger_job(&l, job->head.name, now), run, ended);
+        rc = ledger_save(&l, err);
+        ledger_close(&l);
+    }
+    close(run_fd);
+    return rc < 0 ? -1 : 1;
+}
+
+int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err)
+{
+    struct ledger l;
+    *when = 0;
+    *job = NULL;
+    if (ledger_open(ops_state_dir(cfg), &l, err) < 0)
+        return -1;
+    for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
+        const struct config_job *j = job_at(cfg, i);
+        struct cron c;
+        int64_t next;
+        if (cron_parse(j->cron, &c, err) < 0 ||
+            sched_next_due(&c, cfg->schedule.timezone, ops_schedule_jitter(cfg, j),
+                           ledger_job(&l, j->head.name, now)->slot, now, &next, err) < 0) {
+            ledger_close(&l);
+            return -1;
+        }
+        if (!*job || next < *when) {
+            *when = next;
+            *job = j->head.name;
+        }
+    }
+    ledger_close(&l);
+    return 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * schedule.h — the daemon's step: of the jobs in coffer.yaml's schedule,
+ * deal with the one most overdue at a given time — run it (ops/job.h),
+ * or record why not — keeping the run ledger (sched/ledger.h) true, so
+ * that any number of processes sharing a state directory, started and
+ * stopped at any moment, run each slot of each job at most once.
+ *
+ * A step holds the ledger's lock only to decide and to record: the slot
+ * is taken (written to the ledger) before the job starts, and the job
+ * holds its run lock while it runs. A job whose run lock is held (its
+ * previous run goes on in another process) has the slot recorded as
+ * skipped, or with `overlap: queue` left for a later step.
+ */
+#ifndef COFFER_OPS_SCHEDULE_H
+#define COFFER_OPS_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "ops/job.h"
+
+struct repo;
+
+/* The state directory coffer.yaml names, or the default. */
+const char *ops_state_dir(const struct config *cfg);
+
+/* The clock a step runs by: the host's, or `--now`'s. */
+struct sched_clock {
+    int64_t now;
+    bool is_fixed;      /* now is --now: snapshots and events are dated by it */
+    double event_time;  /* what the run's event records: with --now, now plus the seconds the daemon has run,
+                           so that the runs of one invocation keep their order; 0: now */
+};
+
+/* Deals with the most overdue job at clock->now; 1 with *run filled (free
+ * it with ops_job_run_free) when one was run or recorded not run, 0 when
+ * nothing is due, -1 when the ledger cannot be kept (err). */
+int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
+                      struct job_run *run, struct error *err);
+
+/* When the next job is due after now, and which (its name in cfg). */
+int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err);
+
+/* The job's delay (sched_jitter) on this host. */
+unsigned ops_schedule_jitter(const struct config *cfg, const struct config_job *job);
+
+#endif
