@@ -15,7 +15,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
   echo '```'
   "$coffer" --help
   echo '```'
-  for cmd in init backup snapshots ls find diff restore dump check drill status forget tag prune repair stats copy unlock key config; do
+  for cmd in init backup snapshots ls find diff restore dump check drill status forget tag prune repair stats copy unlock key config daemon schedule log; do
     echo
     echo "## coffer $cmd"
     echo

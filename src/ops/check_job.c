@@ -97,15 +97,18 @@ static json_t *event_doc(const struct check_job *job)
 
 int ops_check_job(struct repo *repo, struct check_job *job, struct error *err)
 {
+    struct progress quiet; /* the check reports progress somewhere */
+    progress_init(&quiet, "check", true, false);
     job->damage_detail = json_array();
     job->opts = (struct check_options){.is_read_data = job->is_read_data, .source = job->source,
-                                       .workers = job->workers, .progress = job->progress,
+                                       .workers = job->workers, .progress = job->progress ? job->progress : &quiet,
                                        .report = pass_damage_on, .detail = collect_detail, .report_ctx = job,
                                        .snapshots = &job->snapshots};
     if (job->is_read_data && ops_check_next_slice(repo, job->source, job->percent ? job->percent : 100,
                                                   &job->opts.read_slice, &job->opts.read_slices, err) < 0)
         return -1;
     int rc = ops_check(repo, &job->opts, &job->result, &job->damage_err);
+    job->opts.progress = job->progress; /* not the quiet one, gone after this call */
     job->damage = damage_json(&job->result);
     if (rc < 0) {
         if (job->result.errors == 0 || job->damage_err.kind == ERR_INTERRUPTED) { /* nothing to record */

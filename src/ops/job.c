@@ -293,14 +293,11 @@ static json_t *strings_json(const struct string_list *list)
 
 static int save_event(struct repo *repo, struct job_run *run, int64_t ended, const char *why, struct error *err)
 {
-    run->doc = json_pack("{s:s, s:I, s:I, s:I, s:s, s:O, s:o, s:o, s:s?, s:s?}", "job", run->job->head.name,
+    run->doc = json_pack("{s:s, s:I, s:I, s:I, s:s, s:O, s:o, s:O, s:o, s:s?, s:s?}", "job", run->job->head.name,
                          "slot_time", (json_int_t)run->slot, "passed", (json_int_t)run->passed, "end_time",
-                         (json_int_t)ended,
-                         "outcome", job_outcome_name(run->outcome), "actions", run->actions, "sources",
-                         strings_json(&run->sources), "warnings", strings_json(&run->warnings), "error",
-                         run->first.msg[0] ? run->first.msg : NULL, "why", why);
-    if (json_array_size(run->problems))
-        json_object_set(run->doc, "problems", run->problems);
+                         (json_int_t)ended, "outcome", job_outcome_name(run->outcome), "actions", run->actions,
+                         "sources", strings_json(&run->sources), "problems", run->problems, "warnings",
+                         strings_json(&run->warnings), "error", run->first.msg[0] ? run->first.msg : NULL, "why", why);
     json_object_set_new(run->doc, "time", run->event_time ? json_real(run->event_time)
                                                           : json_integer((json_int_t)run->now));
     return event_save(repo, "run", run->doc, err);
@@ -314,18 +311,22 @@ int ops_job_run(struct repo *repo, struct job_run *run, struct error *err)
     run->actions = json_array();
     run->problems = json_array();
     run->outcome = JOB_OK;
-    if (job->backup.count && !interrupt_signal())
-        run_backup(repo, run);
-    if (job->forget && !interrupt_signal())
-        run_forget(repo, run);
-    if (job->prune && !interrupt_signal())
-        run_prune(repo, run);
-    if (job->check.is_set && !interrupt_signal())
-        run_check(repo, run);
-    if (job->drill.count && !interrupt_signal())
-        run_drill(repo, run);
-    if (job->monitor && !interrupt_signal())
-        run_monitor(repo, run);
+    const struct {
+        bool is_on;
+        void (*action)(struct repo *, struct job_run *);
+    } actions[] = {
+        {job->backup.count > 0, run_backup}, {job->forget, run_forget},         {job->prune, run_prune},
+        {job->check.is_set, run_check},      {job->drill.count > 0, run_drill}, {job->monitor, run_monitor},
+    };
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0] && !interrupt_signal(); i++) {
+        if (!actions[i].is_on)
+            continue;
+        /* The repository stays open between runs, and the action before
+         * (a prune) or another process may have rewritten the index: each
+         * action reads it afresh, as a command of its own would. */
+        repo_drop_index(repo);
+        actions[i].action(repo, run);
+    }
     if (interrupt_signal() && run->outcome < JOB_STOPPED) {
         run->outcome = JOB_STOPPED;
         if (!run->first.msg[0])

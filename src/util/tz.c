@@ -82,9 +82,10 @@ int tz_local_many(const char *zone, const int64_t *times, size_t count, struct t
         return -1;
     for (size_t i = 0; i < count; i++) {
         time_t t = (time_t)times[i];
-        if (is_entered_utc)
+        if (is_entered_utc) {
             gmtime_r(&t, &out[i]);
-        else
+            out[i].tm_zone = "UTC"; /* as the schedule's timezone: says it, not glibc's "GMT" */
+        } else
             localtime_r(&t, &out[i]);
     }
     tz_leave();

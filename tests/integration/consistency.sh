@@ -24,6 +24,10 @@ sources:
   files: { type: files, paths: [$T/src] }
 objectives:
   rto: 10m
+state_dir: $T/state
+schedule:
+  jobs:
+    monitor: { cron: "* * * * *", monitor: true }
 YAML
 export COFFER_CONFIG=$T/coffer.yaml
 
@@ -50,7 +54,9 @@ times_are_text drill
 jq -e '.ok == true and .rto_met == true' "$T/out" >/dev/null || fail "the drill of a whole repository failed"
 run_c status --json
 times_are_text status
-for cmd in "snapshots" "ls latest" "find b.txt" "diff latest" "forget --keep-last 5 --dry-run"; do
+run_c daemon --once --now "$(date -u +%Y-%m-%dT%H:%M:00Z)" # a run for coffer log
+[ "$RC" = 0 ] || [ "$RC" = 3 ] || { _show_last; fail "daemon --once"; }
+for cmd in "snapshots" "ls latest" "find b.txt" "diff latest" "forget --keep-last 5 --dry-run" "log"; do
     c_ok "$cmd --json" $cmd --json
     times_are_text "$cmd"
 done
@@ -64,6 +70,7 @@ while IFS='|' read -r _ cmd shape keys _; do
     case $cmd in
         ls) args="ls latest" ;; find) args="find b.txt" ;; diff) args="diff latest" ;;
         forget) args="forget --keep-last 5 --dry-run" ;; tag) args="tag latest --add schema2" ;;
+        schedule) args="schedule list" ;;
         *) args=$cmd ;;
     esac
     run_c $args --json
