@@ -298,9 +298,16 @@ static int save_event(struct repo *repo, struct job_run *run, int64_t ended, con
                          (json_int_t)ended, "outcome", job_outcome_name(run->outcome), "actions", run->actions,
                          "sources", strings_json(&run->sources), "problems", run->problems, "warnings",
                          strings_json(&run->warnings), "error", run->first.msg[0] ? run->first.msg : NULL, "why", why);
-    json_object_set_new(run->doc, "time", run->event_time ? json_real(run->event_time)
-                                                          : json_integer((json_int_t)run->now));
+    json_object_set_new(run->doc, "time", json_real(run->event_time));
     return event_save(repo, "run", run->doc, err);
+}
+
+/* The host's clock, to the microsecond: runs of one second keep their order. */
+static double clock_now(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)(now.tv_nsec / 1000) / 1e6;
 }
 
 int ops_job_run(struct repo *repo, struct job_run *run, struct error *err)
@@ -308,6 +315,8 @@ int ops_job_run(struct repo *repo, struct job_run *run, struct error *err)
     const struct config_job *job = run->job;
     struct timespec began, ended;
     clock_gettime(CLOCK_MONOTONIC, &began);
+    if (!run->event_time)
+        run->event_time = clock_now();
     run->actions = json_array();
     run->problems = json_array();
     run->outcome = JOB_OK;
@@ -342,6 +351,8 @@ int ops_job_record_not_run(struct repo *repo, struct job_run *run, enum job_outc
     run->actions = json_array();
     run->problems = json_array();
     run->outcome = outcome;
+    if (!run->event_time)
+        run->event_time = clock_now();
     return save_event(repo, run, run->now, why, err);
 }
 

@@ -41,7 +41,7 @@ struct job_run {
     const struct config_job *job;
     int64_t now;            /* the clock: when the run starts */
     bool is_clock_fixed;    /* now is --now: date snapshots and events by it */
-    double event_time;      /* the time its event records; 0: now */
+    double event_time;      /* the time its event records; 0: the host's clock as it starts */
     int64_t slot;           /* the cron time it runs for */
     unsigned passed;        /* due slots it stands for (more than 1 after downtime) */
 

@@ -26,21 +26,6 @@ check_clean() { # check_clean WHAT [REPO]
     expect_ok "check --read-data after $1"
 }
 
-# wait_gone PID : waits up to 20 s for PID to end; its exit code in RC and
-# the milliseconds it took in GONE_MS
-wait_gone() {
-    local pid=$1 start
-    start=$(date +%s%3N)
-    for _ in $(seq 1 200); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    GONE_MS=$(($(date +%s%3N) - start))
-    kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "coffer did not stop within 20 s of the signal"; }
-    wait "$pid"
-    RC=$?
-}
-
 # interrupt SIGNAL WHAT : sends SIGNAL to the frozen process, lets it go on,
 # and asserts a clean stop: 128 + the signal within 2 s, one "coffer:" line
 # matching the ERE $3, no lock left in the repositories named after it

@@ -356,6 +356,32 @@ restored_path() { printf '%s/%s' "$1" "${2#/}"; }
 
 sha_of() { sha256sum | cut -d' ' -f1; }
 
+# wait_gone PID : waits up to 20 s for PID to end; its exit code in RC and
+# the milliseconds it took in GONE_MS
+wait_gone() {
+    local pid=$1 start
+    start=$(date +%s%3N)
+    for _ in $(seq 1 200); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    GONE_MS=$(($(date +%s%3N) - start))
+    kill -0 "$pid" 2>/dev/null && { kill -9 "$pid"; fail "coffer did not stop within 20 s of the signal"; }
+    wait "$pid"
+    RC=$?
+}
+
+# wait_for FILE ERE [SECONDS] : waits (default 15 s) until a line of FILE
+# matches ERE; fails the test naming what did not come
+wait_for() {
+    local file=$1 ere=$2 seconds=${3:-15}
+    for _ in $(seq 1 $((seconds * 10))); do
+        grep -Eq "$ere" "$file" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "no line matching \"$ere\" in $file after ${seconds} s: $(tail -n 5 "$file" 2>/dev/null)"
+}
+
 # ---------------------------------------------------------------- the fault shim, and freezing a command mid-work
 # allow_preload : tells ASan (in the sanitized run) not to refuse a library
 # LD_PRELOADed before it — the fault shim, libfaketime
