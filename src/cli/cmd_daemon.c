@@ -22,9 +22,13 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "ops/alerts.h"
 #include "ops/schedule.h"
+#include "repo/repo.h"
+#include "store/store.h"
 #include "sched/cron.h"
 #include "sched/ledger.h"
+#include "util/buf.h"
 #include "util/interrupt.h"
 #include "util/text.h"
 #include "util/tz.h"
@@ -88,22 +92,11 @@ static void print_run(const struct cli_globals *g, const struct job_run *run)
         cli_print_event_json(run->doc);
         return;
     }
-    char when[32];
-    time_format_rfc3339(run->now, when);
-    printf("%s %s: %s", when, run->job->head.name, job_outcome_name(run->outcome));
-    if (run->passed > 1)
-        printf(" (one run for %u slots that passed)", run->passed);
-    size_t i;
-    json_t *a;
-    json_array_foreach(run->actions, i, a)
-        printf("%s %s: %s", i ? ";" : " —", json_string_value(json_object_get(a, "action")),
-               json_string_value(json_object_get(a, "what")));
-    if (!json_array_size(run->actions) && run->first.msg[0])
-        printf(" — %s", run->first.msg);
-    printf("\n");
-    for (size_t w = 0; w < run->warnings.count; w++)
-        printf("  warning: %s\n", run->warnings.items[w]);
+    struct buf text = BUF_INIT;
+    ops_job_run_describe(run, &text);
+    fwrite(text.data, 1, text.len, stdout);
     fflush(stdout);
+    buf_free(&text);
 }
 
 static int worse_code(int code, enum job_outcome outcome)
@@ -147,22 +140,36 @@ static void sleep_until(int64_t when)
 }
 
 /* SIGHUP: coffer.yaml again; a file that does not load leaves the old one. */
-static void reload_config(struct cli_globals *g)
+static void reload_config(struct cli_globals *g, struct repo *repo)
 {
     struct config *fresh = xcalloc(1, sizeof *fresh);
-    struct error err;
+    struct error err = {0};
+    struct string_list warnings = {0};
+    const char *location = store_location(repo_store(repo));
     is_reload_asked = 0;
-    if (config_load(g->config->path, fresh, &err) < 0 || !fresh->schedule.is_set) {
+    int rc = config_load(g->config->path, fresh, &err);
+    if (rc == 0 && !fresh->schedule.is_set)
+        rc = error_set(&err, "it has no schedule:");
+    if (rc < 0) {
+        char what[ERROR_MSG_MAX + 64];
+        snprintf(what, sizeof what, "coffer.yaml did not reload: %s", err.msg);
+        struct alert_problem problem = {"daemon", "config", what, "fix the file, then `systemctl reload coffer` "
+                                        "(SIGHUP); until then the schedule goes on as before"};
         fprintf(stderr, "coffer: daemon: %s not reloaded, the schedule goes on as before: %s\n", g->config->path,
-                fresh->schedule.is_set || err.msg[0] ? err.msg : "it has no schedule:");
+                err.msg);
+        ops_alerts_daemon(g->config, location, &problem, (int64_t)time(NULL), &warnings);
         config_free(fresh);
         free(fresh);
-        return;
+    } else {
+        config_free(g->config);
+        free(g->config);
+        g->config = fresh;
+        fprintf(stderr, "coffer: daemon: %s reloaded (%zu jobs)\n", fresh->path, fresh->schedule.jobs.count);
+        ops_alerts_daemon(g->config, location, NULL, (int64_t)time(NULL), &warnings);
     }
-    config_free(g->config);
-    free(g->config);
-    g->config = fresh;
-    fprintf(stderr, "coffer: daemon: %s reloaded (%zu jobs)\n", fresh->path, fresh->schedule.jobs.count);
+    for (size_t i = 0; i < warnings.count; i++)
+        fprintf(stderr, "coffer: daemon: warning: %s\n", warnings.items[i]);
+    string_list_free(&warnings);
 }
 
 static int need_schedule(struct cli_globals *g, const char *command)
@@ -220,7 +227,7 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
         }
         sleep_until(when);
         if (is_reload_asked)
-            reload_config(g);
+            reload_config(g, repo);
     }
     if (interrupt_signal() && !g->is_quiet)
         fprintf(stderr, "coffer: daemon: stopped by %s\n", interrupt_signal() == SIGINT ? "SIGINT" : "SIGTERM");

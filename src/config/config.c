@@ -85,6 +85,7 @@ static int read_type_drills(struct load *, const struct config_field *, yaml_nod
 static int read_type_name(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
 static int read_map(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
 static int read_list(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
+static int read_alerts(struct load *, const struct config_field *, yaml_node_t *, const char *, unsigned, void *);
 
 static const field_read_fn readers[] = {
     [CONFIG_STRING] = read_string,     [CONFIG_BOOL] = read_bool,         [CONFIG_UINT] = read_uint,
@@ -92,6 +93,7 @@ static const field_read_fn readers[] = {
     [CONFIG_DURATION] = read_duration, [CONFIG_SIZE] = read_size,         [CONFIG_PERCENT] = read_percent,
     [CONFIG_SOURCES] = read_sources,   [CONFIG_CHECKS] = read_checks,     [CONFIG_TYPE_DRILLS] = read_type_drills,
     [CONFIG_TYPE_NAME] = read_type_name, [CONFIG_MAP] = read_map,           [CONFIG_LIST] = read_list,
+    [CONFIG_ALERTS] = read_alerts,
 };
 static const char *check_duration(const char *text);
 static const char *check_timezone(const char *zone);
@@ -182,6 +184,31 @@ static const struct config_field schedule_fields[] = {
     {.name = NULL},
 };
 
+#define ALERT(member) offsetof(struct config_alert, member)
+#define ALERTS(member) offsetof(struct config_alerts, member)
+
+static const char *const alert_types[] = {"pagerduty", "slack", "healthchecks", "webhook", "command", NULL};
+static const char *const pagerduty_severities[] = {"critical", "error", "warning", "info", NULL};
+
+static const struct config_field alert_fields[] = {
+    {.name = "type", .kind = CONFIG_CHOICE, .offset = ALERT(type), .choices = alert_types, .is_required = true},
+    {.name = "url", .kind = CONFIG_STRING, .offset = ALERT(url), .check = check_url_has_no_password},
+    {.name = "url_file", .kind = CONFIG_STRING, .offset = ALERT(url_file)},
+    {.name = "routing_key_file", .kind = CONFIG_STRING, .offset = ALERT(routing_key_file)},
+    {.name = "secret_file", .kind = CONFIG_STRING, .offset = ALERT(secret_file)},
+    {.name = "command", .kind = CONFIG_STRINGS, .offset = ALERT(command), .min = 1},
+    {.name = "severity", .kind = CONFIG_CHOICE, .offset = ALERT(severity), .choices = pagerduty_severities},
+    {.name = NULL},
+};
+
+static const struct config_field alerts_fields[] = {
+    {.name = "repeat", .kind = CONFIG_DURATION, .offset = ALERTS(repeat), .dflt = CONFIG_DEFAULT_ALERT_REPEAT},
+    {.name = "settle", .kind = CONFIG_DURATION, .offset = ALERTS(settle), .dflt = CONFIG_DEFAULT_ALERT_SETTLE},
+    {.name = "to", .kind = CONFIG_LIST, .offset = ALERTS(to), .block = alert_fields,
+     .item_size = sizeof(struct config_alert), .is_required = true},
+    {.name = NULL},
+};
+
 #define S3(member) offsetof(struct config_s3, member)
 const char *const config_true_false[] = {"true", "false", NULL};
 
@@ -219,6 +246,7 @@ static const struct config_field config_fields[] = {
     {.name = "sources", .kind = CONFIG_SOURCES},
     {.name = "schedule", .kind = CONFIG_BLOCK, .offset = CONFIG(schedule), .block = schedule_fields},
     {.name = "state_dir", .kind = CONFIG_STRING, .offset = CONFIG(state_dir)},
+    {.name = "alerts", .kind = CONFIG_ALERTS, .offset = CONFIG(alerts)},
     {.name = NULL},
 };
 
@@ -619,7 +647,8 @@ static int read_fields(struct load *ld, yaml_node_t *map, const struct table_at 
                         "\"%s\" is not allowed: the config file holds no secrets; put the %s in a file "
                         "only coffer can read and give that file's path as password_file",
                         name, name);
-        if (strstr(name, "secret") || strstr(name, "access_key") || strstr(name, "session_token"))
+        bool is_path = strlen(name) > 5 && !strcmp(name + strlen(name) - 5, "_file"); /* secret_file: a path */
+        if (!is_path && (strstr(name, "secret") || strstr(name, "access_key") || strstr(name, "session_token")))
             return fail(ld, name_line, key,
                         "\"%s\" is not allowed: the config file holds no secrets; give S3 keys in "
                         "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or in an AWS credentials file named by "
@@ -740,6 +769,23 @@ static int read_list(struct load *ld, const struct config_field *f, yaml_node_t 
             return -1;
     }
     return 0;
+}
+
+/* alerts: a list of receivers (repeat and settle at their defaults), or
+ * {repeat, settle, to: [...]}. */
+static int read_alerts(struct load *ld, const struct config_field *f, yaml_node_t *value, const char *key,
+                       unsigned line, void *base)
+{
+    struct config_alerts *alerts = (struct config_alerts *)((char *)base + f->offset);
+    if (node_is_null(value) || !node_is_sequence(value)) {
+        const struct config_field row = {.name = key, .kind = CONFIG_BLOCK, .offset = f->offset,
+                                         .block = alerts_fields};
+        return read_block(ld, &row, value, key, line, base);
+    }
+    alerts->repeat = CONFIG_DEFAULT_ALERT_REPEAT;
+    alerts->settle = CONFIG_DEFAULT_ALERT_SETTLE;
+    alerts->is_set = true;
+    return read_list(ld, &alerts_fields[2], value, key, line, alerts);
 }
 
 /* A string that parse turns into a number; fails with "not <what>". */
@@ -1230,6 +1276,36 @@ static int check_schedule(struct load *ld, const struct config *cfg)
     return 0;
 }
 
+/* Each receiver has what its type needs, and no secret in the file. */
+static int check_alerts(struct load *ld, const struct config *cfg)
+{
+    for (size_t i = 0; i < cfg->alerts.to.count; i++) {
+        const struct config_alert *a = &((const struct config_alert *)cfg->alerts.to.items)[i];
+        char key[KEY_MAX];
+        snprintf(key, sizeof key, "alerts[%zu]", i);
+        const char *t = a->type, *missing = NULL, *refused = NULL;
+        if (!strcmp(t, "pagerduty") && !a->routing_key_file)
+            missing = "routing_key_file (a file holding the integration's routing key)";
+        else if (!strcmp(t, "slack") && a->url)
+            refused = "url: a Slack webhook URL holds its token; put it in a file only coffer reads and give url_file";
+        else if (!strcmp(t, "slack") && !a->url_file)
+            missing = "url_file (a file holding the incoming webhook's URL)";
+        else if ((!strcmp(t, "healthchecks") || !strcmp(t, "webhook")) && !a->url && !a->url_file)
+            missing = "url (or url_file)";
+        else if (!strcmp(t, "command") && !a->command.count)
+            missing = "command (the program and its arguments, as a list)";
+        if (!missing && a->command.count && strcmp(t, "command"))
+            refused = "command: only a receiver of type command runs one";
+        if (!missing && !refused && a->severity && strcmp(t, "pagerduty"))
+            refused = "severity: only pagerduty takes it";
+        if (missing)
+            return fail(ld, a->head.line, key, "a %s receiver needs %s", t, missing);
+        if (refused)
+            return fail(ld, a->head.line, key, "%s", refused);
+    }
+    return 0;
+}
+
 static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
 {
     char shown[SHOWN_MAX];
@@ -1242,7 +1318,7 @@ static int read_root(struct load *ld, yaml_node_t *root, struct config *cfg)
     const struct table_at tables[] = {{config_fields, cfg}, {NULL, NULL}};
     if (read_fields(ld, root, tables, "", 1) < 0)
         return -1;
-    return check_schedule(ld, cfg);
+    return check_schedule(ld, cfg) < 0 ? -1 : check_alerts(ld, cfg);
 }
 
 /* Parses the len bytes at text (UTF-8, checked) as one YAML document and
@@ -1383,6 +1459,7 @@ void config_free(struct config *cfg)
     free(cfg->s3.storage_class.data);
     free(cfg->s3.storage_class.metadata);
     config_fields_free(schedule_fields, &cfg->schedule);
+    config_fields_free(alerts_fields, &cfg->alerts);
     free(cfg->state_dir);
     memset(cfg, 0, sizeof *cfg);
 }

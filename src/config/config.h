@@ -139,6 +139,31 @@ struct config_schedule {
     struct config_items jobs;      /* struct config_job, in file order */
 };
 
+/* One receiver of `alerts:` (docs/config.md): where incidents and runs
+ * are told. Secrets (routing keys, URLs holding tokens, HMAC keys) are
+ * only ever paths of files. */
+struct config_alert {
+    struct config_item head;
+    char *type;                /* pagerduty, slack, healthchecks, webhook, command */
+    char *url;                 /* the endpoint; pagerduty: the Events API v2's unless set */
+    char *url_file;            /* a file holding the URL (slack: the webhook URL holds its token) */
+    char *routing_key_file;    /* pagerduty: the integration's routing key */
+    char *secret_file;         /* webhook: the HMAC-SHA-256 key the body is signed with */
+    struct config_strings command; /* command: the program and its arguments; the alert on stdin */
+    char *severity;            /* pagerduty: critical, error (default), warning, info */
+};
+
+#define CONFIG_DEFAULT_ALERT_REPEAT (24 * 3600)
+#define CONFIG_DEFAULT_ALERT_SETTLE (10 * 60)
+
+/* `alerts:` — a list of receivers, or {repeat, settle, to: [receivers]}. */
+struct config_alerts {
+    bool is_set;
+    unsigned repeat;           /* seconds between reminders of an incident that lasts */
+    unsigned settle;           /* seconds a problem must be gone before its incident resolves */
+    struct config_items to;    /* struct config_alert */
+};
+
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/coffer"
 
 struct config {
@@ -156,6 +181,7 @@ struct config {
     struct config_source *sources;   /* in file order */
     size_t source_count;
     struct config_schedule schedule;
+    struct config_alerts alerts;
     char *state_dir;          /* the daemon's run ledger; NULL: CONFIG_DEFAULT_STATE_DIR */
 };
 

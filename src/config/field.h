@@ -52,6 +52,7 @@ enum config_kind {
     CONFIG_CHECKS,    /* a drill's list of validation queries */
     CONFIG_TYPE_DRILLS, /* drill: {<type>: {...}} at the top level */
     CONFIG_TYPE_NAME, /* a source's type: read first, to pick its table */
+    CONFIG_ALERTS,    /* alerts: a list of receivers, or a mapping holding one in `to:` */
 };
 
 /* One accepted key. A table ends with a row whose name is NULL. */

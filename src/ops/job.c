@@ -356,6 +356,25 @@ int ops_job_record_not_run(struct repo *repo, struct job_run *run, enum job_outc
     return save_event(repo, run, run->now, why, err);
 }
 
+void ops_job_run_describe(const struct job_run *run, struct buf *out)
+{
+    char when[32];
+    time_format_rfc3339(run->now, when);
+    buf_printf(out, "%s %s: %s", when, run->job->head.name, job_outcome_name(run->outcome));
+    if (run->passed > 1)
+        buf_printf(out, " (one run for %u slots that passed)", run->passed);
+    size_t i;
+    json_t *a;
+    json_array_foreach(run->actions, i, a)
+        buf_printf(out, "%s %s: %s", i ? ";" : " —", json_string_value(json_object_get(a, "action")),
+                   json_string_value(json_object_get(a, "what")));
+    if (!json_array_size(run->actions) && run->first.msg[0])
+        buf_printf(out, " — %s", run->first.msg);
+    buf_printf(out, "\n");
+    for (size_t w = 0; w < run->warnings.count; w++)
+        buf_printf(out, "  warning: %s\n", run->warnings.items[w]);
+}
+
 void ops_job_run_free(struct job_run *run)
 {
     json_decref(run->actions);

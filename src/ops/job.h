@@ -64,6 +64,11 @@ int ops_job_run(struct repo *repo, struct job_run *run, struct error *err);
 int ops_job_record_not_run(struct repo *repo, struct job_run *run, enum job_outcome outcome, const char *why,
                            struct error *err);
 
+/* The run as text: "TIME JOB: OUTCOME — action: what; ..." and a line
+ * per warning (the daemon's output, healthchecks' log). */
+struct buf;
+void ops_job_run_describe(const struct job_run *run, struct buf *out);
+
 void ops_job_run_free(struct job_run *run);
 
 #endif

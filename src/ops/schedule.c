@@ -11,7 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ops/alerts.h"
+#include "repo/repo.h"
 #include "sched/cron.h"
+#include "store/store.h"
 #include "sched/ledger.h"
 #include "sched/plan.h"
 #include "util/buf.h"
@@ -131,6 +134,7 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
             string_list_add(&run->warnings, record_err.msg);
         error_setk(&run->first, ERR_GENERIC, "%s", why);
         record_outcome(lj, run, now);
+        ops_alerts_after_run(cfg, store_location(repo_store(repo)), run, lj, NULL, &run->warnings);
         int rc = ledger_save(&l, err);
         ledger_close(&l);
         return rc < 0 ? -1 : 1;
@@ -144,6 +148,9 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     }
     ledger_close(&l);
 
+    char rid[37] = "";
+    if (cfg->alerts.is_set)
+        ops_alerts_run_started(cfg, run, rid);
     struct error record_err;
     int recorded = ops_job_run(repo, run, &record_err);
     int64_t ended = run->is_clock_fixed ? now : (int64_t)time(NULL);
@@ -151,7 +158,9 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
         string_list_add(&run->warnings, record_err.msg);
     int rc = ledger_open(dir, &l, err);
     if (rc == 0) {
-        record_outcome(ledger_job(&l, job->head.name, now), run, ended);
+        struct ledger_job *done = ledger_job(&l, job->head.name, now);
+        record_outcome(done, run, ended);
+        ops_alerts_after_run(cfg, store_location(repo_store(repo)), run, done, rid, &run->warnings);
         rc = ledger_save(&l, err);
         ledger_close(&l);
     }

@@ -36,10 +36,13 @@ static void jobs_free(struct ledger *l)
     l->count = 0;
 }
 
+/* A time or count from the file, kept within what arithmetic on it can
+ * take (a damaged ledger must not make the schedule's sums overflow). */
 static int64_t int_of(json_t *o, const char *key)
 {
     json_t *v = json_object_get(o, key);
-    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+    json_int_t n = json_is_integer(v) ? json_integer_value(v) : 0;
+    return n < 0 ? 0 : n > ((json_int_t)1 << 40) ? (int64_t)1 << 40 : (int64_t)n;
 }
 
 int ledger_parse(const char *text, size_t len, struct ledger *l, struct error *err)

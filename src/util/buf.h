@@ -24,6 +24,8 @@ struct buf {
 /* Makes room for `extra` more bytes. Aborts only on out-of-memory. */
 void buf_reserve(struct buf *b, size_t extra);
 void buf_append(struct buf *b, const void *data, size_t len);
+/* Appends printf-style text (without its NUL). */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_append_u8(struct buf *b, uint8_t v);
 void buf_append_u16(struct buf *b, uint16_t v);
 void buf_append_u32(struct buf *b, uint32_t v);

@@ -329,7 +329,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources, schedule, state_dir)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources, schedule, state_dir, alerts)");
 }
 
 /* A required key left out is named, at the source's line. */
@@ -996,11 +996,52 @@ static void test_config_schedule(void **state)
     assert_load_fails(f, "retention:\n  daily: 7\n  timezone: Nowhere/Else\n", "retention.timezone: unknown time zone");
 }
 
+/* alerts: as a list, or with repeat and settle; what each type needs. */
+static void test_config_alerts(void **state)
+{
+    struct fixture *f = *state;
+    struct config cfg;
+    struct error err;
+    const char *list = "alerts:\n"
+                       "  - { type: pagerduty, routing_key_file: /etc/coffer/pd, url: \"http://127.0.0.1:1/v2/enqueue\" }\n"
+                       "  - { type: slack, url_file: /etc/coffer/slack }\n"
+                       "  - { type: healthchecks, url: \"https://hc-ping.com/UUID\" }\n"
+                       "  - { type: webhook, url: \"https://ops.example.com/coffer\", secret_file: /etc/coffer/hmac }\n"
+                       "  - { type: command, command: [/usr/local/bin/notify, --quiet] }\n";
+    assert_int_equal(load_text(f, list, &cfg, &err), 0);
+    assert_true(cfg.alerts.is_set);
+    assert_int_equal(cfg.alerts.repeat, 24 * 3600);
+    assert_int_equal(cfg.alerts.settle, 600);
+    assert_int_equal(cfg.alerts.to.count, 5);
+    const struct config_alert *a = cfg.alerts.to.items;
+    assert_string_equal(a[0].type, "pagerduty");
+    assert_string_equal(a[0].routing_key_file, "/etc/coffer/pd");
+    assert_string_equal(a[3].secret_file, "/etc/coffer/hmac");
+    assert_int_equal(a[4].command.count, 2);
+    config_free(&cfg);
+    assert_int_equal(load_text(f, "alerts:\n  repeat: 12h\n  settle: 0s\n  to:\n    - { type: slack, url_file: /s }\n",
+                               &cfg, &err), 0);
+    assert_int_equal(cfg.alerts.repeat, 12 * 3600);
+    assert_int_equal(cfg.alerts.settle, 0);
+    assert_int_equal(cfg.alerts.to.count, 1);
+    config_free(&cfg);
+    assert_load_fails(f, "alerts:\n  - { type: pager }\n", "alerts[0].type");
+    assert_load_fails(f, "alerts:\n  - { type: pagerduty }\n", "alerts[0]: a pagerduty receiver needs routing_key_file");
+    assert_load_fails(f, "alerts:\n  - { type: slack, url: \"https://hooks.slack.com/services/T/B/x\" }\n",
+                      "a Slack webhook URL holds its token");
+    assert_load_fails(f, "alerts:\n  - { type: webhook }\n", "a webhook receiver needs url");
+    assert_load_fails(f, "alerts:\n  - { type: command }\n", "a command receiver needs command");
+    assert_load_fails(f, "alerts:\n  - { type: slack, url_file: /s, severity: info }\n", "only pagerduty takes it");
+    assert_load_fails(f, "alerts:\n  - { type: webhook, url: x, secret: abc }\n", "\"secret\" is not allowed");
+    assert_load_fails(f, "alerts:\n  repeat: 1h\n", "missing required key \"to\"");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_config_example_loads_every_field),
         T(test_config_schedule),
+        T(test_config_alerts),
         T(test_config_defaults_fill_what_is_left_out),
         T(test_config_sources_are_optional),
         T(test_config_sources_keep_file_order_and_all_keys),
