@@ -11,6 +11,7 @@ packages=(
   libyaml-dev                            # YAML (coffer.yaml)
   libcurl4-openssl-dev                   # HTTP for the S3 store
   libexpat1-dev                          # XML of S3's answers (listings, errors)
+  libmicrohttpd-dev                      # the daemon's /metrics for Prometheus
   libcmocka-dev                          # unit tests
   clang libclang-rt-14-dev               # fuzz harnesses (scripts/fuzz.sh: libFuzzer, ASan, UBSan)
   zstd ca-certificates procps util-linux # test helpers: pgrep, setpriv
@@ -21,6 +22,7 @@ packages=(
   curl                                   # tests/s3/selftest.sh
   faketime                               # tests: a process whose clock runs ahead (prunefreeze.sh)
   tzdata                                 # time zones: retention buckets, the schedule's cron times
+  prometheus                             # tests: a Prometheus server scraping the daemon, promtool
   python3                                # tests: deeptree.py walks a 10,000-level tree
 )
 

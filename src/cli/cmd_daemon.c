@@ -22,7 +22,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "metrics/metrics.h"
 #include "ops/alerts.h"
+#include "ops/run_metrics.h"
 #include "ops/schedule.h"
 #include "repo/repo.h"
 #include "store/store.h"
@@ -106,9 +108,41 @@ static int worse_code(int code, enum job_outcome outcome)
     return one == EXIT_FAILURE_ || code == EXIT_FAILURE_ ? EXIT_FAILURE_ : one > code ? one : code;
 }
 
+/* The metrics kept while the daemon runs (none without metrics:). */
+struct daemon_metrics {
+    struct metrics *m;
+    struct metrics_server *server;
+};
+
+static void write_textfile(const struct cli_globals *g, const struct daemon_metrics *dm)
+{
+    struct error err;
+    const char *path = g->config->metrics.textfile;
+    if (dm->m && path && metrics_write_textfile(dm->m, path, &err) < 0)
+        fprintf(stderr, "coffer: daemon: warning: %s\n", err.msg);
+}
+
+/* Sets the metrics up from the repository, and serves them unless --once. */
+static int start_metrics(struct cli_globals *g, struct repo *repo, bool is_once, struct daemon_metrics *dm,
+                         struct error *err)
+{
+    const struct config_metrics *mc = &g->config->metrics;
+    if (!mc->is_set || (!mc->textfile && (!mc->listen || is_once)))
+        return 0;
+    dm->m = metrics_new();
+    struct error seed_err;
+    if (ops_metrics_seed(dm->m, repo, g->config, &seed_err) < 0)
+        fprintf(stderr, "coffer: daemon: warning: the metrics start empty: %s\n", seed_err.msg);
+    if (mc->listen && !is_once && metrics_serve(dm->m, mc->listen, &dm->server, err) < 0)
+        return -1;
+    write_textfile(g, dm);
+    return 0;
+}
+
 /* Deals with every job due at now (the clock's, or fixed); returns the
  * exit code their outcomes ask for, or -1 when the ledger failed (err). */
-static int run_due(struct cli_globals *g, struct repo *repo, int64_t fixed_now, int *code, struct error *err)
+static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon_metrics *dm, int64_t fixed_now,
+                   int *code, struct error *err)
 {
     struct timespec started, at;
     clock_gettime(CLOCK_MONOTONIC, &started);
@@ -126,6 +160,10 @@ static int run_due(struct cli_globals *g, struct repo *repo, int64_t fixed_now, 
             return rc;
         print_run(g, &run);
         *code = worse_code(*code, run.outcome);
+        if (dm->m) {
+            ops_metrics_after_run(dm->m, repo, g->config, &run);
+            write_textfile(g, dm);
+        }
         ops_job_run_free(&run);
     }
 }
@@ -209,11 +247,18 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
     struct sigaction hup = {.sa_handler = on_hup}; /* no SA_RESTART: the sleep returns */
     sigemptyset(&hup.sa_mask);
     sigaction(SIGHUP, &hup, NULL);
+    struct daemon_metrics dm = {0};
+    if (start_metrics(g, repo, is_once, &dm, &err) < 0) {
+        metrics_free(dm.m);
+        repo_free(repo);
+        return cli_fail(&err);
+    }
     if (!is_once && !g->is_quiet)
-        fprintf(stderr, "coffer: daemon: %zu jobs of %s, state in %s\n", g->config->schedule.jobs.count,
-                g->config->path, ops_state_dir(g->config));
+        fprintf(stderr, "coffer: daemon: %zu jobs of %s, state in %s%s%s\n", g->config->schedule.jobs.count,
+                g->config->path, ops_state_dir(g->config), dm.server ? ", metrics on " : "",
+                dm.server ? g->config->metrics.listen : "");
     for (;;) {
-        if (run_due(g, repo, fixed_now, &code, &err) < 0) {
+        if (run_due(g, repo, &dm, fixed_now, &code, &err) < 0) {
             code = cli_fail(&err);
             break;
         }
@@ -231,6 +276,8 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
     }
     if (interrupt_signal() && !g->is_quiet)
         fprintf(stderr, "coffer: daemon: stopped by %s\n", interrupt_signal() == SIGINT ? "SIGINT" : "SIGTERM");
+    metrics_server_stop(dm.server);
+    metrics_free(dm.m);
     repo_free(repo);
     return interrupt_signal() ? EXIT_OK : code;
 }

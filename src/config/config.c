@@ -209,6 +209,14 @@ static const struct config_field alerts_fields[] = {
     {.name = NULL},
 };
 
+#define METRICS(member) offsetof(struct config_metrics, member)
+
+static const struct config_field metrics_fields[] = {
+    {.name = "listen", .kind = CONFIG_STRING, .offset = METRICS(listen)},
+    {.name = "textfile", .kind = CONFIG_STRING, .offset = METRICS(textfile)},
+    {.name = NULL},
+};
+
 #define S3(member) offsetof(struct config_s3, member)
 const char *const config_true_false[] = {"true", "false", NULL};
 
@@ -247,6 +255,7 @@ static const struct config_field config_fields[] = {
     {.name = "schedule", .kind = CONFIG_BLOCK, .offset = CONFIG(schedule), .block = schedule_fields},
     {.name = "state_dir", .kind = CONFIG_STRING, .offset = CONFIG(state_dir)},
     {.name = "alerts", .kind = CONFIG_ALERTS, .offset = CONFIG(alerts)},
+    {.name = "metrics", .kind = CONFIG_BLOCK, .offset = CONFIG(metrics), .block = metrics_fields},
     {.name = NULL},
 };
 
@@ -1460,6 +1469,7 @@ void config_free(struct config *cfg)
     free(cfg->s3.storage_class.metadata);
     config_fields_free(schedule_fields, &cfg->schedule);
     config_fields_free(alerts_fields, &cfg->alerts);
+    config_fields_free(metrics_fields, &cfg->metrics);
     free(cfg->state_dir);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -164,6 +164,13 @@ struct config_alerts {
     struct config_items to;    /* struct config_alert */
 };
 
+/* `metrics:` — where the daemon's numbers go (docs/metrics.md). */
+struct config_metrics {
+    bool is_set;
+    char *listen;              /* HOST:PORT serving /metrics; NULL: none */
+    char *textfile;            /* a .prom file rewritten after each run; NULL: none */
+};
+
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/coffer"
 
 struct config {
@@ -182,6 +189,7 @@ struct config {
     size_t source_count;
     struct config_schedule schedule;
     struct config_alerts alerts;
+    struct config_metrics metrics;
     char *state_dir;          /* the daemon's run ledger; NULL: CONFIG_DEFAULT_STATE_DIR */
 };
 

@@ -677,6 +677,8 @@ int ops_check(struct repo *repo, const struct check_options *opts, struct check_
     if (c.pack_count > 1)
         qsort(c.packs, c.pack_count, sizeof *c.packs, compare_packs);
     result->packs = c.pack_count;
+    for (size_t i = 0; i < c.pack_count; i++)
+        result->pack_bytes += c.packs[i].size;
     compare_packs_with_index(&c);
     note_condemned_packs(&c);
     for (size_t i = 0; i < list.unreadable.count; i++)

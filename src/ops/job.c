@@ -68,6 +68,12 @@ static void backup_done(void *ctx, const struct config_source *src, const struct
 {
     struct backup_tally *t = ctx;
     note_source(t->run, src->name);
+    json_array_append_new(t->run->facts,
+                          err ? json_pack("{s:s, s:s, s:b}", "kind", "backup", "source", src->name, "ok", false)
+                              : json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:f}", "kind", "backup", "source", src->name,
+                                          "ok", true, "time", (json_int_t)snap->time, "size",
+                                          (json_int_t)snap->stats.size, "added", (json_int_t)snap->stats.added,
+                                          "seconds", snap->stats.seconds));
     if (err) {
         size_t used = strlen(t->failures);
         snprintf(t->failures + used, sizeof t->failures - used, "; %s: %s", src->name, err->msg);
@@ -165,7 +171,14 @@ static void run_check(struct repo *repo, struct job_run *run)
         action_done(run, "check", JOB_FAILED, "%s: %s; to do: %s", job.damage_err.msg,
                     json_string_value(json_object_get(json_array_get(job.damage, 0), "what")),
                     job.result.todo ? job.result.todo : "coffer check --read-data");
-    } else {
+    }
+    if (job.doc)
+        json_array_append_new(run->facts, json_pack("{s:s, s:b, s:I, s:I, s:I, s:I}", "kind", "check", "ok",
+                                                    !job.is_damaged, "time", (json_int_t)run->now, "packs",
+                                                    (json_int_t)job.result.packs, "packs_read",
+                                                    (json_int_t)job.result.packs_read, "pack_bytes",
+                                                    (json_int_t)job.result.pack_bytes));
+    if (job.doc && !job.is_damaged) {
         action_done(run, "check", job.health.count ? JOB_PARTIAL : JOB_OK, "%llu snapshots, %llu of %llu packs "
                     "read%s", (unsigned long long)job.result.snapshots, (unsigned long long)job.result.packs_read,
                     (unsigned long long)job.result.packs, job.health.count ? ", a health rule failed" : ", no damage");
@@ -205,6 +218,9 @@ static enum job_outcome drill_one(struct repo *repo, struct job_run *run, const 
         double seconds = json_real_value(json_object_get(job.doc, "rto_seconds"));
         const char *error = json_string_value(json_object_get(job.doc, "error"));
         outcome = !job.is_ok ? JOB_FAILED : !job.is_rto_met ? JOB_PARTIAL : JOB_OK;
+        json_array_append_new(run->facts, json_pack("{s:s, s:s, s:b, s:I, s:f}", "kind", "drill", "source", source,
+                                                    "ok", job.is_ok, "time", (json_int_t)run->now, "rto_seconds",
+                                                    seconds));
         snprintf(line, size, "%s: %s in %.1f s%s%s", source, !job.is_ok ? "FAILED" : "passed", seconds,
                  error ? ": " : job.is_ok && !job.is_rto_met ? " (RTO objective missed)" : "", error ? error : "");
     }
@@ -319,6 +335,7 @@ int ops_job_run(struct repo *repo, struct job_run *run, struct error *err)
         run->event_time = clock_now();
     run->actions = json_array();
     run->problems = json_array();
+    run->facts = json_array();
     run->outcome = JOB_OK;
     const struct {
         bool is_on;
@@ -350,6 +367,7 @@ int ops_job_record_not_run(struct repo *repo, struct job_run *run, enum job_outc
 {
     run->actions = json_array();
     run->problems = json_array();
+    run->facts = json_array();
     run->outcome = outcome;
     if (!run->event_time)
         run->event_time = clock_now();
@@ -379,8 +397,9 @@ void ops_job_run_free(struct job_run *run)
 {
     json_decref(run->actions);
     json_decref(run->problems);
+    json_decref(run->facts);
     json_decref(run->doc);
     string_list_free(&run->sources);
     string_list_free(&run->warnings);
-    run->actions = run->problems = run->doc = NULL;
+    run->actions = run->problems = run->facts = run->doc = NULL;
 }

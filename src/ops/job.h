@@ -49,6 +49,7 @@ struct job_run {
     struct error first;     /* the first failure, when outcome is FAILED or STOPPED */
     json_t *actions;        /* [{action, outcome, what}] */
     json_t *problems;       /* monitor: [{source, rule, what, todo}] */
+    json_t *facts;          /* for the metrics: [{kind: backup|drill|check, source, ok, time, ...}] */
     struct string_list sources; /* the sources it touched */
     struct string_list warnings;
     json_t *doc;            /* the run event as saved */

@@ -404,6 +404,7 @@ struct check_problem {
 struct check_result {
     uint64_t snapshots;     /* walked (of the source, with one) */
     uint64_t packs;
+    uint64_t pack_bytes;    /* the packs' sizes in the store, summed */
     uint64_t packs_read;
     uint64_t blobs;
     uint64_t errors;

@@ -329,7 +329,7 @@ static void test_config_key_of_other_type_is_unknown(void **state)
 static void test_config_unknown_top_level_key(void **state)
 {
     assert_load_fails(*state, "repository: /r\nrepo: /r\n",
-                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources, schedule, state_dir, alerts)");
+                      "coffer.yaml:2: unknown key \"repo\" (known: repository, password_file, git_revision_of, lock_wait, retention, health, objectives, drill, s3, sources, schedule, state_dir, alerts, metrics)");
 }
 
 /* A required key left out is named, at the source's line. */
