@@ -93,6 +93,29 @@ static void print_source(json_t *s, int64_t now)
                json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
 }
 
+static void print_repository(json_t *r)
+{
+    char free_text[32], total[32], stored[32];
+    json_t *free_bytes = json_object_get(r, "free_bytes"), *stored_bytes = json_object_get(r, "stored_bytes");
+    if (!json_is_object(r) || (!json_is_integer(free_bytes) && !json_is_integer(stored_bytes)))
+        return;
+    printf("repository %s\n", json_string_value(json_object_get(r, "location")));
+    if (json_is_integer(free_bytes)) {
+        size_format((uint64_t)json_integer_value(free_bytes), free_text);
+        size_format((uint64_t)json_integer_value(json_object_get(r, "total_bytes")), total);
+        printf("  free     %s of %s\n", free_text, total);
+    }
+    if (json_is_integer(stored_bytes)) {
+        size_format((uint64_t)json_integer_value(stored_bytes), stored);
+        printf("  stored   %s of packs (at the last check)\n", stored);
+    }
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(r, "problems"), i, p)
+        printf("  PROBLEM  %s: %s\n           to do: %s\n", json_string_value(json_object_get(p, "rule")),
+               json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
+}
+
 int cmd_status(struct cli_globals *g, int argc, char **argv)
 {
     struct string_list only = {0};
@@ -116,7 +139,9 @@ int cmd_status(struct cli_globals *g, int argc, char **argv)
         goto out;
     }
     int64_t now = (int64_t)time(NULL);
-    json_t *doc = ops_status(&list, &events, g->config, (const char *const *)only.items, only.count, now);
+    struct status_repository here;
+    ops_status_repository(repo, &events, &here);
+    json_t *doc = ops_status(&list, &events, g->config, (const char *const *)only.items, only.count, &here, now);
     json_t *sources = json_object_get(doc, "sources");
     size_t problems = (size_t)json_integer_value(json_object_get(doc, "problems")), count = json_array_size(sources);
     if (g->is_json) {
@@ -127,6 +152,7 @@ int cmd_status(struct cli_globals *g, int argc, char **argv)
         json_t *s;
         json_array_foreach(sources, i, s)
             print_source(s, now);
+        print_repository(json_object_get(doc, "repository"));
         if (!count)
             printf("no sources: the repository has no snapshots and coffer.yaml names none\n");
         printf("\n%s\n", problems ? "NOT SAFE: see the problems above" : "all objectives and rules met");

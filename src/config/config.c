@@ -130,6 +130,8 @@ static const struct config_field health_fields[] = {
     {.name = "min_size", .kind = CONFIG_SIZE, .offset = HEALTH(min_size)},
     {.name = "shrink_alert", .kind = CONFIG_PERCENT, .offset = HEALTH(shrink_alert),
      .dflt = CONFIG_DEFAULT_SHRINK_ALERT},
+    {.name = "min_free", .kind = CONFIG_PERCENT, .offset = HEALTH(min_free)},
+    {.name = "max_stored", .kind = CONFIG_SIZE, .offset = HEALTH(max_stored)},
     {.name = NULL},
 };
 

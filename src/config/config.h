@@ -46,6 +46,9 @@ struct config_health {
     uint64_t min_size;        /* bytes: it must be at least this large; 0: no minimum */
     unsigned shrink_alert;    /* percent: its size, and a database's exported row counts,
                                  must not fall below this share of the previous snapshot's; 0: off */
+    /* The repository's, read at the top level only (the daemon's monitor and status): */
+    unsigned min_free;        /* percent of a local repository's file system that must stay free; 0: off */
+    uint64_t max_stored;      /* bytes the packs may take (an S3 quota, a budget); 0: off */
 };
 
 /* Recovery objectives (`objectives:`); 0: none set. */

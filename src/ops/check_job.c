@@ -92,6 +92,7 @@ static json_t *event_doc(const struct check_job *job)
         json_object_set_new(doc, "todo", json_string(r->todo));
     if (job->now) /* the daemon's clock (--now) */
         json_object_set_new(doc, "time", json_integer((json_int_t)job->now));
+    json_object_set_new(doc, "pack_bytes", json_integer((json_int_t)r->pack_bytes)); /* for health: max_stored */
     return doc;
 }
 

@@ -273,9 +273,16 @@ static void run_monitor(struct repo *repo, struct job_run *run)
     if (snapshot_list_load(repo, &list, &err) < 0 || event_list_load(repo, NULL, &events, &err) < 0) {
         action_done(run, "monitor", JOB_FAILED, "%s", err.msg);
     } else {
-        json_t *status = ops_status(&list, &events, run->cfg, NULL, 0, run->now);
+        struct status_repository here;
+        ops_status_repository(repo, &events, &here);
+        json_t *status = ops_status(&list, &events, run->cfg, NULL, 0, &here, run->now);
         size_t i, k;
         json_t *s, *p;
+        json_array_foreach(json_object_get(json_object_get(status, "repository"), "problems"), k, p) {
+            json_t *one = json_deep_copy(p);
+            json_object_set_new(one, "source", json_string("repository"));
+            json_array_append_new(run->problems, one);
+        }
         json_array_foreach(json_object_get(status, "sources"), i, s) {
             const char *source = json_string_value(json_object_get(s, "source"));
             json_array_foreach(json_object_get(s, "problems"), k, p) {

@@ -14,6 +14,8 @@
 
 #include "config/config.h"
 #include "ops/health.h"
+#include "repo/repo.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/text.h"
 
@@ -154,8 +156,47 @@ json_t *ops_source_status(const struct snapshot_list *list, const struct event_l
     return out;
 }
 
+void ops_status_repository(struct repo *repo, const struct event_list *events, struct status_repository *r)
+{
+    struct error ignored;
+    memset(r, 0, sizeof *r);
+    r->location = store_location(repo_store(repo));
+    r->has_space = store_space(repo_store(repo), &r->free_bytes, &r->total_bytes, &ignored) == 0;
+    const struct event *check = event_latest(events, "check", NULL);
+    json_t *bytes = check ? json_object_get(check->doc, "pack_bytes") : NULL;
+    r->has_stored = json_is_integer(bytes);
+    r->stored_bytes = r->has_stored ? (uint64_t)json_integer_value(bytes) : 0;
+}
+
+/* {location, free_bytes, total_bytes, stored_bytes, problems}. */
+static json_t *repository_status(const struct status_repository *r, const struct config *cfg)
+{
+    struct config_health rules = config_health_for(cfg, NULL);
+    json_t *problems = json_array();
+    char a[32], b[32];
+    if (r->has_space && rules.min_free && r->total_bytes &&
+        (double)r->free_bytes * 100 < (double)rules.min_free * (double)r->total_bytes) {
+        size_format(r->free_bytes, a);
+        size_format(r->total_bytes, b);
+        problem(problems, "min_free", "delete what else fills the file system, prune (`coffer forget --prune`), or move "
+                "the repository to a larger one", "the repository's file system has %s free of %s (%.1f%%), less "
+                "than health.min_free %u%%", a, b, 100.0 * (double)r->free_bytes / (double)r->total_bytes,
+                rules.min_free);
+    }
+    if (r->has_stored && rules.max_stored && r->stored_bytes > rules.max_stored) {
+        size_format(r->stored_bytes, a);
+        size_format(rules.max_stored, b);
+        problem(problems, "max_stored", "keep fewer snapshots (retention:) and prune, or raise health.max_stored",
+                "the repository's packs take %s, more than health.max_stored %s (at the last check)", a, b);
+    }
+    return json_pack("{s:s, s:o, s:o, s:o, s:o}", "location", r->location, "free_bytes",
+                     r->has_space ? json_integer((json_int_t)r->free_bytes) : json_null(), "total_bytes",
+                     r->has_space ? json_integer((json_int_t)r->total_bytes) : json_null(), "stored_bytes",
+                     r->has_stored ? json_integer((json_int_t)r->stored_bytes) : json_null(), "problems", problems);
+}
+
 json_t *ops_status(const struct snapshot_list *list, const struct event_list *events, const struct config *cfg,
-                   const char *const *only, size_t only_count, int64_t now)
+                   const char *const *only, size_t only_count, const struct status_repository *repo, int64_t now)
 {
     size_t count;
     const char **names;
@@ -174,5 +215,8 @@ json_t *ops_status(const struct snapshot_list *list, const struct event_list *ev
         json_array_append_new(sources, s);
     }
     free(names);
-    return json_pack("{s:o, s:I, s:b}", "sources", sources, "problems", (json_int_t)problems, "ok", problems == 0);
+    json_t *repository = repo ? repository_status(repo, cfg) : json_null();
+    problems += json_array_size(json_object_get(repository, "problems"));
+    return json_pack("{s:o, s:o, s:I, s:b}", "sources", sources, "repository", repository, "problems",
+                     (json_int_t)problems, "ok", problems == 0);
 }

@@ -20,9 +20,25 @@ struct config;
 json_t *ops_source_status(const struct snapshot_list *list, const struct event_list *events,
                           const struct config *cfg, const char *source, int64_t now);
 
-/* {sources, problems, ok} for the sources named (only), or for those
- * coffer.yaml names, else every source in the repository (health.h). */
+/* What status says of the repository itself: its file system's free
+ * space (a local one) and the bytes its packs take (the last check's). */
+struct status_repository {
+    const char *location;
+    bool has_space;
+    uint64_t free_bytes, total_bytes;
+    bool has_stored;
+    uint64_t stored_bytes;
+};
+
+/* Fills r for repo, with the stored bytes from events' last check. */
+struct repo;
+void ops_status_repository(struct repo *repo, const struct event_list *events, struct status_repository *r);
+
+/* {sources, repository, problems, ok} for the sources named (only), or
+ * for those coffer.yaml names, else every source in the repository
+ * (health.h); the repository's rules (health: min_free, max_stored) when
+ * repo is not NULL. */
 json_t *ops_status(const struct snapshot_list *list, const struct event_list *events, const struct config *cfg,
-                   const char *const *only, size_t only_count, int64_t now);
+                   const char *const *only, size_t only_count, const struct status_repository *repo, int64_t now);
 
 #endif

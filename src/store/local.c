@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "crypto/crypto.h"
@@ -364,6 +365,17 @@ static void local_free(void *impl)
     free(ls);
 }
 
+static int local_space(void *impl, uint64_t *free_bytes, uint64_t *total_bytes, struct error *err)
+{
+    struct local_store *ls = impl;
+    struct statvfs st;
+    if (statvfs(ls->root, &st) < 0)
+        return error_set(err, "cannot read the free space of %s: %s", ls->root, strerror(errno));
+    *free_bytes = (uint64_t)st.f_bavail * st.f_frsize; /* what an unprivileged writer may still use */
+    *total_bytes = (uint64_t)st.f_blocks * st.f_frsize;
+    return 0;
+}
+
 const struct store_driver local_store_driver = {
     .name = "local",
     .parallel_requests = 8,
@@ -376,5 +388,6 @@ const struct store_driver local_store_driver = {
     .del = local_del,
     .sync_deletes = local_sync_deletes,
     .size = local_size,
+    .space = local_space,
     .free = local_free,
 };

@@ -143,6 +143,13 @@ int store_size(struct store *s, const char *name, uint64_t *size, struct error *
     return s->driver->size(s->impl, name, size, err);
 }
 
+int store_space(struct store *s, uint64_t *free_bytes, uint64_t *total_bytes, struct error *err)
+{
+    if (!s->driver->space)
+        return error_setk(err, ERR_NOT_FOUND, "%s has no free space to tell (%s)", s->location, s->driver->name);
+    return s->driver->space(s->impl, free_bytes, total_bytes, err);
+}
+
 unsigned store_parallel_requests(const struct store *s)
 {
     return s->parallel_requests;

@@ -104,4 +104,9 @@ unsigned store_parallel_uploads(const struct store *s);
 /* Size of an object; ERR_NOT_FOUND if it does not exist. */
 int store_size(struct store *s, const char *name, uint64_t *size, struct error *err);
 
+/* The free and total bytes of the file system a local store is on (for
+ * the daemon's health: min_free); ERR_NOT_FOUND for a store with no such
+ * notion (S3: see health: max_stored). */
+int store_space(struct store *s, uint64_t *free_bytes, uint64_t *total_bytes, struct error *err);
+
 #endif

@@ -28,6 +28,9 @@ struct store_driver {
      * del returns, as on S3). */
     int (*sync_deletes)(void *impl, char *const *names, size_t count, struct error *err);
     int (*size)(void *impl, const char *name, uint64_t *size, struct error *err);
+    /* The free and total bytes where objects go (NULL: the store has no
+     * such notion, as S3). */
+    int (*space)(void *impl, uint64_t *free_bytes, uint64_t *total_bytes, struct error *err);
     void (*free)(void *impl);
 };
 

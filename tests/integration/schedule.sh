@@ -142,4 +142,21 @@ COFFER_CONFIG=$T/plain.yaml run_c daemon --once
 expect_rc 2 "daemon without a schedule"
 expect_err_match "no schedule" "has no schedule: with jobs"
 
+# ---------------------------------------------------------------- the repository's own rules
+# health: min_free (a local repository's file system) and max_stored (the packs, at the last check).
+sed -i 's|^retention: { last: 10000 }|retention: { last: 10000 }\nhealth: { max_age: 3650d, min_free: 100%, max_stored: 1K }|' "$T/coffer.yaml"
+run_c status --json
+expect_rc 3 "status with min_free 100% and max_stored 1K"
+[ "$(jq_out '[.repository.problems[].rule] | join(",")')" = min_free,max_stored ] ||
+    fail "status --json repository problems: $(jq -c .repository "$T/out")"
+[ "$(jq_out '.repository.stored_bytes > 1024 and .repository.free_bytes > 0 and .repository.total_bytes > 0')" = true ] ||
+    fail "status --json repository sizes: $(jq -c .repository "$T/out")"
+run_c status
+grep -q "PROBLEM  min_free: the repository's file system has .* free of .*, less than health.min_free 100%" "$T/out" ||
+    fail "status does not say the free space is short: $(cat "$T/out")"
+run_c daemon --once --now "$(at_hour 201)"
+c_ok "log of the monitor" log --json --job monitor --since "$(at_hour 201)"
+[ "$(jq_out '[.[0].problems[] | select(.source == "repository") | .rule] | join(",")')" = min_free,max_stored ] ||
+    fail "the monitor does not find the repository's problems: $(cat "$T/out")"
+
 pass "a week of schedule gives what the cron lines imply; a 30-hour gap one catch-up per job (missed when the next is near), never twice; a run beside its previous one is skipped and recorded"
