@@ -28,8 +28,6 @@
 #include "ops/schedule.h"
 #include "repo/repo.h"
 #include "store/store.h"
-#include "sched/cron.h"
-#include "sched/ledger.h"
 #include "util/buf.h"
 #include "util/interrupt.h"
 #include "util/text.h"
@@ -57,34 +55,6 @@ static void on_hup(int signo)
 {
     (void)signo;
     is_reload_asked = 1;
-}
-
-/* What a job does, as "backup db, cache (tag daily); prune". */
-static void job_actions(const struct config_job *job, char *out, size_t size)
-{
-    size_t n = 0;
-    out[0] = '\0';
-    const struct {
-        bool is_on;
-        const char *name;
-        const struct config_strings *names;
-    } parts[] = {
-        {job->backup.count > 0, "backup", &job->backup}, {job->forget, "forget", NULL},
-        {job->prune, "prune", NULL},                     {job->check.is_set, "check", NULL},
-        {job->drill.count > 0, "drill", &job->drill},    {job->monitor, "monitor", NULL},
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-        if (!parts[i].is_on)
-            continue;
-        n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", n ? "; " : "", parts[i].name);
-        for (size_t k = 0; parts[i].names && k < parts[i].names->count; k++)
-            n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", k ? ", " : " ",
-                                  parts[i].names->items[k]);
-        if (!strcmp(parts[i].name, "backup") && job->tag)
-            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " (tag %s)", job->tag);
-        if (!strcmp(parts[i].name, "check") && job->check.read_data)
-            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " --read-data=%u%%", job->check.read_data);
-    }
 }
 
 /* One line per job dealt with: when, which, how it went, what each action did. */
@@ -284,43 +254,6 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
 
 /* ---- coffer schedule list --------------------------------------------- */
 
-#define NEXT_TIMES 5
-
-static json_t *job_json(const struct config *cfg, const struct config_job *job, const struct ledger_job *last,
-                        int64_t now, struct error *err)
-{
-    struct cron c;
-    unsigned jitter = ops_schedule_jitter(cfg, job);
-    json_t *next = json_array();
-    int64_t t = now - (int64_t)jitter;
-    if (cron_parse(job->cron, &c, err) < 0) {
-        json_decref(next);
-        return NULL;
-    }
-    for (int i = 0; i < NEXT_TIMES; i++) {
-        char when[32];
-        if (cron_next(&c, cfg->schedule.timezone, t, &t, err) < 0) {
-            json_decref(next);
-            return NULL;
-        }
-        time_format_rfc3339(t + (int64_t)jitter, when);
-        json_array_append_new(next, json_string(when));
-    }
-    char actions[512], started[32], ended[32];
-    job_actions(job, actions, sizeof actions);
-    json_t *last_json = json_null();
-    if (last && last->outcome[0]) {
-        time_format_rfc3339(last->started, started);
-        time_format_rfc3339(last->ended, ended);
-        last_json = json_pack("{s:s, s:s?, s:s?, s:s?}", "outcome", last->outcome, "started",
-                              last->started ? started : NULL, "ended", last->ended ? ended : NULL, "error",
-                              last->error);
-    }
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "job", job->head.name, "cron", job->cron, "does",
-                     actions, "timezone", cfg->schedule.timezone ? cfg->schedule.timezone : "UTC", "jitter_seconds",
-                     (json_int_t)jitter, "next", next, "last", last_json);
-}
-
 static void print_job(const json_t *j, const char *zone)
 {
     printf("%s  (%s)  %s\n", json_string_value(json_object_get(j, "job")),
@@ -373,27 +306,15 @@ int cmd_schedule(struct cli_globals *g, int argc, char **argv)
         return code;
     if (!now)
         now = (int64_t)time(NULL);
-    struct ledger l;
-    struct error err, ledger_err;
-    bool has_ledger = ledger_open(ops_state_dir(g->config), &l, &ledger_err) == 0;
-    if (!has_ledger && !g->is_quiet)
-        fprintf(stderr, "coffer: warning: the last runs are not known: %s\n", ledger_err.msg);
-    json_t *jobs = json_array();
+    struct error err;
+    struct string_list warnings = {0};
+    json_t *jobs = ops_schedule_jobs(g->config, now, 5, &warnings, &err);
+    for (size_t i = 0; i < warnings.count && !g->is_quiet; i++)
+        fprintf(stderr, "coffer: warning: %s\n", warnings.items[i]);
+    string_list_free(&warnings);
+    if (!jobs)
+        return cli_fail(&err);
     const struct config_schedule *sc = &g->config->schedule;
-    for (size_t i = 0; i < sc->jobs.count && code == EXIT_OK; i++) {
-        const struct config_job *job = &((const struct config_job *)sc->jobs.items)[i];
-        const struct ledger_job *last = NULL;
-        for (size_t k = 0; has_ledger && k < l.count && !last; k++)
-            if (!strcmp(l.jobs[k].name, job->head.name))
-                last = &l.jobs[k];
-        json_t *j = job_json(g->config, job, last, now, &err);
-        if (!j)
-            code = cli_fail(&err);
-        else
-            json_array_append_new(jobs, j);
-    }
-    if (has_ledger)
-        ledger_close(&l);
     if (code == EXIT_OK && g->is_json) {
         json_dumpf(jobs, stdout, JSON_COMPACT);
         printf("\n");

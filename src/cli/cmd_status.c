@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "ops/alerts.h"
+#include "ops/schedule.h"
 #include "ops/status.h"
 #include "repo/event.h"
 #include "util/text.h"
@@ -116,6 +118,42 @@ static void print_repository(json_t *r)
                json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
 }
 
+/* The daemon's side, for a file with a schedule: {jobs (each with its next
+ * time and last run), incidents (open now)}; else null. */
+static json_t *daemon_view(const struct config *cfg, const char *repository, int64_t now)
+{
+    struct string_list warnings = {0};
+    struct error err;
+    if (!cfg || !cfg->schedule.is_set)
+        return json_null();
+    json_t *jobs = ops_schedule_jobs(cfg, now, 1, &warnings, &err);
+    for (size_t i = 0; i < warnings.count; i++)
+        fprintf(stderr, "coffer: warning: %s\n", warnings.items[i]);
+    string_list_free(&warnings);
+    return json_pack("{s:o, s:o}", "jobs", jobs ? jobs : json_array(), "incidents", ops_alerts_open(cfg, repository));
+}
+
+static void print_daemon(json_t *d)
+{
+    if (!json_is_object(d))
+        return;
+    size_t i;
+    json_t *j;
+    printf("schedule\n");
+    json_array_foreach(json_object_get(d, "jobs"), i, j) {
+        json_t *last = json_object_get(j, "last");
+        const char *error = json_string_value(json_object_get(last, "error"));
+        printf("  %-10s next %s, last %s%s%s\n", json_string_value(json_object_get(j, "job")),
+               json_string_value(json_array_get(json_object_get(j, "next"), 0)),
+               json_is_object(last) ? json_string_value(json_object_get(last, "outcome")) : "never run",
+               error ? ": " : "", error ? error : "");
+    }
+    json_array_foreach(json_object_get(d, "incidents"), i, j)
+        printf("  INCIDENT %s: %s: %s (open since %s)\n", json_string_value(json_object_get(j, "source")),
+               json_string_value(json_object_get(j, "rule")), json_string_value(json_object_get(j, "what")),
+               json_string_value(json_object_get(j, "opened")));
+}
+
 int cmd_status(struct cli_globals *g, int argc, char **argv)
 {
     struct string_list only = {0};
@@ -142,17 +180,27 @@ int cmd_status(struct cli_globals *g, int argc, char **argv)
     struct status_repository here;
     ops_status_repository(repo, &events, &here);
     json_t *doc = ops_status(&list, &events, g->config, (const char *const *)only.items, only.count, &here, now);
+    json_t *daemon = daemon_view(g->config, here.location, now);
+    json_object_set_new(doc, "daemon", daemon);
     json_t *sources = json_object_get(doc, "sources");
     size_t problems = (size_t)json_integer_value(json_object_get(doc, "problems")), count = json_array_size(sources);
+    size_t i;
+    json_t *inc;
+    json_array_foreach(json_object_get(daemon, "incidents"), i, inc) { /* the monitor's are the rules above */
+        const char *source = json_string_value(json_object_get(inc, "source"));
+        problems += !strncmp(source, "job ", 4) || !strcmp(source, "daemon");
+    }
+    json_object_set_new(doc, "problems", json_integer((json_int_t)problems));
+    json_object_set_new(doc, "ok", json_boolean(problems == 0));
     if (g->is_json) {
         json_dumpf(doc, stdout, JSON_COMPACT);
         printf("\n");
     } else {
-        size_t i;
         json_t *s;
         json_array_foreach(sources, i, s)
             print_source(s, now);
         print_repository(json_object_get(doc, "repository"));
+        print_daemon(json_object_get(doc, "daemon"));
         if (!count)
             printf("no sources: the repository has no snapshots and coffer.yaml names none\n");
         printf("\n%s\n", problems ? "NOT SAFE: see the problems above" : "all objectives and rules met");

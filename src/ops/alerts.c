@@ -216,6 +216,29 @@ void ops_alerts_after_run(const struct config *cfg, const char *repository, cons
     free(found);
 }
 
+json_t *ops_alerts_open(const struct config *cfg, const char *repository)
+{
+    json_t *list = json_array();
+    struct incident_book book;
+    struct ledger l;
+    struct error err;
+    if (!cfg->alerts.is_set || ledger_open(ops_state_dir(cfg), &l, &err) < 0)
+        return list;
+    if (incident_book_load(ops_state_dir(cfg), "", repository, &book, &err) == 0) {
+        for (size_t i = 0; i < book.open_count; i++) {
+            const struct incident *inc = &book.open[i];
+            char opened[32];
+            time_format_rfc3339(inc->opened, opened);
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:s}", "source", inc->source, "rule",
+                                                  inc->rule, "what", inc->what, "todo", inc->todo, "opened", opened,
+                                                  "key", inc->dedup_key));
+        }
+        incident_book_free(&book);
+    }
+    ledger_close(&l);
+    return list;
+}
+
 void ops_alerts_daemon(const struct config *cfg, const char *repository, const struct alert_problem *problem,
                        int64_t now, struct string_list *warnings)
 {

@@ -27,6 +27,11 @@ void ops_alerts_run_started(const struct config *cfg, const struct job_run *run,
 void ops_alerts_after_run(const struct config *cfg, const char *repository, const struct job_run *run,
                           const struct ledger_job *lj, const char *rid, struct string_list *warnings);
 
+/* The incidents open now, as [{source, rule, what, todo, opened, key}]
+ * (opened an RFC 3339 time, key the receivers' dedup key); an empty list
+ * without alerts: or an incident book. */
+json_t *ops_alerts_open(const struct config *cfg, const char *repository);
+
 /* The daemon's own problem (its configuration did not reload), or NULL
  * once it is gone. */
 void ops_alerts_daemon(const struct config *cfg, const char *repository, const struct alert_problem *problem,

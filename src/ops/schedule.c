@@ -19,6 +19,7 @@
 #include "sched/plan.h"
 #include "util/buf.h"
 #include "util/text.h"
+#include "util/tz.h"
 
 const char *ops_state_dir(const struct config *cfg)
 {
@@ -192,4 +193,99 @@ int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, cons
     }
     ledger_close(&l);
     return 0;
+}
+
+/* What a job does, as "backup db, cache (tag daily); prune". */
+static void job_actions(const struct config_job *job, char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    const struct {
+        bool is_on;
+        const char *name;
+        const struct config_strings *names;
+    } parts[] = {
+        {job->backup.count > 0, "backup", &job->backup}, {job->forget, "forget", NULL},
+        {job->prune, "prune", NULL},                     {job->check.is_set, "check", NULL},
+        {job->drill.count > 0, "drill", &job->drill},    {job->monitor, "monitor", NULL},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (!parts[i].is_on)
+            continue;
+        n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", n ? "; " : "", parts[i].name);
+        for (size_t k = 0; parts[i].names && k < parts[i].names->count; k++)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, "%s%s", k ? ", " : " ",
+                                  parts[i].names->items[k]);
+        if (!strcmp(parts[i].name, "backup") && job->tag)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " (tag %s)", job->tag);
+        if (!strcmp(parts[i].name, "check") && job->check.read_data)
+            n += (size_t)snprintf(out + n, n < size ? size - n : 0, " --read-data=%u%%", job->check.read_data);
+    }
+}
+
+static json_t *job_json(const struct config *cfg, const struct config_job *job, const struct ledger_job *last,
+                        int64_t now, unsigned next_count, struct error *err)
+{
+    struct cron c;
+    unsigned jitter = ops_schedule_jitter(cfg, job);
+    json_t *next = json_array();
+    int64_t t = now - (int64_t)jitter;
+    if (cron_parse(job->cron, &c, err) < 0) {
+        json_decref(next);
+        return NULL;
+    }
+    for (unsigned i = 0; i < next_count; i++) {
+        char when[32];
+        if (cron_next(&c, cfg->schedule.timezone, t, &t, err) < 0) {
+            json_decref(next);
+            return NULL;
+        }
+        time_format_rfc3339(t + (int64_t)jitter, when);
+        json_array_append_new(next, json_string(when));
+    }
+    char actions[512], started[32], ended[32];
+    job_actions(job, actions, sizeof actions);
+    json_t *last_json = json_null();
+    if (last && last->outcome[0]) {
+        time_format_rfc3339(last->started, started);
+        time_format_rfc3339(last->ended, ended);
+        last_json = json_pack("{s:s, s:s?, s:s?, s:s?}", "outcome", last->outcome, "started",
+                              last->started ? started : NULL, "ended", last->ended ? ended : NULL, "error",
+                              last->error);
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o}", "job", job->head.name, "cron", job->cron, "does",
+                     actions, "timezone", cfg->schedule.timezone ? cfg->schedule.timezone : "UTC", "jitter_seconds",
+                     (json_int_t)jitter, "next", next, "last", last_json);
+}
+
+json_t *ops_schedule_jobs(const struct config *cfg, int64_t now, unsigned next_count, struct string_list *warnings,
+                          struct error *err)
+{
+    struct ledger l;
+    struct error ledger_err;
+    bool has_ledger = ledger_open(ops_state_dir(cfg), &l, &ledger_err) == 0;
+    if (!has_ledger) {
+        char line[ERROR_MSG_MAX + 64];
+        snprintf(line, sizeof line, "the last runs are not known: %s", ledger_err.msg);
+        string_list_add(warnings, line);
+    }
+    json_t *jobs = json_array();
+    const struct config_schedule *sc = &cfg->schedule;
+    for (size_t i = 0; i < sc->jobs.count && jobs; i++) {
+        const struct config_job *job = job_at(cfg, i);
+        const struct ledger_job *last = NULL;
+        for (size_t k = 0; has_ledger && k < l.count && !last; k++)
+            if (!strcmp(l.jobs[k].name, job->head.name))
+                last = &l.jobs[k];
+        json_t *j = job_json(cfg, job, last, now, next_count, err);
+        if (j) {
+            json_array_append_new(jobs, j);
+        } else {
+            json_decref(jobs);
+            jobs = NULL;
+        }
+    }
+    if (has_ledger)
+        ledger_close(&l);
+    return jobs;
 }

@@ -15,6 +15,7 @@
 #define COFFER_OPS_SCHEDULE_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -41,6 +42,15 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
 
 /* When the next job is due after now, and which (its name in cfg). */
 int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err);
+
+/* Each job as `schedule list --json` and `status --json` give it: {job,
+ * cron, does, timezone, jitter_seconds, next (the next next_count due
+ * times), last (the ledger's last run, or null)}. A ledger that cannot be
+ * read is a warning (the last runs unknown); NULL (err) when a cron line
+ * cannot be read. */
+struct string_list;
+json_t *ops_schedule_jobs(const struct config *cfg, int64_t now, unsigned next_count, struct string_list *warnings,
+                          struct error *err);
 
 /* The job's delay (sched_jitter) on this host. */
 unsigned ops_schedule_jitter(const struct config *cfg, const struct config_job *job);

@@ -102,6 +102,15 @@ jq -e '.event == "trigger" and .source == "job cache" and .rule == "failed"' "$T
 jq -s -e 'map(select(.path == "/hc/0b7e6a1c/fail"))[0].body | test("cache: failed")' "$T/requests.jsonl" >/dev/null ||
     fail "the /fail ping does not carry the run's log"
 dedup=$(jq -r 'select(.path == "/pagerduty") | .body | fromjson | .dedup_key' "$T/requests.jsonl")
+run_c status --json
+expect_rc 3 "status with an open incident"
+jq -e --arg d "$dedup" '.daemon.incidents | length == 1 and .[0].source == "job cache" and .[0].rule == "failed"
+        and .[0].key == $d' "$T/out" >/dev/null || fail "status --json lacks the open incident: $(jq -c .daemon "$T/out")"
+jq -e '[.daemon.jobs[] | {(.job): .last.outcome}] | add | .cache == "failed" and .monitor == "ok"' "$T/out" >/dev/null ||
+    fail "status --json jobs: $(jq -c .daemon.jobs "$T/out")"
+run_c status
+grep -q "INCIDENT job cache: failed: " "$T/out" || fail "status does not show the incident: $(cat "$T/out")"
+grep -Eq "^  cache +next [0-9-]+T02:00:00Z, last failed: " "$T/out" || fail "status does not show the job's next run and failure: $(cat "$T/out")"
 
 # ---------------------------------------------------------------- Redis back: one resolve
 "$RT/server.sh" start >/dev/null
@@ -115,6 +124,8 @@ jq -s -e --arg d "$dedup" 'map(select(.path == "/pagerduty") | .body | fromjson 
 [ "$(jq -r .event "$T/command.jsonl" | paste -sd, -)" = trigger,resolved ] || fail "the command's notices: $(cat "$T/command.jsonl")"
 [ "$(requests '^/(pagerduty|slack|webhook)')" = 6 ] || fail "more than a trigger and a resolve each: $(cat "$T/requests.jsonl")"
 jq -e '.open == []' "$T/state/incidents.json" >/dev/null || fail "incidents left open: $(cat "$T/state/incidents.json")"
+run_c status --json
+jq -e '.daemon.incidents == []' "$T/out" >/dev/null || fail "status still shows an incident: $(jq -c .daemon "$T/out")"
 
 # ---------------------------------------------------------------- a receiver that fails gets it later
 sed -i "s|url: \"$H/webhook\"|url: \"$H/flaky/1/webhook\"|" "$T/coffer.yaml"
