@@ -23,6 +23,7 @@ packages=(
   faketime                               # tests: a process whose clock runs ahead (prunefreeze.sh)
   tzdata                                 # time zones: retention buckets, the schedule's cron times
   prometheus                             # tests: a Prometheus server scraping the daemon, promtool
+  systemd                                # tests: systemd-analyze verify and calendar on the units coffer writes
   python3                                # tests: deeptree.py walks a 10,000-level tree
 )
 

@@ -14,12 +14,15 @@
  * schedule in a test).
  */
 #include <errno.h>
+#include <limits.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "metrics/metrics.h"
@@ -28,7 +31,10 @@
 #include "ops/schedule.h"
 #include "repo/repo.h"
 #include "store/store.h"
+#include "sched/cron.h"
+#include "sched/systemd.h"
 #include "util/buf.h"
+#include "util/fdio.h"
 #include "util/interrupt.h"
 #include "util/text.h"
 #include "util/tz.h"
@@ -47,7 +53,13 @@ static const char daemon_description[] =
 static const char schedule_description[] =
     "coffer schedule list: each job of coffer.yaml's schedule with its cron line,\n"
     "what it does, its next times (in the schedule's timezone, jitter included) and\n"
-    "how its last run went (from the run ledger in state_dir).";
+    "how its last run went (from the run ledger in state_dir).\n\n"
+    "coffer schedule install --systemd: a coffer-JOB.timer (OnCalendar= from the cron\n"
+    "line, Persistent=true, RandomizedDelaySec= the jitter with FixedRandomDelay=true)\n"
+    "and a coffer-JOB.service (coffer daemon --once --job JOB, hardened: ProtectSystem=\n"
+    "strict, ReadWritePaths= the state directory and a local repository,\n"
+    "NoNewPrivileges, PrivateTmp, Nice, IOSchedulingClass=idle) per job; with --daemon\n"
+    "one coffer.service running coffer daemon instead. --cron prints crontab lines.";
 
 static volatile sig_atomic_t is_reload_asked;
 
@@ -112,7 +124,7 @@ static int start_metrics(struct cli_globals *g, struct repo *repo, bool is_once,
 /* Deals with every job due at now (the clock's, or fixed); returns the
  * exit code their outcomes ask for, or -1 when the ledger failed (err). */
 static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon_metrics *dm, int64_t fixed_now,
-                   int *code, struct error *err)
+                   const char *only_job, int *code, struct error *err)
 {
     struct timespec started, at;
     clock_gettime(CLOCK_MONOTONIC, &started);
@@ -125,7 +137,7 @@ static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon
         if (fixed_now)
             clock.event_time = (double)fixed_now + (double)(at.tv_sec - started.tv_sec) +
                                (double)(at.tv_nsec - started.tv_nsec) / 1e9 + 1e-6;
-        int rc = ops_schedule_step(repo, g->config, &clock, &run, err);
+        int rc = ops_schedule_step(repo, g->config, &clock, only_job, &run, err);
         if (rc <= 0)
             return rc;
         print_run(g, &run);
@@ -195,10 +207,13 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
 {
     bool is_once = false;
     int64_t fixed_now = 0;
+    const char *only_job = NULL;
     const struct opt options[] = {
         {OPT_FLAG("once", &is_once), .help = "do what is due now, then exit (for cron, and tests)"},
         {OPT_CUSTOM("now", cli_parse_time, &fixed_now), .arg = "TIME",
          .help = "act as if the clock read TIME (RFC 3339): run what is due then, date snapshots and events by it"},
+        {OPT_STRING("job", &only_job), .arg = "NAME",
+         .help = "with --once: only this job, without its jitter (as its systemd timer or cron line runs it)"},
         {0},
     };
     const struct opt_command command = {.name = "daemon", .takes_lock = true, .usage = "[--once] [--now TIME]",
@@ -208,8 +223,15 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
     if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("daemon", &args, 0)) != EXIT_OK ||
         (code = need_schedule(g, "daemon")) != EXIT_OK)
         return code;
-    if (fixed_now && !is_once)
-        return cli_usage_error("daemon", "--now needs --once (a daemon that keeps running follows the clock)");
+    if ((fixed_now || only_job) && !is_once)
+        return cli_usage_error("daemon", "%s needs --once (a daemon that keeps running follows the clock and runs "
+                               "every job)", fixed_now ? "--now" : "--job");
+    const struct config_job *named = NULL;
+    for (size_t i = 0; only_job && i < g->config->schedule.jobs.count && !named; i++)
+        if (!strcmp(((const struct config_job *)g->config->schedule.jobs.items)[i].head.name, only_job))
+            named = &((const struct config_job *)g->config->schedule.jobs.items)[i];
+    if (only_job && !named)
+        return cli_usage_error("daemon", "--job %s: %s has no such job", only_job, g->config->path);
     struct repo *repo = NULL;
     struct error err;
     if (cli_open_repo(g, &repo, &err) < 0)
@@ -228,7 +250,7 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
                 g->config->path, ops_state_dir(g->config), dm.server ? ", metrics on " : "",
                 dm.server ? g->config->metrics.listen : "");
     for (;;) {
-        if (run_due(g, repo, &dm, fixed_now, &code, &err) < 0) {
+        if (run_due(g, repo, &dm, fixed_now, only_job, &code, &err) < 0) {
             code = cli_fail(&err);
             break;
         }
@@ -286,24 +308,130 @@ static void print_job(const json_t *j, const char *zone)
         printf("  last  never run\n");
 }
 
+/* The absolute form of path (which may not exist yet), into out. */
+static void absolute_path(const char *path, char out[PATH_MAX])
+{
+    if (!realpath(path, out)) {
+        char cwd[PATH_MAX];
+        if (path[0] == '/' || !getcwd(cwd, sizeof cwd))
+            snprintf(out, PATH_MAX, "%s", path);
+        else
+            snprintf(out, PATH_MAX, "%.2048s/%.2000s", cwd, path);
+    }
+}
+
+static int write_unit(const char *dir, const char *name, const struct buf *text, struct error *err)
+{
+    char path[PATH_MAX + 256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (write_file_atomic(path, text->data, text->len, 0644) < 0)
+        return error_set(err, "cannot write %s: %s (give --dir a directory you may write)", path, strerror(errno));
+    printf("wrote %s\n", path);
+    return 0;
+}
+
+struct install_request {
+    bool is_systemd, is_cron, is_daemon;
+    const char *dir, *user;
+};
+
+/* `schedule install`: units into req->dir, or crontab lines on stdout. */
+static int install_schedule(struct cli_globals *g, const struct install_request *req)
+{
+    char coffer[PATH_MAX], config[PATH_MAX], state[PATH_MAX], repository[PATH_MAX];
+    struct error err;
+    ssize_t n = readlink("/proc/self/exe", coffer, sizeof coffer - 1);
+    coffer[n > 0 ? n : 0] = '\0';
+    absolute_path(g->config->path, config);
+    absolute_path(ops_state_dir(g->config), state);
+    bool is_local = g->repo && strncmp(g->repo, "s3://", 5);
+    if (is_local)
+        absolute_path(g->repo, repository);
+    struct systemd_unit_settings settings = {coffer, config, req->user, state, is_local ? repository : NULL};
+    if (req->is_systemd && mkdir(req->dir, 0755) < 0 && errno != EEXIST) {
+        error_set(&err, "cannot create %s: %s (give --dir a directory you may write)", req->dir, strerror(errno));
+        return cli_fail(&err);
+    }
+    const struct config_schedule *sc = &g->config->schedule;
+    if (req->is_cron) {
+        printf("# coffer's schedule (%s), for crontab -e; cron starts each job on its minute, without the jitter\n",
+               config);
+        if (sc->timezone)
+            printf("CRON_TZ=%s\n", sc->timezone);
+        for (size_t i = 0; i < sc->jobs.count; i++) {
+            const struct config_job *job = &((const struct config_job *)sc->jobs.items)[i];
+            printf("%-14s %s daemon --once --quiet --job %s --config %s\n", job->cron, coffer, job->head.name,
+                   config);
+        }
+        return EXIT_OK;
+    }
+    if (req->is_daemon) {
+        struct buf unit = BUF_INIT;
+        systemd_daemon_unit(&settings, &unit);
+        int rc = write_unit(req->dir, "coffer.service", &unit, &err);
+        buf_free(&unit);
+        if (rc < 0)
+            return cli_fail(&err);
+        printf("then: systemctl daemon-reload && systemctl enable --now coffer\n");
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sc->jobs.count; i++) {
+        const struct config_job *job = &((const struct config_job *)sc->jobs.items)[i];
+        struct cron c;
+        char calendars[2][SYSTEMD_CALENDAR_MAX], name[300];
+        if (cron_parse(job->cron, &c, &err) < 0)
+            return cli_fail(&err);
+        size_t count = systemd_calendar(&c, sc->timezone, calendars);
+        struct buf service = BUF_INIT, timer = BUF_INIT;
+        systemd_job_units(&settings, job->head.name, job->cron, (const char(*)[SYSTEMD_CALENDAR_MAX])calendars, count,
+                          sc->jitter, &service, &timer);
+        snprintf(name, sizeof name, "coffer-%s.service", job->head.name);
+        int rc = write_unit(req->dir, name, &service, &err);
+        snprintf(name, sizeof name, "coffer-%s.timer", job->head.name);
+        if (rc == 0)
+            rc = write_unit(req->dir, name, &timer, &err);
+        buf_free(&service);
+        buf_free(&timer);
+        if (rc < 0)
+            return cli_fail(&err);
+    }
+    printf("then: systemctl daemon-reload && systemctl enable --now");
+    for (size_t i = 0; i < sc->jobs.count; i++)
+        printf(" coffer-%s.timer", ((const struct config_job *)sc->jobs.items)[i].head.name);
+    printf("\n");
+    return EXIT_OK;
+}
+
 int cmd_schedule(struct cli_globals *g, int argc, char **argv)
 {
     int64_t now = 0;
+    struct install_request req = {.dir = "/etc/systemd/system", .user = "coffer"};
     const struct opt options[] = {
-        {OPT_CUSTOM("now", cli_parse_time, &now), .arg = "TIME", .help = "the next times after TIME, not now"},
+        {OPT_CUSTOM("now", cli_parse_time, &now), .arg = "TIME", .help = "list: the next times after TIME, not now"},
+        {OPT_FLAG("systemd", &req.is_systemd), .help = "install: a .timer and a .service per job"},
+        {OPT_FLAG("daemon", &req.is_daemon), .help = "install --systemd: one coffer.service running coffer daemon instead"},
+        {OPT_STRING("dir", &req.dir), .arg = "DIR", .help = "install --systemd: where the units go (default /etc/systemd/system)"},
+        {OPT_STRING("user", &req.user), .arg = "NAME", .help = "install --systemd: the user the units run as (default coffer)"},
+        {OPT_FLAG("cron", &req.is_cron), .help = "install: print crontab lines instead"},
         {0},
     };
-    const struct opt_command command = {.name = "schedule", .usage = "list [OPTIONS]",
+    const struct opt_command command = {.name = "schedule", .usage = "list | install (--systemd [--daemon] | --cron) [OPTIONS]",
                                         .description = schedule_description, .options = options};
     struct opt_args args;
     int code = cli_parse(g, &command, argc, argv, &args);
     if (code != EXIT_OK || args.is_help)
         return code;
-    if (args.count != 1 || strcmp(args.items[0], "list"))
-        return cli_usage_error("schedule", args.count ? "unknown \"%s\": the subcommand is list" :
-                                                        "say what to do: coffer schedule list", args.count ? args.items[0] : "");
+    bool is_list = args.count == 1 && !strcmp(args.items[0], "list");
+    bool is_install = args.count == 1 && !strcmp(args.items[0], "install");
+    if (!is_list && !is_install)
+        return cli_usage_error("schedule", args.count ? "unknown \"%s\": the subcommands are list and install" :
+                                                        "say what to do: coffer schedule list (or install)", args.count ? args.items[0] : "");
+    if (is_install && req.is_systemd == req.is_cron)
+        return cli_usage_error("schedule", "install needs --systemd or --cron (one of them)");
     if ((code = need_schedule(g, "schedule")) != EXIT_OK)
         return code;
+    if (is_install)
+        return install_schedule(g, &req);
     if (!now)
         now = (int64_t)time(NULL);
     struct error err;

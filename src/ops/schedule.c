@@ -42,24 +42,27 @@ unsigned ops_schedule_jitter(const struct config *cfg, const struct config_job *
 
 /* What is due of job at now, by the ledger. */
 static int job_due(const struct config *cfg, const struct config_job *job, struct ledger *l, int64_t now,
-                   struct sched_due *due, struct error *err)
+                   bool has_jitter, struct sched_due *due, struct error *err)
 {
     struct cron c;
     struct ledger_job *lj = ledger_job(l, job->head.name, now);
     if (cron_parse(job->cron, &c, err) < 0)
         return -1;
-    return sched_due(&c, cfg->schedule.timezone, ops_schedule_jitter(cfg, job), lj->since, lj->slot, now, due, err);
+    return sched_due(&c, cfg->schedule.timezone, has_jitter ? ops_schedule_jitter(cfg, job) : 0, lj->since, lj->slot,
+                     now, due, err);
 }
 
-/* The due job with the earliest slot (the file's order between equals):
- * its index, or -1. */
-static int pick_job(const struct config *cfg, struct ledger *l, int64_t now, struct sched_due *picked,
-                    struct error *err)
+/* The due job with the earliest slot (the file's order between equals),
+ * of all or only only_job: its index, or -1. */
+static int pick_job(const struct config *cfg, struct ledger *l, int64_t now, const char *only_job,
+                    struct sched_due *picked, struct error *err)
 {
     int best = -1;
     for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
         struct sched_due due;
-        if (job_due(cfg, job_at(cfg, i), l, now, &due, err) < 0)
+        if (only_job && strcmp(job_at(cfg, i)->head.name, only_job))
+            continue;
+        if (job_due(cfg, job_at(cfg, i), l, now, !only_job, &due, err) < 0)
             return -2;
         if (due.slot && (best < 0 || due.slot < picked->slot)) {
             best = (int)i;
@@ -91,7 +94,7 @@ static void record_outcome(struct ledger_job *lj, const struct job_run *run, int
 }
 
 int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
-                      struct job_run *run, struct error *err)
+                      const char *only_job, struct job_run *run, struct error *err)
 {
     int64_t now = clock->now;
     const char *dir = ops_state_dir(cfg);
@@ -100,7 +103,7 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     memset(run, 0, sizeof *run);
     if (ledger_open(dir, &l, err) < 0)
         return -1;
-    int i = pick_job(cfg, &l, now, &due, err);
+    int i = pick_job(cfg, &l, now, only_job, &due, err);
     if (i < 0) {
         int rc = i == -1 ? ledger_save(&l, err) : -1; /* a new job's since is kept */
         ledger_close(&l);

@@ -36,9 +36,11 @@ struct sched_clock {
 
 /* Deals with the most overdue job at clock->now; 1 with *run filled (free
  * it with ops_job_run_free) when one was run or recorded not run, 0 when
- * nothing is due, -1 when the ledger cannot be kept (err). */
+ * nothing is due, -1 when the ledger cannot be kept (err). With only_job,
+ * only that job, and without its jitter: a systemd timer or a cron line
+ * started it, and systemd applies the delay itself. */
 int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
-                      struct job_run *run, struct error *err);
+                      const char *only_job, struct job_run *run, struct error *err);
 
 /* When the next job is due after now, and which (its name in cfg). */
 int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err);
