@@ -24,6 +24,7 @@ packages=(
   tzdata                                 # time zones: retention buckets, the schedule's cron times
   prometheus                             # tests: a Prometheus server scraping the daemon, promtool
   systemd                                # tests: systemd-analyze verify and calendar on the units coffer writes
+  lintian man-db                         # tests: the .deb (cpack) linted, its man pages found
   python3                                # tests: deeptree.py walks a 10,000-level tree
 )
 

@@ -43,9 +43,20 @@ static const struct command commands[] = {
     {"daemon", cmd_daemon, "run coffer.yaml's schedule: backups, retention, checks, drills, monitoring", true},
     {"schedule", cmd_schedule, "when each scheduled job runs next, and how it last went", false},
     {"log", cmd_log, "what the scheduled runs did: outcome, actions, errors", false},
+    {"generate", cmd_generate, "write the man page and shell completions (from the option tables)", false},
 };
 
-static void print_help(FILE *out)
+size_t cli_command_count(void)
+{
+    return sizeof commands / sizeof commands[0];
+}
+
+struct cli_command_info cli_command_at(size_t i)
+{
+    return (struct cli_command_info){commands[i].name, commands[i].summary, commands[i].run};
+}
+
+void cli_print_help(FILE *out)
 {
     fputs("coffer " COFFER_VERSION " — encrypted, deduplicated backups of an application stack\n\n"
           "usage: coffer COMMAND [OPTIONS] [ARGS]\n\ncommands:\n",
@@ -81,11 +92,11 @@ int cli_main(int argc, char **argv)
     if (crypto_init(&err) < 0)
         return cli_fail(&err);
     if (argc < 2) {
-        print_help(stderr);
+        cli_print_help(stderr);
         return EXIT_USAGE;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
-        print_help(stdout);
+        cli_print_help(stdout);
         return EXIT_OK;
     }
     if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {

@@ -43,9 +43,24 @@ struct cli_globals {
     bool is_json;
     bool has_lock_wait;        /* --retry-lock given: lock_wait is it, else coffer.yaml's lock_wait: */
     unsigned lock_wait;        /* seconds */
+    /* When set, cli_parse hands the command's whole option table to it and
+     * the command returns as after --help, having done nothing: how
+     * `coffer generate` writes man pages and completions from the tables. */
+    void (*describe)(void *ctx, const struct opt_command *cmd);
+    void *describe_ctx;
 };
 
 int cli_main(int argc, char **argv);
+
+/* The commands (cli.c), for `coffer generate`. */
+struct cli_command_info {
+    const char *name, *summary;
+    int (*run)(struct cli_globals *g, int argc, char **argv);
+};
+size_t cli_command_count(void);
+struct cli_command_info cli_command_at(size_t i);
+/* The top-level help (coffer --help). */
+void cli_print_help(FILE *out);
 
 /* Shared by the commands (common.c). */
 
@@ -162,5 +177,6 @@ int cmd_key(struct cli_globals *g, int argc, char **argv);
 int cmd_daemon(struct cli_globals *g, int argc, char **argv);
 int cmd_schedule(struct cli_globals *g, int argc, char **argv);
 int cmd_log(struct cli_globals *g, int argc, char **argv);
+int cmd_generate(struct cli_globals *g, int argc, char **argv);
 
 #endif

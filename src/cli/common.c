@@ -104,6 +104,12 @@ int cli_parse(struct cli_globals *g, const struct opt_command *cmd, int argc, ch
     if (!cmd->takes_lock) /* offered only where it means something */
         memmove(&common[3], &common[4], sizeof common - 4 * sizeof *common);
     full.common = common;
+    if (g->describe) {
+        memset(args, 0, sizeof *args);
+        args->is_help = true;
+        g->describe(g->describe_ctx, &full);
+        return EXIT_OK;
+    }
     if (opt_parse(&full, argc, argv, args, &err) < 0)
         return cli_usage_error(cmd->name, "%s", err.msg);
     if (args->is_help)
