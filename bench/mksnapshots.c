@@ -1,7 +1,7 @@
 /*
  * mksnapshots — fills a repository with many snapshots for bench/forget.sh.
  *
- *   COFFER_PASSWORD_FILE=F mksnapshots REPO COUNT FIRST LAST [SEED]
+ *   COFFER_PASSWORD_FILE=F mksnapshots REPO COUNT FIRST LAST [SEED [EVENTS]]
  *
  * Copies the repository's latest snapshot COUNT times at irregular times
  * between the unix seconds FIRST and LAST (gaps drawn at random around the
@@ -10,7 +10,8 @@
  * latest snapshot's content, so any of them restores. It exists because
  * 10,000 runs of `coffer backup` take about 20 minutes, most of it process
  * start and key derivation, which is not what bench/forget.sh measures.
- * Takes the repository's shared lock, as a backup does.
+ * Takes the repository's shared lock, as a backup does. EVENTS more
+ * writes that many "run" events (bench/daemon.sh: a daemon's history).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,13 +19,14 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "repo/event.h"
 #include "repo/lock.h"
 #include "repo/repo.h"
 #include "repo/snapshot.h"
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: COFFER_PASSWORD_FILE=F mksnapshots REPO COUNT FIRST LAST [SEED]\n");
+    fprintf(stderr, "usage: COFFER_PASSWORD_FILE=F mksnapshots REPO COUNT FIRST LAST [SEED [EVENTS]]\n");
     return 2;
 }
 
@@ -45,12 +47,13 @@ static int fail(const struct error *err)
 
 int main(int argc, char **argv)
 {
-    if (argc < 5 || argc > 6)
+    if (argc < 5 || argc > 7)
         return usage();
+    unsigned long long events = argc == 7 ? strtoull(argv[6], NULL, 10) : 0;
     char *end;
     unsigned long long count = strtoull(argv[2], &end, 10);
     long long first = strtoll(argv[3], NULL, 10), last = strtoll(argv[4], NULL, 10);
-    uint64_t state = argc == 6 ? strtoull(argv[5], NULL, 10) : 1;
+    uint64_t state = argc >= 6 ? strtoull(argv[5], NULL, 10) : 1;
     if (*end || count == 0 || last <= first)
         return usage();
 
@@ -85,8 +88,20 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    printf("mksnapshots: %llu snapshots of source %s from %lld to %" PRId64 "\n", count, template->source, first,
-           template->time);
+    for (unsigned long long i = 0; i < events; i++) { /* hourly runs of a job, ending at LAST */
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:s, s:[], s:[], s:[], s:[]}", "job", "hourly", "slot_time",
+                                (json_int_t)(last - (long long)(events - i) * 3600), "passed", (json_int_t)1, "outcome",
+                                "ok", "actions", "sources", "problems", "warnings");
+        json_object_set_new(doc, "time", json_integer((json_int_t)(last - (long long)(events - i) * 3600)));
+        int saved = event_save(repo, "run", doc, &err);
+        json_decref(doc);
+        if (saved < 0) {
+            rc = fail(&err);
+            goto out;
+        }
+    }
+    printf("mksnapshots: %llu snapshots of source %s from %lld to %" PRId64 ", %llu events\n", count, template->source,
+           first, template->time, events);
     rc = 0;
 out:
     snapshot_list_free(&list);

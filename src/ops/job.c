@@ -358,7 +358,11 @@ int ops_job_run(struct repo *repo, struct job_run *run, struct error *err)
          * (a prune) or another process may have rewritten the index: each
          * action reads it afresh, as a command of its own would. */
         repo_drop_index(repo);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
         actions[i].action(repo, run);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        run->action_seconds += (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     }
     if (interrupt_signal() && run->outcome < JOB_STOPPED) {
         run->outcome = JOB_STOPPED;

@@ -53,6 +53,7 @@ struct job_run {
     struct string_list sources; /* the sources it touched */
     struct string_list warnings;
     json_t *doc;            /* the run event as saved */
+    double action_seconds;  /* spent in the actions themselves (the rest of a step is the daemon's) */
 };
 
 /* Runs the job's actions on repo and records the run; returns 0 (the

@@ -59,7 +59,7 @@ static int pick_job(const struct config *cfg, struct ledger *l, int64_t now, con
 {
     int best = -1;
     for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
-        struct sched_due due;
+        struct sched_due due = {0};
         if (only_job && strcmp(job_at(cfg, i)->head.name, only_job))
             continue;
         if (job_due(cfg, job_at(cfg, i), l, now, !only_job, &due, err) < 0)
@@ -99,7 +99,7 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     int64_t now = clock->now;
     const char *dir = ops_state_dir(cfg);
     struct ledger l;
-    struct sched_due due;
+    struct sched_due due = {0};
     memset(run, 0, sizeof *run);
     if (ledger_open(dir, &l, err) < 0)
         return -1;

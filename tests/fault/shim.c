@@ -334,8 +334,8 @@ static void remove_tree(const char *path)
 static void power_cut(void)
 {
     for (size_t i = 0; i < file_count; i++)
-        if (files[i].is_dirty)
-            (void)truncate(files[i].path, files[i].synced_len);
+        if (files[i].is_dirty && truncate(files[i].path, files[i].synced_len) < 0)
+            continue; /* best effort: the power loss is approximated */
     for (size_t i = change_count; i-- > 0;) {
         struct entry_change *c = &changes[i];
         switch (c->kind) {
@@ -639,8 +639,8 @@ static int do_unlink(int dirfd, const char *path, int flags, bool is_at)
         if (rc == 0) {
             /* Unsynced bytes of a deleted file would not come back either. */
             struct written_file *f = file_find(a);
-            if (f && f->is_dirty && c->stash[0])
-                (void)truncate(c->stash, f->synced_len);
+            if (f && f->is_dirty && c->stash[0] && truncate(c->stash, f->synced_len) < 0)
+                f->is_dirty = true; /* best effort, as above */
             file_forget(a);
         } else {
             if (c->stash[0])

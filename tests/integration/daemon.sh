@@ -4,7 +4,8 @@
 # come at once:
 #   - it runs the jobs due, one line each, and sleeps until the next;
 #   - SIGHUP with a broken coffer.yaml keeps it running on the old
-#     schedule and says so; SIGHUP with a good one reloads it;
+#     schedule, says so and alerts (a command receiver); SIGHUP with a
+#     good one reloads it and resolves the alert;
 #   - SIGTERM while idle ends it at once with exit code 0;
 #   - SIGTERM during a 200 MB backup stops the backup cleanly within 2 s,
 #     exit code 0, no lock left, the run recorded as stopped, and the
@@ -21,8 +22,15 @@ R=$COFFER_REPOSITORY
 mkdir -p "$T/small" "$T/big"
 printf 'app\n' >"$T/small/app.conf"
 gen_random 200000000 big >"$T/big/blob.bin"
+cat >"$T/notify.sh" <<SH
+#!/bin/sh
+cat >>"$T/notices.jsonl"
+SH
+chmod +x "$T/notify.sh"
 cat >"$T/coffer.yaml" <<YAML
 state_dir: $T/state
+alerts:
+  - { type: command, command: [$T/notify.sh] }
 sources:
   small: { type: files, paths: [$T/small] }
   big:   { type: files, paths: [$T/big] }
@@ -56,9 +64,14 @@ printf 'schedule: [\n' >"$T/coffer.yaml"
 kill -HUP "$DAEMON"
 wait_for "$T/daemon1.err" "coffer: daemon: .*coffer.yaml not reloaded, the schedule goes on as before"
 kill -0 "$DAEMON" || fail "a SIGHUP with a broken file ended the daemon"
+wait_for "$T/notices.jsonl" '"event":"trigger".*"rule":"config"'
+jq -e 'select(.rule == "config") | .source == "daemon" and (.what | test("did not reload"))' "$T/notices.jsonl" >/dev/null ||
+    fail "the broken reload's alert: $(cat "$T/notices.jsonl")"
 cp "$T/good.yaml" "$T/coffer.yaml"
 kill -HUP "$DAEMON"
 wait_for "$T/daemon1.err" "coffer: daemon: .*coffer.yaml reloaded \(3 jobs\)"
+wait_for "$T/notices.jsonl" '"event":"resolved".*"rule":"config"'
+[ "$(grep -c '"rule":"config"' "$T/notices.jsonl")" = 2 ] || fail "not one trigger and one resolve: $(cat "$T/notices.jsonl")"
 
 # ---------------------------------------------------------------- SIGTERM while idle
 kill -TERM "$DAEMON"
