@@ -248,6 +248,22 @@ pack_of_newest() { # the pack file written last
 }
 
 # gen_random BYTES SEED : deterministic incompressible bytes on stdout
+# runbook_jobs : the runbook's schedule (#15) as the job lines of a
+# coffer.yaml schedule: (source "files" hourly, every source daily, weekly
+# and monthly, retention, a partial check, a drill, the monitor)
+runbook_jobs() {
+    cat <<'YAML'
+    hourly:    { cron: "0 * * * *",  backup: [files], tag: hourly }
+    daily:     { cron: "0 2 * * *",  backup: all,  tag: daily }
+    weekly:    { cron: "0 3 * * 0",  backup: all,  tag: weekly }
+    monthly:   { cron: "0 4 1 * *",  backup: all,  tag: monthly }
+    retention: { cron: "30 5 * * *", forget: true, prune: true }
+    verify:    { cron: "0 6 * * *",  check: { read_data: 10% } }
+    drill:     { cron: "0 3 * * 0",  drill: all }
+    monitor:   { cron: "*/15 * * * *", monitor: true }
+YAML
+}
+
 gen_random() {
     openssl enc -aes-128-ctr -nosalt -pass "pass:coffer-seed-$2" -pbkdf2 -iter 1 \
         </dev/zero 2>/dev/null | head -c "$1"

@@ -26,14 +26,7 @@ retention: { last: 10000 }
 schedule:
   timezone: UTC
   jobs:
-    hourly:    { cron: "0 * * * *",  backup: [files], tag: hourly }
-    daily:     { cron: "0 2 * * *",  backup: all,  tag: daily }
-    weekly:    { cron: "0 3 * * 0",  backup: all,  tag: weekly }
-    monthly:   { cron: "0 4 1 * *",  backup: all,  tag: monthly }
-    retention: { cron: "30 5 * * *", forget: true, prune: true }
-    verify:    { cron: "0 6 * * *",  check: { read_data: 10% } }
-    drill:     { cron: "0 3 * * 0",  drill: all }
-    monitor:   { cron: "*/15 * * * *", monitor: true }
+$(runbook_jobs)
 YAML
 export COFFER_CONFIG=$T/coffer.yaml
 

@@ -27,14 +27,7 @@ schedule:
   timezone: $2
   jitter: $3
   jobs:
-    hourly:    { cron: "0 * * * *",  backup: [files], tag: hourly }
-    daily:     { cron: "0 2 * * *",  backup: all,  tag: daily }
-    weekly:    { cron: "0 3 * * 0",  backup: all,  tag: weekly }
-    monthly:   { cron: "0 4 1 * *",  backup: all,  tag: monthly }
-    retention: { cron: "30 5 * * *", forget: true, prune: true }
-    verify:    { cron: "0 6 * * *",  check: { read_data: 10% } }
-    drill:     { cron: "0 3 * * 0",  drill: all }
-    monitor:   { cron: "*/15 * * * *", monitor: true }
+$(runbook_jobs)
     friday13:  { cron: "0 0 13 * 5", monitor: true }
     workdays:  { cron: "45 8-18/2 * 3-11 mon-fri", monitor: true }
 YAML
