@@ -65,6 +65,10 @@ static const char schedule_description[] =
 
 static volatile sig_atomic_t is_reload_asked;
 
+/* Seconds between looks at a queued job whose previous run goes on in
+ * another process. */
+#define QUEUE_RECHECK 30
+
 static void on_hup(int signo)
 {
     (void)signo;
@@ -124,8 +128,10 @@ static int start_metrics(struct cli_globals *g, struct repo *repo, bool is_once,
     return 0;
 }
 
-/* Deals with every job due at now (the clock's, or fixed); returns the
- * exit code their outcomes ask for, or -1 when the ledger failed (err). */
+/* Deals with every job due at now (the clock's, or fixed); the worst exit
+ * code their outcomes ask for goes to *code. Returns 0, 2 when a queued
+ * job waits for its previous run (in another process), or -1 when the
+ * ledger failed (err). */
 static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon_metrics *dm, int64_t fixed_now,
                    const char *only_job, int *code, struct error *err)
 {
@@ -141,7 +147,7 @@ static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon
             clock.event_time = (double)fixed_now + (double)(at.tv_sec - started.tv_sec) +
                                (double)(at.tv_nsec - started.tv_nsec) / 1e9 + 1e-6;
         int rc = ops_schedule_step(repo, g->config, &clock, only_job, &run, err);
-        if (rc <= 0)
+        if (rc != 1)
             return rc;
         struct timespec done;
         clock_gettime(CLOCK_MONOTONIC, &done);
@@ -259,7 +265,8 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
                 g->config->path, ops_state_dir(g->config), dm.server ? ", metrics on " : "",
                 dm.server ? g->config->metrics.listen : "");
     for (;;) {
-        if (run_due(g, repo, &dm, fixed_now, only_job, &code, &err) < 0) {
+        int due = run_due(g, repo, &dm, fixed_now, only_job, &code, &err);
+        if (due < 0) {
             code = cli_fail(&err);
             break;
         }
@@ -271,6 +278,8 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
             code = cli_fail(&err);
             break;
         }
+        if (due == 2 && when > (int64_t)time(NULL) + QUEUE_RECHECK)
+            when = (int64_t)time(NULL) + QUEUE_RECHECK; /* the queued job's previous run may end any moment */
         sleep_until(when);
         if (is_reload_asked)
             reload_config(g, repo);

@@ -53,14 +53,14 @@ static int job_due(const struct config *cfg, const struct config_job *job, struc
 }
 
 /* The due job with the earliest slot (the file's order between equals),
- * of all or only only_job: its index, or -1. */
+ * of all or only only_job, not one marked waiting: its index, or -1. */
 static int pick_job(const struct config *cfg, struct ledger *l, int64_t now, const char *only_job,
-                    struct sched_due *picked, struct error *err)
+                    const bool *waiting, struct sched_due *picked, struct error *err)
 {
     int best = -1;
     for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
         struct sched_due due = {0};
-        if (only_job && strcmp(job_at(cfg, i)->head.name, only_job))
+        if ((only_job && strcmp(job_at(cfg, i)->head.name, only_job)) || waiting[i])
             continue;
         if (job_due(cfg, job_at(cfg, i), l, now, !only_job, &due, err) < 0)
             return -2;
@@ -103,27 +103,38 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     memset(run, 0, sizeof *run);
     if (ledger_open(dir, &l, err) < 0)
         return -1;
-    int i = pick_job(cfg, &l, now, only_job, &due, err);
+    /* Jobs queued behind their previous run (overlap: queue, still going
+     * in another process) wait; the others due go on. */
+    bool *waiting = xcalloc(cfg->schedule.jobs.count + 1, sizeof *waiting);
+    bool has_waiting = false;
+    int i, run_fd = -1;
+    bool is_busy = false;
+    for (;;) {
+        i = pick_job(cfg, &l, now, only_job, waiting, &due, err);
+        if (i < 0)
+            break;
+        const struct config_job *job = job_at(cfg, (size_t)i);
+        run_fd = due.is_too_late ? -1 : ledger_run_lock(dir, job->head.name);
+        is_busy = !due.is_too_late && run_fd < 0;
+        if (is_busy && errno != EWOULDBLOCK) {
+            error_set(err, "cannot take the run lock of job %s in %s: %s", job->head.name, dir, strerror(errno));
+            i = -2;
+            break;
+        }
+        if (!is_busy || !job->overlap || strcmp(job->overlap, "queue"))
+            break;
+        waiting[i] = has_waiting = true;
+    }
+    free(waiting);
     if (i < 0) {
         int rc = i == -1 ? ledger_save(&l, err) : -1; /* a new job's since is kept */
         ledger_close(&l);
-        return rc < 0 ? -1 : 0;
+        return rc < 0 ? -1 : has_waiting ? 2 : 0;
     }
     const struct config_job *job = job_at(cfg, (size_t)i);
     struct ledger_job *lj = ledger_job(&l, job->head.name, now);
     *run = (struct job_run){.cfg = cfg, .job = job, .now = now, .is_clock_fixed = clock->is_fixed,
                             .event_time = clock->event_time, .slot = due.slot, .passed = due.passed};
-    int run_fd = due.is_too_late ? -1 : ledger_run_lock(dir, job->head.name);
-    bool is_busy = !due.is_too_late && run_fd < 0;
-    if (is_busy && errno != EWOULDBLOCK) {
-        error_set(err, "cannot take the run lock of job %s in %s: %s", job->head.name, dir, strerror(errno));
-        ledger_close(&l);
-        return -1;
-    }
-    if (is_busy && job->overlap && !strcmp(job->overlap, "queue")) { /* left for a later step */
-        ledger_close(&l);
-        return 0;
-    }
     lj->slot = due.slot; /* taken before anything runs: never twice */
     if (run_fd < 0) {
         char why[256], next[32];
@@ -131,8 +142,8 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
         if (is_busy)
             snprintf(why, sizeof why, "its previous run still runs");
         else
-            snprintf(why, sizeof why, "%u slot%s passed while no coffer daemon ran, and the next (%s) is near",
-                     due.passed, due.passed == 1 ? "" : "s", next);
+            snprintf(why, sizeof why, "%u slot%s passed without a run (no daemon ran, or it was busy), and the "
+                     "next (%s) is near", due.passed, due.passed == 1 ? "" : "s", next);
         struct error record_err;
         if (ops_job_record_not_run(repo, run, is_busy ? JOB_SKIPPED : JOB_MISSED, why, &record_err) < 0)
             string_list_add(&run->warnings, record_err.msg);

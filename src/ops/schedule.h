@@ -34,11 +34,13 @@ struct sched_clock {
                            so that the runs of one invocation keep their order; 0: now */
 };
 
-/* Deals with the most overdue job at clock->now; 1 with *run filled (free
- * it with ops_job_run_free) when one was run or recorded not run, 0 when
- * nothing is due, -1 when the ledger cannot be kept (err). With only_job,
- * only that job, and without its jitter: a systemd timer or a cron line
- * started it, and systemd applies the delay itself. */
+/* Deals with the most overdue job at clock->now. Returns 1 with *run
+ * filled (free it with ops_job_run_free) when one was run or recorded not
+ * run; 2 when nothing is due but a job that waits (overlap: queue) for its
+ * previous run in another process; 0 when nothing is due; -1 when the
+ * ledger cannot be kept (err). With only_job, only that job, and without
+ * its jitter: a systemd timer or a cron line started it, and systemd
+ * applies the delay itself. */
 int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
                       const char *only_job, struct job_run *run, struct error *err);
 

@@ -10,7 +10,8 @@
 #     recorded as missed and not run; the same invocation again runs
 #     nothing (a restart never runs a slot twice);
 #   - a job due while its previous run (another process, frozen mid-backup)
-#     still runs is skipped and recorded; the frozen run finishes;
+#     still runs is skipped and recorded; the frozen run finishes; with
+#     overlap: queue the slot waits for it instead and runs after;
 #   - schedule list shows the next times; log filters; bad input refused.
 . "$(dirname "$0")/lib.sh"
 use_fault_shim
@@ -110,6 +111,18 @@ jq -e 'length == 1 and .[0].outcome == "skipped" and .[0].why == "its previous r
 run_c check --read-data # exit 3: the snapshots are dated in January, far older than max_age
 grep -q "no damage" "$T/out" || { _show_last; fail "check after all that"; }
 
+# With overlap: queue the slot waits for the previous run instead, and the other jobs go on.
+sed -i 's|    hourly:    { cron: "0 \* \* \* \*",  backup: \[files\], tag: hourly }|    hourly:    { cron: "0 * * * *",  backup: [files], tag: hourly, overlap: queue }|' "$T/coffer.yaml"
+grep -q "overlap: queue" "$T/coffer.yaml" || fail "the test could not set overlap: queue"
+FROZEN_OUT=$T/frozen.out frozen write "$COFFER_REPOSITORY/data/" 1 daemon --once --now "$(at_hour 201)"
+run_c daemon --once --now "$(at_hour 202)"
+grep -q "hourly" "$T/out" && fail "a queued job ran or was skipped beside its previous run: $(cat "$T/out")"
+grep -q "monitor: " "$T/out" || fail "the other jobs did not run beside the queued one: $(cat "$T/out")"
+kill -CONT "$FROZEN"
+wait "$FROZEN" || fail "the frozen run failed once let go: $(cat "$T/frozen.err")"
+run_c daemon --once --now "$(at_hour 202)"
+grep -q "^$(at_hour 202) hourly: ok" "$T/out" || fail "the queued slot did not run once its previous run ended: $(cat "$T/out")"
+
 # ---------------------------------------------------------------- schedule list, log, bad input
 c_ok "schedule list" schedule list --now 2026-01-01T00:30:00Z
 grep -q "^weekly  (0 3 \* \* 0)  backup all (tag weekly)" "$T/out" || fail "schedule list: $(cat "$T/out")"
@@ -147,8 +160,8 @@ expect_rc 3 "status with min_free 100% and max_stored 1K"
 run_c status
 grep -q "PROBLEM  min_free: the repository's file system has .* free of .*, less than health.min_free 100%" "$T/out" ||
     fail "status does not say the free space is short: $(cat "$T/out")"
-run_c daemon --once --now "$(at_hour 201)"
-c_ok "log of the monitor" log --json --job monitor --since "$(at_hour 201)"
+run_c daemon --once --now "$(at_hour 203)"
+c_ok "log of the monitor" log --json --job monitor --since "$(at_hour 203)"
 [ "$(jq_out '[.[0].problems[] | select(.source == "repository") | .rule] | join(",")')" = min_free,max_stored ] ||
     fail "the monitor does not find the repository's problems: $(cat "$T/out")"
 
