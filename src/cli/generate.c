@@ -264,6 +264,12 @@ static void write_unit(const struct catalog *c, struct buf *out)
     systemd_daemon_unit(&s, out);
 }
 
+static void print_key(void *ctx, const char *key)
+{
+    (void)ctx;
+    puts(key);
+}
+
 static int write_out(const char *path, const struct buf *text)
 {
     if (!strcmp(path, "-")) {
@@ -280,12 +286,15 @@ static int write_out(const char *path, const struct buf *text)
 int cmd_generate(struct cli_globals *g, int argc, char **argv)
 {
     const char *man = NULL, *bash = NULL, *zsh = NULL, *unit = NULL;
+    bool is_config_keys = false;
     const struct opt options[] = {
         {OPT_STRING("man", &man), .arg = "FILE", .help = "write coffer(1) in roff to FILE (- for stdout)"},
         {OPT_STRING("bash-completion", &bash), .arg = "FILE", .help = "write the bash completion to FILE"},
         {OPT_STRING("zsh-completion", &zsh), .arg = "FILE", .help = "write the zsh completion (_coffer) to FILE"},
         {OPT_STRING("systemd-unit", &unit), .arg = "FILE",
          .help = "write the package's coffer.service (the daemon, installed paths, user coffer) to FILE"},
+        {OPT_FLAG("config-keys", &is_config_keys),
+         .help = "print every key coffer.yaml takes, one a line (what docs/config.md and coffer.yaml(5) describe)"},
         {0},
     };
     const struct opt_command command = {.name = "generate", .usage = "--man FILE | --bash-completion FILE | "
@@ -294,6 +303,10 @@ int cmd_generate(struct cli_globals *g, int argc, char **argv)
     int code = cli_parse(g, &command, argc, argv, &args);
     if (code != EXIT_OK || args.is_help || (code = cli_args_at_most("generate", &args, 0)) != EXIT_OK)
         return code;
+    if (is_config_keys) {
+        config_each_key(print_key, NULL);
+        return EXIT_OK;
+    }
     if (!man && !bash && !zsh && !unit)
         return cli_usage_error("generate", "say what to write: --man FILE, --bash-completion FILE or "
                                "--zsh-completion FILE");

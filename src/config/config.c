@@ -1476,6 +1476,65 @@ void config_free(struct config *cfg)
     memset(cfg, 0, sizeof *cfg);
 }
 
+/* ---- every key, for the docs' check ---- */
+
+static void each_key(const struct config_field *table, const char *prefix, const char *suffix,
+                     void (*fn)(void *ctx, const char *key), void *ctx)
+{
+    for (const struct config_field *f = table; f && f->name; f++) {
+        char key[KEY_MAX], sub[KEY_MAX];
+        snprintf(key, sizeof key, "%s%s", prefix, f->name);
+        if (f->kind != CONFIG_TYPE_NAME || !*suffix) {
+            char shown[KEY_MAX + 64];
+            snprintf(shown, sizeof shown, "%s%s", key, suffix);
+            fn(ctx, shown);
+        }
+        switch (f->kind) {
+        case CONFIG_BLOCK:
+            snprintf(sub, sizeof sub, "%s.", key);
+            each_key(f->block, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_MAP:
+            snprintf(sub, sizeof sub, "%s.NAME.", key);
+            each_key(f->block, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_LIST:
+            snprintf(sub, sizeof sub, "%s[].", key);
+            each_key(f->block, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_ALERTS:
+            snprintf(sub, sizeof sub, "%s.", key);
+            each_key(alerts_fields, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_CHECKS:
+            snprintf(sub, sizeof sub, "%s[].", key);
+            each_key(check_fields, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_TYPE_DRILLS:
+            snprintf(sub, sizeof sub, "%s.TYPE.", key);
+            each_key(drill_fields, sub, suffix, fn, ctx);
+            break;
+        case CONFIG_SOURCES:
+            snprintf(sub, sizeof sub, "%s.NAME.", key);
+            each_key(source_common_fields, sub, suffix, fn, ctx);
+            for (const struct source_type *t = source_types; t->name; t++) {
+                char type[96];
+                snprintf(type, sizeof type, " (%s)", t->name);
+                if (t->fields)
+                    each_key(t->fields, sub, type, fn, ctx);
+            }
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+void config_each_key(void (*fn)(void *ctx, const char *key), void *ctx)
+{
+    each_key(config_fields, "", "", fn, ctx);
+}
+
 /* ---- sources made by hand, and their keys by name ---- */
 
 const struct config_field *config_field_find(const struct config_field *table, const char *name)

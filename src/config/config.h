@@ -262,6 +262,12 @@ const char *config_source_string(const struct config_source *src, const char *ke
 unsigned config_source_uint(const struct config_source *src, const char *key);
 struct config_strings config_source_strings(const struct config_source *src, const char *key);
 
+/* Calls fn with every key coffer.yaml takes, dotted from the top with
+ * NAME for a name the user picks and [] for a list's items
+ * ("schedule.jobs.NAME.cron", "sources.NAME.url (postgres)"), read from
+ * the tables the loader reads with: what docs/config.md must describe. */
+void config_each_key(void (*fn)(void *ctx, const char *key), void *ctx);
+
 /* Releases everything and leaves *cfg empty; accepts NULL and empty configs. */
 void config_free(struct config *cfg);
 
