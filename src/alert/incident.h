@@ -14,8 +14,9 @@
  * domain's update resolves only that domain's incidents.
  *
  * Notices that could not be delivered wait in the book's outbox, tried
- * again with a growing delay (1 minute, doubling, at most an hour) for a
- * day; counts of what was sent and what failed are kept for the metrics.
+ * again by later runs with a growing delay (1 minute, doubling, at most an
+ * hour) for a day; counts of what was sent and what failed are kept for
+ * the metrics.
  * The book is read and written under the run ledger's lock.
  */
 #ifndef COFFER_ALERT_INCIDENT_H
