@@ -135,7 +135,7 @@ static void write_man(const struct catalog *c, struct buf *out)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%Y-%m-%d", &tm);
-    buf_printf(out, ".\\\" Written by `coffer generate --man` from the option tables; do not edit.\n"
+    buf_printf(out, ".\\\" Written by `coffer generate --man FILE` from the option tables; do not edit.\n"
                     ".TH COFFER 1 \"%s\" \"coffer " COFFER_VERSION "\" \"User Commands\"\n"
                     ".SH NAME\ncoffer \\- encrypted, deduplicated backups of an application stack\n"
                     ".SH SYNOPSIS\n.B coffer\n.I COMMAND\n[\\fIOPTIONS\\fR] [\\fIARGS\\fR]\n"
@@ -203,7 +203,7 @@ static void option_words(const struct described *d, struct buf *out)
 
 static void write_bash(const struct catalog *c, struct buf *out)
 {
-    buf_printf(out, "# bash completion for coffer; written by `coffer generate --bash-completion`, do not edit.\n"
+    buf_printf(out, "# bash completion for coffer; written by `coffer generate --bash-completion FILE`, do not edit.\n"
                     "_coffer()\n{\n    local cur=${COMP_WORDS[COMP_CWORD]} cmd=${COMP_WORDS[1]} words\n"
                     "    if [ \"$COMP_CWORD\" -eq 1 ]; then\n        words=\"");
     for (size_t i = 0; i < c->count; i++)
@@ -228,7 +228,7 @@ static void zsh_help(struct buf *out, const char *help)
 
 static void write_zsh(const struct catalog *c, struct buf *out)
 {
-    buf_printf(out, "#compdef coffer\n# zsh completion for coffer; written by `coffer generate --zsh-completion`, "
+    buf_printf(out, "#compdef coffer\n# zsh completion for coffer; written by `coffer generate --zsh-completion FILE`, "
                     "do not edit.\n\n_coffer() {\n    local -a commands\n    commands=(\n");
     for (size_t i = 0; i < c->count; i++) {
         buf_printf(out, "        '%s:", c->items[i].name);

@@ -17,7 +17,7 @@
 . "$(dirname "$0")/lib.sh"
 
 RT=$REPO_ROOT/tests/redis
-PORT=${COFFER_ALERTS_REDIS_PORT:-26395}
+PORT=${COFFER_ALERTS_REDIS_PORT:-26393}
 export COFFER_REDIS_DIR=$T/redis COFFER_REDIS_PORT=$PORT
 "$RT/server.sh" start >/dev/null || fail "cannot start the test redis-server"
 on_exit 'COFFER_REDIS_DIR=$T/redis "$RT/server.sh" stop >/dev/null 2>&1'
