@@ -15,6 +15,7 @@
 #include "ops/schedule.h"
 #include "util/buf.h"
 #include "util/text.h"
+#include "util/host.h"
 
 #define RETRY_FIRST 60            /* seconds before a failed notice is tried again, doubling */
 #define RETRY_MAX 3600
@@ -23,13 +24,6 @@
 static const struct config_alert *receiver(const struct config *cfg, size_t i)
 {
     return &((const struct config_alert *)cfg->alerts.to.items)[i];
-}
-
-static void host_name(char host[256])
-{
-    if (gethostname(host, 256) < 0)
-        strcpy(host, "unknown");
-    host[255] = '\0';
 }
 
 static void count_sent(struct incident_book *book, const char *type)
@@ -110,7 +104,7 @@ static void report_domain(const struct config *cfg, const char *repository, cons
     struct error err;
     struct alert_notice *notices = NULL;
     size_t notice_count = 0;
-    host_name(host);
+    host_name(host, sizeof host);
     const char *dir = ops_state_dir(cfg);
     if (incident_book_load(dir, host, repository, &book, &err) < 0) {
         warn(warnings, "%s", err.msg);

@@ -22,18 +22,12 @@
 #include "source/types.h"
 #include "util/interrupt.h"
 #include "util/text.h"
+#include "util/host.h"
 
 unsigned ops_default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 16 ? 16 : (unsigned)n;
-}
-
-static void host_name(char out[64])
-{
-    if (gethostname(out, 64) < 0)
-        strcpy(out, "unknown");
-    out[63] = '\0';
 }
 
 /* The newest earlier snapshot of the same source and type on this host. */
@@ -92,7 +86,7 @@ int ops_backup(struct repo *repo, const struct backup_options *opts, struct snap
                            "`coffer check` to see which snapshots it affects)", missing, missing == 1 ? " is" : "s are",
                            missing == 1 ? "it" : "they");
 
-    host_name(host);
+    host_name(host, sizeof host);
     if (opts->time) {
         result->time = opts->time;
     } else {

@@ -20,6 +20,7 @@
 #include "util/buf.h"
 #include "util/text.h"
 #include "util/tz.h"
+#include "util/host.h"
 
 const char *ops_state_dir(const struct config *cfg)
 {
@@ -34,9 +35,7 @@ static const struct config_job *job_at(const struct config *cfg, size_t i)
 unsigned ops_schedule_jitter(const struct config *cfg, const struct config_job *job)
 {
     char host[256];
-    if (gethostname(host, sizeof host) < 0)
-        strcpy(host, "unknown");
-    host[sizeof host - 1] = '\0';
+    host_name(host, sizeof host);
     return sched_jitter(host, job->head.name, cfg->schedule.jitter);
 }
 

@@ -9,13 +9,12 @@
 #include <unistd.h>
 
 #include "util/buf.h"
+#include "util/host.h"
 
 int event_save(struct repo *repo, const char *kind, json_t *doc, struct error *err)
 {
     char host[64];
-    if (gethostname(host, sizeof host) < 0)
-        strcpy(host, "unknown");
-    host[sizeof host - 1] = '\0';
+    host_name(host, sizeof host);
     json_object_set_new(doc, "kind", json_string(kind));
     if (!json_is_number(json_object_get(doc, "time"))) { /* the caller's clock (daemon --now), else the host's */
         struct timespec now;

@@ -10,15 +10,9 @@
 #include <unistd.h>
 
 #include "util/text.h"
+#include "util/host.h"
 
 #define KEY_AD "coffer key v1"
-
-static void host_name(char out[64])
-{
-    if (gethostname(out, 64) < 0)
-        strcpy(out, "unknown");
-    out[63] = '\0';
-}
 
 int key_file_create(struct store *store, const struct master_key *master, const char *passphrase,
                     const char *kdf_level, char *name_out, struct error *err)
@@ -39,7 +33,7 @@ int key_file_create(struct store *store, const struct master_key *master, const 
     hex_encode(params.salt, sizeof params.salt, salt_hex);
     hex_encode(sealed, sizeof sealed, sealed_hex);
     time_format_rfc3339((int64_t)time(NULL), created);
-    host_name(host);
+    host_name(host, sizeof host);
     json_t *doc = json_pack("{s:i, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "version", 1, "created", created,
                             "host", host, "kdf", "argon2id", "level", kdf_level,
                             "opslimit", (json_int_t)params.opslimit, "memlimit", (json_int_t)params.memlimit,

@@ -35,6 +35,7 @@
 #include "repo/repo_int.h"
 #include "util/interrupt.h"
 #include "util/text.h"
+#include "util/host.h"
 
 /* The one exclusive lock object's id where creates are atomic. */
 #define EXCLUSIVE_ID_BYTE 0xee
@@ -117,9 +118,7 @@ static uint64_t read_pidns(void)
 
 static void lock_identity_read(struct lock_identity *me)
 {
-    if (gethostname(me->host, sizeof me->host) < 0)
-        strcpy(me->host, "unknown");
-    me->host[sizeof me->host - 1] = '\0';
+    host_name(me->host, sizeof me->host);
     read_first_line("/etc/machine-id", me->machine, sizeof me->machine);
     if (!is_machine_id(me->machine))
         read_first_line("/var/lib/dbus/machine-id", me->machine, sizeof me->machine);
