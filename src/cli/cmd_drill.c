@@ -21,7 +21,6 @@
 #include "ops/ops.h"
 #include "repo/event.h"
 #include "repo/lock.h"
-#include "source/types.h"
 #include "util/buf.h"
 #include "util/fdio.h"
 #include "util/progress.h"
@@ -140,18 +139,11 @@ int cmd_drill(struct cli_globals *g, int argc, char **argv)
     }
     for (size_t i = 0; i < count && !stop_signal; i++) {
         struct drill_job run = {.jobs = jobs, .stop = &stop_signal};
-        const struct snapshot *previous;
-        health_newest_two(&list, names[i], &run.snap, &previous);
-        if (!run.snap) {
+        if (!ops_drill_job_for(&run, &list, g->config, names[i])) {
             fprintf(stderr, "coffer: source %s has no snapshot to drill\n", names[i]);
             code = EXIT_FAILURE_;
             continue;
         }
-        run.src = g->config ? config_find_source(g->config, names[i]) : NULL;
-        if (run.src && strcmp(run.src->kind->name, run.snap->type))
-            run.src = NULL; /* the file's source of that name is another type now: its settings do not apply */
-        run.settings = config_drill_for(g->config, run.src);
-        run.objectives = config_objectives_for(g->config, run.src);
         int one = drill_source(repo, g, &run);
         ops_drill_job_free(&run);
         if (one > 100)

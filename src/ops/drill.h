@@ -96,6 +96,13 @@ struct drill_job {
     struct drill_options opts;
 };
 
+/* Points job at the newest snapshot of source in list, with the drill
+ * settings and objectives coffer.yaml (cfg, may be NULL) has for it — none
+ * when the file's source of that name is another type now. False when
+ * the source has no snapshot. */
+bool ops_drill_job_for(struct drill_job *job, const struct snapshot_list *list, const struct config *cfg,
+                       const char *source);
+
 int ops_drill_job(struct repo *repo, struct drill_job *job, struct error *err);
 void ops_drill_job_free(struct drill_job *job);
 

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
+#include "ops/health.h"
 #include "repo/event.h"
 #include "source/types.h"
 #include "util/buf.h"
@@ -129,6 +130,21 @@ static const char *clean_up(struct drill_job *run, bool is_ok, char *kept, size_
     if (remove_tree(run->scratch_dir) < 0)
         add_warning(run, "cannot remove %s: %s", run->scratch_dir, strerror(errno));
     return NULL;
+}
+
+bool ops_drill_job_for(struct drill_job *job, const struct snapshot_list *list, const struct config *cfg,
+                       const char *source)
+{
+    const struct snapshot *previous;
+    health_newest_two(list, source, &job->snap, &previous);
+    if (!job->snap)
+        return false;
+    job->src = cfg ? config_find_source(cfg, source) : NULL;
+    if (job->src && strcmp(job->src->kind->name, job->snap->type))
+        job->src = NULL; /* the file's source of that name is another type now: its settings do not apply */
+    job->settings = config_drill_for(cfg, job->src);
+    job->objectives = config_objectives_for(cfg, job->src);
+    return true;
 }
 
 int ops_drill_job(struct repo *repo, struct drill_job *run, struct error *err)

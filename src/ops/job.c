@@ -19,7 +19,6 @@
 #include "ops/status.h"
 #include "repo/event.h"
 #include "repo/lock.h"
-#include "source/types.h"
 #include "util/buf.h"
 #include "util/interrupt.h"
 #include "util/text.h"
@@ -194,19 +193,12 @@ static enum job_outcome drill_one(struct repo *repo, struct job_run *run, const 
                                   const char *source, char *line, size_t size)
 {
     struct drill_job job = {.stop = interrupt_flag(), .now = run->is_clock_fixed ? run->now : 0};
-    const struct snapshot *previous;
     struct error err;
     note_source(run, source);
-    health_newest_two(list, source, &job.snap, &previous);
-    if (!job.snap) {
+    if (!ops_drill_job_for(&job, list, run->cfg, source)) {
         snprintf(line, size, "%s: no snapshot to drill", source);
         return JOB_FAILED;
     }
-    job.src = config_find_source(run->cfg, source);
-    if (job.src && strcmp(job.src->kind->name, job.snap->type))
-        job.src = NULL; /* the file's source of that name is another type now */
-    job.settings = config_drill_for(run->cfg, job.src);
-    job.objectives = config_objectives_for(run->cfg, job.src);
     enum job_outcome outcome = JOB_OK;
     if (ops_drill_job(repo, &job, &err) < 0) {
         snprintf(line, size, "%s: %s", source, err.msg);
