@@ -171,6 +171,9 @@ int incident_book_load(const char *dir, const char *host, const char *repository
         char aside[4096 + 8];
         snprintf(aside, sizeof aside, "%s.bad", path);
         rename(path, aside);
+        snprintf(book->warning, sizeof book->warning, "the incident book %s could not be read (%s); it is kept as "
+                 "%s and a new one started: open incidents trigger again when seen", path,
+                 text.len > BOOK_SIZE_MAX ? "too large" : why.msg, aside);
     }
     buf_free(&text);
     return 0;

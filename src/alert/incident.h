@@ -71,6 +71,7 @@ struct incident_book {
     size_t outbox_count;
     json_t *sent;             /* {type: count} delivered */
     uint64_t failures;        /* deliveries that failed (each attempt) */
+    char warning[ERROR_MSG_MAX]; /* a book that could not be read and was put aside, or "" */
 };
 
 /* Reads <dir>/incidents.json (none yet: an empty book); host and

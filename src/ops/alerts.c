@@ -92,12 +92,20 @@ static void deliver(const struct config *cfg, struct incident_book *book, struct
     book->outbox_count = kept;
 }
 
-/* Updates the domain with its problems and delivers what that says. */
-static void report_domain(const struct config *cfg, const char *repository, const char *domain,
-                          const struct alert_problem *problems, size_t count, int64_t now, unsigned settle,
-                          struct string_list *warnings)
+/* One domain's problems now, for report_domains. */
+struct domain_report {
+    const char *domain;
+    const struct alert_problem *problems;
+    size_t count;
+    unsigned settle;
+};
+
+/* Updates the domains with their problems and delivers what that says:
+ * the incident book read and written once. */
+static void report_domains(const struct config *cfg, const char *repository, const struct domain_report *reports,
+                           size_t report_count, int64_t now, struct string_list *warnings)
 {
-    if (!cfg->alerts.is_set || !cfg->alerts.to.count)
+    if (!cfg->alerts.is_set || !cfg->alerts.to.count || !report_count)
         return;
     char host[256];
     struct incident_book book;
@@ -110,7 +118,11 @@ static void report_domain(const struct config *cfg, const char *repository, cons
         warn(warnings, "%s", err.msg);
         return;
     }
-    incident_book_update(&book, domain, problems, count, now, cfg->alerts.repeat, settle, &notices, &notice_count);
+    if (book.warning[0])
+        warn(warnings, "%s", book.warning);
+    for (size_t i = 0; i < report_count; i++)
+        incident_book_update(&book, reports[i].domain, reports[i].problems, reports[i].count, now, cfg->alerts.repeat,
+                             reports[i].settle, &notices, &notice_count);
     struct alert_origin origin = {host, repository, now};
     deliver(cfg, &book, notices, notice_count, &origin, warnings);
     for (size_t i = 0; i < notice_count; i++)
@@ -184,9 +196,11 @@ void ops_alerts_after_run(const struct config *cfg, const char *repository, cons
         problems[count++] = (struct alert_problem){source, "missed", what_missed,
                                                    "keep coffer daemon running (systemctl enable --now coffer)"};
     }
+    struct domain_report reports[2];
+    size_t report_count = 0;
     bool is_judged = run->outcome != JOB_STOPPED && !(run->outcome == JOB_SKIPPED && lj->skipped_in_a_row < 2);
     if (is_judged)
-        report_domain(cfg, repository, domain, problems, count, run->now, cfg->alerts.settle, warnings);
+        reports[report_count++] = (struct domain_report){domain, problems, count, cfg->alerts.settle};
 
     /* A monitor that ran: the status rules' problems are the monitor domain's. */
     bool has_monitor = false;
@@ -196,8 +210,6 @@ void ops_alerts_after_run(const struct config *cfg, const char *repository, cons
         if (!strcmp(json_string_value(json_object_get(a, "action")), "monitor") &&
             strcmp(json_string_value(json_object_get(a, "outcome")), "failed"))
             has_monitor = true;
-    if (!has_monitor)
-        return;
     size_t n = json_array_size(run->problems);
     struct alert_problem *found = xcalloc(n + 1, sizeof *found);
     json_t *p;
@@ -206,7 +218,9 @@ void ops_alerts_after_run(const struct config *cfg, const char *repository, cons
                                           json_string_value(json_object_get(p, "rule")),
                                           json_string_value(json_object_get(p, "what")),
                                           json_string_value(json_object_get(p, "todo"))};
-    report_domain(cfg, repository, "monitor", found, n, run->now, cfg->alerts.settle, warnings);
+    if (has_monitor)
+        reports[report_count++] = (struct domain_report){"monitor", found, n, cfg->alerts.settle};
+    report_domains(cfg, repository, reports, report_count, run->now, warnings);
     free(found);
 }
 
@@ -245,6 +259,7 @@ void ops_alerts_daemon(const struct config *cfg, const char *repository, const s
         return;
     }
     /* A configuration that loads again is fixed at once: nothing flaps here. */
-    report_domain(cfg, repository, "daemon", problem, problem ? 1 : 0, now, 0, warnings);
+    struct domain_report report = {"daemon", problem, problem ? 1 : 0, 0};
+    report_domains(cfg, repository, &report, 1, now, warnings);
     ledger_close(&l);
 }

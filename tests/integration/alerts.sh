@@ -12,8 +12,9 @@
 #   - Redis back: the next backup resolves it — exactly one resolve each,
 #     with the trigger's dedup_key;
 #   - a receiver answering 500 gets the notice again later (the outbox);
-#   - no secret (routing key, Slack URL token, HMAC key) in any output, log
-#     or the state directory.
+#   - a broken incident book is put aside and said;
+#   - no secret (routing key, Slack URL token, HMAC key) in any output, log,
+#     the state directory, or the command receiver's argv and environment.
 . "$(dirname "$0")/lib.sh"
 
 RT=$REPO_ROOT/tests/redis
@@ -36,6 +37,7 @@ printf '%s/slack/%s\n' "$H" "$SLACK_TOKEN" >"$T/slack-url"
 cat >"$T/notify.sh" <<SH
 #!/bin/sh
 cat >>"$T/command.jsonl"
+{ echo "\$0 \$*"; env; } >>"$T/notify.env"
 SH
 chmod +x "$T/notify.sh"
 
@@ -138,12 +140,20 @@ once 2026-01-07T02:15:00Z # the monitor run, a quarter hour on: the outbox is tr
 [ "$(requests '^/flaky/1/webhook$' '.status == 200')" = 1 ] || fail "the notice was not delivered on the next try"
 jq -e '.outbox == [] and .failures >= 1' "$T/state/incidents.json" >/dev/null || fail "the outbox: $(cat "$T/state/incidents.json")"
 
+# ---------------------------------------------------------------- a broken incident book
+printf 'not json' >"$T/state/incidents.json"
+once 2026-01-07T02:30:00Z
+grep -q "warning: the incident book $T/state/incidents.json could not be read .* kept as $T/state/incidents.json.bad" "$T/out" ||
+    fail "a broken incident book is not said: $(cat "$T/out")"
+jq -e '.version == 1' "$T/state/incidents.json" >/dev/null || fail "no new incident book was started"
+
 # ---------------------------------------------------------------- no secret anywhere
 c_ok "log" log --json
 cat "$T/out" >>"$T/daemon.log"
+[ -s "$T/notify.env" ] || fail "the command receiver's arguments and environment were not recorded"
 for secret in "$(cat "$T/pd-key")" "$SLACK_TOKEN" "$(cat "$T/hmac")"; do
-    grep -rqF "$secret" "$T/daemon.log" "$T/state" "$T/command.jsonl" && fail "a secret is in the output, log or state"
+    grep -rqF "$secret" "$T/daemon.log" "$T/state" "$T/command.jsonl" "$T/notify.env" &&
+        fail "a secret is in the output, the log, the state, or the command receiver's arguments or environment"
 done
-ps -eo args | grep -F "$(cat "$T/pd-key")" | grep -v grep && fail "a secret on a command line"
 
 pass "one trigger and one resolve per incident to PagerDuty, Slack, a signed webhook and a command; healthchecks pings per run with /fail once; a failed delivery is tried again; no secret leaks"
