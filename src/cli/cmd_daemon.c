@@ -146,7 +146,11 @@ static int run_due(struct cli_globals *g, struct repo *repo, const struct daemon
         if (fixed_now)
             clock.event_time = (double)fixed_now + (double)(at.tv_sec - started.tv_sec) +
                                (double)(at.tv_nsec - started.tv_nsec) / 1e9 + 1e-6;
-        int rc = ops_schedule_step(repo, g->config, &clock, only_job, &run, err);
+        struct string_list warnings = {0};
+        int rc = ops_schedule_step(repo, g->config, &clock, only_job, &run, &warnings, err);
+        for (size_t i = 0; i < warnings.count; i++)
+            fprintf(stderr, "coffer: daemon: warning: %s\n", warnings.items[i]);
+        string_list_free(&warnings);
         if (rc != 1)
             return rc;
         struct timespec done;
@@ -273,8 +277,7 @@ int cmd_daemon(struct cli_globals *g, int argc, char **argv)
         if (is_once || interrupt_signal())
             break;
         int64_t when;
-        const char *next;
-        if (ops_schedule_next(g->config, (int64_t)time(NULL), &when, &next, &err) < 0) {
+        if (ops_schedule_next(g->config, (int64_t)time(NULL), &when, &err) < 0) {
             code = cli_fail(&err);
             break;
         }

@@ -93,7 +93,7 @@ static void record_outcome(struct ledger_job *lj, const struct job_run *run, int
 }
 
 int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
-                      const char *only_job, struct job_run *run, struct error *err)
+                      const char *only_job, struct job_run *run, struct string_list *warnings, struct error *err)
 {
     int64_t now = clock->now;
     const char *dir = ops_state_dir(cfg);
@@ -102,6 +102,8 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     memset(run, 0, sizeof *run);
     if (ledger_open(dir, &l, err) < 0)
         return -1;
+    if (l.warning[0])
+        string_list_add(warnings, l.warning);
     /* Jobs queued behind their previous run (overlap: queue, still going
      * in another process) wait; the others due go on. */
     bool *waiting = xcalloc(cfg->schedule.jobs.count + 1, sizeof *waiting);
@@ -182,11 +184,10 @@ int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct 
     return rc < 0 ? -1 : 1;
 }
 
-int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err)
+int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, struct error *err)
 {
     struct ledger l;
     *when = 0;
-    *job = NULL;
     if (ledger_open(ops_state_dir(cfg), &l, err) < 0)
         return -1;
     for (size_t i = 0; i < cfg->schedule.jobs.count; i++) {
@@ -199,10 +200,8 @@ int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, cons
             ledger_close(&l);
             return -1;
         }
-        if (!*job || next < *when) {
+        if (i == 0 || next < *when)
             *when = next;
-            *job = j->head.name;
-        }
     }
     ledger_close(&l);
     return 0;
@@ -277,6 +276,8 @@ json_t *ops_schedule_jobs(const struct config *cfg, int64_t now, unsigned next_c
     struct ledger l;
     struct error ledger_err;
     bool has_ledger = ledger_open(ops_state_dir(cfg), &l, &ledger_err) == 0;
+    if (has_ledger && l.warning[0])
+        string_list_add(warnings, l.warning);
     if (!has_ledger) {
         char line[ERROR_MSG_MAX + 64];
         snprintf(line, sizeof line, "the last runs are not known: %s", ledger_err.msg);

@@ -40,12 +40,14 @@ struct sched_clock {
  * previous run in another process; 0 when nothing is due; -1 when the
  * ledger cannot be kept (err). With only_job, only that job, and without
  * its jitter: a systemd timer or a cron line started it, and systemd
- * applies the delay itself. */
+ * applies the delay itself. A ledger that could not be read (put aside,
+ * the schedule started again) is said in warnings. */
+struct string_list;
 int ops_schedule_step(struct repo *repo, const struct config *cfg, const struct sched_clock *clock,
-                      const char *only_job, struct job_run *run, struct error *err);
+                      const char *only_job, struct job_run *run, struct string_list *warnings, struct error *err);
 
-/* When the next job is due after now, and which (its name in cfg). */
-int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, const char **job, struct error *err);
+/* When the next job is due after now. */
+int ops_schedule_next(const struct config *cfg, int64_t now, int64_t *when, struct error *err);
 
 /* Each job as `schedule list --json` and `status --json` give it: {job,
  * cron, does, timezone, jitter_seconds, next (the next next_count due

@@ -12,6 +12,8 @@
 #   - a job due while its previous run (another process, frozen mid-backup)
 #     still runs is skipped and recorded; the frozen run finishes; with
 #     overlap: queue the slot waits for it instead and runs after;
+#   - a broken ledger is put aside and said, a full disk when a slot is to
+#     be taken runs nothing and exits 1, an uncreatable state_dir is named;
 #   - schedule list shows the next times; log filters; bad input refused.
 . "$(dirname "$0")/lib.sh"
 use_fault_shim
@@ -148,6 +150,35 @@ COFFER_CONFIG=$T/plain.yaml run_c daemon --once
 expect_rc 2 "daemon without a schedule"
 expect_err_match "no schedule" "has no schedule: with jobs"
 
+# ---------------------------------------------------------------- the state directory failing
+# A ledger that cannot be read is put aside and said; the schedule restarts from now (no catch-up).
+before_runs=$(snapshot_ids files | wc -l)
+printf '{"version": 1, "jobs": ' >"$T/state/ledger.json"
+run_c daemon --once --now "$(at_hour 204)"
+grep -q "coffer: daemon: warning: the run ledger $T/state/ledger.json could not be read .* kept as $T/state/ledger.json.bad" "$T/err" ||
+    fail "a broken ledger is not said: $(cat "$T/err")"
+[ -f "$T/state/ledger.json.bad" ] || fail "the broken ledger was not kept aside"
+grep -q "hourly: ok (one run" "$T/out" && fail "a restarted ledger caught up on old slots: $(cat "$T/out")"
+[ "$(snapshot_ids files | wc -l)" = $((before_runs + 1)) ] || fail "the restarted schedule did not run the hour's backup once"
+# A full disk when the slot is to be taken: nothing runs, the daemon says why (exit 1), the ledger stays whole.
+cp "$T/state/ledger.json" "$T/ledger.before"
+# (coffer itself under the shim: it takes its variables out of the environment of what it starts, as timeout)
+FAULT_OP=write FAULT_PATH=state/ledger.json FAULT_AT=1 FAULT_ACTION=enospc LD_PRELOAD=$SHIM \
+    "$COFFER" daemon --once --now "$(at_hour 205)" >"$T/out" 2>"$T/err" </dev/null
+RC=$?
+LAST_CMD="coffer daemon --once (ENOSPC on the ledger)"
+expect_rc 1 "daemon --once with the state directory's disk full"
+expect_err_match "full disk" "cannot write the run ledger $T/state/ledger.json: No space left on device"
+cmp -s "$T/state/ledger.json" "$T/ledger.before" || fail "a failed ledger write changed the ledger"
+[ "$(snapshot_ids files | wc -l)" = $((before_runs + 1)) ] || fail "a job ran although its slot could not be taken"
+run_c daemon --once --now "$(at_hour 205)"
+[ "$(grep -c "^$(at_hour 205) hourly: ok" "$T/out")" = 1 ] || fail "the hour did not run once the disk had room: $(cat "$T/out")"
+# A state directory that cannot be made.
+sed "s|^state_dir: .*|state_dir: /proc/coffer-state|" "$T/coffer.yaml" >"$T/nostate.yaml"
+COFFER_CONFIG=$T/nostate.yaml run_c daemon --once --now "$(at_hour 205)"
+expect_rc 1 "daemon --once with a state directory it cannot create"
+expect_err_match "no state dir" "cannot create the state directory /proc/coffer-state: .*set state_dir: in coffer.yaml"
+
 # ---------------------------------------------------------------- the repository's own rules
 # health: min_free (a local repository's file system) and max_stored (the packs, at the last check).
 sed -i 's|^retention: { last: 10000 }|retention: { last: 10000 }\nhealth: { max_age: 3650d, min_free: 100%, max_stored: 1K }|' "$T/coffer.yaml"
@@ -160,8 +191,8 @@ expect_rc 3 "status with min_free 100% and max_stored 1K"
 run_c status
 grep -q "PROBLEM  min_free: the repository's file system has .* free of .*, less than health.min_free 100%" "$T/out" ||
     fail "status does not say the free space is short: $(cat "$T/out")"
-run_c daemon --once --now "$(at_hour 203)"
-c_ok "log of the monitor" log --json --job monitor --since "$(at_hour 203)"
+run_c daemon --once --now "$(at_hour 206)"
+c_ok "log of the monitor" log --json --job monitor --since "$(at_hour 206)"
 [ "$(jq_out '[.[0].problems[] | select(.source == "repository") | .rule] | join(",")')" = min_free,max_stored ] ||
     fail "the monitor does not find the repository's problems: $(cat "$T/out")"
 
