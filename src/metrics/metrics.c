@@ -144,7 +144,7 @@ void metrics_render(struct metrics *m, struct buf *out)
             if (v == floor(v) && fabs(v) < 1e15)
                 buf_printf(out, "%s%s %.0f\n", defs[d].name, m->items[i].labels, v);
             else
-                buf_printf(out, "%s%s %.9g\n", defs[d].name, m->items[i].labels, v);
+                buf_printf(out, "%s%s %.15g\n", defs[d].name, m->items[i].labels, v); /* timestamps need their 10 digits */
         }
     }
     pthread_mutex_unlock(&m->mutex);

@@ -4,6 +4,7 @@
  */
 #include "ops/run_metrics.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "alert/incident.h"
@@ -27,23 +28,28 @@ static void set_objectives(struct metrics *m, const struct config *cfg, const ch
         metrics_set(m, o.rto, "coffer_rto_objective_seconds", "source", source, NULL);
 }
 
-static void set_snapshot(struct metrics *m, const struct snapshot *s)
+/* A snapshot made: the newest of its source. */
+static void set_backup(struct metrics *m, const char *source, double time, double size, double added, double seconds)
 {
-    metrics_set(m, (double)s->time, "coffer_last_success_timestamp_seconds", "source", s->source, NULL);
-    metrics_set(m, (double)s->stats.size, "coffer_snapshot_size_bytes", "source", s->source, NULL);
-    metrics_set(m, (double)s->stats.added, "coffer_snapshot_added_bytes", "source", s->source, NULL);
-    metrics_set(m, s->stats.seconds, "coffer_run_duration_seconds", "source", s->source, NULL);
+    metrics_set(m, time, "coffer_last_success_timestamp_seconds", "source", source, NULL);
+    metrics_set(m, size, "coffer_snapshot_size_bytes", "source", source, NULL);
+    metrics_set(m, added, "coffer_snapshot_added_bytes", "source", source, NULL);
+    metrics_set(m, seconds, "coffer_run_duration_seconds", "source", source, NULL);
 }
 
-/* A check (its event, or a run's fact: both have packs and packs_read)
- * that found no damage when is_clean. */
+/* A check (its event, or a run's fact: both have packs, packs_read and
+ * pack_bytes, the event since #15) that found no damage when is_clean. */
 static void set_check(struct metrics *m, const char *repository, json_t *doc, double time, bool is_clean)
 {
     double packs = (double)json_integer_value(json_object_get(doc, "packs"));
     double read = (double)json_integer_value(json_object_get(doc, "packs_read"));
+    json_t *bytes = json_object_get(doc, "pack_bytes");
     if (is_clean)
         metrics_set(m, time, "coffer_check_last_success_timestamp_seconds", "repository", repository, NULL);
     metrics_set(m, packs > 0 ? read / packs : 1, "coffer_check_read_coverage_ratio", "repository", repository, NULL);
+    if (json_is_integer(bytes))
+        metrics_set(m, (double)json_integer_value(bytes), "coffer_repository_stored_bytes", "repository", repository,
+                    NULL);
 }
 
 int ops_metrics_seed(struct metrics *m, struct repo *repo, const struct config *cfg, struct error *err)
@@ -60,7 +66,8 @@ int ops_metrics_seed(struct metrics *m, struct repo *repo, const struct config *
         const struct snapshot *newest, *previous;
         health_newest_two(&list, names[i], &newest, &previous);
         if (newest)
-            set_snapshot(m, newest);
+            set_backup(m, newest->source, (double)newest->time, (double)newest->stats.size,
+                       (double)newest->stats.added, newest->stats.seconds);
         set_objectives(m, cfg, names[i]);
         bool has_rto = false; /* the newest drill's; the newest passed one's time */
         for (size_t e = events.count; e-- > 0;) {
@@ -73,7 +80,7 @@ int ops_metrics_seed(struct metrics *m, struct repo *repo, const struct config *
                             "source", names[i], NULL);
             has_rto = true;
             if (json_is_true(json_object_get(doc, "ok"))) {
-                metrics_set(m, events.items[e].time, "coffer_drill_last_success_timestamp_seconds", "source",
+                metrics_set(m, floor(events.items[e].time), "coffer_drill_last_success_timestamp_seconds", "source",
                             names[i], NULL);
                 break;
             }
@@ -82,7 +89,7 @@ int ops_metrics_seed(struct metrics *m, struct repo *repo, const struct config *
     free(names);
     const struct event *check = event_latest(&events, "check", NULL);
     if (check)
-        set_check(m, repository_of(repo), check->doc, check->time,
+        set_check(m, repository_of(repo), check->doc, floor(check->time),
                   json_array_size(json_object_get(check->doc, "damage")) == 0);
     event_list_free(&events);
     snapshot_list_free(&list);
@@ -121,13 +128,9 @@ void ops_metrics_after_run(struct metrics *m, struct repo *repo, const struct co
             set_objectives(m, cfg, source);
             if (!is_ok)
                 continue;
-            metrics_set(m, time, "coffer_last_success_timestamp_seconds", "source", source, NULL);
-            metrics_set(m, (double)json_integer_value(json_object_get(f, "size")), "coffer_snapshot_size_bytes",
-                        "source", source, NULL);
-            metrics_set(m, (double)json_integer_value(json_object_get(f, "added")), "coffer_snapshot_added_bytes",
-                        "source", source, NULL);
-            metrics_set(m, json_real_value(json_object_get(f, "seconds")), "coffer_run_duration_seconds", "source",
-                        source, NULL);
+            set_backup(m, source, time, (double)json_integer_value(json_object_get(f, "size")),
+                       (double)json_integer_value(json_object_get(f, "added")),
+                       json_real_value(json_object_get(f, "seconds")));
         } else if (!strcmp(kind, "drill")) {
             metrics_set(m, json_real_value(json_object_get(f, "rto_seconds")), "coffer_drill_rto_seconds", "source",
                         source, NULL);
@@ -135,8 +138,6 @@ void ops_metrics_after_run(struct metrics *m, struct repo *repo, const struct co
                 metrics_set(m, time, "coffer_drill_last_success_timestamp_seconds", "source", source, NULL);
         } else if (!strcmp(kind, "check")) {
             set_check(m, repository, f, time, is_ok);
-            metrics_set(m, (double)json_integer_value(json_object_get(f, "pack_bytes")),
-                        "coffer_repository_stored_bytes", "repository", repository, NULL);
         }
     }
     set_alert_counts(m, cfg, repo);

@@ -102,6 +102,20 @@ kill -TERM "$DAEMON"
 wait_gone "$DAEMON"
 [ "$RC" = 0 ] || fail "the daemon did not end cleanly: $RC"
 
+# ---------------------------------------------------------------- a restarted daemon starts from the repository
+# (--once, nothing due: the textfile holds only what the seed read from the snapshots and events)
+rm -f "$T/coffer.prom"
+run_c daemon --once --now 2026-01-05T03:01:30Z
+expect_ok "daemon --once with nothing due"
+for pair in \
+    "coffer_last_success_timestamp_seconds{source=\"files\"}=$snap_time" \
+    "coffer_repository_stored_bytes{repository=\"$COFFER_REPOSITORY\"}=$packs" \
+    "coffer_drill_last_success_timestamp_seconds{source=\"files\"}=1767582060" \
+    "coffer_check_last_success_timestamp_seconds{repository=\"$COFFER_REPOSITORY\"}=1767582060"; do
+    [ "$(value "${pair%=*}" "$T/coffer.prom")" = "${pair##*=}" ] ||
+        fail "the seeded textfile: ${pair%=*} is $(value "${pair%=*}" "$T/coffer.prom"), not ${pair##*=}"
+done
+
 # ---------------------------------------------------------------- the example rules, and a bad address
 promtool test rules "$REPO_ROOT/tests/prometheus/coffer-rules.test.yml" >"$T/rules.out" 2>&1 ||
     fail "promtool test rules: $(cat "$T/rules.out")"
