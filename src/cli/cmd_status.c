@@ -14,8 +14,6 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "ops/alerts.h"
-#include "ops/schedule.h"
 #include "ops/status.h"
 #include "repo/event.h"
 #include "util/text.h"
@@ -118,21 +116,6 @@ static void print_repository(json_t *r)
                json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
 }
 
-/* The daemon's side, for a file with a schedule: {jobs (each with its next
- * time and last run), incidents (open now)}; else null. */
-static json_t *daemon_view(const struct config *cfg, const char *repository, int64_t now)
-{
-    struct string_list warnings = {0};
-    struct error err;
-    if (!cfg || !cfg->schedule.is_set)
-        return json_null();
-    json_t *jobs = ops_schedule_jobs(cfg, now, 1, &warnings, &err);
-    for (size_t i = 0; i < warnings.count; i++)
-        fprintf(stderr, "coffer: warning: %s\n", warnings.items[i]);
-    string_list_free(&warnings);
-    return json_pack("{s:o, s:o}", "jobs", jobs ? jobs : json_array(), "incidents", ops_alerts_open(cfg, repository));
-}
-
 static void print_daemon(json_t *d)
 {
     if (!json_is_object(d))
@@ -180,18 +163,14 @@ int cmd_status(struct cli_globals *g, int argc, char **argv)
     struct status_repository here;
     ops_status_repository(repo, &events, &here);
     json_t *doc = ops_status(&list, &events, g->config, (const char *const *)only.items, only.count, &here, now);
-    json_t *daemon = daemon_view(g->config, here.location, now);
-    json_object_set_new(doc, "daemon", daemon);
+    struct string_list warnings = {0};
+    ops_status_add_daemon(doc, g->config, here.location, now, &warnings);
+    for (size_t w = 0; w < warnings.count; w++)
+        fprintf(stderr, "coffer: warning: %s\n", warnings.items[w]);
+    string_list_free(&warnings);
     json_t *sources = json_object_get(doc, "sources");
     size_t problems = (size_t)json_integer_value(json_object_get(doc, "problems")), count = json_array_size(sources);
     size_t i;
-    json_t *inc;
-    json_array_foreach(json_object_get(daemon, "incidents"), i, inc) { /* the monitor's are the rules above */
-        const char *source = json_string_value(json_object_get(inc, "source"));
-        problems += !strncmp(source, "job ", 4) || !strcmp(source, "daemon");
-    }
-    json_object_set_new(doc, "problems", json_integer((json_int_t)problems));
-    json_object_set_new(doc, "ok", json_boolean(problems == 0));
     if (g->is_json) {
         json_dumpf(doc, stdout, JSON_COMPACT);
         printf("\n");

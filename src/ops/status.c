@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "ops/alerts.h"
 #include "ops/health.h"
+#include "ops/schedule.h"
 #include "repo/repo.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -219,4 +221,29 @@ json_t *ops_status(const struct snapshot_list *list, const struct event_list *ev
     problems += json_array_size(json_object_get(repository, "problems"));
     return json_pack("{s:o, s:o, s:I, s:b}", "sources", sources, "repository", repository, "problems",
                      (json_int_t)problems, "ok", problems == 0);
+}
+
+void ops_status_add_daemon(json_t *doc, const struct config *cfg, const char *repository, int64_t now,
+                           struct string_list *warnings)
+{
+    struct error err;
+    if (!cfg || !cfg->schedule.is_set) {
+        json_object_set_new(doc, "daemon", json_null());
+        return;
+    }
+    json_t *jobs = ops_schedule_jobs(cfg, now, 1, warnings, &err);
+    if (!jobs)
+        string_list_add(warnings, err.msg);
+    json_t *incidents = ops_alerts_open(cfg, repository);
+    json_int_t problems = json_integer_value(json_object_get(doc, "problems"));
+    size_t i;
+    json_t *inc;
+    json_array_foreach(incidents, i, inc) {
+        const char *source = json_string_value(json_object_get(inc, "source"));
+        problems += !strncmp(source, "job ", 4) || !strcmp(source, "daemon");
+    }
+    json_object_set_new(doc, "daemon", json_pack("{s:o, s:o}", "jobs", jobs ? jobs : json_array(), "incidents",
+                                                 incidents));
+    json_object_set_new(doc, "problems", json_integer(problems));
+    json_object_set_new(doc, "ok", json_boolean(problems == 0));
 }

@@ -41,4 +41,12 @@ void ops_status_repository(struct repo *repo, const struct event_list *events, s
 json_t *ops_status(const struct snapshot_list *list, const struct event_list *events, const struct config *cfg,
                    const char *const *only, size_t only_count, const struct status_repository *repo, int64_t now);
 
+/* With a schedule in cfg, adds "daemon": {jobs (each with its next time
+ * and last run), incidents (open now)} to doc (null without one), and
+ * counts the open incidents of jobs and of the daemon among its problems
+ * (the monitor's are the rules ops_status judged already). */
+struct string_list;
+void ops_status_add_daemon(json_t *doc, const struct config *cfg, const char *repository, int64_t now,
+                           struct string_list *warnings);
+
 #endif
