@@ -9,7 +9,8 @@
 #     query API returns the series with the right values;
 #   - the example alert rules (contrib/prometheus) pass `promtool test
 #     rules`: they fire on a stale source;
-#   - a bad listen address is refused at start.
+#   - a bad listen address, or a port another process holds, is refused at
+#     start.
 . "$(dirname "$0")/lib.sh"
 for tool in promtool prometheus faketime curl; do
     command -v "$tool" >/dev/null || fail "$tool is not installed (scripts/install-deps.sh installs it)"
@@ -119,6 +120,14 @@ done
 # ---------------------------------------------------------------- the example rules, and a bad address
 promtool test rules "$REPO_ROOT/tests/prometheus/coffer-rules.test.yml" >"$T/rules.out" 2>&1 ||
     fail "promtool test rules: $(cat "$T/rules.out")"
+python3 -m http.server --bind 127.0.0.1 "$MPORT" >/dev/null 2>&1 &
+HOLDER=$!
+on_exit "kill $HOLDER 2>/dev/null"
+for _ in $(seq 1 50); do curl -s -o /dev/null "http://127.0.0.1:$MPORT/" && break; sleep 0.1; done
+run_c daemon
+expect_rc 1 "a daemon whose metrics port is taken"
+expect_err_match "port taken" "metrics: cannot listen on 127.0.0.1:$MPORT"
+kill "$HOLDER"
 sed -i "s|listen: 127.0.0.1:$MPORT|listen: nowhere:80|" "$T/coffer.yaml"
 run_c daemon
 expect_rc 2 "a daemon with a bad listen address"
