@@ -156,15 +156,12 @@ int incident_book_load(const char *dir, const char *host, const char *repository
     book->repository = xstrdup(repository);
     book->sent = json_object();
     snprintf(path, sizeof path, "%s/incidents.json", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : error_set(err, "cannot read %s: %s", path, strerror(errno));
     struct buf text = BUF_INIT;
-    uint8_t chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof chunk)) > 0 && text.len <= BOOK_SIZE_MAX)
-        buf_append(&text, chunk, (size_t)n);
-    close(fd);
+    if (read_file_max(path, BOOK_SIZE_MAX, &text) < 0) {
+        int failure = errno;
+        buf_free(&text);
+        return failure == ENOENT ? 0 : error_set(err, "cannot read %s: %s", path, strerror(failure));
+    }
     struct error why;
     if (text.len > BOOK_SIZE_MAX || incident_book_parse((const char *)text.data, text.len, book, &why) < 0) {
         /* A damaged book: start a new one. Open incidents may page once more, never be lost silently. */

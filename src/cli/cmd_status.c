@@ -44,6 +44,16 @@ static void print_event_start(const char *label, json_t *event, int64_t now)
     print_age(now - time);
 }
 
+/* "  PROBLEM  rule: what / to do: todo" for each. */
+static void print_problems(json_t *problems)
+{
+    size_t i;
+    json_t *p;
+    json_array_foreach(problems, i, p)
+        printf("  PROBLEM  %s: %s\n           to do: %s\n", json_string_value(json_object_get(p, "rule")),
+               json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
+}
+
 static void print_source(json_t *s, int64_t now)
 {
     char size[32];
@@ -86,11 +96,7 @@ static void print_source(json_t *s, int64_t now)
         }
         printf("\n");
     }
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(s, "problems"), i, p)
-        printf("  PROBLEM  %s: %s\n           to do: %s\n", json_string_value(json_object_get(p, "rule")),
-               json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
+    print_problems(json_object_get(s, "problems"));
 }
 
 static void print_repository(json_t *r)
@@ -109,11 +115,7 @@ static void print_repository(json_t *r)
         size_format((uint64_t)json_integer_value(stored_bytes), stored);
         printf("  stored   %s of packs (at the last check)\n", stored);
     }
-    size_t i;
-    json_t *p;
-    json_array_foreach(json_object_get(r, "problems"), i, p)
-        printf("  PROBLEM  %s: %s\n           to do: %s\n", json_string_value(json_object_get(p, "rule")),
-               json_string_value(json_object_get(p, "what")), json_string_value(json_object_get(p, "todo")));
+    print_problems(json_object_get(r, "problems"));
 }
 
 static void print_daemon(json_t *d)

@@ -79,22 +79,6 @@ int ledger_parse(const char *text, size_t len, struct ledger *l, struct error *e
     return 0;
 }
 
-static int read_ledger_file(const char *path, struct buf *out, struct error *err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? 0 : error_set(err, "cannot read %s: %s", path, strerror(errno));
-    uint8_t chunk[65536];
-    ssize_t n;
-    while ((n = read(fd, chunk, sizeof chunk)) > 0 && out->len <= LEDGER_SIZE_MAX)
-        buf_append(out, chunk, (size_t)n);
-    int saved = errno;
-    close(fd);
-    if (n < 0)
-        return error_set(err, "cannot read %s: %s", path, strerror(saved));
-    return 0;
-}
-
 int ledger_open(const char *dir, struct ledger *l, struct error *err)
 {
     char path[4096];
@@ -119,7 +103,8 @@ int ledger_open(const char *dir, struct ledger *l, struct error *err)
     snprintf(path, sizeof path, "%s/ledger.json", dir);
     struct buf text = BUF_INIT;
     struct error why;
-    if (read_ledger_file(path, &text, err) < 0) {
+    if (read_file_max(path, LEDGER_SIZE_MAX, &text) < 0 && errno != ENOENT) {
+        error_set(err, "cannot read %s: %s", path, strerror(errno));
         buf_free(&text);
         ledger_close(l);
         return -1;

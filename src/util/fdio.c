@@ -4,6 +4,8 @@
  */
 #include "util/fdio.h"
 
+#include "util/buf.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -64,6 +66,28 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
     int rc = fsync(dfd);
     close(dfd);
     return rc;
+}
+
+int read_file_max(const char *path, size_t max, struct buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    uint8_t chunk[65536];
+    ssize_t n;
+    while (out->len <= max && (n = read(fd, chunk, sizeof chunk)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int saved = errno;
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        buf_append(out, chunk, (size_t)n);
+    }
+    close(fd);
+    return 0;
 }
 
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

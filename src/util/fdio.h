@@ -21,6 +21,12 @@ int write_all(int fd, const void *data, size_t len);
  * Returns 0, or -1 with errno set (the old file untouched). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Reads the file at path into out, stopping once more than max bytes are
+ * in (so a caller can tell a file too large); 0, or -1 with errno set
+ * (ENOENT: there is no such file). */
+struct buf;
+int read_file_max(const char *path, size_t max, struct buf *out);
+
 /* Removes a directory and everything below it, never following symbolic
  * links out of it; returns 0, or -1 with errno set (what it could remove
  * is gone). */

@@ -11,8 +11,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "alert/incident.h"
 #include "util/fdio.h"
@@ -86,7 +88,21 @@ static void test_incident_book_reads_back(void **state)
     assert_int_equal(json_integer_value(json_object_get(book.sent, "slack")), 3);
     assert_int_equal(book.failures, 2);
     assert_string_equal(step(&book, "job:cache", &redis_down, 1, 1100), ""); /* the same incident, not a new one */
+    assert_string_equal(book.warning, "");
     incident_book_free(&book);
+
+    /* A book that cannot be read (here a directory: EISDIR) is an error,
+     * not damage: it is not put aside, nothing is forgotten. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/incidents.json", dir);
+    assert_int_equal(remove(path), 0);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(incident_book_load(dir, "h", "/r", &book, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read"));
+    incident_book_free(&book);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(remove_tree(dir), 0);
 }
 

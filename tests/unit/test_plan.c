@@ -140,6 +140,16 @@ static void test_ledger_round_trip_and_damage(void **state)
     snprintf(path, sizeof path, "%s/ledger.json.bad", dir);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
+
+    /* A ledger that cannot be read (a directory: EISDIR) is an error, not
+     * damage: not put aside, no slot forgotten. */
+    snprintf(path, sizeof path, "%s/ledger.json", dir);
+    remove(path);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(ledger_open(dir, &l, &err), -1);
+    assert_non_null(strstr(err.msg, "cannot read"));
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(remove_tree(dir), 0);
 }
 
